@@ -1,0 +1,63 @@
+# promolift: build, test and benchmark.
+#
+#   make test    every test, on SQLite and on a throw-away PostgreSQL cluster
+#                that this target starts and removes (PostgreSQL 15 binaries are
+#                installed with apt when missing; so is Chromium for the
+#                browser test)
+#   make bench   benchmarks against the anchors; writes docs/performance.md
+#   make fuzz    long fuzz runs (FUZZTIME each, default 10m)
+#   make lint    gofmt, go vet, staticcheck
+
+GO        ?= go
+FUZZTIME  ?= 10m
+PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
+
+.PHONY: all build test test-go deps-test lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+# test starts a throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is
+# already set, runs every test with it, and removes the cluster afterwards
+# whatever the outcome.
+test: deps-test
+	@set -e; \
+	if [ -n "$$PROMOLIFT_TEST_DATABASE_URL" ]; then \
+		echo "make test: using PROMOLIFT_TEST_DATABASE_URL from the environment"; \
+		$(MAKE) --no-print-directory test-go; \
+	else \
+		url=$$(.ci/pg.sh start $(PGDIR)); \
+		trap '.ci/pg.sh stop $(PGDIR)' EXIT; \
+		echo "make test: throw-away PostgreSQL at $$url"; \
+		PROMOLIFT_TEST_DATABASE_URL=$$url $(MAKE) --no-print-directory test-go; \
+	fi
+
+# deps-test installs what the tests need and this machine may lack:
+# Chromium (Debian's package) for the HTML report's browser test.
+deps-test:
+	@.ci/deps.sh
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 10s ./assign
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 10s ./stats
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime $(FUZZTIME) ./assign
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime $(FUZZTIME) ./assign
+	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./stats
+
+bench:
+	@echo "make bench: see docs/performance.md"
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+clean:
+	rm -f promolift.db promolift.db-wal promolift.db-shm

@@ -1,0 +1,68 @@
+package experiments_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+func TestEventValidate(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	cost := int64(-1)
+	exposure := func() experiments.Event {
+		return experiments.Event{ID: "e1", Type: experiments.EventExposure, UnitID: "u1", Timestamp: now.Add(-time.Hour),
+			Experiment: "spring-sale", Variant: "ten_off"}
+	}
+	conversion := func() experiments.Event {
+		return experiments.Event{ID: "e2", Type: experiments.EventConversion, UnitID: "u1", Timestamp: now,
+			Name: "purchase", Revenue: 125000, Currency: "KRW"}
+	}
+	tests := []struct {
+		name      string
+		event     func() experiments.Event
+		wantField string
+	}{
+		{"valid exposure", exposure, ""},
+		{"valid conversion", conversion, ""},
+		{"no id", func() experiments.Event { e := exposure(); e.ID = ""; return e }, "event_id"},
+		{"no unit", func() experiments.Event { e := exposure(); e.UnitID = ""; return e }, "unit_id"},
+		{"future", func() experiments.Event { e := exposure(); e.Timestamp = now.Add(time.Hour); return e }, "timestamp"},
+		{"within skew", func() experiments.Event { e := exposure(); e.Timestamp = now.Add(time.Minute); return e }, ""},
+		{"late is fine", func() experiments.Event { e := exposure(); e.Timestamp = now.AddDate(0, -2, 0); return e }, ""},
+		{"exposure without variant", func() experiments.Event { e := exposure(); e.Variant = ""; return e }, "variant"},
+		{"negative revenue", func() experiments.Event { e := conversion(); e.Revenue = -5; return e }, "revenue"},
+		{"negative cost", func() experiments.Event { e := conversion(); e.PromotionCost = &cost; return e }, "promotion_cost"},
+		{"unknown currency", func() experiments.Event { e := conversion(); e.Currency = "ABC"; return e }, "currency"},
+		{"money without currency", func() experiments.Event { e := conversion(); e.Currency = ""; return e }, "currency"},
+		{"bad type", func() experiments.Event { e := conversion(); e.Type = "click"; return e }, "type"},
+		{"invalid utf-8", func() experiments.Event { e := conversion(); e.UnitID = "\xff"; return e }, "unit_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := tt.event()
+			err := e.Validate(now, experiments.DefaultClockSkew)
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v", err)
+				}
+				return
+			}
+			if err == nil || err.Field != tt.wantField {
+				t.Fatalf("Validate() = %v, want an error on %s", err, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestCurrency(t *testing.T) {
+	if d, ok := experiments.MinorUnits("KRW"); !ok || d != 0 {
+		t.Errorf("KRW = %d, %v", d, ok)
+	}
+	if d, ok := experiments.MinorUnits("USD"); !ok || d != 2 {
+		t.Errorf("USD = %d, %v", d, ok)
+	}
+	if experiments.ValidCurrency("usd") || experiments.ValidCurrency("") {
+		t.Error("lower case and empty codes must be invalid")
+	}
+}

@@ -1,0 +1,490 @@
+package experiments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"time"
+)
+
+// Service enforces the domain rules over a Store: validation, the status
+// lifecycle, re-randomization, API keys and event ingest. It is safe for
+// concurrent use.
+type Service struct {
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+	// checkCondition validates a targeting condition document; set by
+	// SetConditionChecker (package assign parses conditions).
+	checkCondition func(doc []byte) error
+	// ClockSkew is how far in the future an event's timestamp may be.
+	ClockSkew time.Duration
+}
+
+// NewService returns a Service over store. log may be nil.
+func NewService(store Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew}
+}
+
+// SetClock replaces the clock, for tests.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// SetConditionChecker sets the function that validates targeting
+// conditions; without one, conditions need only be JSON objects.
+func (s *Service) SetConditionChecker(check func(doc []byte) error) { s.checkCondition = check }
+
+// Store returns the underlying store.
+func (s *Service) Store() Store { return s.store }
+
+// Ping checks the store.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
+
+func (s *Service) validateCondition(field string, doc json.RawMessage) error {
+	if len(doc) == 0 {
+		return nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(doc, &obj); err != nil {
+		return Invalid(field, "invalid_condition", "must be a JSON object")
+	}
+	if s.checkCondition != nil {
+		if err := s.checkCondition(doc); err != nil {
+			return Invalid(field, "invalid_condition", "%v", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) validateExperiment(e *Experiment) error {
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	return s.validateCondition("condition", e.Condition)
+}
+
+// CreateExperiment validates e, fills defaults, and stores it as a draft.
+func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experiment) error {
+	e.ApplyDefaults()
+	e.Status = StatusDraft
+	e.StartedAt, e.EndedAt = time.Time{}, time.Time{}
+	if err := s.validateExperiment(e); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	e.CreatedAt, e.UpdatedAt = now, now
+	if err := s.store.CreateExperiment(ctx, e); err != nil {
+		return fmt.Errorf("create experiment: %w", err)
+	}
+	s.audit(ctx, who, "experiment.create", "experiment:"+e.Key, nil, e)
+	return nil
+}
+
+// GetExperiment returns one experiment.
+func (s *Service) GetExperiment(ctx context.Context, key string) (*Experiment, error) {
+	return s.store.GetExperiment(ctx, key)
+}
+
+// ListExperiments lists experiments.
+func (s *Service) ListExperiments(ctx context.Context, f ExperimentFilter) ([]*Experiment, error) {
+	return s.store.ListExperiments(ctx, f)
+}
+
+// maxRetries bounds the optimistic-concurrency retries of a
+// read-modify-write.
+const maxRetries = 5
+
+// modifyExperiment reads the experiment, applies change, validates and
+// writes it back, retrying when another writer changed it in between.
+func (s *Service) modifyExperiment(ctx context.Context, who Principal, key, action string, change func(*Experiment) error) (*Experiment, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.store.GetExperiment(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		before, _ := json.Marshal(cur)
+		next := *cur
+		if err := change(&next); err != nil {
+			return nil, err
+		}
+		next.Key, next.CreatedAt, next.Revision = cur.Key, cur.CreatedAt, cur.Revision
+		next.UpdatedAt = s.now().UTC()
+		if err := s.validateExperiment(&next); err != nil {
+			return nil, err
+		}
+		err = s.store.UpdateExperiment(ctx, &next)
+		if errors.Is(err, ErrConflict) && attempt < maxRetries {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s experiment: %w", action, err)
+		}
+		s.auditRaw(ctx, who, "experiment."+action, "experiment:"+key, before, &next)
+		return &next, nil
+	}
+}
+
+// UpdateExperiment replaces the definition of a draft experiment with e
+// (status and timestamps are kept). Experiments that have started can only
+// be re-randomized.
+func (s *Service) UpdateExperiment(ctx context.Context, who Principal, e *Experiment) (*Experiment, error) {
+	return s.modifyExperiment(ctx, who, e.Key, "update", func(cur *Experiment) error {
+		if cur.Status != StatusDraft {
+			return &Error{Kind: KindConflict, Code: "not_draft", Field: "status",
+				Message: fmt.Sprintf("only a draft can be edited; this experiment is %s (use rerandomize to change weights or coverage)", cur.Status)}
+		}
+		status, created := cur.Status, cur.CreatedAt
+		*cur = *e
+		cur.Status, cur.CreatedAt = status, created
+		cur.ApplyDefaults()
+		return nil
+	})
+}
+
+// Transition applies a lifecycle action (start, pause, resume, stop,
+// archive) and returns the updated experiment.
+func (s *Service) Transition(ctx context.Context, who Principal, key string, a Action) (*Experiment, error) {
+	return s.modifyExperiment(ctx, who, key, string(a), func(e *Experiment) error {
+		next, err := e.Status.Next(a)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if a == ActionStart {
+			e.StartedAt = now
+		}
+		if a == ActionStop {
+			e.EndedAt = now
+		}
+		e.Status = next
+		return nil
+	})
+}
+
+// Rerandomization is a deliberate change of a started experiment's weights
+// or coverage. It bumps the bucket version, so every unit is bucketed
+// afresh and sticky assignments from earlier versions stop applying.
+type Rerandomization struct {
+	Weights  []float64 // one per variant, in order; nil keeps them
+	Coverage *float64  // nil keeps it
+}
+
+// Rerandomize changes weights and coverage of a running or paused
+// experiment and bumps its bucket version.
+func (s *Service) Rerandomize(ctx context.Context, who Principal, key string, r Rerandomization) (*Experiment, error) {
+	return s.modifyExperiment(ctx, who, key, "rerandomize", func(e *Experiment) error {
+		if e.Status != StatusRunning && e.Status != StatusPaused {
+			return &Error{Kind: KindConflict, Code: "not_started", Field: "status",
+				Message: fmt.Sprintf("only a running or paused experiment is re-randomized; this one is %s (edit a draft instead)", e.Status)}
+		}
+		if r.Weights != nil {
+			if len(r.Weights) != len(e.Variants) {
+				return Invalid("weights", "wrong_count", "need %d weights, one per variant", len(e.Variants))
+			}
+			vs := make([]Variant, len(e.Variants))
+			copy(vs, e.Variants)
+			for i := range vs {
+				vs[i].Weight = r.Weights[i]
+			}
+			e.Variants = vs
+		}
+		if r.Coverage != nil {
+			e.Coverage = *r.Coverage
+		}
+		e.BucketVersion++
+		e.MinBucketVersion = e.BucketVersion
+		return nil
+	})
+}
+
+// CreateFlag validates and stores a flag.
+func (s *Service) CreateFlag(ctx context.Context, who Principal, f *Flag) error {
+	f.ApplyDefaults()
+	if err := s.validateFlag(f); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	f.CreatedAt, f.UpdatedAt = now, now
+	if err := s.store.CreateFlag(ctx, f); err != nil {
+		return fmt.Errorf("create flag: %w", err)
+	}
+	s.audit(ctx, who, "flag.create", "flag:"+f.Key, nil, f)
+	return nil
+}
+
+func (s *Service) validateFlag(f *Flag) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	for i, r := range f.Rules {
+		if err := s.validateCondition(fmt.Sprintf("rules[%d].condition", i), r.Condition); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetFlag returns one flag.
+func (s *Service) GetFlag(ctx context.Context, key string) (*Flag, error) {
+	return s.store.GetFlag(ctx, key)
+}
+
+// ListFlags lists the flags of an environment ("" for all).
+func (s *Service) ListFlags(ctx context.Context, env string) ([]*Flag, error) {
+	return s.store.ListFlags(ctx, env)
+}
+
+// UpdateFlag replaces a flag's definition.
+func (s *Service) UpdateFlag(ctx context.Context, who Principal, f *Flag) error {
+	f.ApplyDefaults()
+	if err := s.validateFlag(f); err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.store.GetFlag(ctx, f.Key)
+		if err != nil {
+			return err
+		}
+		f.CreatedAt, f.Revision, f.UpdatedAt = cur.CreatedAt, cur.Revision, s.now().UTC()
+		err = s.store.UpdateFlag(ctx, f)
+		if errors.Is(err, ErrConflict) && attempt < maxRetries {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("update flag: %w", err)
+		}
+		s.audit(ctx, who, "flag.update", "flag:"+f.Key, cur, f)
+		return nil
+	}
+}
+
+// DeleteFlag removes a flag.
+func (s *Service) DeleteFlag(ctx context.Context, who Principal, key string) error {
+	cur, err := s.store.GetFlag(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteFlag(ctx, key); err != nil {
+		return fmt.Errorf("delete flag: %w", err)
+	}
+	s.audit(ctx, who, "flag.delete", "flag:"+key, cur, nil)
+	return nil
+}
+
+// CreateKey makes a new API key and returns it with its token, which is
+// shown to the caller once and never stored.
+func (s *Service) CreateKey(ctx context.Context, who Principal, name string, scope Scope, env string) (*APIKey, string, error) {
+	if _, err := ParseScope(string(scope)); err != nil {
+		return nil, "", err
+	}
+	if env != "" && !ValidKey(env) {
+		return nil, "", Invalid("environment", "invalid_key", "must be a key such as production or staging")
+	}
+	if len(name) > 200 {
+		return nil, "", Invalid("name", "too_long", "must be at most 200 characters")
+	}
+	k, token, err := NewAPIKey(name, scope, env, s.now())
+	if err != nil {
+		return nil, "", fmt.Errorf("create key: %w", err)
+	}
+	if err := s.store.CreateKey(ctx, k); err != nil {
+		return nil, "", fmt.Errorf("create key: %w", err)
+	}
+	s.audit(ctx, who, "key.create", "key:"+k.ID, nil, map[string]any{"name": name, "scope": scope, "environment": env})
+	return k, token, nil
+}
+
+// ListKeys lists the keys (without secrets: only hashes are stored).
+func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
+	return s.store.ListKeys(ctx)
+}
+
+// RevokeKey revokes a key at once.
+func (s *Service) RevokeKey(ctx context.Context, who Principal, id string) error {
+	if err := s.store.RevokeKey(ctx, id, s.now().UTC()); err != nil {
+		return err
+	}
+	s.audit(ctx, who, "key.revoke", "key:"+id, nil, nil)
+	return nil
+}
+
+// EnsureAdminKey creates the first admin key when the store has no keys.
+// With a non-empty token (PROMOLIFT_ADMIN_KEY) that token becomes the key;
+// otherwise one is generated. It returns the generated token ("" when the
+// token was given or keys existed) and whether a key was created.
+func (s *Service) EnsureAdminKey(ctx context.Context, token string) (string, bool, error) {
+	n, err := s.store.CountKeys(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("count keys: %w", err)
+	}
+	if n > 0 {
+		return "", false, nil
+	}
+	var k *APIKey
+	generated := ""
+	if token != "" {
+		k, err = APIKeyFromToken(token, "initial admin key", ScopeAdmin, s.now())
+	} else {
+		k, generated, err = NewAPIKey("initial admin key", ScopeAdmin, "", s.now())
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if err := s.store.CreateKey(ctx, k); err != nil {
+		return "", false, fmt.Errorf("create admin key: %w", err)
+	}
+	s.audit(ctx, Principal{}, "key.create", "key:"+k.ID, nil, map[string]any{"name": k.Name, "scope": k.Scope})
+	return generated, true, nil
+}
+
+// Authenticate checks a bearer token and returns its principal. Unknown,
+// malformed and revoked tokens all give the same KindUnauthorized error.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	unauthorized := &Error{Kind: KindUnauthorized, Code: "invalid_key", Message: "missing, unknown or revoked API key"}
+	id, secret, ok := SplitToken(token)
+	if !ok {
+		return Principal{}, unauthorized
+	}
+	k, err := s.store.GetKey(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, unauthorized
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	if !k.Matches(secret) || k.Revoked() {
+		return Principal{}, unauthorized
+	}
+	now := s.now().UTC()
+	if now.Sub(k.LastUsedAt) > time.Minute {
+		if err := s.store.TouchKey(ctx, k.ID, now); err != nil {
+			s.log.Warn("record key use", "key_id", k.ID, "err", err)
+		}
+	}
+	return Principal{KeyID: k.ID, Scope: k.Scope, Environment: k.Environment}, nil
+}
+
+// IngestEvents validates a batch and stores the valid events. One bad
+// event never drops the good ones: the result has an outcome per event.
+// The error is non-nil only when the store failed, in which case nothing
+// of the batch is known to be stored.
+func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Event) ([]EventOutcome, error) {
+	now := s.now().UTC()
+	out := make([]EventOutcome, len(events))
+	valid := make([]Event, 0, len(events))
+	index := make([]int, 0, len(events))
+	exps := map[string]*Experiment{}
+	for i := range events {
+		e := &events[i]
+		out[i] = EventOutcome{Index: i, EventID: e.ID}
+		e.Timestamp = e.Timestamp.UTC()
+		e.ReceivedAt = now
+		if err := e.Validate(now, s.ClockSkew); err != nil {
+			out[i].Status, out[i].Err = EventRejected, err
+			continue
+		}
+		if e.Type == EventExposure {
+			if err := s.checkExposure(ctx, who, exps, e); err != nil {
+				var de *Error
+				if !errors.As(err, &de) {
+					return nil, err
+				}
+				out[i].Status, out[i].Err = EventRejected, de
+				continue
+			}
+		}
+		valid = append(valid, *e)
+		index = append(index, i)
+	}
+	if len(valid) > 0 {
+		dups, err := s.store.IngestEvents(ctx, valid)
+		if err != nil {
+			return nil, fmt.Errorf("ingest events: %w", err)
+		}
+		for j, dup := range dups {
+			if dup {
+				out[index[j]].Status = EventDuplicate
+			} else {
+				out[index[j]].Status = EventAccepted
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkExposure verifies that an exposure names an experiment that is
+// collecting data (running, paused, or stopped for late events) and one of
+// its variants, in the caller's environment.
+func (s *Service) checkExposure(ctx context.Context, who Principal, cache map[string]*Experiment, e *Event) error {
+	x, ok := cache[e.Experiment]
+	if !ok {
+		var err error
+		x, err = s.store.GetExperiment(ctx, e.Experiment)
+		if errors.Is(err, ErrNotFound) {
+			x = nil
+		} else if err != nil {
+			return err
+		}
+		cache[e.Experiment] = x
+	}
+	if x == nil || (who.Environment != "" && x.Environment != who.Environment) {
+		return &Error{Kind: KindInvalid, Code: "unknown_experiment", Field: "experiment",
+			Message: fmt.Sprintf("no experiment %q", e.Experiment)}
+	}
+	if x.Status == StatusDraft || x.Status == StatusArchived {
+		return &Error{Kind: KindInvalid, Code: "experiment_not_running", Field: "experiment",
+			Message: fmt.Sprintf("experiment %q is %s and takes no exposures", e.Experiment, x.Status)}
+	}
+	if x.Variant(e.Variant) == nil {
+		return &Error{Kind: KindInvalid, Code: "unknown_variant", Field: "variant",
+			Message: fmt.Sprintf("experiment %q has no variant %q", e.Experiment, e.Variant)}
+	}
+	return nil
+}
+
+// SufficientStats reads the statistics of one experiment.
+func (s *Service) SufficientStats(ctx context.Context, q StatsQuery) (*SufficientStats, error) {
+	if q.MultipleExposure == "" {
+		q.MultipleExposure = MultipleExclude
+	}
+	if q.MultipleExposure != MultipleExclude && q.MultipleExposure != MultipleFirst {
+		return nil, Invalid("multiple_exposure", "invalid", "must be exclude or first")
+	}
+	if _, err := s.store.GetExperiment(ctx, q.Experiment); err != nil {
+		return nil, err
+	}
+	return s.store.SufficientStats(ctx, q)
+}
+
+// Audit lists the audit log, newest first.
+func (s *Service) Audit(ctx context.Context, limit int, beforeID int64) ([]*AuditEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	return s.store.ListAudit(ctx, limit, beforeID)
+}
+
+func (s *Service) audit(ctx context.Context, who Principal, action, resource string, before, after any) {
+	var b []byte
+	if before != nil {
+		b, _ = json.Marshal(before)
+	}
+	s.auditRaw(ctx, who, action, resource, b, after)
+}
+
+// auditRaw appends to the audit log. A failure is logged, not returned:
+// the change it records has already been made.
+func (s *Service) auditRaw(ctx context.Context, who Principal, action, resource string, before []byte, after any) {
+	e := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: action, Resource: resource, Before: before}
+	if after != nil {
+		e.After, _ = json.Marshal(after)
+	}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		s.log.Error("append audit entry", "action", action, "resource", resource, "err", err)
+	}
+}
