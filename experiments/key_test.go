@@ -20,7 +20,7 @@ func TestAPIKeyToken(t *testing.T) {
 	if !k.Matches(secret) {
 		t.Error("the key does not match its own secret")
 	}
-	if k.Matches(secret + "x") || k.Matches("") {
+	if k.Matches(secret+"x") || k.Matches("") {
 		t.Error("the key matches a wrong secret")
 	}
 	if strings.Contains(string(k.Hash), secret) {

@@ -29,7 +29,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew}
+	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition}
 }
 
 // SetClock replaces the clock, for tests.
@@ -82,6 +82,7 @@ func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experi
 		return fmt.Errorf("create experiment: %w", err)
 	}
 	s.audit(ctx, who, "experiment.create", "experiment:"+e.Key, nil, e)
+	s.changed()
 	return nil
 }
 
@@ -125,6 +126,7 @@ func (s *Service) modifyExperiment(ctx context.Context, who Principal, key, acti
 			return nil, fmt.Errorf("%s experiment: %w", action, err)
 		}
 		s.auditRaw(ctx, who, "experiment."+action, "experiment:"+key, before, &next)
+		s.changed()
 		return &next, nil
 	}
 }
@@ -214,6 +216,7 @@ func (s *Service) CreateFlag(ctx context.Context, who Principal, f *Flag) error 
 		return fmt.Errorf("create flag: %w", err)
 	}
 	s.audit(ctx, who, "flag.create", "flag:"+f.Key, nil, f)
+	s.changed()
 	return nil
 }
 
@@ -259,6 +262,7 @@ func (s *Service) UpdateFlag(ctx context.Context, who Principal, f *Flag) error 
 			return fmt.Errorf("update flag: %w", err)
 		}
 		s.audit(ctx, who, "flag.update", "flag:"+f.Key, cur, f)
+		s.changed()
 		return nil
 	}
 }
@@ -273,6 +277,7 @@ func (s *Service) DeleteFlag(ctx context.Context, who Principal, key string) err
 		return fmt.Errorf("delete flag: %w", err)
 	}
 	s.audit(ctx, who, "flag.delete", "flag:"+key, cur, nil)
+	s.changed()
 	return nil
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/promolift/promolift/stats"
+)
+
+func init() {
+	register(command{
+		name:    "analyze",
+		summary: "analyse summary statistics (JSON on stdin or --in) and print the results as JSON",
+		run:     runAnalyze,
+	})
+	register(command{
+		name:    "plan",
+		summary: "sample size and minimum detectable effect (JSON in, JSON out)",
+		run:     runPlan,
+	})
+}
+
+// jsonCommand runs the shared flow of analyze and plan: parse --in, read
+// the input, compute, write indented JSON. Validation errors exit 2 with the
+// field named on stderr; other failures exit 1.
+func jsonCommand(name string, args []string, stdin io.Reader, stdout, stderr io.Writer, compute func(io.Reader) (any, error)) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "", "read the input JSON from `FILE` instead of stdin")
+	compact := fs.Bool("compact", false, "write compact JSON instead of indented")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: promolift %s [--in FILE] [--compact] < input.json\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
+		return 2
+	}
+	r := stdin
+	if *in != "" && *in != "-" {
+		f, err := os.Open(*in)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return 2
+		}
+		defer f.Close()
+		r = f
+	}
+	res, err := compute(r)
+	if err != nil {
+		var ve *stats.ValidationError
+		if errors.As(err, &ve) {
+			fmt.Fprintf(stderr, "%s: %v\n", name, ve)
+			return 2
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	if !*compact {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(res); err != nil {
+		fmt.Fprintf(stderr, "%s: writing output: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
+
+func runAnalyze(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return jsonCommand("analyze", args, stdin, stdout, stderr, func(r io.Reader) (any, error) {
+		in, err := stats.DecodeAnalyzeInput(r)
+		if err != nil {
+			return nil, err
+		}
+		return stats.Analyze(in)
+	})
+}
+
+func runPlan(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return jsonCommand("plan", args, stdin, stdout, stderr, func(r io.Reader) (any, error) {
+		in, err := stats.DecodePlanInput(r)
+		if err != nil {
+			return nil, err
+		}
+		return stats.Plan(in)
+	})
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/sqlite"
+)
+
+// getenv reads the environment; tests may replace it.
+var getenv = os.Getenv
+
+// The environment variables. A flag given on the command line wins over
+// its variable, which wins over the default.
+const (
+	envAddr            = "PROMOLIFT_ADDR"
+	envDatabaseURL     = "PROMOLIFT_DATABASE_URL"
+	envAdminKey        = "PROMOLIFT_ADMIN_KEY"
+	envLogLevel        = "PROMOLIFT_LOG_LEVEL"
+	envLogFormat       = "PROMOLIFT_LOG_FORMAT"
+	envMaxBodyBytes    = "PROMOLIFT_MAX_BODY_BYTES"
+	envMaxBatchEvents  = "PROMOLIFT_MAX_BATCH_EVENTS"
+	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
+	envWriteTimeout    = "PROMOLIFT_WRITE_TIMEOUT"
+	envIdleTimeout     = "PROMOLIFT_IDLE_TIMEOUT"
+	envShutdownTimeout = "PROMOLIFT_SHUTDOWN_TIMEOUT"
+	envTLSCert         = "PROMOLIFT_TLS_CERT"
+	envTLSKey          = "PROMOLIFT_TLS_KEY"
+)
+
+// defaultDB is the SQLite file used when no database is configured.
+const defaultDB = "promolift.db"
+
+// option is one setting read from a flag or its environment variable.
+type option struct {
+	flag, env, def, usage string
+	value                 string // the flag's raw value
+	fromFlag              bool
+}
+
+// options is a set of options registered on one FlagSet.
+type options struct {
+	fs   *flag.FlagSet
+	list []*option
+}
+
+func newOptions(name string, stderr io.Writer) *options {
+	fs := flag.NewFlagSet("promolift "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &options{fs: fs}
+}
+
+// add registers --name with its environment variable and default.
+func (o *options) add(name, env, def, usage string) *option {
+	opt := &option{flag: name, env: env, def: def, usage: usage}
+	help := usage
+	if env != "" {
+		help += " (env " + env + ")"
+	}
+	o.fs.StringVar(&opt.value, name, def, help)
+	o.list = append(o.list, opt)
+	return opt
+}
+
+// parse parses args and resolves every option: flag, then environment,
+// then default. Flags and positional arguments may be mixed; the
+// positional ones are returned.
+func (o *options) parse(args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := o.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = o.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+	set := map[string]bool{}
+	o.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, opt := range o.list {
+		opt.fromFlag = set[opt.flag]
+		if !opt.fromFlag {
+			opt.value = opt.def
+			if opt.env != "" {
+				if v := getenv(opt.env); v != "" {
+					opt.value = v
+				}
+			}
+		}
+	}
+	return rest, nil
+}
+
+// name names the option in messages: "--max-body-bytes (PROMOLIFT_MAX_BODY_BYTES)".
+func (opt *option) name() string {
+	if opt.env == "" {
+		return "--" + opt.flag
+	}
+	if opt.fromFlag {
+		return "--" + opt.flag
+	}
+	return "--" + opt.flag + " / " + opt.env
+}
+
+func (opt *option) errorf(format string, args ...any) error {
+	return fmt.Errorf("invalid %s %q: %s", opt.name(), opt.value, fmt.Sprintf(format, args...))
+}
+
+func (opt *option) int64(min, max int64) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(opt.value), 10, 64)
+	if err != nil || n < min || n > max {
+		return 0, opt.errorf("must be an integer between %d and %d", min, max)
+	}
+	return n, nil
+}
+
+func (opt *option) duration() (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(opt.value))
+	if err != nil || d <= 0 {
+		return 0, opt.errorf("must be a positive duration such as 30s or 2m")
+	}
+	return d, nil
+}
+
+// serveConfig is the configuration of promolift serve.
+type serveConfig struct {
+	Addr            string
+	DB              string
+	LogLevel        slog.Level
+	LogFormat       string
+	MaxBodyBytes    int64
+	MaxBatchEvents  int
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	TLSCert         string
+	TLSKey          string
+}
+
+// logOptions are the logging options every subcommand has.
+type logOptions struct{ level, format *option }
+
+func addLogOptions(o *options) logOptions {
+	return logOptions{
+		level:  o.add("log-level", envLogLevel, "info", "log level: debug, info, warn or error"),
+		format: o.add("log-format", envLogFormat, "json", "log format: json or text"),
+	}
+}
+
+func (l logOptions) resolve() (slog.Level, string, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.level.value)); err != nil {
+		return 0, "", l.level.errorf("must be debug, info, warn or error")
+	}
+	switch l.format.value {
+	case "json", "text":
+	default:
+		return 0, "", l.format.errorf("must be json or text")
+	}
+	return level, l.format.value, nil
+}
+
+func addDBOption(o *options) *option {
+	return o.add("db", envDatabaseURL, defaultDB,
+		"database: a SQLite file path, or a postgres:// or postgresql:// URL")
+}
+
+// parseServeConfig reads the flags of serve and their environment
+// variables, and validates them all at once.
+func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
+	o := newOptions("serve", stderr)
+	addr := o.add("addr", envAddr, "127.0.0.1:8080", "address to listen on (host:port; use :8080 to listen on every interface)")
+	db := addDBOption(o)
+	logs := addLogOptions(o)
+	maxBody := o.add("max-body-bytes", envMaxBodyBytes, "1048576", "largest request body in bytes")
+	maxBatch := o.add("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
+	readTO := o.add("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
+	writeTO := o.add("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
+	idleTO := o.add("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
+	shutTO := o.add("shutdown-timeout", envShutdownTimeout, "15s", "how long in-flight requests may run after SIGINT/SIGTERM")
+	cert := o.add("tls-cert", envTLSCert, "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
+	key := o.add("tls-key", envTLSKey, "", "TLS private key file (PEM); with --tls-cert serves HTTPS")
+	o.fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
+		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
+		fmt.Fprintln(stderr, "\nflags:")
+		o.fs.PrintDefaults()
+	}
+	rest, err := o.parse(args)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (serve takes only flags)", rest[0])
+	}
+	cfg := &serveConfig{Addr: strings.TrimSpace(addr.value), DB: strings.TrimSpace(db.value),
+		TLSCert: cert.value, TLSKey: key.value}
+	var errs []error
+	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil {
+		errs = append(errs, addr.errorf("must be host:port, such as 127.0.0.1:8080 or :8080"))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		errs = append(errs, addr.errorf("the port must be a number between 0 and 65535"))
+	}
+	if cfg.DB == "" {
+		errs = append(errs, db.errorf("must not be empty"))
+	}
+	var lerr error
+	cfg.LogLevel, cfg.LogFormat, lerr = logs.resolve()
+	errs = append(errs, lerr)
+	var e1, e2 error
+	cfg.MaxBodyBytes, e1 = maxBody.int64(1024, 1<<30)
+	n, e2 := maxBatch.int64(1, 100000)
+	cfg.MaxBatchEvents = int(n)
+	errs = append(errs, e1, e2)
+	for _, d := range []struct {
+		opt *option
+		dst *time.Duration
+	}{{readTO, &cfg.ReadTimeout}, {writeTO, &cfg.WriteTimeout}, {idleTO, &cfg.IdleTimeout}, {shutTO, &cfg.ShutdownTimeout}} {
+		var err error
+		*d.dst, err = d.opt.duration()
+		errs = append(errs, err)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert ("+envTLSCert+") and --tls-key ("+envTLSKey+") must be given together"))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// newLogger returns the process logger, writing to w.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// isPostgresURL reports whether db names a PostgreSQL database.
+func isPostgresURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
+// describeDB describes the database for logs and messages without
+// credentials: the SQLite path, or the PostgreSQL host and database.
+func describeDB(db string) string {
+	if !isPostgresURL(db) {
+		return "sqlite:" + db
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "postgres (unparsable URL)"
+	}
+	return "postgres://" + u.Host + u.Path
+}
+
+// openStore opens the store named by db (applying pending migrations):
+// PostgreSQL for a postgres:// or postgresql:// URL, otherwise the SQLite
+// file at that path (an optional "sqlite:" prefix is dropped).
+func openStore(ctx context.Context, db string, log *slog.Logger) (experiments.Store, error) {
+	if isPostgresURL(db) {
+		return openPostgres(ctx, db, log)
+	}
+	return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(db, "sqlite://"), "sqlite:"), log)
+}
+
+func openSQLite(ctx context.Context, path string, log *slog.Logger) (experiments.Store, error) {
+	s, err := sqlite.Open(ctx, path, log)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func openPostgres(ctx context.Context, url string, log *slog.Logger) (experiments.Store, error) {
+	s, err := postgres.Open(ctx, url, log)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/httpapi"
+)
+
+const (
+	envServer = "PROMOLIFT_SERVER"
+	envAPIKey = "PROMOLIFT_API_KEY"
+	// defaultServer is the address of a local `promolift serve`.
+	defaultServer = "http://localhost:8080"
+)
+
+func init() {
+	register(command{
+		name:    "report",
+		summary: "fetch an experiment's report from a server and print it (table, --json or --csv)",
+		run:     runReport,
+	})
+}
+
+func reportUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: promolift report KEY [--server URL] [--key TOKEN] [--json | --csv] [--multiple-exposure exclude|first]")
+	fmt.Fprintf(w, "\nThe server defaults to $%s (else %s), the key to $%s; it needs scope analyst or admin.\n\n", envServer, defaultServer, envAPIKey)
+	fs.PrintDefaults()
+}
+
+// runReport fetches GET /api/v1/experiments/KEY/report and prints it.
+// Usage errors exit 2; server and network errors exit 1.
+func runReport(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", os.Getenv(envServer), "server base `URL` (default $"+envServer+" or "+defaultServer+")")
+	key := fs.String("key", os.Getenv(envAPIKey), "API key `TOKEN` of scope analyst (default $"+envAPIKey+")")
+	asJSON := fs.Bool("json", false, "print the JSON report as the server sends it")
+	asCSV := fs.Bool("csv", false, "print the CSV report (one row per metric × variant × slice)")
+	multiple := fs.String("multiple-exposure", "", "units exposed to several variants: exclude (default) or first")
+	timeout := fs.Duration("timeout", 60*time.Second, "request timeout")
+	fs.Usage = func() { reportUsage(stderr, fs) }
+	// Flags may come before or after KEY.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) != 1 {
+		fmt.Fprintln(stderr, "report: need exactly one experiment KEY")
+		reportUsage(stderr, fs)
+		return 2
+	}
+	if *asJSON && *asCSV {
+		fmt.Fprintln(stderr, "report: --json and --csv exclude each other")
+		return 2
+	}
+	if *multiple != "" && *multiple != "exclude" && *multiple != "first" {
+		fmt.Fprintln(stderr, "report: --multiple-exposure must be exclude or first")
+		return 2
+	}
+	if *key == "" {
+		fmt.Fprintf(stderr, "report: no API key: pass --key or set %s\n", envAPIKey)
+		return 2
+	}
+	base := *server
+	if base == "" {
+		base = defaultServer
+	}
+	u, err := url.Parse(strings.TrimRight(base, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fmt.Fprintf(stderr, "report: --server must be an http(s) URL, got %q\n", base)
+		return 2
+	}
+	q := url.Values{}
+	if *asCSV {
+		q.Set("format", "csv")
+	}
+	if *multiple != "" {
+		q.Set("multiple_exposure", *multiple)
+	}
+	u.Path += "/api/v1/experiments/" + url.PathEscape(positional[0]) + "/report"
+	u.RawQuery = q.Encode()
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	body, err := fetchReport(ctx, u.String(), *key)
+	if err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	if *asJSON || *asCSV {
+		if _, err := stdout.Write(body); err != nil {
+			return 1
+		}
+		if *asJSON && len(body) > 0 && body[len(body)-1] != '\n' {
+			fmt.Fprintln(stdout)
+		}
+		return 0
+	}
+	var r httpapi.ReportResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		fmt.Fprintf(stderr, "report: the server's answer is not a report: %v\n", err)
+		return 1
+	}
+	if err := printReport(stdout, &r); err != nil {
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// fetchReport GETs the report; a non-200 answer becomes an error with the
+// problem document's detail.
+func fetchReport(ctx context.Context, u, key string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Accept", "application/json, text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p httpapi.Problem
+		if json.Unmarshal(body, &p) == nil && p.Detail != "" {
+			return nil, fmt.Errorf("server answered %d %s: %s", resp.StatusCode, p.Code, p.Detail)
+		}
+		return nil, fmt.Errorf("server answered %s", resp.Status)
+	}
+	return body, nil
+}
+
+func reportPct(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) + "%" }
+
+func reportSigned(v float64) string {
+	s := reportPct(v)
+	if v >= 0 {
+		return "+" + s
+	}
+	return s
+}
+
+func reportMoney(cur string) func(float64) string {
+	d, ok := experiments.MinorUnits(cur)
+	if !ok {
+		return func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+	}
+	return func(v float64) string { return strconv.FormatFloat(v/math.Pow10(d), 'f', d, 64) }
+}
+
+// printReport writes the report as aligned tables.
+func printReport(w io.Writer, r *httpapi.ReportResponse) error {
+	money := reportMoney(r.Currency)
+	cur := ""
+	if r.Currency != "" {
+		cur = " (" + r.Currency + ")"
+	}
+	e := r.Experiment
+	fmt.Fprintf(w, "%s — %s\nstatus %s · engine %s · generated %s · multiple exposure: %s\n\n", e.Key, e.Name, e.Status,
+		r.Analysis.Engine, r.GeneratedAt.UTC().Format(time.RFC3339), r.MultipleExposure)
+	fmt.Fprintf(w, "DECISION: %s — %s\n", strings.ToUpper(r.Decision.Action), r.Decision.Reason)
+	for _, d := range r.Decision.Details {
+		fmt.Fprintf(w, "  · %s\n", d)
+	}
+	if h := r.Headline; h.Lift != nil {
+		fmt.Fprintf(w, "HEADLINE: %s on %s %s [%s, %s], adjusted p = %.3g\n", h.Variant, h.Metric, reportSigned(*h.Lift),
+			reportSigned(h.CI[0]), reportSigned(h.CI[1]), h.AdjustedPValue)
+	}
+	fmt.Fprintln(w)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "VARIANT\tUNITS\tEXPOSURES\tCONVERSIONS\tCONV RATE\tREV/CUSTOMER"+cur+"\tAOV\tPROMO COST\tREDEMPTIONS\t")
+	for _, v := range r.Variants {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t\n", v.Key, v.Units, v.Exposures, v.Conversions,
+			reportPct(v.ConversionRate), money(v.RevenuePerCustomer), money(v.AverageOrderValue), money(v.PromotionCost), v.Redemptions)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "METRIC\tROLE\tVARIANT\tCONTROL\tVARIANT VALUE\tLIFT\tCI\tP\tADJ P\tSIGNIFICANT")
+	for _, m := range r.Analysis.Metrics {
+		ctrl := map[bool]string{}
+		val := func(mean float64) string {
+			if m.Type == "proportion" {
+				return reportPct(mean)
+			}
+			return money(mean)
+		}
+		arms := map[string]string{}
+		for _, a := range m.Arms {
+			arms[a.Variant] = val(a.Mean)
+			if a.Variant == r.Analysis.Control {
+				ctrl[true] = val(a.Mean)
+			}
+		}
+		for _, c := range m.Comparisons {
+			lift, ci := "—", "—"
+			if c.Relative != nil {
+				lift = reportSigned(c.Relative.Estimate)
+				ci = "[" + reportSigned(c.Relative.CI[0]) + ", " + reportSigned(c.Relative.CI[1]) + "]"
+			}
+			p := c.Absolute.PValue
+			if c.Sequential != nil {
+				p = c.Sequential.PValue
+			}
+			sig := "no"
+			if c.Significant {
+				sig = "YES"
+			}
+			if c.Error != nil {
+				sig += " (" + *c.Error + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Key, m.Role, c.Variant, ctrl[true], arms[c.Variant],
+				lift, ci, p, c.AdjustedPValue, sig)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+
+	srm := r.Analysis.SRM
+	state := "ok"
+	if srm.Flagged {
+		state = "MISMATCH"
+	}
+	fmt.Fprintf(w, "SRM: chi2 = %.3f, p = %.3g — %s; %d units saw several variants\n", srm.Chi2, srm.PValue, state, r.MultipleExposedUnits)
+	if roi := r.Analysis.ROI; roi != nil {
+		fmt.Fprintf(w, "ROI (%s): ", roi.Variant)
+		if roi.ROI != nil {
+			fmt.Fprintf(w, "%s", reportPct(*roi.ROI))
+			if roi.CI != nil {
+				fmt.Fprintf(w, " [%s, %s]", reportPct(roi.CI[0]), reportPct(roi.CI[1]))
+			}
+		} else if roi.Error != nil {
+			fmt.Fprintf(w, "n/a (%s)", *roi.Error)
+		}
+		fmt.Fprintf(w, "; incremental revenue %s, cost %s, net %s", money(roi.IncrementalRevenue), money(roi.Cost), money(roi.Net))
+		if n := r.NetIncrementalRevenue; n != nil {
+			fmt.Fprintf(w, " [%s, %s]", money(n.CI[0]), money(n.CI[1]))
+		}
+		fmt.Fprintf(w, "%s\n", cur)
+	}
+	if pl := r.Analysis.PersonalizationLift; pl != nil {
+		fmt.Fprintf(w, "Personalization lift (%s over %s on %s): ", pl.Personalized, pl.Generic, pl.Metric)
+		if pl.CI != nil {
+			fmt.Fprintf(w, "%s [%s, %s]\n", reportSigned(pl.Estimate), reportSigned(pl.CI[0]), reportSigned(pl.CI[1]))
+		} else if pl.Error != nil {
+			fmt.Fprintf(w, "n/a (%s)\n", *pl.Error)
+		} else {
+			fmt.Fprintf(w, "%s\n", reportSigned(pl.Estimate))
+		}
+	}
+	for _, b := range r.Breakdowns {
+		fmt.Fprintf(w, "\nBY %s (%s; adjusted p: Holm across slices)\n", strings.ToUpper(b.Dimension), e.PrimaryMetric)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLICE\tVARIANT\tUNITS\tLIFT\tCI\tP\tADJ P")
+		for _, s := range b.Slices {
+			units := map[string]int64{}
+			for _, v := range s.Variants {
+				units[v.Key] = v.Units
+			}
+			for _, c := range s.Comparisons {
+				if c.Metric != r.Headline.Metric {
+					continue
+				}
+				lift, ci := "—", "—"
+				if c.Relative != nil {
+					lift = reportSigned(c.Relative.Estimate)
+					ci = "[" + reportSigned(c.Relative.CI[0]) + ", " + reportSigned(c.Relative.CI[1]) + "]"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%.3g\t%.3g\n", s.Slice, c.Variant, units[c.Variant], lift, ci, c.PValue, c.AdjustedPValue)
+			}
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintln(w, "\nWARNINGS")
+		for _, s := range r.Warnings {
+			fmt.Fprintf(w, "  ! %s\n", s)
+		}
+	}
+	if !r.Cohorts.Available && r.Cohorts.Note != "" {
+		fmt.Fprintf(w, "\nCohorts: not available (%s)\n", r.Cohorts.Note)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/promolift/promolift/assign"
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/httpapi"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the HTTP API server", run: runServe})
+}
+
+func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writer) int {
+	cfg, err := parseServeConfig(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "promolift serve: %v\n", err)
+		return 2
+	}
+	if cfg.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			fmt.Fprintf(stderr, "promolift serve: --tls-cert/--tls-key (%s/%s): %v\n", envTLSCert, envTLSKey, err)
+			return 2
+		}
+	}
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+
+	store, err := openStore(ctx, cfg.DB, log)
+	if err != nil {
+		log.Error("open store", "db", describeDB(cfg.DB), "err", err)
+		fmt.Fprintf(stderr, "promolift serve: cannot open the database %s: %v\n", describeDB(cfg.DB), err)
+		return 1
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	log.Info("store open", "db", describeDB(cfg.DB))
+
+	svc := newService(store, log)
+	token, created, err := svc.EnsureAdminKey(ctx, getenv(envAdminKey))
+	if err != nil {
+		if experiments.KindOf(err) == experiments.KindInvalid {
+			fmt.Fprintf(stderr, "promolift serve: %s: %v\n", envAdminKey, err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "promolift serve: create the admin key: %v\n", err)
+		return 1
+	}
+	switch {
+	case token != "":
+		printAdminKey(stderr, token)
+		log.Info("generated the initial admin key (printed once to stderr, not logged)")
+	case created:
+		log.Info("created the initial admin key from " + envAdminKey)
+	}
+
+	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents}, log)
+	// Request contexts derive from baseCtx, cancelled when shutdown starts,
+	// so that long-lived streams (SSE) end and let Shutdown finish.
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           handler,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ReadTimeout:       cfg.ReadTimeout,
+		ReadHeaderTimeout: min(cfg.ReadTimeout, 10*time.Second),
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(cancelBase)
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "promolift serve: listen on %s (--addr / %s): %v\n", cfg.Addr, envAddr, err)
+		return 1
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(stderr, "promolift: listening on %s://%s\n", scheme, addr)
+	log.Info("listening", "addr", addr, "scheme", scheme)
+
+	serveErr := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			serveErr <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			serveErr <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-serveErr:
+		log.Error("server failed", "err", err)
+		fmt.Fprintf(stderr, "promolift serve: %v\n", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	code := 0
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("shutdown: in-flight requests did not finish in time", "err", err)
+		_ = srv.Close()
+		code = 1
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("server failed", "err", err)
+		code = 1
+	}
+	if err := store.Close(); err != nil {
+		log.Error("close store", "err", err)
+		code = 1
+	}
+	store = closedStore{store}
+	log.Info("stopped")
+	return code
+}
+
+// closedStore makes the deferred Close a no-op once the store was closed
+// in order.
+type closedStore struct{ experiments.Store }
+
+func (closedStore) Close() error { return nil }
+
+// newService builds the domain service with the targeting-condition
+// checker of package assign.
+func newService(store experiments.Store, log *slog.Logger) *experiments.Service {
+	svc := experiments.NewService(store, log)
+	svc.SetConditionChecker(func(doc []byte) error {
+		_, err := assign.ParseCondition(doc)
+		return err
+	})
+	return svc
+}
+
+// printAdminKey shows a generated admin key once, in a box on stderr.
+func printAdminKey(w io.Writer, token string) {
+	line := "Admin API key (shown once): " + token
+	note := "Store it now: only its hash is kept. Set " + envAdminKey + " to choose your own."
+	width := max(len(line), len(note))
+	bar := "+" + strings.Repeat("-", width+2) + "+"
+	fmt.Fprintln(w, bar)
+	fmt.Fprintf(w, "| %-*s |\n", width, line)
+	fmt.Fprintf(w, "| %-*s |\n", width, note)
+	fmt.Fprintln(w, bar)
+}

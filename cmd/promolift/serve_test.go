@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects the output of a command running in a goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var listeningLine = regexp.MustCompile(`promolift: listening on (http://\S+)`)
+
+// startServe runs serve in-process and returns its base URL, its stderr,
+// and a function that stops it and returns the exit code.
+func startServe(t *testing.T, args ...string) (string, *lockedBuffer, func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), strings.NewReader(""), io.Discard, stderr)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := listeningLine.FindStringSubmatch(stderr.String()); m != nil {
+			stop := func() int {
+				cancel()
+				select {
+				case code := <-done:
+					return code
+				case <-time.After(20 * time.Second):
+					t.Fatal("serve did not stop")
+					return -1
+				}
+			}
+			t.Cleanup(func() { cancel() })
+			return m[1], stderr, stop
+		}
+		select {
+		case code := <-done:
+			cancel()
+			t.Fatalf("serve exited with %d before listening:\n%s", code, stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve did not print its address:\n%s", stderr)
+		}
+	}
+}
+
+func TestServeStartsAndStopsCleanly(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "serve.db")
+	base, stderr, stop := startServe(t, "--db", db)
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("readyz: %d", resp.StatusCode)
+	}
+	// A generated admin key is shown once, in the box, and never logged.
+	out := stderr.String()
+	m := regexp.MustCompile(`Admin API key \(shown once\): (pl_\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no admin key printed:\n%s", out)
+	}
+	token := m[1]
+	req, _ := http.NewRequest("GET", base+"/api/v1/experiments", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("list with the printed admin key: %d", resp.StatusCode)
+	}
+	// An open SSE stream must not hold the shutdown up.
+	sreq, _ := http.NewRequest("GET", base+"/api/v1/sdk/stream", nil)
+	sreq.Header.Set("Authorization", "Bearer "+token)
+	sresp, err := http.DefaultClient.Do(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sresp.Body.Close()
+	go io.Copy(io.Discard, sresp.Body)
+	began := time.Now()
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("shutdown with an open stream took %s", d)
+	}
+	out = stderr.String()
+	if strings.Count(out, token) != 1 {
+		t.Fatalf("the admin key appears %d times in stderr", strings.Count(out, token))
+	}
+	if !strings.Contains(out, `"msg":"stopped"`) {
+		t.Fatalf("no stopped line:\n%s", out)
+	}
+
+	// A second start on the same database generates no new key.
+	t.Setenv(envAdminKey, "")
+	_, stderr2, stop2 := startServe(t, "--db", db, "--log-format", "text")
+	if code := stop2(); code != 0 || strings.Contains(stderr2.String(), "shown once") {
+		t.Fatalf("second start: code %d\n%s", code, stderr2)
+	}
+}
+
+func TestServeAdminKeyFromEnvironment(t *testing.T) {
+	const token = "pl_admin0000_quickstart-secret-key"
+	t.Setenv(envAdminKey, token)
+	base, stderr, stop := startServe(t, "--db", filepath.Join(t.TempDir(), "env.db"))
+	req, _ := http.NewRequest("GET", base+"/api/v1/keys", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("keys: %d", resp.StatusCode)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.Contains(stderr.String(), token) || strings.Contains(stderr.String(), "quickstart-secret") {
+		t.Fatal("the admin key from the environment was printed or logged")
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad addr", []string{"--addr", "nohost"}, nil, "--addr"},
+		{"bad max body", []string{"--max-body-bytes", "lots"}, nil, "--max-body-bytes"},
+		{"bad batch from env", nil, map[string]string{envMaxBatchEvents: "0"}, envMaxBatchEvents},
+		{"bad timeout", []string{"--read-timeout", "soon"}, nil, "--read-timeout"},
+		{"bad log level", []string{"--log-level", "loud"}, nil, "--log-level"},
+		{"bad log format", nil, map[string]string{envLogFormat: "xml"}, envLogFormat},
+		{"tls cert alone", []string{"--tls-cert", "c.pem"}, nil, "--tls-key"},
+		{"missing tls files", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, "--tls-cert"},
+		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"short admin key", []string{"--db", filepath.Join(dir, "a.db")}, map[string]string{envAdminKey: "short"}, envAdminKey},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), nil, io.Discard, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("code %d, stderr:\n%s\nwant it to name %s", code, stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+func TestFlagWinsOverEnvironment(t *testing.T) {
+	t.Setenv(envAddr, "127.0.0.1:9999")
+	t.Setenv(envMaxBodyBytes, "2048")
+	t.Setenv(envDatabaseURL, "from-env.db")
+	cfg, err := parseServeConfig([]string{"--addr", "127.0.0.1:7777"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:7777" || cfg.MaxBodyBytes != 2048 || cfg.DB != "from-env.db" {
+		t.Fatalf("%+v", cfg)
+	}
+	t.Setenv(envAddr, "")
+	t.Setenv(envMaxBodyBytes, "")
+	t.Setenv(envDatabaseURL, "")
+	cfg, err = parseServeConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:8080" || cfg.DB != defaultDB || cfg.MaxBodyBytes != 1<<20 || cfg.MaxBatchEvents != 1000 ||
+		cfg.ShutdownTimeout != 15*time.Second || cfg.LogFormat != "json" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestDescribeDBHidesCredentials(t *testing.T) {
+	if got := describeDB("postgres://user:hunter2@db.example:5432/promolift?sslmode=disable"); strings.Contains(got, "hunter2") || !strings.Contains(got, "db.example") {
+		t.Fatal(got)
+	}
+}

@@ -1,0 +1,431 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/promolift/promolift/assign"
+)
+
+// MaxAssignExperiments bounds the experiments named in one AssignRequest.
+const MaxAssignExperiments = 100
+
+// AssignRequest asks for one unit's variants.
+type AssignRequest struct {
+	// UnitID identifies the unit; it becomes the attribute "id" unless
+	// Attributes already carry one.
+	UnitID     string
+	Attributes map[string]any
+	// Experiments lists the experiment keys to assign; empty means every
+	// running experiment in the caller's environment.
+	Experiments []string
+	// LogExposure stores an exposure for every in-experiment assignment.
+	LogExposure bool
+}
+
+// AssignmentResult is one unit's assignment in one experiment. When
+// InExperiment is false the unit gets control and no exposure is logged;
+// Reason says why (see assign.Reason).
+type AssignmentResult struct {
+	Experiment    string
+	Variant       string
+	Value         json.RawMessage // the variant's flag value (or its key as a JSON string)
+	InExperiment  bool
+	Bucket        float64
+	HashAttribute string
+	HashValue     string
+	Reason        string
+}
+
+// Assign assigns one unit to experiments with package assign on the
+// cached SDK spec of the caller's environment (so it agrees with every SDK
+// evaluating that spec) and, when asked, logs one exposure per
+// in-experiment assignment. Exposure event IDs are deterministic per
+// experiment, bucket version, unit, variant and UTC day (see ExposureID), so
+// repeated calls on one day store one exposure.
+func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) ([]AssignmentResult, error) {
+	attrs, err := unitAttributes(req.UnitID, req.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Experiments) > MaxAssignExperiments {
+		return nil, Invalid("experiments", "too_many", "at most %d experiments per request", MaxAssignExperiments)
+	}
+	snap, err := s.snapshot(ctx, who.Environment)
+	if err != nil {
+		return nil, err
+	}
+	keys := req.Experiments
+	if len(keys) == 0 {
+		keys = snap.running
+	}
+	for i, k := range keys {
+		if snap.exps[k] == nil {
+			return nil, Invalid(fmt.Sprintf("experiments[%d]", i), "unknown_experiment",
+				"no running experiment %q in this environment", k)
+		}
+	}
+	out := make([]AssignmentResult, 0, len(keys))
+	var exposures []Event
+	now := s.now().UTC()
+	for _, k := range keys {
+		r, err := snap.spec.Run(k, attrs)
+		if err != nil {
+			return nil, fmt.Errorf("assign %q: %w", k, err)
+		}
+		out = append(out, resultOf(r))
+		if req.LogExposure && r.InExperiment {
+			exposures = append(exposures, exposureEvent(snap.exps[k], r, attrs, now))
+		}
+	}
+	if err := s.logExposures(ctx, who, exposures); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func resultOf(r assign.Result) AssignmentResult {
+	return AssignmentResult{
+		Experiment:    r.Experiment,
+		Variant:       r.VariantKey,
+		Value:         r.Value,
+		InExperiment:  r.InExperiment,
+		Bucket:        r.Bucket,
+		HashAttribute: r.HashAttribute,
+		HashValue:     r.HashValue,
+		Reason:        string(r.Reason),
+	}
+}
+
+// unitAttributes validates the unit and returns the attributes to
+// evaluate: a copy of attrs with "id" set to unitID unless present.
+func unitAttributes(unitID string, attrs map[string]any) (assign.Attributes, error) {
+	if len(unitID) > MaxUnitIDLen || !utf8.ValidString(unitID) {
+		return nil, Invalid("unit_id", "invalid", "must be valid UTF-8 of at most %d bytes", MaxUnitIDLen)
+	}
+	out := make(assign.Attributes, len(attrs)+1)
+	for k, v := range attrs {
+		out[k] = v
+	}
+	if _, ok := out[DefaultUnitAttribute]; !ok && unitID != "" {
+		out[DefaultUnitAttribute] = unitID
+	}
+	if unitID == "" {
+		if _, ok := out[DefaultUnitAttribute]; !ok {
+			return nil, Invalid("unit_id", "required", "is required (or send the attribute id)")
+		}
+	}
+	return out, nil
+}
+
+// ExposureID is the deterministic event ID of the exposure of unit to
+// variant of experiment at bucket version bucketVersion on the UTC day of
+// at: the hex SHA-256 of "experiment|bucketVersion|unit|variant|YYYY-MM-DD".
+func ExposureID(experiment string, bucketVersion int, unit, variant string, at time.Time) string {
+	sum := sha256.Sum256([]byte(experiment + "|" + strconv.Itoa(bucketVersion) + "|" + unit + "|" +
+		variant + "|" + at.UTC().Format(time.DateOnly)))
+	return hex.EncodeToString(sum[:])
+}
+
+// exposureEvent is the exposure of an in-experiment result. The unit is the
+// hashed value (the unit that was randomized). Scalar attributes that fit
+// the event limits are kept for breakdowns; "channel" becomes the channel.
+func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now time.Time) Event {
+	ev := Event{
+		ID:         ExposureID(e.Key, e.BucketVersion, r.HashValue, r.VariantKey, now),
+		Type:       EventExposure,
+		UnitID:     r.HashValue,
+		Timestamp:  now,
+		Experiment: e.Key,
+		Variant:    r.VariantKey,
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var s string
+		switch v := attrs[k].(type) {
+		case string:
+			s = v
+		case bool:
+			s = strconv.FormatBool(v)
+		case float64:
+			s = strconv.FormatFloat(v, 'g', -1, 64)
+		case int:
+			s = strconv.Itoa(v)
+		case int64:
+			s = strconv.FormatInt(v, 10)
+		default:
+			continue
+		}
+		if k == "channel" {
+			if len(s) <= MaxNameLen && utf8.ValidString(s) {
+				ev.Channel = s
+			}
+			continue
+		}
+		if k == DefaultUnitAttribute || k == r.HashAttribute || len(k)+len(s) > MaxAttributeLen ||
+			!utf8.ValidString(k+s) || len(ev.Attributes) >= MaxAttributes {
+			continue
+		}
+		if ev.Attributes == nil {
+			ev.Attributes = map[string]string{}
+		}
+		ev.Attributes[k] = s
+	}
+	return ev
+}
+
+// logExposures stores exposures; duplicates (the same unit, variant and
+// day) are expected and change nothing. A rejected exposure is logged, not
+// returned: the assignment itself stands.
+func (s *Service) logExposures(ctx context.Context, who Principal, events []Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	outcomes, err := s.IngestEvents(ctx, who, events)
+	if err != nil {
+		return fmt.Errorf("log exposures: %w", err)
+	}
+	for _, o := range outcomes {
+		if o.Status == EventRejected {
+			s.log.Warn("exposure rejected", "experiment", events[o.Index].Experiment, "err", o.Err)
+		}
+	}
+	return nil
+}
+
+// OpenFeature resolution reasons, as OFREP reports them.
+const (
+	ReasonStatic         = "STATIC"
+	ReasonTargetingMatch = "TARGETING_MATCH"
+	ReasonSplit          = "SPLIT"
+	ReasonDefault        = "DEFAULT"
+	ReasonDisabled       = "DISABLED"
+)
+
+// ErrTargetingKeyMissing is the error (KindInvalid, code
+// "targeting_key_missing") of a flag evaluation that needs a unit to hash
+// and has none.
+var ErrTargetingKeyMissing = &Error{Kind: KindInvalid, Code: "targeting_key_missing"}
+
+// FlagEvaluation is the evaluation of one flag, or of a running experiment
+// read as a flag, in OpenFeature's terms.
+type FlagEvaluation struct {
+	Key     string
+	Value   json.RawMessage
+	Variant string
+	// Reason is an OpenFeature reason: STATIC, TARGETING_MATCH, SPLIT,
+	// DEFAULT or DISABLED.
+	Reason   string
+	Metadata map[string]any // string, bool and number values only
+	// Err is set (and the other fields are not) when this flag could not
+	// be evaluated in a bulk evaluation.
+	Err error
+}
+
+// EvaluateFlag evaluates the flag key for attrs in the caller's
+// environment. A key that names no flag but a running (or paused)
+// experiment evaluates the experiment as a string flag whose value is the
+// assigned variant's key (or the variant's flag value), and an
+// in-experiment assignment logs an exposure with the same event ID as
+// Assign. A KindNotFound error when neither exists; ErrTargetingKeyMissing
+// when the evaluation needs the unit's hash attribute and attrs lack it.
+func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, attrs map[string]any) (*FlagEvaluation, error) {
+	snap, err := s.snapshot(ctx, who.Environment)
+	if err != nil {
+		return nil, err
+	}
+	a := assign.Attributes(attrs)
+	var exposures []Event
+	ev, err := s.evaluate(snap, key, a, &exposures)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.logExposures(ctx, who, exposures); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// EvaluateFlags evaluates every flag and every running or paused experiment
+// of the caller's environment (a flag wins over an experiment of the same
+// key), in key order, and returns the spec ETag they were evaluated on.
+// Per-key failures (such as a missing targeting key) are in Err.
+func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
+	snap, err := s.snapshot(ctx, who.Environment)
+	if err != nil {
+		return nil, "", err
+	}
+	keys := make([]string, 0, len(snap.flagKey)+len(snap.exps))
+	keys = append(keys, snap.flagKey...)
+	for k := range snap.exps {
+		if snap.flags[k] == nil {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	a := assign.Attributes(attrs)
+	var exposures []Event
+	out := make([]*FlagEvaluation, 0, len(keys))
+	for _, k := range keys {
+		ev, err := s.evaluate(snap, k, a, &exposures)
+		if err != nil {
+			var de *Error
+			if !errors.As(err, &de) {
+				return nil, "", err
+			}
+			ev = &FlagEvaluation{Key: k, Err: err}
+		}
+		out = append(out, ev)
+	}
+	if err := s.logExposures(ctx, who, exposures); err != nil {
+		return nil, "", err
+	}
+	return out, snap.etag, nil
+}
+
+func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, exposures *[]Event) (*FlagEvaluation, error) {
+	if f := snap.flags[key]; f != nil {
+		return s.evaluateFlag(snap, f, attrs, exposures)
+	}
+	e := snap.exps[key]
+	if e == nil {
+		return nil, NotFound("flag", key)
+	}
+	if e.Status == StatusRunning && !hasHashAttribute(attrs, e) {
+		return nil, targetingKeyMissing(key, e.UnitAttribute)
+	}
+	r, err := snap.spec.Run(key, attrs)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", key, err)
+	}
+	ev := &FlagEvaluation{Key: key, Value: r.Value, Variant: r.VariantKey,
+		Metadata: map[string]any{"experiment": key, "in_experiment": r.InExperiment}}
+	switch {
+	case r.InExperiment:
+		ev.Reason = ReasonSplit
+		*exposures = append(*exposures, exposureEvent(e, r, attrs, s.now().UTC()))
+	case e.Status == StatusPaused:
+		ev.Reason = ReasonDisabled
+	default:
+		ev.Reason = ReasonDefault
+	}
+	return ev, nil
+}
+
+func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes, exposures *[]Event) (*FlagEvaluation, error) {
+	ev := &FlagEvaluation{Key: f.Key, Metadata: map[string]any{}}
+	if !f.Enabled {
+		ev.Value, ev.Variant, ev.Reason = f.Variants[f.DefaultVariant], f.DefaultVariant, ReasonDisabled
+		return ev, nil
+	}
+	if len(f.Rules) == 0 {
+		ev.Value, ev.Variant, ev.Reason = f.Variants[f.DefaultVariant], f.DefaultVariant, ReasonStatic
+		return ev, nil
+	}
+	for _, r := range f.Rules {
+		hashes := r.Experiment != "" || (r.Rollout != nil && *r.Rollout < 1)
+		if !hashes {
+			continue
+		}
+		attr := DefaultUnitAttribute
+		var e *Experiment
+		if r.Experiment != "" {
+			if e = snap.exps[r.Experiment]; e == nil || e.Status != StatusRunning {
+				continue
+			}
+			attr = e.UnitAttribute
+		}
+		if e != nil && !hasHashAttribute(attrs, e) || e == nil && !hasAttr(attrs, attr) {
+			return nil, targetingKeyMissing(f.Key, attr)
+		}
+	}
+	res := snap.spec.EvalFeature(f.Key, attrs)
+	ev.Value = res.Value
+	switch res.Source {
+	case assign.SourceForce:
+		ev.Reason = ReasonTargetingMatch
+		ev.Metadata["rule"] = res.RuleID
+		for _, r := range f.Rules {
+			if r.Experiment == "" && r.ID == res.RuleID {
+				ev.Variant = r.Variant
+				if r.Rollout != nil && *r.Rollout < 1 {
+					ev.Reason = ReasonSplit
+				}
+				break
+			}
+		}
+	case assign.SourceExperiment:
+		ev.Reason = ReasonSplit
+		ev.Metadata["rule"] = res.RuleID
+		if r := res.ExperimentResult; r != nil {
+			ev.Variant = r.VariantKey
+			ev.Metadata["experiment"] = r.Experiment
+			ev.Metadata["in_experiment"] = r.InExperiment
+			if e := snap.exps[r.Experiment]; e != nil && r.InExperiment {
+				*exposures = append(*exposures, exposureEvent(e, *r, attrs, s.now().UTC()))
+			}
+		}
+	default:
+		ev.Reason = ReasonDefault
+		ev.Variant = f.DefaultVariant
+	}
+	if ev.Variant == "" {
+		ev.Variant = variantOfValue(f, ev.Value)
+	}
+	return ev, nil
+}
+
+// variantOfValue finds the variant of f whose value is v.
+func variantOfValue(f *Flag, v json.RawMessage) string {
+	want := compactJSON(v)
+	for _, k := range f.VariantKeys() {
+		if compactJSON(f.Variants[k]) == want {
+			return k
+		}
+	}
+	return ""
+}
+
+func compactJSON(v json.RawMessage) string {
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) != nil {
+		return string(v)
+	}
+	return buf.String()
+}
+
+func hasHashAttribute(attrs assign.Attributes, e *Experiment) bool {
+	attr := e.UnitAttribute
+	if attr == "" {
+		attr = DefaultUnitAttribute
+	}
+	return hasAttr(attrs, attr) || e.FallbackAttribute != "" && hasAttr(attrs, e.FallbackAttribute)
+}
+
+func hasAttr(attrs assign.Attributes, name string) bool {
+	switch v := attrs[name].(type) {
+	case nil:
+		return false
+	case string:
+		return v != ""
+	}
+	return true
+}
+
+func targetingKeyMissing(key, attr string) error {
+	return &Error{Kind: KindInvalid, Code: ErrTargetingKeyMissing.Code, Field: "context.targetingKey",
+		Message: fmt.Sprintf("%q needs a targeting key (the unit attribute %q) to assign the unit", key, attr)}
+}

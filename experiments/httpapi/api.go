@@ -1,0 +1,255 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// Config holds the API's limits. Zero fields take their defaults.
+type Config struct {
+	// MaxBodyBytes caps a request body; default 1 MiB.
+	MaxBodyBytes int64
+	// MaxBatchEvents caps the events of one POST /api/v1/events; default 1000.
+	MaxBatchEvents int
+	// ReadyTimeout bounds the store ping of /readyz; default 2 s.
+	ReadyTimeout time.Duration
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxBodyBytes   = 1 << 20
+	DefaultMaxBatchEvents = 1000
+	DefaultReadyTimeout   = 2 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxBatchEvents <= 0 {
+		c.MaxBatchEvents = DefaultMaxBatchEvents
+	}
+	if c.ReadyTimeout <= 0 {
+		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	return c
+}
+
+// Keys of values stored on the gin context.
+const (
+	ctxRequestID = "promolift.request_id"
+	ctxPrincipal = "promolift.principal"
+	ctxErr       = "promolift.err"
+)
+
+type api struct {
+	svc *experiments.Service
+	cfg Config
+	log *slog.Logger
+}
+
+func init() { gin.SetMode(gin.ReleaseMode) }
+
+// New returns the HTTP handler of the API over svc. log receives one line
+// per request and the details of internal errors; it may be nil.
+func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.Use(a.requestID, a.logRequests, a.recovery)
+	r.NoRoute(func(c *gin.Context) {
+		writeProblem(c, &Problem{Status: http.StatusNotFound, Code: "route_not_found",
+			Detail: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, &Problem{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Detail: fmt.Sprintf("method %s is not allowed here", c.Request.Method)})
+	})
+
+	r.GET("/healthz", a.healthz)
+	r.HEAD("/healthz", a.healthz)
+	r.GET("/readyz", a.readyz)
+	r.HEAD("/readyz", a.readyz)
+
+	admin := a.require(experiments.ScopeAdmin)
+	reader := a.require(experiments.ScopeAdmin, experiments.ScopeAnalyst, experiments.ScopeSDK)
+	sdk := a.require(experiments.ScopeSDK)
+
+	v1 := r.Group("/api/v1")
+	v1.POST("/experiments", admin, a.createExperiment)
+	v1.GET("/experiments", reader, a.listExperiments)
+	v1.GET("/experiments/:key", reader, a.getExperiment)
+	v1.PUT("/experiments/:key", admin, a.updateExperiment)
+	for _, act := range []experiments.Action{experiments.ActionStart, experiments.ActionPause,
+		experiments.ActionResume, experiments.ActionStop, experiments.ActionArchive} {
+		v1.POST("/experiments/:key/"+string(act), admin, a.transition(act))
+	}
+	v1.POST("/experiments/:key/rerandomize", admin, a.rerandomize)
+
+	v1.POST("/flags", admin, a.createFlag)
+	v1.GET("/flags", reader, a.listFlags)
+	v1.GET("/flags/:key", reader, a.getFlag)
+	v1.PUT("/flags/:key", admin, a.updateFlag)
+	v1.DELETE("/flags/:key", admin, a.deleteFlag)
+
+	v1.POST("/keys", admin, a.createKey)
+	v1.GET("/keys", admin, a.listKeys)
+	v1.DELETE("/keys/:id", admin, a.revokeKey)
+
+	v1.GET("/audit", admin, a.listAudit)
+
+	v1.POST("/events", sdk, a.postEvents)
+	a.registerSDKRoutes(r)
+	a.registerReportRoutes(r)
+	return r
+}
+
+// Routes lists the API's routes as "METHOD pattern scope", for
+// documentation and tests.
+func Routes() []Route { return routes }
+
+// Route is one route of the API and the scopes that may call it.
+type Route struct {
+	Method, Path string
+	Scopes       []experiments.Scope // empty: no authentication
+}
+
+var (
+	scopeAdmin  = []experiments.Scope{experiments.ScopeAdmin}
+	scopeReader = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeAnalyst, experiments.ScopeSDK}
+	scopeSDK    = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeSDK}
+	routes      = []Route{
+		{"GET", "/healthz", nil},
+		{"GET", "/readyz", nil},
+		{"POST", "/api/v1/experiments", scopeAdmin},
+		{"GET", "/api/v1/experiments", scopeReader},
+		{"GET", "/api/v1/experiments/:key", scopeReader},
+		{"PUT", "/api/v1/experiments/:key", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/start", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/pause", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/resume", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/stop", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/archive", scopeAdmin},
+		{"POST", "/api/v1/experiments/:key/rerandomize", scopeAdmin},
+		{"POST", "/api/v1/flags", scopeAdmin},
+		{"GET", "/api/v1/flags", scopeReader},
+		{"GET", "/api/v1/flags/:key", scopeReader},
+		{"PUT", "/api/v1/flags/:key", scopeAdmin},
+		{"DELETE", "/api/v1/flags/:key", scopeAdmin},
+		{"POST", "/api/v1/keys", scopeAdmin},
+		{"GET", "/api/v1/keys", scopeAdmin},
+		{"DELETE", "/api/v1/keys/:id", scopeAdmin},
+		{"GET", "/api/v1/audit", scopeAdmin},
+		{"POST", "/api/v1/events", scopeSDK},
+	}
+)
+
+// requestID takes X-Request-ID from the request when it is sane, makes
+// one otherwise, and echoes it in the response.
+func (a *api) requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-ID")
+	if !saneRequestID(id) {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Set(ctxRequestID, id)
+	c.Header("X-Request-ID", id)
+	c.Next()
+}
+
+func saneRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// logRequests logs one line per request: never the raw path (it holds
+// keys and ids), headers, query strings or bodies.
+func (a *api) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	attrs := []slog.Attr{
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Int("bytes", c.Writer.Size()),
+		slog.String("request_id", c.GetString(ctxRequestID)),
+	}
+	if p, ok := principal(c); ok {
+		attrs = append(attrs, slog.String("key_id", p.KeyID))
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+		if err, ok := c.Get(ctxErr); ok {
+			attrs = append(attrs, slog.Any("err", err))
+		}
+	}
+	a.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
+}
+
+// recovery turns a panic into a 500 problem and logs it with its stack.
+func (a *api) recovery(c *gin.Context) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		a.log.Error("panic in handler", "request_id", c.GetString(ctxRequestID), "route", c.FullPath(),
+			"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if !c.Writer.Written() {
+			writeProblem(c, &Problem{Status: http.StatusInternalServerError, Code: "internal",
+				Detail: "an internal error occurred; the request id identifies it in the server log"})
+		}
+		c.Abort()
+	}()
+	c.Next()
+}
+
+func (a *api) healthz(c *gin.Context) {
+	writeJSON(c, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.cfg.ReadyTimeout)
+	defer cancel()
+	if err := a.svc.Ping(ctx); err != nil {
+		a.log.Warn("readiness check failed", "request_id", c.GetString(ctxRequestID), "err", err)
+		writeProblem(c, &Problem{Status: http.StatusServiceUnavailable, Code: "not_ready",
+			Detail: "the store does not answer"})
+		return
+	}
+	writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,303 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// ExperimentRequest is the body of POST /api/v1/experiments and
+// PUT /api/v1/experiments/{key}. Omitted fields take their defaults
+// (coverage 1, unit_attribute "id", seed = key, hash_version 2,
+// environment "production", attribution window 168 hours, engine
+// "frequentist").
+type ExperimentRequest struct {
+	Key                    string          `json:"key"`
+	Name                   string          `json:"name"`
+	Hypothesis             string          `json:"hypothesis"`
+	Owner                  string          `json:"owner"`
+	Environment            string          `json:"environment"`
+	UnitAttribute          string          `json:"unit_attribute"`
+	FallbackAttribute      string          `json:"fallback_attribute"`
+	Seed                   string          `json:"seed"`
+	HashVersion            int             `json:"hash_version"`
+	Sticky                 bool            `json:"sticky"`
+	Coverage               *float64        `json:"coverage"`
+	Variants               []VariantDTO    `json:"variants"`
+	Namespace              *NamespaceDTO   `json:"namespace"`
+	Layer                  string          `json:"layer"`
+	Condition              json.RawMessage `json:"condition"`
+	PrimaryMetric          string          `json:"primary_metric"`
+	SecondaryMetrics       []string        `json:"secondary_metrics"`
+	GuardrailMetrics       []string        `json:"guardrail_metrics"`
+	AttributionWindowHours int             `json:"attribution_window_hours"`
+	Segments               []string        `json:"segments"`
+	Personalization        bool            `json:"personalization"`
+	Engine                 string          `json:"engine"`
+	SequentialTuning       int             `json:"sequential_tuning"`
+	CapGroup               string          `json:"cap_group"`
+	MinROI                 float64         `json:"min_roi"`
+}
+
+// VariantDTO is one variant of an experiment.
+type VariantDTO struct {
+	Key       string          `json:"key"`
+	Name      string          `json:"name,omitempty"`
+	Weight    float64         `json:"weight"`
+	Promotion PromotionDTO    `json:"promotion"`
+	FlagValue json.RawMessage `json:"flag_value,omitempty"`
+}
+
+// PromotionDTO is a variant's promotion. Money (unit_cost, budget) is in
+// integer minor units of currency.
+type PromotionDTO struct {
+	Type     string  `json:"type"`
+	Value    float64 `json:"value,omitempty"`
+	CostRule string  `json:"cost_rule,omitempty"`
+	UnitCost int64   `json:"unit_cost,omitempty"`
+	Currency string  `json:"currency,omitempty"`
+	Budget   int64   `json:"budget,omitempty"`
+}
+
+// NamespaceDTO is the namespace slice [start, end) of an experiment.
+type NamespaceDTO struct {
+	ID    string  `json:"id"`
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// ExperimentResponse is an experiment as the API returns it.
+type ExperimentResponse struct {
+	Key                    string          `json:"key"`
+	Name                   string          `json:"name"`
+	Hypothesis             string          `json:"hypothesis"`
+	Owner                  string          `json:"owner"`
+	Environment            string          `json:"environment"`
+	Status                 string          `json:"status"`
+	UnitAttribute          string          `json:"unit_attribute"`
+	FallbackAttribute      string          `json:"fallback_attribute,omitempty"`
+	Seed                   string          `json:"seed"`
+	HashVersion            int             `json:"hash_version"`
+	BucketVersion          int             `json:"bucket_version"`
+	MinBucketVersion       int             `json:"min_bucket_version"`
+	Sticky                 bool            `json:"sticky"`
+	Coverage               float64         `json:"coverage"`
+	Variants               []VariantDTO    `json:"variants"`
+	Namespace              *NamespaceDTO   `json:"namespace,omitempty"`
+	Layer                  string          `json:"layer,omitempty"`
+	Condition              json.RawMessage `json:"condition,omitempty"`
+	PrimaryMetric          string          `json:"primary_metric"`
+	SecondaryMetrics       []string        `json:"secondary_metrics"`
+	GuardrailMetrics       []string        `json:"guardrail_metrics"`
+	AttributionWindowHours float64         `json:"attribution_window_hours"`
+	Segments               []string        `json:"segments"`
+	Personalization        bool            `json:"personalization"`
+	Engine                 string          `json:"engine"`
+	SequentialTuning       int             `json:"sequential_tuning,omitempty"`
+	CapGroup               string          `json:"cap_group,omitempty"`
+	MinROI                 float64         `json:"min_roi,omitempty"`
+	StartedAt              *time.Time      `json:"started_at"`
+	EndedAt                *time.Time      `json:"ended_at"`
+	CreatedAt              time.Time       `json:"created_at"`
+	UpdatedAt              time.Time       `json:"updated_at"`
+	Revision               int64           `json:"revision"`
+}
+
+// toDomain converts the request to a domain experiment.
+func (r *ExperimentRequest) toDomain() *experiments.Experiment {
+	e := &experiments.Experiment{
+		Key: r.Key, Name: r.Name, Hypothesis: r.Hypothesis, Owner: r.Owner, Environment: r.Environment,
+		UnitAttribute: r.UnitAttribute, FallbackAttribute: r.FallbackAttribute, Seed: r.Seed,
+		HashVersion: r.HashVersion, Sticky: r.Sticky, Coverage: 1, Layer: r.Layer,
+		Condition:     rawOrNil(r.Condition),
+		PrimaryMetric: r.PrimaryMetric, SecondaryMetrics: r.SecondaryMetrics, GuardrailMetrics: r.GuardrailMetrics,
+		AttributionWindow: time.Duration(r.AttributionWindowHours) * time.Hour,
+		Segments:          r.Segments, Personalization: r.Personalization, Engine: r.Engine,
+		SequentialTuning: r.SequentialTuning, CapGroup: r.CapGroup, MinROI: r.MinROI,
+	}
+	if r.AttributionWindowHours < 0 {
+		// Keep it negative so that validation names the field.
+		e.AttributionWindow = -time.Hour
+	}
+	if r.Coverage != nil {
+		e.Coverage = *r.Coverage
+	}
+	if r.Namespace != nil {
+		e.Namespace = &experiments.Namespace{ID: r.Namespace.ID, Start: r.Namespace.Start, End: r.Namespace.End}
+	}
+	e.Variants = make([]experiments.Variant, len(r.Variants))
+	for i, v := range r.Variants {
+		e.Variants[i] = experiments.Variant{
+			Key: v.Key, Name: v.Name, Weight: v.Weight, FlagValue: rawOrNil(v.FlagValue),
+			Promotion: experiments.Promotion{
+				Type: experiments.PromotionType(v.Promotion.Type), Value: v.Promotion.Value,
+				CostRule: experiments.CostRule(v.Promotion.CostRule), UnitCost: v.Promotion.UnitCost,
+				Currency: v.Promotion.Currency, Budget: v.Promotion.Budget,
+			},
+		}
+	}
+	return e
+}
+
+// rawOrNil drops an absent or null JSON value.
+func rawOrNil(r json.RawMessage) json.RawMessage {
+	t := bytes.TrimSpace(r)
+	if len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return nil
+	}
+	return t
+}
+
+func experimentResponse(e *experiments.Experiment) ExperimentResponse {
+	r := ExperimentResponse{
+		Key: e.Key, Name: e.Name, Hypothesis: e.Hypothesis, Owner: e.Owner, Environment: e.Environment,
+		Status: string(e.Status), UnitAttribute: e.UnitAttribute, FallbackAttribute: e.FallbackAttribute,
+		Seed: e.Seed, HashVersion: e.HashVersion, BucketVersion: e.BucketVersion, MinBucketVersion: e.MinBucketVersion,
+		Sticky: e.Sticky, Coverage: e.Coverage, Layer: e.Layer, Condition: rawOrNil(e.Condition),
+		PrimaryMetric: e.PrimaryMetric, SecondaryMetrics: nonNil(e.SecondaryMetrics),
+		GuardrailMetrics: nonNil(e.GuardrailMetrics), AttributionWindowHours: e.AttributionWindow.Hours(),
+		Segments: nonNil(e.Segments), Personalization: e.Personalization, Engine: e.Engine,
+		SequentialTuning: e.SequentialTuning, CapGroup: e.CapGroup, MinROI: e.MinROI,
+		StartedAt: timePtr(e.StartedAt), EndedAt: timePtr(e.EndedAt),
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), Revision: e.Revision,
+		Variants: make([]VariantDTO, len(e.Variants)),
+	}
+	if e.Namespace != nil {
+		r.Namespace = &NamespaceDTO{ID: e.Namespace.ID, Start: e.Namespace.Start, End: e.Namespace.End}
+	}
+	for i, v := range e.Variants {
+		r.Variants[i] = VariantDTO{Key: v.Key, Name: v.Name, Weight: v.Weight, FlagValue: rawOrNil(v.FlagValue),
+			Promotion: PromotionDTO{Type: string(v.Promotion.Type), Value: v.Promotion.Value,
+				CostRule: string(v.Promotion.CostRule), UnitCost: v.Promotion.UnitCost,
+				Currency: v.Promotion.Currency, Budget: v.Promotion.Budget}}
+	}
+	return r
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (a *api) createExperiment(c *gin.Context) {
+	var req ExperimentRequest
+	if err := a.decodeBody(c, &req); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	e := req.toDomain()
+	if err := a.svc.CreateExperiment(c.Request.Context(), who(c), e); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/experiments/"+e.Key)
+	writeJSON(c, http.StatusCreated, experimentResponse(e))
+}
+
+var validStatuses = map[string]bool{"draft": true, "running": true, "paused": true, "stopped": true, "archived": true}
+
+func (a *api) listExperiments(c *gin.Context) {
+	status := c.Query("status")
+	if status != "" && !validStatuses[status] {
+		abortProblem(c, badRequest("status", "invalid_status", "status must be draft, running, paused, stopped or archived"))
+		return
+	}
+	env := c.Query("environment")
+	if p := who(c); p.Environment != "" {
+		if env != "" && env != p.Environment {
+			writeJSON(c, http.StatusOK, gin.H{"experiments": []ExperimentResponse{}})
+			return
+		}
+		env = p.Environment
+	}
+	list, err := a.svc.ListExperiments(c.Request.Context(), experiments.ExperimentFilter{Environment: env, Status: experiments.Status(status)})
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	out := make([]ExperimentResponse, 0, len(list))
+	for _, e := range list {
+		out = append(out, experimentResponse(e))
+	}
+	writeJSON(c, http.StatusOK, gin.H{"experiments": out})
+}
+
+func (a *api) getExperiment(c *gin.Context) {
+	key := c.Param("key")
+	e, err := a.svc.GetExperiment(c.Request.Context(), key)
+	if err == nil && !sees(c, e.Environment) {
+		err = experiments.NotFound("experiment", key)
+	}
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, experimentResponse(e))
+}
+
+func (a *api) updateExperiment(c *gin.Context) {
+	key := c.Param("key")
+	var req ExperimentRequest
+	if err := a.decodeBody(c, &req); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	if req.Key != "" && req.Key != key {
+		abortProblem(c, experiments.Invalid("key", "key_mismatch", "the body's key %q differs from the URL's %q; keys cannot be renamed", req.Key, key))
+		return
+	}
+	req.Key = key
+	e, err := a.svc.UpdateExperiment(c.Request.Context(), who(c), req.toDomain())
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, experimentResponse(e))
+}
+
+func (a *api) transition(act experiments.Action) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		e, err := a.svc.Transition(c.Request.Context(), who(c), c.Param("key"), act)
+		if err != nil {
+			abortProblem(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, experimentResponse(e))
+	}
+}
+
+// RerandomizeRequest is the body of POST /api/v1/experiments/{key}/rerandomize.
+type RerandomizeRequest struct {
+	Weights  []float64 `json:"weights"`
+	Coverage *float64  `json:"coverage"`
+}
+
+func (a *api) rerandomize(c *gin.Context) {
+	var req RerandomizeRequest
+	if err := a.decodeBody(c, &req); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	e, err := a.svc.Rerandomize(c.Request.Context(), who(c), c.Param("key"),
+		experiments.Rerandomization{Weights: req.Weights, Coverage: req.Coverage})
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, experimentResponse(e))
+}

@@ -1,0 +1,1087 @@
+package httpapi
+
+import (
+	"bytes"
+	"embed"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/stats"
+)
+
+// The report routes:
+//
+//	GET /api/v1/experiments/:key/report   JSON (default) or ?format=csv
+//	GET /experiments                      HTML index of experiments
+//	GET /experiments/:key                 HTML report with charts
+//
+// All take ?multiple_exposure=exclude|first (report routes) and need a key
+// of scope analyst (or admin), sent as "Authorization: Bearer KEY", or once
+// as ?token=KEY, which sets the HttpOnly SameSite=Strict cookie
+// promolift_key (HTML pages then redirect to the URL without the token), or
+// by that cookie.
+
+// reportCookie holds the analyst key of a browser.
+const reportCookie = "promolift_key"
+
+// reportCookieMaxAge is the cookie's lifetime in seconds (12 hours).
+const reportCookieMaxAge = 12 * 3600
+
+var scopeAnalyst = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeAnalyst}
+
+func init() {
+	routes = append(routes, Route{"GET", "/api/v1/experiments/:key/report", scopeAnalyst})
+}
+
+//go:embed web
+var webFS embed.FS
+
+var reportTemplates = template.Must(template.New("").Funcs(template.FuncMap{
+	"pct":   pct,
+	"pctCI": func(ci [2]float64) string { return "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]" },
+	"pval":  func(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) },
+	"int":   func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+}).ParseFS(webFS, "web/*.tmpl"))
+
+func mustCSS() template.CSS {
+	b, err := webFS.ReadFile("web/report.css")
+	if err != nil {
+		panic(err)
+	}
+	return template.CSS(b) //nolint:gosec // our own embedded file
+}
+
+var reportCSS = mustCSS()
+
+// registerReportRoutes registers the JSON/CSV report and the HTML pages.
+func (a *api) registerReportRoutes(r *gin.Engine) {
+	r.GET("/api/v1/experiments/:key/report", a.reportAuth(false), a.getReport)
+	r.GET("/experiments", a.reportAuth(true), a.reportIndexPage)
+	r.GET("/experiments/:key", a.reportAuth(true), a.reportPage)
+}
+
+// reportAuth authenticates a key of scope analyst or admin from the
+// Authorization header, the token query parameter or the cookie. A token
+// in the query sets the cookie; HTML pages then redirect to the URL
+// without it. Failures are problem documents for the API and small HTML
+// pages with a key form for the pages.
+func (a *api) reportAuth(page bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, fromQuery := "", false
+		if h := c.GetHeader("Authorization"); h != "" {
+			scheme, t, ok := strings.Cut(h, " ")
+			if !ok || !strings.EqualFold(scheme, "Bearer") {
+				a.authFailure(c, page, &Problem{Status: http.StatusUnauthorized, Code: "missing_key",
+					Detail: "this route needs an API key: Authorization: Bearer <key>, ?token=<key> or the promolift_key cookie"})
+				return
+			}
+			token = strings.TrimSpace(t)
+		} else if t := c.Query("token"); t != "" {
+			token, fromQuery = t, true
+		} else if ck, err := c.Cookie(reportCookie); err == nil {
+			token = ck
+		}
+		if token == "" {
+			a.authFailure(c, page, &Problem{Status: http.StatusUnauthorized, Code: "missing_key",
+				Detail: "this route needs an API key of scope analyst: Authorization: Bearer <key>, ?token=<key> or the promolift_key cookie"})
+			return
+		}
+		p, err := a.svc.Authenticate(c.Request.Context(), token)
+		if err != nil {
+			a.authFailure(c, page, problemFor(err))
+			return
+		}
+		c.Set(ctxPrincipal, p)
+		if !slices.Contains(scopeAnalyst, p.Scope) {
+			a.authFailure(c, page, &Problem{Status: http.StatusForbidden, Code: "insufficient_scope",
+				Detail: "this route needs a key with scope analyst or admin; this key has scope " + string(p.Scope)})
+			return
+		}
+		if fromQuery {
+			http.SetCookie(c.Writer, &http.Cookie{Name: reportCookie, Value: token, Path: "/", MaxAge: reportCookieMaxAge,
+				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil})
+			if page {
+				u := *c.Request.URL
+				q := u.Query()
+				q.Del("token")
+				u.RawQuery = q.Encode()
+				c.Header("Referrer-Policy", "no-referrer")
+				c.Redirect(http.StatusSeeOther, u.RequestURI())
+				c.Abort()
+				return
+			}
+		}
+		c.Next()
+	}
+}
+
+func (a *api) authFailure(c *gin.Context, page bool, p *Problem) {
+	if !page {
+		writeProblem(c, p)
+		c.Abort()
+		return
+	}
+	if p.Status == 0 {
+		p.Status = http.StatusUnauthorized
+	}
+	a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail, Login: p.Status == http.StatusUnauthorized})
+	c.Abort()
+}
+
+type errorPage struct {
+	CSS    template.CSS
+	Title  string
+	Detail string
+	Login  bool
+}
+
+// pageHeaders keep the pages self-contained: nothing but inline styles and
+// SVG is allowed to load.
+func pageHeaders(c *gin.Context) {
+	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	c.Header("Referrer-Policy", "no-referrer")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Header("Cache-Control", "no-store")
+}
+
+func (a *api) renderPage(c *gin.Context, status int, name string, data any) {
+	switch d := data.(type) {
+	case errorPage:
+		d.CSS = reportCSS
+		data = d
+	case *reportPageData:
+		d.CSS = reportCSS
+	case *indexPageData:
+		d.CSS = reportCSS
+	}
+	var b bytes.Buffer
+	if err := reportTemplates.ExecuteTemplate(&b, name, data); err != nil {
+		a.log.Error("render page", "template", name, "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("could not render the page"))
+		return
+	}
+	pageHeaders(c)
+	c.Data(status, "text/html; charset=utf-8", b.Bytes())
+}
+
+// loadReport reads the options of the query and builds the report,
+// answering 404 for experiments of another environment.
+func (a *api) loadReport(c *gin.Context) (*experiments.Report, error) {
+	opts := experiments.ReportOptions{}
+	switch m := c.Query("multiple_exposure"); m {
+	case "", "exclude":
+		opts.MultipleExposure = experiments.MultipleExclude
+	case "first":
+		opts.MultipleExposure = experiments.MultipleFirst
+	default:
+		return nil, badRequest("multiple_exposure", "invalid_multiple_exposure", "multiple_exposure must be exclude or first")
+	}
+	key := c.Param("key")
+	exp, err := a.svc.GetExperiment(c.Request.Context(), key)
+	if err == nil && !sees(c, exp.Environment) {
+		err = &experiments.Error{Kind: experiments.KindNotFound, Code: "experiment_not_found", Message: fmt.Sprintf("no experiment %q", key)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.svc.Report(c.Request.Context(), key, opts)
+}
+
+func (a *api) getReport(c *gin.Context) {
+	format := c.DefaultQuery("format", "json")
+	if format != "json" && format != "csv" {
+		abortProblem(c, badRequest("format", "invalid_format", "format must be json or csv"))
+		return
+	}
+	r, err := a.loadReport(c)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	if format == "csv" {
+		b, err := ReportCSV(r)
+		if err != nil {
+			abortProblem(c, err)
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="`+r.Experiment.Key+`-report.csv"`)
+		c.Data(http.StatusOK, "text/csv; charset=utf-8", b)
+		return
+	}
+	writeJSON(c, http.StatusOK, NewReportResponse(r))
+}
+
+// ---- JSON ----
+
+// ReportResponse is the JSON report. analysis is exactly the output of
+// `promolift analyze` on analyze_input.
+type ReportResponse struct {
+	Experiment            ReportExperimentDTO `json:"experiment"`
+	GeneratedAt           time.Time           `json:"generated_at"`
+	MultipleExposure      string              `json:"multiple_exposure"`
+	Currency              string              `json:"currency"`
+	Treatment             string              `json:"treatment"`
+	Headline              HeadlineDTO         `json:"headline"`
+	Decision              DecisionDTO         `json:"decision"`
+	Variants              []VariantSummaryDTO `json:"variants"`
+	Analysis              stats.AnalyzeOutput `json:"analysis"`
+	NetIncrementalRevenue *IntervalDTO        `json:"net_incremental_revenue"`
+	MultipleExposedUnits  int64               `json:"multiple_exposed_units"`
+	Breakdowns            []BreakdownDTO      `json:"breakdowns"`
+	Series                []SeriesPointDTO    `json:"series"`
+	Cohorts               CohortTableDTO      `json:"cohorts"`
+	Warnings              []string            `json:"warnings"`
+	AnalyzeInput          stats.AnalyzeInput  `json:"analyze_input"`
+}
+
+// ReportExperimentDTO is the experiment a report is about.
+type ReportExperimentDTO struct {
+	Key              string     `json:"key"`
+	Name             string     `json:"name"`
+	Hypothesis       string     `json:"hypothesis"`
+	Status           string     `json:"status"`
+	Environment      string     `json:"environment"`
+	PrimaryMetric    string     `json:"primary_metric"`
+	SecondaryMetrics []string   `json:"secondary_metrics"`
+	GuardrailMetrics []string   `json:"guardrail_metrics"`
+	Segments         []string   `json:"segments"`
+	Engine           string     `json:"engine"`
+	Personalization  bool       `json:"personalization"`
+	MinROI           float64    `json:"min_roi"`
+	StartedAt        *time.Time `json:"started_at"`
+	EndedAt          *time.Time `json:"ended_at"`
+}
+
+// HeadlineDTO is the primary metric's relative lift of the treatment.
+type HeadlineDTO struct {
+	Metric         string      `json:"metric"`
+	Variant        string      `json:"variant"`
+	Lift           *float64    `json:"lift"`
+	CI             *[2]float64 `json:"ci"`
+	PValue         float64     `json:"p_value"`
+	AdjustedPValue float64     `json:"adjusted_p_value"`
+	Significant    bool        `json:"significant"`
+	Error          *string     `json:"error"`
+}
+
+// DecisionDTO is the recommendation: action ship, keep_running or stop.
+type DecisionDTO struct {
+	Action     string   `json:"action"`
+	Code       string   `json:"code"`
+	Reason     string   `json:"reason"`
+	Details    []string `json:"details"`
+	Variant    string   `json:"variant"`
+	DaysNeeded int      `json:"days_needed"`
+}
+
+// VariantSummaryDTO are one variant's counts; money in minor units.
+type VariantSummaryDTO struct {
+	Key                string  `json:"key"`
+	Weight             float64 `json:"weight"`
+	PromotionType      string  `json:"promotion_type"`
+	Units              int64   `json:"units"`
+	Exposures          int64   `json:"exposures"`
+	Converted          int64   `json:"converted"`
+	Conversions        float64 `json:"conversions"`
+	ConversionRate     float64 `json:"conversion_rate"`
+	Revenue            float64 `json:"revenue"`
+	RevenuePerCustomer float64 `json:"revenue_per_customer"`
+	AverageOrderValue  float64 `json:"average_order_value"`
+	PromotionCost      float64 `json:"promotion_cost"`
+	Redemptions        float64 `json:"redemptions"`
+	MultipleExposed    int64   `json:"multiple_exposed"`
+}
+
+// IntervalDTO is an estimate with its CI.
+type IntervalDTO struct {
+	Estimate float64    `json:"estimate"`
+	CI       [2]float64 `json:"ci"`
+}
+
+// BreakdownDTO is one dimension's slices.
+type BreakdownDTO struct {
+	Dimension string     `json:"dimension"`
+	Truncated int        `json:"truncated"`
+	Slices    []SliceDTO `json:"slices"`
+}
+
+// SliceDTO is one slice: counts and comparisons whose adjusted_p_value is
+// Holm-corrected across the dimension's slices.
+type SliceDTO struct {
+	Slice       string               `json:"slice"`
+	Units       int64                `json:"units"`
+	Variants    []VariantSummaryDTO  `json:"variants"`
+	Comparisons []SliceComparisonDTO `json:"comparisons"`
+}
+
+// SliceComparisonDTO is one metric × variant of a slice.
+type SliceComparisonDTO struct {
+	Metric         string       `json:"metric"`
+	Variant        string       `json:"variant"`
+	Absolute       IntervalDTO  `json:"absolute"`
+	Relative       *IntervalDTO `json:"relative"`
+	PValue         float64      `json:"p_value"`
+	AdjustedPValue float64      `json:"adjusted_p_value"`
+	Significant    bool         `json:"significant"`
+	Error          string       `json:"error,omitempty"`
+}
+
+// SeriesPointDTO is the cumulative primary lift at the end of a day.
+type SeriesPointDTO struct {
+	Date  string          `json:"date"`
+	Until time.Time       `json:"until"`
+	Units int64           `json:"units"`
+	Lifts []SeriesLiftDTO `json:"lifts"`
+}
+
+// SeriesLiftDTO is one variant's cumulative lift; valid is false while it
+// cannot be computed (error says why).
+type SeriesLiftDTO struct {
+	Variant  string     `json:"variant"`
+	Valid    bool       `json:"valid"`
+	Estimate float64    `json:"estimate"`
+	CI       [2]float64 `json:"ci"`
+	PValue   float64    `json:"p_value"`
+	Error    string     `json:"error,omitempty"`
+}
+
+// CohortTableDTO is the repurchase cohort table (available false when the
+// store cannot compute it).
+type CohortTableDTO struct {
+	Available bool           `json:"available"`
+	Note      string         `json:"note,omitempty"`
+	Rows      []CohortRowDTO `json:"rows"`
+}
+
+// CohortRowDTO is one variant × week after first exposure.
+type CohortRowDTO struct {
+	Variant      string  `json:"variant"`
+	Week         int     `json:"week"`
+	Units        int64   `json:"units"`
+	Repurchasers int64   `json:"repurchasers"`
+	Rate         float64 `json:"rate"`
+}
+
+func reportTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func reportStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func variantDTOs(vs []experiments.VariantSummary) []VariantSummaryDTO {
+	out := make([]VariantSummaryDTO, len(vs))
+	for i, v := range vs {
+		out[i] = VariantSummaryDTO{Key: v.Key, Weight: v.Weight, PromotionType: string(v.PromotionType), Units: v.Units,
+			Exposures: v.Exposures, Converted: v.Converted, Conversions: v.Conversions, ConversionRate: v.ConversionRate,
+			Revenue: v.Revenue, RevenuePerCustomer: v.RevenuePerCustomer, AverageOrderValue: v.AverageOrderValue,
+			PromotionCost: v.PromotionCost, Redemptions: v.Redemptions, MultipleExposed: v.MultipleExposed}
+	}
+	return out
+}
+
+// primaryComparison returns the report's primary metric output and the
+// comparison of its treatment.
+func primaryComparison(r *experiments.Report) (*stats.MetricOutput, *stats.ComparisonOutput) {
+	for i := range r.Analysis.Metrics {
+		m := &r.Analysis.Metrics[i]
+		if m.Role != "primary" {
+			continue
+		}
+		for j := range m.Comparisons {
+			if m.Comparisons[j].Variant == r.Treatment {
+				return m, &m.Comparisons[j]
+			}
+		}
+		return m, nil
+	}
+	return nil, nil
+}
+
+func headline(r *experiments.Report) HeadlineDTO {
+	m, c := primaryComparison(r)
+	h := HeadlineDTO{Variant: r.Treatment, PValue: 1, AdjustedPValue: 1}
+	if m != nil {
+		h.Metric = m.Key
+	}
+	if c == nil {
+		return h
+	}
+	h.PValue, h.AdjustedPValue, h.Significant, h.Error = c.Absolute.PValue, c.AdjustedPValue, c.Significant, c.Error
+	if c.Sequential != nil {
+		h.PValue = c.Sequential.PValue
+	}
+	if c.Relative != nil {
+		l, ci := c.Relative.Estimate, c.Relative.CI
+		if c.Sequential != nil && c.Sequential.RelativeCI != nil {
+			ci = *c.Sequential.RelativeCI
+		}
+		h.Lift, h.CI = &l, &ci
+	}
+	return h
+}
+
+// NewReportResponse converts a report to its JSON document.
+func NewReportResponse(r *experiments.Report) ReportResponse {
+	e := r.Experiment
+	resp := ReportResponse{
+		Experiment: ReportExperimentDTO{Key: e.Key, Name: e.Name, Hypothesis: e.Hypothesis, Status: string(e.Status),
+			Environment: e.Environment, PrimaryMetric: e.PrimaryMetric, SecondaryMetrics: reportStrings(e.SecondaryMetrics),
+			GuardrailMetrics: reportStrings(e.GuardrailMetrics), Segments: reportStrings(e.Segments), Engine: e.Engine,
+			Personalization: e.Personalization, MinROI: e.MinROI, StartedAt: reportTime(e.StartedAt), EndedAt: reportTime(e.EndedAt)},
+		GeneratedAt: r.GeneratedAt.UTC(), MultipleExposure: string(r.MultipleExposure), Currency: r.Currency,
+		Treatment: r.Treatment, Headline: headline(r),
+		Decision: DecisionDTO{Action: r.Decision.Action, Code: r.Decision.Code, Reason: r.Decision.Reason,
+			Details: reportStrings(r.Decision.Details), Variant: r.Decision.Variant, DaysNeeded: r.Decision.DaysNeeded},
+		Variants: variantDTOs(r.Variants), Analysis: r.Analysis, MultipleExposedUnits: r.MultipleExposed,
+		Breakdowns: []BreakdownDTO{}, Series: []SeriesPointDTO{}, Warnings: reportStrings(r.Warnings), AnalyzeInput: r.AnalyzeInput(),
+		Cohorts: CohortTableDTO{Available: r.Cohorts.Available, Note: r.Cohorts.Note, Rows: []CohortRowDTO{}},
+	}
+	if n := r.NetIncrementalRevenue; n != nil {
+		resp.NetIncrementalRevenue = &IntervalDTO{Estimate: n.Estimate, CI: n.CI}
+	}
+	for _, b := range r.Breakdowns {
+		bd := BreakdownDTO{Dimension: b.Dimension, Truncated: b.Truncated, Slices: []SliceDTO{}}
+		for _, s := range b.Slices {
+			sd := SliceDTO{Slice: s.Slice, Units: s.Units, Variants: variantDTOs(s.Variants), Comparisons: []SliceComparisonDTO{}}
+			for _, c := range s.Comparisons {
+				cd := SliceComparisonDTO{Metric: c.Metric, Variant: c.Variant, Absolute: IntervalDTO(c.Absolute),
+					PValue: c.PValue, AdjustedPValue: c.AdjustedPValue, Significant: c.Significant, Error: c.Error}
+				if c.Relative != nil {
+					rel := IntervalDTO(*c.Relative)
+					cd.Relative = &rel
+				}
+				sd.Comparisons = append(sd.Comparisons, cd)
+			}
+			bd.Slices = append(bd.Slices, sd)
+		}
+		resp.Breakdowns = append(resp.Breakdowns, bd)
+	}
+	for _, p := range r.Series {
+		pd := SeriesPointDTO{Date: p.Date.UTC().Format("2006-01-02"), Until: p.Until.UTC(), Units: p.Units, Lifts: []SeriesLiftDTO{}}
+		for _, l := range p.Lifts {
+			pd.Lifts = append(pd.Lifts, SeriesLiftDTO{Variant: l.Variant, Valid: l.Valid, Estimate: l.Estimate, CI: l.CI, PValue: l.PValue, Error: l.Error})
+		}
+		resp.Series = append(resp.Series, pd)
+	}
+	for _, c := range r.Cohorts.Rows {
+		resp.Cohorts.Rows = append(resp.Cohorts.Rows, CohortRowDTO(c))
+	}
+	return resp
+}
+
+// ---- CSV ----
+
+// ReportCSVColumns are the columns of the CSV report, one row per metric ×
+// variant × slice. dimension and slice are "all" for the whole experiment.
+// Arm columns (units, sum, mean) describe the row's variant; comparison
+// columns (abs_*, rel_*, p_value, adjusted_p_value, significant, error)
+// compare it with control and are empty on the control's rows. p_value is
+// the engine's p-value; adjusted_p_value is corrected across metrics and
+// variants (Holm, the analysis' correction) for dimension "all", and
+// across the dimension's slices (Holm) for breakdown rows.
+var ReportCSVColumns = []string{"dimension", "slice", "metric", "metric_type", "role", "variant", "is_control",
+	"units", "sum", "mean", "control_mean", "abs_estimate", "abs_ci_low", "abs_ci_high",
+	"rel_estimate", "rel_ci_low", "rel_ci_high", "p_value", "adjusted_p_value", "significant", "error"}
+
+func fnum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// ReportCSV writes the CSV report.
+func ReportCSV(r *experiments.Report) ([]byte, error) {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.Write(ReportCSVColumns); err != nil {
+		return nil, err
+	}
+	write := func(dim, slice string, out *stats.AnalyzeOutput, adjusted map[string]*experiments.SliceComparison) error {
+		for _, m := range out.Metrics {
+			ctrlMean := ""
+			for _, a := range m.Arms {
+				if a.Variant == out.Control {
+					ctrlMean = fnum(a.Mean)
+				}
+			}
+			for _, a := range m.Arms {
+				row := []string{dim, slice, m.Key, m.Type, m.Role, a.Variant, strconv.FormatBool(a.Variant == out.Control),
+					fnum(a.Units), fnum(a.Sum), fnum(a.Mean), ctrlMean}
+				var c *stats.ComparisonOutput
+				for i := range m.Comparisons {
+					if m.Comparisons[i].Variant == a.Variant {
+						c = &m.Comparisons[i]
+					}
+				}
+				if c == nil {
+					row = append(row, "", "", "", "", "", "", "", "", "", "")
+				} else {
+					p, adj, sig := c.Absolute.PValue, c.AdjustedPValue, c.Significant
+					if c.Sequential != nil {
+						p = c.Sequential.PValue
+					}
+					if sc := adjusted[m.Key+"\x00"+a.Variant]; sc != nil {
+						p, adj, sig = sc.PValue, sc.AdjustedPValue, sc.Significant
+					}
+					row = append(row, fnum(c.Absolute.Estimate), fnum(c.Absolute.CI[0]), fnum(c.Absolute.CI[1]))
+					if c.Relative != nil {
+						row = append(row, fnum(c.Relative.Estimate), fnum(c.Relative.CI[0]), fnum(c.Relative.CI[1]))
+					} else {
+						row = append(row, "", "", "")
+					}
+					e := ""
+					if c.Error != nil {
+						e = *c.Error
+					}
+					row = append(row, fnum(p), fnum(adj), strconv.FormatBool(sig), e)
+				}
+				if err := w.Write(row); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := write("all", "all", &r.Analysis, nil); err != nil {
+		return nil, err
+	}
+	for _, bd := range r.Breakdowns {
+		for i := range bd.Slices {
+			s := &bd.Slices[i]
+			adj := map[string]*experiments.SliceComparison{}
+			for j := range s.Comparisons {
+				adj[s.Comparisons[j].Metric+"\x00"+s.Comparisons[j].Variant] = &s.Comparisons[j]
+			}
+			if err := write(bd.Dimension, s.Slice, &s.Analysis, adj); err != nil {
+				return nil, err
+			}
+		}
+	}
+	w.Flush()
+	return b.Bytes(), w.Error()
+}
+
+// ---- HTML ----
+
+type indexPageData struct {
+	CSS         template.CSS
+	Experiments []*experiments.Experiment
+}
+
+func (a *api) reportIndexPage(c *gin.Context) {
+	p := who(c)
+	list, err := a.svc.ListExperiments(c.Request.Context(), experiments.ExperimentFilter{Environment: p.Environment})
+	if err != nil {
+		a.log.Error("list experiments", "err", err)
+		a.renderPage(c, http.StatusInternalServerError, "error", errorPage{Title: "Error", Detail: "could not list the experiments"})
+		return
+	}
+	a.renderPage(c, http.StatusOK, "index", &indexPageData{Experiments: list})
+}
+
+// reportPageData is what report.html.tmpl renders.
+type reportPageData struct {
+	CSS      template.CSS
+	R        ReportResponse
+	Decision DecisionDTO
+	Headline string
+	LiftCI   string
+	Money    func(float64) string
+	// Charts.
+	RateBars template.HTML
+	Forest   template.HTML
+	Lift     []liftChart
+	// Tables.
+	Metrics    []metricRow
+	Breakdowns []breakdownTable
+	ROI        *roiView
+	Pers       *persView
+	CSVURL     string
+	JSONURL    string
+	OtherMode  string
+	OtherURL   string
+}
+
+type liftChart struct {
+	Variant string
+	SVG     template.HTML
+}
+
+type metricRow struct {
+	Metric, Role, Variant, Control, Treat, Lift, CI, P, AdjP string
+	Significant                                              bool
+	Error                                                    string
+}
+
+type breakdownTable struct {
+	Dimension string
+	Truncated int
+	Rows      []breakdownRow
+}
+
+type breakdownRow struct {
+	Slice, Variant, Units, Rate, Lift, CI, P, AdjP string
+	Significant                                    bool
+}
+
+type roiView struct {
+	Variant, ROI, CI, Incremental, IncrementalCI, Cost, Net, NetCI, Error string
+}
+
+type persView struct {
+	Personalized, Generic, Metric, Lift, CI, Error string
+}
+
+func (a *api) reportPage(c *gin.Context) {
+	r, err := a.loadReport(c)
+	if err != nil {
+		p := problemFor(err)
+		if p.Status >= 500 {
+			c.Set(ctxErr, err)
+		}
+		a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail})
+		return
+	}
+	a.renderPage(c, http.StatusOK, "report", buildPage(r, c.Request.URL))
+}
+
+// moneyFormatter formats minor units in the currency's major unit.
+func moneyFormatter(cur string) func(float64) string {
+	digits, ok := experiments.MinorUnits(cur)
+	if !ok {
+		return func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+	}
+	return func(v float64) string {
+		return strconv.FormatFloat(v/math.Pow10(digits), 'f', digits, 64) + " " + cur
+	}
+}
+
+func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
+	resp := NewReportResponse(r)
+	money := moneyFormatter(r.Currency)
+	d := &reportPageData{R: resp, Decision: resp.Decision, Money: money}
+	h := resp.Headline
+	if h.Lift != nil {
+		d.Headline = fmt.Sprintf("%s on %s: %s%s", h.Variant, h.Metric, signed(*h.Lift), "")
+		d.LiftCI = fmt.Sprintf("95%% CI [%s, %s], p = %s", signed(h.CI[0]), signed(h.CI[1]), strconv.FormatFloat(h.AdjustedPValue, 'g', 3, 64))
+		if a := resp.Analysis.Alpha; a > 0 && a != 0.05 {
+			d.LiftCI = strings.Replace(d.LiftCI, "95%", strconv.FormatFloat(100*(1-a), 'g', 4, 64)+"%", 1)
+		}
+	} else {
+		d.Headline = fmt.Sprintf("%s on %s: lift not available yet", h.Variant, h.Metric)
+		if h.Error != nil {
+			d.LiftCI = "(" + *h.Error + ")"
+		}
+	}
+	q := url.Values{}
+	if m := u.Query().Get("multiple_exposure"); m != "" {
+		q.Set("multiple_exposure", m)
+	}
+	base := "/api/v1/experiments/" + url.PathEscape(r.Experiment.Key) + "/report"
+	d.JSONURL = base + "?" + q.Encode()
+	q.Set("format", "csv")
+	d.CSVURL = base + "?" + q.Encode()
+	if r.MultipleExposure == experiments.MultipleFirst {
+		d.OtherMode, d.OtherURL = "exclude multiple-exposure units", "?multiple_exposure=exclude"
+	} else {
+		d.OtherMode, d.OtherURL = "count multiple-exposure units in their first variant", "?multiple_exposure=first"
+	}
+	d.RateBars = rateBars(resp.Variants)
+	d.Forest = forestPlot(&resp.Analysis)
+	for _, v := range r.Experiment.Variants[1:] {
+		d.Lift = append(d.Lift, liftChart{Variant: v.Key, SVG: liftSeriesChart(resp.Series, v.Key)})
+	}
+	for _, m := range resp.Analysis.Metrics {
+		ctrl := ""
+		for _, a := range m.Arms {
+			if a.Variant == resp.Analysis.Control {
+				ctrl = armText(m.Type, a.Mean, money)
+			}
+		}
+		for _, cmp := range m.Comparisons {
+			row := metricRow{Metric: m.Key, Role: m.Role, Variant: cmp.Variant, Control: ctrl, P: "—", AdjP: "—",
+				Significant: cmp.Significant, Lift: "—", CI: "—"}
+			for _, a := range m.Arms {
+				if a.Variant == cmp.Variant {
+					row.Treat = armText(m.Type, a.Mean, money)
+				}
+			}
+			if cmp.Relative != nil {
+				row.Lift = signed(cmp.Relative.Estimate)
+				row.CI = "[" + signed(cmp.Relative.CI[0]) + ", " + signed(cmp.Relative.CI[1]) + "]"
+			}
+			if cmp.Error != nil {
+				row.Error = *cmp.Error
+			}
+			p := cmp.Absolute.PValue
+			if cmp.Sequential != nil {
+				p = cmp.Sequential.PValue
+			}
+			row.P, row.AdjP = strconv.FormatFloat(p, 'g', 3, 64), strconv.FormatFloat(cmp.AdjustedPValue, 'g', 3, 64)
+			d.Metrics = append(d.Metrics, row)
+		}
+	}
+	for _, b := range resp.Breakdowns {
+		bt := breakdownTable{Dimension: b.Dimension, Truncated: b.Truncated}
+		for _, s := range b.Slices {
+			rates := map[string]VariantSummaryDTO{}
+			for _, v := range s.Variants {
+				rates[v.Key] = v
+			}
+			for _, cmp := range s.Comparisons {
+				if cmp.Metric != resp.Experiment.PrimaryMetric && !(resp.Experiment.PrimaryMetric == "" && cmp.Metric == resp.Headline.Metric) {
+					continue
+				}
+				v := rates[cmp.Variant]
+				row := breakdownRow{Slice: s.Slice, Variant: cmp.Variant, Units: strconv.FormatInt(v.Units, 10),
+					Rate: pct(v.ConversionRate) + " vs " + pct(rates[resp.Analysis.Control].ConversionRate), Lift: "—", CI: "—",
+					P: strconv.FormatFloat(cmp.PValue, 'g', 3, 64), AdjP: strconv.FormatFloat(cmp.AdjustedPValue, 'g', 3, 64),
+					Significant: cmp.Significant}
+				if cmp.Relative != nil {
+					row.Lift = signed(cmp.Relative.Estimate)
+					row.CI = "[" + signed(cmp.Relative.CI[0]) + ", " + signed(cmp.Relative.CI[1]) + "]"
+				}
+				bt.Rows = append(bt.Rows, row)
+			}
+		}
+		d.Breakdowns = append(d.Breakdowns, bt)
+	}
+	if roi := resp.Analysis.ROI; roi != nil {
+		rv := &roiView{Variant: roi.Variant, Incremental: money(roi.IncrementalRevenue),
+			IncrementalCI: "[" + money(roi.IncrementalCI[0]) + ", " + money(roi.IncrementalCI[1]) + "]",
+			Cost:          money(roi.Cost), Net: money(roi.Net), ROI: "—", CI: "—"}
+		if roi.ROI != nil {
+			rv.ROI = pct(*roi.ROI)
+		}
+		if roi.CI != nil {
+			rv.CI = "[" + pct(roi.CI[0]) + ", " + pct(roi.CI[1]) + "]"
+		}
+		if n := resp.NetIncrementalRevenue; n != nil {
+			rv.NetCI = "[" + money(n.CI[0]) + ", " + money(n.CI[1]) + "]"
+		}
+		if roi.Error != nil {
+			rv.Error = *roi.Error
+		}
+		d.ROI = rv
+	}
+	if pl := resp.Analysis.PersonalizationLift; pl != nil {
+		pv := &persView{Personalized: pl.Personalized, Generic: pl.Generic, Metric: pl.Metric, Lift: signed(pl.Estimate), CI: "—"}
+		if pl.CI != nil {
+			pv.CI = "[" + signed(pl.CI[0]) + ", " + signed(pl.CI[1]) + "]"
+		}
+		if pl.Error != nil {
+			pv.Error, pv.Lift = *pl.Error, "—"
+		}
+		d.Pers = pv
+	}
+	return d
+}
+
+func signed(v float64) string {
+	s := pct(v)
+	if v >= 0 {
+		s = "+" + s
+	}
+	return s
+}
+
+func armText(typ string, mean float64, money func(float64) string) string {
+	if typ == "proportion" {
+		return pct(mean)
+	}
+	return money(mean)
+}
+
+// rateBars is a bar chart of the primary conversion rate per variant.
+func rateBars(vs []VariantSummaryDTO) template.HTML {
+	const w, rowH, left, right = 640.0, 34.0, 150.0, 70.0
+	h := rowH*float64(len(vs)) + 10
+	s := newSVG(w, h, "bars", "primary conversion rate by variant")
+	hi := 0.0
+	for _, v := range vs {
+		hi = math.Max(hi, v.ConversionRate)
+	}
+	if hi == 0 {
+		hi = 1
+	}
+	x := scale{0, hi * 1.05, left, w - right}
+	for i, v := range vs {
+		y := 5 + rowH*float64(i)
+		s.text(left-8, y+rowH/2+4, "end", "label", v.Key)
+		s.bar(left, y+4, x.at(v.ConversionRate)-left, rowH-10, fmt.Sprintf("%s: %s of %d units", v.Key, pct(v.ConversionRate), v.Units),
+			map[string]string{"variant": v.Key, "value": strconv.FormatFloat(v.ConversionRate, 'g', -1, 64)})
+		s.text(x.at(v.ConversionRate)+6, y+rowH/2+4, "start", "value", pct(v.ConversionRate))
+	}
+	return s.HTML()
+}
+
+// forestPlot draws the relative lift CI of every metric × non-control
+// variant: one point per comparison with a relative lift.
+func forestPlot(out *stats.AnalyzeOutput) template.HTML {
+	type row struct {
+		label string
+		c     *stats.ComparisonOutput
+	}
+	var rows []row
+	var vals []float64
+	for i := range out.Metrics {
+		m := &out.Metrics[i]
+		for j := range m.Comparisons {
+			c := &m.Comparisons[j]
+			rows = append(rows, row{m.Key + " · " + c.Variant, c})
+			if c.Relative != nil {
+				vals = append(vals, c.Relative.CI[0], c.Relative.CI[1], c.Relative.Estimate)
+			}
+		}
+	}
+	const w, rowH, left, right, top = 640.0, 30.0, 230.0, 20.0, 24.0
+	h := top + rowH*float64(len(rows)) + 10
+	s := newSVG(w, h, "forest", "relative lift with confidence interval per metric and variant")
+	lo, hi := domain(vals)
+	x := scale{lo, hi, left, w - right}
+	s.line(x.at(0), top-6, x.at(0), h-4, "zero")
+	s.text(x.at(0), top-10, "middle", "axis", "0%")
+	s.text(left, top-10, "start", "axis", signed(lo))
+	s.text(w-right, top-10, "end", "axis", signed(hi))
+	for i, r := range rows {
+		y := top + rowH*float64(i) + rowH/2
+		s.text(left-8, y+4, "end", "label", r.label)
+		if r.c.Relative == nil {
+			s.text(x.at(0)+6, y+4, "start", "na", "n/a")
+			continue
+		}
+		cls := "ci"
+		if r.c.Significant {
+			cls = "ci sig"
+		}
+		rel := r.c.Relative
+		s.line(x.at(rel.CI[0]), y, x.at(rel.CI[1]), y, cls)
+		s.line(x.at(rel.CI[0]), y-5, x.at(rel.CI[0]), y+5, cls)
+		s.line(x.at(rel.CI[1]), y-5, x.at(rel.CI[1]), y+5, cls)
+		s.point(x.at(rel.Estimate), y, 5, fmt.Sprintf("%s: %s [%s, %s]", r.label, signed(rel.Estimate), signed(rel.CI[0]), signed(rel.CI[1])),
+			map[string]string{"estimate": strconv.FormatFloat(rel.Estimate, 'g', -1, 64)})
+	}
+	return s.HTML()
+}
+
+// liftSeriesChart draws the cumulative primary lift of variant over time
+// with its CI band: one point per day with a valid lift.
+func liftSeriesChart(series []SeriesPointDTO, variant string) template.HTML {
+	const w, h, left, right, top, bottom = 640.0, 260.0, 56.0, 16.0, 14.0, 30.0
+	s := newSVG(w, h, "lift", "cumulative lift of "+variant+" over time with confidence band")
+	type pt struct {
+		i int
+		l SeriesLiftDTO
+	}
+	var pts []pt
+	var vals []float64
+	for i, p := range series {
+		for _, l := range p.Lifts {
+			if l.Variant == variant && l.Valid {
+				pts = append(pts, pt{i, l})
+				vals = append(vals, l.CI[0], l.CI[1], l.Estimate)
+			}
+		}
+	}
+	lo, hi := domain(vals)
+	n := len(series)
+	x := scale{0, float64(max(n-1, 1)), left, w - right}
+	if n == 1 {
+		x = scale{-1, 1, left, w - right}
+	}
+	y := scale{lo, hi, h - bottom, top}
+	s.line(left, y.at(0), w-right, y.at(0), "zero")
+	s.text(left-6, y.at(hi)+10, "end", "axis", signed(hi))
+	s.text(left-6, y.at(0)+4, "end", "axis", "0%")
+	s.text(left-6, y.at(lo), "end", "axis", signed(lo))
+	if n > 0 {
+		s.text(left, h-8, "start", "axis", series[0].Date)
+		s.text(w-right, h-8, "end", "axis", series[n-1].Date)
+	}
+	if len(pts) == 0 {
+		s.text(w/2, h/2, "middle", "na", "not enough data yet")
+		return s.HTML()
+	}
+	var upper, lower, line [][2]float64
+	for _, p := range pts {
+		xi := x.at(float64(p.i))
+		upper = append(upper, [2]float64{xi, y.at(p.l.CI[1])})
+		lower = append(lower, [2]float64{xi, y.at(p.l.CI[0])})
+		line = append(line, [2]float64{xi, y.at(p.l.Estimate)})
+	}
+	band := append([][2]float64{}, upper...)
+	for i := len(lower) - 1; i >= 0; i-- {
+		band = append(band, lower[i])
+	}
+	s.polygon(band, "band")
+	s.polyline(line, "line")
+	for k, p := range pts {
+		s.point(line[k][0], line[k][1], 3.5, fmt.Sprintf("%s: %s [%s, %s]", series[p.i].Date, signed(p.l.Estimate), signed(p.l.CI[0]), signed(p.l.CI[1])),
+			map[string]string{"date": series[p.i].Date, "estimate": strconv.FormatFloat(p.l.Estimate, 'g', -1, 64)})
+	}
+	return s.HTML()
+}
+
+// ---- SVG ----
+
+// svgDoc is a tiny deterministic SVG builder for the report's charts.
+// Every number is written with two decimals; the root element carries
+// data-points (circles of class "pt") and data-bars (rects of class "bar")
+// so tests and scripts can count the plotted data without parsing shapes.
+type svgDoc struct {
+	w, h   float64
+	class  string
+	label  string
+	b      strings.Builder
+	points int
+	bars   int
+}
+
+func newSVG(w, h float64, class, label string) *svgDoc {
+	return &svgDoc{w: w, h: h, class: class, label: label}
+}
+
+func num(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	if s == "-0.00" {
+		s = "0.00"
+	}
+	return s
+}
+
+func (s *svgDoc) attrs(class string) string {
+	a := ""
+	if class != "" {
+		a += ` class="` + template.HTMLEscapeString(class) + `"`
+	}
+	return a
+}
+
+// title closes an element with an optional tooltip.
+func (s *svgDoc) close(tag, title string) {
+	if title == "" {
+		s.b.WriteString("/>\n")
+		return
+	}
+	s.b.WriteString("><title>" + template.HTMLEscapeString(title) + "</title></" + tag + ">\n")
+}
+
+func (s *svgDoc) line(x1, y1, x2, y2 float64, class string) {
+	fmt.Fprintf(&s.b, `<line x1="%s" y1="%s" x2="%s" y2="%s"%s/>`+"\n", num(x1), num(y1), num(x2), num(y2), s.attrs(class))
+}
+
+// point draws a data point (counted in data-points).
+func (s *svgDoc) point(x, y, r float64, title string, data map[string]string) {
+	s.points++
+	fmt.Fprintf(&s.b, `<circle cx="%s" cy="%s" r="%s" class="pt"%s`, num(x), num(y), num(r), dataAttrs(data))
+	s.close("circle", title)
+}
+
+// bar draws a data bar (counted in data-bars).
+func (s *svgDoc) bar(x, y, w, h float64, title string, data map[string]string) {
+	s.bars++
+	fmt.Fprintf(&s.b, `<rect x="%s" y="%s" width="%s" height="%s" class="bar"%s`, num(x), num(y), num(w), num(h), dataAttrs(data))
+	s.close("rect", title)
+}
+
+func (s *svgDoc) text(x, y float64, anchor, class, text string) {
+	fmt.Fprintf(&s.b, `<text x="%s" y="%s" text-anchor="%s"%s>%s</text>`+"\n", num(x), num(y), anchor, s.attrs(class), template.HTMLEscapeString(text))
+}
+
+func ptsAttr(pts [][2]float64) string {
+	parts := make([]string, len(pts))
+	for i, p := range pts {
+		parts[i] = num(p[0]) + "," + num(p[1])
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *svgDoc) polyline(pts [][2]float64, class string) {
+	fmt.Fprintf(&s.b, `<polyline points="%s"%s/>`+"\n", ptsAttr(pts), s.attrs(class))
+}
+
+func (s *svgDoc) polygon(pts [][2]float64, class string) {
+	fmt.Fprintf(&s.b, `<polygon points="%s"%s/>`+"\n", ptsAttr(pts), s.attrs(class))
+}
+
+// dataAttrs writes data-* attributes in a fixed order (sorted keys).
+func dataAttrs(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(` data-` + k + `="` + template.HTMLEscapeString(m[k]) + `"`)
+	}
+	return b.String()
+}
+
+// HTML returns the finished <svg> element.
+func (s *svgDoc) HTML() template.HTML {
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %s %s" class="chart %s" role="img" aria-label="%s" data-points="%d" data-bars="%d" preserveAspectRatio="xMidYMid meet">`+"\n",
+		num(s.w), num(s.h), template.HTMLEscapeString(s.class), template.HTMLEscapeString(s.label), s.points, s.bars)
+	b.WriteString(s.b.String())
+	b.WriteString("</svg>")
+	return template.HTML(b.String()) //nolint:gosec // every piece above is escaped
+}
+
+// scale maps [d0, d1] linearly onto [r0, r1].
+type scale struct{ d0, d1, r0, r1 float64 }
+
+func (sc scale) at(v float64) float64 {
+	if sc.d1 == sc.d0 {
+		return (sc.r0 + sc.r1) / 2
+	}
+	return sc.r0 + (v-sc.d0)/(sc.d1-sc.d0)*(sc.r1-sc.r0)
+}
+
+// domain returns a padded [lo, hi] that holds every value and 0.
+func domain(vals []float64) (float64, float64) {
+	lo, hi := 0.0, 0.0
+	for _, v := range vals {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
+	}
+	if lo == hi {
+		lo, hi = lo-0.01, hi+0.01
+	}
+	pad := (hi - lo) * 0.08
+	return lo - pad, hi + pad
+}
+
+func pct(v float64) string { return strconv.FormatFloat(100*v, 'f', 1, 64) + "%" }

@@ -1,0 +1,453 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/stats"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+var (
+	rptStart = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	rptNow   = time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC)
+)
+
+// reportEnv is a running API over a fresh SQLite file with a seeded
+// experiment "spring-sale" and keys of every scope.
+type reportEnv struct {
+	svc                 *experiments.Service
+	srv                 *httptest.Server
+	admin, sdk, analyst string
+}
+
+// rng is a tiny deterministic generator.
+type rng uint64
+
+func (g *rng) float() float64 {
+	*g = *g*6364136223846793005 + 1442695040888963407
+	return float64(uint64(*g)>>11) / (1 << 53)
+}
+
+func newReportEnv(t *testing.T) *reportEnv {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := experiments.NewService(st, nil)
+	svc.SetClock(func() time.Time { return rptStart })
+	e := &reportEnv{svc: svc}
+	admin := experiments.Principal{KeyID: "test", Scope: experiments.ScopeAdmin}
+	for _, k := range []struct {
+		scope experiments.Scope
+		dst   *string
+	}{{experiments.ScopeAdmin, &e.admin}, {experiments.ScopeSDK, &e.sdk}, {experiments.ScopeAnalyst, &e.analyst}} {
+		_, tok, err := svc.CreateKey(ctx, admin, string(k.scope), k.scope, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*k.dst = tok
+	}
+	x := &experiments.Experiment{Key: "spring-sale", Name: "Spring sale coupon", Hypothesis: "10% off lifts purchases",
+		Coverage: 1, PrimaryMetric: "purchase", SecondaryMetrics: []string{"add_to_cart"}, GuardrailMetrics: []string{"refund"},
+		Segments: []string{"country"}, MinROI: 0,
+		Variants: []experiments.Variant{
+			{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
+			{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "USD"}},
+		}}
+	if err := svc.CreateExperiment(ctx, admin, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Transition(ctx, admin, x.Key, experiments.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	draft := &experiments.Experiment{Key: "draft-test", Coverage: 1, Variants: x.Variants}
+	if err := svc.CreateExperiment(ctx, admin, draft); err != nil {
+		t.Fatal(err)
+	}
+	svc.SetClock(func() time.Time { return rptNow })
+	seedEvents(t, svc, x.Key, 1600)
+	e.srv = httptest.NewServer(New(svc, Config{}, nil))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// seedEvents ingests a deterministic week of exposures and conversions:
+// control converts at 12%, ten_off at 16%, 1 unit in 97 sees both arms.
+func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
+	t.Helper()
+	g := rng(7)
+	variants := []string{"control", "ten_off"}
+	rates := []float64{0.12, 0.16}
+	countries := []string{"KR", "JP", "US"}
+	channels := []string{"push", "email", "web"}
+	var events []experiments.Event
+	for i := 0; i < n; i++ {
+		u := fmt.Sprintf("u%05d", i)
+		vi := 0
+		if g.float() >= 0.5 {
+			vi = 1
+		}
+		at := rptStart.Add(time.Duration(g.float()*7*24*3600) * time.Second)
+		ex := experiments.Event{ID: "x-" + u, Type: experiments.EventExposure, UnitID: u, Timestamp: at, Experiment: key,
+			Variant: variants[vi], Channel: channels[i%3], Attributes: map[string]string{"country": countries[(i/3)%3]}}
+		events = append(events, ex)
+		if i%97 == 13 {
+			ex2 := ex
+			ex2.ID, ex2.Variant, ex2.Timestamp = "x2-"+u, variants[1-vi], at.Add(time.Minute)
+			events = append(events, ex2)
+		}
+		if g.float() < 0.3 {
+			events = append(events, experiments.Event{ID: "a-" + u, Type: experiments.EventConversion, UnitID: u,
+				Timestamp: at.Add(5 * time.Minute), Name: "add_to_cart"})
+		}
+		if g.float() < 0.02 {
+			events = append(events, experiments.Event{ID: "r-" + u, Type: experiments.EventConversion, UnitID: u,
+				Timestamp: at.Add(50 * time.Minute), Name: "refund"})
+		}
+		if g.float() < rates[vi] {
+			orders := 1
+			if g.float() < 0.2 {
+				orders = 2
+			}
+			for o := 0; o < orders; o++ {
+				rev := int64(3000 + math.Floor(g.float()*4000))
+				var cost *int64
+				if vi == 1 {
+					c := rev / 10
+					cost = &c
+				}
+				events = append(events, experiments.Event{ID: fmt.Sprintf("p-%s-%d", u, o), Type: experiments.EventConversion,
+					UnitID: u, Timestamp: at.Add(time.Duration(30+60*o) * time.Minute), Name: "purchase", Revenue: rev,
+					PromotionCost: cost, Currency: "USD", Channel: channels[i%3]})
+			}
+		}
+	}
+	sdk := experiments.Principal{KeyID: "sdk", Scope: experiments.ScopeSDK}
+	for len(events) > 0 {
+		k := min(len(events), 500)
+		out, err := svc.IngestEvents(context.Background(), sdk, events[:k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Status != experiments.EventAccepted {
+				t.Fatalf("event %s: %s %v", o.EventID, o.Status, o.Err)
+			}
+		}
+		events = events[k:]
+	}
+}
+
+func (e *reportEnv) get(t *testing.T, path, token string, cookies ...*http.Cookie) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, c := range cookies {
+		req.AddCookie(c)
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// golden compares got with testdata/name, rewriting it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got %s\nwant %s\n(run go test -update if the change is intended)", name, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s differs in length: %d lines, want %d", name, len(gl), len(wl))
+	}
+}
+
+func TestReportJSONGolden(t *testing.T) {
+	e := newReportEnv(t)
+	resp, body := e.get(t, "/api/v1/experiments/spring-sale/report", e.analyst)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var ind bytes.Buffer
+	if err := json.Indent(&ind, body, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	ind.WriteByte('\n')
+	golden(t, "report-spring-sale.json", ind.Bytes())
+
+	// The analysis is `promolift analyze` of analyze_input.
+	var doc struct {
+		Analysis     json.RawMessage `json:"analysis"`
+		AnalyzeInput json.RawMessage `json:"analyze_input"`
+		Headline     HeadlineDTO     `json:"headline"`
+		Decision     DecisionDTO     `json:"decision"`
+		Variants     []VariantSummaryDTO
+		Series       []SeriesPointDTO `json:"series"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	in, err := stats.DecodeAnalyzeInput(bytes.NewReader(doc.AnalyzeInput))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := stats.Analyze(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(out)
+	if !bytes.Equal(want, doc.Analysis) {
+		t.Fatalf("analysis is not stats.Analyze(analyze_input)")
+	}
+	if doc.Headline.Metric != "purchase" || doc.Headline.Variant != "ten_off" || doc.Headline.Lift == nil {
+		t.Errorf("headline %+v", doc.Headline)
+	}
+	if doc.Decision.Action == "" || doc.Decision.Reason == "" {
+		t.Errorf("decision %+v", doc.Decision)
+	}
+	if len(doc.Series) != 8 {
+		t.Errorf("series has %d days, want 8", len(doc.Series))
+	}
+}
+
+func TestReportCSVGolden(t *testing.T) {
+	e := newReportEnv(t)
+	resp, body := e.get(t, "/api/v1/experiments/spring-sale/report?format=csv", e.analyst)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
+		t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	golden(t, "report-spring-sale.csv", body)
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rows[0], ",") != strings.Join(ReportCSVColumns, ",") {
+		t.Fatalf("header %v", rows[0])
+	}
+	// 4 metrics × 2 variants × (1 overall + 3 countries + 3 channels).
+	if got, want := len(rows)-1, 4*2*7; got != want {
+		t.Errorf("%d rows, want %d", got, want)
+	}
+	for _, r := range rows[1:] {
+		if len(r) != len(ReportCSVColumns) {
+			t.Fatalf("row %v has %d columns", r, len(r))
+		}
+		if r[6] == "true" && r[11] != "" || r[6] == "false" && r[11] == "" {
+			t.Errorf("row %v: comparison columns must be empty exactly on control rows", r)
+		}
+	}
+}
+
+func TestReportHTML(t *testing.T) {
+	e := newReportEnv(t)
+	resp, body := e.get(t, "/experiments/spring-sale", e.analyst)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	page := string(body)
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("CSP %q", resp.Header.Get("Content-Security-Policy"))
+	}
+	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "By country", "By channel", "Access."} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`(?i)(src|href)="https?://`).MatchString(page) {
+		t.Error("page references an external asset")
+	}
+	counts := svgCounts(page)
+	// bars: one per variant; forest: 4 metrics × 1 variant; lift: 8 days.
+	want := []string{"bars:0:2", "forest:4:0", "lift:8:0"}
+	if strings.Join(counts, " ") != strings.Join(want, " ") {
+		t.Errorf("svg counts %v, want %v", counts, want)
+	}
+	// The data attributes agree with the shapes drawn.
+	if n := strings.Count(page, `class="pt"`); n != 12 {
+		t.Errorf("%d points drawn, want 12", n)
+	}
+	if n := strings.Count(page, `class="bar"`); n != 2 {
+		t.Errorf("%d bars drawn, want 2", n)
+	}
+	// The index lists both experiments.
+	resp, body = e.get(t, "/experiments", e.analyst)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `href="/experiments/spring-sale"`) || !strings.Contains(string(body), "draft-test") {
+		t.Fatalf("index %d: %s", resp.StatusCode, body)
+	}
+}
+
+var svgRe = regexp.MustCompile(`<svg [^>]*class="chart ([a-z]+)"[^>]*data-points="(\d+)" data-bars="(\d+)"`)
+
+// svgCounts lists "class:points:bars" of every chart of a page.
+func svgCounts(page string) []string {
+	var out []string
+	for _, m := range svgRe.FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1]+":"+m[2]+":"+m[3])
+	}
+	return out
+}
+
+func TestReportAuth(t *testing.T) {
+	e := newReportEnv(t)
+	// No key: a problem for the API, an HTML page with a form for pages.
+	resp, body := e.get(t, "/api/v1/experiments/spring-sale/report", "")
+	if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("api without key: %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.get(t, "/experiments/spring-sale", "")
+	if resp.StatusCode != 401 || !strings.Contains(string(body), `name="token"`) {
+		t.Errorf("page without key: %d %s", resp.StatusCode, body)
+	}
+	// The sdk scope may not read reports.
+	resp, body = e.get(t, "/api/v1/experiments/spring-sale/report", e.sdk)
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "insufficient_scope") {
+		t.Errorf("sdk key: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = e.get(t, "/experiments/spring-sale?token="+e.sdk, "")
+	if resp.StatusCode != 403 {
+		t.Errorf("sdk token page: %d", resp.StatusCode)
+	}
+	// Admin may.
+	if resp, body = e.get(t, "/api/v1/experiments/spring-sale/report", e.admin); resp.StatusCode != 200 {
+		t.Errorf("admin: %d %s", resp.StatusCode, body)
+	}
+	// ?token= sets the cookie and redirects to the URL without the token.
+	resp, _ = e.get(t, "/experiments/spring-sale?multiple_exposure=first&token="+e.analyst, "")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/experiments/spring-sale?multiple_exposure=first" {
+		t.Fatalf("token login: %d location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var ck *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == reportCookie {
+			ck = c
+		}
+	}
+	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Value != e.analyst || ck.Path != "/" {
+		t.Fatalf("cookie %+v", ck)
+	}
+	// The cookie opens the pages and the API.
+	if resp, body = e.get(t, "/experiments/spring-sale?multiple_exposure=first", "", &http.Cookie{Name: reportCookie, Value: ck.Value}); resp.StatusCode != 200 {
+		t.Errorf("cookie page: %d %s", resp.StatusCode, body)
+	}
+	if resp, body = e.get(t, "/api/v1/experiments/spring-sale/report?format=csv", "", &http.Cookie{Name: reportCookie, Value: ck.Value}); resp.StatusCode != 200 {
+		t.Errorf("cookie csv: %d %s", resp.StatusCode, body)
+	}
+	// A revoked or bogus cookie is refused.
+	if resp, _ = e.get(t, "/experiments", "", &http.Cookie{Name: reportCookie, Value: "pl_nope0000_bogus"}); resp.StatusCode != 401 {
+		t.Errorf("bogus cookie: %d", resp.StatusCode)
+	}
+}
+
+func TestReportBadRequests(t *testing.T) {
+	e := newReportEnv(t)
+	for _, c := range []struct {
+		path   string
+		status int
+		code   string
+	}{
+		{"/api/v1/experiments/spring-sale/report?format=xml", 400, "invalid_format"},
+		{"/api/v1/experiments/spring-sale/report?multiple_exposure=all", 400, "invalid_multiple_exposure"},
+		{"/api/v1/experiments/nope/report", 404, ""},
+	} {
+		resp, body := e.get(t, c.path, e.analyst)
+		if resp.StatusCode != c.status || !strings.Contains(string(body), c.code) {
+			t.Errorf("%s: %d %s", c.path, resp.StatusCode, body)
+		}
+	}
+	resp, body := e.get(t, "/experiments/nope", e.analyst)
+	if resp.StatusCode != 404 || !strings.Contains(string(body), "<html") {
+		t.Errorf("missing page: %d %s", resp.StatusCode, body)
+	}
+	// multiple_exposure=first counts the multiple-exposure units.
+	_, b1 := e.get(t, "/api/v1/experiments/spring-sale/report", e.analyst)
+	_, b2 := e.get(t, "/api/v1/experiments/spring-sale/report?multiple_exposure=first", e.analyst)
+	var r1, r2 ReportResponse
+	if err := json.Unmarshal(b1, &r1); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b2, &r2); err != nil {
+		t.Fatal(err)
+	}
+	u := func(r ReportResponse) (n int64) {
+		for _, v := range r.Variants {
+			n += v.Units
+		}
+		return n
+	}
+	if r1.MultipleExposedUnits == 0 || u(r2) != u(r1)+r1.MultipleExposedUnits || r2.MultipleExposure != "first" {
+		t.Errorf("exclude %d units (+%d multiple), first %d units", u(r1), r1.MultipleExposedUnits, u(r2))
+	}
+}
+
+func TestSVGBuilderDeterministic(t *testing.T) {
+	series := []SeriesPointDTO{
+		{Date: "2026-03-01", Lifts: []SeriesLiftDTO{{Variant: "b", Valid: false}}},
+		{Date: "2026-03-02", Lifts: []SeriesLiftDTO{{Variant: "b", Valid: true, Estimate: 0.1, CI: [2]float64{-0.05, 0.25}}}},
+		{Date: "2026-03-03", Lifts: []SeriesLiftDTO{{Variant: "b", Valid: true, Estimate: 0.08, CI: [2]float64{0.01, 0.15}}}},
+	}
+	a, b := liftSeriesChart(series, "b"), liftSeriesChart(series, "b")
+	if a != b {
+		t.Fatal("chart output is not deterministic")
+	}
+	if c := svgCounts(string(a)); len(c) != 1 || c[0] != "lift:2:0" {
+		t.Fatalf("counts %v", c)
+	}
+	if !strings.Contains(string(a), `<polygon points="`) || strings.Count(string(a), `class="pt"`) != 2 {
+		t.Fatalf("chart %s", a)
+	}
+	empty := liftSeriesChart(nil, "b")
+	if c := svgCounts(string(empty)); c[0] != "lift:0:0" || !strings.Contains(string(empty), "not enough data") {
+		t.Fatalf("empty chart %s", empty)
+	}
+	bars := rateBars([]VariantSummaryDTO{{Key: "a", ConversionRate: 0.1}, {Key: "b<x>", ConversionRate: 0.2}, {Key: "c"}})
+	if c := svgCounts(string(bars)); c[0] != "bars:0:3" || strings.Contains(string(bars), "b<x>") {
+		t.Fatalf("bars %v %s", c, bars)
+	}
+}

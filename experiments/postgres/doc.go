@@ -1,0 +1,18 @@
+// Package postgres is the production promolift store on PostgreSQL, with
+// sqlx and lib/pq.
+//
+// Timestamps are timestamptz, money BIGINT minor units, and variants,
+// rules, conditions and segments jsonb. The schema comes from package
+// migrations and is brought up to date by Open under an advisory lock, so
+// several replicas may start at once.
+//
+// An event batch is copied (COPY) into a temporary staging table and moved
+// into events with INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING,
+// which says which events are new; in the same transaction the rollups
+// (exposures_rollup and unit_metrics) are recomputed from the raw events
+// for every (experiment, unit) the new events touched. Before that, the
+// transaction takes transaction-scoped advisory locks on the hash buckets
+// of the batch's units, in ascending order: batches that share a unit are
+// serialized (no double counting, no lost update), batches that do not run
+// in parallel, and the fixed order rules out deadlocks between them.
+package postgres

@@ -1,0 +1,460 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// defaultWindowUS is the attribution window used for exposures of an
+// experiment that is not (or no longer) in the experiments table.
+var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
+
+// Rollup maintenance is serialized per bucket of unit IDs with
+// transaction-scoped advisory locks lockBase+bucket.
+const (
+	unitBuckets = 128
+	lockBase    = int64(0x706c_7500_0000) // "plu" << 24
+)
+
+func unitBucket(unitID string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(unitID))
+	return int64(h.Sum64() % unitBuckets)
+}
+
+// lockBuckets takes the advisory locks of the given buckets in ascending
+// order.
+func lockBuckets(ctx context.Context, tx *rtx, buckets []int64) error {
+	slices.Sort(buckets)
+	buckets = slices.Compact(buckets)
+	keys := make([]int64, len(buckets))
+	for i, b := range buckets {
+		keys[i] = lockBase + b
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(? AS BIGINT[])) WITH ORDINALITY AS l(k, o) ORDER BY o`,
+		pq.Array(keys))
+	return err
+}
+
+// lockAllUnits serializes with every ingest (changing an attribution
+// window, recomputing everything).
+func lockAllUnits(ctx context.Context, tx *rtx) error {
+	all := make([]int64, unitBuckets)
+	for i := range all {
+		all[i] = int64(i)
+	}
+	return lockBuckets(ctx, tx, all)
+}
+
+// exposureSelect selects one exposures_rollup row per (experiment, unit)
+// from the raw exposures, joined with join and filtered by where (both
+// static SQL).
+func exposureSelect(join, where string) string {
+	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at,
+	n AS exposures, vmin <> vmax AS multiple, attributes, channel
+FROM (
+	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.attributes, e.channel,
+		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
+		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
+		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
+		MAX(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmax
+	FROM events e ` + join + `
+	WHERE e.type = 'exposure'` + where + `
+) x WHERE rn = 1`
+}
+
+// metricsSelect selects unit_metrics rows: the attributed conversions of
+// the units of from (a relation aliased r with the exposures_rollup
+// columns), with the extra conversion filter convWhere.
+func metricsSelect(from, convWhere string) string {
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
+	SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+FROM ` + from + `
+LEFT JOIN experiments xw ON xw.key = r.experiment
+JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'` + convWhere + `
+GROUP BY r.experiment, r.unit_id, c.name`
+}
+
+const (
+	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, attributes, channel`
+	metricsColumns = `experiment, unit_id, metric, conversions, revenue, cost`
+	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
+	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
+)
+
+// resetTouched makes sure this session has the (transaction-local) temp
+// tables; their rows go at commit.
+func resetTouched(ctx context.Context, tx *rtx) error {
+	_, err := tx.ExecContext(ctx, `
+CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
+	PRIMARY KEY (experiment, unit_id)) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS touched_units (unit_id TEXT PRIMARY KEY) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
+	unit_id TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT,
+	revenue BIGINT NOT NULL, promotion_cost BIGINT, currency TEXT NOT NULL, order_id TEXT NOT NULL,
+	channel TEXT NOT NULL, attributes JSONB, received_at TIMESTAMPTZ NOT NULL) ON COMMIT DELETE ROWS;
+DELETE FROM touched; DELETE FROM touched_units; DELETE FROM staging;`)
+	return err
+}
+
+// recomputeTouched rebuilds both rollups of the (experiment, unit) pairs in
+// the temp table touched from the raw events.
+func recomputeTouched(ctx context.Context, tx *rtx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM exposures_rollup WHERE EXISTS (SELECT 1 FROM touched t
+		WHERE t.experiment = exposures_rollup.experiment AND t.unit_id = exposures_rollup.unit_id)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(touchedJoin, "")); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
+}
+
+// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs.
+func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
+		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
+		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, ""))
+	return err
+}
+
+func attributesJSON(m map[string]string) (sql.NullString, error) {
+	if len(m) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// IngestEvents stores a batch in one transaction (COPY into a staging
+// table, then INSERT ... ON CONFLICT DO NOTHING) and updates the rollups of
+// the units it touched.
+func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([]bool, error) {
+	dup := make([]bool, len(events))
+	if len(events) == 0 {
+		return dup, nil
+	}
+	buckets := make([]int64, len(events))
+	for i := range events {
+		buckets[i] = unitBucket(events[i].UnitID)
+	}
+	err := s.tx(ctx, func(tx *rtx) error {
+		if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
+			return err
+		}
+		if err := resetTouched(ctx, tx); err != nil {
+			return err
+		}
+		cp, err := tx.PrepareContext(ctx, `COPY staging (ord, `+eventColumns+`) FROM STDIN`)
+		if err != nil {
+			return err
+		}
+		for i := range events {
+			e := &events[i]
+			attrs, err := attributesJSON(e.Attributes)
+			if err != nil {
+				cp.Close()
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+			var cost any
+			if e.PromotionCost != nil {
+				cost = *e.PromotionCost
+			}
+			var attrv any
+			if attrs.Valid {
+				attrv = attrs.String
+			}
+			received := e.ReceivedAt
+			if received.IsZero() {
+				received = time.Now()
+			}
+			if _, err := cp.ExecContext(ctx, i, e.ID, string(e.Type), e.UnitID, e.Timestamp.UTC(),
+				nullable(e.Experiment), nullable(e.Variant), nullable(e.Name), e.Revenue, cost,
+				e.Currency, e.OrderID, e.Channel, attrv, received.UTC()); err != nil {
+				cp.Close()
+				return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
+			}
+		}
+		if _, err := cp.ExecContext(ctx); err != nil {
+			cp.Close()
+			return err
+		}
+		if err := cp.Close(); err != nil {
+			return err
+		}
+		var fresh []string
+		err = tx.SelectContext(ctx, &fresh, `WITH ins AS (
+	INSERT INTO events (`+eventColumns+`)
+	SELECT DISTINCT ON (event_id) `+eventColumns+` FROM staging ORDER BY event_id, ord
+	ON CONFLICT (event_id) DO NOTHING
+	RETURNING event_id, type, experiment, unit_id
+), t1 AS (
+	INSERT INTO touched (experiment, unit_id)
+	SELECT DISTINCT experiment, unit_id FROM ins WHERE type = 'exposure'
+), t2 AS (
+	INSERT INTO touched_units (unit_id)
+	SELECT DISTINCT unit_id FROM ins WHERE type = 'conversion'
+)
+SELECT event_id FROM ins`)
+		if err != nil {
+			return err
+		}
+		isNew := make(map[string]bool, len(fresh))
+		for _, id := range fresh {
+			isNew[id] = true
+		}
+		for i := range events {
+			id := events[i].ID
+			dup[i] = !isNew[id]
+			delete(isNew, id) // later copies in the batch are duplicates
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
+			SELECT r.experiment, r.unit_id FROM exposures_rollup r JOIN touched_units u ON u.unit_id = r.unit_id
+			ON CONFLICT DO NOTHING`); err != nil {
+			return err
+		}
+		// Fresh statistics let the planner join the touched units to the
+		// events through the indexes.
+		if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
+			return err
+		}
+		return recomputeTouched(ctx, tx)
+	})
+	if err != nil {
+		return nil, wrap("ingest events", err)
+	}
+	return dup, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// RecomputeRollups rebuilds both rollup tables from the raw events.
+func (s *Store) RecomputeRollups(ctx context.Context) error {
+	err := s.tx(ctx, func(tx *rtx) error {
+		if err := lockAllUnits(ctx, tx); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
+INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect("", "")+`;
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "")+`;`)
+		return err
+	})
+	return wrap("recompute rollups", err)
+}
+
+// maxDiffs bounds the differences CheckRollups reports per table.
+const maxDiffs = 100
+
+// CheckRollups compares the rollup tables with a recomputation from the raw
+// events and describes each differing row (at most 100 per table and
+// direction); none means the rollups are right.
+func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
+	expExpected := exposureSelect("", "")
+	metExpected := metricsSelect("("+expExpected+") r", "")
+	checks := []struct{ label, q string }{
+		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
+			` EXCEPT SELECT ` + rollupColumns + ` FROM exposures_rollup) d`},
+		{"exposures_rollup: unexpected or wrong", `SELECT experiment, unit_id FROM (SELECT ` + rollupColumns +
+			` FROM exposures_rollup EXCEPT ` + expExpected + `) d`},
+		{"unit_metrics: missing or wrong", `SELECT experiment, unit_id || '/' || metric FROM (` + metExpected +
+			` EXCEPT SELECT ` + metricsColumns + ` FROM unit_metrics) d`},
+		{"unit_metrics: unexpected or wrong", `SELECT experiment, unit_id || '/' || metric FROM (SELECT ` + metricsColumns +
+			` FROM unit_metrics EXCEPT ` + metExpected + `) d`},
+	}
+	// One snapshot for all four comparisons.
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("check rollups", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var diffs []string
+	for _, c := range checks {
+		rows, err := tx.QueryContext(ctx, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(maxDiffs))
+		if err != nil {
+			return nil, wrap("check rollups", err)
+		}
+		for rows.Next() {
+			var exp, unit string
+			if err := rows.Scan(&exp, &unit); err != nil {
+				rows.Close()
+				return nil, wrap("check rollups", err)
+			}
+			diffs = append(diffs, fmt.Sprintf("%s: experiment %q unit %q", c.label, exp, unit))
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, wrap("check rollups", err)
+		}
+		rows.Close()
+	}
+	return diffs, nil
+}
+
+// SufficientStats reads the rollups of one experiment. With q.Until set it
+// recomputes them from the raw events before that time.
+//
+// Both queries aggregate one relation with a row per unit (exposures) or
+// per unit and conversion name (metrics), so they cost O(units) and never
+// join per-unit results back to each other.
+func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
+	// units: variant, multiple, attributes, channel, exposures.
+	// unitMetrics: the same and metric, conversions, revenue, cost.
+	var units, unitMetrics string
+	var unitArgs, metricArgs []any
+	if q.Until.IsZero() {
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures
+FROM exposures_rollup WHERE experiment = ?`
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel,
+	m.metric, m.conversions, m.revenue, m.cost
+FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
+WHERE r.experiment = ?`
+		unitArgs = []any{q.Experiment}
+		metricArgs = []any{q.Experiment}
+	} else {
+		until := q.Until.UTC()
+		raw := exposureSelect("", " AND e.experiment = ? AND e.ts < ?")
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures FROM (` + raw + `) r`
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, c.name AS metric,
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+FROM (` + raw + `) r
+LEFT JOIN experiments xw ON xw.key = r.experiment
+JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
+	AND c.ts < ?
+GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, c.name`
+		unitArgs = []any{q.Experiment, until}
+		metricArgs = []any{q.Experiment, until, until}
+	}
+	slice := `''`
+	var sliceArgs []any
+	if q.Dimension == "channel" {
+		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
+	} else if q.Dimension != "" {
+		slice = `COALESCE(NULLIF(attributes ->> CAST(? AS TEXT), ''), '` + experiments.NoSlice + `')`
+		sliceArgs = []any{q.Dimension}
+	}
+	analysed := `NOT multiple`
+	if q.MultipleExposure == experiments.MultipleFirst {
+		analysed = `TRUE`
+	}
+	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	tx := &rtx{btx}
+	defer func() { _ = tx.Rollback() }()
+	out := &experiments.SufficientStats{}
+	var vs []variantRow
+	err = tx.SelectContext(ctx, &vs, `SELECT `+slice+` AS slice, variant,
+	SUM(CASE WHEN `+analysed+` THEN 1 ELSE 0 END) AS units,
+	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
+	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) AS multiple_exposed
+FROM (`+units+`) u GROUP BY 1, 2`, append(sliceArgs, unitArgs...)...)
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	for _, v := range vs {
+		out.Variants = append(out.Variants, experiments.VariantCounts{Slice: v.Slice, Variant: v.Variant,
+			Units: v.Units, Exposures: v.Exposures, MultipleExposed: v.MultipleExposed})
+	}
+	var ms []metricRow
+	err = tx.SelectContext(ctx, &ms, `SELECT `+slice+` AS slice, variant, metric, COUNT(*) AS converted,
+	SUM(CAST(conversions AS DOUBLE PRECISION)) AS count,
+	SUM(CAST(conversions AS DOUBLE PRECISION) * conversions) AS count_squares,
+	SUM(CAST(revenue AS DOUBLE PRECISION)) AS revenue,
+	SUM(CAST(revenue AS DOUBLE PRECISION) * revenue) AS revenue_squares,
+	SUM(CAST(revenue AS DOUBLE PRECISION) * conversions) AS revenue_count,
+	SUM(CAST(cost AS DOUBLE PRECISION)) AS cost
+FROM (`+unitMetrics+`) m
+WHERE `+analysed+` AND conversions > 0
+GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	sort.Slice(out.Variants, func(i, j int) bool {
+		a, b := out.Variants[i], out.Variants[j]
+		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
+	})
+	out.Metrics = fillMetrics(out.Variants, ms)
+	return out, nil
+}
+
+// variantRow scans one row of VariantCounts.
+type variantRow struct {
+	Slice           string `db:"slice"`
+	Variant         string `db:"variant"`
+	Units           int64  `db:"units"`
+	Exposures       int64  `db:"exposures"`
+	MultipleExposed int64  `db:"multiple_exposed"`
+}
+
+// metricRow scans one row of MetricSums.
+type metricRow struct {
+	Slice          string  `db:"slice"`
+	Variant        string  `db:"variant"`
+	Metric         string  `db:"metric"`
+	Converted      int64   `db:"converted"`
+	Count          float64 `db:"count"`
+	CountSquares   float64 `db:"count_squares"`
+	Revenue        float64 `db:"revenue"`
+	RevenueSquares float64 `db:"revenue_squares"`
+	RevenueCount   float64 `db:"revenue_count"`
+	Cost           float64 `db:"cost"`
+}
+
+// fillMetrics returns the metric sums with a zero entry for every (slice,
+// variant) of vs and every metric seen, in (slice, variant, metric) order.
+func fillMetrics(vs []experiments.VariantCounts, ms []metricRow) []experiments.MetricSums {
+	type key struct{ slice, variant, metric string }
+	have := map[key]experiments.MetricSums{}
+	names := map[string]bool{}
+	for _, m := range ms {
+		have[key{m.Slice, m.Variant, m.Metric}] = experiments.MetricSums{Slice: m.Slice, Variant: m.Variant, Metric: m.Metric,
+			Converted: m.Converted, Count: m.Count, CountSquares: m.CountSquares, Revenue: m.Revenue,
+			RevenueSquares: m.RevenueSquares, RevenueCount: m.RevenueCount, Cost: m.Cost}
+		names[m.Metric] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []experiments.MetricSums
+	for _, v := range vs {
+		for _, n := range sorted {
+			m, ok := have[key{v.Slice, v.Variant, n}]
+			if !ok {
+				m = experiments.MetricSums{Slice: v.Slice, Variant: v.Variant, Metric: n}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/storetest"
+)
+
+// testURL returns the URL of a fresh, empty schema of the database at
+// PROMOLIFT_TEST_DATABASE_URL (dropped when the test ends). Without that
+// variable the test is skipped, or fails when PROMOLIFT_REQUIRE_POSTGRES=1.
+func testURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
+		}
+		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	schema := "promolift_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(schema)); err != nil {
+		admin.Close()
+		t.Fatalf("create test schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+pq.QuoteIdentifier(schema)+` CASCADE`); err != nil {
+			t.Errorf("drop test schema: %v", err)
+		}
+		admin.Close()
+	})
+	return withSearchPath(t, base, schema)
+}
+
+func withSearchPath(t testing.TB, base, schema string) string {
+	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return base + " search_path=" + schema
+}
+
+func open(t *testing.T) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), testURL(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) experiments.Store { return open(t) })
+}
+
+func TestUnavailable(t *testing.T) {
+	testURL(t) // skip without a database
+	_, err := postgres.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?sslmode=disable&connect_timeout=2", nil)
+	if experiments.KindOf(err) != experiments.KindUnavailable {
+		t.Fatalf("Open of a closed port: %v (kind %s), want unavailable", err, experiments.KindOf(err))
+	}
+}
+
+func TestConcurrentOpen(t *testing.T) {
+	u := testURL(t)
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			s, err := postgres.Open(context.Background(), u, nil)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCheckRollupsFindsDamage(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := &experiments.Experiment{Key: "exp", Variants: []experiments.Variant{{Key: "a", Weight: 1}, {Key: "b"}},
+		CreatedAt: at, UpdatedAt: at}
+	e.ApplyDefaults()
+	e.Status = experiments.StatusRunning
+	if err := s.CreateExperiment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	evs := []experiments.Event{
+		{ID: "1", Type: experiments.EventExposure, UnitID: "u", Experiment: "exp", Variant: "a", Timestamp: at},
+		{ID: "2", Type: experiments.EventConversion, UnitID: "u", Name: "purchase", Revenue: 5, Currency: "KRW", Timestamp: at},
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE unit_metrics SET revenue = revenue + 1`); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := s.CheckRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) != 2 || !strings.Contains(diffs[0], "unit_metrics") {
+		t.Fatalf("CheckRollups = %q, want a missing and an unexpected unit_metrics row", diffs)
+	}
+	if err := s.RecomputeRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
+		t.Fatalf("after RecomputeRollups: %q, %v", diffs, err)
+	}
+}
+
+func BenchmarkIngest1000(b *testing.B) {
+	s, err := postgres.Open(context.Background(), testURL(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkIngest(b, s, 1000)
+}

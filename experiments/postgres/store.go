@@ -1,0 +1,189 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/migrations"
+)
+
+// Store is the PostgreSQL store. It is safe for concurrent use, also by
+// several processes on one database.
+type Store struct {
+	db  *sqlx.DB
+	w   rdb // writes and reads go through the same pool
+	r   rdb
+	log *slog.Logger
+}
+
+var _ experiments.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://...), applies the
+// pending migrations, and returns the store. log may be nil.
+func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, w: rdb{db}, r: rdb{db}, log: log}
+	if err := s.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies the pending migrations and returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	n, err := migrations.Apply(ctx, s.db.DB, migrations.Postgres)
+	if err != nil {
+		return n, wrap("migrate", err)
+	}
+	if n > 0 {
+		s.log.Info("applied database migrations", "store", "postgres", "count", n)
+	}
+	return n, nil
+}
+
+// DB returns the database handle (for tools and tests).
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// rdb and rtx rebind the ? placeholders of the shared SQL to $n.
+type rdb struct{ *sqlx.DB }
+
+func (d rdb) GetContext(ctx context.Context, dest any, q string, args ...any) error {
+	return d.DB.GetContext(ctx, dest, d.Rebind(q), args...)
+}
+
+func (d rdb) SelectContext(ctx context.Context, dest any, q string, args ...any) error {
+	return d.DB.SelectContext(ctx, dest, d.Rebind(q), args...)
+}
+
+func (d rdb) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return d.DB.ExecContext(ctx, d.Rebind(q), args...)
+}
+
+func (d rdb) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return d.DB.QueryContext(ctx, d.Rebind(q), args...)
+}
+
+type rtx struct{ *sqlx.Tx }
+
+func (t *rtx) GetContext(ctx context.Context, dest any, q string, args ...any) error {
+	return t.Tx.GetContext(ctx, dest, t.Rebind(q), args...)
+}
+
+func (t *rtx) SelectContext(ctx context.Context, dest any, q string, args ...any) error {
+	return t.Tx.SelectContext(ctx, dest, t.Rebind(q), args...)
+}
+
+func (t *rtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, t.Rebind(q), args...)
+}
+
+func (t *rtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, t.Rebind(q), args...)
+}
+
+// wrap maps a driver error to a domain error kind and adds context:
+// "postgres: <op>: <cause>". Domain errors keep their kind.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *experiments.Error
+	if errors.As(err, &de) {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	return fmt.Errorf("postgres: %s: %w", op, mapErr(err))
+}
+
+func mapErr(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		code := pe.SQLState()
+		switch {
+		case code == "23505":
+			return &experiments.Error{Kind: experiments.KindConflict, Code: "already_exists", Message: "already exists", Err: err}
+		case strings.HasPrefix(code, "23"), strings.HasPrefix(code, "22"):
+			return &experiments.Error{Kind: experiments.KindInvalid, Code: "rejected_by_store", Message: "the store rejected the input", Err: err}
+		case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"), strings.HasPrefix(code, "57P"),
+			code == "40001", code == "40P01", code == "25006", code == "55P03":
+			return experiments.Unavailable(err)
+		}
+		return err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) || strings.Contains(err.Error(), "database is closed") {
+		return experiments.Unavailable(err)
+	}
+	return err
+}
+
+// retryable reports whether err is a deadlock or serialization failure
+// worth retrying the transaction for.
+func retryable(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && (pe.SQLState() == "40P01" || pe.SQLState() == "40001")
+}
+
+// tx runs fn in a transaction and commits it, retrying a few times on
+// deadlocks and serialization failures.
+func (s *Store) tx(ctx context.Context, fn func(tx *rtx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := s.tx1(ctx, fn)
+		if err != nil && retryable(err) && attempt < 3 {
+			s.log.Warn("retrying transaction", "store", "postgres", "attempt", attempt+1, "err", err)
+			continue
+		}
+		return err
+	}
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(tx *rtx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&rtx{tx}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

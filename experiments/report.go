@@ -1,0 +1,979 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/promolift/promolift/stats"
+)
+
+// ReportOptions tune Service.Report.
+type ReportOptions struct {
+	// MultipleExposure says what to do with units exposed to more than one
+	// variant: MultipleExclude (default) or MultipleFirst.
+	MultipleExposure MultipleExposure
+	// NoSeries skips the daily cumulative series (one store query per day).
+	NoSeries bool
+	// NoBreakdowns skips the per-dimension breakdowns.
+	NoBreakdowns bool
+}
+
+// Limits of a report.
+const (
+	// MaxSeriesPoints caps the daily series; longer experiments are sampled
+	// every few days (the last point is always the report's time).
+	MaxSeriesPoints = 60
+	// MaxSlices caps the slices of one breakdown dimension: the largest
+	// slices by units are kept.
+	MaxSlices = 50
+	// DefaultDecisionMDE is the relative effect the decision plans for when
+	// the observed lift of the primary metric is not positive.
+	DefaultDecisionMDE = 0.05
+	// DecisionPower is the power of the "days still needed" estimate.
+	DecisionPower = 0.8
+	// MaxDecisionDays is the horizon beyond which an underpowered
+	// experiment is called hopeless rather than worth running on.
+	MaxDecisionDays = 365
+	// RevenueSuffix names the revenue-per-customer metric of a conversion
+	// metric: purchase → purchase_revenue.
+	RevenueSuffix = "_revenue"
+)
+
+// Report is the analysis of one experiment: per-variant counts, the full
+// stats.Analyze result over the experiment's sufficient statistics, ROI,
+// breakdowns by dimension, a daily series of the primary lift, and a
+// decision. Money is in minor units of Currency.
+type Report struct {
+	Experiment       *Experiment
+	GeneratedAt      time.Time
+	MultipleExposure MultipleExposure
+	Currency         string
+	// Variants are the per-variant counts, in the experiment's order.
+	Variants []VariantSummary
+	// Analysis is stats.Analyze(AnalyzeInput()) exactly.
+	Analysis stats.AnalyzeOutput
+	// Treatment is the non-control variant the headline and the decision
+	// are about.
+	Treatment string
+	// NetIncrementalRevenue is the ROI variant's incremental revenue minus
+	// its promotion cost, with its CI; nil without a revenue metric.
+	NetIncrementalRevenue *Interval
+	// MultipleExposed counts units exposed to more than one variant
+	// (excluded unless MultipleExposure is MultipleFirst).
+	MultipleExposed int64
+	Breakdowns      []Breakdown
+	Series          []SeriesPoint
+	Cohorts         CohortTable
+	Decision        Decision
+	// Warnings are data-quality notes for people.
+	Warnings []string
+
+	input stats.AnalyzeInput
+}
+
+// AnalyzeInput returns the exact stats input of the report's Analysis:
+// `promolift analyze` on it prints the same numbers.
+func (r *Report) AnalyzeInput() stats.AnalyzeInput { return r.input }
+
+// Interval is an estimate with its confidence interval.
+type Interval struct {
+	Estimate float64
+	CI       [2]float64
+}
+
+// VariantSummary are one variant's plain counts over the analysed units.
+// Conversions, revenue and redemptions are of the primary metric.
+type VariantSummary struct {
+	Key           string
+	Weight        float64
+	PromotionType PromotionType
+	Units         int64
+	Exposures     int64
+	// Converted counts units with at least one primary conversion;
+	// Conversions counts the conversion events.
+	Converted      int64
+	Conversions    float64
+	ConversionRate float64 // Converted / Units
+	Revenue        float64
+	// RevenuePerCustomer is Revenue / Units; AverageOrderValue is
+	// Revenue / Conversions.
+	RevenuePerCustomer float64
+	AverageOrderValue  float64
+	// PromotionCost is the variant's total cost (see promotionCost).
+	PromotionCost float64
+	// Redemptions are the primary conversions of a variant with a
+	// promotion (0 for a variant whose promotion type is none).
+	Redemptions     float64
+	MultipleExposed int64
+}
+
+// Breakdown is the analysis of one dimension, slice by slice.
+type Breakdown struct {
+	Dimension string
+	Slices    []SliceReport
+	// Truncated counts the slices left out beyond MaxSlices.
+	Truncated int
+}
+
+// SliceReport is the analysis of the units of one slice of a dimension.
+// Analysis is stats.Analyze on Input; Comparisons add the p-values
+// corrected for the number of slices.
+type SliceReport struct {
+	Slice       string
+	Units       int64
+	Variants    []VariantSummary
+	Input       stats.AnalyzeInput
+	Analysis    stats.AnalyzeOutput
+	Comparisons []SliceComparison
+}
+
+// SliceComparison is one metric × non-control variant of a slice. PValue
+// is the engine's p-value of the slice's own analysis; AdjustedPValue is
+// Holm's correction of it across the slices of the dimension (per metric
+// and variant), and Significant is AdjustedPValue < alpha.
+type SliceComparison struct {
+	Metric         string
+	Variant        string
+	Relative       *Interval
+	Absolute       Interval
+	PValue         float64
+	AdjustedPValue float64
+	Significant    bool
+	Error          string
+}
+
+// SeriesPoint is the cumulative analysis of the primary metric at the end
+// of one day (UTC).
+type SeriesPoint struct {
+	Date  time.Time // the day (midnight UTC)
+	Until time.Time // the data counted are before this instant
+	Units int64
+	Lifts []SeriesLift
+}
+
+// SeriesLift is the cumulative relative lift of the primary metric of one
+// variant over control, with its CI (the engine's CI: the always-valid
+// relative CI for the sequential engine).
+type SeriesLift struct {
+	Variant  string
+	Estimate float64
+	CI       [2]float64
+	PValue   float64
+	Valid    bool
+	Error    string
+}
+
+// CohortTable is the repurchase rate by week after first exposure. Stores
+// that implement CohortStore fill it; others leave Available false.
+type CohortTable struct {
+	Available bool
+	Note      string
+	Rows      []CohortRow
+}
+
+// CohortRow is one variant's repurchase rate in one week after first
+// exposure: Repurchasers / Units.
+type CohortRow struct {
+	Variant      string
+	Week         int // 0 = the week of the first exposure
+	Units        int64
+	Repurchasers int64
+	Rate         float64
+}
+
+// CohortStore is an optional store capability: repurchase cohorts of an
+// experiment's analysed units by week after each unit's first exposure,
+// for the conversion name metric. No store implements it yet; the report
+// degrades to an unavailable cohort table.
+type CohortStore interface {
+	CohortStats(ctx context.Context, q StatsQuery, metric string, weeks int) ([]CohortRow, error)
+}
+
+// The decision actions.
+const (
+	DecisionShip        = "ship"
+	DecisionKeepRunning = "keep_running"
+	DecisionStop        = "stop"
+)
+
+// Decision is the report's plain-language recommendation. Code is stable
+// for programs: srm, guardrail_hurt, ship, roi_below_target,
+// primary_negative, no_effect, underpowered, too_small_to_detect,
+// no_data, analysis_error.
+type Decision struct {
+	Action  string
+	Code    string
+	Reason  string
+	Details []string
+	// Variant is the treatment the decision is about.
+	Variant string
+	// DaysNeeded is, when underpowered, the days still needed at the
+	// current daily unit rate (0 otherwise).
+	DaysNeeded int
+}
+
+// Report analyses experiment key.
+func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*Report, error) {
+	if opts.MultipleExposure == "" {
+		opts.MultipleExposure = MultipleExclude
+	}
+	if opts.MultipleExposure != MultipleExclude && opts.MultipleExposure != MultipleFirst {
+		return nil, Invalid("multiple_exposure", "invalid", "must be exclude or first")
+	}
+	exp, err := s.store.GetExperiment(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	q := StatsQuery{Experiment: key, MultipleExposure: opts.MultipleExposure}
+	ss, err := s.store.SufficientStats(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", key, err)
+	}
+	rb := newReportBuilder(exp, ss)
+	r := &Report{Experiment: exp, GeneratedAt: now, MultipleExposure: opts.MultipleExposure,
+		Currency: exp.currency(), Warnings: []string{}}
+	r.input = rb.input(ss, "")
+	if r.Analysis, err = analyze(r.input); err != nil {
+		return nil, fmt.Errorf("report %s: %w", key, err)
+	}
+	r.Variants = rb.variants(ss, "")
+	for _, v := range r.Variants {
+		r.MultipleExposed += v.MultipleExposed
+	}
+	r.Treatment = treatment(&r.Analysis, exp.PrimaryMetric)
+	if roi := r.Analysis.ROI; roi != nil {
+		net := Interval{Estimate: roi.Net, CI: [2]float64{roi.IncrementalCI[0] - roi.Cost, roi.IncrementalCI[1] - roi.Cost}}
+		r.NetIncrementalRevenue = &net
+	}
+	if r.MultipleExposed > 0 {
+		verb := "excluded from"
+		if opts.MultipleExposure == MultipleFirst {
+			verb = "counted in the variant of their first exposure in"
+		}
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%d units were exposed to more than one variant and are %s the analysis", r.MultipleExposed, verb))
+	}
+	if r.Analysis.SRM.Flagged {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("sample ratio mismatch: the traffic split differs from the design (chi² = %.2f, p = %.2g)", r.Analysis.SRM.Chi2, r.Analysis.SRM.PValue))
+	}
+	for _, w := range r.Analysis.SRM.Warnings {
+		r.Warnings = append(r.Warnings, "srm: "+w)
+	}
+	if exp.PrimaryMetric == "" {
+		r.Warnings = append(r.Warnings, "the experiment has no primary metric; the first conversion metric seen is analysed as primary")
+	}
+	if !opts.NoBreakdowns {
+		if err := s.breakdowns(ctx, r, rb, q); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.NoSeries {
+		if err := s.series(ctx, r, rb, q, now); err != nil {
+			return nil, err
+		}
+	}
+	r.Cohorts = s.cohorts(ctx, q, rb.primary)
+	r.Decision = Decide(exp, &r.Analysis, elapsedDays(exp, now))
+	return r, nil
+}
+
+// analyze is the one call into package stats.
+func analyze(in stats.AnalyzeInput) (stats.AnalyzeOutput, error) {
+	return stats.Analyze(in)
+}
+
+func (e *Experiment) currency() string {
+	for _, v := range e.Variants {
+		if v.Promotion.Currency != "" {
+			return v.Promotion.Currency
+		}
+	}
+	return ""
+}
+
+// elapsedDays is the experiment's running time in days up to now (or its
+// end), at least 0.
+func elapsedDays(e *Experiment, now time.Time) float64 {
+	if e.StartedAt.IsZero() {
+		return 0
+	}
+	end := now
+	if !e.EndedAt.IsZero() && e.EndedAt.Before(end) {
+		end = e.EndedAt
+	}
+	d := end.Sub(e.StartedAt).Hours() / 24
+	return math.Max(d, 0)
+}
+
+// metricSpec is one metric of the stats input.
+type metricSpec struct {
+	key     string // the stats metric key
+	name    string // the conversion name
+	typ     string // proportion or mean
+	role    string
+	revenue bool
+}
+
+// reportBuilder turns sufficient statistics into stats inputs with one
+// metric list for the whole report (overall, slices and series).
+type reportBuilder struct {
+	exp     *Experiment
+	primary string
+	metrics []metricSpec
+}
+
+func newReportBuilder(exp *Experiment, ss *SufficientStats) *reportBuilder {
+	rb := &reportBuilder{exp: exp, primary: exp.PrimaryMetric}
+	seenNames := map[string]bool{}
+	revenue := map[string]bool{}
+	for _, m := range ss.Metrics {
+		seenNames[m.Metric] = true
+		if m.Revenue != 0 {
+			revenue[m.Metric] = true
+		}
+	}
+	if rb.primary == "" {
+		names := make([]string, 0, len(seenNames))
+		for n := range seenNames {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		if len(names) > 0 {
+			rb.primary = names[0]
+		} else {
+			rb.primary = "conversion"
+		}
+	}
+	used := map[string]bool{}
+	add := func(name, role string, alwaysRevenue bool) {
+		if used[name] {
+			return
+		}
+		used[name] = true
+		rb.metrics = append(rb.metrics, metricSpec{key: name, name: name, typ: "proportion", role: role})
+		if alwaysRevenue || revenue[name] {
+			revRole := role
+			if role == "primary" {
+				revRole = "secondary"
+			}
+			rb.metrics = append(rb.metrics, metricSpec{key: name + RevenueSuffix, name: name, typ: "mean", role: revRole, revenue: true})
+		}
+	}
+	add(rb.primary, "primary", true)
+	for _, m := range exp.SecondaryMetrics {
+		add(m, "secondary", false)
+	}
+	for _, m := range exp.GuardrailMetrics {
+		add(m, "guardrail", false)
+	}
+	return rb
+}
+
+// counts returns the VariantCounts and MetricSums of one slice by variant.
+func sliceOf(ss *SufficientStats, slice string) (map[string]VariantCounts, map[string]map[string]MetricSums) {
+	vc := map[string]VariantCounts{}
+	for _, v := range ss.Variants {
+		if v.Slice != slice {
+			continue
+		}
+		c := vc[v.Variant]
+		c.Slice, c.Variant = slice, v.Variant
+		c.Units += v.Units
+		c.Exposures += v.Exposures
+		c.MultipleExposed += v.MultipleExposed
+		vc[v.Variant] = c
+	}
+	ms := map[string]map[string]MetricSums{}
+	for _, m := range ss.Metrics {
+		if m.Slice != slice {
+			continue
+		}
+		if ms[m.Variant] == nil {
+			ms[m.Variant] = map[string]MetricSums{}
+		}
+		ms[m.Variant][m.Metric] = m
+	}
+	return vc, ms
+}
+
+// promotionCost is a variant's total promotion cost: the recorded cost of
+// its attributed conversions (per redemption), UnitCost × exposures (per
+// exposure), or UnitCost (fixed).
+func promotionCost(v Variant, c VariantCounts, ms map[string]MetricSums) float64 {
+	switch v.Promotion.CostRule {
+	case CostPerExposure:
+		return float64(v.Promotion.UnitCost) * float64(c.Exposures)
+	case CostFixed:
+		return float64(v.Promotion.UnitCost)
+	}
+	var sum float64
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names) // a fixed order keeps the float sum reproducible
+	for _, n := range names {
+		sum += ms[n].Cost
+	}
+	return sum
+}
+
+// input builds the stats input of one slice ("" for all units).
+func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeInput {
+	exp := rb.exp
+	vc, ms := sliceOf(ss, slice)
+	in := stats.AnalyzeInput{Engine: exp.Engine, SequentialTuning: float64(exp.SequentialTuning),
+		Correction: "holm", Control: exp.Variants[0].Key}
+	for _, v := range exp.Variants {
+		c := vc[v.Key]
+		in.Variants = append(in.Variants, stats.VariantInput{Key: v.Key, Weight: v.Weight,
+			Units: float64(c.Units), PromotionCost: promotionCost(v, c, ms[v.Key])})
+	}
+	for _, m := range rb.metrics {
+		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{}}
+		for _, v := range exp.Variants {
+			s := ms[v.Key][m.name]
+			if m.revenue {
+				sq := s.RevenueSquares
+				mi.Stats[v.Key] = stats.ArmStats{Sum: s.Revenue, SumSquares: &sq}
+			} else {
+				mi.Stats[v.Key] = stats.ArmStats{Sum: float64(s.Converted)}
+			}
+		}
+		in.Metrics = append(in.Metrics, mi)
+	}
+	in.ROIMetric = rb.primary + RevenueSuffix
+	if exp.Personalization {
+		in.Personalization = rb.personalization(vc, ms)
+	}
+	return in
+}
+
+// personalization names the personalized arm (the first variant whose key
+// or name starts with "personalized") and the generic arm (the best other
+// non-control arm by primary conversion rate, else control).
+func (rb *reportBuilder) personalization(vc map[string]VariantCounts, ms map[string]map[string]MetricSums) *stats.PersonalizationInput {
+	exp := rb.exp
+	pers := ""
+	for _, v := range exp.Variants[1:] {
+		if strings.HasPrefix(strings.ToLower(v.Key), "personalized") || strings.HasPrefix(strings.ToLower(v.Name), "personalized") {
+			pers = v.Key
+			break
+		}
+	}
+	if pers == "" {
+		return nil
+	}
+	generic, best := exp.Variants[0].Key, -1.0
+	for _, v := range exp.Variants[1:] {
+		if v.Key == pers {
+			continue
+		}
+		rate := 0.0
+		if n := vc[v.Key].Units; n > 0 {
+			rate = float64(ms[v.Key][rb.primary].Converted) / float64(n)
+		}
+		if rate > best {
+			generic, best = v.Key, rate
+		}
+	}
+	return &stats.PersonalizationInput{Personalized: pers, Generic: generic, Metric: rb.primary}
+}
+
+// variants returns the per-variant counts of one slice.
+func (rb *reportBuilder) variants(ss *SufficientStats, slice string) []VariantSummary {
+	vc, ms := sliceOf(ss, slice)
+	out := make([]VariantSummary, 0, len(rb.exp.Variants))
+	for _, v := range rb.exp.Variants {
+		c := vc[v.Key]
+		m := ms[v.Key][rb.primary]
+		vs := VariantSummary{Key: v.Key, Weight: v.Weight, PromotionType: v.Promotion.Type, Units: c.Units,
+			Exposures: c.Exposures, Converted: m.Converted, Conversions: m.Count, Revenue: m.Revenue,
+			PromotionCost: promotionCost(v, c, ms[v.Key]), MultipleExposed: c.MultipleExposed}
+		if c.Units > 0 {
+			vs.ConversionRate = float64(m.Converted) / float64(c.Units)
+			vs.RevenuePerCustomer = m.Revenue / float64(c.Units)
+		}
+		if m.Count > 0 {
+			vs.AverageOrderValue = m.Revenue / m.Count
+		}
+		if v.Promotion.Type != PromoNone && v.Promotion.Type != "" {
+			vs.Redemptions = m.Count
+		}
+		out = append(out, vs)
+	}
+	return out
+}
+
+// treatment picks the variant the headline is about: the non-control
+// variant with the largest significant positive primary lift, else the
+// ROI variant, else the first non-control variant.
+func treatment(out *stats.AnalyzeOutput, primary string) string {
+	best, bestLift := "", math.Inf(-1)
+	if m := findMetric(out, primary); m != nil {
+		for _, c := range m.Comparisons {
+			if c.Significant && c.Absolute.Estimate > 0 && c.Absolute.Estimate > bestLift {
+				best, bestLift = c.Variant, c.Absolute.Estimate
+			}
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if out.ROI != nil {
+		return out.ROI.Variant
+	}
+	for _, v := range out.Variants {
+		if v.Key != out.Control {
+			return v.Key
+		}
+	}
+	return ""
+}
+
+func findMetric(out *stats.AnalyzeOutput, key string) *stats.MetricOutput {
+	for i := range out.Metrics {
+		if out.Metrics[i].Key == key {
+			return &out.Metrics[i]
+		}
+	}
+	return nil
+}
+
+func findComparison(m *stats.MetricOutput, variant string) *stats.ComparisonOutput {
+	if m == nil {
+		return nil
+	}
+	for i := range m.Comparisons {
+		if m.Comparisons[i].Variant == variant {
+			return &m.Comparisons[i]
+		}
+	}
+	return nil
+}
+
+// usable tells whether a comparison's p-value is valid (no error, or only
+// baseline_zero with an absolute result), as stats does for its family.
+func usable(c *stats.ComparisonOutput) bool {
+	return c.Error == nil || *c.Error == "baseline_zero" && c.Absolute.Method != "none"
+}
+
+// engineP is the p-value of the engine that produced c.
+func engineP(c *stats.ComparisonOutput) float64 {
+	if c.Sequential != nil {
+		return c.Sequential.PValue
+	}
+	return c.Absolute.PValue
+}
+
+func alphaOf(out *stats.AnalyzeOutput) float64 {
+	if out.Alpha > 0 {
+		return out.Alpha
+	}
+	return stats.DefaultAlpha
+}
+
+// breakdowns analyses every slice of each dimension (the experiment's
+// segments and channel) and corrects p-values across slices with Holm.
+func (s *Service) breakdowns(ctx context.Context, r *Report, rb *reportBuilder, q StatsQuery) error {
+	dims := []string{}
+	seen := map[string]bool{}
+	for _, d := range append(append([]string{}, r.Experiment.Segments...), "channel") {
+		if d != "" && !seen[d] {
+			seen[d] = true
+			dims = append(dims, d)
+		}
+	}
+	for _, d := range dims {
+		dq := q
+		dq.Dimension = d
+		ss, err := s.store.SufficientStats(ctx, dq)
+		if err != nil {
+			return fmt.Errorf("report %s: breakdown by %s: %w", q.Experiment, d, err)
+		}
+		units := map[string]int64{}
+		for _, v := range ss.Variants {
+			units[v.Slice] += v.Units
+		}
+		slices := make([]string, 0, len(units))
+		for sl := range units {
+			slices = append(slices, sl)
+		}
+		sort.Slice(slices, func(i, j int) bool {
+			a, b := slices[i], slices[j]
+			return units[a] > units[b] || units[a] == units[b] && a < b
+		})
+		b := Breakdown{Dimension: d}
+		if len(slices) > MaxSlices {
+			b.Truncated = len(slices) - MaxSlices
+			slices = slices[:MaxSlices]
+		}
+		sort.Strings(slices)
+		for _, sl := range slices {
+			in := rb.input(ss, sl)
+			out, err := analyze(in)
+			if err != nil {
+				return fmt.Errorf("report %s: slice %s=%s: %w", q.Experiment, d, sl, err)
+			}
+			sr := SliceReport{Slice: sl, Units: units[sl], Variants: rb.variants(ss, sl), Input: in, Analysis: out}
+			for _, m := range out.Metrics {
+				for i := range m.Comparisons {
+					c := &m.Comparisons[i]
+					sc := SliceComparison{Metric: m.Key, Variant: c.Variant, PValue: math.NaN(),
+						Absolute: Interval{Estimate: c.Absolute.Estimate, CI: c.Absolute.CI}}
+					if c.Relative != nil {
+						sc.Relative = &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}
+					}
+					if c.Error != nil {
+						sc.Error = *c.Error
+					}
+					if usable(c) {
+						sc.PValue = engineP(c)
+					}
+					sr.Comparisons = append(sr.Comparisons, sc)
+				}
+			}
+			b.Slices = append(b.Slices, sr)
+		}
+		holmAcrossSlices(b.Slices, alphaOf(&r.Analysis))
+		r.Breakdowns = append(r.Breakdowns, b)
+	}
+	return nil
+}
+
+// holmAcrossSlices sets AdjustedPValue and Significant of every slice
+// comparison: Holm over the slices, per metric and variant. Comparisons
+// without a valid p-value get PValue 1, AdjustedPValue 1.
+func holmAcrossSlices(slices []SliceReport, alpha float64) {
+	type ref struct{ s, c int }
+	groups := map[string][]ref{}
+	var order []string
+	for si := range slices {
+		for ci, c := range slices[si].Comparisons {
+			k := c.Metric + "\x00" + c.Variant
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], ref{si, ci})
+		}
+	}
+	for _, k := range order {
+		refs := groups[k]
+		p := make([]float64, len(refs))
+		for i, r := range refs {
+			p[i] = slices[r.s].Comparisons[r.c].PValue
+		}
+		adj := stats.Holm(p)
+		for i, r := range refs {
+			c := &slices[r.s].Comparisons[r.c]
+			if math.IsNaN(c.PValue) {
+				c.PValue, c.AdjustedPValue = 1, 1
+				continue
+			}
+			c.AdjustedPValue = adj[i]
+			c.Significant = adj[i] < alpha
+		}
+	}
+}
+
+// series computes the cumulative primary lift at the end of each day from
+// the start to now (or the end), at most MaxSeriesPoints points.
+func (s *Service) series(ctx context.Context, r *Report, rb *reportBuilder, q StatsQuery, now time.Time) error {
+	exp := r.Experiment
+	if exp.StartedAt.IsZero() {
+		return nil
+	}
+	end := now
+	if !exp.EndedAt.IsZero() && exp.EndedAt.Before(end) {
+		end = exp.EndedAt
+	}
+	first := exp.StartedAt.UTC().Truncate(24 * time.Hour)
+	if end.Before(first) {
+		return nil
+	}
+	days := int(end.Sub(first)/(24*time.Hour)) + 1
+	step := (days + MaxSeriesPoints - 1) / MaxSeriesPoints
+	for i := 0; i < days; i += step {
+		day := first.AddDate(0, 0, i)
+		until := day.AddDate(0, 0, 1)
+		if i+step >= days { // the last point: everything up to end
+			day = end.Truncate(24 * time.Hour)
+			until = end.Add(time.Microsecond)
+		}
+		dq := q
+		dq.Until = until
+		ss, err := s.store.SufficientStats(ctx, dq)
+		if err != nil {
+			return fmt.Errorf("report %s: series: %w", q.Experiment, err)
+		}
+		in := rb.input(ss, "")
+		pt := SeriesPoint{Date: day, Until: until}
+		for _, v := range in.Variants {
+			pt.Units += int64(v.Units)
+		}
+		out, err := analyze(in)
+		if err != nil {
+			return fmt.Errorf("report %s: series: %w", q.Experiment, err)
+		}
+		m := findMetric(&out, rb.primary)
+		for _, v := range exp.Variants[1:] {
+			l := SeriesLift{Variant: v.Key, PValue: 1}
+			if c := findComparison(m, v.Key); c != nil {
+				if c.Error != nil {
+					l.Error = *c.Error
+				}
+				if c.Relative != nil {
+					l.Valid, l.Estimate, l.CI = true, c.Relative.Estimate, c.Relative.CI
+					if c.Sequential != nil && c.Sequential.RelativeCI != nil {
+						l.CI = *c.Sequential.RelativeCI
+					}
+				}
+				if usable(c) {
+					l.PValue = engineP(c)
+				}
+			}
+			pt.Lifts = append(pt.Lifts, l)
+		}
+		r.Series = append(r.Series, pt)
+	}
+	return nil
+}
+
+// cohortWeeks is the number of weeks of the cohort table.
+const cohortWeeks = 8
+
+// cohorts asks the store for the repurchase cohorts when it can.
+func (s *Service) cohorts(ctx context.Context, q StatsQuery, metric string) CohortTable {
+	cs, ok := s.store.(CohortStore)
+	if !ok {
+		return CohortTable{Note: "this store cannot compute repurchase cohorts yet: they need per-unit conversion times, which the sufficient statistics do not carry"}
+	}
+	rows, err := cs.CohortStats(ctx, q, metric, cohortWeeks)
+	if err != nil {
+		s.log.Warn("cohort stats", "experiment", q.Experiment, "err", err)
+		return CohortTable{Note: "the cohort query failed; see the server log"}
+	}
+	for i := range rows {
+		if rows[i].Units > 0 {
+			rows[i].Rate = float64(rows[i].Repurchasers) / float64(rows[i].Units)
+		}
+	}
+	return CohortTable{Available: true, Rows: rows}
+}
+
+// Decide turns an analysis into a recommendation. The rules, in order:
+//
+//  1. no units in some arm → keep_running (no_data);
+//  2. sample ratio mismatch → stop and investigate (srm);
+//  3. a guardrail significantly worse than control (p < α; worse is
+//     lower, or higher for LowerIsBetter names such as refund) → stop
+//     (guardrail_hurt);
+//  4. the primary metric significantly better (adjusted p < α) for a
+//     variant: ship (ship) when its ROI is at least e.MinROI or has no cost
+//     to measure, else stop: do not ship (roi_below_target);
+//  5. the primary metric significantly worse for a variant (and none
+//     significantly better) → stop (primary_negative);
+//  6. otherwise not significant: with the units per arm needed to detect
+//     the observed positive lift (or DefaultDecisionMDE) at DecisionPower
+//     already reached → stop (no_effect); reachable within
+//     MaxDecisionDays at the current daily unit rate → keep_running
+//     (underpowered) with DaysNeeded; else stop (too_small_to_detect).
+//
+// elapsedDays is how long the experiment has run, for the daily rate.
+func Decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64) Decision {
+	primary := e.PrimaryMetric
+	if primary == "" && len(out.Metrics) > 0 {
+		primary = out.Metrics[0].Key
+	}
+	pm := findMetric(out, primary)
+	tv := treatment(out, primary)
+	d := Decision{Variant: tv}
+	alpha := alphaOf(out)
+	for _, v := range out.Variants {
+		if v.Units == 0 {
+			d.Action, d.Code = DecisionKeepRunning, "no_data"
+			d.Reason = fmt.Sprintf("Keep running: variant %s has no units yet.", v.Key)
+			return d
+		}
+	}
+	if out.SRM.Flagged {
+		d.Action, d.Code = DecisionStop, "srm"
+		d.Reason = "Stop and investigate: the traffic split does not match the design (sample ratio mismatch), so the results cannot be trusted."
+		d.Details = append(d.Details, fmt.Sprintf("SRM chi² = %.2f, p = %.2g (flagged below 0.001). Check assignment, targeting changes, bots and exposure logging.", out.SRM.Chi2, out.SRM.PValue))
+		for _, v := range out.Variants {
+			d.Details = append(d.Details, fmt.Sprintf("%s: expected %.1f%%, observed %.1f%% of units", v.Key, 100*v.ExpectedShare, 100*v.ObservedShare))
+		}
+		return d
+	}
+	for _, m := range out.Metrics {
+		if m.Role != "guardrail" {
+			continue
+		}
+		for i := range m.Comparisons {
+			c := &m.Comparisons[i]
+			worse := c.Absolute.Estimate < 0
+			if LowerIsBetter(m.Key) {
+				worse = c.Absolute.Estimate > 0
+			}
+			if usable(c) && engineP(c) < alpha && worse {
+				d.Action, d.Code, d.Variant = DecisionStop, "guardrail_hurt", c.Variant
+				d.Reason = fmt.Sprintf("Stop: variant %s significantly hurts the guardrail metric %s.", c.Variant, m.Key)
+				d.Details = append(d.Details, fmt.Sprintf("%s: %s (p = %.2g)", m.Key, liftText(c), engineP(c)))
+				return d
+			}
+		}
+	}
+	if pm == nil {
+		d.Action, d.Code = DecisionKeepRunning, "no_data"
+		d.Reason = "Keep running: the primary metric has no data yet."
+		return d
+	}
+	if c := findComparison(pm, tv); c != nil && c.Significant && c.Absolute.Estimate > 0 {
+		roi := comparisonROI(out, primary+RevenueSuffix, tv)
+		d.Details = append(d.Details, fmt.Sprintf("%s on %s: %s (adjusted p = %.2g)", tv, primary, liftText(c), c.AdjustedPValue))
+		switch {
+		case roi == nil || roi.ROI == nil:
+			d.Action, d.Code = DecisionShip, "ship"
+			d.Reason = fmt.Sprintf("Ship %s: it significantly improves %s.", tv, primary)
+			d.Details = append(d.Details, "ROI not measured: the variant recorded no promotion cost.")
+		case *roi.ROI >= e.MinROI:
+			d.Action, d.Code = DecisionShip, "ship"
+			d.Reason = fmt.Sprintf("Ship %s: it significantly improves %s and its ROI (%.1f%%) meets the target (%.1f%%).", tv, primary, 100**roi.ROI, 100*e.MinROI)
+			d.Details = append(d.Details, roiText(roi, e.currency()))
+		default:
+			d.Action, d.Code = DecisionStop, "roi_below_target"
+			d.Reason = fmt.Sprintf("Do not ship %s: it improves %s, but its ROI (%.1f%%) is below the target (%.1f%%); the promotion costs more than it earns.", tv, primary, 100**roi.ROI, 100*e.MinROI)
+			d.Details = append(d.Details, roiText(roi, e.currency()))
+		}
+		return d
+	}
+	for i := range pm.Comparisons {
+		c := &pm.Comparisons[i]
+		if c.Significant && c.Absolute.Estimate < 0 {
+			d.Action, d.Code, d.Variant = DecisionStop, "primary_negative", c.Variant
+			d.Reason = fmt.Sprintf("Stop: variant %s significantly lowers %s.", c.Variant, primary)
+			d.Details = append(d.Details, fmt.Sprintf("%s: %s (adjusted p = %.2g)", primary, liftText(c), c.AdjustedPValue))
+			return d
+		}
+	}
+	return underpowered(d, out, pm, tv, primary, alpha, elapsedDays)
+}
+
+// underpowered finishes a decision when nothing is significant.
+func underpowered(d Decision, out *stats.AnalyzeOutput, pm *stats.MetricOutput, tv, primary string, alpha, elapsedDays float64) Decision {
+	c := findComparison(pm, tv)
+	var pc, nc, nt float64
+	for _, a := range pm.Arms {
+		if a.Variant == out.Control {
+			pc, nc = a.Mean, a.Units
+		}
+		if a.Variant == tv {
+			nt = a.Units
+		}
+	}
+	if c == nil || c.Error != nil && !usable(c) || !(pc > 0 && pc < 1) {
+		d.Action, d.Code = DecisionKeepRunning, "no_data"
+		d.Reason = fmt.Sprintf("Keep running: %s has too few conversions to analyse yet.", primary)
+		if c != nil && c.Error != nil {
+			d.Details = append(d.Details, "analysis: "+*c.Error)
+		}
+		return d
+	}
+	d.Details = append(d.Details, fmt.Sprintf("%s on %s: %s (adjusted p = %.2g), not significant", tv, primary, liftText(c), c.AdjustedPValue))
+	target := DefaultDecisionMDE
+	if c.Relative != nil && c.Relative.Estimate > 0 {
+		target = c.Relative.Estimate
+	}
+	pt := pc * (1 + target)
+	if pt >= 1 {
+		pt = (1 + pc) / 2
+	}
+	need, err := stats.SampleSizeProportions(pc, pt, alpha, DecisionPower)
+	have := math.Min(nc, nt)
+	if err != nil {
+		d.Action, d.Code = DecisionKeepRunning, "underpowered"
+		d.Reason = "Keep running: the result is not significant yet."
+		return d
+	}
+	need = math.Ceil(need)
+	d.Details = append(d.Details, fmt.Sprintf("detecting a %.1f%% relative lift with %.0f%% power needs %.0f units per variant; the smallest arm has %.0f", 100*target, 100*DecisionPower, need, have))
+	if have >= need {
+		d.Action, d.Code = DecisionStop, "no_effect"
+		d.Reason = fmt.Sprintf("Stop: the experiment has enough units to detect a %.1f%% lift of %s, and found none.", 100*target, primary)
+		return d
+	}
+	// The rate of the smallest arm per day.
+	rate := 0.0
+	if elapsedDays > 0 {
+		rate = have / math.Max(elapsedDays, 1)
+	}
+	if rate <= 0 {
+		d.Action, d.Code = DecisionKeepRunning, "underpowered"
+		d.Reason = "Keep running: the result is not significant yet and the daily unit rate is unknown."
+		return d
+	}
+	days := math.Ceil((need - have) / rate)
+	if days > MaxDecisionDays {
+		d.Action, d.Code = DecisionStop, "too_small_to_detect"
+		d.Reason = fmt.Sprintf("Stop: detecting a %.1f%% lift of %s would take about %.0f more days at the current traffic.", 100*target, primary, days)
+		return d
+	}
+	d.Action, d.Code, d.DaysNeeded = DecisionKeepRunning, "underpowered", int(days)
+	d.Reason = fmt.Sprintf("Keep running: not significant yet; about %d more days are needed at the current %.0f units per variant per day.", int(days), rate)
+	return d
+}
+
+// lowerIsBetter are name parts of metrics where an increase is harm.
+var lowerIsBetter = []string{"refund", "return", "cancel", "unsubscribe", "churn", "complaint", "chargeback", "opt_out", "optout", "error", "bounce", "uninstall"}
+
+// LowerIsBetter reports whether an increase of metric is harm, judged by
+// its name (refund, return, cancel, unsubscribe, churn, complaint,
+// chargeback, opt_out, error, bounce, uninstall). Guardrails use it.
+func LowerIsBetter(metric string) bool {
+	m := strings.ToLower(metric)
+	for _, w := range lowerIsBetter {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func comparisonROI(out *stats.AnalyzeOutput, metric, variant string) *stats.ROIOutput {
+	if c := findComparison(findMetric(out, metric), variant); c != nil && c.ROI != nil {
+		return c.ROI
+	}
+	if out.ROI != nil && out.ROI.Variant == variant {
+		return out.ROI
+	}
+	return nil
+}
+
+func liftText(c *stats.ComparisonOutput) string {
+	if c.Relative != nil {
+		return fmt.Sprintf("lift %+.2f%% [%+.2f%%, %+.2f%%]", 100*c.Relative.Estimate, 100*c.Relative.CI[0], 100*c.Relative.CI[1])
+	}
+	return fmt.Sprintf("difference %+.4g [%+.4g, %+.4g]", c.Absolute.Estimate, c.Absolute.CI[0], c.Absolute.CI[1])
+}
+
+func roiText(r *stats.ROIOutput, currency string) string {
+	s := fmt.Sprintf("ROI %.1f%%", 100**r.ROI)
+	if r.CI != nil {
+		s += fmt.Sprintf(" [%.1f%%, %.1f%%]", 100*r.CI[0], 100*r.CI[1])
+	}
+	return s + fmt.Sprintf("; net incremental revenue %s on a promotion cost of %s", money(r.Net, currency), money(r.Cost, currency))
+}
+
+// money formats minor units in the currency's major unit ("12.34 USD"),
+// or as plain minor units when the currency is unknown.
+func money(v float64, currency string) string {
+	d, ok := MinorUnits(currency)
+	if !ok {
+		return fmt.Sprintf("%.0f (minor units)", v)
+	}
+	return fmt.Sprintf("%.*f %s", d, v/math.Pow10(d), currency)
+}

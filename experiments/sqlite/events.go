@@ -1,0 +1,382 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// defaultWindowUS is the attribution window used for exposures of an
+// experiment that is not (or no longer) in the experiments table.
+var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
+
+// exposureSelect selects one exposures_rollup row per (experiment, unit)
+// from the raw exposures e in from, filtered by where (both static SQL).
+func exposureSelect(from, where string) string {
+	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at,
+	n AS exposures, vmin <> vmax AS multiple, attributes, channel
+FROM (
+	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.attributes, e.channel,
+		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
+		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
+		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
+		MAX(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmax
+	FROM ` + from + `
+	WHERE e.type = 'exposure'` + where + `
+) x WHERE rn = 1`
+}
+
+// metricsSelect selects unit_metrics rows: the attributed conversions of
+// the units of from (a relation aliased r with the exposures_rollup
+// columns), with the extra conversion filter convWhere.
+func metricsSelect(from, convWhere string) string {
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
+	SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+FROM ` + from + `
+LEFT JOIN experiments xw ON xw.key = r.experiment
+CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + convWhere + `
+GROUP BY r.experiment, r.unit_id, c.name`
+}
+
+const (
+	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, attributes, channel`
+	metricsColumns = `experiment, unit_id, metric, conversions, revenue, cost`
+	allEvents      = `events e`
+	// CROSS JOIN makes SQLite loop over the (few) touched units and find
+	// their rows through the indexes, instead of scanning the big table.
+	touchedEvents  = `touched t CROSS JOIN events e ON e.experiment = t.experiment AND e.unit_id = t.unit_id`
+	touchedRollups = `touched t CROSS JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id`
+)
+
+func resetTouched(ctx context.Context, tx *sqlx.Tx) error {
+	_, err := tx.ExecContext(ctx, `
+CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, PRIMARY KEY (experiment, unit_id));
+CREATE TEMP TABLE IF NOT EXISTS touched_units (unit_id TEXT PRIMARY KEY);
+DELETE FROM touched;
+DELETE FROM touched_units;`)
+	return err
+}
+
+// recomputeTouched rebuilds both rollups of the (experiment, unit) pairs in
+// the temp table touched from the raw events.
+func recomputeTouched(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM exposures_rollup
+		WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(touchedEvents, "")); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
+}
+
+// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs.
+func recomputeMetricsTouched(ctx context.Context, tx *sqlx.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics
+		WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
+		metricsSelect(touchedRollups, ""))
+	return err
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+func attributesJSON(m map[string]string) (sql.NullString, error) {
+	if len(m) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
+
+// IngestEvents stores a batch in one transaction and updates the rollups of
+// the units it touched.
+func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([]bool, error) {
+	dup := make([]bool, len(events))
+	if len(events) == 0 {
+		return dup, nil
+	}
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		if err := resetTouched(ctx, tx); err != nil {
+			return err
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, name,
+			revenue, promotion_cost, currency, order_id, channel, attributes, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		pair, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id) VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer pair.Close()
+		unit, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO touched_units (unit_id) VALUES (?)`)
+		if err != nil {
+			return err
+		}
+		defer unit.Close()
+		for i := range events {
+			e := &events[i]
+			attrs, err := attributesJSON(e.Attributes)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+			var cost sql.NullInt64
+			if e.PromotionCost != nil {
+				cost = sql.NullInt64{Int64: *e.PromotionCost, Valid: true}
+			}
+			received := e.ReceivedAt
+			if received.IsZero() {
+				received = time.Now()
+			}
+			res, err := ins.ExecContext(ctx, e.ID, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
+				nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
+				e.Currency, e.OrderID, e.Channel, attrs, received.UnixMicro())
+			if err != nil {
+				return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				dup[i] = true
+				continue
+			}
+			switch e.Type {
+			case experiments.EventExposure:
+				_, err = pair.ExecContext(ctx, e.Experiment, e.UnitID)
+			case experiments.EventConversion:
+				_, err = unit.ExecContext(ctx, e.UnitID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
+			SELECT r.experiment, r.unit_id FROM touched_units u CROSS JOIN exposures_rollup r ON r.unit_id = u.unit_id`); err != nil {
+			return err
+		}
+		return recomputeTouched(ctx, tx)
+	})
+	if err != nil {
+		return nil, wrap("ingest events", err)
+	}
+	return dup, nil
+}
+
+// RecomputeRollups rebuilds both rollup tables from the raw events.
+func (s *Store) RecomputeRollups(ctx context.Context) error {
+	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
+INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(allEvents, "")+`;
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "")+`;`)
+		return err
+	})
+	return wrap("recompute rollups", err)
+}
+
+// maxDiffs bounds the differences CheckRollups reports per table.
+const maxDiffs = 100
+
+// CheckRollups compares the rollup tables with a recomputation from the raw
+// events and describes each differing row (at most 100 per table and
+// direction); none means the rollups are right.
+func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
+	expExpected := exposureSelect(allEvents, "")
+	metExpected := metricsSelect("("+expExpected+") r", "")
+	checks := []struct{ label, q string }{
+		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
+			` EXCEPT SELECT ` + rollupColumns + ` FROM exposures_rollup) d`},
+		{"exposures_rollup: unexpected or wrong", `SELECT experiment, unit_id FROM (SELECT ` + rollupColumns +
+			` FROM exposures_rollup EXCEPT ` + expExpected + `) d`},
+		{"unit_metrics: missing or wrong", `SELECT experiment, unit_id || '/' || metric FROM (` + metExpected +
+			` EXCEPT SELECT ` + metricsColumns + ` FROM unit_metrics) d`},
+		{"unit_metrics: unexpected or wrong", `SELECT experiment, unit_id || '/' || metric FROM (SELECT ` + metricsColumns +
+			` FROM unit_metrics EXCEPT ` + metExpected + `) d`},
+	}
+	var diffs []string
+	for _, c := range checks {
+		rows, err := s.r.QueryContext(ctx, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(maxDiffs))
+		if err != nil {
+			return nil, wrap("check rollups", err)
+		}
+		for rows.Next() {
+			var exp, unit string
+			if err := rows.Scan(&exp, &unit); err != nil {
+				rows.Close()
+				return nil, wrap("check rollups", err)
+			}
+			diffs = append(diffs, fmt.Sprintf("%s: experiment %q unit %q", c.label, exp, unit))
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, wrap("check rollups", err)
+		}
+		rows.Close()
+	}
+	return diffs, nil
+}
+
+// SufficientStats reads the rollups of one experiment. With q.Until set it
+// recomputes them from the raw events before that time.
+//
+// Both queries aggregate one relation with a row per unit (exposures) or
+// per unit and conversion name (metrics), so they cost O(units) and never
+// join per-unit results back to each other.
+func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
+	// units: variant, multiple, attributes, channel, exposures.
+	// unitMetrics: the same and metric, conversions, revenue, cost.
+	var units, unitMetrics string
+	var unitArgs, metricArgs []any
+	if q.Until.IsZero() {
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures
+FROM exposures_rollup WHERE experiment = ?`
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel,
+	m.metric, m.conversions, m.revenue, m.cost
+FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
+WHERE r.experiment = ?`
+		unitArgs = []any{q.Experiment}
+		metricArgs = []any{q.Experiment}
+	} else {
+		until := q.Until.UnixMicro()
+		raw := exposureSelect(allEvents, " AND e.experiment = ? AND e.ts < ?")
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures FROM (` + raw + `) r`
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, c.name AS metric,
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+FROM (` + raw + `) r
+LEFT JOIN experiments xw ON xw.key = r.experiment
+CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)
+	AND c.ts < ?
+GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, c.name`
+		unitArgs = []any{q.Experiment, until}
+		metricArgs = []any{q.Experiment, until, until}
+	}
+	slice := `''`
+	var sliceArgs []any
+	if q.Dimension == "channel" {
+		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
+	} else if q.Dimension != "" {
+		// json_each matches the key exactly, whatever characters it has.
+		slice = `COALESCE(NULLIF((SELECT CAST(j.value AS TEXT) FROM json_each(attributes) j WHERE j.key = ?), ''), '` + experiments.NoSlice + `')`
+		sliceArgs = []any{q.Dimension}
+	}
+	analysed := `NOT multiple`
+	if q.MultipleExposure == experiments.MultipleFirst {
+		analysed = `1 = 1`
+	}
+	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out := &experiments.SufficientStats{}
+	var vs []variantRow
+	err = tx.SelectContext(ctx, &vs, `SELECT `+slice+` AS slice, variant,
+	SUM(CASE WHEN `+analysed+` THEN 1 ELSE 0 END) AS units,
+	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
+	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) AS multiple_exposed
+FROM (`+units+`) u GROUP BY 1, 2`, append(sliceArgs, unitArgs...)...)
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	for _, v := range vs {
+		out.Variants = append(out.Variants, experiments.VariantCounts{Slice: v.Slice, Variant: v.Variant,
+			Units: v.Units, Exposures: v.Exposures, MultipleExposed: v.MultipleExposed})
+	}
+	var ms []metricRow
+	err = tx.SelectContext(ctx, &ms, `SELECT `+slice+` AS slice, variant, metric, COUNT(*) AS converted,
+	SUM(CAST(conversions AS REAL)) AS count,
+	SUM(CAST(conversions AS REAL) * conversions) AS count_squares,
+	SUM(CAST(revenue AS REAL)) AS revenue,
+	SUM(CAST(revenue AS REAL) * revenue) AS revenue_squares,
+	SUM(CAST(revenue AS REAL) * conversions) AS revenue_count,
+	SUM(CAST(cost AS REAL)) AS cost
+FROM (`+unitMetrics+`) m
+WHERE `+analysed+` AND conversions > 0
+GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
+	if err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
+	sort.Slice(out.Variants, func(i, j int) bool {
+		a, b := out.Variants[i], out.Variants[j]
+		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
+	})
+	out.Metrics = fillMetrics(out.Variants, ms)
+	return out, nil
+}
+
+// variantRow scans one row of VariantCounts.
+type variantRow struct {
+	Slice           string `db:"slice"`
+	Variant         string `db:"variant"`
+	Units           int64  `db:"units"`
+	Exposures       int64  `db:"exposures"`
+	MultipleExposed int64  `db:"multiple_exposed"`
+}
+
+// metricRow scans one row of MetricSums.
+type metricRow struct {
+	Slice          string  `db:"slice"`
+	Variant        string  `db:"variant"`
+	Metric         string  `db:"metric"`
+	Converted      int64   `db:"converted"`
+	Count          float64 `db:"count"`
+	CountSquares   float64 `db:"count_squares"`
+	Revenue        float64 `db:"revenue"`
+	RevenueSquares float64 `db:"revenue_squares"`
+	RevenueCount   float64 `db:"revenue_count"`
+	Cost           float64 `db:"cost"`
+}
+
+// fillMetrics returns the metric sums with a zero entry for every (slice,
+// variant) of vs and every metric seen, in (slice, variant, metric) order.
+func fillMetrics(vs []experiments.VariantCounts, ms []metricRow) []experiments.MetricSums {
+	type key struct{ slice, variant, metric string }
+	have := map[key]experiments.MetricSums{}
+	names := map[string]bool{}
+	for _, m := range ms {
+		have[key{m.Slice, m.Variant, m.Metric}] = experiments.MetricSums{Slice: m.Slice, Variant: m.Variant, Metric: m.Metric,
+			Converted: m.Converted, Count: m.Count, CountSquares: m.CountSquares, Revenue: m.Revenue,
+			RevenueSquares: m.RevenueSquares, RevenueCount: m.RevenueCount, Cost: m.Cost}
+		names[m.Metric] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []experiments.MetricSums
+	for _, v := range vs {
+		for _, n := range sorted {
+			k := key{v.Slice, v.Variant, n}
+			m, ok := have[k]
+			if !ok {
+				m = experiments.MetricSums{Slice: v.Slice, Variant: v.Variant, Metric: n}
+			}
+			out = append(out, m)
+			delete(have, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,102 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/experiments/storetest"
+)
+
+func open(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) experiments.Store { return open(t) })
+}
+
+func TestMemory(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), ":memory:", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReopenAndMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "promolift.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n, err := s.Migrate(ctx)
+	if err != nil || n != 0 {
+		t.Fatalf("Migrate on an up-to-date database = %d, %v", n, err)
+	}
+}
+
+func TestCheckRollupsFindsDamage(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	e := &experiments.Experiment{Key: "exp", Variants: []experiments.Variant{{Key: "a", Weight: 1}, {Key: "b"}}}
+	e.ApplyDefaults()
+	e.Status = experiments.StatusRunning
+	e.CreatedAt, e.UpdatedAt = storetestTime, storetestTime
+	if err := s.CreateExperiment(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	evs := []experiments.Event{
+		{ID: "1", Type: experiments.EventExposure, UnitID: "u", Experiment: "exp", Variant: "a", Timestamp: storetestTime},
+		{ID: "2", Type: experiments.EventConversion, UnitID: "u", Name: "purchase", Revenue: 5, Currency: "KRW", Timestamp: storetestTime},
+	}
+	if _, err := s.IngestEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE unit_metrics SET revenue = revenue + 1`); err != nil {
+		t.Fatal(err)
+	}
+	diffs, err := s.CheckRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) != 2 || !strings.Contains(diffs[0], "unit_metrics") {
+		t.Fatalf("CheckRollups = %q, want a missing and an unexpected unit_metrics row", diffs)
+	}
+	if err := s.RecomputeRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
+		t.Fatalf("after RecomputeRollups: %q, %v", diffs, err)
+	}
+}
+
+var storetestTime = mustTime("2026-01-01T00:00:00Z")
+
+func BenchmarkIngest1000(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkIngest(b, s, 1000)
+}

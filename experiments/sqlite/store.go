@@ -1,0 +1,176 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/migrations"
+)
+
+// Store is the SQLite store. It is safe for concurrent use.
+type Store struct {
+	w   *sqlx.DB // the single writer connection
+	r   *sqlx.DB // readers (the writer itself for in-memory databases)
+	log *slog.Logger
+}
+
+var _ experiments.Store = (*Store)(nil)
+
+// busyTimeout is how long a connection waits for a lock held by another
+// process before it gives up with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)") // an acknowledged batch survives power loss
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path, applies the
+// pending migrations, and returns the store. path ":memory:" gives a
+// private in-memory database on one connection. log may be nil.
+func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if path == "" {
+		return nil, experiments.Invalid("db", "required", "a database path is required")
+	}
+	w, err := sqlx.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s := &Store{w: w, r: w, log: log}
+	if err := s.Ping(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if path != ":memory:" {
+		r, err := sqlx.Open("sqlite", dsn(path, false))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		r.SetMaxOpenConns(8)
+		r.SetMaxIdleConns(8)
+		s.r = r
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies the pending migrations and returns how many it applied.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	n, err := migrations.Apply(ctx, s.w.DB, migrations.SQLite)
+	if err != nil {
+		return n, wrap("migrate", err)
+	}
+	if n > 0 {
+		s.log.Info("applied database migrations", "store", "sqlite", "count", n)
+	}
+	return n, nil
+}
+
+// DB returns the writer's database handle (for tools and tests).
+func (s *Store) DB() *sqlx.DB { return s.w }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		if rerr := s.r.Close(); err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
+
+// wrap maps a driver error to a domain error kind and adds context:
+// "sqlite: <op>: <cause>". Errors that already are domain errors keep their
+// kind.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *experiments.Error
+	if errors.As(err, &de) {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, mapErr(err))
+}
+
+func mapErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+		return experiments.Unavailable(err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code()
+		switch code {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &experiments.Error{Kind: experiments.KindConflict, Code: "already_exists", Message: "already exists", Err: err}
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY,
+			sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+			return &experiments.Error{Kind: experiments.KindInvalid, Code: "rejected_by_store", Message: "the store rejected the input", Err: err}
+		}
+		switch code & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL:
+			return experiments.Unavailable(err)
+		case sqlite3.SQLITE_CONSTRAINT:
+			return &experiments.Error{Kind: experiments.KindInvalid, Code: "rejected_by_store", Message: "the store rejected the input", Err: err}
+		}
+	}
+	if strings.Contains(err.Error(), "database is closed") {
+		return experiments.Unavailable(err)
+	}
+	return err
+}
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it.
+func (s *Store) tx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.w.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,474 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+func exposure(id, unit, exp, variant string, at time.Duration, attrs map[string]string, channel string) experiments.Event {
+	return experiments.Event{ID: id, Type: experiments.EventExposure, UnitID: unit, Timestamp: t0.Add(at),
+		Experiment: exp, Variant: variant, Attributes: attrs, Channel: channel, ReceivedAt: t0.Add(100 * time.Hour)}
+}
+
+func conversion(id, unit, name string, at time.Duration, revenue int64, cost *int64) experiments.Event {
+	e := experiments.Event{ID: id, Type: experiments.EventConversion, UnitID: unit, Timestamp: t0.Add(at),
+		Name: name, Revenue: revenue, PromotionCost: cost, OrderID: "o-" + id, ReceivedAt: t0.Add(100 * time.Hour)}
+	if revenue != 0 || cost != nil {
+		e.Currency = "KRW"
+	}
+	return e
+}
+
+// createExp stores a running experiment with variants control and treat
+// and the given attribution window.
+func createExp(t *testing.T, s experiments.Store, key string, window time.Duration) *experiments.Experiment {
+	t.Helper()
+	e := &experiments.Experiment{Key: key, Variants: []experiments.Variant{
+		{Key: "control", Weight: 0.5}, {Key: "treat", Weight: 0.5}}, AttributionWindow: window}
+	e.ApplyDefaults()
+	e.Status = experiments.StatusRunning
+	e.CreatedAt, e.UpdatedAt = t0, t0
+	must(t, s.CreateExperiment(ctx(t), e))
+	return e
+}
+
+// fixture is the small data set whose statistics are computed by hand in
+// the tests below. Experiment "exp", window 24h.
+//
+//	u1 control (KR, push): purchases at +2h (1000, cost 100) and +3h (500)
+//	u2 control (JP, email): exposed twice, no conversions
+//	u3 treat (KR): purchase at -1h (before exposure: not counted), +23h (2000,
+//	   cost 300), +25h (after the window: not counted); signup at +1h
+//	u4 treat then control: multiple exposure; purchase at +3h (400)
+//	u5 treat (no attributes): two purchases at +4h (100 each)
+func fixture() []experiments.Event {
+	h := time.Hour
+	return []experiments.Event{
+		exposure("e1", "u1", "exp", "control", 1*h, map[string]string{"country": "KR"}, "push"),
+		conversion("c1", "u1", "purchase", 2*h, 1000, ptr[int64](100)),
+		conversion("c2", "u1", "purchase", 3*h, 500, nil),
+		exposure("e2", "u2", "exp", "control", 0, map[string]string{"country": "JP"}, "email"),
+		exposure("e3", "u2", "exp", "control", 5*h, map[string]string{"country": "US"}, "web"),
+		exposure("e4", "u3", "exp", "treat", 0, map[string]string{"country": "KR"}, ""),
+		conversion("c3", "u3", "purchase", -1*h, 700, nil),
+		conversion("c4", "u3", "purchase", 23*h, 2000, ptr[int64](300)),
+		conversion("c5", "u3", "purchase", 25*h, 900, nil),
+		conversion("c6", "u3", "signup", 1*h, 0, nil),
+		exposure("e5", "u4", "exp", "treat", 1*h, nil, ""),
+		exposure("e6", "u4", "exp", "control", 2*h, nil, ""),
+		conversion("c7", "u4", "purchase", 3*h, 400, nil),
+		exposure("e7", "u5", "exp", "treat", 2*h, nil, ""),
+		conversion("c8", "u5", "purchase", 4*h, 100, nil),
+		conversion("c9", "u5", "purchase", 4*h, 100, nil),
+	}
+}
+
+type ms = experiments.MetricSums
+type vc = experiments.VariantCounts
+
+func stats(t *testing.T, s experiments.Store, q experiments.StatsQuery) *experiments.SufficientStats {
+	t.Helper()
+	if q.MultipleExposure == "" {
+		q.MultipleExposure = experiments.MultipleExclude
+	}
+	st, err := s.SufficientStats(ctx(t), q)
+	must(t, err)
+	return st
+}
+
+func wantStats(t *testing.T, got *experiments.SufficientStats, variants []vc, metrics []ms) {
+	t.Helper()
+	equalJSON(t, "variants", got.Variants, variants)
+	equalJSON(t, "metrics", got.Metrics, metrics)
+}
+
+func ingest(t *testing.T, s experiments.Store, evs []experiments.Event) []bool {
+	t.Helper()
+	dup, err := s.IngestEvents(ctx(t), evs)
+	must(t, err)
+	if len(dup) != len(evs) {
+		t.Fatalf("IngestEvents returned %d results for %d events", len(dup), len(evs))
+	}
+	return dup
+}
+
+func countNew(dup []bool) int {
+	n := 0
+	for _, d := range dup {
+		if !d {
+			n++
+		}
+	}
+	return n
+}
+
+// fixtureExclude is the hand-computed answer for the fixture with
+// multiple-exposed units excluded.
+var (
+	fixtureVariants = []vc{
+		{Variant: "control", Units: 2, Exposures: 3, MultipleExposed: 0},
+		{Variant: "treat", Units: 2, Exposures: 2, MultipleExposed: 1},
+	}
+	fixtureMetrics = []ms{
+		{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 1500,
+			RevenueSquares: 1500 * 1500, RevenueCount: 3000, Cost: 100},
+		{Variant: "control", Metric: "signup"},
+		{Variant: "treat", Metric: "purchase", Converted: 2, Count: 3, CountSquares: 5, Revenue: 2200,
+			RevenueSquares: 2000*2000 + 200*200, RevenueCount: 2000 + 400, Cost: 300},
+		{Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
+	}
+)
+
+func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	t.Run("Fixture", func(t *testing.T) {
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		evs := fixture()
+		if dup := ingest(t, s, evs); countNew(dup) != len(evs) {
+			t.Fatalf("first ingest: duplicates %v", dup)
+		}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+
+		// The same batch again: all duplicates, nothing changes.
+		dup := ingest(t, s, evs)
+		if countNew(dup) != 0 {
+			t.Fatalf("second ingest stored %d events again: %v", countNew(dup), dup)
+		}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+		checkRollups(t, s)
+
+		t.Run("MultipleFirst", func(t *testing.T) {
+			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", MultipleExposure: experiments.MultipleFirst}),
+				[]vc{fixtureVariants[0], {Variant: "treat", Units: 3, Exposures: 4, MultipleExposed: 1}},
+				[]ms{fixtureMetrics[0], fixtureMetrics[1],
+					{Variant: "treat", Metric: "purchase", Converted: 3, Count: 4, CountSquares: 6, Revenue: 2600,
+						RevenueSquares: 2000*2000 + 200*200 + 400*400, RevenueCount: 2000 + 400 + 400, Cost: 300},
+					fixtureMetrics[3]})
+		})
+		t.Run("DimensionAttribute", func(t *testing.T) {
+			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "country"}),
+				[]vc{
+					{Slice: experiments.NoSlice, Variant: "treat", Units: 1, Exposures: 1, MultipleExposed: 1},
+					{Slice: "JP", Variant: "control", Units: 1, Exposures: 2},
+					{Slice: "KR", Variant: "control", Units: 1, Exposures: 1},
+					{Slice: "KR", Variant: "treat", Units: 1, Exposures: 1},
+				},
+				[]ms{
+					{Slice: experiments.NoSlice, Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+						Revenue: 200, RevenueSquares: 40000, RevenueCount: 400},
+					{Slice: experiments.NoSlice, Variant: "treat", Metric: "signup"},
+					{Slice: "JP", Variant: "control", Metric: "purchase"},
+					{Slice: "JP", Variant: "control", Metric: "signup"},
+					{Slice: "KR", Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 1500,
+						RevenueSquares: 1500 * 1500, RevenueCount: 3000, Cost: 100},
+					{Slice: "KR", Variant: "control", Metric: "signup"},
+					{Slice: "KR", Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 2000,
+						RevenueSquares: 2000 * 2000, RevenueCount: 2000, Cost: 300},
+					{Slice: "KR", Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
+				})
+		})
+		t.Run("DimensionChannel", func(t *testing.T) {
+			got := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "channel"})
+			equalJSON(t, "variants", got.Variants, []vc{
+				{Slice: experiments.NoSlice, Variant: "treat", Units: 2, Exposures: 2, MultipleExposed: 1},
+				{Slice: "email", Variant: "control", Units: 1, Exposures: 2},
+				{Slice: "push", Variant: "control", Units: 1, Exposures: 1},
+			})
+		})
+		t.Run("Until", func(t *testing.T) {
+			// Before +2h30m: u2's second exposure, u3's attributed purchase,
+			// u1's second purchase and u5's purchases have not happened.
+			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Until: t0.Add(150 * time.Minute)}),
+				[]vc{
+					{Variant: "control", Units: 2, Exposures: 2},
+					{Variant: "treat", Units: 2, Exposures: 2, MultipleExposed: 1},
+				},
+				[]ms{
+					{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 1000,
+						RevenueSquares: 1e6, RevenueCount: 1000, Cost: 100},
+					{Variant: "control", Metric: "signup"},
+					{Variant: "treat", Metric: "purchase"},
+					{Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
+				})
+			// Until after everything equals the rollups.
+			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Until: t0.Add(1000 * time.Hour)}),
+				fixtureVariants, fixtureMetrics)
+		})
+		t.Run("OtherExperiment", func(t *testing.T) {
+			got := stats(t, s, experiments.StatsQuery{Experiment: "other"})
+			if len(got.Variants) != 0 || len(got.Metrics) != 0 {
+				t.Fatalf("stats of an experiment without events: %+v", got)
+			}
+		})
+	})
+	t.Run("EventByEvent", func(t *testing.T) {
+		// The fixture sent one event at a time, in reverse order, ends
+		// exactly where the single batch does.
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		evs := fixture()
+		for i := len(evs) - 1; i >= 0; i-- {
+			ingest(t, s, evs[i:i+1])
+		}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+		checkRollups(t, s)
+	})
+	t.Run("RepeatedIDInBatch", func(t *testing.T) {
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		evs := []experiments.Event{
+			exposure("x1", "u1", "exp", "control", 0, nil, ""),
+			conversion("x2", "u1", "purchase", time.Hour, 100, nil),
+			conversion("x2", "u1", "purchase", time.Hour, 999, nil),
+			exposure("x1", "u1", "exp", "treat", 0, nil, ""),
+		}
+		dup := ingest(t, s, evs)
+		if !reflect.DeepEqual(dup, []bool{false, false, true, true}) {
+			t.Fatalf("duplicates = %v", dup)
+		}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}),
+			[]vc{{Variant: "control", Units: 1, Exposures: 1}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 100,
+				RevenueSquares: 10000, RevenueCount: 100}})
+	})
+	t.Run("Attribution", func(t *testing.T) {
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		h := time.Hour
+		// Conversions first, then the exposure: before the exposure arrives
+		// nothing is attributed; after, exactly the ones in the window are.
+		ingest(t, s, []experiments.Event{
+			conversion("a1", "u1", "purchase", -time.Microsecond, 1, nil), // before exposure
+			conversion("a2", "u1", "purchase", 0, 10, nil),                // at exposure: counts
+			conversion("a3", "u1", "purchase", 24*h, 100, nil),            // at the window's end: counts
+			conversion("a4", "u1", "purchase", 24*h+time.Microsecond, 1000, nil),
+		})
+		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		if len(got.Variants) != 0 || len(got.Metrics) != 0 {
+			t.Fatalf("conversions without exposure were attributed: %+v", got)
+		}
+		ingest(t, s, []experiments.Event{exposure("a5", "u1", "exp", "treat", 0, nil, "")})
+		want := []ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 110,
+			RevenueSquares: 110 * 110, RevenueCount: 220}}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 1}}, want)
+
+		// A late exposure with an earlier timestamp moves the window to
+		// [-2h, 22h]: a1 now counts, a3 no longer does.
+		ingest(t, s, []experiments.Event{exposure("a6", "u1", "exp", "treat", -2*h, nil, "")})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
+			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 11,
+				RevenueSquares: 11 * 11, RevenueCount: 22}})
+
+		// A conversion counts for every experiment the unit is exposed to,
+		// each with its own window.
+		createExp(t, s, "exp2", time.Hour)
+		ingest(t, s, []experiments.Event{exposure("a7", "u1", "exp2", "control", 21*h, map[string]string{"k": "v"}, "")})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
+		ingest(t, s, []experiments.Event{conversion("a8", "u1", "purchase", 21*h+30*time.Minute, 5, ptr[int64](2))})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 5,
+				RevenueSquares: 25, RevenueCount: 5, Cost: 2}})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
+			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 3, CountSquares: 9, Revenue: 16,
+				RevenueSquares: 16 * 16, RevenueCount: 48, Cost: 2}})
+		checkRollups(t, s)
+
+		// Changing the attribution window re-attributes.
+		e, err := s.GetExperiment(ctx(t), "exp2")
+		must(t, err)
+		e.AttributionWindow = 15 * time.Minute
+		must(t, s.UpdateExperiment(ctx(t), e))
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
+		checkRollups(t, s)
+	})
+	t.Run("RejectedByDB", func(t *testing.T) {
+		s := newStore(t)
+		_, err := s.IngestEvents(ctx(t), []experiments.Event{{ID: "z", Type: "click", UnitID: "u", Timestamp: t0}})
+		wantKind(t, err, experiments.KindInvalid)
+	})
+	t.Run("RoundTripFields", func(t *testing.T) {
+		// Events with every field set are accepted; a large revenue does
+		// not overflow the squares.
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		big := experiments.MaxMoney
+		ev := conversion("big", "u1", "purchase", time.Hour, big, &big)
+		ev.Channel = "web"
+		ev.Attributes = map[string]string{"device": "ios", "quote": `"'\`}
+		ingest(t, s, []experiments.Event{
+			exposure("e", "u1", "exp", "control", 0, map[string]string{"quote": `"'\`, "$a.b": "x"}, "web"), ev,
+			conversion("big2", "u1", "purchase", 2*time.Hour, big, nil)})
+		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		b := float64(big)
+		want := []ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 2 * b,
+			RevenueSquares: 4 * b * b, RevenueCount: 4 * b, Cost: b}}
+		equalJSON(t, "metrics", got.Metrics, want)
+		got = stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "quote"})
+		if len(got.Variants) != 1 || got.Variants[0].Slice != `"'\` {
+			t.Fatalf("slice by an attribute with quotes: %+v", got.Variants)
+		}
+		got = stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "$a.b"})
+		if len(got.Variants) != 1 || got.Variants[0].Slice != "x" {
+			t.Fatalf("slice by an attribute named like a JSON path: %+v", got.Variants)
+		}
+	})
+	t.Run("Batch999", func(t *testing.T) {
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		var evs []experiments.Event
+		for i := 0; i < 333; i++ {
+			u := fmt.Sprint("u", i)
+			v := []string{"control", "treat"}[i%2]
+			evs = append(evs, exposure("x"+u, u, "exp", v, 0, nil, ""),
+				conversion("p"+u, u, "purchase", time.Hour, int64(i), nil),
+				conversion("q"+u, u, "purchase", 48*time.Hour, 1, nil))
+		}
+		if dup := ingest(t, s, evs); len(dup) != 999 || countNew(dup) != 999 {
+			t.Fatalf("stored %d of %d", countNew(dup), len(dup))
+		}
+		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		var units, count int64
+		var rev float64
+		for _, v := range got.Variants {
+			units += v.Units
+		}
+		for _, m := range got.Metrics {
+			count += int64(m.Count)
+			rev += m.Revenue
+		}
+		if units != 333 || count != 333 || rev != 332*333/2 {
+			t.Fatalf("units %d conversions %d revenue %g", units, count, rev)
+		}
+	})
+	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, newStore) })
+}
+
+// checkRollups verifies the rollups against a recomputation, recomputes
+// them, and checks that the statistics did not change.
+func checkRollups(t *testing.T, s experiments.Store) {
+	t.Helper()
+	rm, ok := s.(RollupMaintainer)
+	if !ok {
+		return
+	}
+	c := ctx(t)
+	diffs, err := rm.CheckRollups(c)
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Fatalf("CheckRollups: %v", diffs)
+	}
+	var before []*experiments.SufficientStats
+	xs, err := s.ListExperiments(c, experiments.ExperimentFilter{})
+	must(t, err)
+	for _, x := range xs {
+		before = append(before, stats(t, s, experiments.StatsQuery{Experiment: x.Key, MultipleExposure: experiments.MultipleFirst}))
+	}
+	must(t, rm.RecomputeRollups(c))
+	for i, x := range xs {
+		after := stats(t, s, experiments.StatsQuery{Experiment: x.Key, MultipleExposure: experiments.MultipleFirst})
+		equalJSON(t, "stats after RecomputeRollups", after, before[i])
+	}
+	diffs, err = rm.CheckRollups(c)
+	must(t, err)
+	if len(diffs) > 0 {
+		t.Fatalf("CheckRollups after RecomputeRollups: %v", diffs)
+	}
+}
+
+// bigData returns 2,000 events of 250 units in experiments a and b.
+func bigData() []experiments.Event {
+	r := rand.New(rand.NewSource(7))
+	var evs []experiments.Event
+	for len(evs) < 2000 {
+		i := len(evs)
+		u := fmt.Sprint("u", r.Intn(250))
+		at := time.Duration(r.Intn(72)) * time.Hour
+		id := fmt.Sprint("ev", i)
+		switch r.Intn(4) {
+		case 0:
+			evs = append(evs, exposure(id, u, []string{"a", "b"}[r.Intn(2)], []string{"control", "treat"}[r.Intn(2)], at,
+				map[string]string{"country": []string{"KR", "JP", "US"}[r.Intn(3)]}, ""))
+		default:
+			evs = append(evs, conversion(id, u, []string{"purchase", "signup"}[r.Intn(2)], at, int64(r.Intn(10000)), ptr(int64(r.Intn(100)))))
+		}
+	}
+	return evs
+}
+
+func testConcurrentIngest(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	evs := bigData()
+	allStats := func(s experiments.Store) []*experiments.SufficientStats {
+		var out []*experiments.SufficientStats
+		for _, x := range []string{"a", "b"} {
+			for _, m := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
+				out = append(out, stats(t, s, experiments.StatsQuery{Experiment: x, MultipleExposure: m}))
+				out = append(out, stats(t, s, experiments.StatsQuery{Experiment: x, MultipleExposure: m, Dimension: "country"}))
+			}
+		}
+		return out
+	}
+
+	single := newStore(t)
+	createExp(t, single, "a", 24*time.Hour)
+	createExp(t, single, "b", 12*time.Hour)
+	if n := countNew(ingest(t, single, evs)); n != 2000 {
+		t.Fatalf("single writer stored %d", n)
+	}
+	want := allStats(single)
+
+	s := newStore(t)
+	createExp(t, s, "a", 24*time.Hour)
+	createExp(t, s, "b", 12*time.Hour)
+	const writers = 4
+	var wg sync.WaitGroup
+	news := make([]int, writers)
+	errs := make([]error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each writer sends 3/4 of the events, starting at a different
+			// quarter, shuffled, in batches of 100: every event is sent by
+			// three writers.
+			r := rand.New(rand.NewSource(int64(w)))
+			mine := append([]experiments.Event(nil), evs[w*500:]...)
+			mine = append(mine, evs[:w*500]...)
+			mine = mine[:1500]
+			r.Shuffle(len(mine), func(i, j int) { mine[i], mine[j] = mine[j], mine[i] })
+			for len(mine) > 0 {
+				n := min(100, len(mine))
+				dup, err := s.IngestEvents(context.Background(), mine[:n])
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				news[w] += countNew(dup)
+				mine = mine[n:]
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for w := range news {
+		must(t, errs[w])
+		total += news[w]
+	}
+	if total != 2000 {
+		t.Fatalf("concurrent writers stored %d events, want exactly 2000 (%v)", total, news)
+	}
+	if n := countNew(ingest(t, s, evs)); n != 0 {
+		t.Fatalf("re-sending everything stored %d more", n)
+	}
+	got := allStats(s)
+	for i := range want {
+		equalJSON(t, fmt.Sprint("stats ", i), got[i], want[i])
+	}
+	checkRollups(t, s)
+}

@@ -1,0 +1,803 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+)
+
+// DefaultAlpha is the significance level used when none is given.
+const DefaultAlpha = 0.05
+
+// prepared is a validated AnalyzeInput with defaults applied.
+type prepared struct {
+	AnalyzeInput
+	alpha   float64
+	tuning  float64
+	ctrl    int
+	index   map[string]int
+	prior   Prior
+	persIdx int // metric index of the personalization lift, -1 if none
+	roiIdx  int // metric index of the ROI, -1 if none
+}
+
+func normalize(in AnalyzeInput) (*prepared, error) {
+	p := &prepared{AnalyzeInput: in, alpha: DefaultAlpha, persIdx: -1, roiIdx: -1}
+	if in.Alpha != nil {
+		a := *in.Alpha
+		if !(a > 0 && a < 1) {
+			return nil, verr("alpha", "must be in (0,1), got %v", a)
+		}
+		p.alpha = a
+	}
+	switch in.Engine {
+	case "":
+		p.Engine = "frequentist"
+	case "frequentist", "bayesian", "sequential":
+	default:
+		return nil, verr("engine", "must be frequentist, bayesian or sequential, got %q", in.Engine)
+	}
+	switch in.Correction {
+	case "":
+		p.Correction = "holm"
+	case "holm", "bh", "none":
+	default:
+		return nil, verr("correction", "must be holm, bh or none, got %q", in.Correction)
+	}
+	if err := checkNum("sequential_tuning", in.SequentialTuning); err != nil {
+		return nil, err
+	}
+	if in.SequentialTuning < 0 {
+		return nil, verr("sequential_tuning", "must be >= 0")
+	}
+	p.tuning = in.SequentialTuning
+	if p.tuning == 0 {
+		p.tuning = DefaultSequentialTuning
+	}
+	if len(in.Variants) < 2 {
+		return nil, verr("variants", "need at least 2 variants, got %d", len(in.Variants))
+	}
+	p.index = make(map[string]int, len(in.Variants))
+	var wsum float64
+	for i, v := range in.Variants {
+		f := fmt.Sprintf("variants[%d]", i)
+		if v.Key == "" {
+			return nil, verr(f+".key", "must not be empty")
+		}
+		if _, dup := p.index[v.Key]; dup {
+			return nil, verr(f+".key", "duplicate variant %q", v.Key)
+		}
+		p.index[v.Key] = i
+		for _, c := range []struct {
+			name string
+			v    float64
+		}{{"weight", v.Weight}, {"units", v.Units}, {"promotion_cost", v.PromotionCost}} {
+			if err := checkNum(f+"."+c.name, c.v); err != nil {
+				return nil, err
+			}
+		}
+		if v.Weight < 0 {
+			return nil, verr(f+".weight", "must be >= 0")
+		}
+		if v.Units < 0 {
+			return nil, verr(f+".units", "must be >= 0")
+		}
+		wsum += v.Weight
+	}
+	if !(wsum > 0) || math.IsInf(wsum, 0) {
+		return nil, verr("variants", "weights must have a positive finite sum")
+	}
+	if in.Control == "" {
+		return nil, verr("control", "missing")
+	}
+	ci, ok := p.index[in.Control]
+	if !ok {
+		return nil, verr("control", "%q is not among the variants", in.Control)
+	}
+	p.ctrl = ci
+	if len(in.Metrics) == 0 {
+		return nil, verr("metrics", "need at least 1 metric")
+	}
+	p.Metrics = make([]MetricInput, len(in.Metrics))
+	seen := map[string]int{}
+	for i, m := range in.Metrics {
+		f := fmt.Sprintf("metrics[%d]", i)
+		if m.Key == "" {
+			return nil, verr(f+".key", "must not be empty")
+		}
+		if _, dup := seen[m.Key]; dup {
+			return nil, verr(f+".key", "duplicate metric %q", m.Key)
+		}
+		seen[m.Key] = i
+		switch m.Type {
+		case "proportion", "mean", "ratio":
+		case "":
+			return nil, verr(f+".type", "missing (proportion, mean or ratio)")
+		default:
+			return nil, verr(f+".type", "must be proportion, mean or ratio, got %q", m.Type)
+		}
+		switch m.Role {
+		case "":
+			m.Role = "secondary"
+		case "primary", "secondary", "guardrail":
+		default:
+			return nil, verr(f+".role", "must be primary, secondary or guardrail, got %q", m.Role)
+		}
+		if err := p.checkMetricStats(f, m); err != nil {
+			return nil, err
+		}
+		p.Metrics[i] = m
+	}
+	if in.ROIMetric != "" {
+		i, ok := seen[in.ROIMetric]
+		if !ok {
+			return nil, verr("roi_metric", "unknown metric %q", in.ROIMetric)
+		}
+		if p.Metrics[i].Type != "mean" {
+			return nil, verr("roi_metric", "must name a mean metric (revenue per unit), %q is %s", in.ROIMetric, p.Metrics[i].Type)
+		}
+		p.roiIdx = i
+	}
+	if in.ROIVariant != "" {
+		if _, ok := p.index[in.ROIVariant]; !ok {
+			return nil, verr("roi_variant", "unknown variant %q", in.ROIVariant)
+		}
+		if in.ROIVariant == in.Control {
+			return nil, verr("roi_variant", "must not be the control")
+		}
+	}
+	if pi := in.Personalization; pi != nil {
+		for _, c := range []struct{ name, key string }{{"personalized", pi.Personalized}, {"generic", pi.Generic}} {
+			if c.key == "" {
+				return nil, verr("personalization."+c.name, "missing")
+			}
+			if _, ok := p.index[c.key]; !ok {
+				return nil, verr("personalization."+c.name, "unknown variant %q", c.key)
+			}
+		}
+		if pi.Personalized == pi.Generic {
+			return nil, verr("personalization.generic", "must differ from personalized")
+		}
+		if pi.Metric != "" {
+			i, ok := seen[pi.Metric]
+			if !ok {
+				return nil, verr("personalization.metric", "unknown metric %q", pi.Metric)
+			}
+			p.persIdx = i
+		} else {
+			p.persIdx = 0
+			for i, m := range p.Metrics {
+				if m.Role == "primary" {
+					p.persIdx = i
+					break
+				}
+			}
+		}
+	}
+	if pr := in.Prior; pr != nil {
+		if err := checkNum("prior.mean", pr.Mean); err != nil {
+			return nil, err
+		}
+		if err := checkNum("prior.stddev", pr.StdDev); err != nil {
+			return nil, err
+		}
+		if pr.StdDev < 0 {
+			return nil, verr("prior.stddev", "must be > 0")
+		}
+		sd := pr.StdDev
+		if sd == 0 {
+			sd = DefaultProperPriorSD
+		}
+		p.prior = Prior{Proper: pr.Proper, Mean: pr.Mean, SD: sd}
+	}
+	return p, nil
+}
+
+// units returns the unit count of variant v for a metric's stats.
+func (p *prepared) units(s ArmStats, v int) float64 {
+	if s.Units != nil {
+		return *s.Units
+	}
+	return p.Variants[v].Units
+}
+
+func (p *prepared) checkMetricStats(f string, m MetricInput) error {
+	for k := range m.Stats {
+		if _, ok := p.index[k]; !ok {
+			return verr(f+".stats."+k, "unknown variant %q", k)
+		}
+	}
+	pre := -1
+	for vi, v := range p.Variants {
+		sf := f + ".stats." + v.Key
+		s, ok := m.Stats[v.Key]
+		if !ok {
+			return verr(sf, "missing statistics for variant %q", v.Key)
+		}
+		n := p.units(s, vi)
+		if s.Units != nil {
+			if err := checkNum(sf+".units", n); err != nil {
+				return err
+			}
+			if n < 0 {
+				return verr(sf+".units", "must be >= 0")
+			}
+		}
+		if err := checkNum(sf+".sum", s.Sum); err != nil {
+			return err
+		}
+		if n == 0 && s.Sum != 0 {
+			return verr(sf+".sum", "must be 0 when units is 0")
+		}
+		switch m.Type {
+		case "proportion":
+			if s.Sum < 0 {
+				return verr(sf+".sum", "must be >= 0 (conversions)")
+			}
+			if s.Sum > n {
+				return verr(sf+".sum", "conversions (%v) exceed units (%v)", s.Sum, n)
+			}
+		case "mean", "ratio":
+			if s.SumSquares == nil {
+				return verr(sf+".sum_squares", "missing (required for %s metrics)", m.Type)
+			}
+			if err := checkSquares(sf+".sum_squares", "sum", *s.SumSquares, s.Sum, n); err != nil {
+				return err
+			}
+		}
+		if m.Type == "ratio" {
+			for _, c := range []struct {
+				name string
+				v    *float64
+			}{{"denominator_sum", s.DenominatorSum}, {"denominator_sum_squares", s.DenominatorSumSquares}, {"cross_sum", s.CrossSum}} {
+				if c.v == nil {
+					return verr(sf+"."+c.name, "missing (required for ratio metrics)")
+				}
+				if err := checkNum(sf+"."+c.name, *c.v); err != nil {
+					return err
+				}
+			}
+			if n == 0 && *s.DenominatorSum != 0 {
+				return verr(sf+".denominator_sum", "must be 0 when units is 0")
+			}
+			if err := checkSquares(sf+".denominator_sum_squares", "denominator_sum", *s.DenominatorSumSquares, *s.DenominatorSum, n); err != nil {
+				return err
+			}
+			if err := checkCross(sf+".cross_sum", *s.CrossSum, *s.DenominatorSum, *s.DenominatorSumSquares, s.Sum, *s.SumSquares, n); err != nil {
+				return err
+			}
+		}
+		has := 0
+		for _, v := range []*float64{s.PreSum, s.PreSumSquares, s.PreCrossSum} {
+			if v != nil {
+				has++
+			}
+		}
+		if has != 0 && has != 3 {
+			return verr(sf, "pre_sum, pre_sum_squares and pre_cross_sum must be given together")
+		}
+		if has == 3 && m.Type != "mean" {
+			return verr(sf+".pre_sum", "CUPED pre-period statistics apply to mean metrics only")
+		}
+		if pre >= 0 && (has == 3) != (pre == 3) {
+			return verr(sf+".pre_sum", "pre-period statistics must be given for every variant or none")
+		}
+		pre = has
+		if has == 3 {
+			if err := checkNum(sf+".pre_sum", *s.PreSum); err != nil {
+				return err
+			}
+			if n == 0 && *s.PreSum != 0 {
+				return verr(sf+".pre_sum", "must be 0 when units is 0")
+			}
+			if err := checkSquares(sf+".pre_sum_squares", "pre_sum", *s.PreSumSquares, *s.PreSum, n); err != nil {
+				return err
+			}
+			if err := checkCross(sf+".pre_cross_sum", *s.PreCrossSum, *s.PreSum, *s.PreSumSquares, s.Sum, *s.SumSquares, n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func strp(s string) *string { return &s }
+
+func errp(err error) *string {
+	if err == nil {
+		return nil
+	}
+	return strp(err.Error())
+}
+
+// dfp returns df as a JSON value: null for normal-based (infinite) df.
+func dfp(df float64) *float64 {
+	if !finite(df) || df <= 0 {
+		return nil
+	}
+	return &df
+}
+
+// armSummary computes one arm's Summary for a metric.
+func (p *prepared) armSummary(m MetricInput, vi int) (Summary, error) {
+	s := m.Stats[p.Variants[vi].Key]
+	n := p.units(s, vi)
+	switch m.Type {
+	case "proportion":
+		return ProportionSummary(n, s.Sum)
+	case "ratio":
+		return RatioSummary(n, s.Sum, *s.SumSquares, *s.DenominatorSum, *s.DenominatorSumSquares, *s.CrossSum)
+	default:
+		return MeanSummary(n, s.Sum, *s.SumSquares)
+	}
+}
+
+func (p *prepared) cupedArm(m MetricInput, vi int) (CUPEDArm, bool) {
+	s := m.Stats[p.Variants[vi].Key]
+	if m.Type != "mean" || s.PreSum == nil {
+		return CUPEDArm{}, false
+	}
+	return CUPEDArm{N: p.units(s, vi), Sum: s.Sum, SumSquares: *s.SumSquares,
+		PreSum: *s.PreSum, PreSumSquares: *s.PreSumSquares, CrossSum: *s.PreCrossSum}, true
+}
+
+// Analyze validates in and computes the full report of DESIGN.md §5: per
+// metric the arm summaries and, for every non-control variant, the
+// absolute and relative lift, the corrected p-value and significance, the
+// engine's extras (Bayesian posterior, always-valid CI, CUPED), and at top
+// level the SRM test, the ROI and the personalization lift.
+//
+// Bad input returns a *ValidationError naming the field. Degenerate data
+// never fails: the affected comparison carries an error code (no_units,
+// insufficient_sample, zero_variance, baseline_zero, nonpositive_cost) and
+// warnings (low_sample). The multiple-testing family is every comparison of
+// a non-guardrail metric without an error; Holm or BH adjust the engine's
+// p-value (absolute.p_value, or sequential.p_value for the sequential
+// engine); significant is adjusted_p_value < alpha. A comparison whose
+// only error is baseline_zero keeps its valid absolute result and stays in
+// the family. Should an extreme input overflow a number (e.g. an interval
+// bound at alpha = 1e-300), it is clamped to ±MaxFloat64 and the top-level
+// warning "non_finite_clamped" is added: the output never holds NaN or Inf.
+func Analyze(in AnalyzeInput) (AnalyzeOutput, error) {
+	p, err := normalize(in)
+	if err != nil {
+		return AnalyzeOutput{}, err
+	}
+	out := AnalyzeOutput{
+		Alpha: p.alpha, Engine: p.Engine, Correction: p.Correction, Control: p.Control,
+		Metrics: make([]MetricOutput, len(p.Metrics)), Warnings: []string{},
+	}
+	// Variants and SRM.
+	obs := make([]float64, len(p.Variants))
+	w := make([]float64, len(p.Variants))
+	var nsum, wsum float64
+	for i, v := range p.Variants {
+		obs[i], w[i] = v.Units, v.Weight
+		nsum += v.Units
+		wsum += v.Weight
+	}
+	for _, v := range p.Variants {
+		vo := VariantOutput{Key: v.Key, Units: v.Units, Weight: v.Weight, ExpectedShare: v.Weight / wsum, PromotionCost: v.PromotionCost}
+		if nsum > 0 {
+			vo.ObservedShare = v.Units / nsum
+		}
+		out.Variants = append(out.Variants, vo)
+	}
+	srm := SRM(obs, w)
+	out.SRM = SRMOutput(srm)
+	if out.SRM.Warnings == nil {
+		out.SRM.Warnings = []string{}
+	}
+	if srm.Flagged {
+		out.Warnings = append(out.Warnings, "srm")
+	}
+
+	type ref struct{ m, c int }
+	var family []ref
+	var famP []float64
+	for mi, m := range p.Metrics {
+		mo := MetricOutput{Key: m.Key, Type: m.Type, Role: m.Role}
+		sums := make([]Summary, len(p.Variants))
+		errs := make([]error, len(p.Variants))
+		for vi, v := range p.Variants {
+			sums[vi], errs[vi] = p.armSummary(m, vi)
+			s := m.Stats[v.Key]
+			ao := ArmOutput{Variant: v.Key, Units: p.units(s, vi), Sum: s.Sum, Mean: sums[vi].Mean,
+				Variance: sums[vi].Variance, SE: sums[vi].SEMean(), Error: errp(errs[vi])}
+			if m.Type == "proportion" {
+				r := sums[vi].Mean
+				ao.Rate = &r
+			}
+			mo.Arms = append(mo.Arms, ao)
+		}
+		for vi := range p.Variants {
+			if vi == p.ctrl {
+				continue
+			}
+			c := p.compare(m, sums, errs, vi)
+			if mi == p.roiIdx {
+				r := p.roi(m, c, vi)
+				c.ROI = &r
+			}
+			mo.Comparisons = append(mo.Comparisons, c)
+			if m.Role != "guardrail" && absoluteUsable(c) {
+				family = append(family, ref{mi, len(mo.Comparisons) - 1})
+				famP = append(famP, c.AdjustedPValue)
+			}
+		}
+		out.Metrics[mi] = mo
+	}
+	var adj []float64
+	switch p.Correction {
+	case "holm":
+		adj = Holm(famP)
+	case "bh":
+		adj = BenjaminiHochberg(famP)
+	default:
+		adj = famP
+	}
+	for i, r := range family {
+		c := &out.Metrics[r.m].Comparisons[r.c]
+		c.AdjustedPValue = adj[i]
+		c.InFamily = true
+	}
+	for mi := range out.Metrics {
+		for ci := range out.Metrics[mi].Comparisons {
+			c := &out.Metrics[mi].Comparisons[ci]
+			c.Significant = absoluteUsable(*c) && c.AdjustedPValue < p.alpha
+		}
+	}
+	// Top-level ROI.
+	if p.roiIdx >= 0 {
+		tv := p.ROIVariant
+		if tv == "" && p.Personalization != nil && p.Personalization.Personalized != p.Control {
+			tv = p.Personalization.Personalized
+		}
+		if tv == "" {
+			for _, v := range p.Variants {
+				if v.Key != p.Control {
+					tv = v.Key
+					break
+				}
+			}
+		}
+		for _, c := range out.Metrics[p.roiIdx].Comparisons {
+			if c.Variant == tv {
+				out.ROI = c.ROI
+			}
+		}
+	}
+	if p.persIdx >= 0 {
+		out.PersonalizationLift = p.personalization()
+	}
+	if sanitize(&out) {
+		out.Warnings = append(out.Warnings, "non_finite_clamped")
+	}
+	return out, nil
+}
+
+// absoluteUsable tells whether a comparison's absolute result (and so its
+// p-value) is valid: no error, or only baseline_zero, which affects the
+// relative lift alone.
+func absoluteUsable(c ComparisonOutput) bool {
+	return c.Error == nil || *c.Error == string(ErrBaselineZero) && c.Absolute.Method != "none"
+}
+
+// compare computes one variant-vs-control comparison without correction
+// (AdjustedPValue holds the engine's raw p-value).
+func (p *prepared) compare(m MetricInput, sums []Summary, errs []error, vi int) ComparisonOutput {
+	c := ComparisonOutput{Variant: p.Variants[vi].Key, Warnings: []string{}}
+	a, b := sums[p.ctrl], sums[vi]
+	c.Absolute.PValue, c.AdjustedPValue = 1, 1
+	for _, e := range []error{errs[p.ctrl], errs[vi]} {
+		if e != nil && e != ErrBaselineZero {
+			c.Error = errp(e)
+			c.Absolute.Method = "none"
+			return c
+		}
+	}
+	if errs[p.ctrl] != nil || errs[vi] != nil { // ratio with zero denominator
+		c.Error = errp(ErrBaselineZero)
+		c.Absolute.Method = "none"
+		return c
+	}
+	sa, sb := m.Stats[p.Control], m.Stats[c.Variant]
+	low := a.N < LowSampleUnits || b.N < LowSampleUnits
+	if m.Type == "proportion" {
+		for _, s := range []struct{ x, n float64 }{{sa.Sum, a.N}, {sb.Sum, b.N}} {
+			if s.x < LowSampleEvents || s.n-s.x < LowSampleEvents {
+				low = true
+			}
+		}
+	}
+	if low {
+		c.Warnings = append(c.Warnings, WarnLowSample)
+	}
+	var (
+		abs    Effect
+		absErr error
+		rel    Relative
+		relErr error
+	)
+	df := WelchDF(a, b)
+	ca, okA := p.cupedArm(m, p.ctrl)
+	cb, okB := p.cupedArm(m, vi)
+	switch {
+	case m.Type == "proportion":
+		abs, absErr = ZTest(a, b, p.alpha)
+		z, pz, _ := PooledZTest(a.N, sa.Sum, b.N, sb.Sum)
+		c.Absolute.PooledZPValue = &pz
+		abs.PValue, abs.Stat = pz, z
+		c.Absolute.Method = "pooled_z_test+wald_ci"
+		rel, relErr = RelativeLift(a, b, p.alpha, df)
+	case okA && okB:
+		cr, err := CUPED(ca, cb, p.alpha)
+		abs, absErr = cr.Absolute, err
+		rel, relErr = cr.Relative, cr.RelativeErr
+		c.CUPED = &CUPEDOutput{Theta: cr.Theta, VarianceReduction: cr.VarianceReduction, Applied: cr.Applied}
+		c.Absolute.Method = "welch_t_cuped"
+	default:
+		abs, absErr = WelchTest(a, b, p.alpha)
+		c.Absolute.Method = "welch_t"
+		rel, relErr = RelativeLift(a, b, p.alpha, df)
+	}
+	c.Absolute.Estimate, c.Absolute.SE, c.Absolute.DF = abs.Estimate, abs.SE, dfp(abs.DF)
+	c.Absolute.Stat, c.Absolute.CI, c.Absolute.PValue = abs.Stat, abs.CI, abs.PValue
+	if absErr != nil {
+		c.Error = errp(absErr)
+	}
+	if relErr != ErrBaselineZero && relErr != ErrNoUnits {
+		ro := &RelativeOutput{Estimate: rel.Estimate, SE: rel.SE, DF: dfp(rel.DF), CI: rel.CI, CINormal: rel.CINormal,
+			FiellerG: rel.FiellerG, Unreliable: rel.FiellerG >= 1, PValue: rel.PValue}
+		if rel.FiellerOK && c.CUPED == nil {
+			f := rel.FiellerCI
+			ro.CIFieller = &f
+		}
+		c.Relative = ro
+	} else if c.Error == nil {
+		c.Error = errp(relErr)
+	}
+	if c.Error == nil && relErr != nil {
+		c.Error = errp(relErr)
+	}
+	pEngine := c.Absolute.PValue
+	switch p.Engine {
+	case "bayesian":
+		bo := &BayesianOutput{ChanceToWin: 0.5}
+		if c.Relative == nil {
+			bo.Error = errp(ErrBaselineZero)
+			bo.CI = [2]float64{}
+		} else {
+			post, err := GaussianBayes(rel.Estimate, rel.SE*rel.SE, p.prior, p.alpha)
+			bo.ChanceToWin, bo.RiskControl, bo.RiskTreatment = post.ChanceToWin, post.RiskControl, post.RiskTreatment
+			bo.CI, bo.Mean, bo.SD, bo.Error = post.CI, post.Mean, post.SD, errp(err)
+		}
+		if m.Type == "proportion" {
+			bb, err := BetaBinomial(a.N, sa.Sum, b.N, sb.Sum)
+			if err == nil {
+				bo.BetaBinomial = &BetaBinomialOutput{ChanceToWin: bb.ChanceToWin, RiskControl: bb.RiskControl, RiskTreatment: bb.RiskTreatment}
+			}
+		}
+		c.Bayesian = bo
+	case "sequential":
+		sq, _ := ConfidenceSequence(abs.Estimate, abs.SE, a.N+b.N, p.tuning, p.alpha)
+		so := &SequentialOutput{CI: sq.CI, HalfWidth: sq.HalfWidth, PValue: sq.PValue, Tuning: p.tuning}
+		if c.Relative != nil {
+			rs, _ := ConfidenceSequence(rel.Estimate, rel.SE, a.N+b.N, p.tuning, p.alpha)
+			r := rs.CI
+			so.RelativeCI = &r
+		}
+		c.Sequential = so
+		pEngine = sq.PValue
+	}
+	c.AdjustedPValue = pEngine
+	return c
+}
+
+// roi computes the ROI of variant vi from the roi metric's comparison.
+func (p *prepared) roi(m MetricInput, c ComparisonOutput, vi int) ROIOutput {
+	v := p.Variants[vi]
+	ro := ROIOutput{Variant: v.Key, Metric: m.Key, Cost: v.PromotionCost}
+	if c.Error != nil && c.Absolute.Method == "none" {
+		ro.Error = c.Error
+		return ro
+	}
+	n := p.units(m.Stats[v.Key], vi)
+	r, err := ROI(Effect{Estimate: c.Absolute.Estimate, CI: c.Absolute.CI}, n, v.PromotionCost)
+	ro.IncrementalRevenue, ro.IncrementalCI, ro.Net = r.IncrementalRevenue, r.IncrementalCI, r.Net
+	if err != nil {
+		ro.Error = errp(err)
+		return ro
+	}
+	ro.ROI, ro.ROIPercent = &r.ROI, &r.ROIPercent
+	ci := r.CI
+	ro.CI = &ci
+	if c.Error != nil {
+		ro.Error = c.Error
+	}
+	return ro
+}
+
+// personalization computes the personalization lift (unadjusted means).
+func (p *prepared) personalization() *PersLiftOutput {
+	pi := p.Personalization
+	m := p.Metrics[p.persIdx]
+	po := &PersLiftOutput{Metric: m.Key, Personalized: pi.Personalized, Generic: pi.Generic, PValue: 1}
+	gi, ti := p.index[pi.Generic], p.index[pi.Personalized]
+	g, errG := p.armSummary(m, gi)
+	t, errT := p.armSummary(m, ti)
+	for _, e := range []error{errG, errT} {
+		if e != nil {
+			po.Error = errp(e)
+			return po
+		}
+	}
+	r, err := PersonalizationLift(g, t, p.alpha)
+	po.Estimate, po.SE, po.PValue = r.Estimate, r.SE, r.PValue
+	if err == nil || err == ErrZeroVariance {
+		ci, cn := r.CI, r.CINormal
+		po.CI, po.CINormal = &ci, &cn
+	}
+	po.Error = errp(err)
+	return po
+}
+
+// PersonalizationLift returns the lift of the personalized arm over the
+// generic arm, (m_pers − m_generic)/|m_generic|, with the delta-method SE,
+// the Welch-df t CI and the normal CI exactly as RelativeLift(generic,
+// personalized, alpha, WelchDF(generic, personalized)). A zero generic mean
+// gives ErrBaselineZero.
+func PersonalizationLift(generic, personalized Summary, alpha float64) (Relative, error) {
+	return RelativeLift(generic, personalized, alpha, WelchDF(generic, personalized))
+}
+
+// Plan answers a sample-size or MDE question (DESIGN.md §5). Proportions:
+// n = SampleSizeProportions(baseline, treatment) with treatment =
+// baseline·(1+mde_relative) when only mde_relative is given; means:
+// n = SampleSizeMeans(sigma, delta) (delta = mde_relative·baseline when
+// only those are given). n_per_variant is rounded up and n_total =
+// n_per_variant × variants (default 2). With n_per_variant in the input it
+// returns the MDE instead: MDEProportion(baseline, n) or MDEMean(sigma, n).
+// Defaults: alpha 0.05, power 0.8. Bad input gives a *ValidationError.
+func Plan(in PlanInput) (PlanOutput, error) {
+	out := PlanOutput{Metric: in.Metric, Alpha: DefaultAlpha, Power: 0.8}
+	num := func(name string, v *float64) error {
+		if v != nil {
+			return checkNum(name, *v)
+		}
+		return nil
+	}
+	for _, f := range []struct {
+		n string
+		v *float64
+	}{{"baseline", in.Baseline}, {"treatment", in.Treatment}, {"mde_relative", in.MDERelative}, {"sigma", in.Sigma},
+		{"delta", in.Delta}, {"n_per_variant", in.NPerVariant}, {"alpha", in.Alpha}, {"power", in.Power}} {
+		if err := num(f.n, f.v); err != nil {
+			return out, err
+		}
+	}
+	if in.Alpha != nil {
+		if !(*in.Alpha > 0 && *in.Alpha < 1) {
+			return out, verr("alpha", "must be in (0,1)")
+		}
+		out.Alpha = *in.Alpha
+	}
+	if in.Power != nil {
+		if !(*in.Power > 0 && *in.Power < 1) {
+			return out, verr("power", "must be in (0,1)")
+		}
+		out.Power = *in.Power
+	}
+	k := 2
+	if in.Variants != nil {
+		if *in.Variants < 2 || *in.Variants > 1000 {
+			return out, verr("variants", "must be between 2 and 1000")
+		}
+		k = *in.Variants
+	}
+	if in.NPerVariant != nil && !(*in.NPerVariant > 0) {
+		return out, verr("n_per_variant", "must be > 0")
+	}
+	if in.MDERelative != nil && *in.MDERelative == 0 {
+		return out, verr("mde_relative", "must not be 0")
+	}
+	setN := func(n float64) error {
+		if !(n > 0) || n > 1e15 {
+			return verr("", "required sample size is out of range (%v)", n)
+		}
+		out.NPerVariant = math.Ceil(n * (1 - 1e-12))
+		out.NTotal = out.NPerVariant * float64(k)
+		return nil
+	}
+	switch in.Metric {
+	case "proportion":
+		if in.Baseline == nil {
+			return out, verr("baseline", "missing")
+		}
+		p1 := *in.Baseline
+		if !(p1 > 0 && p1 < 1) {
+			return out, verr("baseline", "must be in (0,1)")
+		}
+		if in.NPerVariant != nil {
+			mde, _ := MDEProportion(p1, *in.NPerVariant, out.Alpha, out.Power)
+			out.NPerVariant = *in.NPerVariant
+			out.NTotal = out.NPerVariant * float64(k)
+			out.MDEAbsolute = mde
+			r := mde / p1
+			out.MDERelative = &r
+			return out, nil
+		}
+		var p2 float64
+		switch {
+		case in.Treatment != nil:
+			p2 = *in.Treatment
+			if !(p2 > 0 && p2 < 1) {
+				return out, verr("treatment", "must be in (0,1)")
+			}
+			if p2 == p1 {
+				return out, verr("treatment", "must differ from baseline")
+			}
+		case in.MDERelative != nil:
+			p2 = p1 * (1 + *in.MDERelative)
+			if !(p2 > 0 && p2 < 1) {
+				return out, verr("mde_relative", "gives a treatment rate outside (0,1)")
+			}
+		default:
+			return out, verr("treatment", "missing (give treatment, mde_relative or n_per_variant)")
+		}
+		n, _ := SampleSizeProportions(p1, p2, out.Alpha, out.Power)
+		if err := setN(n); err != nil {
+			return out, err
+		}
+		out.MDEAbsolute = p2 - p1
+		r := (p2 - p1) / p1
+		out.MDERelative = &r
+	case "mean":
+		if in.Sigma == nil {
+			return out, verr("sigma", "missing")
+		}
+		sigma := *in.Sigma
+		if !(sigma > 0) {
+			return out, verr("sigma", "must be > 0")
+		}
+		if in.Baseline != nil && *in.Baseline == 0 {
+			return out, verr("baseline", "must not be 0")
+		}
+		if in.NPerVariant != nil {
+			mde, _ := MDEMean(sigma, *in.NPerVariant, out.Alpha, out.Power)
+			out.NPerVariant = *in.NPerVariant
+			out.NTotal = out.NPerVariant * float64(k)
+			out.MDEAbsolute = mde
+			if in.Baseline != nil {
+				r := mde / math.Abs(*in.Baseline)
+				out.MDERelative = &r
+			}
+			return out, nil
+		}
+		var d float64
+		switch {
+		case in.Delta != nil:
+			d = *in.Delta
+			if d == 0 {
+				return out, verr("delta", "must not be 0")
+			}
+		case in.MDERelative != nil && in.Baseline != nil:
+			d = *in.MDERelative * math.Abs(*in.Baseline)
+		default:
+			return out, verr("delta", "missing (give delta, mde_relative with baseline, or n_per_variant)")
+		}
+		n, _ := SampleSizeMeans(sigma, d, out.Alpha, out.Power)
+		if err := setN(n); err != nil {
+			return out, err
+		}
+		out.MDEAbsolute = math.Abs(d)
+		if in.Baseline != nil {
+			r := math.Abs(d) / math.Abs(*in.Baseline)
+			out.MDERelative = &r
+		}
+	case "":
+		return out, verr("metric", "missing (proportion or mean)")
+	default:
+		return out, verr("metric", "must be proportion or mean, got %q", in.Metric)
+	}
+	return out, nil
+}

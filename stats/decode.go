@@ -1,0 +1,211 @@
+package stats
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// ValidationError is bad input: Field is the JSON path of the offending
+// field (e.g. "metrics[1].stats.ten_off.sum_squares"), Message says why.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+// Error returns "field: message" (or the message alone for the document).
+func (e *ValidationError) Error() string {
+	if e.Field == "" {
+		return e.Message
+	}
+	return e.Field + ": " + e.Message
+}
+
+func verr(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// DecodeAnalyzeInput reads an AnalyzeInput from JSON. Unknown fields are
+// allowed (forward compatibility); a value of the wrong type, trailing data
+// or malformed JSON gives a *ValidationError naming the field. It does not
+// validate values; Analyze does.
+func DecodeAnalyzeInput(r io.Reader) (AnalyzeInput, error) {
+	var in AnalyzeInput
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return in, err
+	}
+	var top map[string]json.RawMessage
+	if err := decodeAt(data, "", &top); err != nil {
+		return in, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  any
+	}{
+		{"alpha", &in.Alpha}, {"engine", &in.Engine}, {"sequential_tuning", &in.SequentialTuning},
+		{"correction", &in.Correction}, {"control", &in.Control}, {"roi_metric", &in.ROIMetric},
+		{"roi_variant", &in.ROIVariant}, {"personalization", &in.Personalization}, {"prior", &in.Prior},
+	} {
+		if raw, ok := top[f.name]; ok {
+			if err := decodeAt(raw, f.name, f.dst); err != nil {
+				return in, err
+			}
+		}
+	}
+	if raw, ok := top["variants"]; ok {
+		var items []json.RawMessage
+		if err := decodeAt(raw, "variants", &items); err != nil {
+			return in, err
+		}
+		in.Variants = make([]VariantInput, len(items))
+		for i, it := range items {
+			if err := decodeAt(it, fmt.Sprintf("variants[%d]", i), &in.Variants[i]); err != nil {
+				return in, err
+			}
+		}
+	}
+	if raw, ok := top["metrics"]; ok {
+		var items []json.RawMessage
+		if err := decodeAt(raw, "metrics", &items); err != nil {
+			return in, err
+		}
+		in.Metrics = make([]MetricInput, len(items))
+		for i, it := range items {
+			path := fmt.Sprintf("metrics[%d]", i)
+			var m struct {
+				Key   string                     `json:"key"`
+				Type  string                     `json:"type"`
+				Role  string                     `json:"role"`
+				Stats map[string]json.RawMessage `json:"stats"`
+			}
+			if err := decodeAt(it, path, &m); err != nil {
+				return in, err
+			}
+			mi := MetricInput{Key: m.Key, Type: m.Type, Role: m.Role}
+			if m.Stats != nil {
+				mi.Stats = make(map[string]ArmStats, len(m.Stats))
+			}
+			for k, raw := range m.Stats {
+				var s ArmStats
+				if err := decodeAt(raw, path+".stats."+k, &s); err != nil {
+					return in, err
+				}
+				mi.Stats[k] = s
+			}
+			in.Metrics[i] = mi
+		}
+	}
+	return in, nil
+}
+
+// DecodePlanInput reads a PlanInput from JSON with field-named type errors.
+func DecodePlanInput(r io.Reader) (PlanInput, error) {
+	var in PlanInput
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return in, err
+	}
+	return in, decodeAt(data, "", &in)
+}
+
+// decodeAt unmarshals raw into dst and turns type errors into
+// ValidationErrors whose field is prefixed with path.
+func decodeAt(raw []byte, path string, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	err := dec.Decode(dst)
+	if err == nil {
+		if _, e := dec.Token(); e != io.EOF {
+			return verr(path, "unexpected data after the JSON value")
+		}
+		return nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		f := path
+		if te.Field != "" {
+			if f != "" {
+				f += "."
+			}
+			f += te.Field
+		}
+		want := te.Type.String()
+		switch {
+		case strings.Contains(want, "float64"):
+			want = "a number"
+		case strings.Contains(want, "string"):
+			want = "a string"
+		case strings.Contains(want, "int"):
+			want = "an integer"
+		case strings.Contains(want, "[]"):
+			want = "an array"
+		case strings.Contains(want, "map"), strings.Contains(want, "struct"), strings.Contains(want, "stats."):
+			want = "an object"
+		case strings.Contains(want, "bool"):
+			want = "a boolean"
+		}
+		return verr(f, "must be %s, got %s", want, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return verr(path, "invalid JSON at offset %d: %v", se.Offset, se)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return verr(path, "invalid JSON: unexpected end of input")
+	}
+	return verr(path, "%v", err)
+}
+
+// rounding tolerance for Σy² ≥ (Σy)²/n consistency checks.
+const sumSquaresTol = 1e-9
+
+func checkNum(field string, v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return verr(field, "must be a finite number")
+	}
+	return nil
+}
+
+// checkSquares checks Q ≥ S²/n (beyond rounding) and Q ≥ 0.
+func checkSquares(field, sumName string, q, s, n float64) error {
+	if err := checkNum(field, q); err != nil {
+		return err
+	}
+	if q < 0 {
+		return verr(field, "must be >= 0")
+	}
+	if n > 0 {
+		need := s * (s / n)
+		if q < need && need-q > sumSquaresTol*math.Max(need, 1e-300)+1e-12 {
+			return verr(field, "inconsistent with %s (must be >= %s²/n)", sumName, sumName)
+		}
+	}
+	return nil
+}
+
+// checkCross checks the Cauchy–Schwarz bound on a cross sum.
+func checkCross(field string, sxy, sx, qx, sy, qy, n float64) error {
+	if err := checkNum(field, sxy); err != nil {
+		return err
+	}
+	if n <= 0 {
+		return nil
+	}
+	c := sxy - sx*(sy/n)
+	bound := centred(qx, sx, n) * centred(qy, sy, n)
+	if c*c > bound*(1+1e-6)+1e-9*(math.Abs(sxy)+1) {
+		return verr(field, "inconsistent with the sums and sums of squares (|cov| > sd·sd)")
+	}
+	return nil
+}
+
+// Validate checks an AnalyzeInput and returns the first problem as a
+// *ValidationError naming the field, or nil.
+func Validate(in AnalyzeInput) error {
+	_, err := normalize(in)
+	return err
+}
