@@ -20,6 +20,8 @@ type Service struct {
 	// checkCondition validates a targeting condition document; set by
 	// SetConditionChecker (package assign parses conditions).
 	checkCondition func(doc []byte) error
+	// spec caches the SDK snapshots and holds the change subscribers.
+	spec *specState
 	// ClockSkew is how far in the future an event's timestamp may be.
 	ClockSkew time.Duration
 }
@@ -29,7 +31,8 @@ func NewService(store Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition}
+	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
+		spec: newSpecState()}
 }
 
 // SetClock replaces the clock, for tests.

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/promolift/promolift/assign"
 )
@@ -216,8 +214,24 @@ func andConditions(a, b json.RawMessage) json.RawMessage {
 	return append(out, "]}"...)
 }
 
+// specFeature converts a flag. Besides GrowthBook's defaultValue and rules
+// the feature carries the flag's variants, default variant, enabled switch
+// and metadata, and each force rule names its variant, so that SDKs and
+// OFREP report the same variant names and reasons.
 func specFeature(f *Flag, live map[string]*Experiment) assign.Feature {
-	feat := assign.Feature{DefaultValue: f.Variants[f.DefaultVariant]}
+	enabled := f.Enabled
+	feat := assign.Feature{
+		DefaultValue:   compactValue(f.Variants[f.DefaultVariant]),
+		DefaultVariant: f.DefaultVariant,
+		Enabled:        &enabled,
+		Metadata:       flagMetadata(f),
+	}
+	if len(f.Variants) > 0 {
+		feat.Variants = make(map[string]json.RawMessage, len(f.Variants))
+		for k, v := range f.Variants {
+			feat.Variants[k] = compactValue(v)
+		}
+	}
 	if !f.Enabled {
 		return feat
 	}
@@ -228,7 +242,8 @@ func specFeature(f *Flag, live map[string]*Experiment) assign.Feature {
 			id = "rule-" + strconv.Itoa(i+1)
 		}
 		if r.Experiment == "" {
-			rule := assign.Rule{ID: id, Condition: compactCondition(r.Condition), Force: f.Variants[r.Variant]}
+			rule := assign.Rule{ID: id, Variant: r.Variant, Condition: compactCondition(r.Condition),
+				Force: compactValue(f.Variants[r.Variant])}
 			if r.Rollout != nil && *r.Rollout < 1 {
 				cov := *r.Rollout
 				rule.Coverage = &cov
@@ -280,6 +295,28 @@ func specFeature(f *Flag, live map[string]*Experiment) assign.Feature {
 	return feat
 }
 
+// compactValue returns the JSON value v compacted (v itself when invalid).
+func compactValue(v json.RawMessage) json.RawMessage {
+	if len(v) == 0 {
+		return v
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, v) != nil {
+		return v
+	}
+	return buf.Bytes()
+}
+
+// flagMetadata is the OpenFeature flag metadata served with flag f: its
+// type.
+func flagMetadata(f *Flag) json.RawMessage {
+	if f.Type == "" {
+		return nil
+	}
+	b, _ := json.Marshal(map[string]string{"type": string(f.Type)})
+	return b
+}
+
 // specMaxAge bounds how long a cached spec is served without looking at
 // the store again. Changes made through this Service invalidate the cache
 // at once; the age limit picks up changes made by other replicas.
@@ -300,7 +337,7 @@ type snapshot struct {
 }
 
 // specState is the per-Service cache of snapshots and the change
-// subscribers. It lives beside the Service (see stateOf), not in it.
+// subscribers of one Service.
 type specState struct {
 	version atomic.Uint64
 
@@ -314,21 +351,11 @@ type specState struct {
 	notifyMu sync.Mutex
 }
 
-// states maps a Service to its specState without keeping the Service
-// alive: the entry is removed when the Service is collected.
-var states sync.Map // weak.Pointer[Service] → *specState
-
-func (s *Service) state() *specState {
-	wp := weak.Make(s)
-	if v, ok := states.Load(wp); ok {
-		return v.(*specState)
-	}
-	v, loaded := states.LoadOrStore(wp, &specState{cache: map[string]*snapshot{}, subs: map[int]chan string{}})
-	if !loaded {
-		runtime.AddCleanup(s, func(wp weak.Pointer[Service]) { states.Delete(wp) }, wp)
-	}
-	return v.(*specState)
+func newSpecState() *specState {
+	return &specState{cache: map[string]*snapshot{}, subs: map[int]chan string{}}
 }
+
+func (s *Service) state() *specState { return s.spec }
 
 // changed records that an experiment or flag changed: cached specs are
 // rebuilt on next use and subscribers are notified with the new ETag.
