@@ -44,6 +44,8 @@ test-go:
 	$(GO) test -count=1 -timeout 12m ./...
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 10s ./assign
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 10s ./stats
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 10s ./experiments/httpapi
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime 10s ./experiments/httpapi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -54,10 +56,23 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime $(FUZZTIME) ./assign
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime $(FUZZTIME) ./assign
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./stats
+	$(GO) test -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
+	$(GO) test -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
 
+# bench runs the benchmarks of module bench/ against their anchors (with a
+# throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is set) and
+# writes docs/performance.md.
 bench:
-	@echo "make bench: see docs/performance.md"
-	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+	@set -e; \
+	if [ -n "$$PROMOLIFT_TEST_DATABASE_URL" ]; then \
+		echo "make bench: using PROMOLIFT_TEST_DATABASE_URL from the environment"; \
+		(cd bench && $(GO) run ./cmd/perfdoc -out ../docs/performance.md); \
+	else \
+		url=$$(.ci/pg.sh start $(PGDIR)); \
+		trap '.ci/pg.sh stop $(PGDIR)' EXIT; \
+		echo "make bench: throw-away PostgreSQL at $$url"; \
+		(cd bench && PROMOLIFT_TEST_DATABASE_URL=$$url $(GO) run ./cmd/perfdoc -out ../docs/performance.md); \
+	fi
 
 clean:
 	rm -f promolift.db promolift.db-wal promolift.db-shm

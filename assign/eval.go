@@ -140,13 +140,22 @@ func (s *Spec) EvalFeatureWith(ev *Eval, key string) FeatureResult {
 	return s.evalFeature(ev, key, &st)
 }
 
-// evalStack tracks the features being evaluated, to detect prerequisite cycles.
+// evalStack tracks the features being evaluated, to detect prerequisite
+// cycles. The common depths fit in the fixed array, so that evaluation does
+// not allocate; deeper prerequisite chains spill into more.
 type evalStack struct {
-	keys []string
+	arr  [8]string
+	n    int
+	more []string
 }
 
 func (st *evalStack) has(k string) bool {
-	for _, x := range st.keys {
+	for _, x := range st.arr[:min(st.n, len(st.arr))] {
+		if x == k {
+			return true
+		}
+	}
+	for _, x := range st.more {
 		if x == k {
 			return true
 		}
@@ -155,10 +164,20 @@ func (st *evalStack) has(k string) bool {
 }
 
 func (st *evalStack) push(k string) {
-	st.keys = append(st.keys, k)
+	if st.n < len(st.arr) {
+		st.arr[st.n] = k
+	} else {
+		st.more = append(st.more, k)
+	}
+	st.n++
 }
 
-func (st *evalStack) pop() { st.keys = st.keys[:len(st.keys)-1] }
+func (st *evalStack) pop() {
+	st.n--
+	if st.n >= len(st.arr) {
+		st.more = st.more[:len(st.more)-1]
+	}
+}
 
 func featureResult(v json.RawMessage, src Source, ruleID string, e *Experiment, r *Result) FeatureResult {
 	if len(v) == 0 {

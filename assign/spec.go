@@ -120,17 +120,63 @@ type Filter struct {
 	Attribute   string  `json:"attribute,omitempty"`
 }
 
-// Feature is a feature flag: a default value and ordered rules.
+// Feature is a feature flag: a default value and ordered rules, plus the
+// promolift flag fields SDKs report (variant names, enabled, metadata).
+// Evaluation (EvalFeature) uses only DefaultValue and Rules; the other
+// fields describe the flag to OpenFeature providers.
 type Feature struct {
 	DefaultValue json.RawMessage `json:"defaultValue,omitempty"`
 	Rules        []Rule          `json:"rules,omitempty"`
+	// Variants maps each variant name to its value (promolift).
+	Variants map[string]json.RawMessage `json:"variants,omitempty"`
+	// DefaultVariant names the variant whose value is DefaultValue.
+	DefaultVariant string `json:"defaultVariant,omitempty"`
+	// Enabled false marks a disabled flag: providers report the DISABLED
+	// reason and the caller's default. Absent (nil) means enabled.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Metadata is the flag's metadata, a JSON object of string, number and
+	// boolean values (OpenFeature flag metadata).
+	Metadata json.RawMessage `json:"metadata,omitempty"`
+}
+
+// IsEnabled reports whether the flag is enabled (Enabled is nil or true).
+func (f *Feature) IsEnabled() bool { return f.Enabled == nil || *f.Enabled }
+
+// MissingHashAttribute reports the first rule of f that hashes the unit (a
+// percentage rollout or an experiment rule) while attrs lack a usable value
+// of its hash attribute (and fallback attribute), and that attribute's
+// name. OpenFeature providers report such an evaluation as
+// TARGETING_KEY_MISSING.
+func (f *Feature) MissingHashAttribute(attrs Attributes) (attr string, missing bool) {
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		var hashes bool
+		if len(r.Force) > 0 {
+			hashes = r.Coverage != nil || r.Range != nil
+		} else {
+			hashes = len(r.Variations) > 0 || len(r.ContextualVariations) > 0
+		}
+		if !hashes {
+			continue
+		}
+		fallback := r.FallbackAttribute
+		if r.DisableStickyBucketing {
+			fallback = ""
+		}
+		if name, _, ok := hashAttr(attrs, r.HashAttribute, fallback); !ok {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // Rule is a feature rule in GrowthBook's shape. A rule with a "force" key
 // (even null) is a force/rollout rule; otherwise a rule with variations is an
 // experiment rule; other rules are ignored.
 type Rule struct {
-	ID                     string            `json:"id,omitempty"`
+	ID string `json:"id,omitempty"`
+	// Variant names the flag variant a force rule serves (promolift).
+	Variant                string            `json:"variant,omitempty"`
 	Condition              json.RawMessage   `json:"condition,omitempty"`
 	ParentConditions       []ParentCondition `json:"parentConditions,omitempty"`
 	Force                  json.RawMessage   `json:"force,omitempty"`
@@ -421,6 +467,17 @@ func (s *Spec) compile(lax bool) error {
 		}
 		if !lax && len(f.DefaultValue) > 0 && !json.Valid(f.DefaultValue) {
 			return fe(p+".defaultValue", "invalid JSON")
+		}
+		if !lax && len(f.Metadata) > 0 && string(f.Metadata) != "null" {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(f.Metadata, &m) != nil {
+				return fe(p+".metadata", "must be a JSON object")
+			}
+		}
+		if !lax && f.DefaultVariant != "" && f.Variants != nil {
+			if _, ok := f.Variants[f.DefaultVariant]; !ok {
+				return fe(p+".defaultVariant", "unknown variant %q", f.DefaultVariant)
+			}
 		}
 		for i := range f.Rules {
 			r := &f.Rules[i]

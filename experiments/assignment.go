@@ -74,16 +74,25 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 				"no running experiment %q in this environment", k)
 		}
 	}
+	s.addSegmentAttributes(ctx, snap.exps, keys, attrs) // segments.go
 	out := make([]AssignmentResult, 0, len(keys))
 	var exposures []Event
 	now := s.now().UTC()
+	rights, err := s.newRightsGuard(ctx, snap, attrs, now) // customers.go
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range keys {
 		r, err := snap.spec.Run(k, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("assign %q: %w", k, err)
 		}
-		out = append(out, resultOf(r))
-		if req.LogExposure && r.InExperiment {
+		res := resultOf(r)
+		if err := rights.apply(ctx, snap.exps[k], &res); err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+		if req.LogExposure && res.InExperiment {
 			exposures = append(exposures, exposureEvent(snap.exps[k], r, attrs, now))
 		}
 	}
@@ -199,7 +208,7 @@ func (s *Service) logExposures(ctx context.Context, who Principal, events []Even
 		return fmt.Errorf("log exposures: %w", err)
 	}
 	for _, o := range outcomes {
-		if o.Status == EventRejected {
+		if o.Status == EventRejected && o.Err != ErrOptedOut { // customers.go: expected, not logged
 			s.log.Warn("exposure rejected", "experiment", events[o.Index].Experiment, "err", o.Err)
 		}
 	}
@@ -325,32 +334,26 @@ func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, 
 	return ev, nil
 }
 
+// evaluateFlag evaluates flag f from its feature in the served spec (the
+// same fields the SDKs read: enabled, variants, defaultVariant,
+// rules[].variant, metadata), so OFREP and the SDKs agree on values,
+// variants and reasons.
 func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes, exposures *[]Event) (*FlagEvaluation, error) {
-	ev := &FlagEvaluation{Key: f.Key, Metadata: map[string]any{}}
-	if !f.Enabled {
-		ev.Value, ev.Variant, ev.Reason = f.Variants[f.DefaultVariant], f.DefaultVariant, ReasonDisabled
+	feat, ok := snap.spec.Features[f.Key]
+	if !ok {
+		return nil, NotFound("flag", f.Key)
+	}
+	ev := &FlagEvaluation{Key: f.Key, Metadata: featureMetadata(feat.Metadata)}
+	if !feat.IsEnabled() {
+		ev.Value, ev.Variant, ev.Reason = feat.DefaultValue, feat.DefaultVariant, ReasonDisabled
 		return ev, nil
 	}
-	if len(f.Rules) == 0 {
-		ev.Value, ev.Variant, ev.Reason = f.Variants[f.DefaultVariant], f.DefaultVariant, ReasonStatic
+	if len(feat.Rules) == 0 {
+		ev.Value, ev.Variant, ev.Reason = feat.DefaultValue, feat.DefaultVariant, ReasonStatic
 		return ev, nil
 	}
-	for _, r := range f.Rules {
-		hashes := r.Experiment != "" || (r.Rollout != nil && *r.Rollout < 1)
-		if !hashes {
-			continue
-		}
-		attr := DefaultUnitAttribute
-		var e *Experiment
-		if r.Experiment != "" {
-			if e = snap.exps[r.Experiment]; e == nil || e.Status != StatusRunning {
-				continue
-			}
-			attr = e.UnitAttribute
-		}
-		if e != nil && !hasHashAttribute(attrs, e) || e == nil && !hasAttr(attrs, attr) {
-			return nil, targetingKeyMissing(f.Key, attr)
-		}
+	if attr, missing := feat.MissingHashAttribute(attrs); missing {
+		return nil, targetingKeyMissing(f.Key, attr)
 	}
 	res := snap.spec.EvalFeature(f.Key, attrs)
 	ev.Value = res.Value
@@ -358,10 +361,10 @@ func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes,
 	case assign.SourceForce:
 		ev.Reason = ReasonTargetingMatch
 		ev.Metadata["rule"] = res.RuleID
-		for _, r := range f.Rules {
-			if r.Experiment == "" && r.ID == res.RuleID {
+		for i := range feat.Rules {
+			if r := &feat.Rules[i]; r.ID == res.RuleID {
 				ev.Variant = r.Variant
-				if r.Rollout != nil && *r.Rollout < 1 {
+				if r.Coverage != nil || r.Range != nil {
 					ev.Reason = ReasonSplit
 				}
 				break
@@ -380,12 +383,25 @@ func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes,
 		}
 	default:
 		ev.Reason = ReasonDefault
-		ev.Variant = f.DefaultVariant
+		ev.Variant = feat.DefaultVariant
 	}
 	if ev.Variant == "" {
 		ev.Variant = variantOfValue(f, ev.Value)
 	}
 	return ev, nil
+}
+
+// featureMetadata decodes a feature's metadata object into a fresh map
+// (empty when there is none).
+func featureMetadata(raw json.RawMessage) map[string]any {
+	m := map[string]any{}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &m)
+		if m == nil {
+			m = map[string]any{}
+		}
+	}
+	return m
 }
 
 // variantOfValue finds the variant of f whose value is v.

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -75,12 +76,12 @@ func (e *Event) Validate(now time.Time, skew time.Duration) *Error {
 	switch {
 	case e.ID == "":
 		return Invalid("event_id", "required", "is required")
-	case len(e.ID) > MaxEventIDLen || !utf8.ValidString(e.ID):
-		return Invalid("event_id", "invalid", "must be valid UTF-8 of at most %d bytes", MaxEventIDLen)
+	case len(e.ID) > MaxEventIDLen || !utf8.ValidString(e.ID) || strings.ContainsRune(e.ID, 0):
+		return Invalid("event_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxEventIDLen)
 	case e.UnitID == "":
 		return Invalid("unit_id", "required", "is required")
-	case len(e.UnitID) > MaxUnitIDLen || !utf8.ValidString(e.UnitID):
-		return Invalid("unit_id", "invalid", "must be valid UTF-8 of at most %d bytes", MaxUnitIDLen)
+	case len(e.UnitID) > MaxUnitIDLen || !utf8.ValidString(e.UnitID) || strings.ContainsRune(e.UnitID, 0):
+		return Invalid("unit_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxUnitIDLen)
 	case e.Timestamp.IsZero():
 		return Invalid("timestamp", "required", "is required (RFC 3339)")
 	case e.Timestamp.After(now.Add(skew)):
@@ -104,8 +105,14 @@ func (e *Event) Validate(now time.Time, skew time.Duration) *Error {
 		if e.Experiment == "" {
 			return Invalid("experiment", "required", "is required for an exposure")
 		}
+		if err := checkText("experiment", e.Experiment, MaxNameLen); err != nil {
+			return err
+		}
 		if e.Variant == "" {
 			return Invalid("variant", "required", "is required for an exposure")
+		}
+		if err := checkText("variant", e.Variant, MaxNameLen); err != nil {
+			return err
 		}
 		if e.Revenue != 0 || e.PromotionCost != nil {
 			return Invalid("revenue", "not_allowed", "an exposure carries no money")
@@ -136,8 +143,8 @@ func (e *Event) Validate(now time.Time, skew time.Duration) *Error {
 }
 
 func checkText(field, s string, max int) *Error {
-	if len(s) > max || !utf8.ValidString(s) {
-		return Invalid(field, "invalid", "must be valid UTF-8 of at most %d bytes", max)
+	if len(s) > max || !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return Invalid(field, "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", max)
 	}
 	return nil
 }
@@ -184,7 +191,10 @@ type VariantCounts struct {
 // attributed conversions and r_u its attributed revenue, Count = Σ y_u,
 // CountSquares = Σ y_u², Revenue = Σ r_u, RevenueSquares = Σ r_u²,
 // RevenueCount = Σ r_u·y_u; Converted counts units with y_u > 0; Cost is the
-// total promotion cost of the attributed conversions.
+// total promotion cost of the attributed conversions. For CUPED, with x_u
+// the unit's revenue of this conversion name in the PrePeriod before its
+// first exposure, PreSum = Σ x_u, PreSumSquares = Σ x_u², PreCrossSum =
+// Σ x_u·r_u (all 0 when no unit bought before its exposure).
 type MetricSums struct {
 	Slice          string
 	Variant        string
@@ -196,7 +206,14 @@ type MetricSums struct {
 	RevenueSquares float64
 	RevenueCount   float64
 	Cost           float64
+	PreSum         float64
+	PreSumSquares  float64
+	PreCrossSum    float64
 }
+
+// PrePeriod is the CUPED pre-period: the days before a unit's first
+// exposure whose revenue is the covariate of the revenue metrics.
+const PrePeriod = 28 * 24 * time.Hour
 
 // SufficientStats is a store's answer to a StatsQuery.
 type SufficientStats struct {

@@ -37,6 +37,24 @@ func TestEventValidate(t *testing.T) {
 		{"money without currency", func() experiments.Event { e := conversion(); e.Currency = ""; return e }, "currency"},
 		{"bad type", func() experiments.Event { e := conversion(); e.Type = "click"; return e }, "type"},
 		{"invalid utf-8", func() experiments.Event { e := conversion(); e.UnitID = "\xff"; return e }, "unit_id"},
+		{"NUL in id", func() experiments.Event { e := conversion(); e.ID = "e\x00"; return e }, "event_id"},
+		{"NUL in unit", func() experiments.Event { e := conversion(); e.UnitID = "u\x001"; return e }, "unit_id"},
+		{"NUL in experiment", func() experiments.Event { e := exposure(); e.Experiment = "spring\x00"; return e }, "experiment"},
+		{"NUL in variant", func() experiments.Event { e := exposure(); e.Variant = "\x00"; return e }, "variant"},
+		{"NUL in name", func() experiments.Event { e := conversion(); e.Name = "purchase\x00"; return e }, "name"},
+		{"NUL in currency", func() experiments.Event { e := conversion(); e.Currency = "KRW\x00"; return e }, "currency"},
+		{"NUL in order id", func() experiments.Event { e := conversion(); e.OrderID = "o\x00"; return e }, "order_id"},
+		{"NUL in channel", func() experiments.Event { e := conversion(); e.Channel = "\x00web"; return e }, "channel"},
+		{"NUL in attribute key", func() experiments.Event {
+			e := conversion()
+			e.Attributes = map[string]string{"a\x00": "v"}
+			return e
+		}, "attributes.a\x00"},
+		{"NUL in attribute value", func() experiments.Event {
+			e := conversion()
+			e.Attributes = map[string]string{"plan": "pro\x00"}
+			return e
+		}, "attributes.plan"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

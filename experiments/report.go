@@ -176,10 +176,13 @@ type CohortTable struct {
 }
 
 // CohortRow is one variant's repurchase rate in one week after first
-// exposure: Repurchasers / Units.
+// exposure: Repurchasers / Units, where Units are the analysed units whose
+// week is over and Repurchasers those of them with a repurchase in it (a
+// conversion of the metric that is not the unit's first since its first
+// exposure). See the stores' CohortStats for the exact definition.
 type CohortRow struct {
 	Variant      string
-	Week         int // 0 = the week of the first exposure
+	Week         int // 1 = the 7 days from the first exposure, 2 = the next 7, ...
 	Units        int64
 	Repurchasers int64
 	Rate         float64
@@ -276,7 +279,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 			return nil, err
 		}
 	}
-	r.Cohorts = s.cohorts(ctx, q, rb.primary)
+	r.Cohorts = s.cohorts(ctx, exp, q, rb.primary, now)
 	r.Decision = Decide(exp, &r.Analysis, elapsedDays(exp, now))
 	return r, nil
 }
@@ -435,11 +438,24 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 	}
 	for _, m := range rb.metrics {
 		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{}}
+		// CUPED: the pre-period sums go in when any arm has pre-period
+		// revenue (all arms or none, as stats requires).
+		cuped := false
+		for _, v := range exp.Variants {
+			if s := ms[v.Key][m.name]; m.revenue && (s.PreSum != 0 || s.PreSumSquares != 0) {
+				cuped = true
+			}
+		}
 		for _, v := range exp.Variants {
 			s := ms[v.Key][m.name]
 			if m.revenue {
 				sq := s.RevenueSquares
-				mi.Stats[v.Key] = stats.ArmStats{Sum: s.Revenue, SumSquares: &sq}
+				a := stats.ArmStats{Sum: s.Revenue, SumSquares: &sq}
+				if cuped {
+					px, pxx, pxy := s.PreSum, s.PreSumSquares, s.PreCrossSum
+					a.PreSum, a.PreSumSquares, a.PreCrossSum = &px, &pxx, &pxy
+				}
+				mi.Stats[v.Key] = a
 			} else {
 				mi.Stats[v.Key] = stats.ArmStats{Sum: float64(s.Converted)}
 			}
@@ -746,12 +762,14 @@ func (s *Service) series(ctx context.Context, r *Report, rb *reportBuilder, q St
 // cohortWeeks is the number of weeks of the cohort table.
 const cohortWeeks = 8
 
-// cohorts asks the store for the repurchase cohorts when it can.
-func (s *Service) cohorts(ctx context.Context, q StatsQuery, metric string) CohortTable {
+// cohorts asks the store for the repurchase cohorts of metric as of now
+// when it can, and orders them by the experiment's variants, then week.
+func (s *Service) cohorts(ctx context.Context, exp *Experiment, q StatsQuery, metric string, now time.Time) CohortTable {
 	cs, ok := s.store.(CohortStore)
 	if !ok {
 		return CohortTable{Note: "this store cannot compute repurchase cohorts yet: they need per-unit conversion times, which the sufficient statistics do not carry"}
 	}
+	q.Until = now
 	rows, err := cs.CohortStats(ctx, q, metric, cohortWeeks)
 	if err != nil {
 		s.log.Warn("cohort stats", "experiment", q.Experiment, "err", err)
@@ -762,7 +780,27 @@ func (s *Service) cohorts(ctx context.Context, q StatsQuery, metric string) Coho
 			rows[i].Rate = float64(rows[i].Repurchasers) / float64(rows[i].Units)
 		}
 	}
-	return CohortTable{Available: true, Rows: rows}
+	order := map[string]int{}
+	for i, v := range exp.Variants {
+		order[v.Key] = i
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if oa, ob := rank(order, a.Variant), rank(order, b.Variant); oa != ob {
+			return oa < ob
+		}
+		return a.Variant < b.Variant || a.Variant == b.Variant && a.Week < b.Week
+	})
+	note := fmt.Sprintf("share of units with a repeat %s (not their first since exposure) in week k after their first exposure, among units exposed at least k weeks ago", metric)
+	return CohortTable{Available: true, Note: note, Rows: rows}
+}
+
+// rank is the position of variant in order, after all of them when absent.
+func rank(order map[string]int, variant string) int {
+	if i, ok := order[variant]; ok {
+		return i
+	}
+	return len(order)
 }
 
 // Decide turns an analysis into a recommendation. The rules, in order:

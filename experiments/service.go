@@ -24,6 +24,8 @@ type Service struct {
 	spec *specState
 	// ClockSkew is how far in the future an event's timestamp may be.
 	ClockSkew time.Duration
+	// segs caches customer segment boundaries (segments.go).
+	segs segmentState
 }
 
 // NewService returns a Service over store. log may be nil.
@@ -84,6 +86,7 @@ func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experi
 	if err := s.store.CreateExperiment(ctx, e); err != nil {
 		return fmt.Errorf("create experiment: %w", err)
 	}
+	s.syncPromotionCosts(ctx, e) // cost.go
 	s.audit(ctx, who, "experiment.create", "experiment:"+e.Key, nil, e)
 	s.changed()
 	return nil
@@ -128,6 +131,7 @@ func (s *Service) modifyExperiment(ctx context.Context, who Principal, key, acti
 		if err != nil {
 			return nil, fmt.Errorf("%s experiment: %w", action, err)
 		}
+		s.syncPromotionCosts(ctx, &next) // cost.go
 		s.auditRaw(ctx, who, "experiment."+action, "experiment:"+key, before, &next)
 		s.changed()
 		return &next, nil
@@ -296,6 +300,9 @@ func (s *Service) CreateKey(ctx context.Context, who Principal, name string, sco
 	if len(name) > 200 {
 		return nil, "", Invalid("name", "too_long", "must be at most 200 characters")
 	}
+	if err := checkText("name", name, 200); err != nil {
+		return nil, "", err
+	}
 	k, token, err := NewAPIKey(name, scope, env, s.now())
 	if err != nil {
 		return nil, "", fmt.Errorf("create key: %w", err)
@@ -387,6 +394,10 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 	valid := make([]Event, 0, len(events))
 	index := make([]int, 0, len(events))
 	exps := map[string]*Experiment{}
+	optedOut, err := s.optedOutExposures(ctx, events) // customers.go
+	if err != nil {
+		return nil, err
+	}
 	for i := range events {
 		e := &events[i]
 		out[i] = EventOutcome{Index: i, EventID: e.ID}
@@ -403,6 +414,10 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 					return nil, err
 				}
 				out[i].Status, out[i].Err = EventRejected, de
+				continue
+			}
+			if optedOut[e.UnitID] {
+				out[i].Status, out[i].Err = EventRejected, ErrOptedOut
 				continue
 			}
 		}

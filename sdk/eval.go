@@ -63,83 +63,55 @@ type Assignment struct {
 	Err          error // ErrNotReady, assign.ErrUnknownExperiment
 }
 
-// snapshot is one config version with what the SDK adds to assign.Spec.
+// snapshot is one config version with what the SDK derives from it.
 type snapshot struct {
 	spec    *assign.Spec
 	etag    string
-	flags   map[string]*flagExt
+	meta    map[string]map[string]any // flag key → decoded metadata
 	fetched time.Time
 }
 
-// flagExt holds promolift's flag fields that assign.Feature does not carry:
-// variant names, enabled, metadata and each rule's variant.
-type flagExt struct {
-	Variants       map[string]json.RawMessage `json:"variants"`
-	DefaultVariant string                     `json:"defaultVariant"`
-	Enabled        *bool                      `json:"enabled"`
-	Disabled       bool                       `json:"disabled"`
-	Metadata       json.RawMessage            `json:"metadata"`
-	Rules          []struct {
-		ID      string `json:"id"`
-		Variant string `json:"variant"`
-	} `json:"rules"`
-
-	disabled bool
-	meta     map[string]any
-	ruleVar  map[string]string
-}
-
+// decodeSnapshot decodes the config: an assign.Spec whose features carry
+// the promolift flag fields (variants, defaultVariant, enabled, metadata,
+// rules[].variant). Flag values are compacted so that variant names can be
+// found by value.
 func decodeSnapshot(body []byte, etag string) (*snapshot, error) {
 	spec, err := assign.DecodeSpec(body)
 	if err != nil {
 		return nil, err
 	}
-	var ext struct {
-		Features map[string]*flagExt `json:"features"`
-	}
-	if err := json.Unmarshal(body, &ext); err != nil {
-		return nil, fmt.Errorf("sdk: decode config: %w", err)
-	}
-	for key, f := range ext.Features {
-		if f == nil {
-			delete(ext.Features, key)
-			continue
-		}
-		f.disabled = f.Disabled || (f.Enabled != nil && !*f.Enabled)
-		if len(f.Metadata) > 0 && string(f.Metadata) != "null" {
-			d := json.NewDecoder(bytes.NewReader(f.Metadata))
-			d.UseNumber()
-			var m map[string]any
-			if err := d.Decode(&m); err != nil {
-				return nil, fmt.Errorf("sdk: config: features[%q].metadata: %w", key, err)
-			}
-			for k, v := range m {
-				if n, ok := v.(json.Number); ok {
-					if i, err := n.Int64(); err == nil {
-						m[k] = i
-					} else if x, err := n.Float64(); err == nil {
-						m[k] = x
-					}
-				}
-			}
-			f.meta = m
-		}
-		for _, r := range f.Rules {
-			if r.ID != "" && r.Variant != "" {
-				if f.ruleVar == nil {
-					f.ruleVar = map[string]string{}
-				}
-				f.ruleVar[r.ID] = r.Variant
-			}
-		}
+	snap := &snapshot{spec: spec, etag: etag, fetched: time.Now()}
+	for key, f := range spec.Features {
 		for k, v := range f.Variants {
 			f.Variants[k] = compactJSON(v)
 		}
+		if len(f.Metadata) == 0 || string(f.Metadata) == "null" {
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(f.Metadata))
+		d.UseNumber()
+		var m map[string]any
+		if err := d.Decode(&m); err != nil {
+			return nil, fmt.Errorf("sdk: config: features[%q].metadata: %w", key, err)
+		}
+		for k, v := range m {
+			if n, ok := v.(json.Number); ok {
+				if i, err := n.Int64(); err == nil {
+					m[k] = i
+				} else if x, err := n.Float64(); err == nil {
+					m[k] = x
+				}
+			}
+		}
+		if snap.meta == nil {
+			snap.meta = map[string]map[string]any{}
+		}
+		snap.meta[key] = m
 	}
-	if etag == "" {
-		etag = spec.Version
+	if snap.etag == "" {
+		snap.etag = spec.Version
 	}
-	return &snapshot{spec: spec, etag: etag, flags: ext.Features, fetched: time.Now()}, nil
+	return snap, nil
 }
 
 func compactJSON(v json.RawMessage) json.RawMessage {
@@ -150,11 +122,8 @@ func compactJSON(v json.RawMessage) json.RawMessage {
 	return b.Bytes()
 }
 
-// variantOf names the variant whose value is v.
-func (f *flagExt) variantOf(v json.RawMessage) string {
-	if f == nil {
-		return ""
-	}
+// variantOf names the variant of f whose value is v.
+func variantOf(f *assign.Feature, v json.RawMessage) string {
 	if f.DefaultVariant != "" && bytes.Equal(f.Variants[f.DefaultVariant], v) {
 		return f.DefaultVariant
 	}
@@ -165,7 +134,7 @@ func (f *flagExt) variantOf(v json.RawMessage) string {
 		}
 	}
 	if best == "" && len(v) > 0 && !bytes.Equal(v, compactJSON(v)) {
-		return f.variantOf(compactJSON(v))
+		return variantOf(f, compactJSON(v))
 	}
 	return best
 }
@@ -225,14 +194,14 @@ func (c *Client) Evaluate(key string, attrs assign.Attributes) Evaluation {
 }
 
 func (c *Client) evalFlag(s *snapshot, key string, feat *assign.Feature, attrs assign.Attributes) Evaluation {
-	ext := s.flags[key]
-	ev := Evaluation{Key: key}
-	if ext != nil {
-		ev.Metadata = ext.meta
-		if ext.disabled {
-			ev.Reason = ReasonDisabled
-			return ev
-		}
+	ev := Evaluation{Key: key, Metadata: s.meta[key]}
+	if !feat.IsEnabled() {
+		ev.Reason = ReasonDisabled
+		return ev
+	}
+	if attr, missing := feat.MissingHashAttribute(attrs); missing {
+		return Evaluation{Key: key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, Metadata: ev.Metadata,
+			ErrorMessage: "flag " + strconv.Quote(key) + " needs the attribute " + strconv.Quote(attr) + " (the targeting key)"}
 	}
 	fr := s.spec.EvalFeature(key, attrs)
 	ev.Value = fr.Value
@@ -252,28 +221,25 @@ func (c *Client) evalFlag(s *snapshot, key string, feat *assign.Feature, attrs a
 	case assign.SourceForce:
 		ev.Reason = ReasonTargetingMatch
 		for i := range feat.Rules {
-			if r := &feat.Rules[i]; r.ID == fr.RuleID && (r.Coverage != nil || r.Range != nil) {
-				ev.Reason = ReasonSplit
+			if r := &feat.Rules[i]; r.ID == fr.RuleID {
+				if r.Coverage != nil || r.Range != nil {
+					ev.Reason = ReasonSplit
+				}
+				ev.Variant = r.Variant
 				break
 			}
 		}
-		if ext != nil {
-			if v, ok := ext.ruleVar[fr.RuleID]; ok {
-				ev.Variant = v
-			} else {
-				ev.Variant = ext.variantOf(fr.Value)
-			}
+		if ev.Variant == "" {
+			ev.Variant = variantOf(feat, fr.Value)
 		}
 	case assign.SourceDefaultValue:
 		ev.Reason = ReasonDefault
 		if len(feat.Rules) == 0 {
 			ev.Reason = ReasonStatic
 		}
-		if ext != nil {
-			ev.Variant = ext.DefaultVariant
-			if ev.Variant == "" {
-				ev.Variant = ext.variantOf(fr.Value)
-			}
+		ev.Variant = feat.DefaultVariant
+		if ev.Variant == "" {
+			ev.Variant = variantOf(feat, fr.Value)
 		}
 	case assign.SourceCyclicPrerequisite:
 		return Evaluation{Key: key, Reason: ReasonError, ErrorCode: ErrorGeneral, Metadata: ev.Metadata,

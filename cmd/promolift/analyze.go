@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,7 +58,16 @@ func jsonCommand(name string, args []string, stdin io.Reader, stdout, stderr io.
 		defer f.Close()
 		r = f
 	}
-	res, err := compute(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: reading the input: %v\n", name, err)
+		return 2
+	}
+	if key := duplicateJSONKey(data); key != "" {
+		fmt.Fprintf(stderr, "%s: %s: appears more than once in its object\n", name, key)
+		return 2
+	}
+	res, err := compute(bytes.NewReader(data))
 	if err != nil {
 		var ve *stats.ValidationError
 		if errors.As(err, &ve) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/httpapi"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/sqlite"
 )
@@ -32,12 +33,17 @@ const (
 	envLogFormat       = "PROMOLIFT_LOG_FORMAT"
 	envMaxBodyBytes    = "PROMOLIFT_MAX_BODY_BYTES"
 	envMaxBatchEvents  = "PROMOLIFT_MAX_BATCH_EVENTS"
+	envMaxInflight     = "PROMOLIFT_MAX_INFLIGHT_INGEST"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
 	envWriteTimeout    = "PROMOLIFT_WRITE_TIMEOUT"
 	envIdleTimeout     = "PROMOLIFT_IDLE_TIMEOUT"
 	envShutdownTimeout = "PROMOLIFT_SHUTDOWN_TIMEOUT"
 	envTLSCert         = "PROMOLIFT_TLS_CERT"
 	envTLSKey          = "PROMOLIFT_TLS_KEY"
+	envMetrics         = "PROMOLIFT_METRICS"
+	envRateLimit       = "PROMOLIFT_RATE_LIMIT"
+	envRateBurst       = "PROMOLIFT_RATE_BURST"
+	envCORSOrigins     = "PROMOLIFT_CORS_ORIGINS"
 )
 
 // defaultDB is the SQLite file used when no database is configured.
@@ -145,12 +151,19 @@ type serveConfig struct {
 	LogFormat       string
 	MaxBodyBytes    int64
 	MaxBatchEvents  int
+	// MaxInflightIngest caps concurrent event batches (0: the default,
+	// -1: no limit); excess ones get 503 after a short wait.
+	MaxInflightIngest int
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	TLSCert         string
 	TLSKey          string
+	Metrics         bool     // serve GET /metrics
+	RateLimit       float64  // per API key, requests per second; 0: none
+	RateBurst       int      // per API key
+	CORSOrigins     []string // nil: no CORS
 }
 
 // logOptions are the logging options every subcommand has.
@@ -190,12 +203,18 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	logs := addLogOptions(o)
 	maxBody := o.add("max-body-bytes", envMaxBodyBytes, "1048576", "largest request body in bytes")
 	maxBatch := o.add("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
+	maxInflight := o.add("max-inflight-ingest", envMaxInflight, "0",
+		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 2×GOMAXPROCS, at least 4; -1: no limit)")
 	readTO := o.add("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
 	writeTO := o.add("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
 	idleTO := o.add("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
 	shutTO := o.add("shutdown-timeout", envShutdownTimeout, "15s", "how long in-flight requests may run after SIGINT/SIGTERM")
 	cert := o.add("tls-cert", envTLSCert, "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	key := o.add("tls-key", envTLSKey, "", "TLS private key file (PEM); with --tls-cert serves HTTPS")
+	metrics := o.add("metrics", envMetrics, "true", "serve Prometheus metrics at GET /metrics, without an API key (false to disable)")
+	rateLimit := o.add("rate-limit", envRateLimit, "1000", "requests per second allowed to each API key (0 disables rate limiting)")
+	rateBurst := o.add("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
+	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
@@ -228,6 +247,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	n, e2 := maxBatch.int64(1, 100000)
 	cfg.MaxBatchEvents = int(n)
 	errs = append(errs, e1, e2)
+	inflight, e3 := maxInflight.int64(-1, 100000)
+	cfg.MaxInflightIngest = int(inflight)
+	errs = append(errs, e3)
 	for _, d := range []struct {
 		opt *option
 		dst *time.Duration
@@ -239,6 +261,19 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert ("+envTLSCert+") and --tls-key ("+envTLSKey+") must be given together"))
 	}
+	var mErr, rErr, cErr error
+	if cfg.Metrics, mErr = strconv.ParseBool(strings.TrimSpace(metrics.value)); mErr != nil {
+		errs = append(errs, metrics.errorf("must be true or false"))
+	}
+	if cfg.RateLimit, rErr = strconv.ParseFloat(strings.TrimSpace(rateLimit.value), 64); rErr != nil || !(cfg.RateLimit >= 0 && cfg.RateLimit <= 1e6) {
+		errs = append(errs, rateLimit.errorf("must be a number of requests per second between 0 (no limit) and 1000000"))
+	}
+	burst, bErr := rateBurst.int64(1, 10_000_000)
+	cfg.RateBurst = int(burst)
+	if cfg.CORSOrigins, cErr = httpapi.ParseCORSOrigins(corsOrigins.value); cErr != nil {
+		errs = append(errs, corsOrigins.errorf("%v", cErr))
+	}
+	errs = append(errs, bErr)
 	return cfg, errors.Join(errs...)
 }
 

@@ -315,8 +315,18 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			fmt.Fprintf(w, "  ! %s\n", s)
 		}
 	}
-	if !r.Cohorts.Available && r.Cohorts.Note != "" {
-		fmt.Fprintf(w, "\nCohorts: not available (%s)\n", r.Cohorts.Note)
+	if c := r.Cohorts; c.Available && len(c.Rows) > 0 {
+		fmt.Fprintf(w, "\nREPURCHASE COHORTS (%s)\n", c.Note)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "VARIANT\tWEEK\tUNITS\tREPURCHASERS\tRATE")
+		for _, row := range c.Rows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", row.Variant, row.Week, row.Units, row.Repurchasers, reportPct(row.Rate))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	} else if !c.Available && c.Note != "" {
+		fmt.Fprintf(w, "\nCohorts: not available (%s)\n", c.Note)
 	}
 	return nil
 }

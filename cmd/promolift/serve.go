@@ -70,7 +70,9 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		log.Info("created the initial admin key from " + envAdminKey)
 	}
 
-	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents}, log)
+	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
+		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
+		MaxInflightIngest: cfg.MaxInflightIngest}, log)
 	// Request contexts derive from baseCtx, cancelled when shutdown starts,
 	// so that long-lived streams (SSE) end and let Shutdown finish.
 	baseCtx, cancelBase := context.WithCancel(context.Background())

@@ -23,6 +23,21 @@ type Config struct {
 	MaxBatchEvents int
 	// ReadyTimeout bounds the store ping of /readyz; default 2 s.
 	ReadyTimeout time.Duration
+	// DisableMetrics removes GET /metrics (metrics.go).
+	DisableMetrics bool
+	// RateLimit is each API key's rate in requests per second, and
+	// RateBurst its burst (default 2·RateLimit); 0 disables (ratelimit.go).
+	RateLimit float64
+	RateBurst int
+	// CORSOrigins are the origins browsers may call from ("*": any); none
+	// sends no CORS headers (cors.go, ParseCORSOrigins).
+	CORSOrigins []string
+	// MaxInflightIngest caps the POST /api/v1/events handled at once
+	// (default 2·GOMAXPROCS, at least 4; negative: no limit), and
+	// IngestQueueTimeout is how long an excess request waits for a slot
+	// before a 503 (default 100 ms) (overload.go).
+	MaxInflightIngest  int
+	IngestQueueTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -56,6 +71,7 @@ type api struct {
 	svc *experiments.Service
 	cfg Config
 	log *slog.Logger
+	ops ops // metrics, rate limits, CORS
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -67,11 +83,12 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log}
+	a.ops = newOps(a.cfg)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(a.requestID, a.logRequests, a.recovery)
+	r.Use(a.requestID, a.observe, a.logRequests, a.recovery, a.cors, checkParams)
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, &Problem{Status: http.StatusNotFound, Code: "route_not_found",
 			Detail: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
@@ -113,9 +130,11 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 
 	v1.GET("/audit", admin, a.listAudit)
 
-	v1.POST("/events", sdk, a.postEvents)
+	v1.POST("/events", sdk, newIngestLimiter(a.cfg).limit, a.postEvents)
 	a.registerSDKRoutes(r)
 	a.registerReportRoutes(r)
+	a.registerCustomerRoutes(r) // customers.go
+	a.registerOpsRoutes(r)
 	return r
 }
 

@@ -36,6 +36,9 @@ func (a *api) require(scopes ...experiments.Scope) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxPrincipal, p)
+		if !a.rateLimit(c, p.KeyID, false) {
+			return
+		}
 		if p.Scope != experiments.ScopeAdmin && !slices.Contains(scopes, p.Scope) {
 			writeProblem(c, &Problem{Status: http.StatusForbidden, Code: "insufficient_scope",
 				Detail: "this route needs a key with scope " + need + "; this key has scope " + string(p.Scope)})

@@ -23,7 +23,7 @@ func (a *api) readBody(c *gin.Context, checkUTF8 bool) ([]byte, error) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
-			return nil, &Problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			return nil, &Problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Type",
 				Detail: fmt.Sprintf("the body must be JSON (Content-Type: application/json), not %q", ct)}
 		}
 	}
@@ -55,6 +55,9 @@ func (a *api) decodeBody(c *gin.Context, v any) error {
 	}
 	if err := unmarshal(data, v); err != nil {
 		return badRequest(err.Field, err.Code, err.Detail)
+	}
+	if field, code := scanJSON(data); code != "" {
+		return scanProblem(field, code)
 	}
 	return nil
 }
@@ -194,4 +197,151 @@ func pathAt(data []byte, offset int64) string {
 			advance()
 		}
 	}
+}
+
+// scanJSON walks the JSON document data (already known to decode) and
+// returns the path of the first string (key or value) that holds a NUL
+// character, which PostgreSQL cannot store, with code "nul_character", or
+// of the first key repeated in one object, with code "duplicate_key"
+// (decoders disagree on which copy wins); "" when there is neither.
+func scanJSON(data []byte) (field, code string) {
+	type frame struct {
+		array     bool
+		index     int
+		key       string
+		expectKey bool
+		seen      map[string]bool
+	}
+	var stack []*frame
+	path := func(last string) string {
+		var b strings.Builder
+		for _, f := range stack {
+			if f.array {
+				b.WriteString("[" + strconv.Itoa(f.index) + "]")
+				continue
+			}
+			if f.expectKey {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(f.key)
+		}
+		if last != "" {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(last)
+		}
+		if b.Len() == 0 {
+			return "body"
+		}
+		return b.String()
+	}
+	advance := func() {
+		if n := len(stack); n > 0 {
+			if f := stack[n-1]; f.array {
+				f.index++
+			} else {
+				f.expectKey = true
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{expectKey: true})
+			case '[':
+				stack = append(stack, &frame{array: true})
+			default:
+				stack = stack[:len(stack)-1]
+				advance()
+			}
+			continue
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].expectKey {
+				f := stack[n-1]
+				if strings.ContainsRune(t, 0) {
+					return path(strings.ReplaceAll(t, "\x00", `\u0000`)), "nul_character"
+				}
+				if f.seen == nil {
+					f.seen = map[string]bool{}
+				}
+				if f.seen[t] {
+					return path(t), "duplicate_key"
+				}
+				f.seen[t] = true
+				f.key, f.expectKey = t, false
+				continue
+			}
+			if strings.ContainsRune(t, 0) {
+				return path(""), "nul_character"
+			}
+		}
+		advance()
+	}
+}
+
+// duplicateTopKey returns a key that appears twice in the top-level
+// object of data, skipping nested values without walking them; "" when
+// there is none or data is not an object.
+func duplicateTopKey(data []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return key
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+// scanProblem is the 400 problem of what scanJSON found at field.
+func scanProblem(field, code string) *Problem {
+	if code == "duplicate_key" {
+		return badRequest(field, code, field+": appears more than once in its object")
+	}
+	return badRequest(field, code, field+": must not contain NUL characters (\\u0000)")
+}
+
+// checkParams rejects path parameters and query values that hold NUL
+// characters or invalid UTF-8 before any handler passes them to a store.
+func checkParams(c *gin.Context) {
+	for _, p := range c.Params {
+		if strings.ContainsRune(p.Value, 0) || !utf8.ValidString(p.Value) {
+			abortProblem(c, badRequest(p.Key, "invalid_parameter", p.Key+": must be valid UTF-8 without NUL characters"))
+			return
+		}
+	}
+	for k, vs := range c.Request.URL.Query() {
+		for _, v := range vs {
+			if strings.ContainsRune(k+v, 0) || !utf8.ValidString(k+v) {
+				abortProblem(c, badRequest(k, "invalid_parameter", "query parameter "+strconv.Quote(k)+": must be valid UTF-8 without NUL characters"))
+				return
+			}
+		}
+	}
+	c.Next()
 }

@@ -75,6 +75,9 @@ func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) 
 		}
 		return experiments.Event{}, d.EventID, err
 	}
+	if field, code := scanJSON(raw); code != "" {
+		return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
+	}
 	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
 		Experiment: d.Experiment, Variant: d.Variant, Name: d.Name, Revenue: d.Revenue,
 		PromotionCost: d.PromotionCost, Currency: d.Currency, OrderID: d.OrderID, Channel: d.Channel,
@@ -101,6 +104,10 @@ func (a *api) postEvents(c *gin.Context) {
 		abortProblem(c, badRequest(derr.Field, derr.Code, derr.Detail))
 		return
 	}
+	if key := duplicateTopKey(data); key != "" {
+		abortProblem(c, scanProblem(key, "duplicate_key"))
+		return
+	}
 	if batch.Events == nil {
 		abortProblem(c, badRequest("events", "required", `events: is required: {"events": [...]}`))
 		return
@@ -119,11 +126,15 @@ func (a *api) postEvents(c *gin.Context) {
 		if derr != nil {
 			results[i].Status = string(experiments.EventRejected)
 			results[i].Code, results[i].Field, results[i].Detail = derr.Code, derr.Field, derr.Detail
+			if derr.Field == "" {
+				results[i].Field = fmt.Sprintf("events[%d]", i)
+			}
 			continue
 		}
 		valid = append(valid, e)
 		index = append(index, i)
 	}
+	ingestStart := time.Now()
 	outcomes, err := a.svc.IngestEvents(c.Request.Context(), who(c), valid)
 	if err != nil {
 		abortProblem(c, err)
@@ -147,5 +158,6 @@ func (a *api) postEvents(c *gin.Context) {
 			resp.Rejected++
 		}
 	}
+	a.ops.eventsIngested(time.Since(ingestStart), resp.Accepted, resp.Duplicate, resp.Rejected)
 	writeJSON(c, http.StatusOK, resp)
 }

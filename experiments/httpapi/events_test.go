@@ -68,7 +68,7 @@ func TestEventsOutcomes(t *testing.T) {
 			{"unknown experiment", func() any { m := exposure("b6", "u2", "control"); m["experiment"] = "nope"; return m }(), "experiment", "unknown_experiment"},
 			{"no event id", func() any { m := conversion("", "u2", 1); return m }(), "event_id", "required"},
 			{"attributes not strings", func() any { m := exposure("b8", "u2", "control"); m["attributes"] = map[string]any{"age": 3}; return m }(), "attributes.age", "invalid_type"},
-			{"not an object", 42, "", "invalid_type"},
+			{"not an object", 42, "events[1]", "invalid_type"},
 			{"unknown type", func() any { m := conversion("b9", "u2", 1); m["type"] = "click"; return m }(), "type", "unknown_type"},
 		}
 		for i, b := range bad {

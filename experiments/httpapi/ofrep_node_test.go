@@ -50,20 +50,6 @@ func TestOFREPNodeProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs node")
 	}
-	node := requireTool(t, "node")
-	npm := requireTool(t, "npm")
-	dir := filepath.Join("testdata", "ofrep-node")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@openfeature", "ofrep-provider")); err != nil {
-		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-				t.Fatalf("npm ci: %v\n%s", err, out)
-			}
-			t.Skipf("npm ci failed (offline?): %v\n%s", err, out)
-		}
-	}
-
 	e := newSDKEnv(t)
 	e.seed(t)
 	const units = 8
@@ -111,30 +97,7 @@ func TestOFREPNodeProvider(t *testing.T) {
 		expect{value: "fallback", reason: "ERROR", errorCode: "TARGETING_KEY_MISSING"},
 	)
 
-	casesJSON, _ := json.Marshal(cases)
-	cmd := exec.Command(node, "evaluate.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OFREP_URL="+e.srv.URL, "OFREP_KEY="+e.sdk, "OFREP_CASES="+string(casesJSON))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	done := make(chan error, 1)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("node evaluate.mjs: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("node evaluate.mjs did not finish within 60 s")
-	}
-	var got []nodeResult
-	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || len(got) != len(cases) {
-		t.Fatalf("node output (%v): %s\n%s", err, stdout.String(), stderr.String())
-	}
+	got := runNodeOFREP(t, e.srv.URL, e.sdk, cases)
 	exposedBefore := e.exposures(t, "spring-sale")
 	for i, g := range got {
 		w := want[i]
@@ -163,4 +126,51 @@ func TestOFREPNodeProvider(t *testing.T) {
 		t.Errorf("spring-sale exposures: %d after the OFREP run, %d after /assign; want equal and non-zero", exposedBefore, after)
 	}
 	t.Logf("node OFREP provider: %d evaluations matched", len(got))
+}
+
+// runNodeOFREP evaluates cases with the official OpenFeature OFREP provider
+// for Node (testdata/ofrep-node/evaluate.mjs) against the server at url
+// with the sdk key, and returns one result per case. It skips the test
+// when node or the npm packages are unavailable (unless CI demands them).
+func runNodeOFREP(t *testing.T, url, key string, cases []nodeCase) []nodeResult {
+	t.Helper()
+	node := requireTool(t, "node")
+	dir := filepath.Join("testdata", "ofrep-node")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@openfeature", "ofrep-provider")); err != nil {
+		npm := requireTool(t, "npm")
+		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
+				t.Fatalf("npm ci: %v\n%s", err, out)
+			}
+			t.Skipf("npm ci failed (offline?): %v\n%s", err, out)
+		}
+	}
+	casesJSON, _ := json.Marshal(cases)
+	cmd := exec.Command(node, "evaluate.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "OFREP_URL="+url, "OFREP_KEY="+key, "OFREP_CASES="+string(casesJSON))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("node evaluate.mjs: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatal("node evaluate.mjs did not finish within 60 s")
+	}
+	var got []nodeResult
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || len(got) != len(cases) {
+		t.Fatalf("node output (%v): %s\n%s", err, stdout.String(), stderr.String())
+	}
+	return got
 }

@@ -618,6 +618,7 @@ type reportPageData struct {
 	// Tables.
 	Metrics    []metricRow
 	Breakdowns []breakdownTable
+	Cohorts    *cohortView
 	ROI        *roiView
 	Pers       *persView
 	CSVURL     string
@@ -635,6 +636,59 @@ type metricRow struct {
 	Metric, Role, Variant, Control, Treat, Lift, CI, P, AdjP string
 	Significant                                              bool
 	Error                                                    string
+	// CUPED notes the regression adjustment when it was applied.
+	CUPED string
+}
+
+// cohortView is the repurchase cohort table: one row per variant, one
+// column per week; a cell is empty when no unit has completed the week.
+type cohortView struct {
+	Weeks []int
+	Rows  []cohortViewRow
+}
+
+type cohortViewRow struct {
+	Variant string
+	Cells   []cohortCell
+}
+
+type cohortCell struct {
+	Rate, Title string
+}
+
+// buildCohorts lays the cohort rows out as a variant × week table.
+func buildCohorts(c CohortTableDTO) *cohortView {
+	if !c.Available || len(c.Rows) == 0 {
+		return nil
+	}
+	maxWeek := 0
+	var variants []string
+	cells := map[string]map[int]CohortRowDTO{}
+	for _, r := range c.Rows {
+		if cells[r.Variant] == nil {
+			cells[r.Variant] = map[int]CohortRowDTO{}
+			variants = append(variants, r.Variant)
+		}
+		cells[r.Variant][r.Week] = r
+		maxWeek = max(maxWeek, r.Week)
+	}
+	v := &cohortView{}
+	for w := 1; w <= maxWeek; w++ {
+		v.Weeks = append(v.Weeks, w)
+	}
+	for _, name := range variants {
+		row := cohortViewRow{Variant: name}
+		for _, w := range v.Weeks {
+			cell := cohortCell{Rate: "—", Title: "no unit has completed this week yet"}
+			if r, ok := cells[name][w]; ok {
+				cell = cohortCell{Rate: strconv.FormatFloat(100*r.Rate, 'f', 1, 64) + "%",
+					Title: fmt.Sprintf("%d of %d units", r.Repurchasers, r.Units)}
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		v.Rows = append(v.Rows, row)
+	}
+	return v
 }
 
 type breakdownTable struct {
@@ -742,6 +796,9 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 				p = cmp.Sequential.PValue
 			}
 			row.P, row.AdjP = strconv.FormatFloat(p, 'g', 3, 64), strconv.FormatFloat(cmp.AdjustedPValue, 'g', 3, 64)
+			if cu := cmp.CUPED; cu != nil && cu.Applied {
+				row.CUPED = fmt.Sprintf("CUPED θ = %.3g, variance −%.1f%%", cu.Theta, 100*cu.VarianceReduction)
+			}
 			d.Metrics = append(d.Metrics, row)
 		}
 	}
@@ -798,6 +855,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 		}
 		d.Pers = pv
 	}
+	d.Cohorts = buildCohorts(resp.Cohorts)
 	return d
 }
 

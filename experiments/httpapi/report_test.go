@@ -125,7 +125,9 @@ func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
 			events = append(events, experiments.Event{ID: "r-" + u, Type: experiments.EventConversion, UnitID: u,
 				Timestamp: at.Add(50 * time.Minute), Name: "refund"})
 		}
-		if g.float() < rates[vi] {
+		// p decides the purchase; the pre-period purchases below depend on p
+		// alone, like a customer's propensity, never on the variant.
+		if p := g.float(); p < rates[vi] {
 			orders := 1
 			if g.float() < 0.2 {
 				orders = 2
@@ -141,6 +143,11 @@ func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
 					UnitID: u, Timestamp: at.Add(time.Duration(30+60*o) * time.Minute), Name: "purchase", Revenue: rev,
 					PromotionCost: cost, Currency: "USD", Channel: channels[i%3]})
 			}
+			if p < 0.08 && i%2 == 0 { // a regular: bought before too
+				events = append(events, prePurchase(u, at, 2000+int64(i*37%3000)))
+			}
+		} else if i%11 == 0 {
+			events = append(events, prePurchase(u, at, 1500+int64(i*53%2000)))
 		}
 	}
 	sdk := experiments.Principal{KeyID: "sdk", Scope: experiments.ScopeSDK}
@@ -157,6 +164,13 @@ func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
 		}
 		events = events[k:]
 	}
+}
+
+// prePurchase is a purchase of unit u three days before its exposure at
+// at: not attributed, but the CUPED covariate of purchase_revenue.
+func prePurchase(u string, at time.Time, rev int64) experiments.Event {
+	return experiments.Event{ID: "pre-" + u, Type: experiments.EventConversion, UnitID: u,
+		Timestamp: at.Add(-72 * time.Hour), Name: "purchase", Revenue: rev, Currency: "USD"}
 }
 
 func (e *reportEnv) get(t *testing.T, path, token string, cookies ...*http.Cookie) (*http.Response, []byte) {
@@ -295,7 +309,8 @@ func TestReportHTML(t *testing.T) {
 	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("CSP %q", resp.Header.Get("Content-Security-Policy"))
 	}
-	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "By country", "By channel", "Access."} {
+	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "By country", "By channel", "Access.",
+		`<table class="cohorts">`, `<th>Week 1</th>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = "} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -131,6 +131,7 @@ func (a *api) sdkConfig(c *gin.Context) {
 	}
 	c.Header("ETag", quoteETag(etag))
 	c.Header("Cache-Control", "private, no-cache")
+	a.ops.sdkConfigServed(who(c).Environment, etag, etagMatches(c.GetHeader("If-None-Match"), etag))
 	if etagMatches(c.GetHeader("If-None-Match"), etag) {
 		c.Status(http.StatusNotModified)
 		return
@@ -280,6 +281,9 @@ func (a *api) ofrepAuth(c *gin.Context) {
 		return
 	}
 	c.Set(ctxPrincipal, p)
+	if !a.rateLimit(c, p.KeyID, true) {
+		return
+	}
 	if !p.Scope.Allows(experiments.ScopeSDK) {
 		ofrepGeneralError(c, http.StatusForbidden, "OFREP needs a key with scope sdk or admin; this key has scope "+string(p.Scope))
 		return
@@ -307,6 +311,9 @@ func (a *api) ofrepContext(c *gin.Context) (ctxJSON []byte, attrs map[string]any
 	if err := json.Unmarshal(data, &req); err != nil {
 		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError,
 			ErrorDetails: "the body must be a JSON object {\"context\": {...}}: " + err.Error()}, http.StatusBadRequest
+	}
+	if field, code := scanJSON(data); code != "" {
+		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: scanProblem(field, code).Detail}, http.StatusBadRequest
 	}
 	attrs = map[string]any{}
 	if t := strings.TrimSpace(string(req.Context)); t != "" && t != "null" {

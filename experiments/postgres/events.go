@@ -78,9 +78,9 @@ FROM (
 // columns), with the extra conversion filter convWhere.
 func metricsSelect(from, convWhere string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
-	SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+	SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
-LEFT JOIN experiments xw ON xw.key = r.experiment
+LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'` + convWhere + `
@@ -226,6 +226,9 @@ SELECT event_id FROM ins`)
 			dup[i] = !isNew[id]
 			delete(isNew, id) // later copies in the batch are duplicates
 		}
+		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+			return err
+		}
 		if len(fresh) == 0 {
 			return nil
 		}
@@ -341,9 +344,9 @@ WHERE r.experiment = ?`
 		raw := exposureSelect("", " AND e.experiment = ? AND e.ts < ?")
 		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures FROM (` + raw + `) r`
 		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, c.name AS metric,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM (` + raw + `) r
-LEFT JOIN experiments xw ON xw.key = r.experiment
+LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
@@ -403,6 +406,9 @@ GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
 		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
 	})
 	out.Metrics = fillMetrics(out.Variants, ms)
+	if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
 	return out, nil
 }
 

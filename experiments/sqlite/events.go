@@ -38,9 +38,9 @@ FROM (
 // columns), with the extra conversion filter convWhere.
 func metricsSelect(from, convWhere string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
-	SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+	SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
-LEFT JOIN experiments xw ON xw.key = r.experiment
+LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + convWhere + `
@@ -171,6 +171,9 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 				return err
 			}
 		}
+		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
 			SELECT r.experiment, r.unit_id FROM touched_units u CROSS JOIN exposures_rollup r ON r.unit_id = u.unit_id`); err != nil {
 			return err
@@ -261,9 +264,9 @@ WHERE r.experiment = ?`
 		raw := exposureSelect(allEvents, " AND e.experiment = ? AND e.ts < ?")
 		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures FROM (` + raw + `) r`
 		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, c.name AS metric,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(COALESCE(c.promotion_cost, 0)) AS cost
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM (` + raw + `) r
-LEFT JOIN experiments xw ON xw.key = r.experiment
+LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)
@@ -323,6 +326,9 @@ GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
 		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
 	})
 	out.Metrics = fillMetrics(out.Variants, ms)
+	if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
+		return nil, wrap("sufficient stats", err)
+	}
 	return out, nil
 }
 

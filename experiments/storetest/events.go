@@ -121,7 +121,8 @@ var (
 			RevenueSquares: 1500 * 1500, RevenueCount: 3000, Cost: 100},
 		{Variant: "control", Metric: "signup"},
 		{Variant: "treat", Metric: "purchase", Converted: 2, Count: 3, CountSquares: 5, Revenue: 2200,
-			RevenueSquares: 2000*2000 + 200*200, RevenueCount: 2000 + 400, Cost: 300},
+			RevenueSquares: 2000*2000 + 200*200, RevenueCount: 2000 + 400, Cost: 300,
+			PreSum: 700, PreSumSquares: 700 * 700, PreCrossSum: 700 * 2000}, // u3's purchase at -1h
 		{Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
 	}
 )
@@ -149,7 +150,8 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				[]vc{fixtureVariants[0], {Variant: "treat", Units: 3, Exposures: 4, MultipleExposed: 1}},
 				[]ms{fixtureMetrics[0], fixtureMetrics[1],
 					{Variant: "treat", Metric: "purchase", Converted: 3, Count: 4, CountSquares: 6, Revenue: 2600,
-						RevenueSquares: 2000*2000 + 200*200 + 400*400, RevenueCount: 2000 + 400 + 400, Cost: 300},
+						RevenueSquares: 2000*2000 + 200*200 + 400*400, RevenueCount: 2000 + 400 + 400, Cost: 300,
+						PreSum: 700, PreSumSquares: 700 * 700, PreCrossSum: 700 * 2000},
 					fixtureMetrics[3]})
 		})
 		t.Run("DimensionAttribute", func(t *testing.T) {
@@ -170,7 +172,8 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 						RevenueSquares: 1500 * 1500, RevenueCount: 3000, Cost: 100},
 					{Slice: "KR", Variant: "control", Metric: "signup"},
 					{Slice: "KR", Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 2000,
-						RevenueSquares: 2000 * 2000, RevenueCount: 2000, Cost: 300},
+						RevenueSquares: 2000 * 2000, RevenueCount: 2000, Cost: 300,
+						PreSum: 700, PreSumSquares: 700 * 700, PreCrossSum: 700 * 2000},
 					{Slice: "KR", Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
 				})
 		})
@@ -194,7 +197,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 					{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 1000,
 						RevenueSquares: 1e6, RevenueCount: 1000, Cost: 100},
 					{Variant: "control", Metric: "signup"},
-					{Variant: "treat", Metric: "purchase"},
+					{Variant: "treat", Metric: "purchase", PreSum: 700, PreSumSquares: 700 * 700}, // u3: no y yet
 					{Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
 				})
 			// Until after everything equals the rollups.
@@ -256,7 +259,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		}
 		ingest(t, s, []experiments.Event{exposure("a5", "u1", "exp", "treat", 0, nil, "")})
 		want := []ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 110,
-			RevenueSquares: 110 * 110, RevenueCount: 220}}
+			RevenueSquares: 110 * 110, RevenueCount: 220, PreSum: 1, PreSumSquares: 1, PreCrossSum: 110}} // a1: pre-period
 		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 1}}, want)
 
 		// A late exposure with an earlier timestamp moves the window to
@@ -274,7 +277,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		ingest(t, s, []experiments.Event{conversion("a8", "u1", "purchase", 21*h+30*time.Minute, 5, ptr[int64](2))})
 		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}},
 			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 5,
-				RevenueSquares: 25, RevenueCount: 5, Cost: 2}})
+				RevenueSquares: 25, RevenueCount: 5, Cost: 2, PreSum: 11, PreSumSquares: 121, PreCrossSum: 55}}) // a1, a2: pre-period
 		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
 			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 3, CountSquares: 9, Revenue: 16,
 				RevenueSquares: 16 * 16, RevenueCount: 48, Cost: 2}})

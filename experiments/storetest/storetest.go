@@ -36,6 +36,9 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, newStore) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("Segments", func(t *testing.T) { testSegments(t, newStore) }) // segments.go
+	t.Run("Customers", func(t *testing.T) { testCustomers(t, newStore) })
+	t.Run("Cohorts", func(t *testing.T) { testCohorts(t, newStore) })
 	t.Run("Deadline", func(t *testing.T) {
 		s := newStore(t)
 		c, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))

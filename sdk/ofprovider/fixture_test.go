@@ -38,25 +38,6 @@ var celToCondition = map[string]struct {
 		`{"$and":[{"customer":false},{"email":"ballmer@macrosoft.com"},{"age":{"$gt":10}}]}`, "internal"},
 }
 
-// specFeature is a feature of our wire format: assign.Feature plus the
-// promolift flag fields the SDK reads (variants, defaultVariant, enabled,
-// metadata, rules[].variant).
-type specFeature struct {
-	DefaultValue   json.RawMessage            `json:"defaultValue,omitempty"`
-	Variants       map[string]json.RawMessage `json:"variants,omitempty"`
-	DefaultVariant string                     `json:"defaultVariant,omitempty"`
-	Enabled        *bool                      `json:"enabled,omitempty"`
-	Metadata       map[string]any             `json:"metadata,omitempty"`
-	Rules          []specRule                 `json:"rules,omitempty"`
-}
-
-type specRule struct {
-	ID        string          `json:"id"`
-	Condition json.RawMessage `json:"condition"`
-	Force     json.RawMessage `json:"force"`
-	Variant   string          `json:"variant"`
-}
-
 // translateFlags turns test-flags.json into our SDK config (an assign.Spec
 // document with the promolift flag fields).
 func translateFlags(data []byte) ([]byte, error) {
@@ -69,10 +50,10 @@ func translateFlags(data []byte) ([]byte, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	features := make(map[string]specFeature, len(in))
+	features := make(map[string]assign.Feature, len(in))
 	for _, k := range keys {
 		f := in[k]
-		var out specFeature
+		var out assign.Feature
 		out.Variants = f.Variants
 		if f.DefaultVariant != nil {
 			out.DefaultVariant = *f.DefaultVariant
@@ -82,13 +63,19 @@ func translateFlags(data []byte) ([]byte, error) {
 			off := false
 			out.Enabled = &off
 		}
-		out.Metadata = f.FlagMetadata
+		if f.FlagMetadata != nil {
+			md, err := json.Marshal(f.FlagMetadata)
+			if err != nil {
+				return nil, fmt.Errorf("flag %s: metadata: %w", k, err)
+			}
+			out.Metadata = md
+		}
 		if f.ContextEvaluator != "" {
 			c, ok := celToCondition[f.ContextEvaluator]
 			if !ok {
 				return nil, fmt.Errorf("flag %s: no translation for CEL %q", k, f.ContextEvaluator)
 			}
-			out.Rules = append(out.Rules, specRule{ID: "targeting", Condition: json.RawMessage(c.condition),
+			out.Rules = append(out.Rules, assign.Rule{ID: "targeting", Condition: json.RawMessage(c.condition),
 				Force: f.Variants[c.variant], Variant: c.variant})
 		}
 		features[k] = out

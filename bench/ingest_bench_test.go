@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+	_ "modernc.org/sqlite"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// ingestBatch is the number of events of one POST /api/v1/events.
+const ingestBatch = 1000
+
+// rawColumns are the columns of the plain tables the anchors fill: the
+// columns of promolift's events table.
+const rawColumns = `event_id, type, unit_id, ts, experiment, variant, name, revenue, currency, attributes, channel, received_at`
+
+const rawTablePG = `CREATE TABLE raw_events (event_id TEXT, type TEXT, unit_id TEXT, ts TIMESTAMPTZ, experiment TEXT,
+	variant TEXT, name TEXT, revenue BIGINT, currency TEXT, attributes JSONB, channel TEXT, received_at TIMESTAMPTZ)`
+
+const rawTableSQLite = `CREATE TABLE raw_events (event_id TEXT, type TEXT, unit_id TEXT, ts TEXT, experiment TEXT,
+	variant TEXT, name TEXT, revenue INTEGER, currency TEXT, attributes TEXT, channel TEXT, received_at TEXT)`
+
+func rawArgs(e *experiments.Event) []any {
+	var attrs any
+	if len(e.Attributes) > 0 {
+		attrs = `{"country": "KR"}`
+	}
+	return []any{e.ID, string(e.Type), e.UnitID, e.Timestamp, nullable(e.Experiment), nullable(e.Variant),
+		nullable(e.Name), e.Revenue, e.Currency, attrs, e.Channel, time.Now().UTC()}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func reportEvents(b *testing.B) {
+	b.ReportMetric(float64(b.N*ingestBatch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkIngestPostgres: the anchor is COPY of the same rows into a plain
+// PostgreSQL table (one transaction per batch); promolift is POST
+// /api/v1/events with 1000 events (JSON, validation, COPY into staging,
+// dedupe merge, rollup maintenance) over loopback.
+func BenchmarkIngestPostgres(b *testing.B) {
+	b.Run("impl=raw-copy", func(b *testing.B) {
+		base := pgBase(b)
+		db := fixture(b, "pg-raw", func() (*sql.DB, error) {
+			u, err := pgSchemaURL(base)
+			if err != nil {
+				return nil, err
+			}
+			db, err := sql.Open("postgres", u)
+			if err != nil {
+				return nil, err
+			}
+			cleanups = append(cleanups, func() { db.Close() })
+			_, err = db.Exec(rawTablePG)
+			return db, err
+		})
+		next := fixture(b, "pg-raw-next", func() (*int, error) { return new(int), nil })
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			evs := eventBatch("r", "spring-sale", next, ingestBatch)
+			b.StartTimer()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := tx.Prepare(pq.CopyIn("raw_events", "event_id", "type", "unit_id", "ts", "experiment", "variant",
+				"name", "revenue", "currency", "attributes", "channel", "received_at"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range evs {
+				if _, err := st.Exec(rawArgs(&evs[j])...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := st.Exec(); err != nil {
+				b.Fatal(err)
+			}
+			st.Close()
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportEvents(b)
+	})
+	b.Run("impl=promolift-http", func(b *testing.B) {
+		benchHTTPIngest(b, postgresAPI(b), "pg")
+	})
+}
+
+// BenchmarkIngestSQLite: the anchor is one transaction per batch with a
+// prepared INSERT into a plain SQLite table (same driver, WAL);
+// promolift is POST /api/v1/events into the SQLite store.
+func BenchmarkIngestSQLite(b *testing.B) {
+	b.Run("impl=raw-insert", func(b *testing.B) {
+		db := fixture(b, "sqlite-raw", func() (*sql.DB, error) {
+			db, err := sql.Open("sqlite", "file:"+filepath.Join(tmpDir, "raw.db")+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
+			if err != nil {
+				return nil, err
+			}
+			db.SetMaxOpenConns(1)
+			cleanups = append(cleanups, func() { db.Close() })
+			_, err = db.Exec(rawTableSQLite)
+			return db, err
+		})
+		next := fixture(b, "sqlite-raw-next", func() (*int, error) { return new(int), nil })
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			evs := eventBatch("r", "spring-sale", next, ingestBatch)
+			b.StartTimer()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := tx.Prepare(`INSERT INTO raw_events (` + rawColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for j := range evs {
+				a := rawArgs(&evs[j])
+				a[3] = evs[j].Timestamp.Format(time.RFC3339Nano)
+				a[11] = time.Now().UTC().Format(time.RFC3339Nano)
+				if _, err := st.Exec(a...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			st.Close()
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportEvents(b)
+	})
+	b.Run("impl=promolift-http", func(b *testing.B) {
+		benchHTTPIngest(b, sqliteAPI(b), "sq")
+	})
+}
+
+func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
+	next := fixture(b, "next-"+prefix, func() (*int, error) { return new(int), nil })
+	url := e.srv.URL + "/api/v1/events"
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		body := eventsJSON(eventBatch(prefix, "spring-sale", next, ingestBatch))
+		b.StartTimer()
+		if err := post(url, e.sdk, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEvents(b)
+}
+
+// BenchmarkGrowthIngest is the time of k batches of 1000 events into the
+// PostgreSQL store (IngestEvents, no HTTP) for k = 2, 4, 8: linear growth
+// shows as constant ms/batch.
+func BenchmarkGrowthIngest(b *testing.B) {
+	for _, k := range []int{2, 4, 8} {
+		b.Run(fmt.Sprintf("batches=%d", k), func(b *testing.B) {
+			e := postgresAPI(b)
+			next := fixture(b, "next-growth", func() (*int, error) { return new(int), nil })
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < k; j++ {
+					b.StopTimer()
+					evs := eventBatch("g", "spring-sale", next, ingestBatch)
+					b.StartTimer()
+					if _, err := e.store.IngestEvents(ctx, evs); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/run")
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*k), "ms/batch")
+		})
+	}
+}

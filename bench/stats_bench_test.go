@@ -1,0 +1,244 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/postgres"
+)
+
+// statsEnv is a PostgreSQL store holding experiments "units-N" for
+// N in statsUnits, each with N exposed units (two variants) and 5N
+// conversions, written straight with SQL (generate_series), with the
+// rollups filled by set-based SQL as ingest would.
+type statsEnv struct {
+	store *postgres.Store
+	svc   *experiments.Service
+}
+
+// statsUnits are the unit counts; PROMOLIFT_BENCH_MAX_UNITS lowers the
+// largest (default 1,000,000) for quick runs.
+func statsUnits() []int {
+	top := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("PROMOLIFT_BENCH_MAX_UNITS")); err == nil && v > 0 {
+		top = v
+	}
+	return []int{top / 100, top / 10, top}
+}
+
+func statsFixture(b *testing.B) *statsEnv {
+	base := pgBase(b)
+	return fixture(b, "stats", func() (*statsEnv, error) {
+		ctx := context.Background()
+		u, err := pgSchemaURL(base)
+		if err != nil {
+			return nil, err
+		}
+		s, err := postgres.Open(ctx, u, nil)
+		if err != nil {
+			return nil, err
+		}
+		cleanups = append(cleanups, func() { s.Close() })
+		db := s.DB()
+		// Bulk load without the secondary indexes of events, then build
+		// them once: much faster than maintaining them row by row.
+		var indexDefs []string
+		if err := db.SelectContext(ctx, &indexDefs, `SELECT indexdef FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename = 'events' AND indexname <> 'events_pkey'`); err != nil {
+			return nil, err
+		}
+		var indexNames []string
+		if err := db.SelectContext(ctx, &indexNames, `SELECT indexname FROM pg_indexes
+WHERE schemaname = current_schema() AND tablename = 'events' AND indexname <> 'events_pkey'`); err != nil {
+			return nil, err
+		}
+		for _, name := range indexNames {
+			if _, err := db.ExecContext(ctx, `DROP INDEX `+pq.QuoteIdentifier(name)); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := db.ExecContext(ctx, `SET maintenance_work_mem = '256MB'`); err != nil {
+			return nil, err
+		}
+		for _, n := range statsUnits() {
+			key := fmt.Sprintf("units-%d", n)
+			if err := newExperiment(ctx, s, key, 2); err != nil {
+				return nil, err
+			}
+			p := key + "-"
+			// Exposure of unit g at start + g ms; its conversions come an
+			// hour later or more, inside the 7-day window.
+			for _, q := range []string{
+				`INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, received_at)
+SELECT $1::text || 'x' || g, 'exposure', $1::text || g, $2::timestamptz + g * INTERVAL '1 millisecond', $3::text,
+	CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treat1' END, now()
+FROM generate_series(1, $4::int) g`,
+				`INSERT INTO events (event_id, type, unit_id, ts, name, revenue, currency, received_at)
+SELECT $1::text || 'c' || g, 'conversion', $1::text || (1 + g % $4::int), $2::timestamptz + INTERVAL '1 hour' + g * INTERVAL '1 millisecond',
+	'purchase', 100 + g % 5000 + CASE WHEN g % 2 = 0 THEN 0 ELSE 30 END, 'KRW', now()
+FROM generate_series(1, 5 * $4::int) g WHERE $3::text IS NOT NULL`,
+				`INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, channel)
+SELECT experiment, unit_id, variant, ts, 1, false, '' FROM events WHERE type = 'exposure' AND experiment = $3::text
+	AND $1::text <> '' AND $2::timestamptz IS NOT NULL AND $4::int > 0`,
+			} {
+				if _, err := db.ExecContext(ctx, q, p, benchStart, key, n); err != nil {
+					return nil, fmt.Errorf("%s: %w", key, err)
+				}
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost)
+SELECT r.experiment, r.unit_id, c.name, COUNT(*), SUM(c.revenue), 0
+FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
+WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name`, key); err != nil {
+				return nil, err
+			}
+		}
+		for _, def := range indexDefs {
+			if _, err := db.ExecContext(ctx, def); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+			return nil, err
+		}
+		return &statsEnv{store: s, svc: experiments.NewService(s, nil)}, nil
+	})
+}
+
+// rawStats computes the same sufficient statistics as SufficientStats
+// straight from the raw events with GROUP BY: units and exposures per
+// variant, and per variant the sums over units of conversions, revenue and
+// their squares and products, with the attribution window.
+func rawStats(ctx context.Context, s *postgres.Store, key string) (int, error) {
+	tx, err := s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var rows int
+	const units = `SELECT unit_id, MIN(variant) AS variant, MIN(variant) <> MAX(variant) AS multiple,
+	COUNT(*) AS exposures, MIN(ts) AS first
+FROM events WHERE type = 'exposure' AND experiment = $1 GROUP BY unit_id`
+	r, err := tx.QueryContext(ctx, `SELECT variant, COUNT(*), SUM(exposures) FROM (`+units+`) u WHERE NOT multiple GROUP BY variant`, key)
+	if err != nil {
+		return 0, err
+	}
+	for r.Next() {
+		rows++
+	}
+	r.Close()
+	r, err = tx.QueryContext(ctx, `SELECT variant, metric, COUNT(*), SUM(n), SUM(n * n), SUM(rev), SUM(rev * rev), SUM(rev * n)
+FROM (SELECT u.variant, c.name AS metric, u.unit_id, CAST(COUNT(*) AS DOUBLE PRECISION) AS n,
+		CAST(SUM(c.revenue) AS DOUBLE PRECISION) AS rev
+	FROM (`+units+`) u JOIN events c ON c.type = 'conversion' AND c.unit_id = u.unit_id
+		AND c.ts >= u.first AND c.ts <= u.first + INTERVAL '7 days'
+	WHERE NOT u.multiple
+	GROUP BY u.variant, c.name, u.unit_id) m
+GROUP BY variant, metric`, key)
+	if err != nil {
+		return 0, err
+	}
+	for r.Next() {
+		rows++
+	}
+	r.Close()
+	return rows, r.Err()
+}
+
+// rollupStats runs only the two rollup aggregates of SufficientStats (per
+// variant units, and per variant and metric the sums over unit_metrics),
+// without the pre-period (CUPED) query that reads raw events.
+func rollupStats(ctx context.Context, s *postgres.Store, key string) error {
+	for _, q := range []string{
+		`SELECT first_variant, SUM(CASE WHEN NOT multiple THEN 1 ELSE 0 END), SUM(CASE WHEN NOT multiple THEN exposures ELSE 0 END),
+	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) FROM exposures_rollup WHERE experiment = $1 GROUP BY 1`,
+		`SELECT r.first_variant, m.metric, COUNT(*), SUM(CAST(m.conversions AS DOUBLE PRECISION)),
+	SUM(CAST(m.conversions AS DOUBLE PRECISION) * m.conversions), SUM(CAST(m.revenue AS DOUBLE PRECISION)),
+	SUM(CAST(m.revenue AS DOUBLE PRECISION) * m.revenue), SUM(CAST(m.revenue AS DOUBLE PRECISION) * m.conversions), SUM(CAST(m.cost AS DOUBLE PRECISION))
+FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
+WHERE r.experiment = $1 AND NOT r.multiple AND m.conversions > 0 GROUP BY 1, 2`,
+	} {
+		rows, err := s.DB().QueryContext(ctx, q, key)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// BenchmarkSuffStats at each unit count: promolift's SufficientStats (from
+// the rollups) and the anchor, the same statistics from the raw events.
+func BenchmarkSuffStats(b *testing.B) {
+	for _, n := range statsUnits() {
+		key := fmt.Sprintf("units-%d", n)
+		b.Run(fmt.Sprintf("units=%d/impl=rollups", n), func(b *testing.B) {
+			e := statsFixture(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ss, err := e.store.SufficientStats(ctx, experiments.StatsQuery{Experiment: key, MultipleExposure: experiments.MultipleExclude})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ss.Variants) != 2 || ss.Variants[0].Units+ss.Variants[1].Units != int64(n) {
+					b.Fatalf("stats %+v", ss.Variants)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("units=%d/impl=rollup-sql", n), func(b *testing.B) {
+			e := statsFixture(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := rollupStats(ctx, e.store, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("units=%d/impl=raw-groupby", n), func(b *testing.B) {
+			e := statsFixture(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rows, err := rawStats(ctx, e.store, key)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rows != 4 {
+					b.Fatalf("raw stats: %d rows, want 4", rows)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReport is Service.Report (stats from the rollups, analysis,
+// decision; without the daily series, which re-reads raw events per day)
+// at each unit count.
+func BenchmarkReport(b *testing.B) {
+	for _, n := range statsUnits() {
+		key := fmt.Sprintf("units-%d", n)
+		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
+			e := statsFixture(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := e.svc.Report(ctx, key, experiments.ReportOptions{NoSeries: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

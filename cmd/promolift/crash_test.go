@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/sqlite"
+)
+
+const crashAdminKey = "pl_admin0000_crash-test-secret-0123456789"
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+)
+
+// promoliftBinary builds the promolift binary once per test process.
+func promoliftBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "promolift-crash-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "promolift")
+		out, err := exec.Command("go", "build", "-o", buildBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildBin
+}
+
+// crashPGURL returns the URL of a fresh schema of the test PostgreSQL
+// (dropped at the end), skipping without PROMOLIFT_TEST_DATABASE_URL
+// unless PROMOLIFT_REQUIRE_POSTGRES=1.
+func crashPGURL(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
+			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
+		}
+		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
+	}
+	if !isPostgresURL(base) {
+		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not a postgres:// URL")
+	}
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	schema := "promolift_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(`CREATE SCHEMA ` + pq.QuoteIdentifier(schema)); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(`DROP SCHEMA ` + pq.QuoteIdentifier(schema) + ` CASCADE`); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// server is one running promolift serve process.
+type server struct {
+	cmd  *exec.Cmd
+	base string
+	done chan struct{}
+}
+
+var crashListening = regexp.MustCompile(`promolift: listening on (http://\S+)`)
+
+func startProcess(t *testing.T, bin, db string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "error")
+	cmd.Env = append(os.Environ(), "PROMOLIFT_ADMIN_KEY="+crashAdminKey)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		var seen bool
+		for sc.Scan() {
+			if m := crashListening.FindStringSubmatch(sc.Text()); m != nil && !seen {
+				seen = true
+				found <- m[1]
+			}
+		}
+		_ = cmd.Wait()
+		close(s.done)
+	}()
+	select {
+	case s.base = <-found:
+	case <-s.done:
+		t.Fatal("serve exited before listening")
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve did not start")
+	}
+	return s
+}
+
+func (s *server) kill(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not die")
+	}
+}
+
+// crashClient streams batches and remembers which events the server
+// acknowledged.
+type crashClient struct {
+	mu      sync.Mutex // guards acked for the per-cycle snapshots
+	id      int
+	next    int
+	pending []string // sent or to send, not acknowledged
+	acked   map[string]bool
+	sent    map[string]bool
+}
+
+func (c *crashClient) event(id string, n int) map[string]any {
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	unit := fmt.Sprintf("u%d-%d", c.id, n%97)
+	if n%3 == 2 {
+		return map[string]any{"event_id": id, "type": "conversion", "unit_id": unit, "timestamp": ts,
+			"name": "purchase", "revenue": 1000 + n%7, "currency": "KRW"}
+	}
+	variant := "control"
+	if (n/3)%2 == 1 {
+		variant = "ten_off"
+	}
+	return map[string]any{"event_id": id, "type": "exposure", "unit_id": unit, "timestamp": ts,
+		"experiment": "crash", "variant": variant}
+}
+
+func eventNumber(id string) int {
+	var c, n int
+	_, _ = fmt.Sscanf(id, "c%d-e%d", &c, &n)
+	return n
+}
+
+// send posts one batch (pending events first, then new ones when more
+// is true) and records the acknowledgements.
+func (c *crashClient) send(hc *http.Client, base string, more bool) error {
+	const batch = 40
+	ids := append([]string{}, c.pending[:min(len(c.pending), batch)]...)
+	for more && len(ids) < batch {
+		id := fmt.Sprintf("c%d-e%d", c.id, c.next)
+		c.next++
+		c.pending = append(c.pending, id)
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	evs := make([]any, len(ids))
+	for i, id := range ids {
+		evs[i] = c.event(id, eventNumber(id))
+		c.sent[id] = true
+	}
+	body, _ := json.Marshal(map[string]any{"events": evs})
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+crashAdminKey)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	var r struct {
+		Results []struct {
+			EventID string `json:"event_id"`
+			Status  string `json:"status"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		return err
+	}
+	for _, res := range r.Results {
+		if res.Status == "accepted" || res.Status == "duplicate" {
+			c.mu.Lock()
+			c.acked[res.EventID] = true
+			c.mu.Unlock()
+		} else {
+			return fmt.Errorf("event %s %s: %s", res.EventID, res.Status, data)
+		}
+	}
+	keep := c.pending[:0]
+	for _, id := range c.pending {
+		if !c.acked[id] {
+			keep = append(keep, id)
+		}
+	}
+	c.pending = keep
+	return nil
+}
+
+func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the binary; skipped with -short")
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "crash.db")
+		runCrash(t, db, func() (crashStore, error) { return sqlite.Open(context.Background(), db, nil) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := crashPGURL(t)
+		runCrash(t, db, func() (crashStore, error) { return postgres.Open(context.Background(), db, nil) })
+	})
+}
+
+type crashStore interface {
+	experiments.Store
+	DB() *sqlx.DB
+	CheckRollups(ctx context.Context) ([]string, error)
+}
+
+func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
+	bin := promoliftBinary(t)
+	srv := startProcess(t, bin, db)
+	defer func() { _ = srv.cmd.Process.Kill() }()
+	hc := &http.Client{Timeout: 5 * time.Second}
+	post := func(path, body string) {
+		req, _ := http.NewRequest("POST", srv.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+crashAdminKey)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, data)
+		}
+	}
+	post("/api/v1/experiments", `{"key": "crash", "variants": [{"key": "control", "weight": 0.5}, {"key": "ten_off", "weight": 0.5}], "primary_metric": "purchase"}`)
+	post("/api/v1/experiments/crash/start", "")
+
+	var base atomic.Value
+	base.Store(srv.base)
+	var stopNew, stopAll atomic.Bool
+	clients := make([]*crashClient, 4)
+	var wg sync.WaitGroup
+	for i := range clients {
+		c := &crashClient{id: i, acked: map[string]bool{}, sent: map[string]bool{}}
+		clients[i] = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 5 * time.Second}
+			deadline := time.Now().Add(60 * time.Second)
+			for !stopAll.Load() && time.Now().Before(deadline) {
+				more := !stopNew.Load()
+				if !more && len(c.pending) == 0 {
+					return
+				}
+				if err := c.send(hc, base.Load().(string), more); err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	ackedNow := func() (n int) {
+		// Read without locks only after the clients stopped; during the
+		// run, report the sum from each cycle's snapshot below instead.
+		for _, c := range clients {
+			n += len(c.acked)
+		}
+		return n
+	}
+	const cycles = 5
+	for cycle := 1; cycle <= cycles; cycle++ {
+		time.Sleep(time.Duration(300+100*cycle) * time.Millisecond)
+		srv.kill(t)
+		// The process is dead: everything acknowledged so far must be stored.
+		var ackedIDs []string
+		for _, c := range clients {
+			c.mu.Lock()
+			for id := range c.acked {
+				ackedIDs = append(ackedIDs, id)
+			}
+			c.mu.Unlock()
+		}
+		stored := storedEvents(t, open)
+		missing := 0
+		for _, id := range ackedIDs {
+			if stored[id] != 1 {
+				missing++
+			}
+		}
+		msg := fmt.Sprintf("cycle %d: SIGKILL; %d acknowledged, %d stored (%d stored but unacknowledged: in flight), %d acknowledged but missing",
+			cycle, len(ackedIDs), len(stored), len(stored)-(len(ackedIDs)-missing), missing)
+		t.Log(msg)
+		if testing.Verbose() {
+			fmt.Println(msg)
+		}
+		if missing > 0 {
+			t.Errorf("cycle %d: %d acknowledged events are not stored exactly once", cycle, missing)
+		}
+		srv = startProcess(t, bin, db)
+		base.Store(srv.base)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stopNew.Store(true)
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(40 * time.Second):
+		stopAll.Store(true)
+		<-waited
+		t.Error("clients did not get every event acknowledged in time")
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.done:
+	case <-time.After(20 * time.Second):
+		srv.kill(t)
+	}
+
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	stored := countEvents(t, s)
+	var acked, sent, lost, dup, phantom int
+	for _, c := range clients {
+		sent += len(c.sent)
+		for id := range c.acked {
+			acked++
+			switch n := stored[id]; {
+			case n == 0:
+				lost++
+				if lost <= 5 {
+					t.Errorf("acknowledged event %s is not stored", id)
+				}
+			case n > 1:
+				dup++
+			}
+		}
+	}
+	for id, n := range stored {
+		if n > 1 {
+			t.Errorf("event %s stored %d times", id, n)
+		}
+		var c, k int
+		if _, err := fmt.Sscanf(id, "c%d-e%d", &c, &k); err != nil || c >= len(clients) || !clients[c].sent[id] {
+			phantom++
+		}
+	}
+	if lost > 0 || dup > 0 || phantom > 0 {
+		t.Errorf("lost %d acknowledged events, %d duplicated, %d stored that were never sent", lost, dup, phantom)
+	}
+	if acked != ackedNow() || acked != len(stored) {
+		t.Errorf("acknowledged %d, stored %d: every event was retried until acknowledged, so they must match", acked, len(stored))
+	}
+	diffs, err := s.CheckRollups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("rollups differ from a recomputation: %q", diffs)
+	}
+	msg := fmt.Sprintf("crash test: %d kill/restart cycles, %d events sent, %d acknowledged, %d stored, %d lost, rollup differences %d",
+		cycles, sent, acked, len(stored), lost, len(diffs))
+	t.Log(msg)
+	if testing.Verbose() {
+		fmt.Println(msg)
+	}
+}
+
+// countEvents counts the stored raw events by id.
+func countEvents(t *testing.T, s crashStore) map[string]int {
+	t.Helper()
+	type row struct {
+		ID string `db:"event_id"`
+		N  int    `db:"n"`
+	}
+	var rows []row
+	if err := s.DB().SelectContext(context.Background(), &rows, `SELECT event_id, count(*) AS n FROM events GROUP BY event_id`); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int{}
+	for _, r := range rows {
+		stored[r.ID] = r.N
+	}
+	return stored
+}
+
+// storedEvents opens the store (the server is down) and counts its events.
+func storedEvents(t *testing.T, open func() (crashStore, error)) map[string]int {
+	t.Helper()
+	s, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	return countEvents(t, s)
+}

@@ -1,0 +1,537 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// scrape reads GET /metrics and parses the text exposition.
+func scrape(t *testing.T, e *env) (map[string]*dto.MetricFamily, string) {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Accept", "text/plain")
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	wantStatus(t, w, 200)
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(w.Body.Bytes()))
+	if err != nil {
+		t.Fatalf("parse exposition: %v\n%s", err, w.Body.String())
+	}
+	return fams, w.Body.String()
+}
+
+// sample returns the value of the metric name with exactly the labels
+// (a counter's or gauge's value, a histogram's sample count), and whether
+// it exists.
+func sample(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
+	f, ok := fams[name]
+	if !ok {
+		return 0, false
+	}
+next:
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(labels) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if v, ok := labels[l.GetName()]; !ok || v != l.GetValue() {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func wantSample(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) {
+	t.Helper()
+	got, ok := sample(fams, name, labels)
+	if !ok {
+		t.Errorf("%s%v: missing", name, labels)
+		return
+	}
+	if got != want {
+		t.Errorf("%s%v = %g, want %g", name, labels, got, want)
+	}
+}
+
+func TestOpsMetricsCountExactly(t *testing.T) {
+	e := newEnv(t, Config{})
+	// 3 creates (and one start).
+	e.startedExperiment("spring-sale")
+	for _, k := range []string{"summer-sale", "autumn-sale"} {
+		wantStatus(t, e.do("POST", "/api/v1/experiments", e.admin, experimentBody(k)), 201)
+	}
+	// 5 event batches of known outcomes.
+	bad := conversion("b1", "u9", 12.5) // fractional money
+	batches := [][]any{
+		{exposure("x1", "u1", "ten_off"), conversion("c1", "u1", 1999)},                   // 2 accepted
+		{exposure("x1", "u1", "ten_off"), conversion("c2", "u2", 500)},                    // 1 accepted, 1 duplicate
+		{bad, exposure("x3", "u3", "control")},                                            // 1 accepted, 1 rejected
+		{42, exposure("x4", "u4", "half_off"), exposure("x1", "u1", "ten_off")},           // 2 rejected, 1 duplicate
+		{conversion("c3", "u3", 1), conversion("c4", "u3", 2), conversion("c5", "u4", 3)}, // 3 accepted
+	}
+	var acc, dup, rej int
+	for _, b := range batches {
+		r := postEvents(t, e, b...)
+		acc, dup, rej = acc+r.Accepted, dup+r.Duplicate, rej+r.Rejected
+	}
+	if acc != 7 || dup != 2 || rej != 3 {
+		t.Fatalf("batches: accepted %d duplicate %d rejected %d, want 7 2 3", acc, dup, rej)
+	}
+	// One 401, and a raw path that must not show.
+	problem(t, e.do("GET", "/api/v1/experiments", "", nil), 401)
+	problem(t, e.do("GET", "/api/v1/experiments/no-such-secret-thing", e.admin, nil), 404)
+	// The SDK config: one full, one 304.
+	w := e.do("GET", "/api/v1/sdk/config", e.sdk, nil)
+	wantStatus(t, w, 200)
+	etag := w.Header().Get("ETag")
+	req := httptest.NewRequest("GET", "/api/v1/sdk/config", nil)
+	req.Header.Set("Authorization", "Bearer "+e.sdk)
+	req.Header.Set("If-None-Match", etag)
+	w = httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	wantStatus(t, w, 304)
+
+	fams, text := scrape(t, e)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/experiments", "method": "POST", "status": "201"}, 3)
+	wantSample(t, fams, "promolift_http_request_duration_seconds",
+		map[string]string{"route": "/api/v1/experiments", "method": "POST"}, 3)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/experiments/:key/start", "method": "POST", "status": "200"}, 1)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/events", "method": "POST", "status": "200"}, 5)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/experiments", "method": "GET", "status": "401"}, 1)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/experiments/:key", "method": "GET", "status": "404"}, 1)
+	wantSample(t, fams, "promolift_events_total", map[string]string{"status": "accepted"}, 7)
+	wantSample(t, fams, "promolift_events_total", map[string]string{"status": "duplicate"}, 2)
+	wantSample(t, fams, "promolift_events_total", map[string]string{"status": "rejected"}, 3)
+	wantSample(t, fams, "promolift_ingest_batch_duration_seconds", map[string]string{}, 5)
+	wantSample(t, fams, "promolift_sdk_config_served_total", map[string]string{"result": "ok"}, 1)
+	wantSample(t, fams, "promolift_sdk_config_served_total", map[string]string{"result": "not_modified"}, 1)
+	wantSample(t, fams, "promolift_sdk_config_version_info",
+		map[string]string{"environment": "", "etag": strings.Trim(etag, `"`)}, 1)
+	if _, ok := fams["promolift_store_errors_total"]; ok {
+		if f := fams["promolift_store_errors_total"]; len(f.GetMetric()) > 0 {
+			t.Errorf("store errors before any: %v", f)
+		}
+	}
+	collected := []string{"go_goroutines"}
+	if runtime.GOOS == "linux" {
+		collected = append(collected, "process_cpu_seconds_total")
+	}
+	for _, name := range collected {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("%s missing", name)
+		}
+	}
+	for _, leak := range []string{"no-such-secret-thing", e.admin, e.sdk, "spring-sale"} {
+		if strings.Contains(text, leak) {
+			t.Errorf("the exposition holds %q", leak)
+		}
+	}
+
+	// A scrape is counted like any request, by the next scrape.
+	fams, _ = scrape(t, e)
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/metrics", "method": "GET", "status": "200"}, 1)
+
+	// The store goes away: 5xx are counted as store errors by operation.
+	if err := e.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = e.do("GET", "/api/v1/experiments", e.admin, nil)
+	if w.Code < 500 {
+		t.Fatalf("closed store: status %d", w.Code)
+	}
+	fams, _ = scrape(t, e)
+	wantSample(t, fams, "promolift_store_errors_total", map[string]string{"op": "GET /api/v1/experiments"}, 1)
+}
+
+func TestOpsMetricsDisabledAndIndependent(t *testing.T) {
+	off := newEnv(t, Config{DisableMetrics: true})
+	problem(t, off.do("GET", "/metrics", "", nil), 404)
+
+	// Two instances in one process have their own registries.
+	a, b := newEnv(t, Config{}), newEnv(t, Config{})
+	wantStatus(t, a.do("GET", "/healthz", "", nil), 200)
+	wantStatus(t, a.do("GET", "/healthz", "", nil), 200)
+	fa, _ := scrape(t, a)
+	fb, _ := scrape(t, b)
+	labels := map[string]string{"route": "/healthz", "method": "GET", "status": "200"}
+	wantSample(t, fa, "promolift_http_requests_total", labels, 2)
+	if v, ok := sample(fb, "promolift_http_requests_total", labels); ok {
+		t.Errorf("other instance counted %g", v)
+	}
+}
+
+func TestOpsRateLimitBurst(t *testing.T) {
+	const (
+		rate  = 50
+		burst = 20
+		n     = 200
+	)
+	e := newEnv(t, Config{RateLimit: rate, RateBurst: burst})
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	type result struct {
+		status     int
+		retryAfter string
+		code       string
+	}
+	get := func(path, token string) result {
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return result{status: -1, code: err.Error()}
+		}
+		defer resp.Body.Close()
+		r := result{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+		if resp.StatusCode == 429 {
+			var p Problem
+			_ = json.NewDecoder(resp.Body).Decode(&p)
+			r.code = p.Code
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				r.code += " content-type " + ct
+			}
+		}
+		return r
+	}
+
+	results := make([]result, n)
+	others := make([]result, 10)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Go(func() { results[i] = get("/api/v1/sdk/config", e.sdk) })
+	}
+	for i := range others { // another key, at the same time, within its burst
+		wg.Go(func() { others[i] = get("/api/v1/experiments", e.analyst) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	ok, limited := 0, 0
+	for _, r := range results {
+		switch r.status {
+		case 200:
+			ok++
+		case 429:
+			limited++
+			if r.code != "rate_limited" {
+				t.Errorf("429 code %q", r.code)
+			}
+			if s, err := strconv.Atoi(r.retryAfter); err != nil || s < 1 {
+				t.Errorf("Retry-After %q", r.retryAfter)
+			}
+		default:
+			t.Errorf("unexpected result %+v", r)
+		}
+	}
+	most := burst + int(rate*elapsed.Seconds()) + 1
+	t.Logf("%d requests in %v: %d ok, %d limited (at most %d may pass)", n, elapsed, ok, limited, most)
+	if ok < burst || ok > most {
+		t.Errorf("%d succeeded, want between %d and %d", ok, burst, most)
+	}
+	if ok+limited != n {
+		t.Errorf("%d ok + %d limited != %d", ok, limited, n)
+	}
+	for _, r := range others {
+		if r.status != 200 {
+			t.Errorf("the other key was refused: %+v", r)
+		}
+	}
+
+	// The refusals show in the metrics.
+	fams, _ := scrape(t, e)
+	wantSample(t, fams, "promolift_http_rate_limited_total", map[string]string{}, float64(limited))
+	wantSample(t, fams, "promolift_http_requests_total",
+		map[string]string{"route": "/api/v1/sdk/config", "method": "GET", "status": "429"}, float64(limited))
+
+	// OFREP answers 429 in its own error format, with Retry-After.
+	e2 := newEnv(t, Config{RateLimit: 1, RateBurst: 1})
+	var last *httptest.ResponseRecorder
+	for range 3 {
+		last = e2.do("POST", "/ofrep/v1/evaluate/flags", e2.sdk, "{}")
+	}
+	if last.Code != 429 || last.Header().Get("Retry-After") == "" || !strings.Contains(last.Body.String(), "errorDetails") {
+		t.Errorf("OFREP over the limit: %d %q %s", last.Code, last.Header().Get("Retry-After"), last.Body)
+	}
+}
+
+func TestOpsRateLimiterBucket(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := newRateLimiter(10, 5)
+	l.now = func() time.Time { return now }
+	take := func(key string, n int) int {
+		got := 0
+		for range n {
+			if ok, _ := l.allow(key); ok {
+				got++
+			}
+		}
+		return got
+	}
+	if got := take("a", 8); got != 5 {
+		t.Fatalf("burst: %d of 8 passed, want 5", got)
+	}
+	ok, wait := l.allow("a")
+	if ok || wait <= 0 || wait > 100*time.Millisecond || retryAfterSeconds(wait) != 1 {
+		t.Fatalf("empty bucket: %v %v", ok, wait)
+	}
+	if got := take("b", 5); got != 5 {
+		t.Fatalf("another key: %d of 5", got)
+	}
+	now = now.Add(250 * time.Millisecond) // 2.5 tokens
+	if got := take("a", 5); got != 2 {
+		t.Fatalf("after 250ms: %d passed, want 2", got)
+	}
+	now = now.Add(time.Hour) // the bucket holds burst, no more
+	if got := take("a", 10); got != 5 {
+		t.Fatalf("after an hour: %d passed, want 5", got)
+	}
+	if s := retryAfterSeconds(2500 * time.Millisecond); s != 3 {
+		t.Errorf("Retry-After of 2.5 s = %d", s)
+	}
+	if l := newRateLimiter(3, 0); l.burst != 6 {
+		t.Errorf("default burst %g", l.burst)
+	}
+}
+
+func TestOpsRateLimiterEvictsIdleBuckets(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	l := newRateLimiter(100, 200)
+	l.now = func() time.Time { return now }
+	l.lastSweep = now
+	for i := range 1000 {
+		l.allow(fmt.Sprint("k", i))
+	}
+	if l.size() != 1000 {
+		t.Fatalf("size %d", l.size())
+	}
+	now = now.Add(30 * time.Second)
+	l.allow("busy")
+	now = now.Add(rateSweepEvery)
+	l.allow("busy") // sweeps: everything but "busy" is full again
+	if l.size() != 1 {
+		t.Fatalf("after a sweep: %d buckets, want 1", l.size())
+	}
+
+	// A hard cap holds even when every bucket is busy.
+	l.max = 100
+	for i := range 1000 {
+		l.allow(fmt.Sprint("x", i))
+		if l.size() > l.max {
+			t.Fatalf("%d buckets over the cap %d", l.size(), l.max)
+		}
+	}
+}
+
+func TestOpsCORS(t *testing.T) {
+	const origin = "https://shop.example.com"
+	preflight := func(e *env, origin, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("OPTIONS", path, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, if-none-match")
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		return w
+	}
+	withOrigin := func(e *env, origin string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/api/v1/sdk/config", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Authorization", "Bearer "+e.sdk)
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		return w
+	}
+
+	e := newEnv(t, Config{CORSOrigins: []string{origin, "http://localhost:3000"}})
+	for _, path := range []string{"/api/v1/sdk/config", "/api/v1/events", "/ofrep/v1/evaluate/flags/x"} {
+		w := preflight(e, origin, path)
+		if w.Code != 204 {
+			t.Fatalf("preflight %s: %d %s", path, w.Code, w.Body)
+		}
+		h := w.Header()
+		if h.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("Allow-Origin %q", h.Get("Access-Control-Allow-Origin"))
+		}
+		if !strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") ||
+			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") {
+			t.Errorf("Allow-Methods %q", h.Get("Access-Control-Allow-Methods"))
+		}
+		for _, hd := range []string{"Authorization", "Content-Type", "If-None-Match", "X-API-Key"} {
+			if !strings.Contains(h.Get("Access-Control-Allow-Headers"), hd) {
+				t.Errorf("Allow-Headers %q lacks %s", h.Get("Access-Control-Allow-Headers"), hd)
+			}
+		}
+		if h.Get("Access-Control-Allow-Credentials") != "" {
+			t.Error("credentials allowed")
+		}
+	}
+	w := withOrigin(e, origin)
+	wantStatus(t, w, 200)
+	if w.Header().Get("Access-Control-Allow-Origin") != origin ||
+		!strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "ETag") {
+		t.Errorf("actual request headers: %v", w.Header())
+	}
+	if !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
+		t.Errorf("Vary %q", w.Header().Values("Vary"))
+	}
+
+	// An unlisted origin gets no CORS headers and no 204.
+	if w := preflight(e, "https://evil.example.net", "/api/v1/sdk/config"); w.Code == 204 ||
+		w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("unlisted preflight: %d %v", w.Code, w.Header())
+	}
+	if w := withOrigin(e, "https://evil.example.net"); w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("unlisted origin: %v", w.Header())
+	}
+
+	// No origins configured: no CORS at all.
+	none := newEnv(t, Config{})
+	if w := preflight(none, origin, "/api/v1/sdk/config"); w.Code == 204 || w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS off, preflight: %d %v", w.Code, w.Header())
+	}
+	if w := withOrigin(none, origin); w.Header().Get("Access-Control-Allow-Origin") != "" || w.Header().Get("Vary") != "" {
+		t.Errorf("CORS off: %v", w.Header())
+	}
+
+	// "*": any origin.
+	star := newEnv(t, Config{CORSOrigins: []string{"*"}})
+	if w := preflight(star, "https://anything.example.org", "/api/v1/sdk/config"); w.Code != 204 ||
+		w.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("*: %d %v", w.Code, w.Header())
+	}
+}
+
+func TestOpsParseCORSOrigins(t *testing.T) {
+	got, err := ParseCORSOrigins(" https://a.example.com, http://localhost:3000/ ,,*")
+	if err != nil || strings.Join(got, " ") != "https://a.example.com http://localhost:3000 *" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if got, err := ParseCORSOrigins(""); err != nil || got != nil {
+		t.Fatalf("empty: %q %v", got, err)
+	}
+	for _, bad := range []string{"a.example.com", "ftp://a.example.com", "https://a.example.com/path",
+		"https://", "https://u:p@a.example.com", "https://a.example.com?x=1"} {
+		if _, err := ParseCORSOrigins(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestOpsAPIKeysTableHoldsNoSecrets(t *testing.T) {
+	e := newEnv(t, Config{})
+	tokens := []string{e.admin, e.sdk, e.analyst}
+	for _, scope := range []string{"admin", "sdk", "analyst"} {
+		w := e.do("POST", "/api/v1/keys", e.admin, map[string]string{"name": "k-" + scope, "scope": scope})
+		wantStatus(t, w, 201)
+		var k KeyResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &k); err != nil || k.Token == "" {
+			t.Fatalf("create key: %v %s", err, w.Body)
+		}
+		tokens = append(tokens, k.Token)
+	}
+	// Forms a leaked secret could take: the token, the secret, the secret's
+	// bytes and their hex and base64.
+	var needles [][]byte
+	for _, tok := range tokens {
+		_, secret, ok := experiments.SplitToken(tok)
+		if !ok {
+			t.Fatalf("token %q does not split", tok)
+		}
+		needles = append(needles, []byte(tok), []byte(secret))
+		if raw, err := base64.RawURLEncoding.DecodeString(secret); err == nil {
+			needles = append(needles, raw, []byte(hex.EncodeToString(raw)), []byte(base64.StdEncoding.EncodeToString(raw)))
+		}
+	}
+
+	db := e.store.DB()
+	scan := func(table string) int {
+		rows, err := db.Queryx("SELECT * FROM " + table)
+		if err != nil {
+			t.Fatalf("scan %s: %v", table, err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			n++
+			row, err := rows.SliceScan()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, _ := rows.Columns()
+			for i, v := range row {
+				var b []byte
+				switch v := v.(type) {
+				case []byte:
+					b = v
+				case string:
+					b = []byte(v)
+				default:
+					b = fmt.Append(nil, v)
+				}
+				for _, nd := range needles {
+					if len(nd) >= 8 && bytes.Contains(b, nd) {
+						t.Errorf("%s.%s holds a secret", table, cols[i])
+					}
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := scan("api_keys"); n != len(tokens) {
+		t.Errorf("api_keys has %d rows, want %d", n, len(tokens))
+	}
+	// No other table holds one either (the audit log records key creation).
+	var tables []string
+	if err := db.Select(&tables, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		scan(`"` + tb + `"`)
+	}
+}
