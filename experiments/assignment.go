@@ -82,8 +82,12 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 	if err != nil {
 		return nil, err
 	}
+	sticky, err := s.loadSticky(ctx, snap, keys, attrs, rights) // sticky.go
+	if err != nil {
+		return nil, err
+	}
 	for _, k := range keys {
-		r, err := snap.spec.Run(k, attrs)
+		r, err := sticky.run(snap.spec, k, attrs)
 		if err != nil {
 			return nil, fmt.Errorf("assign %q: %w", k, err)
 		}
@@ -95,6 +99,9 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 		if req.LogExposure && res.InExperiment {
 			exposures = append(exposures, exposureEvent(snap.exps[k], r, attrs, now))
 		}
+	}
+	if err := sticky.save(ctx); err != nil {
+		return nil, err
 	}
 	if err := s.logExposures(ctx, who, exposures); err != nil {
 		return nil, err

@@ -190,8 +190,10 @@ type CohortRow struct {
 
 // CohortStore is an optional store capability: repurchase cohorts of an
 // experiment's analysed units by week after each unit's first exposure,
-// for the conversion name metric. No store implements it yet; the report
-// degrades to an unavailable cohort table.
+// for the conversion name metric, as of q.Until (now when zero): week k
+// counts the units exposed at least k weeks before it. Both stores (sqlite,
+// postgres) implement it; with another store the report degrades to an
+// unavailable cohort table.
 type CohortStore interface {
 	CohortStats(ctx context.Context, q StatsQuery, metric string, weeks int) ([]CohortRow, error)
 }

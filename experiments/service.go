@@ -176,8 +176,10 @@ func (s *Service) Transition(ctx context.Context, who Principal, key string, a A
 }
 
 // Rerandomization is a deliberate change of a started experiment's weights
-// or coverage. It bumps the bucket version, so every unit is bucketed
-// afresh and sticky assignments from earlier versions stop applying.
+// or coverage. It bumps the bucket version, which changes the hash seed
+// (see BuildSpec), so every unit is bucketed afresh, and sticky assignments
+// of earlier versions stop applying. Units exposed before and after in
+// different variants are flagged as multiple-exposure units.
 type Rerandomization struct {
 	Weights  []float64 // one per variant, in order; nil keeps them
 	Coverage *float64  // nil keeps it
@@ -206,7 +208,6 @@ func (s *Service) Rerandomize(ctx context.Context, who Principal, key string, r 
 			e.Coverage = *r.Coverage
 		}
 		e.BucketVersion++
-		e.MinBucketVersion = e.BucketVersion
 		return nil
 	})
 }

@@ -165,6 +165,9 @@ func specExperiment(e *Experiment) assign.Experiment {
 		Seed:              e.Seed,
 		BucketVersion:     e.BucketVersion,
 		MinBucketVersion:  e.MinBucketVersion,
+		// Sticky bucketing (and with it the fallback attribute) only for
+		// experiments that ask for it, in Assign and in the SDKs alike.
+		DisableStickyBucketing: !e.Sticky,
 	}
 	if x.HashAttribute == "" {
 		x.HashAttribute = DefaultUnitAttribute
@@ -174,6 +177,11 @@ func specExperiment(e *Experiment) assign.Experiment {
 	}
 	if x.Seed == "" {
 		x.Seed = e.Key
+	}
+	if e.BucketVersion > 1 {
+		// A re-randomization hashes with a new seed, so every unit is
+		// bucketed afresh (sticky docs are keyed by bucket version too).
+		x.Seed += ":" + strconv.Itoa(e.BucketVersion)
 	}
 	if e.Status == StatusPaused {
 		inactive := false
@@ -290,6 +298,8 @@ func specFeature(f *Flag, live map[string]*Experiment) assign.Feature {
 			Seed:              x.Seed,
 			BucketVersion:     x.BucketVersion,
 			MinBucketVersion:  x.MinBucketVersion,
+			// Sticky bucketing as in the experiment.
+			DisableStickyBucketing: x.DisableStickyBucketing,
 		})
 	}
 	return feat

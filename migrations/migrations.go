@@ -117,10 +117,9 @@ func Apply(ctx context.Context, db *sql.DB, dialect string) (applied int, err er
 	if len(ms) > 0 && current > ms[len(ms)-1].Version {
 		return 0, fmt.Errorf("migrations: the database is at version %d, newer than this binary's %d: upgrade promolift", current, ms[len(ms)-1].Version)
 	}
+	// Every migration not yet recorded is applied, in order, even one
+	// numbered below the newest applied: applyOne checks each version.
 	for _, m := range ms {
-		if m.Version <= current {
-			continue
-		}
 		done, err := applyOne(ctx, conn, dialect, m)
 		if err != nil {
 			return applied, err

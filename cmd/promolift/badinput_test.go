@@ -125,6 +125,8 @@ func TestCLIBadInput(t *testing.T) {
 		{"serve", []string{"--db", db, "--tls-cert", "x.pem"}},
 		{"serve", []string{"--db", db, "extra"}},
 		{"serve", []string{"--db", db, "--bogus"}},
+		{"serve", []string{"--db", db, "--max-inflight-ingest", "-2"}},
+		{"serve", []string{"--db", db, "--max-inflight-ingest", "many"}},
 	}
 	for _, tc := range flagCases {
 		name := tc.cmd + " " + strings.Join(tc.args, " ")

@@ -151,9 +151,6 @@ type serveConfig struct {
 	LogFormat       string
 	MaxBodyBytes    int64
 	MaxBatchEvents  int
-	// MaxInflightIngest caps concurrent event batches (0: the default,
-	// -1: no limit); excess ones get 503 after a short wait.
-	MaxInflightIngest int
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
@@ -164,6 +161,10 @@ type serveConfig struct {
 	RateLimit       float64  // per API key, requests per second; 0: none
 	RateBurst       int      // per API key
 	CORSOrigins     []string // nil: no CORS
+
+	// MaxInflightIngest caps concurrent event batches (0: the default,
+	// -1: no limit); excess ones get 503 after a short wait.
+	MaxInflightIngest int
 }
 
 // logOptions are the logging options every subcommand has.

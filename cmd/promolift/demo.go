@@ -500,20 +500,41 @@ type httpDemo struct {
 }
 
 func (h *httpDemo) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
+	}
+	for attempt := 0; ; attempt++ {
+		err := h.call1(ctx, method, path, payload, out)
+		var he *demoHTTPError
+		// Over the key's rate or the server's ingest capacity: wait and
+		// send again (events are idempotent by event_id).
+		if errors.As(err, &he) && (he.status == http.StatusTooManyRequests || he.status == http.StatusServiceUnavailable) && attempt < 30 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(200*(attempt+1)) * time.Millisecond):
+			}
+			continue
+		}
+		return err
+	}
+}
+
+func (h *httpDemo) call1(ctx context.Context, method, path string, payload []byte, out any) error {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, h.base+path, rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+h.key)
-	if body != nil {
+	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := h.c.Do(req)

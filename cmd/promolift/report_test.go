@@ -114,7 +114,7 @@ func block(t *testing.T, out, header string) []string {
 	return lines
 }
 
-func must[T any](v T, err error) T {
+func mustReportJSON[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
@@ -212,8 +212,8 @@ func TestReportCommand(t *testing.T) {
 			{Variant: "ten_off", Week: 1, Units: 200},
 			{Variant: "ten_off", Week: 2, Units: 36, Repurchasers: 2, Rate: 2.0 / 36},
 		}
-		if got, _ := json.Marshal(r.Cohorts.Rows); !r.Cohorts.Available || string(got) != string(must(json.Marshal(want))) {
-			t.Errorf("cohorts %s, want %s", got, must(json.Marshal(want)))
+		if got, _ := json.Marshal(r.Cohorts.Rows); !r.Cohorts.Available || string(got) != string(mustReportJSON(json.Marshal(want))) {
+			t.Errorf("cohorts %s, want %s", got, mustReportJSON(json.Marshal(want)))
 		}
 		// Units bought before their exposure: CUPED is applied to revenue.
 		cuped := false

@@ -451,3 +451,48 @@ func checkBadResponse(t *testing.T, name string, must bool, w *httptest.Response
 		}
 	}
 }
+
+// TestNULInDefinitions checks that a NUL character anywhere in an
+// experiment or flag definition is a 400 naming the field, on both stores
+// (PostgreSQL cannot store NUL in text; it used to be a 500 there).
+func TestNULInDefinitions(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			store := openBadInputStore(t, kind)
+			svc := experiments.NewService(store, nil)
+			if _, _, err := svc.EnsureAdminKey(context.Background(), adminToken); err != nil {
+				t.Fatal(err)
+			}
+			e := &env{t: t, svc: svc, h: New(svc, Config{}, slog.New(slog.DiscardHandler)), admin: adminToken}
+			wantStatus(t, e.do("POST", "/api/v1/experiments", e.admin, experimentBody("draft-exp")), 201)
+			var flag map[string]any
+			_ = json.Unmarshal([]byte(designFlag), &flag)
+			for _, tc := range []struct {
+				method, path string
+				base         map[string]any
+				at, field    string
+			}{
+				{"POST", "/api/v1/experiments", experimentBody("nul-exp"), "name", "name"},
+				{"POST", "/api/v1/experiments", experimentBody("nul-exp"), "hypothesis", "hypothesis"},
+				{"POST", "/api/v1/experiments", experimentBody("nul-exp"), "variants.1.key", "variants[1].key"},
+				{"PUT", "/api/v1/experiments/draft-exp", experimentBody("draft-exp"), "owner", "owner"},
+				{"POST", "/api/v1/flags", flag, "description", "description"},
+				{"POST", "/api/v1/flags", flag, "rules.0.variant", "rules[0].variant"},
+			} {
+				w := e.do(tc.method, tc.path, e.admin, setPath(t, tc.base, tc.at, "bad\x00value"))
+				p := problem(t, w, http.StatusBadRequest)
+				if p.Field != tc.field || p.Code != "nul_character" {
+					t.Errorf("%s %s with NUL in %s: field %q code %q, want %q nul_character", tc.method, tc.path, tc.at, p.Field, p.Code, tc.field)
+				}
+			}
+			w := e.do("POST", "/api/v1/experiments", e.admin, `{"key":"k","variants":[],"x":{"a\u0000b":1}}`)
+			if p := problem(t, w, http.StatusBadRequest); p.Field != `x.a\u0000b` {
+				t.Errorf("NUL in a key: field %q", p.Field)
+			}
+			w = e.do("GET", "/api/v1/experiments/a%00b", e.admin, nil)
+			if p := problem(t, w, http.StatusBadRequest); p.Field != "key" {
+				t.Errorf("NUL in the path: field %q", p.Field)
+			}
+		})
+	}
+}

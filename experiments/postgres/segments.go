@@ -129,12 +129,13 @@ func (r aggregateRow) toDomain() experiments.CustomerAggregate {
 		ReviewCount: r.ReviewCount, LastExposedAt: fromNullTime(r.LastExposedAt)}
 }
 
-// usOrZero is t in unix microseconds, 0 for never (stored as NULL).
+// usOrZero is t in unix microseconds, 0 for never (stored as NULL),
+// rounded to the microsecond as PostgreSQL rounds the events' timestamps.
 func usOrZero(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
-	return t.UnixMicro()
+	return t.Round(time.Microsecond).UnixMicro()
 }
 
 // tsOf turns an array element of unix microseconds (0: NULL) back into a
