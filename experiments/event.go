@@ -165,7 +165,8 @@ type StatsQuery struct {
 	Experiment string
 	// Dimension, when set, splits the statistics by the value of this
 	// attribute of each unit's first exposure ("channel" reads the event's
-	// channel); units without it fall in the slice "(none)".
+	// channel, "hour" the UTC hour "00".."23" of the first exposure);
+	// units without it fall in the slice "(none)".
 	Dimension string
 	// Until, when set, counts only exposures and conversions before it.
 	Until            time.Time
@@ -174,6 +175,13 @@ type StatsQuery struct {
 
 // NoSlice is the slice of units that lack the breakdown attribute.
 const NoSlice = "(none)"
+
+// The dimensions that are not attributes: the event's channel and the UTC
+// hour ("00".."23") of the unit's first exposure.
+const (
+	DimensionChannel = "channel"
+	DimensionHour    = "hour"
+)
 
 // VariantCounts are the unit counts of one variant in one slice.
 type VariantCounts struct {

@@ -68,7 +68,19 @@ type Report struct {
 	Breakdowns      []Breakdown
 	Series          []SeriesPoint
 	Cohorts         CohortTable
-	Decision        Decision
+	// Spend is each variant's promotion spend against its budget, and
+	// CappedUnits the units a frequency cap kept from a promotion; both
+	// are nil when the store is not a CustomerStore.
+	Spend       []VariantBudget
+	CappedUnits *int64
+	// ArmROI is, for a personalization experiment, each non-control
+	// arm's ROI against control on the revenue metric (the engine's
+	// per-comparison ROI); PersonalizationValue is the incremental revenue
+	// of the personalization policy over the best single promotion. Both
+	// are nil otherwise.
+	ArmROI               []stats.ROIOutput
+	PersonalizationValue *PersonalizationValue
+	Decision             Decision
 	// Warnings are data-quality notes for people.
 	Warnings []string
 
@@ -78,6 +90,36 @@ type Report struct {
 // AnalyzeInput returns the exact stats input of the report's Analysis:
 // `promolift analyze` on it prints the same numbers.
 func (r *Report) AnalyzeInput() stats.AnalyzeInput { return r.input }
+
+// VariantBudget is one variant's promotion spend (CustomerStore.
+// VariantSpend) against its Promotion.Budget, in minor units. Budget 0 is
+// no budget; Exhausted is Spent >= Budget for a positive Budget.
+type VariantBudget struct {
+	Variant   string
+	Spent     int64
+	Budget    int64
+	Exhausted bool
+}
+
+// PersonalizationValue is the incremental revenue of the personalization
+// policy over giving everyone the best single (generic) promotion:
+// (RPU of Personalized − RPU of BestGeneric) × Units, where RPU is the mean
+// of the revenue metric Metric per unit, BestGeneric the non-control,
+// non-personalized promotion arm with the highest RPU, and Units the
+// personalized arm's units. Difference is the Welch difference of the two
+// arms' RPU (stats.WelchTest) and Value is Difference × Units, CI
+// included. Error is the Welch test's error, if any.
+type PersonalizationValue struct {
+	Personalized          string
+	BestGeneric           string
+	Metric                string
+	RevenuePerUnit        float64
+	GenericRevenuePerUnit float64
+	Units                 float64
+	Difference            Interval
+	Value                 Interval
+	Error                 string
+}
 
 // Interval is an estimate with its confidence interval.
 type Interval struct {
@@ -282,6 +324,13 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 	}
 	r.Cohorts = s.cohorts(ctx, exp, q, rb.primary, now)
+	if exp.Personalization {
+		r.ArmROI = armROI(&r.Analysis, rb.primary+RevenueSuffix)
+		if pi := r.input.Personalization; pi != nil {
+			r.PersonalizationValue = personalizationValue(exp, &r.Analysis, rb.primary+RevenueSuffix, pi.Personalized)
+		}
+	}
+	s.rights(ctx, r)
 	r.Decision = Decide(exp, &r.Analysis, elapsedDays(exp, now))
 	return r, nil
 }
@@ -502,6 +551,63 @@ func (rb *reportBuilder) personalization(vc map[string]VariantCounts, ms map[str
 	return &stats.PersonalizationInput{Personalized: pers, Generic: generic, Metric: rb.primary}
 }
 
+// armROI lists the ROI of each non-control arm on metric (the roi_metric
+// of the analysis), in the analysis' order.
+func armROI(out *stats.AnalyzeOutput, metric string) []stats.ROIOutput {
+	m := findMetric(out, metric)
+	if m == nil {
+		return nil
+	}
+	rois := []stats.ROIOutput{}
+	for _, c := range m.Comparisons {
+		if c.ROI != nil {
+			rois = append(rois, *c.ROI)
+		}
+	}
+	return rois
+}
+
+// personalizationValue computes the PersonalizationValue of arm pers on
+// the revenue metric; nil when the metric, the arm or a generic promotion
+// arm is missing.
+func personalizationValue(exp *Experiment, out *stats.AnalyzeOutput, metric, pers string) *PersonalizationValue {
+	m := findMetric(out, metric)
+	if m == nil || len(exp.Variants) == 0 {
+		return nil
+	}
+	arms := map[string]stats.ArmOutput{}
+	for _, a := range m.Arms {
+		arms[a.Variant] = a
+	}
+	pa, ok := arms[pers]
+	if !ok {
+		return nil
+	}
+	var best *stats.ArmOutput
+	for _, v := range exp.Variants[1:] {
+		a, ok := arms[v.Key]
+		if !ok || v.Key == pers || v.Promotion.Type == PromoNone {
+			continue
+		}
+		if best == nil || a.Mean > best.Mean {
+			best = &a
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	pv := &PersonalizationValue{Personalized: pers, BestGeneric: best.Variant, Metric: metric,
+		RevenuePerUnit: pa.Mean, GenericRevenuePerUnit: best.Mean, Units: pa.Units}
+	eff, err := stats.WelchTest(stats.Summary{N: best.Units, Mean: best.Mean, Variance: best.Variance},
+		stats.Summary{N: pa.Units, Mean: pa.Mean, Variance: pa.Variance}, alphaOf(out))
+	if err != nil {
+		pv.Error = err.Error()
+	}
+	pv.Difference = Interval{Estimate: eff.Estimate, CI: eff.CI}
+	pv.Value = Interval{Estimate: eff.Estimate * pa.Units, CI: [2]float64{eff.CI[0] * pa.Units, eff.CI[1] * pa.Units}}
+	return pv
+}
+
 // variants returns the per-variant counts of one slice.
 func (rb *reportBuilder) variants(ss *SufficientStats, slice string) []VariantSummary {
 	vc, ms := sliceOf(ss, slice)
@@ -596,11 +702,11 @@ func alphaOf(out *stats.AnalyzeOutput) float64 {
 }
 
 // breakdowns analyses every slice of each dimension (the experiment's
-// segments and channel) and corrects p-values across slices with Holm.
+// segments, channel and hour) and corrects p-values across slices with Holm.
 func (s *Service) breakdowns(ctx context.Context, r *Report, rb *reportBuilder, q StatsQuery) error {
 	dims := []string{}
 	seen := map[string]bool{}
-	for _, d := range append(append([]string{}, r.Experiment.Segments...), "channel") {
+	for _, d := range append(append([]string{}, r.Experiment.Segments...), DimensionChannel, DimensionHour) {
 		if d != "" && !seen[d] {
 			seen[d] = true
 			dims = append(dims, d)
@@ -795,6 +901,35 @@ func (s *Service) cohorts(ctx context.Context, exp *Experiment, q StatsQuery, me
 	})
 	note := fmt.Sprintf("share of units with a repeat %s (not their first since exposure) in week k after their first exposure, among units exposed at least k weeks ago", metric)
 	return CohortTable{Available: true, Note: note, Rows: rows}
+}
+
+// rights fills the report's Spend and CappedUnits when the store is a
+// CustomerStore; a failed query leaves them nil with a warning.
+func (s *Service) rights(ctx context.Context, r *Report) {
+	cs, ok := s.store.(CustomerStore)
+	if !ok {
+		return
+	}
+	key := r.Experiment.Key
+	spent, err := cs.VariantSpend(ctx, key)
+	if err != nil {
+		s.log.Warn("variant spend", "experiment", key, "err", err)
+		r.Warnings = append(r.Warnings, "the promotion spend query failed; see the server log")
+	} else {
+		r.Spend = make([]VariantBudget, 0, len(r.Experiment.Variants))
+		for _, v := range r.Experiment.Variants {
+			b := VariantBudget{Variant: v.Key, Spent: spent[v.Key], Budget: v.Promotion.Budget}
+			b.Exhausted = b.Budget > 0 && b.Spent >= b.Budget
+			r.Spend = append(r.Spend, b)
+		}
+	}
+	n, err := cs.CappedUnits(ctx, key)
+	if err != nil {
+		s.log.Warn("capped units", "experiment", key, "err", err)
+		r.Warnings = append(r.Warnings, "the frequency-capped units query failed; see the server log")
+		return
+	}
+	r.CappedUnits = &n
 }
 
 // rank is the position of variant in order, after all of them when absent.

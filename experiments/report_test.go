@@ -215,6 +215,25 @@ func TestReportEqualsAnalyze(t *testing.T) {
 	if r.NetIncrementalRevenue.Estimate != r.Analysis.ROI.Net {
 		t.Errorf("net %v vs %v", r.NetIncrementalRevenue.Estimate, r.Analysis.ROI.Net)
 	}
+	// Personalization: the ROI of both arms, the value over ten_off; the
+	// SQLite store reports spend per variant and capped units.
+	if len(r.ArmROI) != 2 || r.ArmROI[0].Variant != "ten_off" || r.ArmROI[1].Variant != "personalized_offer" {
+		t.Errorf("arm ROI %+v", r.ArmROI)
+	}
+	if pv := r.PersonalizationValue; pv == nil || pv.Personalized != "personalized_offer" || pv.BestGeneric != "ten_off" ||
+		pv.Value.Estimate != pv.Difference.Estimate*pv.Units {
+		t.Errorf("personalization value %+v", pv)
+	}
+	if len(r.Spend) != 3 || r.CappedUnits == nil || *r.CappedUnits != 0 {
+		t.Errorf("spend %+v capped %v", r.Spend, r.CappedUnits)
+	}
+	hasHour := false
+	for _, b := range r.Breakdowns {
+		hasHour = hasHour || b.Dimension == experiments.DimensionHour
+	}
+	if !hasHour {
+		t.Errorf("no hour breakdown")
+	}
 	if !strings.Contains(strings.Join(r.Warnings, "\n"), "more than one variant") {
 		t.Errorf("warnings %q lack the multiple-exposure note", r.Warnings)
 	}
@@ -241,11 +260,11 @@ func TestReportBreakdownsAndSeries(t *testing.T) {
 	for _, v := range r.Variants {
 		total += v.Units
 	}
-	if len(r.Breakdowns) != 2 || r.Breakdowns[0].Dimension != "country" || r.Breakdowns[1].Dimension != "channel" {
+	if len(r.Breakdowns) != 3 || r.Breakdowns[0].Dimension != "country" || r.Breakdowns[1].Dimension != "channel" || r.Breakdowns[2].Dimension != "hour" {
 		t.Fatalf("breakdowns %+v", r.Breakdowns)
 	}
 	for _, b := range r.Breakdowns {
-		if len(b.Slices) != 3 {
+		if b.Dimension != "hour" && len(b.Slices) != 3 || b.Dimension == "hour" && (len(b.Slices) == 0 || len(b.Slices) > 24) {
 			t.Errorf("%s: %d slices, want 3", b.Dimension, len(b.Slices))
 		}
 		var sum int64
@@ -267,7 +286,8 @@ func TestReportBreakdownsAndSeries(t *testing.T) {
 		if sum != total {
 			t.Errorf("%s: slices hold %d units, want %d", b.Dimension, sum, total)
 		}
-		// Holm across 3 slices: the smallest p-value is multiplied by 3.
+		// Holm across the slices: the smallest p-value is multiplied by
+		// their number.
 		minP, minAdj := 2.0, 0.0
 		for _, s := range b.Slices {
 			for _, c := range s.Comparisons {
@@ -276,7 +296,7 @@ func TestReportBreakdownsAndSeries(t *testing.T) {
 				}
 			}
 		}
-		if want := math.Min(1, 3*minP); math.Abs(minAdj-want) > 1e-12 {
+		if want := math.Min(1, float64(len(b.Slices))*minP); math.Abs(minAdj-want) > 1e-12 {
 			t.Errorf("%s: Holm of the smallest p %v = %v, want %v", b.Dimension, minP, minAdj, want)
 		}
 	}

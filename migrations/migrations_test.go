@@ -2,19 +2,15 @@ package migrations_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
 	_ "modernc.org/sqlite"
 
+	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/migrations"
 )
 
@@ -93,49 +89,8 @@ func testApply(t *testing.T, ctx context.Context, db *sql.DB, dialect string) {
 	}
 }
 
-// pgURL returns the URL of a fresh schema in PROMOLIFT_TEST_DATABASE_URL.
-func pgURL(t *testing.T) string {
-	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
-	}
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "promolift_mtest_" + hex.EncodeToString(b)
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + pq.QuoteIdentifier(schema)); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + pq.QuoteIdentifier(schema) + ` CASCADE`); err != nil {
-			t.Error(err)
-		}
-		admin.Close()
-	})
-	if !strings.Contains(base, "://") {
-		return base + " search_path=" + schema
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func TestApplyPostgres(t *testing.T) {
-	db, err := sql.Open("postgres", pgURL(t))
+	db, err := sql.Open("postgres", storetest.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +99,7 @@ func TestApplyPostgres(t *testing.T) {
 }
 
 func TestApplyPostgresConcurrently(t *testing.T) {
-	u := pgURL(t)
+	u := storetest.PostgresURL(t)
 	ms, _ := migrations.List(migrations.Postgres)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

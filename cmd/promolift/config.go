@@ -205,7 +205,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	maxBody := o.add("max-body-bytes", envMaxBodyBytes, "1048576", "largest request body in bytes")
 	maxBatch := o.add("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
 	maxInflight := o.add("max-inflight-ingest", envMaxInflight, "0",
-		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 2×GOMAXPROCS, at least 4; -1: no limit)")
+		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
 	readTO := o.add("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
 	writeTO := o.add("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
 	idleTO := o.add("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")

@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,11 +20,11 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/experiments/storetest"
 )
 
 const crashAdminKey = "pl_admin0000_crash-test-secret-0123456789"
@@ -65,41 +61,10 @@ func promoliftBinary(t *testing.T) string {
 // unless PROMOLIFT_REQUIRE_POSTGRES=1.
 func crashPGURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
-	}
-	if !isPostgresURL(base) {
+	if base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL"); base != "" && !isPostgresURL(base) {
 		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not a postgres:// URL")
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "promolift_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(`CREATE SCHEMA ` + pq.QuoteIdentifier(schema)); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + pq.QuoteIdentifier(schema) + ` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.PostgresURL(t)
 }
 
 // server is one running promolift serve process.
@@ -256,6 +221,11 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the binary; skipped with -short")
 	}
+	t.Cleanup(func() {
+		if buildBin != "" {
+			os.RemoveAll(filepath.Dir(buildBin))
+		}
+	})
 	t.Run("sqlite", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "crash.db")
 		runCrash(t, db, func() (crashStore, error) { return sqlite.Open(context.Background(), db, nil) })

@@ -274,6 +274,26 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		}
 		fmt.Fprintf(w, "%s\n", cur)
 	}
+	if len(r.Spend) > 0 {
+		fmt.Fprint(w, "Promotion spend:")
+		for i, b := range r.Spend {
+			sep := ";"
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(w, "%s %s %s", sep, b.Variant, money(float64(b.Spent)))
+			if b.Budget != nil {
+				fmt.Fprintf(w, " of budget %s", money(float64(*b.Budget)))
+				if b.BudgetExhausted {
+					fmt.Fprint(w, " (EXHAUSTED)")
+				}
+			}
+		}
+		fmt.Fprintf(w, "%s\n", cur)
+	}
+	if r.CappedUnits != nil {
+		fmt.Fprintf(w, "Frequency-capped units: %d\n", *r.CappedUnits)
+	}
 	if pl := r.Analysis.PersonalizationLift; pl != nil {
 		fmt.Fprintf(w, "Personalization lift (%s over %s on %s): ", pl.Personalized, pl.Generic, pl.Metric)
 		if pl.CI != nil {
@@ -283,6 +303,27 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		} else {
 			fmt.Fprintf(w, "%s\n", reportSigned(pl.Estimate))
 		}
+	}
+	for _, roi := range r.ArmROI {
+		fmt.Fprintf(w, "ROI of %s vs control: ", roi.Variant)
+		if roi.ROI != nil {
+			fmt.Fprintf(w, "%s", reportPct(*roi.ROI))
+			if roi.CI != nil {
+				fmt.Fprintf(w, " [%s, %s]", reportPct(roi.CI[0]), reportPct(roi.CI[1]))
+			}
+		} else if roi.Error != nil {
+			fmt.Fprintf(w, "n/a (%s)", *roi.Error)
+		}
+		fmt.Fprintf(w, "; net %s%s\n", money(roi.Net), cur)
+	}
+	if pv := r.PersonalizationValue; pv != nil {
+		fmt.Fprintf(w, "Personalization value over %s for everyone: %s [%s, %s]%s (%s vs %s per customer × %.0f)",
+			pv.BestGeneric, money(pv.Value.Estimate), money(pv.Value.CI[0]), money(pv.Value.CI[1]), cur,
+			money(pv.RevenuePerUnit), money(pv.GenericRevenuePerUnit), pv.Units)
+		if pv.Error != "" {
+			fmt.Fprintf(w, " (%s)", pv.Error)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, b := range r.Breakdowns {
 		fmt.Fprintf(w, "\nBY %s (%s; adjusted p: Holm across slices)\n", strings.ToUpper(b.Dimension), e.PrimaryMetric)

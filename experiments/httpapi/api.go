@@ -33,7 +33,7 @@ type Config struct {
 	// sends no CORS headers (cors.go, ParseCORSOrigins).
 	CORSOrigins []string
 	// MaxInflightIngest caps the POST /api/v1/events handled at once
-	// (default 2·GOMAXPROCS, at least 4; negative: no limit), and
+	// (default 4·GOMAXPROCS, at least 16; negative: no limit), and
 	// IngestQueueTimeout is how long an excess request waits for a slot
 	// before a 503 (default 100 ms) (overload.go).
 	MaxInflightIngest  int

@@ -2,16 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -20,60 +16,12 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/experiments/storetest"
 )
-
-// badInputPGURL returns the URL of a fresh schema of the database at
-// PROMOLIFT_TEST_DATABASE_URL, dropped when the test ends; it skips the
-// test without the variable unless PROMOLIFT_REQUIRE_POSTGRES=1.
-func badInputPGURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
-	}
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "promolift_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(schema)); err != nil {
-		admin.Close()
-		t.Fatalf("create test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+pq.QuoteIdentifier(schema)+` CASCADE`); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-		admin.Close()
-	})
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return base + " search_path=" + schema
-}
 
 // dbStore is a store with its database handle.
 type dbStore interface {
@@ -88,7 +36,7 @@ func openBadInputStore(t *testing.T, kind string) dbStore {
 	var s dbStore
 	var err error
 	if kind == "postgres" {
-		s, err = postgres.Open(ctx, badInputPGURL(t), nil)
+		s, err = postgres.Open(ctx, storetest.PostgresURL(t), nil)
 	} else {
 		s, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "bad.db"), nil)
 	}

@@ -19,7 +19,10 @@ const (
 )
 
 // DefaultMaxInflightIngest is the default of Config.MaxInflightIngest.
-func DefaultMaxInflightIngest() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+// With MaxBodyBytes of 1 MiB, 16 batches in flight hold at most 16 MiB of
+// bodies (and their decoded events), while a few clients sending big
+// batches to a slow store never wait.
+func DefaultMaxInflightIngest() int { return max(16, 4*runtime.GOMAXPROCS(0)) }
 
 // ingestLimiter bounds the concurrent event ingests, so that a burst of
 // batches cannot hold an unbounded number of bodies (up to MaxBodyBytes

@@ -53,6 +53,7 @@ var reportTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"pctCI": func(ci [2]float64) string { return "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]" },
 	"pval":  func(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) },
 	"int":   func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"minor": func(v int64) float64 { return float64(v) },
 	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
@@ -235,22 +236,26 @@ func (a *api) getReport(c *gin.Context) {
 // ReportResponse is the JSON report. analysis is exactly the output of
 // `promolift analyze` on analyze_input.
 type ReportResponse struct {
-	Experiment            ReportExperimentDTO `json:"experiment"`
-	GeneratedAt           time.Time           `json:"generated_at"`
-	MultipleExposure      string              `json:"multiple_exposure"`
-	Currency              string              `json:"currency"`
-	Treatment             string              `json:"treatment"`
-	Headline              HeadlineDTO         `json:"headline"`
-	Decision              DecisionDTO         `json:"decision"`
-	Variants              []VariantSummaryDTO `json:"variants"`
-	Analysis              stats.AnalyzeOutput `json:"analysis"`
-	NetIncrementalRevenue *IntervalDTO        `json:"net_incremental_revenue"`
-	MultipleExposedUnits  int64               `json:"multiple_exposed_units"`
-	Breakdowns            []BreakdownDTO      `json:"breakdowns"`
-	Series                []SeriesPointDTO    `json:"series"`
-	Cohorts               CohortTableDTO      `json:"cohorts"`
-	Warnings              []string            `json:"warnings"`
-	AnalyzeInput          stats.AnalyzeInput  `json:"analyze_input"`
+	Experiment            ReportExperimentDTO      `json:"experiment"`
+	GeneratedAt           time.Time                `json:"generated_at"`
+	MultipleExposure      string                   `json:"multiple_exposure"`
+	Currency              string                   `json:"currency"`
+	Treatment             string                   `json:"treatment"`
+	Headline              HeadlineDTO              `json:"headline"`
+	Decision              DecisionDTO              `json:"decision"`
+	Variants              []VariantSummaryDTO      `json:"variants"`
+	Analysis              stats.AnalyzeOutput      `json:"analysis"`
+	NetIncrementalRevenue *IntervalDTO             `json:"net_incremental_revenue"`
+	MultipleExposedUnits  int64                    `json:"multiple_exposed_units"`
+	Breakdowns            []BreakdownDTO           `json:"breakdowns"`
+	Series                []SeriesPointDTO         `json:"series"`
+	Cohorts               CohortTableDTO           `json:"cohorts"`
+	Spend                 []VariantSpendDTO        `json:"spend"`
+	CappedUnits           *int64                   `json:"capped_units"`
+	ArmROI                []stats.ROIOutput        `json:"arm_roi"`
+	PersonalizationValue  *PersonalizationValueDTO `json:"personalization_value"`
+	Warnings              []string                 `json:"warnings"`
+	AnalyzeInput          stats.AnalyzeInput       `json:"analyze_input"`
 }
 
 // ReportExperimentDTO is the experiment a report is about.
@@ -364,6 +369,33 @@ type SeriesLiftDTO struct {
 	Error    string     `json:"error,omitempty"`
 }
 
+// VariantSpendDTO is one variant's promotion spend against its budget in
+// minor units (budget null: no budget). spend and capped_units are null
+// when the store does not track customers' rights.
+type VariantSpendDTO struct {
+	Variant         string `json:"variant"`
+	Spent           int64  `json:"spent"`
+	Budget          *int64 `json:"budget"`
+	BudgetExhausted bool   `json:"budget_exhausted"`
+}
+
+// PersonalizationValueDTO is the incremental revenue of the
+// personalization policy over the best single promotion for everyone:
+// (revenue_per_unit − generic_revenue_per_unit) × units, with the Welch CI
+// of the difference scaled by units. arm_roi and personalization_value
+// are null outside personalization experiments.
+type PersonalizationValueDTO struct {
+	Personalized          string      `json:"personalized"`
+	BestGeneric           string      `json:"best_generic"`
+	Metric                string      `json:"metric"`
+	RevenuePerUnit        float64     `json:"revenue_per_unit"`
+	GenericRevenuePerUnit float64     `json:"generic_revenue_per_unit"`
+	Units                 float64     `json:"units"`
+	Difference            IntervalDTO `json:"difference"`
+	Value                 IntervalDTO `json:"value"`
+	Error                 string      `json:"error,omitempty"`
+}
+
 // CohortTableDTO is the repurchase cohort table (available false when the
 // store cannot compute it).
 type CohortTableDTO struct {
@@ -463,6 +495,24 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 		Variants: variantDTOs(r.Variants), Analysis: r.Analysis, MultipleExposedUnits: r.MultipleExposed,
 		Breakdowns: []BreakdownDTO{}, Series: []SeriesPointDTO{}, Warnings: reportStrings(r.Warnings), AnalyzeInput: r.AnalyzeInput(),
 		Cohorts: CohortTableDTO{Available: r.Cohorts.Available, Note: r.Cohorts.Note, Rows: []CohortRowDTO{}},
+	}
+	if r.Spend != nil {
+		resp.Spend = make([]VariantSpendDTO, 0, len(r.Spend))
+		for _, b := range r.Spend {
+			d := VariantSpendDTO{Variant: b.Variant, Spent: b.Spent, BudgetExhausted: b.Exhausted}
+			if b.Budget > 0 {
+				budget := b.Budget
+				d.Budget = &budget
+			}
+			resp.Spend = append(resp.Spend, d)
+		}
+	}
+	resp.CappedUnits = r.CappedUnits
+	resp.ArmROI = r.ArmROI
+	if pv := r.PersonalizationValue; pv != nil {
+		resp.PersonalizationValue = &PersonalizationValueDTO{Personalized: pv.Personalized, BestGeneric: pv.BestGeneric,
+			Metric: pv.Metric, RevenuePerUnit: pv.RevenuePerUnit, GenericRevenuePerUnit: pv.GenericRevenuePerUnit,
+			Units: pv.Units, Difference: IntervalDTO(pv.Difference), Value: IntervalDTO(pv.Value), Error: pv.Error}
 	}
 	if n := r.NetIncrementalRevenue; n != nil {
 		resp.NetIncrementalRevenue = &IntervalDTO{Estimate: n.Estimate, CI: n.CI}

@@ -285,8 +285,9 @@ func TestReportCSVGolden(t *testing.T) {
 	if strings.Join(rows[0], ",") != strings.Join(ReportCSVColumns, ",") {
 		t.Fatalf("header %v", rows[0])
 	}
-	// 4 metrics × 2 variants × (1 overall + 3 countries + 3 channels).
-	if got, want := len(rows)-1, 4*2*7; got != want {
+	// 4 metrics × 2 variants × (1 overall + 3 countries + 3 channels +
+	// 24 hours of first exposure).
+	if got, want := len(rows)-1, 4*2*(7+24); got != want {
 		t.Errorf("%d rows, want %d", got, want)
 	}
 	for _, r := range rows[1:] {

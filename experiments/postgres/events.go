@@ -326,14 +326,14 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 // per unit and conversion name (metrics), so they cost O(units) and never
 // join per-unit results back to each other.
 func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	// units: variant, multiple, attributes, channel, exposures.
+	// units: variant, multiple, attributes, channel, first_exposed_at, exposures.
 	// unitMetrics: the same and metric, conversions, revenue, cost.
 	var units, unitMetrics string
 	var unitArgs, metricArgs []any
 	if q.Until.IsZero() {
-		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures
 FROM exposures_rollup WHERE experiment = ?`
-		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel,
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at,
 	m.metric, m.conversions, m.revenue, m.cost
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
@@ -342,8 +342,8 @@ WHERE r.experiment = ?`
 	} else {
 		until := q.Until.UTC()
 		raw := exposureSelect("", " AND e.experiment = ? AND e.ts < ?")
-		units = `SELECT first_variant AS variant, multiple, attributes, channel, exposures FROM (` + raw + `) r`
-		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, c.name AS metric,
+		units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + raw + `) r`
+		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
 	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM (` + raw + `) r
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
@@ -351,7 +351,7 @@ JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
 	AND c.ts < ?
-GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, c.name`
+GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
 		unitArgs = []any{q.Experiment, until}
 		metricArgs = []any{q.Experiment, until, until}
 	}
@@ -359,6 +359,8 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, c.name
 	var sliceArgs []any
 	if q.Dimension == "channel" {
 		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
+	} else if q.Dimension == experiments.DimensionHour {
+		slice = `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`
 	} else if q.Dimension != "" {
 		slice = `COALESCE(NULLIF(attributes ->> CAST(? AS TEXT), ''), '` + experiments.NoSlice + `')`
 		sliceArgs = []any{q.Dimension}

@@ -2,72 +2,20 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/storetest"
 )
 
-// testURL returns the URL of a fresh, empty schema of the database at
-// PROMOLIFT_TEST_DATABASE_URL (dropped when the test ends). Without that
-// variable the test is skipped, or fails when PROMOLIFT_REQUIRE_POSTGRES=1.
+// testURL returns the URL of a fresh, empty schema (see
+// storetest.PostgresURL).
 func testURL(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL")
-	if base == "" {
-		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("PROMOLIFT_TEST_DATABASE_URL is not set and PROMOLIFT_REQUIRE_POSTGRES=1")
-		}
-		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not set")
-	}
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "promolift_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(schema)); err != nil {
-		admin.Close()
-		t.Fatalf("create test schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+pq.QuoteIdentifier(schema)+` CASCADE`); err != nil {
-			t.Errorf("drop test schema: %v", err)
-		}
-		admin.Close()
-	})
-	return withSearchPath(t, base, schema)
-}
-
-func withSearchPath(t testing.TB, base, schema string) string {
-	if strings.HasPrefix(base, "postgres://") || strings.HasPrefix(base, "postgresql://") {
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return base + " search_path=" + schema
+	return storetest.PostgresURL(t)
 }
 
 func open(t *testing.T) *postgres.Store {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -115,19 +116,34 @@ func TestTwoReplicasExactlyOnce(t *testing.T) {
 					}
 				}
 				body, _ := json.Marshal(map[string]any{"events": evs})
-				req, _ := http.NewRequest(http.MethodPost, replicas[(c+b)%2].URL+"/api/v1/events", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					errs <- err
-					return
+				// A replica sheds load with 503 (too many concurrent batches) or
+				// 429; clients retry the same batch, like the SDK does, on
+				// the other replica.
+				var raw []byte
+				for attempt := 0; ; attempt++ {
+					req, _ := http.NewRequest(http.MethodPost, replicas[(c+b+attempt)%2].URL+"/api/v1/events", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+token)
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						errs <- err
+						return
+					}
+					raw, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && attempt < 100 {
+						time.Sleep(time.Duration(20+rng.IntN(80)) * time.Millisecond)
+						continue
+					}
+					if err != nil || resp.StatusCode != http.StatusOK {
+						errs <- fmt.Errorf("client %d batch %d: status %d, %v: %s", c, b, resp.StatusCode, err, raw)
+						return
+					}
+					break
 				}
 				var out httpapi.EventsResponse
-				err = json.NewDecoder(resp.Body).Decode(&out)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK {
-					errs <- fmt.Errorf("client %d batch %d: status %d, %v", c, b, resp.StatusCode, err)
+				if err := json.Unmarshal(raw, &out); err != nil {
+					errs <- fmt.Errorf("client %d batch %d: %v", c, b, err)
 					return
 				}
 				mu.Lock()

@@ -130,7 +130,7 @@ func addPrePeriod(ctx context.Context, tx *sqlx.Tx, q experiments.StatsQuery, sl
 	SUM(CAST(x AS REAL) * x) AS pre_sum_squares,
 	SUM(CAST(x AS REAL) * y) AS pre_cross_sum
 FROM (
-	SELECT p.variant, p.attributes, p.channel, p.metric, p.x, ` + y + ` AS y
+	SELECT p.variant, p.attributes, p.channel, p.first_exposed_at, p.metric, p.x, ` + y + ` AS y
 	FROM (
 		SELECT r.unit_id, r.first_variant AS variant, r.first_exposed_at, r.attributes, r.channel,
 			c.name AS metric, SUM(c.revenue) AS x

@@ -2,376 +2,132 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 )
 
-const experimentColumns = `key, name, hypothesis, owner, environment, status, unit_attribute,
-	fallback_attribute, seed, hash_version, bucket_version, min_bucket_version, sticky, coverage,
-	variants, namespace, layer, condition, primary_metric, secondary_metrics, guardrail_metrics,
-	attribution_window_us, segments, personalization, engine, sequential_tuning, cap_group, min_roi,
-	started_at, ended_at, created_at, updated_at, revision`
+// The CRUD of experiments, flags, API keys and the audit log is shared
+// with the other SQL store in package sqlstore; dialect is what differs.
 
-func namedValues(cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, p := range parts {
-		parts[i] = ":" + strings.TrimSpace(p)
+type dialect struct{}
+
+func (dialect) TimeEncoding() sqlstore.TimeEncoding { return sqlstore.UnixMicros }
+
+func (dialect) Wrap(op string, err error) error { return wrap(op, err) }
+
+func (dialect) MapErr(err error) error { return mapErr(err) }
+
+func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, args ...any) (int64, error) {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
 	}
-	return strings.Join(parts, ", ")
+	return res.LastInsertId()
 }
 
-func namedSets(cols string, skip ...string) string {
-	var out []string
-outer:
-	for _, p := range strings.Split(cols, ",") {
-		p = strings.TrimSpace(p)
-		for _, s := range skip {
-			if p == s {
-				continue outer
-			}
-		}
-		out = append(out, p+" = :"+p)
-	}
-	return strings.Join(out, ", ")
+// common returns the shared CRUD on the store's handles.
+func (s *Store) common() *sqlstore.Store {
+	return &sqlstore.Store{W: s.w, R: s.r, Dialect: dialect{}}
 }
-
-var (
-	insertExperimentSQL = `INSERT INTO experiments (` + experimentColumns + `) VALUES (` + namedValues(experimentColumns) + `)`
-	updateExperimentSQL = `UPDATE experiments SET ` + namedSets(experimentColumns, "key", "revision", "created_at") +
-		`, revision = :revision + 1 WHERE key = :key AND revision = :revision`
-)
 
 // CreateExperiment stores a new experiment with Revision 1.
 func (s *Store) CreateExperiment(ctx context.Context, e *experiments.Experiment) error {
-	row, err := toExperimentRow(e)
-	if err != nil {
-		return wrap("create experiment", err)
-	}
-	row.Revision = 1
-	if _, err := s.w.NamedExecContext(ctx, insertExperimentSQL, row); err != nil {
-		if experiments.KindOf(mapErr(err)) == experiments.KindConflict {
-			return wrap("create experiment", experiments.Conflict("experiment_exists", "experiment %q already exists", e.Key))
-		}
-		return wrap("create experiment", err)
-	}
-	e.Revision = 1
-	return nil
+	return s.common().CreateExperiment(ctx, e)
 }
 
 // GetExperiment returns the experiment or a KindNotFound error.
 func (s *Store) GetExperiment(ctx context.Context, key string) (*experiments.Experiment, error) {
-	var row experimentRow
-	err := s.r.GetContext(ctx, &row, `SELECT `+experimentColumns+` FROM experiments WHERE key = ?`, key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, wrap("get experiment", experiments.NotFound("experiment", key))
-	}
-	if err != nil {
-		return nil, wrap("get experiment", err)
-	}
-	e, err := row.toDomain()
-	if err != nil {
-		return nil, wrap("get experiment", err)
-	}
-	return e, nil
+	return s.common().GetExperiment(ctx, key)
 }
 
 // ListExperiments returns matching experiments ordered by key.
 func (s *Store) ListExperiments(ctx context.Context, f experiments.ExperimentFilter) ([]*experiments.Experiment, error) {
-	var rows []experimentRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT `+experimentColumns+` FROM experiments
-		WHERE (? = '' OR environment = ?) AND (? = '' OR status = ?) ORDER BY key`,
-		f.Environment, f.Environment, string(f.Status), string(f.Status))
-	if err != nil {
-		return nil, wrap("list experiments", err)
-	}
-	out := make([]*experiments.Experiment, 0, len(rows))
-	for i := range rows {
-		e, err := rows[i].toDomain()
-		if err != nil {
-			return nil, wrap("list experiments", err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return s.common().ListExperiments(ctx, f)
 }
 
 // UpdateExperiment replaces the stored experiment if its revision is still
 // e.Revision. When the attribution window changes, the experiment's
 // attributed conversions are recomputed in the same transaction.
 func (s *Store) UpdateExperiment(ctx context.Context, e *experiments.Experiment) error {
-	row, err := toExperimentRow(e)
-	if err != nil {
-		return wrap("update experiment", err)
-	}
-	err = s.tx(ctx, func(tx *sqlx.Tx) error {
-		var old struct {
-			Revision int64 `db:"revision"`
-			Window   int64 `db:"attribution_window_us"`
-		}
-		err := tx.GetContext(ctx, &old, `SELECT revision, attribution_window_us FROM experiments WHERE key = ?`, e.Key)
-		if errors.Is(err, sql.ErrNoRows) {
-			return experiments.NotFound("experiment", e.Key)
-		}
-		if err != nil {
+	return sqlstore.UpdateExperiment(ctx, s.common(), e, s.tx, func(tx *sqlx.Tx) error {
+		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
-		if old.Revision != e.Revision {
-			return revisionConflict("experiment", e.Key)
-		}
-		res, err := tx.NamedExecContext(ctx, updateExperimentSQL, row)
-		if err != nil {
+		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return revisionConflict("experiment", e.Key)
-		}
-		if old.Window != row.AttributionWindowUS {
-			if err := resetTouched(ctx, tx); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
-				SELECT experiment, unit_id FROM exposures_rollup WHERE experiment = ?`, e.Key); err != nil {
-				return err
-			}
-			if err := recomputeMetricsTouched(ctx, tx); err != nil {
-				return err
-			}
-		}
-		return nil
+		return recomputeMetricsTouched(ctx, tx)
 	})
-	if err != nil {
-		return wrap("update experiment", err)
-	}
-	e.Revision++
-	return nil
 }
-
-func revisionConflict(what, key string) error {
-	return experiments.Conflict("revision_conflict", "%s %q was changed by another writer", what, key)
-}
-
-const flagColumns = `key, description, environment, type, variants, default_variant, enabled, rules,
-	created_at, updated_at, revision`
-
-var (
-	insertFlagSQL = `INSERT INTO flags (` + flagColumns + `) VALUES (` + namedValues(flagColumns) + `)`
-	updateFlagSQL = `UPDATE flags SET ` + namedSets(flagColumns, "key", "revision", "created_at") +
-		`, revision = :revision + 1 WHERE key = :key AND revision = :revision`
-)
 
 // CreateFlag stores a new flag with Revision 1.
 func (s *Store) CreateFlag(ctx context.Context, f *experiments.Flag) error {
-	row, err := toFlagRow(f)
-	if err != nil {
-		return wrap("create flag", err)
-	}
-	row.Revision = 1
-	if _, err := s.w.NamedExecContext(ctx, insertFlagSQL, row); err != nil {
-		if experiments.KindOf(mapErr(err)) == experiments.KindConflict {
-			return wrap("create flag", experiments.Conflict("flag_exists", "flag %q already exists", f.Key))
-		}
-		return wrap("create flag", err)
-	}
-	f.Revision = 1
-	return nil
+	return s.common().CreateFlag(ctx, f)
 }
 
 // GetFlag returns the flag or a KindNotFound error.
 func (s *Store) GetFlag(ctx context.Context, key string) (*experiments.Flag, error) {
-	var row flagRow
-	err := s.r.GetContext(ctx, &row, `SELECT `+flagColumns+` FROM flags WHERE key = ?`, key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, wrap("get flag", experiments.NotFound("flag", key))
-	}
-	if err != nil {
-		return nil, wrap("get flag", err)
-	}
-	f, err := row.toDomain()
-	if err != nil {
-		return nil, wrap("get flag", err)
-	}
-	return f, nil
+	return s.common().GetFlag(ctx, key)
 }
 
 // ListFlags returns the flags of environment ("" for all) ordered by key.
 func (s *Store) ListFlags(ctx context.Context, environment string) ([]*experiments.Flag, error) {
-	var rows []flagRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT `+flagColumns+` FROM flags
-		WHERE (? = '' OR environment = ?) ORDER BY key`, environment, environment)
-	if err != nil {
-		return nil, wrap("list flags", err)
-	}
-	out := make([]*experiments.Flag, 0, len(rows))
-	for i := range rows {
-		f, err := rows[i].toDomain()
-		if err != nil {
-			return nil, wrap("list flags", err)
-		}
-		out = append(out, f)
-	}
-	return out, nil
+	return s.common().ListFlags(ctx, environment)
 }
 
 // UpdateFlag replaces the stored flag if its revision is still f.Revision.
 func (s *Store) UpdateFlag(ctx context.Context, f *experiments.Flag) error {
-	row, err := toFlagRow(f)
-	if err != nil {
-		return wrap("update flag", err)
-	}
-	res, err := s.w.NamedExecContext(ctx, updateFlagSQL, row)
-	if err != nil {
-		return wrap("update flag", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("update flag", err)
-	} else if n == 0 {
-		var one int
-		err := s.w.GetContext(ctx, &one, `SELECT 1 FROM flags WHERE key = ?`, f.Key)
-		if errors.Is(err, sql.ErrNoRows) {
-			return wrap("update flag", experiments.NotFound("flag", f.Key))
-		}
-		if err != nil {
-			return wrap("update flag", err)
-		}
-		return wrap("update flag", revisionConflict("flag", f.Key))
-	}
-	f.Revision++
-	return nil
+	return s.common().UpdateFlag(ctx, f)
 }
 
 // DeleteFlag removes a flag; KindNotFound if absent.
 func (s *Store) DeleteFlag(ctx context.Context, key string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM flags WHERE key = ?`, key)
-	if err != nil {
-		return wrap("delete flag", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("delete flag", err)
-	} else if n == 0 {
-		return wrap("delete flag", experiments.NotFound("flag", key))
-	}
-	return nil
+	return s.common().DeleteFlag(ctx, key)
 }
-
-const keyColumns = `id, name, scope, environment, salt, hash, created_at, last_used_at, revoked_at`
 
 // CreateKey stores a key; KindConflict if the ID exists.
 func (s *Store) CreateKey(ctx context.Context, k *experiments.APIKey) error {
-	if _, err := s.w.NamedExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (`+namedValues(keyColumns)+`)`, toKeyRow(k)); err != nil {
-		if experiments.KindOf(mapErr(err)) == experiments.KindConflict {
-			return wrap("create key", experiments.Conflict("key_exists", "API key %q already exists", k.ID))
-		}
-		return wrap("create key", err)
-	}
-	return nil
+	return s.common().CreateKey(ctx, k)
 }
 
 // GetKey returns the key with id (revoked ones too) or KindNotFound.
 func (s *Store) GetKey(ctx context.Context, id string) (*experiments.APIKey, error) {
-	var row keyRow
-	err := s.r.GetContext(ctx, &row, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, wrap("get key", experiments.NotFound("api_key", id))
-	}
-	if err != nil {
-		return nil, wrap("get key", err)
-	}
-	return row.toDomain(), nil
+	return s.common().GetKey(ctx, id)
 }
 
 // ListKeys returns every key, oldest first.
 func (s *Store) ListKeys(ctx context.Context) ([]*experiments.APIKey, error) {
-	var rows []keyRow
-	if err := s.r.SelectContext(ctx, &rows, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`); err != nil {
-		return nil, wrap("list keys", err)
-	}
-	out := make([]*experiments.APIKey, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toDomain()
-	}
-	return out, nil
+	return s.common().ListKeys(ctx)
 }
 
 // RevokeKey marks the key revoked at the given time, keeping an earlier
 // revocation; KindNotFound if absent.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, micros(at), id)
-	if err != nil {
-		return wrap("revoke key", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("revoke key", err)
-	} else if n == 0 {
-		return wrap("revoke key", experiments.NotFound("api_key", id))
-	}
-	return nil
+	return s.common().RevokeKey(ctx, id, at)
 }
 
 // TouchKey records that the key was used at the given time; KindNotFound if
 // absent.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, micros(at), id)
-	if err != nil {
-		return wrap("touch key", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap("touch key", err)
-	} else if n == 0 {
-		return wrap("touch key", experiments.NotFound("api_key", id))
-	}
-	return nil
+	return s.common().TouchKey(ctx, id, at)
 }
 
 // CountKeys returns the number of keys, revoked ones included.
 func (s *Store) CountKeys(ctx context.Context) (int, error) {
-	var n int
-	if err := s.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM api_keys`); err != nil {
-		return 0, wrap("count keys", err)
-	}
-	return n, nil
+	return s.common().CountKeys(ctx)
 }
 
 // AppendAudit appends e to the audit log and sets e.ID (and e.At when zero).
 func (s *Store) AppendAudit(ctx context.Context, e *experiments.AuditEntry) error {
-	if e.At.IsZero() {
-		e.At = time.Now().UTC()
-	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (at, key_id, action, resource, before, after)
-		VALUES (?, ?, ?, ?, ?, ?)`, micros(e.At), e.KeyID, e.Action, e.Resource, nullJSON(e.Before), nullJSON(e.After))
-	if err != nil {
-		return wrap("append audit", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return wrap("append audit", err)
-	}
-	e.ID = id
-	return nil
+	return s.common().AppendAudit(ctx, e)
 }
 
 // ListAudit returns entries newest first, at most limit (100 when limit <=
 // 0), with IDs below beforeID when beforeID > 0.
 func (s *Store) ListAudit(ctx context.Context, limit int, beforeID int64) ([]*experiments.AuditEntry, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	var rows []auditRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT id, at, key_id, action, resource, before, after FROM audit_log
-		WHERE (? <= 0 OR id < ?) ORDER BY id DESC LIMIT ?`, beforeID, beforeID, limit)
-	if err != nil {
-		return nil, wrap("list audit", err)
-	}
-	out := make([]*experiments.AuditEntry, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toDomain()
-	}
-	return out, nil
+	return s.common().ListAudit(ctx, limit, beforeID)
 }

@@ -185,6 +185,44 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				{Slice: "push", Variant: "control", Units: 1, Exposures: 1},
 			})
 		})
+		t.Run("DimensionHour", func(t *testing.T) {
+			// The UTC hour of each unit's first exposure (t0 is midnight
+			// UTC): u2, u3 at 00; u1, u4 (multiple, excluded) at 01; u5 at 02.
+			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: experiments.DimensionHour}),
+				[]vc{
+					{Slice: "00", Variant: "control", Units: 1, Exposures: 2},
+					{Slice: "00", Variant: "treat", Units: 1, Exposures: 1},
+					{Slice: "01", Variant: "control", Units: 1, Exposures: 1},
+					{Slice: "01", Variant: "treat", MultipleExposed: 1},
+					{Slice: "02", Variant: "treat", Units: 1, Exposures: 1},
+				},
+				[]ms{
+					{Slice: "00", Variant: "control", Metric: "purchase"},
+					{Slice: "00", Variant: "control", Metric: "signup"},
+					{Slice: "00", Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 2000,
+						RevenueSquares: 2000 * 2000, RevenueCount: 2000, Cost: 300,
+						PreSum: 700, PreSumSquares: 700 * 700, PreCrossSum: 700 * 2000},
+					{Slice: "00", Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
+					{Slice: "01", Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 1500,
+						RevenueSquares: 1500 * 1500, RevenueCount: 3000, Cost: 100},
+					{Slice: "01", Variant: "control", Metric: "signup"},
+					{Slice: "01", Variant: "treat", Metric: "purchase"},
+					{Slice: "01", Variant: "treat", Metric: "signup"},
+					{Slice: "02", Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+						Revenue: 200, RevenueSquares: 40000, RevenueCount: 400},
+					{Slice: "02", Variant: "treat", Metric: "signup"},
+				})
+			// Recomputed before +2h30m: u2's second exposure is later.
+			got := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: experiments.DimensionHour,
+				Until: t0.Add(150 * time.Minute)})
+			equalJSON(t, "variants", got.Variants, []vc{
+				{Slice: "00", Variant: "control", Units: 1, Exposures: 1},
+				{Slice: "00", Variant: "treat", Units: 1, Exposures: 1},
+				{Slice: "01", Variant: "control", Units: 1, Exposures: 1},
+				{Slice: "01", Variant: "treat", MultipleExposed: 1},
+				{Slice: "02", Variant: "treat", Units: 1, Exposures: 1},
+			})
+		})
 		t.Run("Until", func(t *testing.T) {
 			// Before +2h30m: u2's second exposure, u3's attributed purchase,
 			// u1's second purchase and u5's purchases have not happened.

@@ -68,6 +68,7 @@ func main() {
 	out := flag.String("out", "../docs/performance.md", "the markdown file to write")
 	in := flag.String("in", "", "parse this saved benchmark output instead of running go test")
 	took := flag.Duration("took", 0, "with -in: the wall time of the saved run, for the document")
+	load := flag.String("load", "not recorded / not recorded", "with -in: the load averages of the saved run, \"start / end\"")
 	flag.Parse()
 	res := results{}
 	loadStart = loadAvg()
@@ -92,7 +93,7 @@ func main() {
 	}
 	loadEnd = loadAvg()
 	if *in != "" {
-		loadStart, loadEnd = "not recorded", "not recorded"
+		loadStart, loadEnd, _ = strings.Cut(*load, " / ")
 	}
 	parse(bytes.NewReader(raw.Bytes()), res)
 	wall := time.Since(start)
