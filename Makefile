@@ -9,6 +9,8 @@
 #   make lint    gofmt, go vet, staticcheck
 
 GO        ?= go
+SHELL     := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 FUZZTIME  ?= 10m
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
@@ -41,7 +43,7 @@ deps-test:
 
 test-go:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -count=1 -timeout 12m -json ./... | $(GO) run .ci/testsummary.go
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 10s ./assign
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 10s ./stats
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 10s ./experiments/httpapi
