@@ -265,7 +265,7 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 	}
 	a := assign.Attributes(attrs)
 	var exposures []Event
-	ev, err := s.evaluate(snap, key, a, &exposures)
+	ev, err := s.evaluate(snap, key, a, &exposures, s.consentOf(ctx, a))
 	if err != nil {
 		return nil, err
 	}
@@ -295,8 +295,9 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 	a := assign.Attributes(attrs)
 	var exposures []Event
 	out := make([]*FlagEvaluation, 0, len(keys))
+	optedOut := s.consentOf(ctx, a)
 	for _, k := range keys {
-		ev, err := s.evaluate(snap, k, a, &exposures)
+		ev, err := s.evaluate(snap, k, a, &exposures, optedOut)
 		if err != nil {
 			var de *Error
 			if !errors.As(err, &de) {
@@ -312,7 +313,33 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 	return out, snap.etag, nil
 }
 
-func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, exposures *[]Event) (*FlagEvaluation, error) {
+// consentOf returns a memoized check of whether the unit of attrs (its
+// DefaultUnitAttribute, as in Assign) opted out of promotions; always
+// false when the store has no customer features or attrs no unit.
+func (s *Service) consentOf(ctx context.Context, attrs assign.Attributes) func() (bool, error) {
+	done, out := false, false
+	return func() (bool, error) {
+		if done {
+			return out, nil
+		}
+		cs, ok := s.store.(CustomerStore)
+		unit, _ := attrs[DefaultUnitAttribute].(string)
+		if ok && unit != "" {
+			var err error
+			if out, err = s.unitOptedOut(ctx, cs, unit); err != nil { // consentcache.go, as Assign
+				return false, err
+			}
+		}
+		done = true
+		return out, nil
+	}
+}
+
+// evaluate evaluates one flag, or one experiment read as a flag: an
+// in-experiment customer who opted out of promotions (optedOut) gets the
+// control's value, reason DEFAULT and metadata reason "opted_out", and no
+// exposure, as Assign does.
+func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, exposures *[]Event, optedOut func() (bool, error)) (*FlagEvaluation, error) {
 	if f := snap.flags[key]; f != nil {
 		return s.evaluateFlag(snap, f, attrs, exposures)
 	}
@@ -329,6 +356,19 @@ func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, 
 	}
 	ev := &FlagEvaluation{Key: key, Value: r.Value, Variant: r.VariantKey,
 		Metadata: map[string]any{"experiment": key, "in_experiment": r.InExperiment}}
+	if r.InExperiment {
+		out, err := optedOut()
+		if err != nil {
+			return nil, err
+		}
+		if out {
+			res := AssignmentResult{}
+			noPromotion(e, &res, ReasonOptedOut)
+			ev.Value, ev.Variant, ev.Reason = res.Value, res.Variant, ReasonDefault
+			ev.Metadata["in_experiment"], ev.Metadata["reason"] = false, ReasonOptedOut
+			return ev, nil
+		}
+	}
 	switch {
 	case r.InExperiment:
 		ev.Reason = ReasonSplit

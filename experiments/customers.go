@@ -164,7 +164,9 @@ func (s *Service) SetConsent(ctx context.Context, who Principal, unit string, pr
 		return nil, err
 	}
 	c := &Consent{UnitID: unit, Promotions: promotions, UpdatedAt: s.now().UTC()}
-	if err := cs.SetConsent(ctx, c); err != nil {
+	err = cs.SetConsent(ctx, c)
+	s.consentChanged(unit) // even on error: the store may have changed it
+	if err != nil {
 		return nil, fmt.Errorf("set consent: %w", err)
 	}
 	h, err := s.CustomerHash(ctx, unit)
@@ -198,6 +200,7 @@ func (s *Service) EraseCustomer(ctx context.Context, who Principal, unit string)
 	}
 	entry := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: "customer.erase", Resource: "customer:" + h}
 	rows, err := cs.EraseCustomer(ctx, unit, entry)
+	s.consentChanged(unit)
 	if err != nil {
 		return nil, fmt.Errorf("erase customer: %w", err)
 	}
@@ -300,11 +303,10 @@ func (s *Service) newRightsGuard(ctx context.Context, snap *snapshot, attrs assi
 	}
 	g := &rightsGuard{s: s, cs: cs, snap: snap, now: now}
 	if unit, ok := attrs[DefaultUnitAttribute].(string); ok && unit != "" {
-		out, err := cs.OptedOut(ctx, []string{unit})
-		if err != nil {
-			return nil, fmt.Errorf("read consent: %w", err)
+		var err error
+		if g.optedOut, err = s.unitOptedOut(ctx, cs, unit); err != nil { // consentcache.go
+			return nil, err
 		}
-		g.optedOut = out[unit]
 	}
 	return g, nil
 }

@@ -79,3 +79,66 @@ func TestStoreWithoutCustomerFeatures(t *testing.T) {
 		t.Fatalf("SetConsent without an ID: %v, want invalid", err)
 	}
 }
+
+// An experiment read as a flag (OFREP, EvaluateFlag(s)) gives a customer
+// who opted out of promotions the control's value with reason DEFAULT and
+// metadata reason "opted_out", and logs no exposure, as Assign does.
+func TestEvaluateFlagOptedOut(t *testing.T) {
+	ctx := context.Background()
+	svc := specService(t)
+	startExperiment(t, svc, specExperiment("spring-sale", ""))
+	units := make([]string, 20)
+	for i := range units {
+		units[i] = "cust-" + string(rune('a'+i))
+		if _, err := svc.SetConsent(ctx, specAdmin, units[i], false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exposedUnits := func() int64 {
+		t.Helper()
+		ss, err := svc.Store().SufficientStats(ctx, experiments.StatsQuery{Experiment: "spring-sale", MultipleExposure: experiments.MultipleFirst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, v := range ss.Variants {
+			n += v.Units
+		}
+		return n
+	}
+	optedOut := func(ev *experiments.FlagEvaluation) bool {
+		return ev.Err == nil && ev.Variant == "control" && string(ev.Value) == `"control"` && ev.Reason == experiments.ReasonDefault &&
+			ev.Metadata["reason"] == experiments.ReasonOptedOut && ev.Metadata["in_experiment"] == false
+	}
+	for _, u := range units {
+		ev, err := svc.EvaluateFlag(ctx, specSDK, "spring-sale", map[string]any{"id": u})
+		if err != nil || !optedOut(ev) {
+			t.Fatalf("EvaluateFlag(%s) = %+v, %v: want the opted-out control answer", u, ev, err)
+		}
+		evs, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"id": u})
+		if err != nil || len(evs) != 1 || evs[0].Key != "spring-sale" || !optedOut(evs[0]) {
+			t.Fatalf("EvaluateFlags(%s) = %+v, %v: want the opted-out control answer", u, evs, err)
+		}
+	}
+	if n := exposedUnits(); n != 0 {
+		t.Fatalf("%d opted-out units have exposures, want none", n)
+	}
+	// With consent the same customers are split (some get ten_off) and
+	// exposed.
+	treated := 0
+	for _, u := range units {
+		if _, err := svc.SetConsent(ctx, specAdmin, u, true); err != nil {
+			t.Fatal(err)
+		}
+		ev, err := svc.EvaluateFlag(ctx, specSDK, "spring-sale", map[string]any{"id": u})
+		if err != nil || ev.Reason != experiments.ReasonSplit || ev.Metadata["reason"] != nil {
+			t.Fatalf("EvaluateFlag(%s) with consent = %+v, %v", u, ev, err)
+		}
+		if ev.Variant == "ten_off" {
+			treated++
+		}
+	}
+	if treated == 0 || exposedUnits() != int64(len(units)) {
+		t.Fatalf("with consent: %d treated, %d exposed; want some treated and all %d exposed", treated, exposedUnits(), len(units))
+	}
+}

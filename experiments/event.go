@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -171,6 +170,10 @@ type StatsQuery struct {
 	// Until, when set, counts only exposures and conversions before it.
 	Until            time.Time
 	MultipleExposure MultipleExposure
+	// PrePeriod asks for the CUPED pre-period sums (MetricSums.PreSum,
+	// PreSumSquares, PreCrossSum), which read the raw events of the
+	// experiment's units; without it they are 0 and only the rollups are read.
+	PrePeriod bool
 }
 
 // NoSlice is the slice of units that lack the breakdown attribute.
@@ -233,6 +236,3 @@ type SufficientStats struct {
 func (m MetricSums) String() string {
 	return fmt.Sprintf("%s/%s/%s: conv=%d n=%g rev=%g", m.Slice, m.Variant, m.Metric, m.Converted, m.Count, m.Revenue)
 }
-
-// finite reports whether f is a usable number.
-func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

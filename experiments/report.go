@@ -276,8 +276,13 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		return nil, err
 	}
 	now := s.now().UTC()
+	// The overall analysis applies CUPED to the revenue metrics, so it asks
+	// for the pre-period sums (a read of raw events); the breakdowns and the
+	// daily series are unadjusted and stay on the rollups.
 	q := StatsQuery{Experiment: key, MultipleExposure: opts.MultipleExposure}
-	ss, err := s.store.SufficientStats(ctx, q)
+	overall := q
+	overall.PrePeriod = true
+	ss, err := s.store.SufficientStats(ctx, overall)
 	if err != nil {
 		return nil, fmt.Errorf("report %s: %w", key, err)
 	}

@@ -26,6 +26,10 @@ type Service struct {
 	ClockSkew time.Duration
 	// segs caches customer segment boundaries (segments.go).
 	segs segmentState
+	// auth caches verified API keys (authcache.go).
+	auth *authCache
+	// consent caches units' consent for Assign (consentcache.go).
+	consent consentCache
 }
 
 // NewService returns a Service over store. log may be nil.
@@ -34,7 +38,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
-		spec: newSpecState()}
+		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: consentCache{ttl: DefaultConsentCacheTTL}}
 }
 
 // SetClock replaces the clock, for tests.
@@ -320,9 +324,13 @@ func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
 	return s.store.ListKeys(ctx)
 }
 
-// RevokeKey revokes a key at once.
+// RevokeKey revokes a key. It stops working at once in this process;
+// other processes over the same store keep accepting it for up to their
+// authentication cache TTL (see SetAuthCacheTTL, 5 s by default).
 func (s *Service) RevokeKey(ctx context.Context, who Principal, id string) error {
-	if err := s.store.RevokeKey(ctx, id, s.now().UTC()); err != nil {
+	err := s.store.RevokeKey(ctx, id, s.now().UTC())
+	s.auth.invalidate(id) // even on error: the store may have revoked it
+	if err != nil {
 		return err
 	}
 	s.audit(ctx, who, "key.revoke", "key:"+id, nil, nil)
@@ -366,6 +374,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if !ok {
 		return Principal{}, unauthorized
 	}
+	p, lastUsed, gen, hit := s.auth.lookup(id, secret)
+	if hit {
+		s.touchKey(ctx, id, lastUsed)
+		return p, nil
+	}
 	k, err := s.store.GetKey(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, unauthorized
@@ -376,13 +389,23 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if !k.Matches(secret) || k.Revoked() {
 		return Principal{}, unauthorized
 	}
+	p = Principal{KeyID: k.ID, Scope: k.Scope, Environment: k.Environment}
+	s.auth.store(k, p, k.LastUsedAt, gen)
+	s.touchKey(ctx, k.ID, k.LastUsedAt)
+	return p, nil
+}
+
+// touchKey records the use of key id when its last use (lastUsed) is more
+// than a minute ago.
+func (s *Service) touchKey(ctx context.Context, id string, lastUsed time.Time) {
 	now := s.now().UTC()
-	if now.Sub(k.LastUsedAt) > time.Minute {
-		if err := s.store.TouchKey(ctx, k.ID, now); err != nil {
-			s.log.Warn("record key use", "key_id", k.ID, "err", err)
+	if now.Sub(lastUsed) > time.Minute {
+		if err := s.store.TouchKey(ctx, id, now); err != nil {
+			s.log.Warn("record key use", "key_id", id, "err", err)
+			return
 		}
+		s.auth.touched(id, now)
 	}
-	return Principal{KeyID: k.ID, Scope: k.Scope, Environment: k.Environment}, nil
 }
 
 // IngestEvents validates a batch and stores the valid events. One bad

@@ -44,6 +44,8 @@ const (
 	envRateLimit       = "PROMOLIFT_RATE_LIMIT"
 	envRateBurst       = "PROMOLIFT_RATE_BURST"
 	envCORSOrigins     = "PROMOLIFT_CORS_ORIGINS"
+	envOTelEndpoint    = "PROMOLIFT_OTEL_ENDPOINT"
+	envOTelSampleRatio = "PROMOLIFT_OTEL_SAMPLE_RATIO"
 )
 
 // defaultDB is the SQLite file used when no database is configured.
@@ -165,6 +167,11 @@ type serveConfig struct {
 	// MaxInflightIngest caps concurrent event batches (0: the default,
 	// -1: no limit); excess ones get 503 after a short wait.
 	MaxInflightIngest int
+
+	// OTelEndpoint is the OTLP/HTTP URL traces are posted to ("": tracing
+	// off), OTelSampleRatio the share of new traces sampled (tracing.go).
+	OTelEndpoint    string
+	OTelSampleRatio float64
 }
 
 // logOptions are the logging options every subcommand has.
@@ -216,6 +223,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	rateLimit := o.add("rate-limit", envRateLimit, "1000", "requests per second allowed to each API key (0 disables rate limiting)")
 	rateBurst := o.add("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
 	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
+	tracing := addTracingOptions(o)
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
@@ -275,6 +283,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		errs = append(errs, corsOrigins.errorf("%v", cErr))
 	}
 	errs = append(errs, bErr)
+	var tErr error
+	cfg.OTelEndpoint, cfg.OTelSampleRatio, tErr = tracing.resolve()
+	errs = append(errs, tErr)
 	return cfg, errors.Join(errs...)
 }
 

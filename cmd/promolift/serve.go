@@ -70,9 +70,18 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		log.Info("created the initial admin key from " + envAdminKey)
 	}
 
+	tp, shutdownTracing, err := setupTracing(ctx, cfg.OTelEndpoint, cfg.OTelSampleRatio, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "promolift serve: --otel-endpoint (%s): %v\n", envOTelEndpoint, err)
+		return 2
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }() // no-op after the flush below
+	if tp != nil {
+		log.Info("tracing on", "endpoint", describeOTelEndpoint(cfg.OTelEndpoint), "sample_ratio", cfg.OTelSampleRatio)
+	}
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
-		MaxInflightIngest: cfg.MaxInflightIngest}, log)
+		MaxInflightIngest: cfg.MaxInflightIngest, TracerProvider: tp}, log)
 	// Request contexts derive from baseCtx, cancelled when shutdown starts,
 	// so that long-lived streams (SSE) end and let Shutdown finish.
 	baseCtx, cancelBase := context.WithCancel(context.Background())
@@ -130,6 +139,13 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		log.Error("server failed", "err", err)
 		code = 1
 	}
+	// Flush the spans of the last requests; a collector that is down costs
+	// at most 5 s and is not a failed shutdown.
+	tctx, tcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := shutdownTracing(tctx); err != nil {
+		log.Warn("flush traces", "err", err)
+	}
+	tcancel()
 	if err := store.Close(); err != nil {
 		log.Error("close store", "err", err)
 		code = 1

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	// before a 503 (default 100 ms) (overload.go).
 	MaxInflightIngest  int
 	IngestQueueTimeout time.Duration
+	// TracerProvider, when set, traces every request with one server span
+	// (tracing.go); nil turns tracing off.
+	TracerProvider trace.TracerProvider
 }
 
 // Defaults of Config.
@@ -88,7 +92,11 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(a.requestID, a.observe, a.logRequests, a.recovery, a.cors, checkParams)
+	r.Use(a.requestID)
+	if tr := newTracing(a.cfg.TracerProvider); tr != nil {
+		r.Use(tr)
+	}
+	r.Use(a.observe, a.logRequests, a.recovery, a.cors, checkParams)
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, &Problem{Status: http.StatusNotFound, Code: "route_not_found",
 			Detail: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})

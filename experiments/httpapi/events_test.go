@@ -151,7 +151,14 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if !strings.Contains(logs, `"route":"/api/v1/events"`) || !strings.Contains(logs, `"route":"/api/v1/experiments/:key"`) {
 		t.Fatalf("requests not logged: %s", logs)
 	}
-	secret := func(tok string) string { return tok[strings.LastIndex(tok, "_")+1:] }
+	// The secret is everything after "pl_<id>_" (it may itself hold '_').
+	secret := func(tok string) string {
+		_, sec, ok := experiments.SplitToken(tok)
+		if !ok {
+			t.Fatalf("malformed token %q", tok)
+		}
+		return sec
+	}
 	for _, s := range []string{e.admin, e.sdk, e.analyst, newToken, secret(e.admin), secret(e.sdk), secret(newToken), "wrong-secret", unit, "Bearer"} {
 		if strings.Contains(logs, s) {
 			t.Errorf("log holds %q:\n%s", s, logs)

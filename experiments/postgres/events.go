@@ -408,8 +408,10 @@ GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
 		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
 	})
 	out.Metrics = fillMetrics(out.Variants, ms)
-	if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
-		return nil, wrap("sufficient stats", err)
+	if q.PrePeriod {
+		if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
+			return nil, wrap("sufficient stats", err)
+		}
 	}
 	return out, nil
 }

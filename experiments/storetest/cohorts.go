@@ -75,17 +75,22 @@ func testCohorts(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		treat := ms{Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
 			Revenue: 700, RevenueSquares: 700 * 700, RevenueCount: 700,
 			PreSum: 2000 + 300, PreSumSquares: 2000*2000 + 300*300, PreCrossSum: 2000 * 700}
-		got := stats(t, s, experiments.StatsQuery{Experiment: "coh"})
+		got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "coh"})
 		equalJSON(t, "metrics", got.Metrics, []ms{control, treat})
 
+		// Without PrePeriod the pre-period sums are not computed.
+		noPre := func(m ms) ms { m.PreSum, m.PreSumSquares, m.PreCrossSum = 0, 0, 0; return m }
+		got = stats(t, s, experiments.StatsQuery{Experiment: "coh"})
+		equalJSON(t, "metrics without PrePeriod", got.Metrics, []ms{noPre(control), noPre(treat)})
+
 		// With multiple-exposed units counted, b2 (x = 100, y = 0) joins treat.
-		got = stats(t, s, experiments.StatsQuery{Experiment: "coh", MultipleExposure: experiments.MultipleFirst})
+		got = stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "coh", MultipleExposure: experiments.MultipleFirst})
 		treatFirst := treat
 		treatFirst.PreSum, treatFirst.PreSumSquares = 2000+300+100, 2000*2000+300*300+100*100
 		equalJSON(t, "metrics (first)", got.Metrics[1], treatFirst)
 
 		// Until +10d+90m: a3's second purchase has not happened (y = 600).
-		got = stats(t, s, experiments.StatsQuery{Experiment: "coh", Until: t0.Add(10*d + 90*time.Minute)})
+		got = stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "coh", Until: t0.Add(10*d + 90*time.Minute)})
 		controlUntil := control
 		controlUntil.Count, controlUntil.CountSquares = 3, 3
 		controlUntil.Revenue, controlUntil.RevenueSquares, controlUntil.RevenueCount = 500+800+600, 500*500+800*800+600*600, 500+800+600
@@ -93,7 +98,7 @@ func testCohorts(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		equalJSON(t, "metrics (until)", got.Metrics, []ms{controlUntil, treat})
 
 		// By channel: a1 is the only unit of slice push.
-		got = stats(t, s, experiments.StatsQuery{Experiment: "coh", Dimension: "channel"})
+		got = stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "coh", Dimension: "channel"})
 		for _, m := range got.Metrics {
 			var want [3]float64
 			switch {

@@ -135,18 +135,18 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		if dup := ingest(t, s, evs); countNew(dup) != len(evs) {
 			t.Fatalf("first ingest: duplicates %v", dup)
 		}
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), fixtureVariants, fixtureMetrics)
 
 		// The same batch again: all duplicates, nothing changes.
 		dup := ingest(t, s, evs)
 		if countNew(dup) != 0 {
 			t.Fatalf("second ingest stored %d events again: %v", countNew(dup), dup)
 		}
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), fixtureVariants, fixtureMetrics)
 		checkRollups(t, s)
 
 		t.Run("MultipleFirst", func(t *testing.T) {
-			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", MultipleExposure: experiments.MultipleFirst}),
+			wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", MultipleExposure: experiments.MultipleFirst}),
 				[]vc{fixtureVariants[0], {Variant: "treat", Units: 3, Exposures: 4, MultipleExposed: 1}},
 				[]ms{fixtureMetrics[0], fixtureMetrics[1],
 					{Variant: "treat", Metric: "purchase", Converted: 3, Count: 4, CountSquares: 6, Revenue: 2600,
@@ -155,7 +155,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 					fixtureMetrics[3]})
 		})
 		t.Run("DimensionAttribute", func(t *testing.T) {
-			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "country"}),
+			wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: "country"}),
 				[]vc{
 					{Slice: experiments.NoSlice, Variant: "treat", Units: 1, Exposures: 1, MultipleExposed: 1},
 					{Slice: "JP", Variant: "control", Units: 1, Exposures: 2},
@@ -178,7 +178,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				})
 		})
 		t.Run("DimensionChannel", func(t *testing.T) {
-			got := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "channel"})
+			got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: "channel"})
 			equalJSON(t, "variants", got.Variants, []vc{
 				{Slice: experiments.NoSlice, Variant: "treat", Units: 2, Exposures: 2, MultipleExposed: 1},
 				{Slice: "email", Variant: "control", Units: 1, Exposures: 2},
@@ -188,7 +188,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		t.Run("DimensionHour", func(t *testing.T) {
 			// The UTC hour of each unit's first exposure (t0 is midnight
 			// UTC): u2, u3 at 00; u1, u4 (multiple, excluded) at 01; u5 at 02.
-			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: experiments.DimensionHour}),
+			wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: experiments.DimensionHour}),
 				[]vc{
 					{Slice: "00", Variant: "control", Units: 1, Exposures: 2},
 					{Slice: "00", Variant: "treat", Units: 1, Exposures: 1},
@@ -213,7 +213,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 					{Slice: "02", Variant: "treat", Metric: "signup"},
 				})
 			// Recomputed before +2h30m: u2's second exposure is later.
-			got := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: experiments.DimensionHour,
+			got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: experiments.DimensionHour,
 				Until: t0.Add(150 * time.Minute)})
 			equalJSON(t, "variants", got.Variants, []vc{
 				{Slice: "00", Variant: "control", Units: 1, Exposures: 1},
@@ -226,7 +226,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		t.Run("Until", func(t *testing.T) {
 			// Before +2h30m: u2's second exposure, u3's attributed purchase,
 			// u1's second purchase and u5's purchases have not happened.
-			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Until: t0.Add(150 * time.Minute)}),
+			wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Until: t0.Add(150 * time.Minute)}),
 				[]vc{
 					{Variant: "control", Units: 2, Exposures: 2},
 					{Variant: "treat", Units: 2, Exposures: 2, MultipleExposed: 1},
@@ -239,11 +239,11 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 					{Variant: "treat", Metric: "signup", Converted: 1, Count: 1, CountSquares: 1},
 				})
 			// Until after everything equals the rollups.
-			wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Until: t0.Add(1000 * time.Hour)}),
+			wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Until: t0.Add(1000 * time.Hour)}),
 				fixtureVariants, fixtureMetrics)
 		})
 		t.Run("OtherExperiment", func(t *testing.T) {
-			got := stats(t, s, experiments.StatsQuery{Experiment: "other"})
+			got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "other"})
 			if len(got.Variants) != 0 || len(got.Metrics) != 0 {
 				t.Fatalf("stats of an experiment without events: %+v", got)
 			}
@@ -258,7 +258,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		for i := len(evs) - 1; i >= 0; i-- {
 			ingest(t, s, evs[i:i+1])
 		}
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), fixtureVariants, fixtureMetrics)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), fixtureVariants, fixtureMetrics)
 		checkRollups(t, s)
 	})
 	t.Run("RepeatedIDInBatch", func(t *testing.T) {
@@ -274,7 +274,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		if !reflect.DeepEqual(dup, []bool{false, false, true, true}) {
 			t.Fatalf("duplicates = %v", dup)
 		}
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}),
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}),
 			[]vc{{Variant: "control", Units: 1, Exposures: 1}},
 			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 100,
 				RevenueSquares: 10000, RevenueCount: 100}})
@@ -291,19 +291,19 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			conversion("a3", "u1", "purchase", 24*h, 100, nil),            // at the window's end: counts
 			conversion("a4", "u1", "purchase", 24*h+time.Microsecond, 1000, nil),
 		})
-		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"})
 		if len(got.Variants) != 0 || len(got.Metrics) != 0 {
 			t.Fatalf("conversions without exposure were attributed: %+v", got)
 		}
 		ingest(t, s, []experiments.Event{exposure("a5", "u1", "exp", "treat", 0, nil, "")})
 		want := []ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 110,
 			RevenueSquares: 110 * 110, RevenueCount: 220, PreSum: 1, PreSumSquares: 1, PreCrossSum: 110}} // a1: pre-period
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 1}}, want)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 1}}, want)
 
 		// A late exposure with an earlier timestamp moves the window to
 		// [-2h, 22h]: a1 now counts, a3 no longer does.
 		ingest(t, s, []experiments.Event{exposure("a6", "u1", "exp", "treat", -2*h, nil, "")})
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
 			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 11,
 				RevenueSquares: 11 * 11, RevenueCount: 22}})
 
@@ -311,12 +311,12 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		// each with its own window.
 		createExp(t, s, "exp2", time.Hour)
 		ingest(t, s, []experiments.Event{exposure("a7", "u1", "exp2", "control", 21*h, map[string]string{"k": "v"}, "")})
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
 		ingest(t, s, []experiments.Event{conversion("a8", "u1", "purchase", 21*h+30*time.Minute, 5, ptr[int64](2))})
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}},
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}},
 			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 5,
 				RevenueSquares: 25, RevenueCount: 5, Cost: 2, PreSum: 11, PreSumSquares: 121, PreCrossSum: 55}}) // a1, a2: pre-period
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"}), []vc{{Variant: "treat", Units: 1, Exposures: 2}},
 			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 3, CountSquares: 9, Revenue: 16,
 				RevenueSquares: 16 * 16, RevenueCount: 48, Cost: 2}})
 		checkRollups(t, s)
@@ -326,7 +326,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		must(t, err)
 		e.AttributionWindow = 15 * time.Minute
 		must(t, s.UpdateExperiment(ctx(t), e))
-		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
+		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
 		checkRollups(t, s)
 	})
 	t.Run("RejectedByDB", func(t *testing.T) {
@@ -346,16 +346,16 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		ingest(t, s, []experiments.Event{
 			exposure("e", "u1", "exp", "control", 0, map[string]string{"quote": `"'\`, "$a.b": "x"}, "web"), ev,
 			conversion("big2", "u1", "purchase", 2*time.Hour, big, nil)})
-		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"})
 		b := float64(big)
 		want := []ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 2 * b,
 			RevenueSquares: 4 * b * b, RevenueCount: 4 * b, Cost: b}}
 		equalJSON(t, "metrics", got.Metrics, want)
-		got = stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "quote"})
+		got = stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: "quote"})
 		if len(got.Variants) != 1 || got.Variants[0].Slice != `"'\` {
 			t.Fatalf("slice by an attribute with quotes: %+v", got.Variants)
 		}
-		got = stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "$a.b"})
+		got = stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp", Dimension: "$a.b"})
 		if len(got.Variants) != 1 || got.Variants[0].Slice != "x" {
 			t.Fatalf("slice by an attribute named like a JSON path: %+v", got.Variants)
 		}
@@ -374,7 +374,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		if dup := ingest(t, s, evs); len(dup) != 999 || countNew(dup) != 999 {
 			t.Fatalf("stored %d of %d", countNew(dup), len(dup))
 		}
-		got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+		got := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp"})
 		var units, count int64
 		var rev float64
 		for _, v := range got.Variants {
@@ -409,11 +409,11 @@ func checkRollups(t *testing.T, s experiments.Store) {
 	xs, err := s.ListExperiments(c, experiments.ExperimentFilter{})
 	must(t, err)
 	for _, x := range xs {
-		before = append(before, stats(t, s, experiments.StatsQuery{Experiment: x.Key, MultipleExposure: experiments.MultipleFirst}))
+		before = append(before, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: x.Key, MultipleExposure: experiments.MultipleFirst}))
 	}
 	must(t, rm.RecomputeRollups(c))
 	for i, x := range xs {
-		after := stats(t, s, experiments.StatsQuery{Experiment: x.Key, MultipleExposure: experiments.MultipleFirst})
+		after := stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: x.Key, MultipleExposure: experiments.MultipleFirst})
 		equalJSON(t, "stats after RecomputeRollups", after, before[i])
 	}
 	diffs, err = rm.CheckRollups(c)
@@ -449,8 +449,8 @@ func testConcurrentIngest(t *testing.T, newStore func(t *testing.T) experiments.
 		var out []*experiments.SufficientStats
 		for _, x := range []string{"a", "b"} {
 			for _, m := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
-				out = append(out, stats(t, s, experiments.StatsQuery{Experiment: x, MultipleExposure: m}))
-				out = append(out, stats(t, s, experiments.StatsQuery{Experiment: x, MultipleExposure: m, Dimension: "country"}))
+				out = append(out, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: x, MultipleExposure: m}))
+				out = append(out, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: x, MultipleExposure: m, Dimension: "country"}))
 			}
 		}
 		return out

@@ -314,7 +314,7 @@ func render(res results, took time.Duration) string {
 		{"BenchmarkGrowthAssign/experiments=", "assignment, experiments in the spec", "ns/op", "O(1) (map lookup above a few experiments)"},
 		{"BenchmarkGrowthAssign/variants=", "assignment, variants of the experiment", "ns/op", "O(variants) bucket scan, small constant"},
 		{"BenchmarkGrowthIngest/batches=", "PostgreSQL ingest, batches of 1000 events (store)", "ms/run", "linear in batches (ms/batch flat)"},
-		{"BenchmarkSuffStats/units=", "`Store.SufficientStats` (rollups + CUPED pre-period)", "ns/op", "O(units)"},
+		{"BenchmarkSuffStats/units=", "`Store.SufficientStats` (rollups; the CUPED pre-period is opt-in and off here)", "ns/op", "O(units)"},
 		{"BenchmarkSuffStats/units=", "its two rollup aggregates alone", "ns/op", "O(units)"},
 		{"BenchmarkReport/units=", "`Service.Report` (no daily series)", "ns/op", "O(units)"},
 	}

@@ -98,15 +98,12 @@ const why = `
   first time directly from the batch instead of re-reading raw events (the common case, since new units dominate);
   drop the per-batch ` + "`ANALYZE`" + `; and move ` + "`events_ts`" + ` to a BRIN index (time-ordered inserts). SQLite has the same
   structure and the same ratio.
-- **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (≈ 2–6x in our runs, target 10x).** Its two rollup aggregates alone are
-  9–15x faster than the raw computation in our runs (the row below it in the table). The rest is the CUPED pre-period query
-  (` + "`addPrePeriod`" + ` in ` + "`experiments/postgres/cohorts.go`" + `, new today). For every unit it joins the raw conversions in the
-  pre-period window and looks up ` + "`unit_metrics`" + ` per row, so ` + "`SufficientStats`" + ` reads raw events again. Fix: keep a
-  pre-period rollup (per experiment, unit and metric, filled at the unit's first exposure, as ` + "`unit_metrics`" + ` is
-  filled after it), or run the query only when the analysis asks for CUPED. The rollup aggregates themselves
-  join ` + "`exposures_rollup`" + ` to ` + "`unit_metrics`" + ` (a million-row hash join at 1,000,000 units) only to learn each unit's
-  variant and multiple-exposure flag. Copying ` + "`first_variant`" + ` and ` + "`multiple`" + ` into ` + "`unit_metrics`" + ` when the rollups are
-  rebuilt (they are rebuilt together) makes the metrics aggregate a single scan and should put it well past 10x.
+- **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only the rollups; the CUPED
+  pre-period sums (a read of raw conversions in each unit's pre-period window) are opt-in (` + "`StatsQuery.PrePeriod`" + `) and
+  asked for only by the report's overall analysis. The rollup aggregates join ` + "`exposures_rollup`" + ` to ` + "`unit_metrics`" + `
+  (a million-row hash join at 1,000,000 units) only to learn each unit's variant and multiple-exposure flag; copying
+  ` + "`first_variant`" + ` and ` + "`multiple`" + ` into ` + "`unit_metrics`" + ` when the rollups are rebuilt would make it a single scan and
+  put it well past 10x. A pre-period rollup filled at first exposure would make CUPED as cheap.
 - **` + "`Service.Report`" + `** costs about 5x the statistics query because it also runs the cohort query
   (` + "`CohortStats`" + `, raw conversions per unit by week) and the breakdowns. It stays within the same order, but at a
   million units it takes tens of seconds on this machine: cache reports, or roll cohorts up at ingest like the
