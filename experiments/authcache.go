@@ -2,7 +2,6 @@ package experiments
 
 import (
 	"crypto/subtle"
-	"sync"
 	"time"
 )
 
@@ -19,22 +18,16 @@ const maxAuthCacheEntries = 10_000
 // secret equals the cached one (compared in constant time), so a wrong
 // secret never authenticates from the cache. RevokeKey drops the entry at
 // once; other processes over the same store notice within the TTL.
-type authCache struct {
-	mu      sync.Mutex
-	ttl     time.Duration
-	gen     uint64 // bumped by every invalidation
-	entries map[string]*authEntry
-}
+type authCache struct{ *ttlCache[authEntry] }
 
 type authEntry struct {
 	salt, hash []byte
 	principal  Principal
 	lastUsed   time.Time // the store's last-used time, as last known
-	expires    time.Time // on the monotonic clock
 }
 
-func newAuthCache(ttl time.Duration) *authCache {
-	return &authCache{ttl: ttl, entries: map[string]*authEntry{}}
+func newAuthCache(ttl time.Duration) authCache {
+	return authCache{newTTLCache[authEntry](ttl, maxAuthCacheEntries)}
 }
 
 // SetAuthCacheTTL sets how long a verified API key is trusted without
@@ -42,30 +35,13 @@ func newAuthCache(ttl time.Duration) *authCache {
 // the cache off. A key revoked through this Service stops working at once;
 // one revoked through another process over the same store is still
 // accepted here for up to the TTL.
-func (s *Service) SetAuthCacheTTL(ttl time.Duration) {
-	c := s.auth
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ttl = ttl
-	c.gen++
-	clear(c.entries)
-}
+func (s *Service) SetAuthCacheTTL(ttl time.Duration) { s.auth.setTTL(ttl) }
 
 // lookup returns the principal of key id when a live entry exists and
 // secret hashes to its hash. lastUsed is the entry's last-used time.
-func (c *authCache) lookup(id, secret string) (p Principal, lastUsed time.Time, gen uint64, ok bool) {
-	c.mu.Lock()
-	e := c.entries[id]
-	gen = c.gen
-	if e != nil && !time.Now().Before(e.expires) {
-		delete(c.entries, id)
-		e = nil
-	}
-	c.mu.Unlock()
-	if e == nil {
-		return Principal{}, time.Time{}, gen, false
-	}
-	if subtle.ConstantTimeCompare(hashSecret(e.salt, secret), e.hash) != 1 {
+func (c authCache) lookup(id, secret string) (p Principal, lastUsed time.Time, gen uint64, ok bool) {
+	e, gen, ok := c.get(id)
+	if !ok || subtle.ConstantTimeCompare(hashSecret(e.salt, secret), e.hash) != 1 {
 		return Principal{}, time.Time{}, gen, false
 	}
 	return e.principal, e.lastUsed, gen, true
@@ -73,47 +49,11 @@ func (c *authCache) lookup(id, secret string) (p Principal, lastUsed time.Time, 
 
 // store caches a key verified from the store, unless an invalidation
 // happened since gen was read (the key may have been revoked meanwhile).
-func (c *authCache) store(k *APIKey, p Principal, lastUsed time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ttl <= 0 || c.gen != gen {
-		return
-	}
-	if _, ok := c.entries[k.ID]; !ok && len(c.entries) >= maxAuthCacheEntries {
-		now := time.Now()
-		for id, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, id)
-			}
-		}
-		for id := range c.entries { // still full: drop an arbitrary entry
-			if len(c.entries) < maxAuthCacheEntries {
-				break
-			}
-			delete(c.entries, id)
-		}
-	}
-	c.entries[k.ID] = &authEntry{salt: k.Salt, hash: k.Hash, principal: p, lastUsed: lastUsed,
-		expires: time.Now().Add(c.ttl)}
+func (c authCache) store(k *APIKey, p Principal, lastUsed time.Time, gen uint64) {
+	c.put(k.ID, authEntry{salt: k.Salt, hash: k.Hash, principal: p, lastUsed: lastUsed}, gen)
 }
 
 // touched records that the store's last-used time of key id is now at.
-func (c *authCache) touched(id string, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.entries[id]; e != nil {
-		e.lastUsed = at
-	}
-}
-
-// invalidate drops key id (every key when id is "").
-func (c *authCache) invalidate(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	if id == "" {
-		clear(c.entries)
-		return
-	}
-	delete(c.entries, id)
+func (c authCache) touched(id string, at time.Time) {
+	c.update(id, func(e *authEntry) { e.lastUsed = at })
 }

@@ -27,9 +27,9 @@ type Service struct {
 	// segs caches customer segment boundaries (segments.go).
 	segs segmentState
 	// auth caches verified API keys (authcache.go).
-	auth *authCache
+	auth authCache
 	// consent caches units' consent for Assign (consentcache.go).
-	consent consentCache
+	consent *ttlCache[bool]
 }
 
 // NewService returns a Service over store. log may be nil.
@@ -38,7 +38,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
-		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: consentCache{ttl: DefaultConsentCacheTTL}}
+		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: newTTLCache[bool](DefaultConsentCacheTTL, maxConsentCacheEntries)}
 }
 
 // SetClock replaces the clock, for tests.

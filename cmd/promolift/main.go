@@ -1,8 +1,3 @@
-// Command promolift is the promolift server and its command-line tools.
-//
-// Each subcommand lives in its own file and registers itself from an init
-// function, so adding one never touches this file. Usage errors exit 2,
-// internal errors exit 1.
 package main
 
 import (

@@ -1,10 +1,3 @@
-// Command steadymem measures the memory of the promolift API under steady
-// load: it serves the API in this process (SQLite store in a temporary
-// directory, as `promolift serve` does by default), runs `promolift loadgen`
-// against it as a separate process, and samples the heap (after a GC) every
-// -every. Run from the bench directory:
-//
-//	go run ./cmd/steadymem -duration 5m
 package main
 
 import (
@@ -17,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/promolift/promolift/assign"
@@ -44,7 +38,14 @@ func run(duration, every time.Duration, concurrency int) error {
 	}
 	defer os.RemoveAll(dir)
 	bin := filepath.Join(dir, "promolift")
-	build := exec.Command("go", "build", "-o", bin, "github.com/promolift/promolift/cmd/promolift")
+	// Build in the product's own module (bench replaces it with ../), so
+	// its go.sum, not bench's, resolves the binary's dependencies.
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/promolift/promolift").Output()
+	if err != nil {
+		return fmt.Errorf("find the promolift module: %w", err)
+	}
+	build := exec.Command("go", "build", "-o", bin, "./cmd/promolift")
+	build.Dir = strings.TrimSpace(string(root))
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build promolift: %w", err)
