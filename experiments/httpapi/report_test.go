@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/stats"
 )
 
@@ -48,11 +50,30 @@ func (g *rng) float() float64 {
 
 func newReportEnv(t *testing.T) *reportEnv {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "promolift.db"), nil)
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "promolift.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newReportEnvOn(t, st)
+}
+
+// reportStores runs test on the seeded report dataset in each store:
+// SQLite, and PostgreSQL when PROMOLIFT_TEST_DATABASE_URL is set.
+func reportStores(t *testing.T, test func(t *testing.T, e *reportEnv)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, newReportEnv(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), storetest.PostgresURL(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test(t, newReportEnvOn(t, st))
+	})
+}
+
+// newReportEnvOn seeds the report dataset into st (closed at cleanup).
+func newReportEnvOn(t *testing.T, st experiments.Store) *reportEnv {
+	t.Helper()
+	ctx := context.Background()
 	t.Cleanup(func() { st.Close() })
 	svc := experiments.NewService(st, nil)
 	svc.SetClock(func() time.Time { return rptStart })
@@ -223,8 +244,9 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestReportJSONGolden(t *testing.T) {
-	e := newReportEnv(t)
+func TestReportJSONGolden(t *testing.T) { reportStores(t, testReportJSONGolden) }
+
+func testReportJSONGolden(t *testing.T, e *reportEnv) {
 	resp, body := e.get(t, "/api/v1/experiments/spring-sale/report", e.analyst)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -271,8 +293,9 @@ func TestReportJSONGolden(t *testing.T) {
 	}
 }
 
-func TestReportCSVGolden(t *testing.T) {
-	e := newReportEnv(t)
+func TestReportCSVGolden(t *testing.T) { reportStores(t, testReportCSVGolden) }
+
+func testReportCSVGolden(t *testing.T, e *reportEnv) {
 	resp, body := e.get(t, "/api/v1/experiments/spring-sale/report?format=csv", e.analyst)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" {
 		t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
