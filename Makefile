@@ -41,13 +41,17 @@ test: deps-test
 deps-test:
 	@.ci/deps.sh
 
+# The short fuzz runs are bounded by a count of executions, not a time:
+# a time limit can end while the fuzzer minimizes a new input, which go
+# test reports as a failure ("context deadline exceeded").
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m -json ./... | $(GO) run .ci/testsummary.go
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 10s ./assign
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 10s ./stats
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 10s ./experiments/httpapi
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime 10s ./experiments/httpapi
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 100000x ./assign
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 50000x ./assign
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 20000x ./stats
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 3000x ./experiments/httpapi
+	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime 2000x ./experiments/httpapi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
