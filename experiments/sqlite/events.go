@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 )
 
 // defaultWindowUS is the attribution window used for exposures of an
@@ -295,8 +295,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		return nil, wrap("sufficient stats", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	out := &experiments.SufficientStats{}
-	var vs []variantRow
+	var vs []sqlstore.VariantRow
 	err = tx.SelectContext(ctx, &vs, `SELECT `+slice+` AS slice, variant,
 	SUM(CASE WHEN `+analysed+` THEN 1 ELSE 0 END) AS units,
 	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
@@ -305,11 +304,7 @@ FROM (`+units+`) u GROUP BY 1, 2`, append(sliceArgs, unitArgs...)...)
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
-	for _, v := range vs {
-		out.Variants = append(out.Variants, experiments.VariantCounts{Slice: v.Slice, Variant: v.Variant,
-			Units: v.Units, Exposures: v.Exposures, MultipleExposed: v.MultipleExposed})
-	}
-	var ms []metricRow
+	var ms []sqlstore.MetricRow
 	err = tx.SelectContext(ctx, &ms, `SELECT `+slice+` AS slice, variant, metric, COUNT(*) AS converted,
 	SUM(CAST(conversions AS REAL)) AS count,
 	SUM(CAST(conversions AS REAL) * conversions) AS count_squares,
@@ -323,70 +318,11 @@ GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
-	sort.Slice(out.Variants, func(i, j int) bool {
-		a, b := out.Variants[i], out.Variants[j]
-		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
-	})
-	out.Metrics = fillMetrics(out.Variants, ms)
+	out := sqlstore.AssembleStats(vs, ms)
 	if q.PrePeriod {
 		if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
 			return nil, wrap("sufficient stats", err)
 		}
 	}
 	return out, nil
-}
-
-// variantRow scans one row of VariantCounts.
-type variantRow struct {
-	Slice           string `db:"slice"`
-	Variant         string `db:"variant"`
-	Units           int64  `db:"units"`
-	Exposures       int64  `db:"exposures"`
-	MultipleExposed int64  `db:"multiple_exposed"`
-}
-
-// metricRow scans one row of MetricSums.
-type metricRow struct {
-	Slice          string  `db:"slice"`
-	Variant        string  `db:"variant"`
-	Metric         string  `db:"metric"`
-	Converted      int64   `db:"converted"`
-	Count          float64 `db:"count"`
-	CountSquares   float64 `db:"count_squares"`
-	Revenue        float64 `db:"revenue"`
-	RevenueSquares float64 `db:"revenue_squares"`
-	RevenueCount   float64 `db:"revenue_count"`
-	Cost           float64 `db:"cost"`
-}
-
-// fillMetrics returns the metric sums with a zero entry for every (slice,
-// variant) of vs and every metric seen, in (slice, variant, metric) order.
-func fillMetrics(vs []experiments.VariantCounts, ms []metricRow) []experiments.MetricSums {
-	type key struct{ slice, variant, metric string }
-	have := map[key]experiments.MetricSums{}
-	names := map[string]bool{}
-	for _, m := range ms {
-		have[key{m.Slice, m.Variant, m.Metric}] = experiments.MetricSums{Slice: m.Slice, Variant: m.Variant, Metric: m.Metric,
-			Converted: m.Converted, Count: m.Count, CountSquares: m.CountSquares, Revenue: m.Revenue,
-			RevenueSquares: m.RevenueSquares, RevenueCount: m.RevenueCount, Cost: m.Cost}
-		names[m.Metric] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	var out []experiments.MetricSums
-	for _, v := range vs {
-		for _, n := range sorted {
-			k := key{v.Slice, v.Variant, n}
-			m, ok := have[k]
-			if !ok {
-				m = experiments.MetricSums{Slice: v.Slice, Variant: v.Variant, Metric: n}
-			}
-			out = append(out, m)
-			delete(have, k)
-		}
-	}
-	return out
 }

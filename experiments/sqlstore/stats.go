@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"sort"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// VariantRow scans one row of the per-variant unit counts of a
+// sufficient-statistics query.
+type VariantRow struct {
+	Slice           string `db:"slice"`
+	Variant         string `db:"variant"`
+	Units           int64  `db:"units"`
+	Exposures       int64  `db:"exposures"`
+	MultipleExposed int64  `db:"multiple_exposed"`
+}
+
+// MetricRow scans one row of the per-metric sums of a sufficient-statistics
+// query.
+type MetricRow struct {
+	Slice          string  `db:"slice"`
+	Variant        string  `db:"variant"`
+	Metric         string  `db:"metric"`
+	Converted      int64   `db:"converted"`
+	Count          float64 `db:"count"`
+	CountSquares   float64 `db:"count_squares"`
+	Revenue        float64 `db:"revenue"`
+	RevenueSquares float64 `db:"revenue_squares"`
+	RevenueCount   float64 `db:"revenue_count"`
+	Cost           float64 `db:"cost"`
+}
+
+// AssembleStats builds the SufficientStats of both query results: variants
+// in (slice, variant) order, sorted here because the databases collate
+// "(none)" differently, and the metric sums with a zero entry for every
+// (slice, variant) and every metric seen, in (slice, variant, metric) order.
+func AssembleStats(vs []VariantRow, ms []MetricRow) *experiments.SufficientStats {
+	out := &experiments.SufficientStats{}
+	for _, v := range vs {
+		out.Variants = append(out.Variants, experiments.VariantCounts{Slice: v.Slice, Variant: v.Variant,
+			Units: v.Units, Exposures: v.Exposures, MultipleExposed: v.MultipleExposed})
+	}
+	sort.Slice(out.Variants, func(i, j int) bool {
+		a, b := out.Variants[i], out.Variants[j]
+		return a.Slice < b.Slice || a.Slice == b.Slice && a.Variant < b.Variant
+	})
+	out.Metrics = fillMetrics(out.Variants, ms)
+	return out
+}
+
+func fillMetrics(vs []experiments.VariantCounts, ms []MetricRow) []experiments.MetricSums {
+	type key struct{ slice, variant, metric string }
+	have := map[key]experiments.MetricSums{}
+	names := map[string]bool{}
+	for _, m := range ms {
+		have[key{m.Slice, m.Variant, m.Metric}] = experiments.MetricSums{Slice: m.Slice, Variant: m.Variant, Metric: m.Metric,
+			Converted: m.Converted, Count: m.Count, CountSquares: m.CountSquares, Revenue: m.Revenue,
+			RevenueSquares: m.RevenueSquares, RevenueCount: m.RevenueCount, Cost: m.Cost}
+		names[m.Metric] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	var out []experiments.MetricSums
+	for _, v := range vs {
+		for _, n := range sorted {
+			m, ok := have[key{v.Slice, v.Variant, n}]
+			if !ok {
+				m = experiments.MetricSums{Slice: v.Slice, Variant: v.Variant, Metric: n}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
