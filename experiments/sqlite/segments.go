@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 )
 
 // Promotion costs (experiments.PromotionCostStore) and customer aggregates
@@ -30,35 +31,12 @@ LEFT JOIN promotion_costs pc ON pc.experiment = r.experiment AND pc.variant = r.
 	ELSE 0 END)`
 )
 
-type costRow struct {
-	Experiment string  `db:"experiment"`
-	Variant    string  `db:"variant"`
-	Type       string  `db:"type"`
-	Value      float64 `db:"value"`
-	UnitCost   int64   `db:"unit_cost"`
-	CostRule   string  `db:"cost_rule"`
-	PercentBP  int64   `db:"percent_bp"`
-	Amount     int64   `db:"amount"`
-	Capped     bool    `db:"capped"`
-}
-
-func costRows(e *experiments.Experiment) map[string]costRow {
-	out := make(map[string]costRow, len(e.Variants))
-	for _, v := range e.Variants {
-		p := v.Promotion
-		c := experiments.ConversionCostOf(p)
-		out[v.Key] = costRow{Experiment: e.Key, Variant: v.Key, Type: string(p.Type), Value: p.Value,
-			UnitCost: p.UnitCost, CostRule: string(p.CostRule), PercentBP: c.PercentBP, Amount: c.Amount, Capped: c.Capped}
-	}
-	return out
-}
-
 // SyncPromotionCosts stores the cost rules of e's variants and, when they
 // changed, recomputes the experiment's attributed conversions.
 func (s *Store) SyncPromotionCosts(ctx context.Context, e *experiments.Experiment) error {
-	want := costRows(e)
+	want := sqlstore.CostRows(e)
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		var have []costRow
+		var have []sqlstore.CostRow
 		if err := tx.SelectContext(ctx, &have, `SELECT experiment, variant, type, value, unit_cost, cost_rule,
 			percent_bp, amount, capped FROM promotion_costs WHERE experiment = ?`, e.Key); err != nil {
 			return err
