@@ -83,19 +83,19 @@ FROM generate_series(1, $4::int) g`,
 SELECT $1::text || 'c' || g, 'conversion', $1::text || (1 + g % $4::int), $2::timestamptz + INTERVAL '1 hour' + g * INTERVAL '1 millisecond',
 	'purchase', 100 + g % 5000 + CASE WHEN g % 2 = 0 THEN 0 ELSE 30 END, 'KRW', now()
 FROM generate_series(1, 5 * $4::int) g WHERE $3::text IS NOT NULL`,
-				`INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, channel)
-SELECT experiment, unit_id, variant, ts, 1, false, '' FROM events WHERE type = 'exposure' AND experiment = $3::text
+				`INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, channel)
+SELECT experiment, unit_id, variant, ts, event_id, 1, false, '' FROM events WHERE type = 'exposure' AND experiment = $3::text
 	AND $1::text <> '' AND $2::timestamptz IS NOT NULL AND $4::int > 0`,
 			} {
 				if _, err := db.ExecContext(ctx, q, p, benchStart, key, n); err != nil {
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
 			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost)
-SELECT r.experiment, r.unit_id, c.name, COUNT(*), SUM(c.revenue), 0
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, variant, multiple, conversions, revenue, cost)
+SELECT r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, COUNT(*), SUM(c.revenue), 0
 FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
-WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name`, key); err != nil {
+WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`, key); err != nil {
 				return nil, err
 			}
 		}
@@ -158,11 +158,10 @@ func rollupStats(ctx context.Context, s *postgres.Store, key string) error {
 	for _, q := range []string{
 		`SELECT first_variant, SUM(CASE WHEN NOT multiple THEN 1 ELSE 0 END), SUM(CASE WHEN NOT multiple THEN exposures ELSE 0 END),
 	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) FROM exposures_rollup WHERE experiment = $1 GROUP BY 1`,
-		`SELECT r.first_variant, m.metric, COUNT(*), SUM(CAST(m.conversions AS DOUBLE PRECISION)),
-	SUM(CAST(m.conversions AS DOUBLE PRECISION) * m.conversions), SUM(CAST(m.revenue AS DOUBLE PRECISION)),
-	SUM(CAST(m.revenue AS DOUBLE PRECISION) * m.revenue), SUM(CAST(m.revenue AS DOUBLE PRECISION) * m.conversions), SUM(CAST(m.cost AS DOUBLE PRECISION))
-FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
-WHERE r.experiment = $1 AND NOT r.multiple AND m.conversions > 0 GROUP BY 1, 2`,
+		`SELECT variant, metric, COUNT(*), SUM(CAST(conversions AS DOUBLE PRECISION)),
+	SUM(CAST(conversions AS DOUBLE PRECISION) * conversions), SUM(CAST(revenue AS DOUBLE PRECISION)),
+	SUM(CAST(revenue AS DOUBLE PRECISION) * revenue), SUM(CAST(revenue AS DOUBLE PRECISION) * conversions), SUM(CAST(cost AS DOUBLE PRECISION))
+FROM unit_metrics WHERE experiment = $1 AND NOT multiple AND conversions > 0 GROUP BY 1, 2`,
 	} {
 		rows, err := s.DB().QueryContext(ctx, q, key)
 		if err != nil {
@@ -194,6 +193,9 @@ func BenchmarkSuffStats(b *testing.B) {
 				}
 				if len(ss.Variants) != 2 || ss.Variants[0].Units+ss.Variants[1].Units != int64(n) {
 					b.Fatalf("stats %+v", ss.Variants)
+				}
+				if len(ss.Metrics) != 2 || ss.Metrics[0].Variant != "control" || ss.Metrics[1].Variant != "treat1" {
+					b.Fatalf("metrics %+v", ss.Metrics)
 				}
 			}
 		})

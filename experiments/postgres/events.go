@@ -60,10 +60,10 @@ func lockAllUnits(ctx context.Context, tx *rtx) error {
 // from the raw exposures, joined with join and filtered by where (both
 // static SQL).
 func exposureSelect(join, where string) string {
-	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at,
+	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at, event_id AS first_event_id,
 	n AS exposures, vmin <> vmax AS multiple, attributes, channel
 FROM (
-	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.attributes, e.channel,
+	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.event_id, e.attributes, e.channel,
 		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
 		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
 		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
@@ -75,21 +75,22 @@ FROM (
 
 // metricsSelect selects unit_metrics rows: the attributed conversions of
 // the units of from (a relation aliased r with the exposures_rollup
-// columns), with the extra conversion filter convWhere.
-func metricsSelect(from, convWhere string) string {
-	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
-	SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
+// columns) among the conversions conv (events, or the batch's fresh
+// events), with the extra conversion filter convWhere.
+func metricsSelect(from, conv, convWhere string) string {
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple,
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
-JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'` + convWhere + `
-GROUP BY r.experiment, r.unit_id, c.name`
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`
 }
 
 const (
-	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, attributes, channel`
-	metricsColumns = `experiment, unit_id, metric, conversions, revenue, cost`
+	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
+	metricsColumns = `experiment, unit_id, metric, variant, multiple, conversions, revenue, cost`
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
@@ -100,36 +101,82 @@ func resetTouched(ctx context.Context, tx *rtx) error {
 	_, err := tx.ExecContext(ctx, `
 CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
 	PRIMARY KEY (experiment, unit_id)) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS touched_units (unit_id TEXT PRIMARY KEY) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
 	unit_id TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT,
 	revenue BIGINT NOT NULL, promotion_cost BIGINT, currency TEXT NOT NULL, order_id TEXT NOT NULL,
 	channel TEXT NOT NULL, attributes JSONB, received_at TIMESTAMPTZ NOT NULL) ON COMMIT DELETE ROWS;
-DELETE FROM touched; DELETE FROM touched_units; DELETE FROM staging;`)
+CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NULL, unit_id TEXT NOT NULL,
+	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
+	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB) ON COMMIT DELETE ROWS;
+DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
 	return err
 }
 
-// recomputeTouched rebuilds both rollups of the (experiment, unit) pairs in
-// the temp table touched from the raw events.
-func recomputeTouched(ctx context.Context, tx *rtx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM exposures_rollup WHERE EXISTS (SELECT 1 FROM touched t
-		WHERE t.experiment = exposures_rollup.experiment AND t.unit_id = exposures_rollup.unit_id)`); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(touchedJoin, "")); err != nil {
-		return err
-	}
-	return recomputeMetricsTouched(ctx, tx)
-}
-
-// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs.
+// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
+// the raw events.
 func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
+	// Fresh statistics let the planner join the touched units to the
+	// events through the indexes.
+	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
 		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, ""))
+		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events", ""))
+	return err
+}
+
+// firstExposure is true when the exposure EXCLUDED (the earliest of a
+// batch) comes before the stored first exposure of rollup row r.
+const firstExposure = `(EXCLUDED.first_exposed_at, EXCLUDED.first_event_id) < (r.first_exposed_at, r.first_event_id)`
+
+// mergeExposures folds the batch's fresh exposures into exposures_rollup
+// without reading the raw events: per (experiment, unit) the earliest
+// (ts, event_id) wins, exposure counts add up, and a unit is multiple
+// once two of its exposures name different variants (before the batch,
+// the stored ones all named first_variant). Every pair it changes goes
+// into touched, whose attributed conversions depend on the first exposure.
+func mergeExposures(ctx context.Context, tx *rtx) error {
+	pick := func(col string) string {
+		return col + ` = CASE WHEN ` + firstExposure + ` THEN EXCLUDED.` + col + ` ELSE r.` + col + ` END`
+	}
+	_, err := tx.ExecContext(ctx, `WITH up AS (
+	INSERT INTO exposures_rollup AS r (`+rollupColumns+`)
+	SELECT experiment, unit_id, variant, ts, event_id, n, vmin <> vmax, attributes, channel FROM (
+		SELECT DISTINCT ON (experiment, unit_id) experiment, unit_id, variant, ts, event_id, attributes, channel,
+			COUNT(*) OVER w AS n, MIN(variant) OVER w AS vmin, MAX(variant) OVER w AS vmax
+		FROM fresh WHERE type = 'exposure'
+		WINDOW w AS (PARTITION BY experiment, unit_id)
+		ORDER BY experiment, unit_id, ts, event_id
+	) b
+	ON CONFLICT (experiment, unit_id) DO UPDATE SET
+		exposures = r.exposures + EXCLUDED.exposures,
+		multiple = r.multiple OR EXCLUDED.multiple OR r.first_variant <> EXCLUDED.first_variant,
+		`+pick("first_variant")+`, `+pick("first_exposed_at")+`, `+pick("first_event_id")+`,
+		`+pick("attributes")+`, `+pick("channel")+`
+	RETURNING experiment, unit_id
+)
+INSERT INTO touched (experiment, unit_id) SELECT experiment, unit_id FROM up`)
+	return err
+}
+
+// addConversions adds the batch's fresh conversions to unit_metrics of
+// the exposed units whose exposures the batch did not change (those in
+// touched are rebuilt from the raw events instead).
+func addConversions(ctx context.Context, tx *rtx) error {
+	// Without statistics the planner takes fresh for a big table and
+	// hashes all of exposures_rollup instead of probing its unit index.
+	if _, err := tx.ExecContext(ctx, `ANALYZE fresh`); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
+		metricsSelect(`exposures_rollup r`, "fresh", `
+	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
+ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
+	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost`)
 	return err
 }
 
@@ -144,9 +191,57 @@ func attributesJSON(m map[string]string) (sql.NullString, error) {
 	return sql.NullString{String: string(b), Valid: true}, nil
 }
 
+// copyStaging copies the batch into the temp table staging, with its
+// position in ord.
+func copyStaging(ctx context.Context, tx *rtx, events []experiments.Event) (err error) {
+	cp, err := tx.PrepareContext(ctx, `COPY staging (ord, `+eventColumns+`) FROM STDIN`)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := cp.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	now := time.Now()
+	for i := range events {
+		e := &events[i]
+		attrs, err := attributesJSON(e.Attributes)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		var cost, attrv any
+		if e.PromotionCost != nil {
+			cost = *e.PromotionCost
+		}
+		if attrs.Valid {
+			attrv = attrs.String
+		}
+		received := e.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		if _, err := cp.ExecContext(ctx, i, e.ID, string(e.Type), e.UnitID, e.Timestamp.UTC(),
+			nullable(e.Experiment), nullable(e.Variant), nullable(e.Name), e.Revenue, cost,
+			e.Currency, e.OrderID, e.Channel, attrv, received.UTC()); err != nil {
+			return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
+		}
+	}
+	_, err = cp.ExecContext(ctx)
+	return err
+}
+
+// freshRow is an event of the batch stored for the first time.
+type freshRow struct {
+	ID   string `db:"event_id"`
+	Type string `db:"type"`
+}
+
 // IngestEvents stores a batch in one transaction (COPY into a staging
-// table, then INSERT ... ON CONFLICT DO NOTHING) and updates the rollups of
-// the units it touched.
+// table, then INSERT ... ON CONFLICT DO NOTHING) and folds its new events
+// into the rollups: exposures merge into exposures_rollup, conversions add
+// to unit_metrics, and the attributed conversions of units whose exposures
+// changed are rebuilt from the raw events.
 func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([]bool, error) {
 	dup := make([]bool, len(events))
 	if len(events) == 0 {
@@ -163,63 +258,28 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
-		cp, err := tx.PrepareContext(ctx, `COPY staging (ord, `+eventColumns+`) FROM STDIN`)
-		if err != nil {
+		if err := copyStaging(ctx, tx, events); err != nil {
 			return err
 		}
-		for i := range events {
-			e := &events[i]
-			attrs, err := attributesJSON(e.Attributes)
-			if err != nil {
-				cp.Close()
-				return fmt.Errorf("event %d: %w", i, err)
-			}
-			var cost any
-			if e.PromotionCost != nil {
-				cost = *e.PromotionCost
-			}
-			var attrv any
-			if attrs.Valid {
-				attrv = attrs.String
-			}
-			received := e.ReceivedAt
-			if received.IsZero() {
-				received = time.Now()
-			}
-			if _, err := cp.ExecContext(ctx, i, e.ID, string(e.Type), e.UnitID, e.Timestamp.UTC(),
-				nullable(e.Experiment), nullable(e.Variant), nullable(e.Name), e.Revenue, cost,
-				e.Currency, e.OrderID, e.Channel, attrv, received.UTC()); err != nil {
-				cp.Close()
-				return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
-			}
-		}
-		if _, err := cp.ExecContext(ctx); err != nil {
-			cp.Close()
-			return err
-		}
-		if err := cp.Close(); err != nil {
-			return err
-		}
-		var fresh []string
-		err = tx.SelectContext(ctx, &fresh, `WITH ins AS (
+		var fresh []freshRow
+		err := tx.SelectContext(ctx, &fresh, `WITH ins AS (
 	INSERT INTO events (`+eventColumns+`)
 	SELECT DISTINCT ON (event_id) `+eventColumns+` FROM staging ORDER BY event_id, ord
 	ON CONFLICT (event_id) DO NOTHING
-	RETURNING event_id, type, experiment, unit_id
-), t1 AS (
-	INSERT INTO touched (experiment, unit_id)
-	SELECT DISTINCT experiment, unit_id FROM ins WHERE type = 'exposure'
-), t2 AS (
-	INSERT INTO touched_units (unit_id)
-	SELECT DISTINCT unit_id FROM ins WHERE type = 'conversion'
+	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes
+), f AS (
+	INSERT INTO fresh SELECT * FROM ins
 )
-SELECT event_id FROM ins`)
+SELECT event_id, type FROM ins`)
 		if err != nil {
 			return err
 		}
 		isNew := make(map[string]bool, len(fresh))
-		for _, id := range fresh {
-			isNew[id] = true
+		var exposures, conversions bool
+		for _, f := range fresh {
+			isNew[f.ID] = true
+			exposures = exposures || f.Type == string(experiments.EventExposure)
+			conversions = conversions || f.Type == string(experiments.EventConversion)
 		}
 		for i := range events {
 			id := events[i].ID
@@ -229,20 +289,20 @@ SELECT event_id FROM ins`)
 		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
 			return err
 		}
-		if len(fresh) == 0 {
-			return nil
+		if exposures {
+			if err := mergeExposures(ctx, tx); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
-			SELECT r.experiment, r.unit_id FROM exposures_rollup r JOIN touched_units u ON u.unit_id = r.unit_id
-			ON CONFLICT DO NOTHING`); err != nil {
-			return err
+		if conversions {
+			if err := addConversions(ctx, tx); err != nil {
+				return err
+			}
 		}
-		// Fresh statistics let the planner join the touched units to the
-		// events through the indexes.
-		if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
-			return err
+		if exposures {
+			return recomputeMetricsTouched(ctx, tx)
 		}
-		return recomputeTouched(ctx, tx)
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("ingest events", err)
@@ -265,7 +325,7 @@ func (s *Store) RecomputeRollups(ctx context.Context) error {
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
 INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect("", "")+`;
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "")+`;`)
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "events", "")+`;`)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -279,7 +339,7 @@ const maxDiffs = 100
 // direction); none means the rollups are right.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := exposureSelect("", "")
-	metExpected := metricsSelect("("+expExpected+") r", "")
+	metExpected := metricsSelect("("+expExpected+") r", "events", "")
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + rollupColumns + ` FROM exposures_rollup) d`},
@@ -337,6 +397,12 @@ FROM exposures_rollup WHERE experiment = ?`
 	m.metric, m.conversions, m.revenue, m.cost
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
+		if q.Dimension == "" {
+			// No slice: unit_metrics carries each unit's variant and
+			// multiple, so one table answers.
+			unitMetrics = `SELECT variant, multiple, metric, conversions, revenue, cost
+FROM unit_metrics WHERE experiment = ?`
+		}
 		unitArgs = []any{q.Experiment}
 		metricArgs = []any{q.Experiment}
 	} else {

@@ -20,10 +20,10 @@ var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 // exposureSelect selects one exposures_rollup row per (experiment, unit)
 // from the raw exposures e in from, filtered by where (both static SQL).
 func exposureSelect(from, where string) string {
-	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at,
+	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at, event_id AS first_event_id,
 	n AS exposures, vmin <> vmax AS multiple, attributes, channel
 FROM (
-	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.attributes, e.channel,
+	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.event_id, e.attributes, e.channel,
 		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
 		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
 		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
@@ -33,60 +33,88 @@ FROM (
 ) x WHERE rn = 1`
 }
 
-// metricsSelect selects unit_metrics rows: the attributed conversions of
-// the units of from (a relation aliased r with the exposures_rollup
-// columns), with the extra conversion filter convWhere.
-func metricsSelect(from, convWhere string) string {
-	return `SELECT r.experiment, r.unit_id, c.name AS metric, COUNT(*) AS conversions,
-	SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
+// metricsSelect selects unit_metrics rows: the attributed conversions c of
+// the exposed units r, both in from (r with the exposures_rollup columns,
+// c events), with the extra filter where.
+func metricsSelect(from, where string) string {
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple,
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
-CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-	AND c.ts >= r.first_exposed_at
-	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + convWhere + `
-GROUP BY r.experiment, r.unit_id, c.name`
+WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + where + `
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`
 }
 
 const (
-	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, exposures, multiple, attributes, channel`
-	metricsColumns = `experiment, unit_id, metric, conversions, revenue, cost`
+	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
+	metricsColumns = `experiment, unit_id, metric, variant, multiple, conversions, revenue, cost`
 	allEvents      = `events e`
-	// CROSS JOIN makes SQLite loop over the (few) touched units and find
-	// their rows through the indexes, instead of scanning the big table.
-	touchedEvents  = `touched t CROSS JOIN events e ON e.experiment = t.experiment AND e.unit_id = t.unit_id`
+	// CROSS JOIN makes SQLite loop over the (few) units on its left and
+	// find their rows through the indexes, instead of scanning the big
+	// table.
+	conversionsOf  = ` CROSS JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id`
 	touchedRollups = `touched t CROSS JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id`
 )
 
 func resetTouched(ctx context.Context, tx *sqlx.Tx) error {
 	_, err := tx.ExecContext(ctx, `
 CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, PRIMARY KEY (experiment, unit_id));
-CREATE TEMP TABLE IF NOT EXISTS touched_units (unit_id TEXT PRIMARY KEY);
-DELETE FROM touched;
-DELETE FROM touched_units;`)
+DELETE FROM touched;`)
 	return err
 }
 
-// recomputeTouched rebuilds both rollups of the (experiment, unit) pairs in
-// the temp table touched from the raw events.
-func recomputeTouched(ctx context.Context, tx *sqlx.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM exposures_rollup
-		WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(touchedEvents, "")); err != nil {
-		return err
-	}
-	return recomputeMetricsTouched(ctx, tx)
-}
-
-// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs.
+// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
+// the raw events.
 func recomputeMetricsTouched(ctx context.Context, tx *sqlx.Tx) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics
 		WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(touchedRollups, ""))
+		metricsSelect(touchedRollups+conversionsOf, ""))
+	return err
+}
+
+// firstExposure is true when the exposure excluded (the earliest of a
+// batch) comes before the stored first exposure of rollup row r.
+const firstExposure = `(excluded.first_exposed_at, excluded.first_event_id) < (r.first_exposed_at, r.first_event_id)`
+
+// mergeExposures folds the exposures the batch stored (rowid above
+// lastRowID) into exposures_rollup without reading older events: per
+// (experiment, unit) the earliest (ts, event_id) wins, exposure counts add
+// up, and a unit is multiple once two of its exposures name different
+// variants (before the batch, the stored ones all named first_variant).
+// Every pair it changes goes into touched, whose attributed conversions
+// depend on the first exposure.
+func mergeExposures(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
+	pick := func(col string) string {
+		return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup AS r (`+rollupColumns+`) `+
+		exposureSelect(allEvents, ` AND e.rowid > ?`)+`
+ON CONFLICT (experiment, unit_id) DO UPDATE SET
+	exposures = r.exposures + excluded.exposures,
+	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
+	`+pick("first_variant")+`, `+pick("first_exposed_at")+`, `+pick("first_event_id")+`,
+	`+pick("attributes")+`, `+pick("channel"), lastRowID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
+		SELECT DISTINCT experiment, unit_id FROM events WHERE rowid > ? AND type = 'exposure'`, lastRowID)
+	return err
+}
+
+// addConversions adds the conversions the batch stored (rowid above
+// lastRowID) to unit_metrics of the exposed units whose exposures the
+// batch did not change (those in touched are rebuilt from the raw events
+// instead).
+func addConversions(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
+		metricsSelect(`events c CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
+	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
+ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
+	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost`, lastRowID)
 	return err
 }
 
@@ -105,8 +133,10 @@ func attributesJSON(m map[string]string) (sql.NullString, error) {
 	return sql.NullString{String: string(b), Valid: true}, nil
 }
 
-// IngestEvents stores a batch in one transaction and updates the rollups of
-// the units it touched.
+// IngestEvents stores a batch in one transaction and folds its new events
+// into the rollups: exposures merge into exposures_rollup, conversions add
+// to unit_metrics, and the attributed conversions of units whose exposures
+// changed are rebuilt from the raw events.
 func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([]bool, error) {
 	dup := make([]bool, len(events))
 	if len(events) == 0 {
@@ -116,6 +146,12 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
+		// Rows stored by this transaction get rowids above lastRowID: the
+		// transaction is the only writer.
+		var lastRowID int64
+		if err := tx.GetContext(ctx, &lastRowID, `SELECT COALESCE(MAX(rowid), 0) FROM events`); err != nil {
+			return err
+		}
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, name,
 			revenue, promotion_cost, currency, order_id, channel, attributes, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
@@ -123,16 +159,8 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			return err
 		}
 		defer ins.Close()
-		pair, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id) VALUES (?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer pair.Close()
-		unit, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO touched_units (unit_id) VALUES (?)`)
-		if err != nil {
-			return err
-		}
-		defer unit.Close()
+		var exposures, conversions bool
+		now := time.Now()
 		for i := range events {
 			e := &events[i]
 			attrs, err := attributesJSON(e.Attributes)
@@ -145,7 +173,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			}
 			received := e.ReceivedAt
 			if received.IsZero() {
-				received = time.Now()
+				received = now
 			}
 			res, err := ins.ExecContext(ctx, e.ID, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
 				nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
@@ -157,28 +185,27 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			if err != nil {
 				return err
 			}
-			if n == 0 {
-				dup[i] = true
-				continue
-			}
-			switch e.Type {
-			case experiments.EventExposure:
-				_, err = pair.ExecContext(ctx, e.Experiment, e.UnitID)
-			case experiments.EventConversion:
-				_, err = unit.ExecContext(ctx, e.UnitID)
-			}
-			if err != nil {
-				return err
-			}
+			dup[i] = n == 0
+			exposures = exposures || (n > 0 && e.Type == experiments.EventExposure)
+			conversions = conversions || (n > 0 && e.Type == experiments.EventConversion)
 		}
 		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
-			SELECT r.experiment, r.unit_id FROM touched_units u CROSS JOIN exposures_rollup r ON r.unit_id = u.unit_id`); err != nil {
-			return err
+		if exposures {
+			if err := mergeExposures(ctx, tx, lastRowID); err != nil {
+				return err
+			}
 		}
-		return recomputeTouched(ctx, tx)
+		if conversions {
+			if err := addConversions(ctx, tx, lastRowID); err != nil {
+				return err
+			}
+		}
+		if exposures {
+			return recomputeMetricsTouched(ctx, tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("ingest events", err)
@@ -191,7 +218,7 @@ func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
 INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(allEvents, "")+`;
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "")+`;`)
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r"+conversionsOf, "")+`;`)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -205,7 +232,7 @@ const maxDiffs = 100
 // direction); none means the rollups are right.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := exposureSelect(allEvents, "")
-	metExpected := metricsSelect("("+expExpected+") r", "")
+	metExpected := metricsSelect("("+expExpected+") r"+conversionsOf, "")
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + rollupColumns + ` FROM exposures_rollup) d`},
@@ -257,6 +284,12 @@ FROM exposures_rollup WHERE experiment = ?`
 	m.metric, m.conversions, m.revenue, m.cost
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
+		if q.Dimension == "" {
+			// No slice: unit_metrics carries each unit's variant and
+			// multiple, so one table answers.
+			unitMetrics = `SELECT variant, multiple, metric, conversions, revenue, cost
+FROM unit_metrics WHERE experiment = ?`
+		}
 		unitArgs = []any{q.Experiment}
 		metricArgs = []any{q.Experiment}
 	} else {

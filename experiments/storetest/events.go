@@ -329,6 +329,31 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		wantStats(t, stats(t, s, experiments.StatsQuery{PrePeriod: true, Experiment: "exp2"}), []vc{{Variant: "control", Units: 1, Exposures: 1}}, nil)
 		checkRollups(t, s)
 	})
+	t.Run("FirstExposureAcrossBatches", func(t *testing.T) {
+		// Batch by batch, the rollups must agree with a recomputation: the
+		// first exposure is the least (ts, event_id), even when an
+		// exposure at the same instant arrives later, and a second variant
+		// makes the unit multiple whichever batch brings it.
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		h := time.Hour
+		ingest(t, s, []experiments.Event{exposure("x2", "u1", "exp", "control", 0, nil, "web"),
+			conversion("c1", "u1", "purchase", h, 7, nil)})
+		ingest(t, s, []experiments.Event{exposure("x1", "u1", "exp", "control", 0, map[string]string{"k": "v"}, "push")})
+		first := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "channel"})
+		wantStats(t, first, []vc{{Slice: "push", Variant: "control", Units: 1, Exposures: 2}},
+			[]ms{{Slice: "push", Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
+				Revenue: 7, RevenueSquares: 49, RevenueCount: 7}})
+		checkRollups(t, s)
+		ingest(t, s, []experiments.Event{exposure("x3", "u1", "exp", "treat", 2*h, nil, ""),
+			conversion("c2", "u1", "purchase", 3*h, 5, nil)})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), []vc{{Variant: "control", MultipleExposed: 1}}, nil)
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", MultipleExposure: experiments.MultipleFirst}),
+			[]vc{{Variant: "control", Units: 1, Exposures: 3, MultipleExposed: 1}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 12, RevenueSquares: 144, RevenueCount: 24}})
+		checkRollups(t, s)
+	})
 	t.Run("RejectedByDB", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.IngestEvents(ctx(t), []experiments.Event{{ID: "z", Type: "click", UnitID: "u", Timestamp: t0}})
