@@ -97,6 +97,9 @@ func BenchmarkIngestPostgres(b *testing.B) {
 		}
 		reportEvents(b)
 	})
+	b.Run("impl=promolift-store", func(b *testing.B) {
+		benchStoreIngest(b, postgresAPI(b), "pgs")
+	})
 	b.Run("impl=promolift-http", func(b *testing.B) {
 		benchHTTPIngest(b, postgresAPI(b), "pg")
 	})
@@ -146,6 +149,9 @@ func BenchmarkIngestSQLite(b *testing.B) {
 		}
 		reportEvents(b)
 	})
+	b.Run("impl=promolift-store", func(b *testing.B) {
+		benchStoreIngest(b, sqliteAPI(b), "sqs")
+	})
 	b.Run("impl=promolift-http", func(b *testing.B) {
 		benchHTTPIngest(b, sqliteAPI(b), "sq")
 	})
@@ -160,6 +166,23 @@ func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
 		body := eventsJSON(eventBatch(prefix, "spring-sale", next, ingestBatch))
 		b.StartTimer()
 		if err := post(url, e.sdk, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEvents(b)
+}
+
+// benchStoreIngest is the store's part of an ingest: IngestEvents of the
+// same batches, without HTTP, JSON and validation.
+func benchStoreIngest(b *testing.B, e *apiEnv, prefix string) {
+	next := fixture(b, "next-"+prefix, func() (*int, error) { return new(int), nil })
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		evs := eventBatch(prefix, "spring-sale", next, ingestBatch)
+		b.StartTimer()
+		if _, err := e.store.IngestEvents(ctx, evs); err != nil {
 			b.Fatal(err)
 		}
 	}

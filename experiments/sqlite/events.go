@@ -50,6 +50,10 @@ const (
 	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
 	metricsColumns = `experiment, unit_id, metric, variant, multiple, conversions, revenue, cost`
 	allEvents      = `events e`
+	// freshEvents are read by rowid range (e.rowid > the largest rowid
+	// before the batch): NOT INDEXED keeps SQLite from scanning a whole
+	// partial index on type instead.
+	freshEvents = `events e NOT INDEXED`
 	// CROSS JOIN makes SQLite loop over the (few) units on its left and
 	// find their rows through the indexes, instead of scanning the big
 	// table.
@@ -92,7 +96,7 @@ func mergeExposures(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
 		return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup AS r (`+rollupColumns+`) `+
-		exposureSelect(allEvents, ` AND e.rowid > ?`)+`
+		exposureSelect(freshEvents, ` AND e.rowid > ?`)+`
 ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	exposures = r.exposures + excluded.exposures,
 	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
@@ -101,7 +105,7 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
-		SELECT DISTINCT experiment, unit_id FROM events WHERE rowid > ? AND type = 'exposure'`, lastRowID)
+		SELECT DISTINCT experiment, unit_id FROM `+freshEvents+` WHERE e.rowid > ? AND e.type = 'exposure'`, lastRowID)
 	return err
 }
 
@@ -111,7 +115,7 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 // instead).
 func addConversions(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(`events c CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
+		metricsSelect(`events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
 	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
 	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost`, lastRowID)

@@ -109,35 +109,44 @@ func updateCustomers(ctx context.Context, tx *sqlx.Tx, events []experiments.Even
 	if len(deltas) == 0 {
 		return nil
 	}
-	get, err := tx.PreparexContext(ctx, `SELECT `+aggregateColumns+` FROM customer_aggregates WHERE unit_id = ?`)
+	get, err := tx.PrepareContext(ctx, `SELECT `+aggregateColumns+` FROM customer_aggregates WHERE unit_id = ?`)
 	if err != nil {
 		return err
 	}
 	defer get.Close()
-	put, err := tx.PrepareNamedContext(ctx, `INSERT OR REPLACE INTO customer_aggregates (`+aggregateColumns+`)
-		VALUES (:unit_id, :last_purchase_at, :prev_purchase_at, :purchase_count, :monetary,
-		:last_engaged_at, :last_review_at, :review_count, :last_exposed_at)`)
+	put, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO customer_aggregates (`+aggregateColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer put.Close()
+	// Plain Scan and positional arguments: this runs for every customer of
+	// every batch, and reflection would cost more than the statements.
 	for _, d := range deltas {
-		var row aggregateRow
-		err := get.GetContext(ctx, &row, d.UnitID)
+		var r aggregateRow
+		err := get.QueryRowContext(ctx, d.UnitID).Scan(r.fields()...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
 			return err
 		default:
-			cur := row.toDomain()
+			cur := r.toDomain()
 			cur.Merge(d)
 			d = cur
 		}
-		if _, err := put.ExecContext(ctx, toAggregateRow(d)); err != nil {
+		r = toAggregateRow(d)
+		if _, err := put.ExecContext(ctx, r.UnitID, r.LastPurchaseAt, r.PrevPurchaseAt, r.PurchaseCount, r.Monetary,
+			r.LastEngagedAt, r.LastReviewAt, r.ReviewCount, r.LastExposedAt); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fields are pointers to r's fields in the order of aggregateColumns.
+func (r *aggregateRow) fields() []any {
+	return []any{&r.UnitID, &r.LastPurchaseAt, &r.PrevPurchaseAt, &r.PurchaseCount, &r.Monetary,
+		&r.LastEngagedAt, &r.LastReviewAt, &r.ReviewCount, &r.LastExposedAt}
 }
 
 // CustomerAggregate returns one customer's aggregate.
