@@ -8,9 +8,11 @@
 //
 // An event batch is copied (COPY) into a temporary staging table and moved
 // into events with INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING,
-// which says which events are new; in the same transaction the rollups
-// (exposures_rollup and unit_metrics) are recomputed from the raw events
-// for every (experiment, unit) the new events touched. Before that, the
+// which says which events are new; in the same transaction the new events
+// are folded into the rollups: exposures are merged into exposures_rollup
+// (the least (ts, event_id) is the first exposure), conversions are added
+// to unit_metrics, and the units whose exposures changed have their
+// attributed conversions rebuilt from the raw events. Before that, the
 // transaction takes transaction-scoped advisory locks on the hash buckets
 // of the batch's units, in ascending order: batches that share a unit are
 // serialized (no double counting, no lost update), batches that do not run

@@ -10,10 +10,12 @@
 // by Open.
 //
 // Events are stored raw (event_id is the primary key: a re-sent event
-// changes nothing) and, in the same transaction, the rollups that analysis
-// reads are recomputed for every (experiment, unit) the batch touched:
-// exposures_rollup (the unit's first exposure, exposure count, whether it
-// saw more than one variant) and unit_metrics (the unit's attributed
-// conversions per conversion name). Recomputing from the raw events of the
-// touched units makes out-of-order arrival end exactly right.
+// changes nothing) and, in the same transaction, the events the batch
+// stored are folded into the rollups that analysis reads: exposures_rollup
+// (the unit's first exposure — the least (ts, event_id) —, exposure count,
+// whether it saw more than one variant) takes the new exposures with an
+// upsert, and unit_metrics (the unit's attributed conversions per
+// conversion name, with its variant) takes the new conversions; a unit
+// whose exposures changed has its attributed conversions rebuilt from its
+// raw events, so out-of-order arrival ends exactly right.
 package sqlite
