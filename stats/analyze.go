@@ -70,7 +70,7 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 		for _, c := range []struct {
 			name string
 			v    float64
-		}{{"weight", v.Weight}, {"units", v.Units}, {"promotion_cost", v.PromotionCost}} {
+		}{{"weight", v.Weight}, {"promotion_cost", v.PromotionCost}} {
 			if err := checkNum(f+"."+c.name, c.v); err != nil {
 				return nil, err
 			}
@@ -78,8 +78,8 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 		if v.Weight < 0 {
 			return nil, verr(f+".weight", "must be >= 0")
 		}
-		if v.Units < 0 {
-			return nil, verr(f+".units", "must be >= 0")
+		if err := checkUnits(f+".units", v.Units); err != nil {
+			return nil, err
 		}
 		wsum += v.Weight
 	}
@@ -215,11 +215,8 @@ func (p *prepared) checkMetricStats(f string, m MetricInput) error {
 		}
 		n := p.units(s, vi)
 		if s.Units != nil {
-			if err := checkNum(sf+".units", n); err != nil {
+			if err := checkUnits(sf+".units", n); err != nil {
 				return err
-			}
-			if n < 0 {
-				return verr(sf+".units", "must be >= 0")
 			}
 		}
 		if err := checkNum(sf+".sum", s.Sum); err != nil {

@@ -170,6 +170,27 @@ func checkNum(field string, v float64) error {
 	return nil
 }
 
+// maxUnits is 2^53, the largest count up to which every whole number is
+// exactly a float64.
+const maxUnits = 1 << 53
+
+// checkUnits checks that a unit count is a whole number in [0, 2^53].
+func checkUnits(field string, n float64) error {
+	if err := checkNum(field, n); err != nil {
+		return err
+	}
+	if n < 0 {
+		return verr(field, "must be >= 0")
+	}
+	if n != math.Trunc(n) {
+		return verr(field, "must be a whole number of units")
+	}
+	if n > maxUnits {
+		return verr(field, "must be at most 2^53 (9007199254740992)")
+	}
+	return nil
+}
+
 // checkSquares checks Q ≥ S²/n (beyond rounding) and Q ≥ 0.
 func checkSquares(field, sumName string, q, s, n float64) error {
 	if err := checkNum(field, q); err != nil {

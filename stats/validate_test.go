@@ -31,6 +31,8 @@ func TestValidation(t *testing.T) {
 		{"unknown variant in stats", strings.Replace(validDoc, `"ten_off":{"sum":12}`, `"ten_off":{"sum":12},"other":{"sum":1}`, 1), "metrics[0].stats.other", "unknown variant"},
 		{"missing variant stats", strings.Replace(validDoc, `,"ten_off":{"sum":12}`, ``, 1), "metrics[0].stats.ten_off", "missing"},
 		{"negative units", strings.Replace(validDoc, `"units":100}`, `"units":-1}`, 1), "variants[0].units", ">= 0"},
+		{"fractional units", strings.Replace(validDoc, `"units":100}`, `"units":100.5}`, 1), "variants[0].units", "whole number"},
+		{"units beyond 2^53", strings.Replace(validDoc, `"units":100}`, `"units":18446744073709551616}`, 1), "variants[0].units", "2^53"},
 		{"negative conversions", strings.Replace(validDoc, `"sum":10}`, `"sum":-1}`, 1), "metrics[0].stats.control.sum", ">= 0"},
 		{"sum > units", strings.Replace(validDoc, `"sum":12}`, `"sum":101}`, 1), "metrics[0].stats.ten_off.sum", "exceed units"},
 		{"sum_squares inconsistent", strings.Replace(validDoc, `"sum_squares":4600`, `"sum_squares":3000`, 1), "metrics[1].stats.ten_off.sum_squares", "inconsistent with sum"},
