@@ -156,6 +156,9 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	for i := range events {
 		buckets[i] = unitBucket(events[i].UnitID)
 	}
+	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
+		return nil, err
+	}
 	err := s.tx(ctx, func(tx *rtx) error {
 		if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
 			return err
@@ -201,12 +204,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			return err
 		}
 		var fresh []string
-		err = tx.SelectContext(ctx, &fresh, `WITH ins AS (
-	INSERT INTO events (`+eventColumns+`)
-	SELECT DISTINCT ON (event_id) `+eventColumns+` FROM staging ORDER BY event_id, ord
-	ON CONFLICT (event_id) DO NOTHING
-	RETURNING event_id, type, experiment, unit_id
-), t1 AS (
+		err = tx.SelectContext(ctx, &fresh, freshEventsSQL+`, t1 AS (
 	INSERT INTO touched (experiment, unit_id)
 	SELECT DISTINCT experiment, unit_id FROM ins WHERE type = 'exposure'
 ), t2 AS (
