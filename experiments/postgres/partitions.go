@@ -34,16 +34,29 @@ const partitionLockKey = int64(0x706c_7061_7274)
 const partitionLockTimeout = "5s"
 
 // partitionSet is the set of months (their first instant, UTC) whose
-// partition this Store knows to exist; the zero value is empty.
+// partition this Store knows to exist, and the retention horizon as last
+// seen (it only ever grows, so a stale value is merely too low); the zero
+// value is empty.
 type partitionSet struct {
-	mu    sync.Mutex
-	known map[time.Time]bool
+	mu      sync.Mutex
+	known   map[time.Time]bool
+	horizon time.Time
 }
 
-func (p *partitionSet) has(m time.Time) bool {
+// needless reports whether month m needs no query: its partition is known
+// to exist, or it ends before the retention horizon.
+func (p *partitionSet) needless(m time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.known[m]
+	return p.known[m] || !m.AddDate(0, 1, 0).After(p.horizon)
+}
+
+func (p *partitionSet) raiseHorizon(h time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h.After(p.horizon) {
+		p.horizon = h
+	}
 }
 
 func (p *partitionSet) add(ms ...time.Time) {
@@ -132,7 +145,8 @@ func (s *Store) EventPartitions(ctx context.Context) ([]EventPartition, error) {
 // EnsureEventPartitions creates the monthly partitions of events covering
 // [from, to] that do not exist yet, except months wholly before the
 // retention horizon (ingest drops their events, see DropEventsBefore).
-// Months this Store has seen before cost no query. Each missing month is
+// Months this Store has seen before, and months before the horizon it last
+// saw, cost no query. Each missing month is
 // created in its own short transaction, outside any ingest transaction,
 // under an advisory lock shared with DropEventsBefore, so replicas racing
 // to create the same month (or a retention run) are safe; a partition
@@ -147,7 +161,7 @@ func (s *Store) EnsureEventPartitions(ctx context.Context, from, to time.Time) e
 	}
 	var missing []time.Time
 	for m := monthOf(from); !m.After(to); m = m.AddDate(0, 1, 0) {
-		if !s.parts.has(m) {
+		if !s.parts.needless(m) {
 			missing = append(missing, m)
 		}
 	}
@@ -163,7 +177,7 @@ func (s *Store) EnsureEventPartitions(ctx context.Context, from, to time.Time) e
 		s.parts.add(p.From)
 	}
 	for _, m := range missing {
-		if s.parts.has(m) {
+		if s.parts.needless(m) {
 			continue
 		}
 		if err := s.createPartition(ctx, m); err != nil {
@@ -198,8 +212,11 @@ func (s *Store) createPartition(ctx context.Context, m time.Time) error {
 		if err := tx.GetContext(ctx, &horizon, `SELECT horizon FROM event_retention`); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if horizon.Valid && !m.AddDate(0, 1, 0).After(horizon.Time) {
-			return nil // retained no more: ingest drops these events
+		if horizon.Valid {
+			s.parts.raiseHorizon(horizon.Time.UTC())
+			if !m.AddDate(0, 1, 0).After(horizon.Time) {
+				return nil // retained no more: ingest drops these events
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '`+partitionLockTimeout+`'`); err != nil {
 			return err
@@ -329,6 +346,7 @@ func (s *Store) DropEventsBefore(ctx context.Context, before time.Time) ([]strin
 		return nil, wrap("drop events", err)
 	}
 	s.parts.remove(months...)
+	s.parts.raiseHorizon(horizon)
 	return dropped, nil
 }
 

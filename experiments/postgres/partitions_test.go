@@ -12,6 +12,7 @@ import (
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/migrations"
 )
 
@@ -224,12 +225,25 @@ func TestDedupeAcrossPartitions(t *testing.T) {
 
 func TestDropEventsBefore(t *testing.T) {
 	ctx := context.Background()
-	s := open(t)
+	u := testURL(t)
+	var s, replica *postgres.Store
+	for _, p := range []**postgres.Store{&s, &replica} {
+		st, err := postgres.Open(ctx, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		*p = st
+	}
 	createRunning(t, s, "exp")
 	ingest(t, s,
 		exposure("x-old", "old", month(2026, 5, 1)), conversion("c-old", "old", month(2026, 5, 2), 100),
 		exposure("x-mid", "mid", month(2026, 6, 1)), conversion("c-mid", "mid", month(2026, 6, 2), 50),
 		exposure("x-new", "new", month(2026, 7, 1)), conversion("c-new", "new", month(2026, 7, 2), 10))
+	// The other replica has seen the months that retention drops.
+	if err := replica.EnsureEventPartitions(ctx, month(2026, 5, 1), month(2026, 7, 1)); err != nil {
+		t.Fatal(err)
+	}
 	statsBefore, err := s.SufficientStats(ctx, experiments.StatsQuery{Experiment: "exp"})
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +295,22 @@ func TestDropEventsBefore(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT COUNT(*) FROM events`); n != 3 {
 		t.Fatalf("events holds %d rows, want 3", n)
+	}
+	// The same on the replica, whose cache still lists the dropped
+	// months, and for a month it never saw.
+	dup = ingest(t, replica, conversion("c-old", "old", month(2026, 5, 2), 100), conversion("c-april", "old", month(2026, 4, 2), 1),
+		conversion("c-aug2", "new", month(2026, 8, 3), 3))
+	if !slices.Equal(dup, []bool{true, true, false}) {
+		t.Fatalf("ingest on the replica after retention: duplicates %v, want [true true false]", dup)
+	}
+	if got := partitionNames(t, s); !slices.Equal(got, []string{"events_p2026_07", "events_p2026_08"}) {
+		t.Fatalf("partitions after the replica's ingest %q", got)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM events`); n != 4 {
+		t.Fatalf("events holds %d rows, want 4", n)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM event_ids`); n != 4 {
+		t.Fatalf("event_ids holds %d rows, want 4", n)
 	}
 	// Retention again with an earlier date changes nothing.
 	if dropped, err := s.DropEventsBefore(ctx, month(2026, 3, 1)); err != nil || len(dropped) != 0 {
@@ -386,4 +416,19 @@ func TestMigrationUpgradesEvents(t *testing.T) {
 	if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
 		t.Fatalf("CheckRollups = %q, %v", diffs, err)
 	}
+}
+
+// BenchmarkIngest1000Partitions36 is BenchmarkIngest1000 with 36 monthly
+// partitions: the rollup rebuild reads the raw events of the touched units
+// without a time bound, so every partition's index is probed.
+func BenchmarkIngest1000Partitions36(b *testing.B) {
+	s, err := postgres.Open(context.Background(), testURL(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.EnsureEventPartitions(context.Background(), month(2024, 1, 1), month(2026, 12, 1)); err != nil {
+		b.Fatal(err)
+	}
+	storetest.BenchmarkIngest(b, s, 1000)
 }
