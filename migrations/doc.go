@@ -8,4 +8,9 @@
 // replicas starting at once apply each file exactly once. A database whose
 // schema is newer than the files of this binary is an error: migrations
 // never go backwards.
+//
+// Both dialects have the same versions, so that one number names one
+// feature level. A change that concerns one dialect only still has a file
+// of its version in the other, which changes nothing and says why
+// (sqlite/0008_partitions.sql: the events partitions are PostgreSQL only).
 package migrations

@@ -100,7 +100,9 @@ func (s *Store) CountExposures(ctx context.Context, unit string, pairs []experim
 // HasEvent reports whether the event is stored.
 func (s *Store) HasEvent(ctx context.Context, id string) (bool, error) {
 	var ok bool
-	err := s.r.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM events WHERE event_id = ?)`, id)
+	// event_ids holds exactly the ids of the stored events, by primary key
+	// (events is partitioned by time and has no index on event_id).
+	err := s.r.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM event_ids WHERE event_id = ?)`, id)
 	return ok, wrap("has event", err)
 }
 
@@ -179,14 +181,29 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 			ON CONFLICT (experiment, variant) DO UPDATE SET cost = erased_spend.cost + excluded.cost`, unit); err != nil {
 			return err
 		}
+		// The dedupe rows of the unit's events: their ids may contain the
+		// unit's ID, and event_ids has no unit_id column.
+		res, err := tx.ExecContext(ctx, `DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE unit_id = ?)`, unit)
+		if err != nil {
+			return fmt.Errorf("erase from event_ids: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			deleted["event_ids"] = n
+		}
 		var tables []struct {
 			Table  string `db:"table_name"`
 			Column string `db:"column_name"`
 		}
+		// Partitions (of events) are left out: deleting from the
+		// partitioned table deletes from them.
 		if err := tx.SelectContext(ctx, &tables, `SELECT c.table_name, c.column_name FROM information_schema.columns c
 			JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 			WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 				AND c.column_name IN ('unit_id', 'customer_id')
+				AND NOT EXISTS (SELECT 1 FROM pg_class pc JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+					WHERE pn.nspname = c.table_schema AND pc.relname = c.table_name AND pc.relispartition)
 			ORDER BY c.table_name, c.column_name`); err != nil {
 			return err
 		}

@@ -6,12 +6,16 @@
 // migrations and is brought up to date by Open under an advisory lock, so
 // several replicas may start at once.
 //
-// An event batch is copied (COPY) into a temporary staging table and moved
-// into events with INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING,
-// which says which events are new; in the same transaction the new events
-// are folded into the rollups: exposures are merged into exposures_rollup
-// (the least (ts, event_id) is the first exposure), conversions are added
-// to unit_metrics, and the units whose exposures changed have their
+// The events table is partitioned by month of ts (partitions.go): the
+// partitions a batch needs are created before its transaction, and old
+// months are dropped whole for retention (DropEventsBefore). An event batch
+// is copied (COPY) into a temporary staging table; its ids go into the
+// unpartitioned event_ids table with INSERT ... ON CONFLICT (event_id) DO
+// NOTHING RETURNING, which says which events are new, and only those are
+// moved into events; in the same transaction the new events are folded
+// into the rollups: exposures are merged into exposures_rollup (the least
+// (ts, event_id) is the first exposure), conversions are added to
+// unit_metrics, and the units whose exposures changed have their
 // attributed conversions rebuilt from the raw events. Before that, the
 // transaction takes transaction-scoped advisory locks on the hash buckets
 // of the batch's units, in ascending order: batches that share a unit are

@@ -251,6 +251,9 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	for i := range events {
 		buckets[i] = unitBucket(events[i].UnitID)
 	}
+	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
+		return nil, err
+	}
 	err := s.tx(ctx, func(tx *rtx) error {
 		if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
 			return err
@@ -262,12 +265,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			return err
 		}
 		var fresh []freshRow
-		err := tx.SelectContext(ctx, &fresh, `WITH ins AS (
-	INSERT INTO events (`+eventColumns+`)
-	SELECT DISTINCT ON (event_id) `+eventColumns+` FROM staging ORDER BY event_id, ord
-	ON CONFLICT (event_id) DO NOTHING
-	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes
-), f AS (
+		err := tx.SelectContext(ctx, &fresh, freshEventsSQL+`, f AS (
 	INSERT INTO fresh SELECT * FROM ins
 )
 SELECT event_id, type FROM ins`)

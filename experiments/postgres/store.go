@@ -27,6 +27,8 @@ type Store struct {
 	w   rdb // writes and reads go through the same pool
 	r   rdb
 	log *slog.Logger
+
+	parts partitionSet // the monthly events partitions known to exist (partitions.go)
 }
 
 var _ experiments.Store = (*Store)(nil)
