@@ -30,6 +30,8 @@ type Service struct {
 	auth authCache
 	// consent caches units' consent for Assign (consentcache.go).
 	consent *ttlCache[bool]
+	// horizon caches the store's retention horizon (retention.go).
+	horizon *ttlCache[time.Time]
 }
 
 // NewService returns a Service over store. log may be nil.
@@ -38,7 +40,8 @@ func NewService(store Store, log *slog.Logger) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
-		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: newTTLCache[bool](DefaultConsentCacheTTL, maxConsentCacheEntries)}
+		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: newTTLCache[bool](DefaultConsentCacheTTL, maxConsentCacheEntries),
+		horizon: newTTLCache[time.Time](retentionCacheTTL, 1)}
 }
 
 // SetClock replaces the clock, for tests.
@@ -422,6 +425,10 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 	if err != nil {
 		return nil, err
 	}
+	horizon, err := s.retentionHorizon(ctx) // retention.go
+	if err != nil {
+		return nil, err
+	}
 	for i := range events {
 		e := &events[i]
 		out[i] = EventOutcome{Index: i, EventID: e.ID}
@@ -429,6 +436,10 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 		e.ReceivedAt = now
 		if err := e.Validate(now, s.ClockSkew); err != nil {
 			out[i].Status, out[i].Err = EventRejected, err
+			continue
+		}
+		if e.Timestamp.Before(horizon) {
+			out[i].Status, out[i].Err = EventRejected, tooOld(horizon)
 			continue
 		}
 		if e.Type == EventExposure {

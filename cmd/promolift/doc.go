@@ -22,8 +22,8 @@
 // PostgreSQL events table that end on or before the date, and their
 // deduplication ids; -dry-run lists them and drops nothing. Only whole UTC
 // months go. The rollups stay, so reports keep working, but events older
-// than the horizon are no longer accepted (they are answered as
-// duplicates), and promolift check can no longer verify experiments with
+// than the horizon are rejected from then on (code too_old), and
+// promolift check can no longer verify experiments with
 // events in the dropped months (it says so, and refuses --repair). On a
 // SQLite database it fails with a usage error: partitioning and retention
 // need PostgreSQL.

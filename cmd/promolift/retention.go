@@ -42,7 +42,7 @@ func runRetention(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "usage: promolift retention (-before YYYY-MM-DD | -keep-months N) [-dry-run] [--db postgres://...]")
 		fmt.Fprintln(stderr, "\nDrops whole months of raw events (the monthly partitions of the events table) and")
 		fmt.Fprintln(stderr, "their deduplication ids, PostgreSQL only. Reports keep working: the rollups stay.")
-		fmt.Fprintln(stderr, "Events older than the retained months are no longer accepted (reported as duplicates),")
+		fmt.Fprintln(stderr, "Events older than the retained months are rejected from then on (code too_old),")
 		fmt.Fprintln(stderr, "and 'promolift check' can no longer verify experiments with events in dropped months.")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 failure, 2 usage error.")
 		fmt.Fprintln(stderr, "\nflags:")

@@ -287,10 +287,12 @@ func (s *Store) RetentionHorizon(ctx context.Context) (time.Time, error) {
 // ingest, erasure or rollup rebuild is in flight; they wait) and the
 // partition lock (so no partition is being created), then the ACCESS
 // EXCLUSIVE lock on events that dropping a partition needs (it waits for
-// running reads of events). From then on, ingest reports events older than
-// the horizon as duplicates and stores nothing of them: their ids may
-// have been in the dropped months, and accepting them again would count
-// them twice.
+// running reads of events). From then on, ingest stores nothing older
+// than the horizon: their ids may have been in the dropped months, and
+// accepting them again would count them twice. The Service rejects such
+// events (code too_old) before they reach the store; the store answers
+// any that still arrive (horizon raised by another replica moments ago)
+// as duplicates.
 //
 // The rollups (exposures_rollup, unit_metrics) are aggregates and stay, so
 // reports of every experiment keep working. What is lost is the ability

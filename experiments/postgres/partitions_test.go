@@ -312,6 +312,18 @@ func TestDropEventsBefore(t *testing.T) {
 	if n := count(t, s, `SELECT COUNT(*) FROM event_ids`); n != 4 {
 		t.Fatalf("event_ids holds %d rows, want 4", n)
 	}
+	// Through the Service, an event before the horizon is rejected with a
+	// code that says why, and the rest of its batch is stored.
+	svc := experiments.NewService(s, nil)
+	out, err := svc.IngestEvents(ctx, experiments.Principal{}, []experiments.Event{
+		conversion("c-may", "old", month(2026, 5, 3), 1), conversion("c-aug3", "new", month(2026, 8, 4), 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Status != experiments.EventRejected || out[0].Err == nil || out[0].Err.Code != "too_old" ||
+		out[0].Err.Field != "timestamp" || out[1].Status != experiments.EventAccepted {
+		t.Fatalf("service ingest across the horizon: %+v", out)
+	}
 	// Retention again with an earlier date changes nothing.
 	if dropped, err := s.DropEventsBefore(ctx, month(2026, 3, 1)); err != nil || len(dropped) != 0 {
 		t.Fatalf("an earlier retention dropped %q, %v", dropped, err)
