@@ -93,47 +93,68 @@ func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) 
 	return e, d.EventID, nil
 }
 
+// decodedBatch is an event batch after decoding: one result per event
+// (complete for the rejected ones) and the valid events, with index[j] the
+// position in the batch of valid[j].
+type decodedBatch struct {
+	results []EventResult
+	valid   []experiments.Event
+	index   []int
+}
+
+// decodeEventBatch decodes the body of POST /api/v1/events. A problem
+// about the whole batch (not JSON, a repeated top-level key, no events,
+// more than maxEvents events) is returned as the error; a bad event is
+// rejected in its result without affecting the others.
+func decodeEventBatch(data []byte, maxEvents int) (decodedBatch, *Problem) {
+	var batch EventBatch
+	if derr := unmarshal(data, &batch); derr != nil {
+		return decodedBatch{}, badRequest(derr.Field, derr.Code, derr.Detail)
+	}
+	if key := duplicateTopKey(data); key != "" {
+		return decodedBatch{}, scanProblem(key, "duplicate_key")
+	}
+	if batch.Events == nil {
+		return decodedBatch{}, badRequest("events", "required", `events: is required: {"events": [...]}`)
+	}
+	if n := len(batch.Events); n > maxEvents {
+		return decodedBatch{}, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
+			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", maxEvents, n)}
+	}
+	d := decodedBatch{
+		results: make([]EventResult, len(batch.Events)),
+		valid:   make([]experiments.Event, 0, len(batch.Events)),
+		index:   make([]int, 0, len(batch.Events)),
+	}
+	for i, raw := range batch.Events {
+		e, id, derr := decodeEvent(raw)
+		d.results[i] = EventResult{Index: i, EventID: id}
+		if derr != nil {
+			d.results[i].Status = string(experiments.EventRejected)
+			d.results[i].Code, d.results[i].Field, d.results[i].Detail = derr.Code, derr.Field, derr.Detail
+			if derr.Field == "" {
+				d.results[i].Field = fmt.Sprintf("events[%d]", i)
+			}
+			continue
+		}
+		d.valid = append(d.valid, e)
+		d.index = append(d.index, i)
+	}
+	return d, nil
+}
+
 func (a *api) postEvents(c *gin.Context) {
 	data, err := a.readBody(c, false)
 	if err != nil {
 		abortProblem(c, err)
 		return
 	}
-	var batch EventBatch
-	if derr := unmarshal(data, &batch); derr != nil {
-		abortProblem(c, badRequest(derr.Field, derr.Code, derr.Detail))
+	d, p := decodeEventBatch(data, a.cfg.MaxBatchEvents)
+	if p != nil {
+		abortProblem(c, p)
 		return
 	}
-	if key := duplicateTopKey(data); key != "" {
-		abortProblem(c, scanProblem(key, "duplicate_key"))
-		return
-	}
-	if batch.Events == nil {
-		abortProblem(c, badRequest("events", "required", `events: is required: {"events": [...]}`))
-		return
-	}
-	if n := len(batch.Events); n > a.cfg.MaxBatchEvents {
-		abortProblem(c, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
-			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", a.cfg.MaxBatchEvents, n)})
-		return
-	}
-	results := make([]EventResult, len(batch.Events))
-	valid := make([]experiments.Event, 0, len(batch.Events))
-	index := make([]int, 0, len(batch.Events))
-	for i, raw := range batch.Events {
-		e, id, derr := decodeEvent(raw)
-		results[i] = EventResult{Index: i, EventID: id}
-		if derr != nil {
-			results[i].Status = string(experiments.EventRejected)
-			results[i].Code, results[i].Field, results[i].Detail = derr.Code, derr.Field, derr.Detail
-			if derr.Field == "" {
-				results[i].Field = fmt.Sprintf("events[%d]", i)
-			}
-			continue
-		}
-		valid = append(valid, e)
-		index = append(index, i)
-	}
+	results, valid, index := d.results, d.valid, d.index
 	ingestStart := time.Now()
 	outcomes, err := a.svc.IngestEvents(c.Request.Context(), who(c), valid)
 	if err != nil {
