@@ -129,3 +129,27 @@ func FuzzDecodeEventBatch(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathsTaken checks that the usual batch takes the fast paths
+// (which the reference tests cannot tell from the general ones).
+func TestFastPathsTaken(t *testing.T) {
+	var batch EventBatch
+	if !splitEventBatch(benchBatch(), &batch) || len(batch.Events) != 1000 {
+		t.Fatalf("the benchmark batch does not split: %d events", len(batch.Events))
+	}
+	for _, raw := range append(batch.Events,
+		json.RawMessage(`{ "event_id" : "e" , "extra" : {"a":[1,"x",{"b":null}]}, "revenue" : -0 , "attributes" : { } }`),
+		json.RawMessage(`{}`)) {
+		var d EventDTO
+		if !decodeEventFast(raw, &d) {
+			t.Fatalf("%s does not decode fast", raw)
+		}
+	}
+	for _, raw := range []string{`{"event_id":"e","event_id":"f"}`, `{"Type":"x"}`, `{"type":"\u0041"}`, `{"revenue":1.0}`,
+		`{"attributes":{"a":"x","a":"y"}}`, `{"x":1,"x":2}`, `{"x":{"y":"\u0000"}}`, `{"unit_id":null}`} {
+		var d EventDTO
+		if decodeEventFast([]byte(raw), &d) {
+			t.Errorf("%s decodes fast", raw)
+		}
+	}
+}

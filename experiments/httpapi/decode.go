@@ -437,8 +437,9 @@ func validLiteral(data []byte, i int, lit string) int {
 }
 
 // jsonScan is one scan of a JSON document for NUL characters and
-// repeated keys (see scanJSON). Its methods never read outside data and
-// stop (returning -1 without a code) at anything that is not valid JSON.
+// repeated keys (see scanJSON), of data known to be valid JSON. Given
+// anything else its methods return nonsense or stop (returning -1 without
+// a code), but never read outside data or loop forever.
 type jsonScan struct {
 	data []byte
 	keys []jsonKey // the keys of the objects being scanned, innermost last
@@ -470,13 +471,13 @@ func (s *jsonScan) free() {
 	scanPool.Put(s)
 }
 
-// jsonKey is a key as it appears in data, between its quotes.
+// jsonKey is a string (a key) of the data being scanned.
 type jsonKey struct {
-	start, end int
-	// decoded is set when the key is not its own decoded form (it holds
-	// an escape or invalid UTF-8) to that form.
-	decoded  string
-	isCooked bool
+	start, end int // data[start:end] is the string between its quotes
+	// escaped is whether it holds an escape or invalid UTF-8, so that it
+	// differs from its decoded form; seen records that form in decoded.
+	escaped bool
+	decoded string
 }
 
 // pathSegment is an object key or an array index of a path.
@@ -680,16 +681,16 @@ func (s *jsonScan) str(i int) (end int, k jsonKey, nul bool) {
 		if end < 0 {
 			return -1, jsonKey{}, false
 		}
-		k = jsonKey{start: start, end: end, isCooked: true}
+		k = jsonKey{start: start, end: end, escaped: true}
 		return end + 1, k, nul
 	}
-	k = jsonKey{start: start, end: end, isCooked: !utf8.Valid(d[start:end])}
+	k = jsonKey{start: start, end: end, escaped: !utf8.Valid(d[start:end])}
 	return end + 1, k, false
 }
 
 // name is the decoded key k.
 func (s *jsonScan) name(k jsonKey) string {
-	if !k.isCooked {
+	if !k.escaped {
 		return string(s.data[k.start:k.end])
 	}
 	if k.decoded == "" {
@@ -702,7 +703,7 @@ func (s *jsonScan) name(k jsonKey) string {
 // start at keys[base] (or are in *set, once there are many), and records
 // it.
 func (s *jsonScan) seen(base int, set *map[string]struct{}, k jsonKey) bool {
-	if k.isCooked {
+	if k.escaped {
 		k.decoded = s.name(k)
 	}
 	if *set != nil {
@@ -732,11 +733,11 @@ func (s *jsonScan) seen(base int, set *map[string]struct{}, k jsonKey) bool {
 // same reports whether the keys a and b decode to the same string.
 func (s *jsonScan) same(a, b jsonKey) bool {
 	switch {
-	case !a.isCooked && !b.isCooked:
+	case !a.escaped && !b.escaped:
 		return bytes.Equal(s.data[a.start:a.end], s.data[b.start:b.end])
-	case a.isCooked && b.isCooked:
+	case a.escaped && b.escaped:
 		return a.decoded == b.decoded
-	case a.isCooked:
+	case a.escaped:
 		return a.decoded == string(s.data[b.start:b.end])
 	default:
 		return b.decoded == string(s.data[a.start:a.end])

@@ -60,7 +60,8 @@ type EventsResponse struct {
 // moneyFields are the fields that must be integers of minor units.
 var moneyFields = map[string]bool{"revenue": true, "promotion_cost": true}
 
-// decodeEvent decodes one event; the error names the field.
+// decodeEvent decodes one event, a valid JSON value (an element of a
+// batch that decoded); the error names the field.
 func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) {
 	if !utf8.Valid(raw) {
 		return experiments.Event{}, "", &decodeError{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}
@@ -176,7 +177,7 @@ func splitEventBatch(data []byte, batch *EventBatch) bool {
 			return false
 		}
 		end, k, _ := s.str(i)
-		if end < 0 || k.isCooked || s.seen(0, &set, k) {
+		if end < 0 || k.escaped || s.seen(0, &set, k) {
 			return false
 		}
 		if i = s.space(end); i >= len(data) || data[i] != ':' {
@@ -269,7 +270,7 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 			return false
 		}
 		end, k, _ := s.str(i)
-		if end < 0 || k.isCooked {
+		if end < 0 || k.escaped {
 			return false
 		}
 		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
@@ -306,13 +307,13 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 			}
 		case "revenue":
 			bit = 1 << 11
-			if i = decodeIntFast(raw, s.scalar(i), i, &d.Revenue); i < 0 {
+			if i = decodeIntFast(raw, i, s.scalar(i), &d.Revenue); i < 0 {
 				return false
 			}
 		case "promotion_cost":
 			bit = 1 << 12
 			d.PromotionCost = new(int64)
-			if i = decodeIntFast(raw, s.scalar(i), i, d.PromotionCost); i < 0 {
+			if i = decodeIntFast(raw, i, s.scalar(i), d.PromotionCost); i < 0 {
 				return false
 			}
 		default:
@@ -334,7 +335,7 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 				return false
 			}
 			end, v, nul := s.str(i)
-			if end < 0 || nul || v.isCooked {
+			if end < 0 || nul || v.escaped {
 				return false
 			}
 			*str, i = string(raw[v.start:v.end]), end
@@ -370,8 +371,8 @@ func unlikeEventFields(key []byte) bool {
 
 // decodeIntFast stores in *n the integer raw[start:end] and returns end
 // when it is a JSON integer of at most 18 digits (which never overflows);
-// -1 otherwise.
-func decodeIntFast(raw []byte, end, start int, n *int64) int {
+// -1 otherwise (and when end is -1).
+func decodeIntFast(raw []byte, start, end int, n *int64) int {
 	if end < 0 {
 		return -1
 	}
@@ -413,7 +414,7 @@ func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
 			return -1
 		}
 		end, k, nul := s.str(i)
-		if end < 0 || nul || k.isCooked {
+		if end < 0 || nul || k.escaped {
 			return -1
 		}
 		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
@@ -423,7 +424,7 @@ func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
 			return -1
 		}
 		end, v, nul := s.str(i)
-		if end < 0 || nul || v.isCooked {
+		if end < 0 || nul || v.escaped {
 			return -1
 		}
 		key := string(raw[k.start:k.end])
