@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -59,24 +60,28 @@ type EventsResponse struct {
 // moneyFields are the fields that must be integers of minor units.
 var moneyFields = map[string]bool{"revenue": true, "promotion_cost": true}
 
-// decodeEvent decodes one event; the error names the field.
+// decodeEvent decodes one event, a valid JSON value (an element of a
+// batch that decoded); the error names the field.
 func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) {
-	var d EventDTO
 	if !utf8.Valid(raw) {
 		return experiments.Event{}, "", &decodeError{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}
 	}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
 		return experiments.Event{}, "", &decodeError{Code: "invalid_type", Detail: "an event must be a JSON object"}
 	}
-	if err := unmarshal(raw, &d); err != nil {
-		if moneyFields[err.Field] {
-			err.Code = "invalid_money"
-			err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
+	var d EventDTO
+	if !decodeEventFast(raw, &d) {
+		d = EventDTO{}
+		if err := unmarshal(raw, &d); err != nil {
+			if moneyFields[err.Field] {
+				err.Code = "invalid_money"
+				err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
+			}
+			return experiments.Event{}, d.EventID, err
 		}
-		return experiments.Event{}, d.EventID, err
-	}
-	if field, code := scanJSON(raw); code != "" {
-		return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
+		if field, code := scanJSON(raw); code != "" {
+			return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
+		}
 	}
 	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
 		Experiment: d.Experiment, Variant: d.Variant, Name: d.Name, Revenue: d.Revenue,
@@ -93,47 +98,363 @@ func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) 
 	return e, d.EventID, nil
 }
 
+// decodedBatch is an event batch after decoding: one result per event
+// (complete for the rejected ones) and the valid events, with index[j] the
+// position in the batch of valid[j].
+type decodedBatch struct {
+	results []EventResult
+	valid   []experiments.Event
+	index   []int
+}
+
+// decodeEventBatch decodes the body of POST /api/v1/events. A problem
+// about the whole batch (not JSON, a repeated top-level key, no events,
+// more than maxEvents events) is returned as the error; a bad event is
+// rejected in its result without affecting the others.
+func decodeEventBatch(data []byte, maxEvents int) (decodedBatch, *Problem) {
+	var batch EventBatch
+	if !splitEventBatch(data, &batch) {
+		batch = EventBatch{}
+		if derr := unmarshal(data, &batch); derr != nil {
+			return decodedBatch{}, badRequest(derr.Field, derr.Code, derr.Detail)
+		}
+		if key := duplicateTopKey(data); key != "" {
+			return decodedBatch{}, scanProblem(key, "duplicate_key")
+		}
+	}
+	if batch.Events == nil {
+		return decodedBatch{}, badRequest("events", "required", `events: is required: {"events": [...]}`)
+	}
+	if n := len(batch.Events); n > maxEvents {
+		return decodedBatch{}, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
+			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", maxEvents, n)}
+	}
+	d := decodedBatch{
+		results: make([]EventResult, len(batch.Events)),
+		valid:   make([]experiments.Event, 0, len(batch.Events)),
+		index:   make([]int, 0, len(batch.Events)),
+	}
+	for i, raw := range batch.Events {
+		e, id, derr := decodeEvent(raw)
+		d.results[i] = EventResult{Index: i, EventID: id}
+		if derr != nil {
+			d.results[i].Status = string(experiments.EventRejected)
+			d.results[i].Code, d.results[i].Field, d.results[i].Detail = derr.Code, derr.Field, derr.Detail
+			if derr.Field == "" {
+				d.results[i].Field = fmt.Sprintf("events[%d]", i)
+			}
+			continue
+		}
+		d.valid = append(d.valid, e)
+		d.index = append(d.index, i)
+	}
+	return d, nil
+}
+
+// splitEventBatch decodes the batch body data into batch (zero) when data
+// is valid JSON of the usual shape: an object whose keys are each there
+// once, "events" (an array) and ASCII keys unlike "events" regardless of
+// case. It reports whether it did; then batch is what json.Unmarshal
+// would decode (the events being slices of data rather than copies) and
+// duplicateTopKey would find nothing. Otherwise batch is to be thrown
+// away and the body decoded the general way, which also finds the error.
+func splitEventBatch(data []byte, batch *EventBatch) bool {
+	if !validJSON(data) {
+		return false
+	}
+	s := newJSONScan(data)
+	defer s.free()
+	var set map[string]struct{}
+	i := s.space(0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	if i = s.space(i + 1); i < len(data) && data[i] == '}' {
+		return true
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return false
+		}
+		end, k, _ := s.str(i)
+		if end < 0 || k.escaped || s.seen(0, &set, k) {
+			return false
+		}
+		if i = s.space(end); i >= len(data) || data[i] != ':' {
+			return false
+		}
+		i = s.space(i + 1)
+		switch key := data[k.start:k.end]; {
+		case string(key) == "events":
+			if i = splitEvents(s, i, batch); i < 0 {
+				return false
+			}
+		case !isASCII(key) || strings.EqualFold(string(key), "events"):
+			return false
+		default:
+			if i = s.skip(i); i < 0 {
+				return false
+			}
+		}
+		switch i = s.space(i); {
+		case i < len(data) && data[i] == ',':
+			i = s.space(i + 1)
+		case i < len(data) && data[i] == '}':
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// splitEvents sets batch.Events to the values of the array at data[i]
+// and returns the index past it; -1 when there is no array there.
+func splitEvents(s *jsonScan, i int, batch *EventBatch) int {
+	data := s.data
+	if i >= len(data) || data[i] != '[' {
+		return -1
+	}
+	batch.Events = make([]json.RawMessage, 0, 64)
+	if i = s.space(i + 1); i < len(data) && data[i] == ']' {
+		return i + 1
+	}
+	for {
+		end := s.skip(i)
+		if end < 0 {
+			return -1
+		}
+		batch.Events = append(batch.Events, data[i:end:end])
+		switch i = s.space(end); {
+		case i < len(data) && data[i] == ',':
+			i = s.space(i + 1)
+		case i < len(data) && data[i] == ']':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// isASCII reports whether b is all ASCII.
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeEventFast decodes the event raw, valid UTF-8 JSON, into d (zero)
+// when the event has the shape SDKs send: an object whose keys are the
+// EventDTO fields or ASCII keys unlike any of them, each once; strings
+// without escapes for the string fields; integers of at most 18 digits for
+// the money; an object of such strings for attributes. It reports
+// whether it did; then d is what json.Unmarshal would decode and scanJSON
+// would find nothing. Otherwise d is to be thrown away and the event
+// decoded the general way, which also finds the error to report.
+func decodeEventFast(raw []byte, d *EventDTO) bool {
+	s := newJSONScan(raw)
+	defer s.free()
+	var set map[string]struct{} // unknown keys, once there are many
+	var seen uint16             // the EventDTO fields seen, one bit each
+	i := s.space(0)
+	if i >= len(raw) || raw[i] != '{' {
+		return false
+	}
+	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
+		return s.space(i+1) == len(raw)
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return false
+		}
+		end, k, _ := s.str(i)
+		if end < 0 || k.escaped {
+			return false
+		}
+		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
+			return false
+		}
+		i = s.space(i + 1)
+		var bit uint16
+		var str *string
+		switch key := raw[k.start:k.end]; string(key) {
+		case "event_id":
+			bit, str = 1<<0, &d.EventID
+		case "type":
+			bit, str = 1<<1, &d.Type
+		case "experiment":
+			bit, str = 1<<2, &d.Experiment
+		case "variant":
+			bit, str = 1<<3, &d.Variant
+		case "unit_id":
+			bit, str = 1<<4, &d.UnitID
+		case "timestamp":
+			bit, str = 1<<5, &d.Timestamp
+		case "name":
+			bit, str = 1<<6, &d.Name
+		case "currency":
+			bit, str = 1<<7, &d.Currency
+		case "order_id":
+			bit, str = 1<<8, &d.OrderID
+		case "channel":
+			bit, str = 1<<9, &d.Channel
+		case "attributes":
+			bit = 1 << 10
+			if i = decodeAttributesFast(s, i, d); i < 0 {
+				return false
+			}
+		case "revenue":
+			bit = 1 << 11
+			if i = decodeIntFast(raw, i, s.scalar(i), &d.Revenue); i < 0 {
+				return false
+			}
+		case "promotion_cost":
+			bit = 1 << 12
+			d.PromotionCost = new(int64)
+			if i = decodeIntFast(raw, i, s.scalar(i), d.PromotionCost); i < 0 {
+				return false
+			}
+		default:
+			// Ignored by json.Unmarshal unless it matches a field
+			// regardless of case; still scanned for NULs and repeats.
+			if !unlikeEventFields(key) || s.seen(0, &set, k) {
+				return false
+			}
+			if i = s.value(i, 1); i < 0 {
+				return false
+			}
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		if str != nil {
+			if i >= len(raw) || raw[i] != '"' {
+				return false
+			}
+			end, v, nul := s.str(i)
+			if end < 0 || nul || v.escaped {
+				return false
+			}
+			*str, i = string(raw[v.start:v.end]), end
+		}
+		switch i = s.space(i); {
+		case i < len(raw) && raw[i] == ',':
+			i = s.space(i + 1)
+		case i < len(raw) && raw[i] == '}':
+			return s.space(i+1) == len(raw)
+		default:
+			return false
+		}
+	}
+}
+
+// eventFieldNames are the JSON names of the EventDTO fields.
+var eventFieldNames = []string{"event_id", "type", "experiment", "variant", "unit_id", "timestamp", "attributes",
+	"name", "revenue", "promotion_cost", "currency", "order_id", "channel"}
+
+// unlikeEventFields reports whether key is ASCII and equal to no EventDTO
+// field name regardless of case (so json.Unmarshal ignores it).
+func unlikeEventFields(key []byte) bool {
+	if !isASCII(key) {
+		return false
+	}
+	for _, f := range eventFieldNames {
+		if strings.EqualFold(string(key), f) {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeIntFast stores in *n the integer raw[start:end] and returns end
+// when it is a JSON integer of at most 18 digits (which never overflows);
+// -1 otherwise (and when end is -1).
+func decodeIntFast(raw []byte, start, end int, n *int64) int {
+	if end < 0 {
+		return -1
+	}
+	digits, neg := raw[start:end], false
+	if len(digits) > 0 && digits[0] == '-' {
+		digits, neg = digits[1:], true
+	}
+	if len(digits) == 0 || len(digits) > 18 {
+		return -1
+	}
+	var v int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	*n = v
+	return end
+}
+
+// decodeAttributesFast decodes the attributes object at data[i] into
+// d.Attributes when its keys and values are strings without escapes, each
+// key once, and returns the index past it; -1 otherwise.
+func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
+	raw := s.data
+	if i >= len(raw) || raw[i] != '{' {
+		return -1
+	}
+	d.Attributes = map[string]string{}
+	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return -1
+		}
+		end, k, nul := s.str(i)
+		if end < 0 || nul || k.escaped {
+			return -1
+		}
+		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
+			return -1
+		}
+		if i = s.space(i + 1); i >= len(raw) || raw[i] != '"' {
+			return -1
+		}
+		end, v, nul := s.str(i)
+		if end < 0 || nul || v.escaped {
+			return -1
+		}
+		key := string(raw[k.start:k.end])
+		if _, dup := d.Attributes[key]; dup {
+			return -1
+		}
+		d.Attributes[key] = string(raw[v.start:v.end])
+		switch i = s.space(end); {
+		case i < len(raw) && raw[i] == ',':
+			i = s.space(i + 1)
+		case i < len(raw) && raw[i] == '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
 func (a *api) postEvents(c *gin.Context) {
 	data, err := a.readBody(c, false)
 	if err != nil {
 		abortProblem(c, err)
 		return
 	}
-	var batch EventBatch
-	if derr := unmarshal(data, &batch); derr != nil {
-		abortProblem(c, badRequest(derr.Field, derr.Code, derr.Detail))
+	d, p := decodeEventBatch(data, a.cfg.MaxBatchEvents)
+	if p != nil {
+		abortProblem(c, p)
 		return
 	}
-	if key := duplicateTopKey(data); key != "" {
-		abortProblem(c, scanProblem(key, "duplicate_key"))
-		return
-	}
-	if batch.Events == nil {
-		abortProblem(c, badRequest("events", "required", `events: is required: {"events": [...]}`))
-		return
-	}
-	if n := len(batch.Events); n > a.cfg.MaxBatchEvents {
-		abortProblem(c, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
-			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", a.cfg.MaxBatchEvents, n)})
-		return
-	}
-	results := make([]EventResult, len(batch.Events))
-	valid := make([]experiments.Event, 0, len(batch.Events))
-	index := make([]int, 0, len(batch.Events))
-	for i, raw := range batch.Events {
-		e, id, derr := decodeEvent(raw)
-		results[i] = EventResult{Index: i, EventID: id}
-		if derr != nil {
-			results[i].Status = string(experiments.EventRejected)
-			results[i].Code, results[i].Field, results[i].Detail = derr.Code, derr.Field, derr.Detail
-			if derr.Field == "" {
-				results[i].Field = fmt.Sprintf("events[%d]", i)
-			}
-			continue
-		}
-		valid = append(valid, e)
-		index = append(index, i)
-	}
+	results, valid, index := d.results, d.valid, d.index
 	ingestStart := time.Now()
 	outcomes, err := a.svc.IngestEvents(c.Request.Context(), who(c), valid)
 	if err != nil {
