@@ -15,4 +15,9 @@
 // function, so adding one never touches main.go. This package holds flags,
 // configuration and wiring only; the rules live in package experiments.
 // Usage errors exit 2, internal errors exit 1.
+//
+// serve --pprof-addr 127.0.0.1:6060 (PROMOLIFT_PPROF_ADDR) opens a second,
+// loopback-only listener with the net/http/pprof endpoints under
+// /debug/pprof/ (heap, goroutine, profile, trace); it is off by default and
+// never shares the API's port.
 package main
