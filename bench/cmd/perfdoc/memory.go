@@ -34,6 +34,7 @@ type memResult struct {
 
 type memSample struct {
 	Elapsed      float64 `json:"elapsed_s"`
+	Phase        string  `json:"phase"` // idle, load or after
 	InuseBytes   int64   `json:"inuse_space_bytes"`
 	InuseObjects int64   `json:"inuse_objects"`
 	HeapAlloc    int64   `json:"heap_alloc_bytes"`
@@ -103,21 +104,24 @@ func renderMemory(m *memResult) string {
 	p("with loopback ports, `--rate-limit 0` and the opt-in pprof listener (`--pprof-addr 127.0.0.1:0`). `promolift loadgen`\n")
 	p("loads it for %s from %d workers (mix %s; events in batches of 20 conversions; %s customers).\n",
 		span(m.Duration), m.Concurrency, strings.ReplaceAll(m.Mix, ",", ", "), thousands(m.Customers))
-	p("Every %s, and once when the load has ended, steadymem fetches `/debug/pprof/heap?gc=1` (a heap profile taken after\n", span(m.Every))
-	p("a forced GC) and sums the profile's `inuse_space` and `inuse_objects`: the live heap at that GC, estimated from the\n")
-	p("profile's samples (the server runs with `GODEBUG=memprofilerate=16384`, one sample per 16 KiB allocated). The flatness\n")
-	p("verdict uses these. `HeapAlloc` and `HeapInuse` are the exact `runtime.MemStats` of `/debug/pprof/heap?gc=1&debug=1`,\n")
-	p("read just after; under load they include what the requests in flight allocated since the GC. Goroutines: the total of\n")
+	p("Before the load, every %s under load up to %s (loadgen runs 5 s longer, so that the last of these is under load like\n", span(m.Every), span(m.Duration))
+	p("the others), and once after the load, steadymem fetches `/debug/pprof/heap?gc=1` (a heap profile taken after a forced\n")
+	p("GC) and sums the profile's `inuse_space` and `inuse_objects`: the live heap at that GC, estimated from the profile's\n")
+	p("samples (the server runs with `GODEBUG=memprofilerate=4096`, one sample per 4 KiB allocated, instead of 512 KiB).\n")
+	p("The verdict compares these. Under load they include the requests in flight. `HeapAlloc` and `HeapInuse` are the exact\n")
+	p("`runtime.MemStats` of `/debug/pprof/heap?gc=1&debug=1`, read just after, as a cross-check. Goroutines: the total of\n")
 	p("`/debug/pprof/goroutine?debug=1`. None of this counts the SQLite page cache, which is outside the Go heap.\n\n")
 	p("| elapsed | heap in use (`inuse_space`) | heap objects (`inuse_objects`) | `HeapAlloc` | `HeapInuse` | goroutines |\n")
 	p("| ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	for i, s := range m.Samples {
+	for _, s := range m.Samples {
 		label := clock(s.Elapsed)
 		switch {
-		case i == 0:
+		case s.Phase == "idle":
 			label += " (idle, before the load)"
-		case i == len(m.Samples)-1:
-			label += " (load ended)"
+		case s.Phase == "after":
+			label += " (after the load)"
+		case s == m.Baseline || s == m.Last:
+			label = "**" + label + "**"
 		}
 		p("| %s | %.2f MiB | %s | %.2f MiB | %.2f MiB | %d |\n", label, mib(s.InuseBytes), group(s.InuseObjects),
 			mib(s.HeapAlloc), mib(s.HeapInuse), s.Goroutines)
@@ -126,9 +130,11 @@ func renderMemory(m *memResult) string {
 	if !m.Flat {
 		verdict = "**Not flat** (target missed)"
 	}
-	p("\n%s: %.2f MiB at %s, %.2f MiB at the end (%s): %+.1f%% (target: at most %+.0f%%), over %s requests (%.0f req/s, %s errors).\n",
+	p("\n%s: heap in use %.2f MiB at %s, %.2f MiB at %s: %+.1f%% (target: at most %+.0f%%; exact `HeapAlloc` %.2f → %.2f MiB, %+.1f%%),\n",
 		verdict, mib(m.Baseline.InuseBytes), clock(m.Baseline.Elapsed), mib(m.Last.InuseBytes), clock(m.Last.Elapsed),
-		m.Growth*100, m.MaxGrowth*100, group(m.Requests), m.ReqPerSec, group(m.Errors))
+		m.Growth*100, m.MaxGrowth*100, mib(m.Baseline.HeapAlloc), mib(m.Last.HeapAlloc),
+		(float64(m.Last.HeapAlloc)/float64(max(m.Baseline.HeapAlloc, 1))-1)*100)
+	p("over %s requests (%.0f req/s, %s errors).\n", group(m.Requests), m.ReqPerSec, group(m.Errors))
 	if m.Loadgen != "" {
 		p("\n`promolift loadgen`'s own summary (latencies under this closed-loop load, not at half saturation):\n\n```\n%s\n```\n", m.Loadgen)
 	}

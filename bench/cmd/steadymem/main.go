@@ -43,13 +43,21 @@ type config struct {
 }
 
 // memProfileRate is the heap profile's sampling interval in the server
-// (GODEBUG=memprofilerate): one sample per 16 KiB allocated instead of the
-// default 512 KiB, so that a heap of a few MiB is estimated closely.
-const memProfileRate = 16 << 10
+// (GODEBUG=memprofilerate): one sample per 4 KiB allocated instead of the
+// default 512 KiB, so that a heap of a few MiB is estimated within a few
+// percent (hundreds of samples) at a cost of a few percent of CPU.
+const memProfileRate = 4 << 10
+
+// loadTail is how much longer than -duration loadgen runs, so that the
+// sample at -duration is taken under load like the one it is compared with.
+const loadTail = 5 * time.Second
 
 // Sample is one heap profile of the server, taken after a forced GC.
 type Sample struct {
-	Elapsed float64 `json:"elapsed_s"` // since the load started; 0 is the idle server
+	Elapsed float64 `json:"elapsed_s"` // since the load started
+	// Phase is "idle" (before the load), "load", or "after" (the load
+	// has ended: what the server retains).
+	Phase string `json:"phase"`
 	// InuseBytes and InuseObjects add up the profile's inuse_space and
 	// inuse_objects: the live heap at that GC, as estimated from samples.
 	InuseBytes   int64 `json:"inuse_space_bytes"`
@@ -67,7 +75,7 @@ type Result struct {
 	Date        string   `json:"date"` // UTC, RFC 3339
 	Command     string   `json:"command"`
 	Store       string   `json:"store"`
-	Duration    float64  `json:"duration_s"`
+	Duration    float64  `json:"duration_s"` // of the samples under load; loadgen runs loadTail longer
 	Every       float64  `json:"every_s"`
 	Concurrency int      `json:"concurrency"`
 	Customers   int      `json:"customers"`
@@ -81,9 +89,10 @@ type Result struct {
 	Errors    int64   `json:"errors"`
 	ReqPerSec float64 `json:"req_per_s"`
 
-	// Baseline is the sample at (or nearest to) the baseline time, Last
-	// the one after the load; Growth = Last/Baseline - 1 of the heap in
-	// use, Flat = Growth <= MaxGrowth.
+	// Baseline is the sample under load at (or nearest to) the baseline
+	// time, Last the last one under load (at -duration); Growth =
+	// Last/Baseline - 1 of the heap in use (inuse_space), Flat = Growth <=
+	// MaxGrowth.
 	Baseline  Sample  `json:"baseline"`
 	Last      Sample  `json:"last"`
 	Growth    float64 `json:"growth"`
@@ -150,22 +159,23 @@ func run(ctx context.Context, cfg config, w io.Writer) (*Result, error) {
 			cfg.Duration, cfg.Every, cfg.Baseline, cfg.Concurrency)}
 	fmt.Fprintf(w, "steadymem: promolift serve at %s, pprof at %s\n", srv.api, srv.pprof)
 	fmt.Fprintf(w, "%8s %14s %14s %14s %14s %12s\n", "elapsed", "inuse_space", "inuse_objects", "HeapAlloc", "HeapInuse", "goroutines")
-	take := func(elapsed time.Duration) error {
+	take := func(elapsed time.Duration, phase string) error {
 		s, err := srv.sample(cfg.Profiles, elapsed)
 		if err != nil {
 			return err
 		}
+		s.Phase = phase
 		res.Samples = append(res.Samples, s)
 		fmt.Fprintf(w, "%8s %10.2f MiB %14d %10.2f MiB %10.2f MiB %12d\n", elapsed.Round(time.Second), float64(s.InuseBytes)/(1<<20),
 			s.InuseObjects, float64(s.HeapAlloc)/(1<<20), float64(s.HeapInuse)/(1<<20), s.Goroutines)
 		return nil
 	}
-	if err := take(0); err != nil { // the idle server
+	if err := take(0, "idle"); err != nil {
 		return nil, err
 	}
 
 	var lgOut bytes.Buffer
-	lg := exec.Command(bin, "loadgen", "--server", srv.api, "--key", token, "--duration", cfg.Duration.String(),
+	lg := exec.Command(bin, "loadgen", "--server", srv.api, "--key", token, "--duration", (cfg.Duration + loadTail).String(),
 		"--concurrency", strconv.Itoa(cfg.Concurrency), "--customers", strconv.Itoa(cfg.Customers), "--mix", cfg.Mix,
 		"--experiment", "spring-sale")
 	lg.Stdout, lg.Stderr = &lgOut, os.Stderr
@@ -175,20 +185,28 @@ func run(ctx context.Context, cfg config, w io.Writer) (*Result, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- lg.Wait() }()
-	// Samples at every multiple of cfg.Every while the load runs (none in
-	// its last second), then one when it has ended.
+	finished := false
+	defer func() { // a failed sample ends the load early
+		if !finished {
+			_ = lg.Process.Kill()
+			<-done
+		}
+	}()
+	// Samples under load at every multiple of cfg.Every up to
+	// cfg.Duration (and at cfg.Duration), then one when the load has ended.
 	for k := 1; ; k++ {
-		at := time.Duration(k) * cfg.Every
+		at := min(time.Duration(k)*cfg.Every, cfg.Duration)
 		var tick <-chan time.Time
-		if at < cfg.Duration-time.Second {
+		if at > time.Duration(k-1)*cfg.Every {
 			tick = time.After(time.Until(start.Add(at)))
 		}
 		select {
 		case err := <-done:
+			finished = true
 			if err != nil {
 				return nil, fmt.Errorf("promolift loadgen: %w\n%s", err, lgOut.String())
 			}
-			if err := take(time.Since(start)); err != nil {
+			if err := take(time.Since(start), "after"); err != nil {
 				return nil, err
 			}
 			res.Loadgen = strings.TrimSpace(lgOut.String())
@@ -197,23 +215,34 @@ func run(ctx context.Context, cfg config, w io.Writer) (*Result, error) {
 			if res.Requests == 0 {
 				return nil, errors.New("promolift loadgen sent no request")
 			}
-			verdict(res, cfg.Baseline)
-			fmt.Fprintf(w, "steadymem: heap in use %.1f MiB at %s, %.1f MiB at the end: %+.1f%% (flat: %v, at most %+.0f%%)\n",
+			if err := verdict(res, cfg.Baseline); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(w, "steadymem: heap in use %.2f MiB at %s, %.2f MiB at %s: %+.1f%% (flat: %v, at most %+.0f%%)\n",
 				float64(res.Baseline.InuseBytes)/(1<<20), time.Duration(res.Baseline.Elapsed*float64(time.Second)).Round(time.Second),
-				float64(res.Last.InuseBytes)/(1<<20), res.Growth*100, res.Flat, MaxGrowth*100)
+				float64(res.Last.InuseBytes)/(1<<20), time.Duration(res.Last.Elapsed*float64(time.Second)).Round(time.Second),
+				res.Growth*100, res.Flat, MaxGrowth*100)
 			return res, srv.stop()
 		case <-tick:
-			if err := take(at); err != nil {
+			if err := take(at, "load"); err != nil {
 				return nil, err
 			}
 		}
 	}
 }
 
-// verdict compares the last sample with the one nearest to baseline
-// (after the idle one).
-func verdict(res *Result, baseline time.Duration) {
-	loaded := res.Samples[1:]
+// verdict compares the last sample under load with the one under load
+// nearest to baseline.
+func verdict(res *Result, baseline time.Duration) error {
+	var loaded []Sample
+	for _, s := range res.Samples {
+		if s.Phase == "load" {
+			loaded = append(loaded, s)
+		}
+	}
+	if len(loaded) < 2 {
+		return fmt.Errorf("%d samples under load: -duration must be at least two -every", len(loaded))
+	}
 	res.Last = loaded[len(loaded)-1]
 	best := loaded[0]
 	for _, s := range loaded[:len(loaded)-1] {
@@ -224,6 +253,7 @@ func verdict(res *Result, baseline time.Duration) {
 	res.Baseline = best
 	res.Growth = float64(res.Last.InuseBytes)/float64(max(best.InuseBytes, 1)) - 1
 	res.Flat = res.Growth <= MaxGrowth
+	return nil
 }
 
 // build compiles cmd/promolift into dir. It builds in the product's own

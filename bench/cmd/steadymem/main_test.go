@@ -14,7 +14,7 @@ import (
 // runs it.
 func TestRunShort(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds promolift and loads a server for 10 s")
+		t.Skip("builds promolift and loads a server for 15 s")
 	}
 	var out strings.Builder
 	res, err := run(context.Background(), config{Duration: 10 * time.Second, Every: 2 * time.Second, Baseline: 4 * time.Second,
@@ -23,17 +23,21 @@ func TestRunShort(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Log(out.String())
-	// The idle sample, 4 while loaded (2, 4, 6, 8 s) and the one after.
-	if len(res.Samples) != 6 {
-		t.Errorf("%d samples, want 6: %+v", len(res.Samples), res.Samples)
+	// The idle sample, 5 under load (2, 4, 6, 8, 10 s) and the one after.
+	var phases []string
+	for _, s := range res.Samples {
+		phases = append(phases, s.Phase)
+	}
+	if got := strings.Join(phases, " "); got != "idle load load load load load after" {
+		t.Errorf("sample phases %q, want idle, 5 under load, after: %+v", got, res.Samples)
 	}
 	for _, s := range res.Samples {
 		if s.InuseBytes <= 0 || s.InuseObjects <= 0 || s.HeapAlloc <= 0 || s.HeapInuse < s.HeapAlloc || s.Goroutines <= 0 {
 			t.Errorf("empty sample %+v", s)
 		}
 	}
-	if res.Baseline.Elapsed != 4 || res.Last.Elapsed < 9 {
-		t.Errorf("baseline at %vs, last at %vs; want 4 s and the end of the load", res.Baseline.Elapsed, res.Last.Elapsed)
+	if res.Baseline.Elapsed != 4 || res.Last.Elapsed != 10 || res.Last.Phase != "load" {
+		t.Errorf("baseline at %vs, last at %vs (%s); want 4 s and 10 s under load", res.Baseline.Elapsed, res.Last.Elapsed, res.Last.Phase)
 	}
 	if res.Requests <= 0 || res.ReqPerSec <= 0 || !strings.Contains(res.Loadgen, "assign") {
 		t.Errorf("loadgen summary not read: %d requests, %.1f req/s\n%s", res.Requests, res.ReqPerSec, res.Loadgen)
