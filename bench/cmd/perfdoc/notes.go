@@ -112,4 +112,7 @@ const why = `
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
   share the CPUs with each other and with the other jobs. When the load average is far above 2, "half
   saturation" is still queueing, and p50 itself is in milliseconds. Read the p99/p50 ratio, not the absolute values.
+  The sender's own lateness is reported beside them: when its p99 is close to the latency p99, the whole process
+  (server and client alike) was held up, by the other jobs or by requests piling up to the 64 in flight, and the
+  tail is not the handler's.
 `
