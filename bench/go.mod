@@ -63,6 +63,7 @@ require (
 
 require (
 	github.com/gin-gonic/gin v1.12.0
+	github.com/google/pprof v0.0.0-20261016150608-1facf8f91b50
 	github.com/growthbook/growthbook-golang v0.7.0
 	github.com/lib/pq v1.12.3
 	github.com/open-feature/go-sdk v1.20.0

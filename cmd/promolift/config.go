@@ -172,6 +172,10 @@ type serveConfig struct {
 	// off), OTelSampleRatio the share of new traces sampled (tracing.go).
 	OTelEndpoint    string
 	OTelSampleRatio float64
+
+	// PprofAddr is the separate address of the profiling endpoints ("":
+	// off; pprof.go).
+	PprofAddr string
 }
 
 // logOptions are the logging options every subcommand has.
@@ -224,9 +228,11 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	rateBurst := o.add("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
 	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
 	tracing := addTracingOptions(o)
+	prof := addPprofOptions(o)
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
+		fmt.Fprintln(stderr, "Go profiles (heap, goroutines, CPU) are off unless --pprof-addr names a separate loopback address.")
 		fmt.Fprintln(stderr, "\nflags:")
 		o.fs.PrintDefaults()
 	}
@@ -286,6 +292,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	var tErr error
 	cfg.OTelEndpoint, cfg.OTelSampleRatio, tErr = tracing.resolve()
 	errs = append(errs, tErr)
+	var pErr error
+	cfg.PprofAddr, pErr = prof.resolve()
+	errs = append(errs, pErr)
 	return cfg, errors.Join(errs...)
 }
 

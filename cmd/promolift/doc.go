@@ -23,8 +23,13 @@
 // deduplication ids; -dry-run lists them and drops nothing. Only whole UTC
 // months go. The rollups stay, so reports keep working, but events older
 // than the horizon are rejected from then on (code too_old), and
-// promolift check can no longer verify experiments with
-// events in the dropped months (it says so, and refuses --repair). On a
+// promolift check can no longer verify experiments with events in the
+// dropped months (it says so, and refuses --repair). On a
 // SQLite database it fails with a usage error: partitioning and retention
 // need PostgreSQL.
+//
+// serve --pprof-addr 127.0.0.1:6060 (PROMOLIFT_PPROF_ADDR) opens a second,
+// loopback-only listener with the net/http/pprof endpoints under
+// /debug/pprof/ (heap, goroutine, profile, trace); it is off by default and
+// never shares the API's port.
 package main

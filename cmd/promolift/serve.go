@@ -97,6 +97,14 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(cancelBase)
+	if cfg.PprofAddr != "" {
+		stopPprof, err := startPprof(ctx, cfg.PprofAddr, stderr, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "promolift serve: %v\n", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "promolift serve: listen on %s (--addr / %s): %v\n", cfg.Addr, envAddr, err)

@@ -8,4 +8,9 @@
 //
 // The PostgreSQL benchmarks need PROMOLIFT_TEST_DATABASE_URL; without it
 // they are skipped and the document says so.
+//
+// After the benchmarks (never during them) it runs cmd/steadymem for
+// -mem-duration (5 minutes; 0 skips it), which loads a real promolift
+// serve and samples its heap profile, and writes the memory section from
+// those samples. It logs how long each stage took.
 package main

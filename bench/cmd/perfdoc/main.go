@@ -17,17 +17,32 @@ import (
 
 // Two go test runs: CPU-bound micro benchmarks sized by time, and I/O
 // benchmarks (HTTP, databases) that share fixtures built once per process.
+// Their benchtimes keep make bench under 10 minutes with the 5-minute
+// memory run: BenchmarkAssignLatency takes its own fixed time, and the
+// slowest statistics benchmarks (seconds per operation) run once anyway.
 var runs = []struct {
 	name string
 	args []string
 }{
-	{"micro", []string{"test", "-run", "^$", "-bench",
+	{"micro", []string{"test", "-vet=off", "-run", "^$", "-bench",
 		"^(BenchmarkFNV1a32|BenchmarkHashV2|BenchmarkAssignRun|BenchmarkGrowthBookRunExperiment|BenchmarkOpenFeatureBool|BenchmarkGrowthAssign)$",
-		"-benchmem", "-benchtime", "1s", "-count", "1", "."}},
-	{"io", []string{"test", "-run", "^$", "-bench",
+		"-benchmem", "-benchtime", "0.5s", "-count", "1", "."}},
+	{"io", []string{"test", "-vet=off", "-run", "^$", "-bench",
 		"^(BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport)$",
-		"-benchtime", "2s", "-count", "1", "-timeout", "20m", "."}},
+		"-benchtime", "1s", "-count", "1", "-timeout", "20m", "."}},
 }
+
+// memoryArgs runs steadymem, after the benchmarks so that it does not
+// disturb them; perfdoc adds -duration and -out.
+var memoryArgs = []string{"run", "./cmd/steadymem", "-every", "30s", "-baseline", "1m", "-concurrency", "4"}
+
+// stage is one timed step of the run, for the log and the document.
+type stage struct {
+	name string
+	took time.Duration
+}
+
+var stages []stage
 
 // results maps a benchmark name (without the -GOMAXPROCS suffix) to its
 // metrics by unit.
@@ -59,6 +74,8 @@ func main() {
 	in := flag.String("in", "", "parse this saved benchmark output instead of running go test")
 	took := flag.Duration("took", 0, "with -in: the wall time of the saved run, for the document")
 	load := flag.String("load", "not recorded / not recorded", "with -in: the load averages of the saved run, \"start / end\"")
+	memDuration := flag.Duration("mem-duration", 5*time.Minute, "how long steadymem loads the server (0: skip the memory run)")
+	memIn := flag.String("mem-in", "", "with -in: read this saved steadymem -out JSON instead of running steadymem")
 	flag.Parse()
 	res := results{}
 	loadStart = loadAvg()
@@ -73,28 +90,85 @@ func main() {
 	} else {
 		for _, r := range runs {
 			fmt.Fprintf(os.Stderr, "perfdoc: go %s\n", strings.Join(r.args, " "))
+			t0 := time.Now()
 			cmd := exec.Command("go", r.args...)
 			cmd.Stdout = io.MultiWriter(&raw, os.Stderr)
 			cmd.Stderr = os.Stderr
 			if err := cmd.Run(); err != nil {
 				fatal(fmt.Errorf("go test (%s): %w", r.name, err))
 			}
+			timed(r.name, t0)
 		}
+	}
+	var mem *memResult
+	switch {
+	case *memIn != "":
+		m, err := readMemory(*memIn)
+		if err != nil {
+			fatal(err)
+		}
+		mem = m
+	case *in == "" && *memDuration > 0:
+		m, err := runMemory(*memDuration)
+		if err != nil {
+			fatal(err)
+		}
+		mem = m
 	}
 	loadEnd = loadAvg()
 	if *in != "" {
 		loadStart, loadEnd, _ = strings.Cut(*load, " / ")
 	}
 	parse(bytes.NewReader(raw.Bytes()), res)
+	addMemory(res, mem)
 	wall := time.Since(start)
 	if *in != "" {
 		wall = *took
 	}
-	doc := render(res, wall)
+	doc := render(res, wall, mem)
 	if err := os.WriteFile(*out, []byte(doc), 0o644); err != nil {
 		fatal(err)
 	}
-	fmt.Fprintf(os.Stderr, "perfdoc: wrote %s (%s)\n", *out, time.Since(start).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "perfdoc: wrote %s (%s: %s)\n", *out, time.Since(start).Round(time.Second), stageSummary())
+}
+
+// timed records and logs a stage that started at t0.
+func timed(name string, t0 time.Time) {
+	s := stage{name, time.Since(t0)}
+	stages = append(stages, s)
+	fmt.Fprintf(os.Stderr, "perfdoc: stage %s took %s\n", s.name, s.took.Round(time.Second))
+}
+
+// stageSummary is "micro 25s, io 2m40s, memory 5m20s".
+func stageSummary() string {
+	if len(stages) == 0 {
+		return "stages not timed"
+	}
+	var parts []string
+	for _, s := range stages {
+		parts = append(parts, s.name+" "+s.took.Round(time.Second).String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runMemory runs steadymem for d and reads its samples.
+func runMemory(d time.Duration) (*memResult, error) {
+	f, err := os.CreateTemp("", "perfdoc-steadymem-*.json")
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	defer os.Remove(f.Name())
+	args := append(append([]string{}, memoryArgs...), "-duration", d.String(), "-out", f.Name())
+	fmt.Fprintf(os.Stderr, "perfdoc: go %s\n", strings.Join(args, " "))
+	t0 := time.Now()
+	cmd := exec.Command("go", args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("steadymem: %w", err)
+	}
+	timed("memory", t0)
+	return readMemory(f.Name())
 }
 
 func fatal(err error) {
@@ -144,14 +218,13 @@ func cpuModel() string {
 
 // figure is one measured figure against its anchor.
 type figure struct {
-	what           string
-	ours, anchor   string // benchmark names
-	metric         string // unit of both
-	ratioName      string
-	ratio          func(ours, anchor float64) float64
-	target         string
-	met            func(r float64) (bool, string)
-	oursL, anchorL string
+	what         string
+	ours, anchor string // benchmark names
+	metric       string // unit of both
+	ratioName    string
+	ratio        func(ours, anchor float64) float64
+	target       string
+	met          func(r float64) (bool, string)
 }
 
 func atLeast(t float64) func(float64) (bool, string) {
@@ -201,6 +274,9 @@ func figures(res results) []figure {
 		{what: "`POST /api/v1/assign` tail latency at half saturation", ours: "BenchmarkAssignLatency/impl=promolift",
 			anchor: "BenchmarkAssignLatency/impl=promolift", metric: "p99/p50", ratioName: "p99 / p50", ratio: func(o, _ float64) float64 { return o },
 			target: "< 10", met: atMost(10)},
+		{what: "`promolift serve` heap in use under steady load (`promolift loadgen`, heap profile after GC): at 5 minutes vs at 1 minute",
+			ours: memLast, anchor: memBaseline, metric: "MiB", ratioName: "5 min / 1 min", ratio: div, target: "≤ 1.10 (growth ≤ 10%)",
+			met: atMost(1.10)},
 		{what: "HTTP batch ingest into PostgreSQL vs raw `COPY` into a plain table (batches of 1000)", ours: "BenchmarkIngestPostgres/impl=promolift-http",
 			anchor: "BenchmarkIngestPostgres/impl=raw-copy", metric: "events/s", ratioName: "ours / COPY", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
 		{what: "HTTP batch ingest into SQLite vs a raw batched INSERT (one tx, prepared statement)", ours: "BenchmarkIngestSQLite/impl=promolift-http",
@@ -239,17 +315,19 @@ func fmtVal(v float64, unit string) string {
 		return fmt.Sprintf("%.1f ns", v)
 	case "p99/p50":
 		return fmt.Sprintf("%.2f", v)
+	case "MiB":
+		return fmt.Sprintf("%.2f MiB", v)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
 }
 
-func render(res results, took time.Duration) string {
+func render(res results, took time.Duration, mem *memResult) string {
 	var w strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&w, format, a...) }
 	p("# Performance\n\n")
 	p("Generated by `make bench` (`bench/cmd/perfdoc`); do not edit by hand: edit `bench/cmd/perfdoc/main.go`.\n\n")
-	p("- Date: %s\n- `go version`: %s\n- CPU (`/proc/cpuinfo`): %s\n- Wall time of the benchmark runs: %s\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), goVersion(), cpuModel(), took.Round(time.Second))
+	p("- Date: %s\n- `go version`: %s\n- CPU (`/proc/cpuinfo`): %s\n- Wall time of the benchmark runs: %s (%s)\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), goVersion(), cpuModel(), took.Round(time.Second), stageSummary())
 	p("- Load average (1 min, from `/proc/loadavg`) when the run started / ended: %s / %s. Above the CPU count, other jobs\n"+
 		"  were competing for the CPUs: latencies and throughputs are depressed, ratios less so.\n\n", loadStart, loadEnd)
 	p("Every figure is measured in the same run as its anchor, on the same machine. Absolute numbers move by up to 2x on a\n" +
@@ -259,7 +337,7 @@ func render(res results, took time.Duration) string {
 	for _, r := range runs {
 		p("# %s: cd bench && go %s\n", r.name, shellQuote(r.args))
 	}
-	p("# memory under steady load (5 minutes, not part of make bench):\ncd bench && go run ./cmd/steadymem -duration 5m\n")
+	p("# memory: cd bench && go %s -duration 5m -out steadymem.json\n", shellQuote(memoryArgs))
 	p("```\n\n`PROMOLIFT_BENCH_MAX_UNITS=100000` shrinks the statistics data set for a quick run.\n\n")
 
 	p("## Figures against anchors\n\n| figure | ours | anchor | ratio | target | result |\n| --- | ---: | ---: | ---: | --- | --- |\n")
@@ -268,7 +346,11 @@ func render(res results, took time.Duration) string {
 		o, okO := res[f.ours][f.metric]
 		a, okA := res[f.anchor][f.metric]
 		if !okO || !okA {
-			p("| %s | not measured | not measured | | %s | not measured (benchmark skipped: no PostgreSQL?) |\n", f.what, f.target)
+			why := "benchmark skipped: no PostgreSQL?"
+			if f.ours == memLast {
+				why = "steadymem not run"
+			}
+			p("| %s | not measured | not measured | | %s | not measured (%s) |\n", f.what, f.target, why)
 			continue
 		}
 		r := f.ratio(o, a)
@@ -284,10 +366,12 @@ func render(res results, took time.Duration) string {
 	}
 	if l := res["BenchmarkAssignLatency/impl=promolift"]; l != nil {
 		g := res["BenchmarkAssignLatency/impl=gin-bare"]
-		p("\nLatency of `POST /api/v1/assign` open-loop at half of the saturation rate (2 s): promolift p50 %.1f ms, p99 %.1f ms "+
-			"(saturation %.0f req/s)", l["p50-us"]/1e3, l["p99-us"]/1e3, l["sat-req/s"])
+		p("\nLatency of `POST /api/v1/assign` open-loop at half of the saturation rate (3 s, every request, from its scheduled "+
+			"send time): promolift p50 %.1f ms, p99 %.1f ms (saturation %.0f req/s, sent %.0f req/s, %.0f requests; the sender's "+
+			"own lateness, included, p99 %.1f ms)", l["p50-us"]/1e3, l["p99-us"]/1e3, l["sat-req/s"], l["sent-req/s"], l["requests"], l["lag-p99-us"]/1e3)
 		if g != nil {
-			p("; bare gin p50 %.1f ms, p99 %.1f ms, p99/p50 %.2f (saturation %.0f req/s)", g["p50-us"]/1e3, g["p99-us"]/1e3, g["p99/p50"], g["sat-req/s"])
+			p("; bare gin p50 %.1f ms, p99 %.1f ms, p99/p50 %.2f (saturation %.0f req/s, sender lateness p99 %.1f ms)",
+				g["p50-us"]/1e3, g["p99-us"]/1e3, g["p99/p50"], g["sat-req/s"], g["lag-p99-us"]/1e3)
 		}
 		p(".\n")
 	}
@@ -327,6 +411,7 @@ func render(res results, took time.Duration) string {
 		}
 	}
 	p("%s", staticSections)
+	p("%s", renderMemory(mem))
 	return w.String()
 }
 

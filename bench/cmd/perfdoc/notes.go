@@ -20,7 +20,9 @@ const notes = `
   JSON decoding, the cached spec, the JSON answer). The anchor is a bare ` + "`gin.New()`" + ` route that decodes
   the same JSON, runs the same experiment with package assign and answers with ` + "`c.JSON`" + `. Both share the
   2 CPUs with the load generator, so the ratio understates the server-side difference. The latency run first
-  saturates for 1 s, then sends open-loop at half that rate for 2 s; latency counts from the scheduled send time.
+  saturates for 1 s (8 clients, closed loop, after a 0.25 s warm-up), then sends open-loop on a fixed schedule at half
+  that rate for 3 s (at most 64 requests in flight); every request's latency counts from its scheduled send time, so
+  time spent waiting behind a slow answer is not omitted.
 - **Ingest**: batches of 1000 events (per unit one exposure with attributes and channel, three conversions with
   revenue). Ours is ` + "`POST /api/v1/events`" + ` end to end: JSON decoding and validation per event, the
   experiment check of every exposure, then in one transaction ` + "`COPY`" + ` into a staging table, the
@@ -69,7 +71,6 @@ Run2 / Hash = 2.27 / 2.55 and Run5 / Hash = 2.61 / 2.48.
 
 ## Memory under steady load
 
-` + memoryNote + `
 `
 
 // why explains the missed targets, from profiles taken on 2026-11-23; keep
@@ -111,4 +112,7 @@ const why = `
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
   share the CPUs with each other and with the other jobs. When the load average is far above 2, "half
   saturation" is still queueing, and p50 itself is in milliseconds. Read the p99/p50 ratio, not the absolute values.
+  The sender's own lateness is reported beside them: when its p99 is close to the latency p99, the whole process
+  (server and client alike) was held up, by the other jobs or by requests piling up to the 64 in flight, and the
+  tail is not the handler's.
 `
