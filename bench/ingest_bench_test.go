@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
 	_ "modernc.org/sqlite"
 
 	"github.com/promolift/promolift/experiments"
@@ -108,8 +107,7 @@ CREATE TEMP TABLE raw_staging (LIKE raw_events) ON COMMIT DELETE ROWS`)
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := tx.Prepare(pq.CopyIn(table, "event_id", "type", "unit_id", "ts", "experiment", "variant",
-			"name", "revenue", "currency", "attributes", "channel", "received_at"))
+		st, err := tx.Prepare(`COPY ` + table + ` (` + rawColumns + `) FROM STDIN`)
 		if err != nil {
 			b.Fatal(err)
 		}
