@@ -1,11 +1,15 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,5 +111,57 @@ func TestIngestLimiterBoundsWaiters(t *testing.T) {
 	}
 	if u := newIngestLimiter(Config{MaxInflightIngest: -1}); u.slots != nil {
 		t.Fatal("a negative limit must disable the limiter")
+	}
+}
+
+// blockingStore holds every ingest until its request goes away.
+type blockingStore struct {
+	*sqlite.Store
+	entered chan struct{}
+}
+
+func (s *blockingStore) IngestEvents(ctx context.Context, evs []experiments.Event) ([]bool, error) {
+	close(s.entered)
+	<-ctx.Done()
+	return nil, fmt.Errorf("ingest events: %w", ctx.Err())
+}
+
+// TestClientGoneIsNotAServerError: a request whose client disconnects is
+// recorded as 499 and logged below error level, not as a 500.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gone.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	store := &blockingStore{Store: base, entered: make(chan struct{})}
+	svc := experiments.NewService(store, nil)
+	if _, _, err := svc.EnsureAdminKey(ctx, adminToken); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	h := New(svc, Config{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	e := &env{t: t, svc: svc, h: h, admin: adminToken}
+	e.startedExperiment("spring-sale")
+	logs.Reset()
+
+	body := `{"events":[{"event_id":"g1","type":"exposure","unit_id":"u","timestamp":"` +
+		time.Now().UTC().Format(time.RFC3339) + `","experiment":"spring-sale","variant":"control"}]}`
+	reqCtx, cancel := context.WithCancel(ctx)
+	r := httptest.NewRequestWithContext(reqCtx, "POST", "/api/v1/events", strings.NewReader(body))
+	r.Header.Set("Authorization", "Bearer "+adminToken)
+	r.Header.Set("Content-Type", "application/json")
+	go func() {
+		<-store.entered
+		cancel()
+	}()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != statusClientClosed {
+		t.Fatalf("status %d, want %d: %s", w.Code, statusClientClosed, w.Body)
+	}
+	if strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), `"status":499`) {
+		t.Fatalf("log of a request whose client went away:\n%s", logs.String())
 	}
 }

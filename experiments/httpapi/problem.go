@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -140,6 +141,14 @@ func fieldErrors(field, code, detail string) []FieldError {
 
 // abortProblem writes the problem of err and stops the handler chain.
 func abortProblem(c *gin.Context, err error) {
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client went away: nobody reads the answer, and it is not
+		// the server's failure. 499 is nginx's "client closed request".
+		writeProblem(c, &Problem{Status: statusClientClosed, Code: "client_closed_request",
+			Title: "Client Closed Request", Detail: "the client closed the request before the answer"})
+		c.Abort()
+		return
+	}
 	p := *problemFor(err)
 	if p.Status >= 500 && p.Status != http.StatusServiceUnavailable {
 		c.Set(ctxErr, err) // logged by the request logger, never sent
@@ -151,6 +160,10 @@ func abortProblem(c *gin.Context, err error) {
 	writeProblem(c, &p)
 	c.Abort()
 }
+
+// statusClientClosed is the status recorded (and logged) for a request
+// whose client went away before the answer.
+const statusClientClosed = 499
 
 func writeProblem(c *gin.Context, p *Problem) {
 	if p.Code == "" {
