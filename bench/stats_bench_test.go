@@ -99,11 +99,16 @@ SELECT experiment, unit_id, variant, ts, event_id, 1, false, '' FROM events WHER
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
 			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, variant, multiple, conversions, revenue, cost)
-SELECT r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, COUNT(*), SUM(c.revenue), 0
+			// Fresh statistics, or the planner may take the new rows for
+			// a few and join them to the (unindexed) events by nested loop.
+			if _, err := db.ExecContext(ctx, `ANALYZE events; ANALYZE exposures_rollup`); err != nil {
+				return nil, err
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost)
+SELECT r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at, COUNT(*), SUM(c.revenue), 0
 FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
-WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`, key); err != nil {
+WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`, key); err != nil {
 				return nil, err
 			}
 		}

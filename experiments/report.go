@@ -280,6 +280,21 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	// for the pre-period sums (a read of raw events); the breakdowns and the
 	// daily series are unadjusted and stay on the rollups.
 	q := StatsQuery{Experiment: key, MultipleExposure: opts.MultipleExposure}
+	// The breakdowns' statistics are read while the overall query runs
+	// (reportfetch.go); whatever is still running when Report returns
+	// early is cancelled.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := newFetcher(ctx)
+	var dims map[string]func() (*SufficientStats, error)
+	if !opts.NoBreakdowns {
+		dims = map[string]func() (*SufficientStats, error){}
+		for _, d := range breakdownDimensions(exp) {
+			dq := q
+			dq.Dimension = d
+			dims[d] = fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })
+		}
+	}
 	overall := q
 	overall.PrePeriod = true
 	ss, err := s.store.SufficientStats(ctx, overall)
@@ -287,6 +302,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		return nil, fmt.Errorf("report %s: %w", key, err)
 	}
 	rb := newReportBuilder(exp, ss)
+	cohorts := fetch(f, func(ctx context.Context) (CohortTable, error) { return s.cohorts(ctx, exp, q, rb.primary, now), nil })
 	r := &Report{Experiment: exp, GeneratedAt: now, MultipleExposure: opts.MultipleExposure,
 		Currency: exp.currency(), Warnings: []string{}}
 	r.input = rb.input(ss, "")
@@ -319,16 +335,19 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		r.Warnings = append(r.Warnings, "the experiment has no primary metric; the first conversion metric seen is analysed as primary")
 	}
 	if !opts.NoBreakdowns {
-		if err := s.breakdowns(ctx, r, rb, q); err != nil {
+		if err := breakdowns(r, rb, q, dims); err != nil {
 			return nil, err
 		}
 	}
 	if !opts.NoSeries {
-		if err := s.series(ctx, r, rb, q, now); err != nil {
+		if err := s.series(f, r, rb, q, now); err != nil {
 			return nil, err
 		}
 	}
-	r.Cohorts = s.cohorts(ctx, exp, q, rb.primary, now)
+	r.Cohorts, _ = cohorts() // failures are a note in the table
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("report %s: %w", key, err)
+	}
 	if exp.Personalization {
 		r.ArmROI = armROI(&r.Analysis, rb.primary+RevenueSuffix)
 		if pi := r.input.Personalization; pi != nil {
@@ -706,21 +725,26 @@ func alphaOf(out *stats.AnalyzeOutput) float64 {
 	return stats.DefaultAlpha
 }
 
-// breakdowns analyses every slice of each dimension (the experiment's
-// segments, channel and hour) and corrects p-values across slices with Holm.
-func (s *Service) breakdowns(ctx context.Context, r *Report, rb *reportBuilder, q StatsQuery) error {
+// breakdownDimensions are the dimensions a report breaks down by: the
+// experiment's segments, channel and hour, each once.
+func breakdownDimensions(exp *Experiment) []string {
 	dims := []string{}
 	seen := map[string]bool{}
-	for _, d := range append(append([]string{}, r.Experiment.Segments...), DimensionChannel, DimensionHour) {
+	for _, d := range append(append([]string{}, exp.Segments...), DimensionChannel, DimensionHour) {
 		if d != "" && !seen[d] {
 			seen[d] = true
 			dims = append(dims, d)
 		}
 	}
-	for _, d := range dims {
-		dq := q
-		dq.Dimension = d
-		ss, err := s.store.SufficientStats(ctx, dq)
+	return dims
+}
+
+// breakdowns analyses every slice of each dimension (the statistics of
+// dimension d come from stats[d]) and corrects p-values across slices
+// with Holm.
+func breakdowns(r *Report, rb *reportBuilder, q StatsQuery, stats map[string]func() (*SufficientStats, error)) error {
+	for _, d := range breakdownDimensions(r.Experiment) {
+		ss, err := stats[d]()
 		if err != nil {
 			return fmt.Errorf("report %s: breakdown by %s: %w", q.Experiment, d, err)
 		}
@@ -811,7 +835,7 @@ func holmAcrossSlices(slices []SliceReport, alpha float64) {
 
 // series computes the cumulative primary lift at the end of each day from
 // the start to now (or the end), at most MaxSeriesPoints points.
-func (s *Service) series(ctx context.Context, r *Report, rb *reportBuilder, q StatsQuery, now time.Time) error {
+func (s *Service) series(f *fetcher, r *Report, rb *reportBuilder, q StatsQuery, now time.Time) error {
 	exp := r.Experiment
 	if exp.StartedAt.IsZero() {
 		return nil
@@ -826,6 +850,11 @@ func (s *Service) series(ctx context.Context, r *Report, rb *reportBuilder, q St
 	}
 	days := int(end.Sub(first)/(24*time.Hour)) + 1
 	step := (days + MaxSeriesPoints - 1) / MaxSeriesPoints
+	type point struct {
+		day, until time.Time
+		stats      func() (*SufficientStats, error)
+	}
+	var points []point
 	for i := 0; i < days; i += step {
 		day := first.AddDate(0, 0, i)
 		until := day.AddDate(0, 0, 1)
@@ -835,7 +864,12 @@ func (s *Service) series(ctx context.Context, r *Report, rb *reportBuilder, q St
 		}
 		dq := q
 		dq.Until = until
-		ss, err := s.store.SufficientStats(ctx, dq)
+		points = append(points, point{day, until,
+			fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })})
+	}
+	for _, p := range points {
+		day, until := p.day, p.until
+		ss, err := p.stats()
 		if err != nil {
 			return fmt.Errorf("report %s: series: %w", q.Experiment, err)
 		}

@@ -78,19 +78,19 @@ FROM (
 // columns) among the conversions conv (events, or the batch's fresh
 // events), with the extra conversion filter convWhere.
 func metricsSelect(from, conv, convWhere string) string {
-	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple,
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
 	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'` + convWhere + `
-GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
 const (
 	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
-	metricsColumns = `experiment, unit_id, metric, variant, multiple, conversions, revenue, cost`
+	metricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost`
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
@@ -395,10 +395,10 @@ FROM exposures_rollup WHERE experiment = ?`
 	m.metric, m.conversions, m.revenue, m.cost
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
-		if q.Dimension == "" {
-			// No slice: unit_metrics carries each unit's variant and
-			// multiple, so one table answers.
-			unitMetrics = `SELECT variant, multiple, metric, conversions, revenue, cost
+		if q.Dimension == "" || q.Dimension == experiments.DimensionChannel || q.Dimension == experiments.DimensionHour {
+			// unit_metrics carries each unit's variant, multiple, channel
+			// and first exposure time, so one table answers.
+			unitMetrics = `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
 FROM unit_metrics WHERE experiment = ?`
 		}
 		unitArgs = []any{q.Experiment}
@@ -421,7 +421,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 	}
 	slice := `''`
 	var sliceArgs []any
-	if q.Dimension == "channel" {
+	if q.Dimension == experiments.DimensionChannel {
 		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
 	} else if q.Dimension == experiments.DimensionHour {
 		slice = `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`

@@ -128,9 +128,7 @@ func (s *Store) VariantSpend(ctx context.Context, experiment string) (map[string
 		Cost    int64  `db:"cost"`
 	}
 	err := s.r.SelectContext(ctx, &rows, `SELECT variant, SUM(cost) AS cost FROM (
-		SELECT r.first_variant AS variant, m.cost AS cost FROM exposures_rollup r
-		JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
-		WHERE r.experiment = ?
+		SELECT variant, cost FROM unit_metrics WHERE experiment = ?
 		UNION ALL SELECT variant, cost FROM erased_spend WHERE experiment = ?
 	) x GROUP BY variant`, experiment, experiment)
 	if err != nil {

@@ -37,18 +37,18 @@ FROM (
 // the exposed units r, both in from (r with the exposures_rollup columns,
 // c events), with the extra filter where.
 func metricsSelect(from, where string) string {
-	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple,
+	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
 	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + where + `
-GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple`
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
 const (
 	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
-	metricsColumns = `experiment, unit_id, metric, variant, multiple, conversions, revenue, cost`
+	metricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost`
 	allEvents      = `events e`
 	// freshEvents are read by rowid range (e.rowid > the largest rowid
 	// before the batch): NOT INDEXED keeps SQLite from scanning a whole
@@ -288,10 +288,10 @@ FROM exposures_rollup WHERE experiment = ?`
 	m.metric, m.conversions, m.revenue, m.cost
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
-		if q.Dimension == "" {
-			// No slice: unit_metrics carries each unit's variant and
-			// multiple, so one table answers.
-			unitMetrics = `SELECT variant, multiple, metric, conversions, revenue, cost
+		if q.Dimension == "" || q.Dimension == experiments.DimensionChannel || q.Dimension == experiments.DimensionHour {
+			// unit_metrics carries each unit's variant, multiple, channel
+			// and first exposure time, so one table answers.
+			unitMetrics = `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
 FROM unit_metrics WHERE experiment = ?`
 		}
 		unitArgs = []any{q.Experiment}
@@ -314,7 +314,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 	}
 	slice := `''`
 	var sliceArgs []any
-	if q.Dimension == "channel" {
+	if q.Dimension == experiments.DimensionChannel {
 		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
 	} else if q.Dimension == experiments.DimensionHour {
 		slice = `strftime('%H', first_exposed_at / 1000000, 'unixepoch')`
