@@ -89,8 +89,8 @@ GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel
 }
 
 const (
-	rollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
-	metricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost`
+	rollupColumns  = sqlstore.RollupColumns
+	metricsColumns = sqlstore.MetricsColumns
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
@@ -329,52 +329,20 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 	return wrap("recompute rollups", err)
 }
 
-// maxDiffs bounds the differences CheckRollups reports per table.
-const maxDiffs = 100
-
 // CheckRollups compares the rollup tables with a recomputation from the raw
 // events and describes each differing row (at most 100 per table and
 // direction); none means the rollups are right.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := exposureSelect("", "")
 	metExpected := metricsSelect("("+expExpected+") r", "events", "")
-	checks := []struct{ label, q string }{
-		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
-			` EXCEPT SELECT ` + rollupColumns + ` FROM exposures_rollup) d`},
-		{"exposures_rollup: unexpected or wrong", `SELECT experiment, unit_id FROM (SELECT ` + rollupColumns +
-			` FROM exposures_rollup EXCEPT ` + expExpected + `) d`},
-		{"unit_metrics: missing or wrong", `SELECT experiment, unit_id || '/' || metric FROM (` + metExpected +
-			` EXCEPT SELECT ` + metricsColumns + ` FROM unit_metrics) d`},
-		{"unit_metrics: unexpected or wrong", `SELECT experiment, unit_id || '/' || metric FROM (SELECT ` + metricsColumns +
-			` FROM unit_metrics EXCEPT ` + metExpected + `) d`},
-	}
 	// One snapshot for all four comparisons.
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("check rollups", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var diffs []string
-	for _, c := range checks {
-		rows, err := tx.QueryContext(ctx, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(maxDiffs))
-		if err != nil {
-			return nil, wrap("check rollups", err)
-		}
-		for rows.Next() {
-			var exp, unit string
-			if err := rows.Scan(&exp, &unit); err != nil {
-				rows.Close()
-				return nil, wrap("check rollups", err)
-			}
-			diffs = append(diffs, fmt.Sprintf("%s: experiment %q unit %q", c.label, exp, unit))
-		}
-		if err := rows.Err(); err != nil {
-			rows.Close()
-			return nil, wrap("check rollups", err)
-		}
-		rows.Close()
-	}
-	return diffs, nil
+	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected)
+	return diffs, wrap("check rollups", err)
 }
 
 // SufficientStats reads the rollups of one experiment. With q.Until set it
@@ -389,18 +357,7 @@ func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (
 	var units, unitMetrics string
 	var unitArgs, metricArgs []any
 	if q.Until.IsZero() {
-		units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures
-FROM exposures_rollup WHERE experiment = ?`
-		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at,
-	m.metric, m.conversions, m.revenue, m.cost
-FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
-WHERE r.experiment = ?`
-		if q.Dimension == "" || q.Dimension == experiments.DimensionChannel || q.Dimension == experiments.DimensionHour {
-			// unit_metrics carries each unit's variant, multiple, channel
-			// and first exposure time, so one table answers.
-			unitMetrics = `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
-FROM unit_metrics WHERE experiment = ?`
-		}
+		units, unitMetrics = sqlstore.RollupSources(q.Dimension)
 		unitArgs = []any{q.Experiment}
 		metricArgs = []any{q.Experiment}
 	} else {

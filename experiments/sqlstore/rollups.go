@@ -1,0 +1,96 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// The rollup tables' columns, in the order of the stores' exposureSelect
+// and metricsSelect.
+const (
+	RollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
+	MetricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost`
+)
+
+// MaxRollupDiffs bounds the differences CheckRollups reports per table and
+// direction.
+const MaxRollupDiffs = 100
+
+// RowsQueryer runs a query that returns rows (a *sql.DB, *sql.Tx or their
+// sqlx forms).
+type RowsQueryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// CheckRollups compares exposures_rollup and unit_metrics with what the
+// store's recomputation from the raw events selects (expExpected and
+// metExpected, with the columns RollupColumns and MetricsColumns) and
+// describes each differing row, at most MaxRollupDiffs per table and
+// direction; none means the rollups are right. Pass a repeatable-read
+// transaction as q for one snapshot.
+func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected string) ([]string, error) {
+	checks := []struct{ label, q string }{
+		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
+			` EXCEPT SELECT ` + RollupColumns + ` FROM exposures_rollup) d`},
+		{"exposures_rollup: unexpected or wrong", `SELECT experiment, unit_id FROM (SELECT ` + RollupColumns +
+			` FROM exposures_rollup EXCEPT ` + expExpected + `) d`},
+		{"unit_metrics: missing or wrong", `SELECT experiment, unit_id || '/' || metric FROM (` + metExpected +
+			` EXCEPT SELECT ` + MetricsColumns + ` FROM unit_metrics) d`},
+		{"unit_metrics: unexpected or wrong", `SELECT experiment, unit_id || '/' || metric FROM (SELECT ` + MetricsColumns +
+			` FROM unit_metrics EXCEPT ` + metExpected + `) d`},
+	}
+	var diffs []string
+	for _, c := range checks {
+		found, err := listPairs(ctx, q, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range found {
+			diffs = append(diffs, fmt.Sprintf("%s: experiment %q unit %q", c.label, p[0], p[1]))
+		}
+	}
+	return diffs, nil
+}
+
+// listPairs runs query, which selects two text columns.
+func listPairs(ctx context.Context, q RowsQueryer, query string) ([][2]string, error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var p [2]string
+		if err := rows.Scan(&p[0], &p[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// RollupSources are the relations SufficientStats aggregates when it reads
+// the rollups of one experiment (parameter: the experiment key): units, a
+// row per exposed unit (variant, multiple, attributes, channel,
+// first_exposed_at, exposures), and unitMetrics, a row per unit and
+// conversion name (variant, multiple, channel, first_exposed_at, metric,
+// conversions, revenue, cost, and attributes when dimension slices by an
+// attribute). unit_metrics carries each unit's variant, multiple, channel
+// and first exposure time, so only an attribute dimension joins the two
+// tables.
+func RollupSources(dimension string) (units, unitMetrics string) {
+	units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures
+FROM exposures_rollup WHERE experiment = ?`
+	if dimension == "" || dimension == experiments.DimensionChannel || dimension == experiments.DimensionHour {
+		return units, `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
+FROM unit_metrics WHERE experiment = ?`
+	}
+	return units, `SELECT m.variant, m.multiple, r.attributes, m.channel, m.first_exposed_at,
+	m.metric, m.conversions, m.revenue, m.cost
+FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
+WHERE r.experiment = ?`
+}
