@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 )
 
 // This file holds the per-unit time-window queries of the report that the
@@ -97,16 +98,6 @@ ORDER BY u.variant, wk.k`
 	return out, nil
 }
 
-// preRow scans one row of the pre-period query.
-type preRow struct {
-	Slice         string  `db:"slice"`
-	Variant       string  `db:"variant"`
-	Metric        string  `db:"metric"`
-	PreSum        float64 `db:"pre_sum"`
-	PreSumSquares float64 `db:"pre_sum_squares"`
-	PreCrossSum   float64 `db:"pre_cross_sum"`
-}
-
 // addPrePeriod fills PreSum, PreSumSquares and PreCrossSum of ms (the
 // answer of SufficientStats for q, whose slice expression, its arguments
 // and analysed-unit condition are given). The covariate x_u of a unit and
@@ -147,30 +138,12 @@ FROM (
 ) m
 GROUP BY 1, 2, 3`
 	args := append(append(append([]any{}, sliceArgs...), yArgs...), unitArgs...)
-	var rows []preRow
+	var rows []sqlstore.PreRow
 	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 		return err
 	}
-	mergePrePeriod(ms, rows)
+	sqlstore.MergePrePeriod(ms, rows)
 	return nil
-}
-
-// mergePrePeriod copies the pre-period sums of rows into the matching
-// entries of ms.
-func mergePrePeriod(ms []experiments.MetricSums, rows []preRow) {
-	if len(rows) == 0 {
-		return
-	}
-	type key struct{ slice, variant, metric string }
-	at := make(map[key]int, len(ms))
-	for i, m := range ms {
-		at[key{m.Slice, m.Variant, m.Metric}] = i
-	}
-	for _, r := range rows {
-		if i, ok := at[key{r.Slice, r.Variant, r.Metric}]; ok {
-			ms[i].PreSum, ms[i].PreSumSquares, ms[i].PreCrossSum = r.PreSum, r.PreSumSquares, r.PreCrossSum
-		}
-	}
 }
 
 var _ experiments.CohortStore = (*Store)(nil)

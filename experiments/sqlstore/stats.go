@@ -76,3 +76,33 @@ func fillMetrics(vs []experiments.VariantCounts, ms []MetricRow) []experiments.M
 	}
 	return out
 }
+
+// PreRow is a row of the stores' pre-period (CUPED covariate) query: per
+// slice, variant and metric, the sums over units of the pre-period value
+// x, of x², and of x·y with y the unit's in-experiment value.
+type PreRow struct {
+	Slice         string  `db:"slice"`
+	Variant       string  `db:"variant"`
+	Metric        string  `db:"metric"`
+	PreSum        float64 `db:"pre_sum"`
+	PreSumSquares float64 `db:"pre_sum_squares"`
+	PreCrossSum   float64 `db:"pre_cross_sum"`
+}
+
+// MergePrePeriod copies the pre-period sums of rows into the matching
+// (slice, variant, metric) entries of ms.
+func MergePrePeriod(ms []experiments.MetricSums, rows []PreRow) {
+	if len(rows) == 0 {
+		return
+	}
+	type key struct{ slice, variant, metric string }
+	at := make(map[key]int, len(ms))
+	for i, m := range ms {
+		at[key{m.Slice, m.Variant, m.Metric}] = i
+	}
+	for _, r := range rows {
+		if i, ok := at[key{r.Slice, r.Variant, r.Metric}]; ok {
+			ms[i].PreSum, ms[i].PreSumSquares, ms[i].PreCrossSum = r.PreSum, r.PreSumSquares, r.PreCrossSum
+		}
+	}
+}
