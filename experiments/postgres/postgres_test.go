@@ -103,3 +103,15 @@ func BenchmarkIngest1000(b *testing.B) {
 	defer s.Close()
 	storetest.BenchmarkIngest(b, s, 1000)
 }
+
+// TestJITOff: store connections start with jit off (store.go).
+func TestJITOff(t *testing.T) {
+	s := open(t)
+	var jit string
+	if err := s.DB().Get(&jit, `SHOW jit`); err != nil {
+		t.Fatal(err)
+	}
+	if jit != "off" {
+		t.Fatalf("jit = %q on a store connection, want off", jit)
+	}
+}
