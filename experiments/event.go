@@ -168,7 +168,11 @@ type StatsQuery struct {
 	// units without it fall in the slice "(none)".
 	Dimension string
 	// Until, when set, counts only exposures and conversions before it.
-	Until            time.Time
+	Until time.Time
+	// AsOf is the cut-off of CohortStats when Until is zero (zero: now):
+	// the units come from the rollups, only the weeks completed by AsOf
+	// count, and conversions from AsOf on are ignored.
+	AsOf             time.Time
 	MultipleExposure MultipleExposure
 	// PrePeriod asks for the CUPED pre-period sums (MetricSums.PreSum,
 	// PreSumSquares, PreCrossSum), which read the raw events of the

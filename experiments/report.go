@@ -232,7 +232,7 @@ type CohortRow struct {
 
 // CohortStore is an optional store capability: repurchase cohorts of an
 // experiment's analysed units by week after each unit's first exposure,
-// for the conversion name metric, as of q.Until (now when zero): week k
+// for the conversion name metric, as of q.Until (else q.AsOf, else now): week k
 // counts the units exposed at least k weeks before it. Both stores (sqlite,
 // postgres) implement it; with another store the report degrades to an
 // unavailable cohort table.
@@ -916,7 +916,9 @@ func (s *Service) cohorts(ctx context.Context, exp *Experiment, q StatsQuery, me
 	if !ok {
 		return CohortTable{Note: "this store cannot compute repurchase cohorts yet: they need per-unit conversion times, which the sufficient statistics do not carry"}
 	}
-	q.Until = now
+	// As of now, from the rollups (not Until, which would rebuild every
+	// unit's first exposure from the raw events).
+	q.AsOf = now
 	rows, err := cs.CohortStats(ctx, q, metric, cohortWeeks)
 	if err != nil {
 		s.log.Warn("cohort stats", "experiment", q.Experiment, "err", err)

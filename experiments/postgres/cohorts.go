@@ -59,6 +59,9 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 	}
 	asOf := q.Until
 	if asOf.IsZero() {
+		asOf = q.AsOf
+	}
+	if asOf.IsZero() {
 		asOf = time.Now()
 	}
 	cut := asOf.UTC()

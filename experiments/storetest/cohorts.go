@@ -145,6 +145,11 @@ func testCohorts(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			{Variant: "treat", Week: 2, Units: 2, Repurchasers: 0},
 			{Variant: "treat", Week: 3, Units: 2, Repurchasers: 1},
 		})
+		// AsOf instead of Until: the units come from the rollups, with the
+		// same cut-off; the fixture has no exposure after it, so the
+		// answer is the same.
+		equalJSON(t, "cohorts (as of)", cohorts(t, experiments.StatsQuery{Experiment: "coh", AsOf: q.Until}, "purchase", 4),
+			cohorts(t, q, "purchase", 4))
 		// Two weeks asked: weeks 1 and 2 only.
 		equalJSON(t, "cohorts (2 weeks)", cohorts(t, q, "purchase", 2), cohortRows{
 			{Variant: "control", Week: 1, Units: 3, Repurchasers: 2},
