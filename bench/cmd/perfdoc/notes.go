@@ -82,7 +82,7 @@ Run2 / Hash = 2.27 / 2.55 and Run5 / Hash = 2.61 / 2.48.
 const why = `
 ### Why targets are missed (analysis of 2026-11-23)
 
-- **HTTP ingest vs raw COPY / raw INSERT (target 0.5; ≈ 0.2 on PostgreSQL and ≈ 0.3 on SQLite in our runs).**
+- **HTTP ingest vs raw COPY / raw INSERT (target 0.5; 0.13–0.2 on PostgreSQL and 0.18–0.3 on SQLite in our runs).**
   Go is no longer the bottleneck: after the byte-level JSON fast path the HTTP figure is within a few
   milliseconds of the store-only one (decoding and validating 1000 events takes about 3 ms of CPU). The store
   transaction is. A per-statement log of the PostgreSQL store (` + "`log_min_duration_statement = 0`" + `) for one
@@ -102,9 +102,16 @@ const why = `
   flag, for the metric sums, so neither joins a million rows. The CUPED pre-period sums (a read of raw conversions in
   each unit's pre-period window) are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall
   analysis.
-- **` + "`Service.Report`" + `** costs several times the statistics query because it also runs the cohort query
-  (` + "`CohortStats`" + `, raw conversions per unit by week) and the breakdowns. It stays within the same order, but at a
-  million units it takes seconds on this machine: cache reports, or roll cohorts up at ingest like the metrics.
+- **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in our runs).** The report
+  runs the statistics query and, besides it, reads that the bare statistics do not: the CUPED pre-period sums of the
+  overall analysis (each unit's conversions in the 28 days before its first exposure, a join of the raw conversions
+  with the units: about 2 s of the 5 s at 1,000,000 units), the repurchase cohorts (raw conversions per unit by
+  week), the channel and hour breakdowns (now single scans of ` + "`unit_metrics`" + `, which carries each unit's channel
+  and first exposure time) and the promotion spend. The independent reads run concurrently (at most 4), but
+  PostgreSQL's parallel workers already keep both CPUs busy, so that gains little here; PostgreSQL's JIT, which
+  cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's connections. What remains is
+  the pre-period read; a pre-period rollup maintained at ingest (like ` + "`unit_metrics`" + `) would make the report a
+  small multiple of the statistics query, at the cost of one more probe per new unit at ingest.
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
   share the CPUs with each other and with the other jobs. When the load average is far above 2, "half
   saturation" is still queueing, and p50 itself is in milliseconds. Read the p99/p50 ratio, not the absolute values.
