@@ -1,14 +1,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -50,38 +47,10 @@ func decodeEventBatchRef(data []byte, maxEvents int) (decodedBatch, *Problem) {
 	return d, nil
 }
 
-// decodeEventRef is decodeEvent as it was before its fast path.
+// decodeEventRef is decodeEvent as it was before its fast path: the
+// general path alone, with the reference (encoding/json token) scanner.
 func decodeEventRef(raw json.RawMessage) (experiments.Event, string, *decodeError) {
-	var d EventDTO
-	if !utf8.Valid(raw) {
-		return experiments.Event{}, "", &decodeError{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}
-	}
-	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return experiments.Event{}, "", &decodeError{Code: "invalid_type", Detail: "an event must be a JSON object"}
-	}
-	if err := unmarshal(raw, &d); err != nil {
-		if moneyFields[err.Field] {
-			err.Code = "invalid_money"
-			err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
-		}
-		return experiments.Event{}, d.EventID, err
-	}
-	if field, code := scanJSONTokens(raw); code != "" {
-		return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
-	}
-	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
-		Experiment: d.Experiment, Variant: d.Variant, Name: d.Name, Revenue: d.Revenue,
-		PromotionCost: d.PromotionCost, Currency: d.Currency, OrderID: d.OrderID, Channel: d.Channel,
-		Attributes: d.Attributes}
-	if d.Timestamp != "" {
-		ts, err := time.Parse(time.RFC3339Nano, d.Timestamp)
-		if err != nil {
-			return e, d.EventID, &decodeError{Field: "timestamp", Code: "invalid_timestamp",
-				Detail: "timestamp: must be an RFC 3339 time such as 2026-03-01T12:00:00Z"}
-		}
-		e.Timestamp = ts
-	}
-	return e, d.EventID, nil
+	return decodeEventWith(raw, func([]byte, *EventDTO) bool { return false }, scanJSONTokens)
 }
 
 // batchSeeds are batch bodies that take the fast paths and that leave

@@ -63,6 +63,14 @@ var moneyFields = map[string]bool{"revenue": true, "promotion_cost": true}
 // decodeEvent decodes one event, a valid JSON value (an element of a
 // batch that decoded); the error names the field.
 func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) {
+	return decodeEventWith(raw, decodeEventFast, scanJSON)
+}
+
+// decodeEventWith is decodeEvent with its fast path (which reports
+// whether it decoded the event) and its scanner for NULs and repeated keys
+// given: the tests compare decodeEvent with the general path alone and the
+// reference scanner.
+func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, scan func([]byte) (string, string)) (experiments.Event, string, *decodeError) {
 	if !utf8.Valid(raw) {
 		return experiments.Event{}, "", &decodeError{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}
 	}
@@ -70,7 +78,7 @@ func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) 
 		return experiments.Event{}, "", &decodeError{Code: "invalid_type", Detail: "an event must be a JSON object"}
 	}
 	var d EventDTO
-	if !decodeEventFast(raw, &d) {
+	if !fast(raw, &d) {
 		d = EventDTO{}
 		if err := unmarshal(raw, &d); err != nil {
 			if moneyFields[err.Field] {
@@ -79,7 +87,7 @@ func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) 
 			}
 			return experiments.Event{}, d.EventID, err
 		}
-		if field, code := scanJSON(raw); code != "" {
+		if field, code := scan(raw); code != "" {
 			return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
 		}
 	}
