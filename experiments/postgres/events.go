@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -180,17 +179,6 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 	return err
 }
 
-func attributesJSON(m map[string]string) (sql.NullString, error) {
-	if len(m) == 0 {
-		return sql.NullString{}, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return sql.NullString{}, err
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
-}
-
 // copyStaging copies the batch into the temp table staging, with its
 // position in ord.
 func copyStaging(ctx context.Context, tx *rtx, events []experiments.Event) (err error) {
@@ -206,7 +194,7 @@ func copyStaging(ctx context.Context, tx *rtx, events []experiments.Event) (err 
 	now := time.Now()
 	for i := range events {
 		e := &events[i]
-		attrs, err := attributesJSON(e.Attributes)
+		attrs, err := sqlstore.AttributesJSON(e.Attributes)
 		if err != nil {
 			return fmt.Errorf("event %d: %w", i, err)
 		}

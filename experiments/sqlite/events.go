@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -126,17 +125,6 @@ func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
 
-func attributesJSON(m map[string]string) (sql.NullString, error) {
-	if len(m) == 0 {
-		return sql.NullString{}, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return sql.NullString{}, err
-	}
-	return sql.NullString{String: string(b), Valid: true}, nil
-}
-
 // IngestEvents stores a batch in one transaction and folds its new events
 // into the rollups: exposures merge into exposures_rollup, conversions add
 // to unit_metrics, and the attributed conversions of units whose exposures
@@ -167,7 +155,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		now := time.Now()
 		for i := range events {
 			e := &events[i]
-			attrs, err := attributesJSON(e.Attributes)
+			attrs, err := sqlstore.AttributesJSON(e.Attributes)
 			if err != nil {
 				return fmt.Errorf("event %d: %w", i, err)
 			}

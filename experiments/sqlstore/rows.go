@@ -298,3 +298,16 @@ func (r *auditRow) toDomain() *experiments.AuditEntry {
 	}
 	return e
 }
+
+// AttributesJSON is an event's attributes as a JSON object, or NULL when
+// it has none.
+func AttributesJSON(m map[string]string) (sql.NullString, error) {
+	if len(m) == 0 {
+		return sql.NullString{}, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return sql.NullString{}, err
+	}
+	return sql.NullString{String: string(b), Valid: true}, nil
+}
