@@ -98,38 +98,11 @@ CREATE TEMP TABLE raw_staging (LIKE raw_events) ON COMMIT DELETE ROWS`)
 	if dedupe {
 		table = "raw_staging"
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		evs := eventBatch("r", "spring-sale", next, ingestBatch)
-		b.StartTimer()
-		tx, err := db.Begin()
-		if err != nil {
-			b.Fatal(err)
-		}
-		st, err := tx.Prepare(`COPY ` + table + ` (` + rawColumns + `) FROM STDIN`)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for j := range evs {
-			if _, err := st.Exec(rawArgs(&evs[j])...); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if _, err := st.Exec(); err != nil {
-			b.Fatal(err)
-		}
-		st.Close()
-		if dedupe {
-			if _, err := tx.Exec(`INSERT INTO raw_events SELECT * FROM raw_staging ON CONFLICT (event_id) DO NOTHING`); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
+	var finish []string
+	if dedupe {
+		finish = []string{`INSERT INTO raw_events SELECT * FROM raw_staging ON CONFLICT (event_id) DO NOTHING`}
 	}
-	reportEvents(b)
+	rawBatches(b, db, next, `COPY `+table+` (`+rawColumns+`) FROM STDIN`, true, rawArgs, finish...)
 }
 
 // BenchmarkIngestSQLite: the anchor is one transaction per batch with a
@@ -148,33 +121,13 @@ func BenchmarkIngestSQLite(b *testing.B) {
 			return db, err
 		})
 		next := fixture(b, "sqlite-raw-next", func() (*int, error) { return new(int), nil })
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			evs := eventBatch("r", "spring-sale", next, ingestBatch)
-			b.StartTimer()
-			tx, err := db.Begin()
-			if err != nil {
-				b.Fatal(err)
-			}
-			st, err := tx.Prepare(`INSERT INTO raw_events (` + rawColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := range evs {
-				a := rawArgs(&evs[j])
-				a[3] = evs[j].Timestamp.Format(time.RFC3339Nano)
+		rawBatches(b, db, next, `INSERT INTO raw_events (`+rawColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, false,
+			func(e *experiments.Event) []any {
+				a := rawArgs(e)
+				a[3] = e.Timestamp.Format(time.RFC3339Nano)
 				a[11] = time.Now().UTC().Format(time.RFC3339Nano)
-				if _, err := st.Exec(a...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			st.Close()
-			if err := tx.Commit(); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reportEvents(b)
+				return a
+			})
 	})
 	b.Run("impl=promolift-store", func(b *testing.B) {
 		benchStoreIngest(b, sqliteAPI(b), "sqs")
@@ -193,6 +146,47 @@ func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
 		body := eventsJSON(eventBatch(prefix, "spring-sale", next, ingestBatch))
 		b.StartTimer()
 		if err := post(url, e.sdk, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEvents(b)
+}
+
+// rawBatches writes b.N batches into db, one transaction each: the
+// statement stmt, prepared in the transaction, runs once per event with
+// args(e) (and once more without arguments to end a COPY), then the
+// statements finish run, and the transaction commits.
+func rawBatches(b *testing.B, db *sql.DB, next *int, stmt string, copyIn bool, args func(*experiments.Event) []any, finish ...string) {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		evs := eventBatch("r", "spring-sale", next, ingestBatch)
+		b.StartTimer()
+		tx, err := db.Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := tx.Prepare(stmt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for j := range evs {
+			if _, err := st.Exec(args(&evs[j])...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if copyIn {
+			if _, err := st.Exec(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		st.Close()
+		for _, q := range finish {
+			if _, err := tx.Exec(q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
 		}
 	}
