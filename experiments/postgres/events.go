@@ -333,6 +333,11 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	return diffs, wrap("check rollups", err)
 }
 
+// statsDialect is this database's SQL in the sufficient-statistics
+// queries.
+var statsDialect = sqlstore.StatsDialect{Float: "DOUBLE PRECISION", True: "TRUE",
+	HourSlice: `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`, AttributeValue: `attributes ->> CAST(? AS TEXT)`}
+
 // SufficientStats reads the rollups of one experiment. With q.Until set it
 // recomputes them from the raw events before that time.
 //
@@ -364,52 +369,19 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		unitArgs = []any{q.Experiment, until}
 		metricArgs = []any{q.Experiment, until, until}
 	}
-	slice := `''`
-	var sliceArgs []any
-	if q.Dimension == experiments.DimensionChannel {
-		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
-	} else if q.Dimension == experiments.DimensionHour {
-		slice = `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`
-	} else if q.Dimension != "" {
-		slice = `COALESCE(NULLIF(attributes ->> CAST(? AS TEXT), ''), '` + experiments.NoSlice + `')`
-		sliceArgs = []any{q.Dimension}
-	}
-	analysed := `NOT multiple`
-	if q.MultipleExposure == experiments.MultipleFirst {
-		analysed = `TRUE`
-	}
+	sl := statsDialect.SliceOf(q)
 	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
 	tx := &rtx{btx}
 	defer func() { _ = tx.Rollback() }()
-	var vs []sqlstore.VariantRow
-	err = tx.SelectContext(ctx, &vs, `SELECT `+slice+` AS slice, variant,
-	SUM(CASE WHEN `+analysed+` THEN 1 ELSE 0 END) AS units,
-	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
-	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) AS multiple_exposed
-FROM (`+units+`) u GROUP BY 1, 2`, append(sliceArgs, unitArgs...)...)
+	out, err := statsDialect.ReadStats(ctx, tx, sl, units, unitArgs, unitMetrics, metricArgs)
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
-	var ms []sqlstore.MetricRow
-	err = tx.SelectContext(ctx, &ms, `SELECT `+slice+` AS slice, variant, metric, COUNT(*) AS converted,
-	SUM(CAST(conversions AS DOUBLE PRECISION)) AS count,
-	SUM(CAST(conversions AS DOUBLE PRECISION) * conversions) AS count_squares,
-	SUM(CAST(revenue AS DOUBLE PRECISION)) AS revenue,
-	SUM(CAST(revenue AS DOUBLE PRECISION) * revenue) AS revenue_squares,
-	SUM(CAST(revenue AS DOUBLE PRECISION) * conversions) AS revenue_count,
-	SUM(CAST(cost AS DOUBLE PRECISION)) AS cost
-FROM (`+unitMetrics+`) m
-WHERE `+analysed+` AND conversions > 0
-GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
-	if err != nil {
-		return nil, wrap("sufficient stats", err)
-	}
-	out := sqlstore.AssembleStats(vs, ms)
 	if q.PrePeriod {
-		if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
+		if err := addPrePeriod(ctx, tx, q, sl, out.Metrics); err != nil {
 			return nil, wrap("sufficient stats", err)
 		}
 	}

@@ -108,7 +108,8 @@ ORDER BY u.variant, wk.k`
 // only the experiment's units and their conversions before exposure. Sums
 // of a metric without an entry in ms (no attributed conversion at all) are
 // dropped.
-func addPrePeriod(ctx context.Context, tx *sqlx.Tx, q experiments.StatsQuery, slice string, sliceArgs []any, analysed string, ms []experiments.MetricSums) error {
+func addPrePeriod(ctx context.Context, tx *sqlx.Tx, q experiments.StatsQuery, sl sqlstore.StatsSlice, ms []experiments.MetricSums) error {
+	slice, sliceArgs, analysed := sl.Expr, sl.Args, sl.Analysed
 	units, unitArgs := cohortUnits(q)
 	y := `COALESCE((SELECT m.revenue FROM unit_metrics m
 		WHERE m.experiment = ? AND m.unit_id = p.unit_id AND m.metric = p.metric), 0)`

@@ -226,6 +226,13 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	return diffs, wrap("check rollups", err)
 }
 
+// statsDialect is this database's SQL in the sufficient-statistics
+// queries.
+var statsDialect = sqlstore.StatsDialect{Float: "REAL", True: "1 = 1",
+	HourSlice: `strftime('%H', first_exposed_at / 1000000, 'unixepoch')`,
+	// json_each matches the key exactly, whatever characters it has.
+	AttributeValue: `(SELECT CAST(j.value AS TEXT) FROM json_each(attributes) j WHERE j.key = ?)`}
+
 // SufficientStats reads the rollups of one experiment. With q.Until set it
 // recomputes them from the raw events before that time.
 //
@@ -257,52 +264,18 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		unitArgs = []any{q.Experiment, until}
 		metricArgs = []any{q.Experiment, until, until}
 	}
-	slice := `''`
-	var sliceArgs []any
-	if q.Dimension == experiments.DimensionChannel {
-		slice = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
-	} else if q.Dimension == experiments.DimensionHour {
-		slice = `strftime('%H', first_exposed_at / 1000000, 'unixepoch')`
-	} else if q.Dimension != "" {
-		// json_each matches the key exactly, whatever characters it has.
-		slice = `COALESCE(NULLIF((SELECT CAST(j.value AS TEXT) FROM json_each(attributes) j WHERE j.key = ?), ''), '` + experiments.NoSlice + `')`
-		sliceArgs = []any{q.Dimension}
-	}
-	analysed := `NOT multiple`
-	if q.MultipleExposure == experiments.MultipleFirst {
-		analysed = `1 = 1`
-	}
+	sl := statsDialect.SliceOf(q)
 	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var vs []sqlstore.VariantRow
-	err = tx.SelectContext(ctx, &vs, `SELECT `+slice+` AS slice, variant,
-	SUM(CASE WHEN `+analysed+` THEN 1 ELSE 0 END) AS units,
-	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
-	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) AS multiple_exposed
-FROM (`+units+`) u GROUP BY 1, 2`, append(sliceArgs, unitArgs...)...)
+	out, err := statsDialect.ReadStats(ctx, tx, sl, units, unitArgs, unitMetrics, metricArgs)
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
-	var ms []sqlstore.MetricRow
-	err = tx.SelectContext(ctx, &ms, `SELECT `+slice+` AS slice, variant, metric, COUNT(*) AS converted,
-	SUM(CAST(conversions AS REAL)) AS count,
-	SUM(CAST(conversions AS REAL) * conversions) AS count_squares,
-	SUM(CAST(revenue AS REAL)) AS revenue,
-	SUM(CAST(revenue AS REAL) * revenue) AS revenue_squares,
-	SUM(CAST(revenue AS REAL) * conversions) AS revenue_count,
-	SUM(CAST(cost AS REAL)) AS cost
-FROM (`+unitMetrics+`) m
-WHERE `+analysed+` AND conversions > 0
-GROUP BY 1, 2, 3`, append(sliceArgs, metricArgs...)...)
-	if err != nil {
-		return nil, wrap("sufficient stats", err)
-	}
-	out := sqlstore.AssembleStats(vs, ms)
 	if q.PrePeriod {
-		if err := addPrePeriod(ctx, tx, q, slice, sliceArgs, analysed, out.Metrics); err != nil {
+		if err := addPrePeriod(ctx, tx, q, sl, out.Metrics); err != nil {
 			return nil, wrap("sufficient stats", err)
 		}
 	}

@@ -94,3 +94,77 @@ FROM unit_metrics WHERE experiment = ?`
 FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
 WHERE r.experiment = ?`
 }
+
+// StatsDialect holds the SQL that differs between the databases in the
+// sufficient-statistics queries.
+type StatsDialect struct {
+	Float string // the floating-point type the sums are cast to
+	True  string // a condition that always holds
+	// HourSlice is the hour (00–23, UTC) of first_exposed_at, as text.
+	HourSlice string
+	// AttributeValue is the text value of the attribute named by one
+	// parameter in the attributes column (NULL when absent).
+	AttributeValue string
+}
+
+// StatsSlice is how SufficientStats groups units: the slice expression
+// (over the columns of RollupSources' relations), its arguments, and the
+// condition of the analysed units (over the multiple column).
+type StatsSlice struct {
+	Expr     string
+	Args     []any
+	Analysed string
+}
+
+// SliceOf is the StatsSlice of q.
+func (d StatsDialect) SliceOf(q experiments.StatsQuery) StatsSlice {
+	s := StatsSlice{Expr: `''`, Analysed: `NOT multiple`}
+	switch q.Dimension {
+	case "":
+	case experiments.DimensionChannel:
+		s.Expr = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
+	case experiments.DimensionHour:
+		s.Expr = d.HourSlice
+	default:
+		s.Expr = `COALESCE(NULLIF(` + d.AttributeValue + `, ''), '` + experiments.NoSlice + `')`
+		s.Args = []any{q.Dimension}
+	}
+	if q.MultipleExposure == experiments.MultipleFirst {
+		s.Analysed = d.True
+	}
+	return s
+}
+
+// ReadStats runs the two aggregates of SufficientStats in tx: per slice
+// and variant the analysed units, their exposures and the multiple-exposed
+// units over units (with unitArgs), and per slice, variant and metric the
+// sums over the analysed converted units of unitMetrics (with metricArgs);
+// see RollupSources for the two relations.
+func (d StatsDialect) ReadStats(ctx context.Context, tx Queryer, s StatsSlice, units string, unitArgs []any,
+	unitMetrics string, metricArgs []any) (*experiments.SufficientStats, error) {
+	var vs []VariantRow
+	err := tx.SelectContext(ctx, &vs, `SELECT `+s.Expr+` AS slice, variant,
+	SUM(CASE WHEN `+s.Analysed+` THEN 1 ELSE 0 END) AS units,
+	SUM(CASE WHEN `+s.Analysed+` THEN exposures ELSE 0 END) AS exposures,
+	SUM(CASE WHEN multiple THEN 1 ELSE 0 END) AS multiple_exposed
+FROM (`+units+`) u GROUP BY 1, 2`, append(append([]any{}, s.Args...), unitArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	f := d.Float
+	var ms []MetricRow
+	err = tx.SelectContext(ctx, &ms, `SELECT `+s.Expr+` AS slice, variant, metric, COUNT(*) AS converted,
+	SUM(CAST(conversions AS `+f+`)) AS count,
+	SUM(CAST(conversions AS `+f+`) * conversions) AS count_squares,
+	SUM(CAST(revenue AS `+f+`)) AS revenue,
+	SUM(CAST(revenue AS `+f+`) * revenue) AS revenue_squares,
+	SUM(CAST(revenue AS `+f+`) * conversions) AS revenue_count,
+	SUM(CAST(cost AS `+f+`)) AS cost
+FROM (`+unitMetrics+`) m
+WHERE `+s.Analysed+` AND conversions > 0
+GROUP BY 1, 2, 3`, append(append([]any{}, s.Args...), metricArgs...)...)
+	if err != nil {
+		return nil, err
+	}
+	return AssembleStats(vs, ms), nil
+}
