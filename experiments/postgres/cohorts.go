@@ -31,14 +31,6 @@ FROM exposures_rollup WHERE experiment = ?`, []any{q.Experiment}
 	return exposureSelect("", " AND e.experiment = ? AND e.ts < ?"), []any{q.Experiment, q.Until.UTC()}
 }
 
-// cohortRow scans one row of the cohort query.
-type cohortRow struct {
-	Variant      string `db:"variant"`
-	Week         int    `db:"week"`
-	Units        int64  `db:"units"`
-	Repurchasers int64  `db:"repurchasers"`
-}
-
 // CohortStats implements experiments.CohortStore. For the analysed units
 // of q.Experiment (q.MultipleExposure applies; q.Dimension is ignored) and
 // each week k = 1..weeks after a unit's first exposure f, that is the
@@ -57,14 +49,7 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 	if weeks <= 0 {
 		return nil, nil
 	}
-	asOf := q.Until
-	if asOf.IsZero() {
-		asOf = q.AsOf
-	}
-	if asOf.IsZero() {
-		asOf = time.Now()
-	}
-	cut := asOf.UTC()
+	cut := sqlstore.CohortCutoff(q).UTC()
 	units, unitArgs := cohortUnits(q)
 	analysed := `NOT multiple`
 	if q.MultipleExposure == experiments.MultipleFirst {
@@ -90,15 +75,11 @@ LEFT JOIN rep ON rep.unit_id = u.unit_id AND rep.week = wk.k
 GROUP BY u.variant, wk.k
 ORDER BY u.variant, wk.k`
 	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, cut)
-	var rows []cohortRow
+	var rows []sqlstore.CohortRow
 	if err := s.w.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, wrap("cohort stats", err)
 	}
-	out := make([]experiments.CohortRow, len(rows))
-	for i, r := range rows {
-		out[i] = experiments.CohortRow{Variant: r.Variant, Week: r.Week, Units: r.Units, Repurchasers: r.Repurchasers}
-	}
-	return out, nil
+	return sqlstore.Cohorts(rows), nil
 }
 
 // addPrePeriod fills PreSum, PreSumSquares and PreCrossSum of ms (the

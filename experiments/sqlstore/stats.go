@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"sort"
+	"time"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -105,4 +106,33 @@ func MergePrePeriod(ms []experiments.MetricSums, rows []PreRow) {
 			ms[i].PreSum, ms[i].PreSumSquares, ms[i].PreCrossSum = r.PreSum, r.PreSumSquares, r.PreCrossSum
 		}
 	}
+}
+
+// CohortRow is a row of the stores' cohort query.
+type CohortRow struct {
+	Variant      string `db:"variant"`
+	Week         int    `db:"week"`
+	Units        int64  `db:"units"`
+	Repurchasers int64  `db:"repurchasers"`
+}
+
+// Cohorts converts the rows of the cohort query.
+func Cohorts(rows []CohortRow) []experiments.CohortRow {
+	out := make([]experiments.CohortRow, len(rows))
+	for i, r := range rows {
+		out[i] = experiments.CohortRow{Variant: r.Variant, Week: r.Week, Units: r.Units, Repurchasers: r.Repurchasers}
+	}
+	return out
+}
+
+// CohortCutoff is the cut-off of CohortStats for q: q.Until, else q.AsOf,
+// else now.
+func CohortCutoff(q experiments.StatsQuery) time.Time {
+	switch {
+	case !q.Until.IsZero():
+		return q.Until
+	case !q.AsOf.IsZero():
+		return q.AsOf
+	}
+	return time.Now()
 }
