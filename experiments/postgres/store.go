@@ -18,12 +18,16 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 	"github.com/promolift/promolift/migrations"
 )
 
 // Store is the PostgreSQL store. It is safe for concurrent use, also by
 // several processes on one database.
 type Store struct {
+	// The CRUD of experiments, flags, API keys and the audit log (crud.go).
+	*sqlstore.Store
+
 	db  *sqlx.DB
 	w   rdb // writes and reads go through the same pool
 	r   rdb
@@ -48,6 +52,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, w: rdb{db}, r: rdb{db}, log: log}
+	s.Store = newCommon(s.w, s.r)
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err

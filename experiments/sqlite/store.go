@@ -16,11 +16,15 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 	"github.com/promolift/promolift/migrations"
 )
 
 // Store is the SQLite store. It is safe for concurrent use.
 type Store struct {
+	// The CRUD of experiments, flags, API keys and the audit log (crud.go).
+	*sqlstore.Store
+
 	w   *sqlx.DB // the single writer connection
 	r   *sqlx.DB // readers (the writer itself for in-memory databases)
 	log *slog.Logger
@@ -79,6 +83,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		r.SetMaxIdleConns(8)
 		s.r = r
 	}
+	s.Store = newCommon(s.w, s.r)
 	if _, err := s.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
