@@ -36,35 +36,17 @@ LEFT JOIN promotion_costs pc ON pc.experiment = r.experiment AND pc.variant = r.
 func (s *Store) SyncPromotionCosts(ctx context.Context, e *experiments.Experiment) error {
 	want := sqlstore.CostRows(e)
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		var have []sqlstore.CostRow
-		if err := tx.SelectContext(ctx, &have, `SELECT experiment, variant, type, value, unit_cost, cost_rule,
-			percent_bp, amount, capped FROM promotion_costs WHERE experiment = ?`, e.Key); err != nil {
+		changed, err := sqlstore.CostRowsChanged(ctx, tx, e.Key, want)
+		if err != nil || !changed {
 			return err
 		}
-		same := len(have) == len(want)
-		for _, h := range have {
-			if w, ok := want[h.Variant]; !ok || w != h {
-				same = false
-			}
-		}
-		if same {
-			return nil
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM promotion_costs WHERE experiment = ?`, e.Key); err != nil {
+		if err := sqlstore.ReplaceCostRows(ctx, tx, e.Key, want); err != nil {
 			return err
-		}
-		for _, r := range want {
-			if _, err := tx.NamedExecContext(ctx, `INSERT INTO promotion_costs (experiment, variant, type, value,
-				unit_cost, cost_rule, percent_bp, amount, capped) VALUES (:experiment, :variant, :type, :value,
-				:unit_cost, :cost_rule, :percent_bp, :amount, :capped)`, r); err != nil {
-				return err
-			}
 		}
 		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
-			SELECT experiment, unit_id FROM exposures_rollup WHERE experiment = ?`, e.Key); err != nil {
+		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
 			return err
 		}
 		return recomputeMetricsTouched(ctx, tx)

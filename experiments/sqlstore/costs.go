@@ -1,6 +1,10 @@
 package sqlstore
 
-import "github.com/promolift/promolift/experiments"
+import (
+	"context"
+
+	"github.com/promolift/promolift/experiments"
+)
 
 // CostRow is one row of promotion_costs: the cost rule of one variant,
 // with the integer form (experiments.ConversionCostOf) the stores evaluate
@@ -27,4 +31,39 @@ func CostRows(e *experiments.Experiment) map[string]CostRow {
 			UnitCost: p.UnitCost, CostRule: string(p.CostRule), PercentBP: c.PercentBP, Amount: c.Amount, Capped: c.Capped}
 	}
 	return out
+}
+
+// CostRowsChanged reports whether the stored promotion_costs rows of
+// experiment differ from want.
+func CostRowsChanged(ctx context.Context, tx Queryer, experiment string, want map[string]CostRow) (bool, error) {
+	var have []CostRow
+	if err := tx.SelectContext(ctx, &have, `SELECT experiment, variant, type, value, unit_cost, cost_rule,
+		percent_bp, amount, capped FROM promotion_costs WHERE experiment = ?`, experiment); err != nil {
+		return false, err
+	}
+	if len(have) != len(want) {
+		return true, nil
+	}
+	for _, h := range have {
+		if w, ok := want[h.Variant]; !ok || w != h {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ReplaceCostRows replaces the promotion_costs rows of experiment with
+// rows.
+func ReplaceCostRows(ctx context.Context, tx Queryer, experiment string, rows map[string]CostRow) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM promotion_costs WHERE experiment = ?`, experiment); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if _, err := tx.NamedExecContext(ctx, `INSERT INTO promotion_costs (experiment, variant, type, value,
+			unit_cost, cost_rule, percent_bp, amount, capped) VALUES (:experiment, :variant, :type, :value,
+			:unit_cost, :cost_rule, :percent_bp, :amount, :capped)`, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
