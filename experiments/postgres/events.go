@@ -119,12 +119,30 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
 		return err
 	}
+	// The conversions attributable to the touched units lie between their
+	// earliest first exposure and their last window end. Given as
+	// parameters, these bounds let the planner read only the monthly
+	// partitions of events in between.
+	var span struct {
+		From sql.NullTime `db:"lo"`
+		To   sql.NullTime `db:"hi"`
+	}
+	if err := tx.GetContext(ctx, &span, `SELECT MIN(r.first_exposed_at) AS lo,
+	MAX(r.first_exposed_at + COALESCE(xw.attribution_window_us, `+fmt.Sprint(defaultWindowUS)+`) * INTERVAL '1 microsecond') AS hi
+FROM touched t JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id
+LEFT JOIN experiments xw ON xw.key = r.experiment`); err != nil {
+		return err
+	}
+	if !span.From.Valid {
+		return nil // the batch brought no first exposure
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
 		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events", ""))
+		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events",
+			` AND c.ts BETWEEN ? AND ?`), span.From.Time, span.To.Time)
 	return err
 }
 
@@ -136,29 +154,42 @@ const firstExposure = `(EXCLUDED.first_exposed_at, EXCLUDED.first_event_id) < (r
 // without reading the raw events: per (experiment, unit) the earliest
 // (ts, event_id) wins, exposure counts add up, and a unit is multiple
 // once two of its exposures name different variants (before the batch,
-// the stored ones all named first_variant). Every pair it changes goes
-// into touched, whose attributed conversions depend on the first exposure.
+// the stored ones all named first_variant).
+//
+// A pair goes into touched, to have its attributed conversions rebuilt
+// from the raw events, only when the batch brings its first exposure (a new
+// unit, or an earlier exposure than the stored one): only then does its
+// attribution window move. A later exposure changes no attributed
+// conversion; it can only make the unit multiple, which is copied into its
+// unit_metrics rows directly.
 func mergeExposures(ctx context.Context, tx *rtx) error {
 	pick := func(col string) string {
 		return col + ` = CASE WHEN ` + firstExposure + ` THEN EXCLUDED.` + col + ` ELSE r.` + col + ` END`
 	}
-	_, err := tx.ExecContext(ctx, `WITH up AS (
-	INSERT INTO exposures_rollup AS r (`+rollupColumns+`)
-	SELECT experiment, unit_id, variant, ts, event_id, n, vmin <> vmax, attributes, channel FROM (
+	_, err := tx.ExecContext(ctx, `WITH b AS (
+	SELECT experiment, unit_id, variant, ts, event_id, n, vmin <> vmax AS multiple, attributes, channel FROM (
 		SELECT DISTINCT ON (experiment, unit_id) experiment, unit_id, variant, ts, event_id, attributes, channel,
 			COUNT(*) OVER w AS n, MIN(variant) OVER w AS vmin, MAX(variant) OVER w AS vmax
 		FROM fresh WHERE type = 'exposure'
 		WINDOW w AS (PARTITION BY experiment, unit_id)
 		ORDER BY experiment, unit_id, ts, event_id
-	) b
+	) x
+), up AS (
+	INSERT INTO exposures_rollup AS r (`+rollupColumns+`)
+	SELECT * FROM b
 	ON CONFLICT (experiment, unit_id) DO UPDATE SET
 		exposures = r.exposures + EXCLUDED.exposures,
 		multiple = r.multiple OR EXCLUDED.multiple OR r.first_variant <> EXCLUDED.first_variant,
 		`+pick("first_variant")+`, `+pick("first_exposed_at")+`, `+pick("first_event_id")+`,
 		`+pick("attributes")+`, `+pick("channel")+`
-	RETURNING experiment, unit_id
+	RETURNING experiment, unit_id, first_event_id, multiple
+), t AS (
+	INSERT INTO touched (experiment, unit_id)
+	SELECT up.experiment, up.unit_id FROM up JOIN b USING (experiment, unit_id)
+	WHERE up.first_event_id = b.event_id
 )
-INSERT INTO touched (experiment, unit_id) SELECT experiment, unit_id FROM up`)
+UPDATE unit_metrics m SET multiple = TRUE FROM up
+WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id`)
 	return err
 }
 

@@ -88,8 +88,13 @@ const firstExposure = `(excluded.first_exposed_at, excluded.first_event_id) < (r
 // (experiment, unit) the earliest (ts, event_id) wins, exposure counts add
 // up, and a unit is multiple once two of its exposures name different
 // variants (before the batch, the stored ones all named first_variant).
-// Every pair it changes goes into touched, whose attributed conversions
-// depend on the first exposure.
+//
+// A pair goes into touched, to have its attributed conversions rebuilt
+// from the raw events, only when the batch brings its first exposure (a new
+// unit, or an earlier exposure than the stored one): only then does its
+// attribution window move. A later exposure changes no attributed
+// conversion; it can only make the unit multiple, which is copied into its
+// unit_metrics rows directly.
 func mergeExposures(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
 	pick := func(col string) string {
 		return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
@@ -103,8 +108,15 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	`+pick("attributes")+`, `+pick("channel"), lastRowID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
-		SELECT DISTINCT experiment, unit_id FROM `+freshEvents+` WHERE e.rowid > ? AND e.type = 'exposure'`, lastRowID)
+	// The rollup rows of the pairs the batch exposed.
+	const merged = freshEvents + ` CROSS JOIN exposures_rollup r ON r.experiment = e.experiment AND r.unit_id = e.unit_id
+		WHERE e.rowid > ? AND e.type = 'exposure'`
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
+		SELECT r.experiment, r.unit_id FROM `+merged+` AND r.first_event_id = e.event_id`, lastRowID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE unit_metrics SET multiple = 1
+		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM `+merged+` AND r.multiple)`, lastRowID)
 	return err
 }
 

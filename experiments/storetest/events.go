@@ -354,6 +354,34 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				Revenue: 12, RevenueSquares: 144, RevenueCount: 24}})
 		checkRollups(t, s)
 	})
+	t.Run("RepeatAndLateExposures", func(t *testing.T) {
+		// A later exposure of an exposed unit leaves its attribution alone
+		// while conversions of the same batch are added; a late exposure
+		// earlier than the stored first one moves the window back and
+		// attributes a conversion it now covers.
+		s := newStore(t)
+		createExp(t, s, "exp", 24*time.Hour)
+		h := time.Hour
+		ingest(t, s, []experiments.Event{exposure("x1", "u1", "exp", "treat", 0, nil, "web"),
+			conversion("c1", "u1", "purchase", h, 10, nil), conversion("c0", "u1", "purchase", -h, 100, nil)})
+		one := []vc{{Variant: "treat", Units: 1, Exposures: 1}}
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp"}), one,
+			[]ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
+				Revenue: 10, RevenueSquares: 100, RevenueCount: 10}})
+		ingest(t, s, []experiments.Event{exposure("x2", "u1", "exp", "treat", 2*h, nil, "push"),
+			conversion("c2", "u1", "purchase", 3*h, 20, nil), conversion("c3", "u1", "purchase", 30*h, 40, nil)})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "channel"}),
+			[]vc{{Slice: "web", Variant: "treat", Units: 1, Exposures: 2}},
+			[]ms{{Slice: "web", Variant: "treat", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 30, RevenueSquares: 900, RevenueCount: 60}})
+		checkRollups(t, s)
+		ingest(t, s, []experiments.Event{exposure("x0", "u1", "exp", "treat", -2*h, nil, "email")})
+		wantStats(t, stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: "channel"}),
+			[]vc{{Slice: "email", Variant: "treat", Units: 1, Exposures: 3}},
+			[]ms{{Slice: "email", Variant: "treat", Metric: "purchase", Converted: 1, Count: 3, CountSquares: 9,
+				Revenue: 130, RevenueSquares: 16900, RevenueCount: 390}})
+		checkRollups(t, s)
+	})
 	t.Run("RejectedByDB", func(t *testing.T) {
 		s := newStore(t)
 		_, err := s.IngestEvents(ctx(t), []experiments.Event{{ID: "z", Type: "click", UnitID: "u", Timestamp: t0}})
