@@ -74,6 +74,10 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "promolift check: %v\n", err)
 		return 1
 	}
+	if h := retentionHorizon(ctx, store); !h.IsZero() {
+		fmt.Fprintf(stdout, "note: 'promolift retention' dropped the events before %s: units first exposed before then\n"+
+			"  are not checked, and --repair keeps their rollups as they are\n", h.Format("2006-01-02"))
+	}
 	if len(diffs) == 0 {
 		fmt.Fprintln(stdout, "rollups are consistent with the raw events")
 		return 0
@@ -81,14 +85,6 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fmt.Fprintf(stdout, "%d difference(s) between the rollups and the raw events:\n", len(diffs))
 	for _, d := range diffs {
 		fmt.Fprintln(stdout, "  "+d)
-	}
-	if h := retentionHorizon(ctx, store); !h.IsZero() {
-		fmt.Fprintf(stdout, "note: 'promolift retention' dropped the events before %s; experiments with events before then\n"+
-			"  differ from a recomputation, which sees only the retained events, and --repair would shrink their results\n", h.Format("2006-01-02"))
-		if *repair {
-			fmt.Fprintln(stderr, "promolift check: --repair refused: it would rebuild the rollups from the retained events only")
-			return 1
-		}
 	}
 	if !*repair {
 		fmt.Fprintln(stdout, "run 'promolift check --repair' to rebuild the rollups from the raw events")

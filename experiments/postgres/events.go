@@ -112,7 +112,10 @@ DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
 }
 
 // recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
-// the raw events.
+// the raw events. It refuses (KindConflict, code events_dropped) when a
+// touched unit is frozen (see retained): after an ingest none is, but a
+// change of an experiment's attribution window or cost rules touches all
+// its units.
 func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	// Fresh statistics let the planner join the touched units to the
 	// events through the indexes.
@@ -124,17 +127,30 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	// parameters, these bounds let the planner read only the monthly
 	// partitions of events in between.
 	var span struct {
-		From sql.NullTime `db:"lo"`
-		To   sql.NullTime `db:"hi"`
+		From       sql.NullTime   `db:"lo"`
+		To         sql.NullTime   `db:"hi"`
+		Frozen     int64          `db:"frozen"`
+		Experiment sql.NullString `db:"experiment"`
+		Horizon    sql.NullTime   `db:"horizon"`
 	}
 	if err := tx.GetContext(ctx, &span, `SELECT MIN(r.first_exposed_at) AS lo,
-	MAX(r.first_exposed_at + COALESCE(xw.attribution_window_us, `+fmt.Sprint(defaultWindowUS)+`) * INTERVAL '1 microsecond') AS hi
+	MAX(r.first_exposed_at + COALESCE(xw.attribution_window_us, `+fmt.Sprint(defaultWindowUS)+`) * INTERVAL '1 microsecond') AS hi,
+	COUNT(*) FILTER (WHERE r.first_exposed_at < h.horizon) AS frozen,
+	MIN(r.experiment) FILTER (WHERE r.first_exposed_at < h.horizon) AS experiment, MIN(h.horizon) AS horizon
 FROM touched t JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id
-LEFT JOIN experiments xw ON xw.key = r.experiment`); err != nil {
+LEFT JOIN experiments xw ON xw.key = r.experiment
+LEFT JOIN event_retention h ON TRUE`); err != nil {
 		return err
 	}
+	if span.Frozen > 0 {
+		// Their first exposure and some of their conversions are gone:
+		// rebuilt from what is left, their results would shrink.
+		return experiments.Conflict("events_dropped", "%d unit(s) of experiment %q were first exposed before the retention "+
+			"horizon %s: their events were dropped, so their conversions cannot be attributed again", span.Frozen,
+			span.Experiment.String, span.Horizon.Time.UTC().Format(time.DateOnly))
+	}
 	if !span.From.Valid {
-		return nil // the batch brought no first exposure
+		return nil // no touched unit is exposed
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
 		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
@@ -334,15 +350,26 @@ func nullable(s string) any {
 	return s
 }
 
-// RecomputeRollups rebuilds both rollup tables from the raw events.
+// retained is the retention horizon ('-infinity' without one). Every event
+// left is at or after it, so a unit first exposed before it (a frozen
+// unit) has lost its first exposure with its month: a recomputation from
+// the raw events cannot reproduce its rollups. RecomputeRollups keeps
+// them, CheckRollups leaves them out, and recomputeMetricsTouched refuses
+// them.
+const retained = `COALESCE((SELECT horizon FROM event_retention), '-infinity')`
+
+// RecomputeRollups rebuilds both rollup tables from the raw events, except
+// the rows of frozen units (see retained), which stay as they are.
 func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *rtx) error {
 		if err := lockAllUnits(ctx, tx); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
-INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect("", "")+`;
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "events", "")+`;`)
+		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE first_exposed_at >= `+retained+`;
+DELETE FROM exposures_rollup WHERE first_exposed_at >= `+retained+`;
+INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect("", "")+` ON CONFLICT (experiment, unit_id) DO NOTHING;
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "events",
+			` AND r.first_exposed_at >= `+retained)+`;`)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -350,7 +377,8 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 
 // CheckRollups compares the rollup tables with a recomputation from the raw
 // events and describes each differing row (at most 100 per table and
-// direction); none means the rollups are right.
+// direction); none means the rollups are right. Frozen units (see
+// retained) are left out: their events are partly gone.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := exposureSelect("", "")
 	metExpected := metricsSelect("("+expExpected+") r", "events", "")
@@ -360,7 +388,8 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 		return nil, wrap("check rollups", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected)
+	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
+	WHERE f.experiment = d.experiment AND f.unit_id = d.unit_id AND f.first_exposed_at < `+retained+`)`)
 	return diffs, wrap("check rollups", err)
 }
 

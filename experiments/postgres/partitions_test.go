@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,6 +281,37 @@ func TestDropEventsBefore(t *testing.T) {
 	}
 	if fmt.Sprint(statsAfter) != fmt.Sprint(statsBefore) {
 		t.Fatalf("stats changed by retention:\n%+v\n%+v", statsBefore, statsAfter)
+	}
+	// The units first exposed in the dropped months (old, mid) cannot be
+	// recomputed: the check leaves them out, a repair keeps them, and
+	// damage to the retained unit is still found and repaired.
+	if _, err := s.DB().ExecContext(ctx, `UPDATE unit_metrics SET revenue = revenue + 1 WHERE unit_id IN ('mid', 'new')`); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 2 || !strings.Contains(diffs[0], `unit "new/purchase"`) {
+		t.Fatalf("CheckRollups after retention and damage = %q, %v; want the two sides of unit new only", diffs, err)
+	}
+	if err := s.RecomputeRollups(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
+		t.Fatalf("CheckRollups after the repair = %q, %v", diffs, err)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM exposures_rollup`) + count(t, s, `SELECT COUNT(*) FROM unit_metrics`); n != rollups {
+		t.Fatalf("%d rollup rows after the repair, want %d", n, rollups)
+	}
+	if n := count(t, s, `SELECT revenue FROM unit_metrics WHERE unit_id = 'mid'`); n != 51 {
+		t.Fatalf("the repair changed the frozen unit mid: revenue %d, want its 50 (+1 of the damage, not recomputable)", n)
+	}
+	// Re-attributing the experiment would need the dropped events.
+	exp, err := s.GetExperiment(ctx, "exp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp.AttributionWindow *= 2
+	if err := s.UpdateExperiment(ctx, exp); experiments.KindOf(err) != experiments.KindConflict ||
+		!strings.Contains(err.Error(), `2 unit(s) of experiment "exp" were first exposed before the retention horizon 2026-07-01`) {
+		t.Fatalf("a new attribution window after retention: %v, want a conflict naming the horizon", err)
 	}
 	// An event older than the horizon is not stored again (its id may
 	// have been dropped): it is reported as a duplicate, and its month is

@@ -234,7 +234,7 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := exposureSelect(allEvents, "")
 	metExpected := metricsSelect("("+expExpected+") r"+conversionsOf, "")
-	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected)
+	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, "")
 	return diffs, wrap("check rollups", err)
 }
 

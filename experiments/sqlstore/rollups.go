@@ -29,9 +29,11 @@ type RowsQueryer interface {
 // store's recomputation from the raw events selects (expExpected and
 // metExpected, with the columns RollupColumns and MetricsColumns) and
 // describes each differing row, at most MaxRollupDiffs per table and
-// direction; none means the rollups are right. Pass a repeatable-read
-// transaction as q for one snapshot.
-func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected string) ([]string, error) {
+// direction; none means the rollups are right. A non-empty scope, a
+// condition on d.experiment and d.unit_id, limits the comparison to the
+// pairs it holds for. Pass a repeatable-read transaction as q for one
+// snapshot.
+func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, scope string) ([]string, error) {
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + RollupColumns + ` FROM exposures_rollup) d`},
@@ -44,7 +46,11 @@ func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected s
 	}
 	var diffs []string
 	for _, c := range checks {
-		found, err := listPairs(ctx, q, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))
+		query := c.q
+		if scope != "" {
+			query += ` WHERE ` + scope
+		}
+		found, err := listPairs(ctx, q, query+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))
 		if err != nil {
 			return nil, err
 		}
