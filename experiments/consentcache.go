@@ -16,9 +16,9 @@ const maxConsentCacheEntries = 10_000
 
 // SetConsentCacheTTL sets how long Assign and the OFREP evaluation trust
 // a unit's consent read from the store (default DefaultConsentCacheTTL); 0
-// or less turns the cache off. Consent changed through this Service applies at once; consent
-// changed through another process over the same store applies here within
-// the TTL.
+// or less turns the cache off. Consent changed through this Service
+// applies at once; consent changed through another process over the same
+// store applies here within the TTL.
 func (s *Service) SetConsentCacheTTL(ttl time.Duration) { s.consent.setTTL(ttl) }
 
 // unitOptedOut reports whether unit opted out of promotions, from the
