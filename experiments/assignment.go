@@ -51,7 +51,9 @@ type AssignmentResult struct {
 // evaluating that spec) and, when asked, logs one exposure per
 // in-experiment assignment. Exposure event IDs are deterministic per
 // experiment, bucket version, unit, variant and UTC day (see ExposureID), so
-// repeated calls on one day store one exposure.
+// repeated calls on one day store one exposure. The customer's rights
+// (consent, budgets, frequency caps; customers.go) turn an in-experiment
+// assignment into the no-promotion answer with their reason.
 func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) ([]AssignmentResult, error) {
 	attrs, err := unitAttributes(req.UnitID, req.Attributes)
 	if err != nil {
@@ -75,38 +77,82 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 		}
 	}
 	s.addSegmentAttributes(ctx, snap.exps, keys, attrs) // segments.go
+	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
+	if u.sticky, err = s.loadSticky(ctx, snap, keys, attrs, u.rights); err != nil { // sticky.go
+		return nil, err
+	}
 	out := make([]AssignmentResult, 0, len(keys))
-	var exposures []Event
-	now := s.now().UTC()
-	rights, err := s.newRightsGuard(ctx, snap, attrs, now) // customers.go
-	if err != nil {
-		return nil, err
-	}
-	sticky, err := s.loadSticky(ctx, snap, keys, attrs, rights) // sticky.go
-	if err != nil {
-		return nil, err
-	}
 	for _, k := range keys {
-		r, err := sticky.run(snap.spec, k, attrs)
+		res, err := u.run(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("assign %q: %w", k, err)
-		}
-		res := resultOf(r)
-		if err := rights.apply(ctx, snap.exps[k], &res); err != nil {
 			return nil, err
 		}
 		out = append(out, res)
-		if req.LogExposure && res.InExperiment {
-			exposures = append(exposures, exposureEvent(snap.exps[k], r, attrs, now))
-		}
 	}
-	if err := sticky.save(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.logExposures(ctx, who, exposures); err != nil {
+	if err := u.finish(ctx, who); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// unitAssignment is the assignment of one unit to experiments in one call:
+// Assign, EvaluateFlag or EvaluateFlags. Every in-experiment result goes
+// through the unit's rights (rightsGuard: consent, budgets, frequency caps),
+// so the API and OFREP hand out a promotion under the same rules, and
+// exposures counted toward a cap group accumulate across the experiments
+// of the call.
+type unitAssignment struct {
+	s      *Service
+	snap   *snapshot
+	attrs  assign.Attributes
+	now    time.Time
+	rights *rightsGuard // customers.go; nil without customer features
+	sticky *stickyRun   // sticky.go; nil: no sticky bucketing
+	// log: collect an exposure per in-experiment result into exposures.
+	log       bool
+	exposures []Event
+}
+
+// newUnitAssignment starts the assignment of the unit of attrs in one call;
+// logExposures collects an exposure per in-experiment result.
+func (s *Service) newUnitAssignment(snap *snapshot, attrs assign.Attributes, logExposures bool) *unitAssignment {
+	now := s.now().UTC()
+	return &unitAssignment{s: s, snap: snap, attrs: attrs, now: now, log: logExposures,
+		rights: s.newRightsGuard(snap, attrs, now)}
+}
+
+// run assigns the unit to experiment key (with its sticky docs if any),
+// applies the unit's rights and collects the exposure of an in-experiment
+// result.
+func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult, error) {
+	e := u.snap.exps[key]
+	r, err := u.sticky.run(u.snap.spec, key, u.attrs)
+	if err != nil {
+		return AssignmentResult{}, fmt.Errorf("assign %q: %w", key, err)
+	}
+	res := resultOf(r)
+	if err := u.rights.apply(ctx, e, &res); err != nil {
+		return AssignmentResult{}, err
+	}
+	if res.InExperiment {
+		u.expose(e, r)
+	}
+	return res, nil
+}
+
+// expose collects the exposure of the in-experiment result r of e.
+func (u *unitAssignment) expose(e *Experiment, r assign.Result) {
+	if u.log {
+		u.exposures = append(u.exposures, exposureEvent(e, r, u.attrs, u.now))
+	}
+}
+
+// finish stores the sticky docs the call changed and logs its exposures.
+func (u *unitAssignment) finish(ctx context.Context, who Principal) error {
+	if err := u.sticky.save(ctx); err != nil {
+		return err
+	}
+	return u.s.logExposures(ctx, who, u.exposures)
 }
 
 func resultOf(r assign.Result) AssignmentResult {
@@ -256,20 +302,25 @@ type FlagEvaluation struct {
 // experiment evaluates the experiment as a string flag whose value is the
 // assigned variant's key (or the variant's flag value), and an
 // in-experiment assignment logs an exposure with the same event ID as
-// Assign. A KindNotFound error when neither exists; ErrTargetingKeyMissing
-// when the evaluation needs the unit's hash attribute and attrs lack it.
+// Assign. The customer's rights apply as in Assign: a unit in the
+// experiment that opted out of promotions, whose variant's budget is spent,
+// or that reached the frequency cap of the experiment's cap group gets the
+// control's value, reason DEFAULT, metadata in_experiment false and
+// metadata reason (ReasonOptedOut, ReasonBudgetExhausted or
+// ReasonFrequencyCapped), and no exposure. A KindNotFound error when
+// neither exists; ErrTargetingKeyMissing when the evaluation needs the
+// unit's hash attribute and attrs lack it.
 func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, attrs map[string]any) (*FlagEvaluation, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, err
 	}
-	a := assign.Attributes(attrs)
-	var exposures []Event
-	ev, err := s.evaluate(snap, key, a, &exposures, s.consentOf(ctx, a))
+	u := s.newUnitAssignment(snap, attrs, true)
+	ev, err := u.evaluate(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.logExposures(ctx, who, exposures); err != nil {
+	if err := u.finish(ctx, who); err != nil {
 		return nil, err
 	}
 	return ev, nil
@@ -278,7 +329,10 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // EvaluateFlags evaluates every flag and every running or paused experiment
 // of the caller's environment (a flag wins over an experiment of the same
 // key), in key order, and returns the spec ETag they were evaluated on.
-// Per-key failures (such as a missing targeting key) are in Err.
+// Experiments are evaluated as by EvaluateFlag, within one call as one
+// Assign call for all of them: exposures count toward a cap group across
+// the experiments in key order. Per-key failures (such as a missing
+// targeting key) are in Err.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
@@ -292,12 +346,10 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 		}
 	}
 	sort.Strings(keys)
-	a := assign.Attributes(attrs)
-	var exposures []Event
+	u := s.newUnitAssignment(snap, attrs, true)
 	out := make([]*FlagEvaluation, 0, len(keys))
-	optedOut := s.consentOf(ctx, a)
 	for _, k := range keys {
-		ev, err := s.evaluate(snap, k, a, &exposures, optedOut)
+		ev, err := u.evaluate(ctx, k)
 		if err != nil {
 			var de *Error
 			if !errors.As(err, &de) {
@@ -307,72 +359,39 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 		}
 		out = append(out, ev)
 	}
-	if err := s.logExposures(ctx, who, exposures); err != nil {
+	if err := u.finish(ctx, who); err != nil {
 		return nil, "", err
 	}
 	return out, snap.etag, nil
 }
 
-// consentOf returns a memoized check of whether the unit of attrs (its
-// DefaultUnitAttribute, as in Assign) opted out of promotions; always
-// false when the store has no customer features or attrs no unit.
-func (s *Service) consentOf(ctx context.Context, attrs assign.Attributes) func() (bool, error) {
-	done, out := false, false
-	return func() (bool, error) {
-		if done {
-			return out, nil
-		}
-		cs, ok := s.store.(CustomerStore)
-		unit, _ := attrs[DefaultUnitAttribute].(string)
-		if ok && unit != "" {
-			var err error
-			if out, err = s.unitOptedOut(ctx, cs, unit); err != nil { // consentcache.go, as Assign
-				return false, err
-			}
-		}
-		done = true
-		return out, nil
+// evaluate evaluates one flag, or one experiment read as a flag through
+// run, so the unit's rights apply as in Assign: a result they turned into
+// the no-promotion answer gets the control's value, reason DEFAULT and
+// metadata reason (the AssignmentResult's), and no exposure.
+func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluation, error) {
+	if f := u.snap.flags[key]; f != nil {
+		return u.evaluateFlag(f)
 	}
-}
-
-// evaluate evaluates one flag, or one experiment read as a flag: an
-// in-experiment customer who opted out of promotions (optedOut) gets the
-// control's value, reason DEFAULT and metadata reason "opted_out", and no
-// exposure, as Assign does.
-func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, exposures *[]Event, optedOut func() (bool, error)) (*FlagEvaluation, error) {
-	if f := snap.flags[key]; f != nil {
-		return s.evaluateFlag(snap, f, attrs, exposures)
-	}
-	e := snap.exps[key]
+	e := u.snap.exps[key]
 	if e == nil {
 		return nil, NotFound("flag", key)
 	}
-	if e.Status == StatusRunning && !hasHashAttribute(attrs, e) {
+	if e.Status == StatusRunning && !hasHashAttribute(u.attrs, e) {
 		return nil, targetingKeyMissing(key, e.UnitAttribute)
 	}
-	r, err := snap.spec.Run(key, attrs)
+	res, err := u.run(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("evaluate %q: %w", key, err)
+		return nil, err
 	}
-	ev := &FlagEvaluation{Key: key, Value: r.Value, Variant: r.VariantKey,
-		Metadata: map[string]any{"experiment": key, "in_experiment": r.InExperiment}}
-	if r.InExperiment {
-		out, err := optedOut()
-		if err != nil {
-			return nil, err
-		}
-		if out {
-			res := AssignmentResult{}
-			noPromotion(e, &res, ReasonOptedOut)
-			ev.Value, ev.Variant, ev.Reason = res.Value, res.Variant, ReasonDefault
-			ev.Metadata["in_experiment"], ev.Metadata["reason"] = false, ReasonOptedOut
-			return ev, nil
-		}
-	}
+	ev := &FlagEvaluation{Key: key, Value: res.Value, Variant: res.Variant,
+		Metadata: map[string]any{"experiment": key, "in_experiment": res.InExperiment}}
 	switch {
-	case r.InExperiment:
+	case res.InExperiment:
 		ev.Reason = ReasonSplit
-		*exposures = append(*exposures, exposureEvent(e, r, attrs, s.now().UTC()))
+	case rightsReason(res.Reason): // customers.go
+		ev.Reason = ReasonDefault
+		ev.Metadata["reason"] = res.Reason
 	case e.Status == StatusPaused:
 		ev.Reason = ReasonDisabled
 	default:
@@ -385,7 +404,8 @@ func (s *Service) evaluate(snap *snapshot, key string, attrs assign.Attributes, 
 // same fields the SDKs read: enabled, variants, defaultVariant,
 // rules[].variant, metadata), so OFREP and the SDKs agree on values,
 // variants and reasons.
-func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes, exposures *[]Event) (*FlagEvaluation, error) {
+func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
+	snap, attrs := u.snap, u.attrs
 	feat, ok := snap.spec.Features[f.Key]
 	if !ok {
 		return nil, NotFound("flag", f.Key)
@@ -425,7 +445,7 @@ func (s *Service) evaluateFlag(snap *snapshot, f *Flag, attrs assign.Attributes,
 			ev.Metadata["experiment"] = r.Experiment
 			ev.Metadata["in_experiment"] = r.InExperiment
 			if e := snap.exps[r.Experiment]; e != nil && r.InExperiment {
-				*exposures = append(*exposures, exposureEvent(e, *r, attrs, s.now().UTC()))
+				u.expose(e, *r)
 			}
 		}
 	default:

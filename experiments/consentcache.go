@@ -6,18 +6,19 @@ import (
 	"time"
 )
 
-// DefaultConsentCacheTTL is how long Assign trusts a unit's consent read
-// from the store (see Service.SetConsentCacheTTL).
+// DefaultConsentCacheTTL is how long Assign and the OFREP evaluation
+// (EvaluateFlag, EvaluateFlags) trust a unit's consent read from the store
+// (see Service.SetConsentCacheTTL).
 const DefaultConsentCacheTTL = 5 * time.Second
 
 // maxConsentCacheEntries bounds the units whose consent is held in memory.
 const maxConsentCacheEntries = 10_000
 
-// SetConsentCacheTTL sets how long Assign trusts a unit's consent read
-// from the store (default DefaultConsentCacheTTL); 0 or less turns the
-// cache off. Consent changed through this Service applies at once; consent
-// changed through another process over the same store applies here within
-// the TTL.
+// SetConsentCacheTTL sets how long Assign and the OFREP evaluation trust
+// a unit's consent read from the store (default DefaultConsentCacheTTL); 0
+// or less turns the cache off. Consent changed through this Service
+// applies at once; consent changed through another process over the same
+// store applies here within the TTL.
 func (s *Service) SetConsentCacheTTL(ttl time.Duration) { s.consent.setTTL(ttl) }
 
 // unitOptedOut reports whether unit opted out of promotions, from the

@@ -282,33 +282,59 @@ func (s *Service) optedOutExposures(ctx context.Context, events []Event) (map[st
 }
 
 // rightsGuard applies consent, budgets and frequency caps to the
-// assignments of one Assign call for one unit.
+// in-experiment results of one call for one unit: an Assign call, an
+// EvaluateFlag or an EvaluateFlags call (see unitAssignment). Exposures
+// counted toward a cap group accumulate across the experiments of the call.
 type rightsGuard struct {
-	s        *Service
-	cs       CustomerStore
-	snap     *snapshot
-	now      time.Time
-	optedOut bool
-	groups   map[string]*CapGroup // nil value: no such group
-	used     map[string]int       // exposures counted per group (stored + this call)
-	spend    map[string]map[string]int64
+	s           *Service
+	cs          CustomerStore
+	snap        *snapshot
+	now         time.Time
+	unit        string // the unit's DefaultUnitAttribute, whose consent applies
+	consentRead bool
+	unitOptOut  bool
+	groups      map[string]*CapGroup // nil value: no such group
+	used        map[string]int       // exposures counted per group (stored + this call)
+	spend       map[string]map[string]int64
 }
 
-// newRightsGuard reads the unit's consent; it returns nil when the store
-// has no customer features.
-func (s *Service) newRightsGuard(ctx context.Context, snap *snapshot, attrs assign.Attributes, now time.Time) (*rightsGuard, error) {
+// newRightsGuard returns the guard of one call for the unit of attrs, or
+// nil when the store has no customer features. It reads nothing yet: the
+// unit's consent is read on first use.
+func (s *Service) newRightsGuard(snap *snapshot, attrs assign.Attributes, now time.Time) *rightsGuard {
 	cs, ok := s.store.(CustomerStore)
 	if !ok {
-		return nil, nil
+		return nil
 	}
-	g := &rightsGuard{s: s, cs: cs, snap: snap, now: now}
-	if unit, ok := attrs[DefaultUnitAttribute].(string); ok && unit != "" {
-		var err error
-		if g.optedOut, err = s.unitOptedOut(ctx, cs, unit); err != nil { // consentcache.go
-			return nil, err
+	unit, _ := attrs[DefaultUnitAttribute].(string)
+	return &rightsGuard{s: s, cs: cs, snap: snap, now: now, unit: unit}
+}
+
+// optedOut reports whether the unit opted out of promotions, reading its
+// consent (consentcache.go) once per guard; false for a nil guard and for
+// attributes without a unit ID.
+func (g *rightsGuard) optedOut(ctx context.Context) (bool, error) {
+	if g == nil || g.unit == "" {
+		return false, nil
+	}
+	if !g.consentRead {
+		out, err := g.s.unitOptedOut(ctx, g.cs, g.unit)
+		if err != nil {
+			return false, err
 		}
+		g.unitOptOut, g.consentRead = out, true
 	}
-	return g, nil
+	return g.unitOptOut, nil
+}
+
+// rightsReason reports whether reason is one of a right that turned an
+// in-experiment result into the no-promotion answer.
+func rightsReason(reason string) bool {
+	switch reason {
+	case ReasonOptedOut, ReasonBudgetExhausted, ReasonFrequencyCapped:
+		return true
+	}
+	return false
 }
 
 // apply turns an in-experiment result r of experiment e into the
@@ -318,7 +344,11 @@ func (g *rightsGuard) apply(ctx context.Context, e *Experiment, r *AssignmentRes
 	if g == nil || !r.InExperiment || e == nil {
 		return nil
 	}
-	if g.optedOut {
+	optedOut, err := g.optedOut(ctx)
+	if err != nil {
+		return err
+	}
+	if optedOut {
 		noPromotion(e, r, ReasonOptedOut)
 		return nil
 	}
@@ -377,7 +407,6 @@ func (g *rightsGuard) frequencyCap(ctx context.Context, e *Experiment, r *Assign
 		if err != nil {
 			return fmt.Errorf("cap group: %w", err)
 		}
-		g.groups[name] = group
 		if group != nil {
 			n, err := g.cs.CountExposures(ctx, r.HashValue, g.promotionPairs(name), g.now.Add(-group.Window))
 			if err != nil {
@@ -385,6 +414,9 @@ func (g *rightsGuard) frequencyCap(ctx context.Context, e *Experiment, r *Assign
 			}
 			g.used[name] = n
 		}
+		// Cached only once counted: after a failure (which a bulk
+		// evaluation reports per flag) the next experiment counts again.
+		g.groups[name] = group
 	}
 	if group == nil {
 		return nil

@@ -3,6 +3,7 @@ package experiments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,5 +141,185 @@ func TestEvaluateFlagOptedOut(t *testing.T) {
 	}
 	if treated == 0 || exposedUnits() != int64(len(units)) {
 		t.Fatalf("with consent: %d treated, %d exposed; want some treated and all %d exposed", treated, exposedUnits(), len(units))
+	}
+}
+
+// rightsFixture is a Service over a fresh SQLite file at a fixed time
+// running four experiments that give every unit the promotion ten_off:
+// "budget" (a budget of 1000), "cap-a" and "cap-b" (cap group "once": one
+// promotion exposure a day) and "free" (no limit).
+func rightsFixture(t *testing.T) *experiments.Service {
+	t.Helper()
+	ctx := context.Background()
+	svc := specService(t)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return now })
+	if err := svc.PutCapGroup(ctx, specAdmin, &experiments.CapGroup{Name: "once", MaxExposures: 1, Window: 24 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []struct {
+		key, capGroup string
+		budget        int64
+	}{{"budget", "", 1000}, {"cap-a", "once", 0}, {"cap-b", "once", 0}, {"free", "", 0}} {
+		e := specExperiment(x.key, "")
+		e.CapGroup = x.capGroup
+		e.Variants[0].Weight, e.Variants[1].Weight = 0, 1
+		e.Variants[1].Promotion.Budget, e.Variants[1].Promotion.Currency = x.budget, "KRW"
+		startExperiment(t, svc, e)
+	}
+	return svc
+}
+
+// assignLogged assigns unit to experiment keys with exposures, as the API
+// does.
+func assignLogged(t *testing.T, svc *experiments.Service, unit string, keys ...string) []experiments.AssignmentResult {
+	t.Helper()
+	rs, err := svc.Assign(context.Background(), specSDK, experiments.AssignRequest{UnitID: unit, Experiments: keys, LogExposure: true})
+	if err != nil || len(rs) != len(keys) {
+		t.Fatalf("Assign(%s, %v) = %+v, %v", unit, keys, rs, err)
+	}
+	return rs
+}
+
+// spendBudget exposes a unit to "budget" and records a conversion of it
+// costing cost, which becomes the spend of ten_off.
+func spendBudget(t *testing.T, svc *experiments.Service, cost int64) {
+	t.Helper()
+	ctx := context.Background()
+	assignLogged(t, svc, "spender", "budget")
+	out, err := svc.IngestEvents(ctx, specSDK, []experiments.Event{{ID: "c-spender", Type: experiments.EventConversion,
+		UnitID: "spender", Name: "purchase", Revenue: 5000, PromotionCost: ptr(cost), Currency: "KRW",
+		Timestamp: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}})
+	if err != nil || out[0].Status != experiments.EventAccepted {
+		t.Fatalf("conversion: %+v, %v", out, err)
+	}
+}
+
+// rightsState is what a customer's rights leave in the store per
+// experiment: exposures and capped units.
+func rightsState(t *testing.T, svc *experiments.Service, keys []string) map[string][2]int64 {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string][2]int64{}
+	for _, k := range keys {
+		ss, err := svc.SufficientStats(ctx, experiments.StatsQuery{Experiment: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var exposures int64
+		for _, v := range ss.Variants {
+			exposures += v.Exposures
+		}
+		capped, err := svc.CappedUnits(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = [2]int64{exposures, capped}
+	}
+	return out
+}
+
+// An experiment read as a flag (EvaluateFlag, EvaluateFlags) goes through
+// the customer's rights exactly as Assign: the same answers, the same
+// exposures and the same capped units, for one experiment and for all of
+// them in one call (exposures count toward the cap group across the call).
+func TestEvaluateFlagAppliesRightsAsAssign(t *testing.T) {
+	ctx := context.Background()
+	all := []string{"budget", "cap-a", "cap-b", "free"}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, svc *experiments.Service)
+		key     string            // the key of the single evaluation
+		want    map[string]string // the rights reason per key of the bulk evaluation; "" = the promotion
+	}{
+		{"budget exhausted", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 1000) }, "budget",
+			map[string]string{"budget": experiments.ReasonBudgetExhausted, "cap-b": experiments.ReasonFrequencyCapped}},
+		{"budget left", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 999) }, "budget",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"frequency cap reached", func(t *testing.T, svc *experiments.Service) { assignLogged(t, svc, "cust", "cap-a") }, "cap-b",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"under the cap", func(*testing.T, *experiments.Service) {}, "cap-a",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"capped again", func(t *testing.T, svc *experiments.Service) { assignLogged(t, svc, "cust", "cap-a", "cap-b") }, "cap-b",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"opted out", func(t *testing.T, svc *experiments.Service) {
+			if _, err := svc.SetConsent(ctx, specAdmin, "cust", false); err != nil {
+				t.Fatal(err)
+			}
+		}, "cap-a", map[string]string{"budget": experiments.ReasonOptedOut, "cap-a": experiments.ReasonOptedOut,
+			"cap-b": experiments.ReasonOptedOut, "free": experiments.ReasonOptedOut}},
+	}
+	for _, tt := range tests {
+		for _, bulk := range []bool{false, true} {
+			name := tt.name + "/single"
+			keys := []string{tt.key}
+			if bulk {
+				name, keys = tt.name+"/bulk", all
+			}
+			t.Run(name, func(t *testing.T) {
+				viaAssign, viaOFREP := rightsFixture(t), rightsFixture(t)
+				tt.prepare(t, viaAssign)
+				tt.prepare(t, viaOFREP)
+				rs := assignLogged(t, viaAssign, "cust", keys...)
+				var evs []*experiments.FlagEvaluation
+				if bulk {
+					var err error
+					if evs, _, err = viaOFREP.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"}); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					ev, err := viaOFREP.EvaluateFlag(ctx, specSDK, tt.key, map[string]any{"id": "cust"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					evs = append(evs, ev)
+				}
+				if len(evs) != len(keys) {
+					t.Fatalf("%d evaluations, want %d: %+v", len(evs), len(keys), evs)
+				}
+				for i, k := range keys {
+					checkRightsEvaluation(t, evs[i], k, tt.want[k])
+					r, promoted := rs[i], tt.want[k] == ""
+					if r.Variant != evs[i].Variant || r.InExperiment != promoted || (!promoted && r.Reason != tt.want[k]) {
+						t.Errorf("Assign %s = %+v, want reason %q as OFREP", k, r, tt.want[k])
+					}
+				}
+				got, want := rightsState(t, viaOFREP, all), rightsState(t, viaAssign, all)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("exposures and capped units per experiment after OFREP %v, after Assign %v", got, want)
+				}
+				cs := viaOFREP.Store().(experiments.CustomerStore)
+				for _, k := range keys {
+					exposed, err := cs.HasEvent(ctx, experiments.ExposureID(k, 1, "cust", "ten_off", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if exposed != (tt.want[k] == "") || (got[k][1] == 1) != (tt.want[k] == experiments.ReasonFrequencyCapped) {
+						t.Errorf("%s: exposure of cust stored %v, %d capped units; want the promotion exposed, a capped unit counted", k, exposed, got[k][1])
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkRightsEvaluation checks an evaluation of experiment key: the
+// promotion ten_off with reason SPLIT when reason is "", else the
+// control's value with reason DEFAULT and metadata reason.
+func checkRightsEvaluation(t *testing.T, ev *experiments.FlagEvaluation, key, reason string) {
+	t.Helper()
+	if ev.Key != key || ev.Err != nil {
+		t.Fatalf("evaluation %+v, want %s", ev, key)
+	}
+	if reason == "" {
+		if ev.Variant != "ten_off" || string(ev.Value) != `"ten_off"` || ev.Reason != experiments.ReasonSplit ||
+			ev.Metadata["in_experiment"] != true || ev.Metadata["reason"] != nil {
+			t.Errorf("%s = %+v, want ten_off, SPLIT, in experiment", key, ev)
+		}
+		return
+	}
+	if ev.Variant != "control" || string(ev.Value) != `"control"` || ev.Reason != experiments.ReasonDefault ||
+		ev.Metadata["in_experiment"] != false || ev.Metadata["reason"] != reason || ev.Metadata["experiment"] != key {
+		t.Errorf("%s = %+v, want control, DEFAULT, not in experiment, metadata reason %s", key, ev, reason)
 	}
 }

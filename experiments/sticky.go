@@ -59,7 +59,7 @@ type stickyRun struct {
 // nothing is stored about them.
 func (s *Service) loadSticky(ctx context.Context, snap *snapshot, keys []string, attrs assign.Attributes, rights *rightsGuard) (*stickyRun, error) {
 	st, ok := s.store.(StickyStore)
-	if !ok || (rights != nil && rights.optedOut) {
+	if !ok {
 		return nil, nil
 	}
 	want := false
@@ -71,6 +71,9 @@ func (s *Service) loadSticky(ctx context.Context, snap *snapshot, keys []string,
 	}
 	if !want {
 		return nil, nil
+	}
+	if optedOut, err := rights.optedOut(ctx); err != nil || optedOut {
+		return nil, err
 	}
 	var sk []StickyKey
 	for _, k := range snap.spec.StickyBucketKeys(attrs) {
