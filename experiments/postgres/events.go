@@ -289,58 +289,71 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
-	err := s.tx(ctx, func(tx *rtx) error {
-		if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
-			return err
+	err := s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, buckets, dup) })
+	if missingPartition(err) {
+		// A partition this Store knew of was dropped behind its back (by
+		// hand): learn the partitions again and retry once.
+		s.forgetBatchPartitions(events)
+		if err = s.ensureBatchPartitions(ctx, events); err == nil {
+			err = s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, buckets, dup) })
 		}
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		if err := copyStaging(ctx, tx, events); err != nil {
-			return err
-		}
-		var fresh []freshRow
-		err := tx.SelectContext(ctx, &fresh, freshEventsSQL+`, f AS (
-	INSERT INTO fresh SELECT * FROM ins
-)
-SELECT event_id, type FROM ins`)
-		if err != nil {
-			return err
-		}
-		isNew := make(map[string]bool, len(fresh))
-		var exposures, conversions bool
-		for _, f := range fresh {
-			isNew[f.ID] = true
-			exposures = exposures || f.Type == string(experiments.EventExposure)
-			conversions = conversions || f.Type == string(experiments.EventConversion)
-		}
-		for i := range events {
-			id := events[i].ID
-			dup[i] = !isNew[id]
-			delete(isNew, id) // later copies in the batch are duplicates
-		}
-		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
-			return err
-		}
-		if exposures {
-			if err := mergeExposures(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if conversions {
-			if err := addConversions(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if exposures {
-			return recomputeMetricsTouched(ctx, tx)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		return nil, wrap("ingest events", err)
 	}
 	return dup, nil
+}
+
+// ingestBatch is the transaction of IngestEvents: it stores the new events
+// of the batch, sets dup[i] for the others, and maintains the customer
+// aggregates and the rollups.
+func ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, buckets []int64, dup []bool) error {
+	if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
+		return err
+	}
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	if err := copyStaging(ctx, tx, events); err != nil {
+		return err
+	}
+	var fresh []freshRow
+	err := tx.SelectContext(ctx, &fresh, freshEventsSQL+`, f AS (
+	INSERT INTO fresh SELECT * FROM ins
+)
+SELECT event_id, type FROM ins`)
+	if err != nil {
+		return err
+	}
+	isNew := make(map[string]bool, len(fresh))
+	var exposures, conversions bool
+	for _, f := range fresh {
+		isNew[f.ID] = true
+		exposures = exposures || f.Type == string(experiments.EventExposure)
+		conversions = conversions || f.Type == string(experiments.EventConversion)
+	}
+	for i := range events {
+		id := events[i].ID
+		dup[i] = !isNew[id]
+		delete(isNew, id) // later copies in the batch are duplicates
+	}
+	if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+		return err
+	}
+	if exposures {
+		if err := mergeExposures(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if conversions {
+		if err := addConversions(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if exposures {
+		return recomputeMetricsTouched(ctx, tx)
+	}
+	return nil
 }
 
 func nullable(s string) any {

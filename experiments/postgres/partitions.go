@@ -385,7 +385,23 @@ func prefixColumns(prefix, cols string) string {
 // ensureBatchPartitions makes sure the partitions for the timestamps of a
 // batch exist, before the ingest transaction.
 func (s *Store) ensureBatchPartitions(ctx context.Context, events []experiments.Event) error {
-	lo, hi := events[0].Timestamp, events[0].Timestamp
+	lo, hi := batchSpan(events)
+	return s.EnsureEventPartitions(ctx, lo, hi)
+}
+
+// forgetBatchPartitions forgets that the partitions of the batch's months
+// exist, so that the next EnsureEventPartitions reads the catalog again.
+func (s *Store) forgetBatchPartitions(events []experiments.Event) {
+	lo, hi := batchSpan(events)
+	for m := monthOf(lo); !m.After(hi); m = m.AddDate(0, 1, 0) {
+		s.parts.remove(m)
+	}
+}
+
+// batchSpan returns the earliest and the latest timestamp of a non-empty
+// batch.
+func batchSpan(events []experiments.Event) (lo, hi time.Time) {
+	lo, hi = events[0].Timestamp, events[0].Timestamp
 	for i := range events {
 		if t := events[i].Timestamp; t.Before(lo) {
 			lo = t
@@ -393,5 +409,14 @@ func (s *Store) ensureBatchPartitions(ctx context.Context, events []experiments.
 			hi = t
 		}
 	}
-	return s.EnsureEventPartitions(ctx, lo, hi)
+	return lo, hi
+}
+
+// missingPartition reports whether err is PostgreSQL's refusal to store a
+// row of events for which no partition exists ("no partition of relation
+// ... found for row": a check violation that names no constraint, unlike
+// the CHECK constraints of the table).
+func missingPartition(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23514" && pe.Constraint == ""
 }

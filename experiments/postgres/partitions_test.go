@@ -115,6 +115,22 @@ func TestPartitionsCreatedPerMonth(t *testing.T) {
 	if err := s.EnsureEventPartitions(context.Background(), month(2026, 7, 1), month(2026, 9, 1)); err != nil {
 		t.Fatal(err)
 	}
+	// A partition dropped by hand, which this Store still believes in, is
+	// created again by the next ingest into its month, which succeeds.
+	if _, err := s.DB().Exec(`DROP TABLE events_p2026_08`); err != nil {
+		t.Fatal(err)
+	}
+	if dup := ingest(t, s, conversion("c4", "u1", month(2026, 8, 2), 13), conversion("c5", "u1", month(2026, 9, 2), 17)); slices.Contains(dup, true) {
+		t.Fatalf("ingest after a partition was dropped by hand: duplicates %v", dup)
+	}
+	if n := count(t, s, `SELECT COUNT(*) FROM events_p2026_08`); n != 1 {
+		t.Fatalf("the recreated events_p2026_08 holds %d rows, want 1", n)
+	}
+	// A CHECK violation of events is not taken for a missing partition.
+	_, err := s.IngestEvents(context.Background(), []experiments.Event{{ID: "bad", Type: "click", UnitID: "u1", Timestamp: month(2026, 8, 3)}})
+	if experiments.KindOf(err) != experiments.KindInvalid {
+		t.Fatalf("an event of an unknown type: %v, want invalid", err)
+	}
 }
 
 func TestEnsurePartitionsRacingReplicas(t *testing.T) {
