@@ -163,9 +163,18 @@ func sqliteAPI(b testing.TB) *apiEnv {
 	})
 }
 
-func postgresAPI(b testing.TB) *apiEnv {
+func postgresAPI(b testing.TB) *apiEnv { return postgresAPIMonths(b, 0) }
+
+// postgresAPIMonths is postgresAPI on its own schema whose events table
+// already has months monthly partitions, ending with this month (none
+// when months is 0, as in postgresAPI).
+func postgresAPIMonths(b testing.TB, months int) *apiEnv {
 	base := pgBase(b)
-	return fixture(b, "api-postgres", func() (*apiEnv, error) {
+	name := "api-postgres"
+	if months > 0 {
+		name = fmt.Sprintf("api-postgres-%dmonths", months)
+	}
+	return fixture(b, name, func() (*apiEnv, error) {
 		u, err := pgSchemaURL(base)
 		if err != nil {
 			return nil, err
@@ -173,6 +182,13 @@ func postgresAPI(b testing.TB) *apiEnv {
 		s, err := postgres.Open(context.Background(), u, nil)
 		if err != nil {
 			return nil, err
+		}
+		if months > 0 {
+			now := time.Now().UTC()
+			if err := s.EnsureEventPartitions(context.Background(), now.AddDate(0, 1-months, 0), now); err != nil {
+				s.Close()
+				return nil, err
+			}
 		}
 		return newAPIEnv(s)
 	})

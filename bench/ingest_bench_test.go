@@ -60,6 +60,14 @@ func BenchmarkIngestPostgres(b *testing.B) {
 	b.Run("impl=promolift-store", func(b *testing.B) {
 		benchStoreIngest(b, postgresAPI(b), "pgs")
 	})
+	// Context: the same with 36 monthly partitions in events (three years
+	// of retained events), and with every exposure a later one of a unit
+	// exposed before (the steady state of a running experiment: assign
+	// logs one exposure per unit and day).
+	b.Run("impl=promolift-store-36-months", func(b *testing.B) {
+		benchStoreIngest(b, postgresAPIMonths(b, 36), "pgm")
+	})
+	b.Run("impl=promolift-store-repeat", func(b *testing.B) { benchRepeatIngest(b, postgresAPI(b), "pgr") })
 	b.Run("impl=promolift-http", func(b *testing.B) {
 		benchHTTPIngest(b, postgresAPI(b), "pg")
 	})
@@ -202,6 +210,31 @@ func benchStoreIngest(b *testing.B, e *apiEnv, prefix string) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		evs := eventBatch(prefix, "spring-sale", next, ingestBatch)
+		b.StartTimer()
+		if _, err := e.store.IngestEvents(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEvents(b)
+}
+
+// benchRepeatIngest is benchStoreIngest with repeat exposures: the units
+// of a first, untimed batch are exposed again (a later exposure, a new
+// event id) with three new conversions each, batch after batch.
+func benchRepeatIngest(b *testing.B, e *apiEnv, prefix string) {
+	ctx := context.Background()
+	round := fixture(b, "round-"+prefix, func() (*int, error) {
+		_, err := e.store.IngestEvents(ctx, eventBatch(prefix, "spring-sale", new(int), ingestBatch))
+		return new(int), err
+	})
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		*round++
+		evs := eventBatch(prefix, "spring-sale", new(int), ingestBatch)
+		for j := range evs {
+			evs[j].ID = fmt.Sprintf("%s-r%d", evs[j].ID, *round)
+		}
 		b.StartTimer()
 		if _, err := e.store.IngestEvents(ctx, evs); err != nil {
 			b.Fatal(err)
