@@ -159,8 +159,18 @@ func (s *Store) EnsureEventPartitions(ctx context.Context, from, to time.Time) e
 	if to.Before(from) {
 		from, to = to, from
 	}
-	var missing []time.Time
+	var months []time.Time
 	for m := monthOf(from); !m.After(to); m = m.AddDate(0, 1, 0) {
+		months = append(months, m)
+	}
+	return s.ensureMonths(ctx, months)
+}
+
+// ensureMonths is EnsureEventPartitions for the given months (first
+// instants, UTC).
+func (s *Store) ensureMonths(ctx context.Context, months []time.Time) error {
+	var missing []time.Time
+	for _, m := range months {
 		if !s.parts.needless(m) {
 			missing = append(missing, m)
 		}
@@ -382,34 +392,31 @@ func prefixColumns(prefix, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// ensureBatchPartitions makes sure the partitions for the timestamps of a
-// batch exist, before the ingest transaction.
+// ensureBatchPartitions makes sure the partitions of the months of a
+// batch's timestamps exist, before the ingest transaction. Only months with
+// an event count: one event with a far-off timestamp does not create every
+// month in between.
 func (s *Store) ensureBatchPartitions(ctx context.Context, events []experiments.Event) error {
-	lo, hi := batchSpan(events)
-	return s.EnsureEventPartitions(ctx, lo, hi)
+	return s.ensureMonths(ctx, batchMonths(events))
 }
 
 // forgetBatchPartitions forgets that the partitions of the batch's months
-// exist, so that the next EnsureEventPartitions reads the catalog again.
+// exist, so that the next ensureBatchPartitions reads the catalog again.
 func (s *Store) forgetBatchPartitions(events []experiments.Event) {
-	lo, hi := batchSpan(events)
-	for m := monthOf(lo); !m.After(hi); m = m.AddDate(0, 1, 0) {
-		s.parts.remove(m)
-	}
+	s.parts.remove(batchMonths(events)...)
 }
 
-// batchSpan returns the earliest and the latest timestamp of a non-empty
-// batch.
-func batchSpan(events []experiments.Event) (lo, hi time.Time) {
-	lo, hi = events[0].Timestamp, events[0].Timestamp
+// batchMonths returns the distinct months of the batch's timestamps, in
+// ascending order.
+func batchMonths(events []experiments.Event) []time.Time {
+	months := make([]time.Time, 0, 1)
 	for i := range events {
-		if t := events[i].Timestamp; t.Before(lo) {
-			lo = t
-		} else if t.After(hi) {
-			hi = t
+		if m := monthOf(events[i].Timestamp); !slices.Contains(months, m) {
+			months = append(months, m)
 		}
 	}
-	return lo, hi
+	slices.SortFunc(months, func(a, b time.Time) int { return a.Compare(b) })
+	return months
 }
 
 // missingPartition reports whether err is PostgreSQL's refusal to store a

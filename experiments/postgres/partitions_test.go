@@ -126,6 +126,13 @@ func TestPartitionsCreatedPerMonth(t *testing.T) {
 	if n := count(t, s, `SELECT COUNT(*) FROM events_p2026_08`); n != 1 {
 		t.Fatalf("the recreated events_p2026_08 holds %d rows, want 1", n)
 	}
+	// Only the months of the batch's events are created, not every month
+	// between a far-off timestamp and the others.
+	ingest(t, s, conversion("c6", "u1", month(2001, 3, 1), 1), conversion("c7", "u1", month(2026, 10, 1), 1))
+	want = []string{"events_p2001_03", "events_p2026_07", "events_p2026_08", "events_p2026_09", "events_p2026_10"}
+	if got := partitionNames(t, s); !slices.Equal(got, want) {
+		t.Fatalf("partitions %q, want %q", got, want)
+	}
 	// A CHECK violation of events is not taken for a missing partition.
 	_, err := s.IngestEvents(context.Background(), []experiments.Event{{ID: "bad", Type: "click", UnitID: "u1", Timestamp: month(2026, 8, 3)}})
 	if experiments.KindOf(err) != experiments.KindInvalid {
