@@ -38,12 +38,19 @@ func (s *Store) UpdateExperiment(ctx context.Context, e *experiments.Experiment)
 		if err := lockAllUnits(ctx, tx); err != nil {
 			return err
 		}
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
-			return err
-		}
-		return recomputeMetricsTouched(ctx, tx)
+		return recomputeExperiment(ctx, tx, e.Key)
 	})
+}
+
+// recomputeExperiment rebuilds the attributed conversions of every
+// exposed unit of the experiment key, after a change of its attribution
+// window or costs. The caller holds every unit lock.
+func recomputeExperiment(ctx context.Context, tx *rtx, key string) error {
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	if err := sqlstore.TouchExperimentUnits(ctx, tx, key); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
 }

@@ -39,12 +39,19 @@ func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, a
 // attributed conversions are recomputed in the same transaction.
 func (s *Store) UpdateExperiment(ctx context.Context, e *experiments.Experiment) error {
 	return sqlstore.UpdateExperiment(ctx, s.Store, e, s.tx, func(tx *sqlx.Tx) error {
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
-			return err
-		}
-		return recomputeMetricsTouched(ctx, tx)
+		return recomputeExperiment(ctx, tx, e.Key)
 	})
+}
+
+// recomputeExperiment rebuilds the attributed conversions of every
+// exposed unit of the experiment key, after a change of its attribution
+// window or costs.
+func recomputeExperiment(ctx context.Context, tx *sqlx.Tx, key string) error {
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	if err := sqlstore.TouchExperimentUnits(ctx, tx, key); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
 }

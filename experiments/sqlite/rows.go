@@ -16,14 +16,6 @@ func micros(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
 }
 
-// fromMicros is the inverse of micros.
-func fromMicros(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
-}
-
 // nullJSON returns raw as a nullable text column.
 func nullJSON(raw []byte) sql.NullString {
 	if len(raw) == 0 {
