@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/lib/pq"
+
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/sqlstore"
 )
@@ -28,6 +30,11 @@ func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, a
 	var id int64
 	err := q.GetContext(ctx, &id, query+" RETURNING id", args...)
 	return id, err
+}
+
+// TextIn is one array parameter: any number of values in one statement.
+func (dialect) TextIn(col string, values []string) (string, []any, []string) {
+	return col + ` = ANY(CAST(? AS TEXT[]))`, []any{pq.Array(values)}, nil
 }
 
 // UpdateExperiment replaces the stored experiment if its revision is still

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,6 +33,20 @@ func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, a
 		return 0, err
 	}
 	return res.LastInsertId()
+}
+
+// maxTextIn bounds the values of one IN list (SQLite's historical limit on
+// the parameters of a statement is 999).
+const maxTextIn = 500
+
+// TextIn is an IN list of at most maxTextIn parameters.
+func (dialect) TextIn(col string, values []string) (string, []any, []string) {
+	n := min(len(values), maxTextIn)
+	args := make([]any, n)
+	for i, v := range values[:n] {
+		args[i] = v
+	}
+	return col + ` IN (` + strings.TrimSuffix(strings.Repeat(`?, `, n), `, `) + `)`, args, values[n:]
 }
 
 // UpdateExperiment replaces the stored experiment if its revision is still

@@ -31,6 +31,10 @@ type Dialect interface {
 	// InsertID runs an INSERT (without RETURNING) into a table with an
 	// id column and returns the new row's id.
 	InsertID(ctx context.Context, q Queryer, query string, args ...any) (int64, error)
+	// TextIn returns the condition that the text column col is one of
+	// values (not empty), with its arguments, for as many of values as
+	// one statement takes; rest are the others.
+	TextIn(col string, values []string) (cond string, args []any, rest []string)
 }
 
 // TimeEncoding is how a dialect stores timestamps.
