@@ -4,8 +4,8 @@
 // experiments, flags, API keys and the audit log (crud.go), consent, cap
 // groups, spend and the steps of an erasure (customers.go), promotion
 // costs and customer aggregates (costs.go, segments.go), and the
-// sufficient-statistics, cohort and rollup-check queries (stats.go,
-// rollups.go).
+// sufficient-statistics, cohort, pre-period and rollup-check queries
+// (stats.go, rollups.go, cohorts.go).
 //
 // What differs between the databases is behind the small Dialect
 // interface: how timestamps are encoded (SQLite INTEGER unix microseconds,
@@ -13,7 +13,7 @@
 // kinds (unique violation, not found, unavailable), how the ID of an
 // inserted row is read back and how a list of values is passed. Queries
 // whose SQL differs in a few places take those places as parameters
-// (StatsDialect, CostExpr). The shared SQL is written with ? placeholders;
+// (StatsDialect, CohortDialect, CostExpr). The shared SQL is written with ? placeholders;
 // a store whose driver wants another bindvar passes Queryers that rebind
 // (sqlx's Rebind), as the postgres store does.
 //
