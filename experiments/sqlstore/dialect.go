@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 // Queryer is what the shared SQL runs on: a database handle or a
@@ -82,4 +85,18 @@ func (t *Time) Scan(v any) error {
 		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", v)
 	}
 	return nil
+}
+
+// Wrap adds context to err, "<store>: <op>: <cause>", and maps a driver
+// error with mapErr to a domain error kind; errors that already are
+// domain errors keep their kind. It returns nil for a nil err.
+func Wrap(store, op string, err error, mapErr func(error) error) error {
+	if err == nil {
+		return nil
+	}
+	var de *experiments.Error
+	if errors.As(err, &de) {
+		return fmt.Errorf("%s: %s: %w", store, op, err)
+	}
+	return fmt.Errorf("%s: %s: %w", store, op, mapErr(err))
 }
