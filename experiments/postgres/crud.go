@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 
+	"github.com/lib/pq"
+
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/sqlstore"
 )
@@ -30,6 +32,11 @@ func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, a
 	return id, err
 }
 
+// TextIn is one array parameter: any number of values in one statement.
+func (dialect) TextIn(col string, values []string) (string, []any, []string) {
+	return col + ` = ANY(CAST(? AS TEXT[]))`, []any{pq.Array(values)}, nil
+}
+
 // UpdateExperiment replaces the stored experiment if its revision is still
 // e.Revision. When the attribution window changes, the experiment's
 // attributed conversions are recomputed in the same transaction.
@@ -38,12 +45,19 @@ func (s *Store) UpdateExperiment(ctx context.Context, e *experiments.Experiment)
 		if err := lockAllUnits(ctx, tx); err != nil {
 			return err
 		}
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
-			return err
-		}
-		return recomputeMetricsTouched(ctx, tx)
+		return recomputeExperiment(ctx, tx, e.Key)
 	})
+}
+
+// recomputeExperiment rebuilds the attributed conversions of every
+// exposed unit of the experiment key, after a change of its attribution
+// window or costs. The caller holds every unit lock.
+func recomputeExperiment(ctx context.Context, tx *rtx, key string) error {
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	if err := sqlstore.TouchExperimentUnits(ctx, tx, key); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
 }

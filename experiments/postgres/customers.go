@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,71 +11,14 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
 )
 
+// Consent, cap groups, capped units and spend, and the steps of an
+// erasure, are shared with the other SQL store (sqlstore/customers.go);
+// what is left here is PostgreSQL's own SQL.
+
 var _ experiments.CustomerStore = (*Store)(nil)
-
-// SetConsent stores a customer's consent.
-func (s *Store) SetConsent(ctx context.Context, c *experiments.Consent) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO customer_consent (unit_id, promotions, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (unit_id) DO UPDATE SET promotions = excluded.promotions, updated_at = excluded.updated_at`,
-		c.UnitID, c.Promotions, micros(c.UpdatedAt))
-	return wrap("set consent", err)
-}
-
-// OptedOut returns the units that opted out of promotions.
-func (s *Store) OptedOut(ctx context.Context, units []string) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(units) == 0 {
-		return out, nil
-	}
-	var got []string
-	err := s.r.SelectContext(ctx, &got, `SELECT unit_id FROM customer_consent
-		WHERE NOT promotions AND unit_id = ANY(CAST(? AS TEXT[]))`, pq.Array(units))
-	if err != nil {
-		return nil, wrap("opted out", err)
-	}
-	for _, u := range got {
-		out[u] = true
-	}
-	return out, nil
-}
-
-// PutCapGroup creates or replaces a cap group.
-func (s *Store) PutCapGroup(ctx context.Context, g *experiments.CapGroup) error {
-	var created time.Time
-	err := s.w.GetContext(ctx, &created, `INSERT INTO cap_groups (name, max_exposures, window_us, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET max_exposures = excluded.max_exposures, window_us = excluded.window_us,
-			updated_at = excluded.updated_at
-		RETURNING created_at`, g.Name, g.MaxExposures, g.Window.Microseconds(), micros(g.CreatedAt), micros(g.UpdatedAt))
-	if err != nil {
-		return wrap("put cap group", err)
-	}
-	g.CreatedAt = created.UTC()
-	return nil
-}
-
-// GetCapGroup returns a cap group or KindNotFound.
-func (s *Store) GetCapGroup(ctx context.Context, name string) (*experiments.CapGroup, error) {
-	var row struct {
-		Name         string    `db:"name"`
-		MaxExposures int       `db:"max_exposures"`
-		WindowUS     int64     `db:"window_us"`
-		CreatedAt    time.Time `db:"created_at"`
-		UpdatedAt    time.Time `db:"updated_at"`
-	}
-	err := s.r.GetContext(ctx, &row, `SELECT name, max_exposures, window_us, created_at, updated_at FROM cap_groups WHERE name = ?`, name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, experiments.NotFound("cap_group", name)
-	}
-	if err != nil {
-		return nil, wrap("get cap group", err)
-	}
-	return &experiments.CapGroup{Name: row.Name, MaxExposures: row.MaxExposures,
-		Window:    time.Duration(row.WindowUS) * time.Microsecond,
-		CreatedAt: row.CreatedAt.UTC(), UpdatedAt: row.UpdatedAt.UTC()}, nil
-}
 
 // CountExposures counts unit's exposures to pairs at or after since.
 func (s *Store) CountExposures(ctx context.Context, unit string, pairs []experiments.ExperimentVariant, since time.Time) (int, error) {
@@ -93,7 +35,7 @@ func (s *Store) CountExposures(ctx context.Context, unit string, pairs []experim
 		JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS p(experiment, variant)
 			ON e.experiment = p.experiment AND e.variant = p.variant
 		WHERE e.type = 'exposure' AND e.unit_id = ? AND e.ts >= ?`,
-		pq.Array(exps), pq.Array(vars), unit, micros(since))
+		pq.Array(exps), pq.Array(vars), unit, sqlstore.Timestamp.Encode(since))
 	return n, wrap("count exposures", err)
 }
 
@@ -104,43 +46,6 @@ func (s *Store) HasEvent(ctx context.Context, id string) (bool, error) {
 	// (events is partitioned by time and has no index on event_id).
 	err := s.r.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM event_ids WHERE event_id = ?)`, id)
 	return ok, wrap("has event", err)
-}
-
-// RecordCapped counts unit as frequency-capped in experiment.
-func (s *Store) RecordCapped(ctx context.Context, experiment, unit string, at time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO capped_units (experiment, unit_id, first_at, last_at, times) VALUES (?, ?, ?, ?, 1)
-		ON CONFLICT (experiment, unit_id) DO UPDATE SET last_at = excluded.last_at, times = capped_units.times + 1`,
-		experiment, unit, micros(at), micros(at))
-	return wrap("record capped", err)
-}
-
-// CappedUnits counts the capped units of experiment.
-func (s *Store) CappedUnits(ctx context.Context, experiment string) (int64, error) {
-	var n int64
-	err := s.r.GetContext(ctx, &n, `SELECT COUNT(*) FROM capped_units WHERE experiment = ?`, experiment)
-	return n, wrap("capped units", err)
-}
-
-// VariantSpend returns the spend per variant of experiment.
-func (s *Store) VariantSpend(ctx context.Context, experiment string) (map[string]int64, error) {
-	var rows []struct {
-		Variant string `db:"variant"`
-		Cost    int64  `db:"cost"`
-	}
-	err := s.r.SelectContext(ctx, &rows, `SELECT variant, CAST(SUM(cost) AS BIGINT) AS cost FROM (
-		SELECT variant, cost FROM unit_metrics WHERE experiment = ?
-		UNION ALL SELECT variant, cost FROM erased_spend WHERE experiment = ?
-	) x GROUP BY variant`, experiment, experiment)
-	if err != nil {
-		return nil, wrap("variant spend", err)
-	}
-	out := make(map[string]int64, len(rows))
-	for _, r := range rows {
-		if r.Cost != 0 {
-			out[r.Variant] = r.Cost
-		}
-	}
-	return out, nil
 }
 
 // CustomerSecret returns the installation's secret, creating it once.
@@ -160,6 +65,7 @@ func (s *Store) CustomerSecret(ctx context.Context) ([]byte, error) {
 	return secret, wrap("customer secret", err)
 }
 
+// quoteIdent quotes an identifier (the partition names of partitions.go).
 func quoteIdent(s string) string { return pq.QuoteIdentifier(s) }
 
 // EraseCustomer deletes every row about unit in one transaction.
@@ -171,12 +77,7 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 		if err := lockBuckets(ctx, tx, []int64{unitBucket(unit)}); err != nil {
 			return err
 		}
-		// Keep the unit's promotion cost, anonymously, for the budgets.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO erased_spend (experiment, variant, cost)
-			SELECT r.experiment, r.first_variant, SUM(m.cost) FROM exposures_rollup r
-			JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
-			WHERE r.unit_id = ? GROUP BY r.experiment, r.first_variant
-			ON CONFLICT (experiment, variant) DO UPDATE SET cost = erased_spend.cost + excluded.cost`, unit); err != nil {
+		if err := sqlstore.KeepErasedSpend(ctx, tx, unit); err != nil {
 			return err
 		}
 		// The dedupe rows of the unit's events: their ids may contain the
@@ -190,13 +91,10 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 		} else if n > 0 {
 			deleted["event_ids"] = n
 		}
-		var tables []struct {
-			Table  string `db:"table_name"`
-			Column string `db:"column_name"`
-		}
+		var cols []sqlstore.Column
 		// Partitions (of events) are left out: deleting from the
 		// partitioned table deletes from them.
-		if err := tx.SelectContext(ctx, &tables, `SELECT c.table_name, c.column_name FROM information_schema.columns c
+		if err := tx.SelectContext(ctx, &cols, `SELECT c.table_name, c.column_name FROM information_schema.columns c
 			JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 			WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 				AND c.column_name IN ('unit_id', 'customer_id')
@@ -205,30 +103,10 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 			ORDER BY c.table_name, c.column_name`); err != nil {
 			return err
 		}
-		for _, tc := range tables {
-			res, err := tx.ExecContext(ctx, `DELETE FROM `+quoteIdent(tc.Table)+` WHERE `+quoteIdent(tc.Column)+` = ?`, unit)
-			if err != nil {
-				return fmt.Errorf("erase from %s: %w", tc.Table, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				deleted[tc.Table] += n
-			}
+		if err := sqlstore.DeleteCustomerRows(ctx, tx, unit, cols, deleted); err != nil {
+			return err
 		}
-		if audit != nil {
-			after, err := json.Marshal(map[string]any{"rows": deleted})
-			if err != nil {
-				return err
-			}
-			audit.After = after
-			return tx.GetContext(ctx, &audit.ID, `INSERT INTO audit_log (at, key_id, action, resource, before, after)
-				VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, micros(audit.At), audit.KeyID, audit.Action, audit.Resource,
-				nullJSON(audit.Before), nullJSON(audit.After))
-		}
-		return nil
+		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted)
 	})
 	if err != nil {
 		return nil, wrap("erase customer", err)
@@ -240,24 +118,11 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 // of the current schema holding a value whose text contains needle (used
 // to verify an erasure).
 func (s *Store) TablesContaining(ctx context.Context, needle string) ([]string, error) {
-	var cols []struct {
-		Table  string `db:"table_name"`
-		Column string `db:"column_name"`
-	}
+	var cols []sqlstore.Column
 	if err := s.r.SelectContext(ctx, &cols, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`); err != nil {
 		return nil, wrap("tables containing", err)
 	}
-	var out []string
-	for _, tc := range cols {
-		var n int
-		q := `SELECT COUNT(*) FROM ` + quoteIdent(tc.Table) + ` WHERE strpos(CAST(` + quoteIdent(tc.Column) + ` AS TEXT), ?) > 0`
-		if err := s.r.GetContext(ctx, &n, q, needle); err != nil {
-			return nil, wrap("tables containing "+tc.Table, err)
-		}
-		if n > 0 {
-			out = append(out, tc.Table+"."+tc.Column)
-		}
-	}
-	return out, nil
+	out, err := sqlstore.ColumnsContaining(ctx, s.r, cols, needle, "strpos")
+	return out, wrap("tables containing", err)
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -157,19 +156,11 @@ func (t *rtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Row
 	return t.Tx.QueryContext(ctx, t.Rebind(q), args...)
 }
 
-// wrap maps a driver error to a domain error kind and adds context:
-// "postgres: <op>: <cause>". Domain errors keep their kind.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *experiments.Error
-	if errors.As(err, &de) {
-		return fmt.Errorf("postgres: %s: %w", op, err)
-	}
-	return fmt.Errorf("postgres: %s: %w", op, mapErr(err))
-}
+// wrap adds context to err, "postgres: <op>: <cause>", and maps a driver
+// error to a domain error kind (mapErr); domain errors keep their kind.
+func wrap(op string, err error) error { return sqlstore.Wrap("postgres", op, err, mapErr) }
 
+// mapErr maps a driver error to a domain error kind.
 func mapErr(err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {

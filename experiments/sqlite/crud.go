@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -34,17 +35,38 @@ func (dialect) InsertID(ctx context.Context, q sqlstore.Queryer, query string, a
 	return res.LastInsertId()
 }
 
+// maxTextIn bounds the values of one IN list (SQLite's historical limit on
+// the parameters of a statement is 999).
+const maxTextIn = 500
+
+// TextIn is an IN list of at most maxTextIn parameters.
+func (dialect) TextIn(col string, values []string) (string, []any, []string) {
+	n := min(len(values), maxTextIn)
+	args := make([]any, n)
+	for i, v := range values[:n] {
+		args[i] = v
+	}
+	return col + ` IN (` + strings.TrimSuffix(strings.Repeat(`?, `, n), `, `) + `)`, args, values[n:]
+}
+
 // UpdateExperiment replaces the stored experiment if its revision is still
 // e.Revision. When the attribution window changes, the experiment's
 // attributed conversions are recomputed in the same transaction.
 func (s *Store) UpdateExperiment(ctx context.Context, e *experiments.Experiment) error {
 	return sqlstore.UpdateExperiment(ctx, s.Store, e, s.tx, func(tx *sqlx.Tx) error {
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		if err := sqlstore.TouchExperimentUnits(ctx, tx, e.Key); err != nil {
-			return err
-		}
-		return recomputeMetricsTouched(ctx, tx)
+		return recomputeExperiment(ctx, tx, e.Key)
 	})
+}
+
+// recomputeExperiment rebuilds the attributed conversions of every
+// exposed unit of the experiment key, after a change of its attribution
+// window or costs.
+func recomputeExperiment(ctx context.Context, tx *sqlx.Tx, key string) error {
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	if err := sqlstore.TouchExperimentUnits(ctx, tx, key); err != nil {
+		return err
+	}
+	return recomputeMetricsTouched(ctx, tx)
 }

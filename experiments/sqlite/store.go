@@ -125,20 +125,11 @@ func (s *Store) Close() error {
 	return err
 }
 
-// wrap maps a driver error to a domain error kind and adds context:
-// "sqlite: <op>: <cause>". Errors that already are domain errors keep their
-// kind.
-func wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *experiments.Error
-	if errors.As(err, &de) {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	return fmt.Errorf("sqlite: %s: %w", op, mapErr(err))
-}
+// wrap adds context to err, "sqlite: <op>: <cause>", and maps a driver
+// error to a domain error kind (mapErr); domain errors keep their kind.
+func wrap(op string, err error) error { return sqlstore.Wrap("sqlite", op, err, mapErr) }
 
+// mapErr maps a driver error to a domain error kind.
 func mapErr(err error) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
 		return experiments.Unavailable(err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 // Queryer is what the shared SQL runs on: a database handle or a
@@ -31,6 +34,10 @@ type Dialect interface {
 	// InsertID runs an INSERT (without RETURNING) into a table with an
 	// id column and returns the new row's id.
 	InsertID(ctx context.Context, q Queryer, query string, args ...any) (int64, error)
+	// TextIn returns the condition that the text column col is one of
+	// values (not empty), with its arguments, for as many of values as
+	// one statement takes; rest are the others.
+	TextIn(col string, values []string) (cond string, args []any, rest []string)
 }
 
 // TimeEncoding is how a dialect stores timestamps.
@@ -78,4 +85,18 @@ func (t *Time) Scan(v any) error {
 		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", v)
 	}
 	return nil
+}
+
+// Wrap adds context to err, "<store>: <op>: <cause>", and maps a driver
+// error with mapErr to a domain error kind; errors that already are
+// domain errors keep their kind. It returns nil for a nil err.
+func Wrap(store, op string, err error, mapErr func(error) error) error {
+	if err == nil {
+		return nil
+	}
+	var de *experiments.Error
+	if errors.As(err, &de) {
+		return fmt.Errorf("%s: %s: %w", store, op, err)
+	}
+	return fmt.Errorf("%s: %s: %w", store, op, mapErr(err))
 }

@@ -1,0 +1,142 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+)
+
+// The per-unit time-window queries of the report that the rollups cannot
+// answer alone: repurchase cohorts and the CUPED pre-period.
+
+// CohortDialect holds the SQL that differs between the databases in the
+// cohort and pre-period queries. Durations are written in microseconds
+// (a fixed 7×24 h week, never calendar days, which DST would stretch).
+type CohortDialect struct {
+	StatsDialect // Float and True
+	// IntParam, TextParam and TimeParam are a parameter of that type
+	// (PostgreSQL casts them, SQLite takes a plain ?).
+	IntParam, TextParam, TimeParam string
+	// TimeArg is the argument of a TimeParam.
+	TimeArg func(time.Time) any
+	// Micros follows an SQL expression of microseconds to make it a
+	// duration to add to a timestamp column (empty when timestamps are
+	// microseconds themselves).
+	Micros string
+	// Weeks is the number of whole weeks from u.f to c.ts (both
+	// timestamps).
+	Weeks string
+	// JoinEvents is the join of the conversions (events c) to the few
+	// units on its left: SQLite's CROSS JOIN keeps the units as the outer
+	// loop, so that it finds their events through the indexes.
+	JoinEvents string
+}
+
+// defaultWindowUS is the attribution window used for exposures of an
+// experiment that is not (or no longer) in the experiments table.
+var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
+
+// CohortStats runs the query of experiments.CohortStore.CohortStats on q
+// (a database handle or transaction). units selects the units of
+// q.Experiment (unit_id, first_variant, first_exposed_at, multiple,
+// attributes, channel) with the arguments unitArgs: from the rollup, or
+// with q.Until from the raw exposures before it.
+//
+// For the analysed units (q.MultipleExposure applies; q.Dimension is
+// ignored) and each week k = 1..weeks after a unit's first exposure f,
+// that is the interval [f + 7(k−1)·24 h, f + 7k·24 h):
+//
+//   - Units counts the units whose week k is over at the cut-off
+//     (f + 7k·24 h ≤ CohortCutoff(q));
+//   - Repurchasers counts those of them with at least one repurchase in
+//     week k: a conversion named metric at or after f that is not the
+//     unit's first such conversion since f (order: timestamp, event ID).
+//
+// Conversions are not limited to the attribution window. Rows come in
+// (variant, week) order; weeks nobody has reached are absent. One query,
+// over the experiment's units and their conversions of metric.
+func (d CohortDialect) CohortStats(ctx context.Context, q Queryer, sq experiments.StatsQuery, units string, unitArgs []any,
+	metric string, weeks int) ([]experiments.CohortRow, error) {
+	cut := d.TimeArg(CohortCutoff(sq))
+	analysed := `NOT multiple`
+	if sq.MultipleExposure == experiments.MultipleFirst {
+		analysed = d.True
+	}
+	week := fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + d.Micros
+	query := `WITH RECURSIVE wk(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM wk WHERE k < ` + d.IntParam + `),
+u AS (
+	SELECT unit_id, first_variant AS variant, first_exposed_at AS f FROM (` + units + `) r
+	WHERE ` + analysed + ` AND first_exposed_at < ` + d.TimeParam + `
+),
+rep AS (
+	SELECT DISTINCT unit_id, week FROM (
+		SELECT u.unit_id, ` + d.Weeks + ` + 1 AS week,
+			ROW_NUMBER() OVER (PARTITION BY u.unit_id ORDER BY c.ts, c.event_id) AS rn
+		FROM u ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = u.unit_id
+			AND c.name = ` + d.TextParam + ` AND c.ts >= u.f AND c.ts < ` + d.TimeParam + `
+	) x WHERE rn >= 2
+)
+SELECT u.variant, wk.k AS week, COUNT(*) AS units, COUNT(rep.unit_id) AS repurchasers
+FROM u JOIN wk ON u.f + wk.k * ` + week + ` <= ` + d.TimeParam + `
+LEFT JOIN rep ON rep.unit_id = u.unit_id AND rep.week = wk.k
+GROUP BY u.variant, wk.k
+ORDER BY u.variant, wk.k`
+	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, cut)
+	var rows []CohortRow
+	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	return Cohorts(rows), nil
+}
+
+// AddPrePeriod fills PreSum, PreSumSquares and PreCrossSum of ms, the
+// answer of SufficientStats for sq with slice sl, in tx; units and
+// unitArgs are those of CohortStats.
+//
+// The covariate x_u of a unit and conversion name is its revenue of that
+// name in [f − PrePeriod, f), f its first exposure; y_u is its attributed
+// revenue (before sq.Until). Units without pre-period revenue add nothing
+// to the sums, so the query visits only the experiment's units and their
+// conversions before exposure. Sums of a metric without an entry in ms (no
+// attributed conversion at all) are dropped.
+func (d CohortDialect) AddPrePeriod(ctx context.Context, tx Queryer, sq experiments.StatsQuery, sl StatsSlice,
+	units string, unitArgs []any, ms []experiments.MetricSums) error {
+	y := `COALESCE((SELECT m.revenue FROM unit_metrics m
+		WHERE m.experiment = ` + d.TextParam + ` AND m.unit_id = p.unit_id AND m.metric = p.metric), 0)`
+	yArgs := []any{sq.Experiment}
+	if !sq.Until.IsZero() {
+		y = `COALESCE((SELECT SUM(a.revenue) FROM events a WHERE a.type = 'conversion' AND a.unit_id = p.unit_id
+		AND a.name = p.metric AND a.ts >= p.first_exposed_at AND a.ts < ` + d.TimeParam + `
+		AND a.ts <= p.first_exposed_at + COALESCE((SELECT attribution_window_us FROM experiments WHERE key = ` + d.TextParam + `), ` +
+			fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `), 0)`
+		yArgs = []any{d.TimeArg(sq.Until), sq.Experiment}
+	}
+	f := d.Float
+	query := `SELECT ` + sl.Expr + ` AS slice, variant, metric,
+	SUM(CAST(x AS ` + f + `)) AS pre_sum,
+	SUM(CAST(x AS ` + f + `) * x) AS pre_sum_squares,
+	SUM(CAST(x AS ` + f + `) * y) AS pre_cross_sum
+FROM (
+	SELECT p.variant, p.attributes, p.channel, p.first_exposed_at, p.metric, p.x, ` + y + ` AS y
+	FROM (
+		SELECT r.unit_id, r.first_variant AS variant, r.first_exposed_at, r.attributes, r.channel,
+			c.name AS metric, SUM(c.revenue) AS x
+		FROM (` + units + `) r
+		` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+			AND c.ts >= r.first_exposed_at - ` + fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros + ` AND c.ts < r.first_exposed_at
+		WHERE ` + sl.Analysed + `
+		GROUP BY r.unit_id, r.first_variant, r.first_exposed_at, r.attributes, r.channel, c.name
+		HAVING SUM(c.revenue) <> 0
+	) p
+) m
+GROUP BY 1, 2, 3`
+	args := append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...)
+	var rows []PreRow
+	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
+		return err
+	}
+	MergePrePeriod(ms, rows)
+	return nil
+}
