@@ -154,10 +154,7 @@ type CustomerLimitsResponse struct {
 
 func (a *api) customerLimits(c *gin.Context) {
 	ctx := c.Request.Context()
-	e, err := a.svc.GetExperiment(ctx, c.Param("key"))
-	if err == nil && !sees(c, e.Environment) {
-		err = experiments.NotFound("experiment", c.Param("key"))
-	}
+	e, err := getVisible(c, "experiment", c.Param("key"), a.svc.GetExperiment, experimentEnvironment)
 	if err != nil {
 		abortProblem(c, err)
 		return

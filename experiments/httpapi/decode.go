@@ -509,6 +509,24 @@ func (s *jsonScan) space(i int) int {
 	return i
 }
 
+// next reads what follows a member of an object, or an element of an
+// array, that ends at data[i]: white space, then either a comma or the
+// container's closing byte, end ('}' or ']'). After a comma it returns the
+// index of the next member or element (past white space) and more true;
+// after end, the index just past it and more false; -1 and false when
+// neither follows.
+func (s *jsonScan) next(i int, end byte) (j int, more bool) {
+	if i = s.space(i); i < len(s.data) {
+		switch s.data[i] {
+		case ',':
+			return s.space(i + 1), true
+		case end:
+			return i + 1, false
+		}
+	}
+	return -1, false
+}
+
 // value scans the value starting at data[i] and returns the index just
 // past it, or -1 when it found a NUL or a repeated key (and set code and
 // the path from there) or stopped at invalid JSON.
@@ -561,13 +579,9 @@ func (s *jsonScan) object(i, depth int) int {
 			}
 			return -1
 		}
-		switch i = s.space(i); {
-		case i < len(s.data) && s.data[i] == ',':
-			i = s.space(i + 1)
-		case i < len(s.data) && s.data[i] == '}':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.next(i, '}'); !more {
+			return i
 		}
 	}
 	return -1
@@ -585,13 +599,9 @@ func (s *jsonScan) array(i, depth int) int {
 			}
 			return -1
 		}
-		switch i = s.space(i); {
-		case i < len(s.data) && s.data[i] == ',':
-			i = s.space(i + 1)
-		case i < len(s.data) && s.data[i] == ']':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.next(i, ']'); !more {
+			return i
 		}
 	}
 }

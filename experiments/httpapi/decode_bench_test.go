@@ -62,3 +62,17 @@ func BenchmarkEventsResponse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScanJSON measures the NUL and repeated-key scan that the
+// general decoding path (decodeBody, and events off the fast path) runs
+// after json.Unmarshal, on the 1000-event batch.
+func BenchmarkScanJSON(b *testing.B) {
+	data := benchBatch()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if field, code := scanJSON(data); code != "" {
+			b.Fatalf("%s at %s", code, field)
+		}
+	}
+}

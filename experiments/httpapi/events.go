@@ -204,13 +204,9 @@ func splitEventBatch(data []byte, batch *EventBatch) bool {
 				return false
 			}
 		}
-		switch i = s.space(i); {
-		case i < len(data) && data[i] == ',':
-			i = s.space(i + 1)
-		case i < len(data) && data[i] == '}':
-			return true
-		default:
-			return false
+		var more bool
+		if i, more = s.next(i, '}'); !more {
+			return i >= 0
 		}
 	}
 }
@@ -232,13 +228,9 @@ func splitEvents(s *jsonScan, i int, batch *EventBatch) int {
 			return -1
 		}
 		batch.Events = append(batch.Events, data[i:end:end])
-		switch i = s.space(end); {
-		case i < len(data) && data[i] == ',':
-			i = s.space(i + 1)
-		case i < len(data) && data[i] == ']':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.next(end, ']'); !more {
+			return i
 		}
 	}
 }
@@ -348,13 +340,9 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 			}
 			*str, i = string(raw[v.start:v.end]), end
 		}
-		switch i = s.space(i); {
-		case i < len(raw) && raw[i] == ',':
-			i = s.space(i + 1)
-		case i < len(raw) && raw[i] == '}':
-			return s.space(i+1) == len(raw)
-		default:
-			return false
+		var more bool
+		if i, more = s.next(i, '}'); !more {
+			return i >= 0 && s.space(i) == len(raw)
 		}
 	}
 }
@@ -440,13 +428,9 @@ func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
 			return -1
 		}
 		d.Attributes[key] = string(raw[v.start:v.end])
-		switch i = s.space(end); {
-		case i < len(raw) && raw[i] == ',':
-			i = s.space(i + 1)
-		case i < len(raw) && raw[i] == '}':
-			return i + 1
-		default:
-			return -1
+		var more bool
+		if i, more = s.next(end, '}'); !more {
+			return i
 		}
 	}
 }

@@ -217,32 +217,24 @@ func (a *api) listExperiments(c *gin.Context) {
 		abortProblem(c, badRequest("status", "invalid_status", "status must be draft, running, paused, stopped or archived"))
 		return
 	}
-	env := c.Query("environment")
-	if p := who(c); p.Environment != "" {
-		if env != "" && env != p.Environment {
-			writeJSON(c, http.StatusOK, gin.H{"experiments": []ExperimentResponse{}})
-			return
-		}
-		env = p.Environment
+	env, ok := listEnvironment(c)
+	if !ok {
+		writeJSON(c, http.StatusOK, gin.H{"experiments": []ExperimentResponse{}})
+		return
 	}
 	list, err := a.svc.ListExperiments(c.Request.Context(), experiments.ExperimentFilter{Environment: env, Status: experiments.Status(status)})
 	if err != nil {
 		abortProblem(c, err)
 		return
 	}
-	out := make([]ExperimentResponse, 0, len(list))
-	for _, e := range list {
-		out = append(out, experimentResponse(e))
-	}
-	writeJSON(c, http.StatusOK, gin.H{"experiments": out})
+	writeJSON(c, http.StatusOK, gin.H{"experiments": responses(list, experimentResponse)})
 }
 
+// experimentEnvironment is the environment of e, for getVisible.
+func experimentEnvironment(e *experiments.Experiment) string { return e.Environment }
+
 func (a *api) getExperiment(c *gin.Context) {
-	key := c.Param("key")
-	e, err := a.svc.GetExperiment(c.Request.Context(), key)
-	if err == nil && !sees(c, e.Environment) {
-		err = experiments.NotFound("experiment", key)
-	}
+	e, err := getVisible(c, "experiment", c.Param("key"), a.svc.GetExperiment, experimentEnvironment)
 	if err != nil {
 		abortProblem(c, err)
 		return
@@ -251,17 +243,11 @@ func (a *api) getExperiment(c *gin.Context) {
 }
 
 func (a *api) updateExperiment(c *gin.Context) {
-	key := c.Param("key")
 	var req ExperimentRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeUpdate(c, &req, &req.Key); err != nil {
 		abortProblem(c, err)
 		return
 	}
-	if req.Key != "" && req.Key != key {
-		abortProblem(c, experiments.Invalid("key", "key_mismatch", "the body's key %q differs from the URL's %q; keys cannot be renamed", req.Key, key))
-		return
-	}
-	req.Key = key
 	e, err := a.svc.UpdateExperiment(c.Request.Context(), who(c), req.toDomain())
 	if err != nil {
 		abortProblem(c, err)

@@ -91,32 +91,24 @@ func (a *api) createFlag(c *gin.Context) {
 }
 
 func (a *api) listFlags(c *gin.Context) {
-	env := c.Query("environment")
-	if p := who(c); p.Environment != "" {
-		if env != "" && env != p.Environment {
-			writeJSON(c, http.StatusOK, gin.H{"flags": []FlagResponse{}})
-			return
-		}
-		env = p.Environment
+	env, ok := listEnvironment(c)
+	if !ok {
+		writeJSON(c, http.StatusOK, gin.H{"flags": []FlagResponse{}})
+		return
 	}
 	list, err := a.svc.ListFlags(c.Request.Context(), env)
 	if err != nil {
 		abortProblem(c, err)
 		return
 	}
-	out := make([]FlagResponse, 0, len(list))
-	for _, f := range list {
-		out = append(out, flagResponse(f))
-	}
-	writeJSON(c, http.StatusOK, gin.H{"flags": out})
+	writeJSON(c, http.StatusOK, gin.H{"flags": responses(list, flagResponse)})
 }
 
+// flagEnvironment is the environment of f, for getVisible.
+func flagEnvironment(f *experiments.Flag) string { return f.Environment }
+
 func (a *api) getFlag(c *gin.Context) {
-	key := c.Param("key")
-	f, err := a.svc.GetFlag(c.Request.Context(), key)
-	if err == nil && !sees(c, f.Environment) {
-		err = experiments.NotFound("flag", key)
-	}
+	f, err := getVisible(c, "flag", c.Param("key"), a.svc.GetFlag, flagEnvironment)
 	if err != nil {
 		abortProblem(c, err)
 		return
@@ -125,17 +117,11 @@ func (a *api) getFlag(c *gin.Context) {
 }
 
 func (a *api) updateFlag(c *gin.Context) {
-	key := c.Param("key")
 	var req FlagRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeUpdate(c, &req, &req.Key); err != nil {
 		abortProblem(c, err)
 		return
 	}
-	if req.Key != "" && req.Key != key {
-		abortProblem(c, experiments.Invalid("key", "key_mismatch", "the body's key %q differs from the URL's %q; keys cannot be renamed", req.Key, key))
-		return
-	}
-	req.Key = key
 	f := req.toDomain()
 	if err := a.svc.UpdateFlag(c.Request.Context(), who(c), f); err != nil {
 		abortProblem(c, err)

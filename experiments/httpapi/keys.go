@@ -63,11 +63,7 @@ func (a *api) listKeys(c *gin.Context) {
 		abortProblem(c, err)
 		return
 	}
-	out := make([]KeyResponse, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, keyResponse(k))
-	}
-	writeJSON(c, http.StatusOK, gin.H{"keys": out})
+	writeJSON(c, http.StatusOK, gin.H{"keys": responses(keys, keyResponse)})
 }
 
 func (a *api) revokeKey(c *gin.Context) {
@@ -88,6 +84,19 @@ type AuditEntryResponse struct {
 	Resource string          `json:"resource"`
 	Before   json.RawMessage `json:"before,omitempty"`
 	After    json.RawMessage `json:"after,omitempty"`
+}
+
+// auditEntryResponse is e as the API returns it: before and after are
+// left out unless they are valid JSON.
+func auditEntryResponse(e *experiments.AuditEntry) AuditEntryResponse {
+	r := AuditEntryResponse{ID: e.ID, At: e.At.UTC(), KeyID: e.KeyID, Action: e.Action, Resource: e.Resource}
+	if json.Valid(e.Before) {
+		r.Before = e.Before
+	}
+	if json.Valid(e.After) {
+		r.After = e.After
+	}
+	return r
 }
 
 func (a *api) listAudit(c *gin.Context) {
@@ -113,18 +122,7 @@ func (a *api) listAudit(c *gin.Context) {
 		abortProblem(c, err)
 		return
 	}
-	out := make([]AuditEntryResponse, 0, len(entries))
-	for _, e := range entries {
-		r := AuditEntryResponse{ID: e.ID, At: e.At.UTC(), KeyID: e.KeyID, Action: e.Action, Resource: e.Resource}
-		if json.Valid(e.Before) {
-			r.Before = e.Before
-		}
-		if json.Valid(e.After) {
-			r.After = e.After
-		}
-		out = append(out, r)
-	}
-	resp := gin.H{"entries": out}
+	resp := gin.H{"entries": responses(entries, auditEntryResponse)}
 	if len(entries) == limit {
 		resp["next_before"] = entries[len(entries)-1].ID
 	}
