@@ -197,11 +197,9 @@ func (a *api) loadReport(c *gin.Context) (*experiments.Report, error) {
 		return nil, badRequest("multiple_exposure", "invalid_multiple_exposure", "multiple_exposure must be exclude or first")
 	}
 	key := c.Param("key")
-	exp, err := a.svc.GetExperiment(c.Request.Context(), key)
-	if err == nil && !sees(c, exp.Environment) {
-		err = &experiments.Error{Kind: experiments.KindNotFound, Code: "experiment_not_found", Message: fmt.Sprintf("no experiment %q", key)}
-	}
-	if err != nil {
+	// An experiment of another environment is answered exactly like a
+	// missing one, so a bound key cannot tell them apart.
+	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
 		return nil, err
 	}
 	return a.svc.Report(c.Request.Context(), key, opts)

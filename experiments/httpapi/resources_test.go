@@ -38,6 +38,12 @@ func TestSharedHandlerBodies(t *testing.T) {
 			`{"type":"urn:promolift:problem:experiment_not_found","title":"Not Found","status":404,"detail":"experiment \"spring-sale\" not found","code":"experiment_not_found"}`},
 		{"GET", "/api/v1/experiments/spring-sale/customer-limits", staging, nil, 404,
 			`{"type":"urn:promolift:problem:experiment_not_found","title":"Not Found","status":404,"detail":"experiment \"spring-sale\" not found","code":"experiment_not_found"}`},
+		// The report of an experiment of another environment is answered
+		// like the report of one that does not exist.
+		{"GET", "/api/v1/experiments/spring-sale/report", staging, nil, 404,
+			`{"type":"urn:promolift:problem:experiment_not_found","title":"Not Found","status":404,"detail":"experiment \"spring-sale\" not found","code":"experiment_not_found"}`},
+		{"GET", "/api/v1/experiments/spring-salf/report", e.admin, nil, 404,
+			`{"type":"urn:promolift:problem:experiment_not_found","title":"Not Found","status":404,"detail":"experiment \"spring-salf\" not found","code":"experiment_not_found"}`},
 		{"GET", "/api/v1/flags/spring-sale-gate", staging, nil, 404,
 			`{"type":"urn:promolift:problem:flag_not_found","title":"Not Found","status":404,"detail":"flag \"spring-sale-gate\" not found","code":"flag_not_found"}`},
 		{"PUT", "/api/v1/experiments/other", e.admin, designExperiment, 422,
