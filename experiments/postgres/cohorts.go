@@ -23,7 +23,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	TimeArg:    func(t time.Time) any { return t.UTC() },
 	Micros:     ` * INTERVAL '1 microsecond'`,
 	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
-	JoinEvents: `JOIN`}
+	JoinEvents: `JOIN`, Least: `LEAST`}
 
 // cohortUnits selects the units of one experiment (unit_id, first_variant,
 // first_exposed_at, multiple, attributes, channel): from the rollup, or
@@ -49,12 +49,4 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 		return nil, wrap("cohort stats", err)
 	}
 	return rows, nil
-}
-
-// addPrePeriod fills the pre-period sums of ms, the answer of
-// SufficientStats for q with slice sl (see
-// sqlstore.CohortDialect.AddPrePeriod).
-func addPrePeriod(ctx context.Context, tx *rtx, q experiments.StatsQuery, sl sqlstore.StatsSlice, ms []experiments.MetricSums) error {
-	units, unitArgs := cohortUnits(q)
-	return cohortDialect.AddPrePeriod(ctx, tx, q, sl, units, unitArgs, ms)
 }

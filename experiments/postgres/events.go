@@ -411,52 +411,19 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 var statsDialect = sqlstore.StatsDialect{Float: "DOUBLE PRECISION", True: "TRUE",
 	HourSlice: `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`, AttributeValue: `attributes ->> CAST(? AS TEXT)`}
 
-// SufficientStats reads the rollups of one experiment. With q.Until set it
-// recomputes them from the raw events before that time.
-//
-// Both queries aggregate one relation with a row per unit (exposures) or
-// per unit and conversion name (metrics), so they cost O(units) and never
-// join per-unit results back to each other.
+// SufficientStats reads the rollups of one experiment, in one
+// repeatable-read snapshot (see sqlstore.CohortDialect.SufficientStats).
+// With q.Until set it recomputes them from the raw events before that time.
 func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	// units: variant, multiple, attributes, channel, first_exposed_at, exposures.
-	// unitMetrics: the same and metric, conversions, revenue, cost.
-	var units, unitMetrics string
-	var unitArgs, metricArgs []any
-	if q.Until.IsZero() {
-		units, unitMetrics = sqlstore.RollupSources(q.Dimension)
-		unitArgs = []any{q.Experiment}
-		metricArgs = []any{q.Experiment}
-	} else {
-		until := q.Until.UTC()
-		raw := exposureSelect("", " AND e.experiment = ? AND e.ts < ?")
-		units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + raw + `) r`
-		unitMetrics = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
-FROM (` + raw + `) r
-LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
-JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-	AND c.ts >= r.first_exposed_at
-	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
-	AND c.ts < ?
-GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
-		unitArgs = []any{q.Experiment, until}
-		metricArgs = []any{q.Experiment, until, until}
-	}
-	sl := statsDialect.SliceOf(q)
 	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}
-	tx := &rtx{btx}
-	defer func() { _ = tx.Rollback() }()
-	out, err := statsDialect.ReadStats(ctx, tx, sl, units, unitArgs, unitMetrics, metricArgs)
+	defer func() { _ = btx.Rollback() }()
+	units, unitArgs := cohortUnits(q) // cohorts.go
+	out, err := cohortDialect.SufficientStats(ctx, &rtx{btx}, q, units, unitArgs)
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
-	}
-	if q.PrePeriod {
-		if err := addPrePeriod(ctx, tx, q, sl, out.Metrics); err != nil {
-			return nil, wrap("sufficient stats", err)
-		}
 	}
 	return out, nil
 }

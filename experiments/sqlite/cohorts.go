@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/sqlstore"
 )
@@ -24,7 +22,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	IntParam: `?`, TextParam: `?`, TimeParam: `?`,
 	TimeArg:    func(t time.Time) any { return t.UnixMicro() },
 	Weeks:      `(c.ts - u.f) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()),
-	JoinEvents: `CROSS JOIN`}
+	JoinEvents: `CROSS JOIN`, Least: `MIN`}
 
 // cohortUnits selects the units of one experiment (unit_id, first_variant,
 // first_exposed_at, multiple, attributes, channel): from the rollup, or
@@ -50,12 +48,4 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 		return nil, wrap("cohort stats", err)
 	}
 	return rows, nil
-}
-
-// addPrePeriod fills the pre-period sums of ms, the answer of
-// SufficientStats for q with slice sl (see
-// sqlstore.CohortDialect.AddPrePeriod).
-func addPrePeriod(ctx context.Context, tx *sqlx.Tx, q experiments.StatsQuery, sl sqlstore.StatsSlice, ms []experiments.MetricSums) error {
-	units, unitArgs := cohortUnits(q)
-	return cohortDialect.AddPrePeriod(ctx, tx, q, sl, units, unitArgs, ms)
 }

@@ -32,6 +32,49 @@ type CohortDialect struct {
 	// units on its left: SQLite's CROSS JOIN keeps the units as the outer
 	// loop, so that it finds their events through the indexes.
 	JoinEvents string
+	// Least is the two-argument minimum function, for CostExpr.
+	Least string
+}
+
+// SufficientStats reads the sufficient statistics of q in tx (pass a
+// transaction: one snapshot for all its queries). Without q.Until they come
+// from the rollups (RollupSources); with q.Until they are recomputed from the
+// raw events before it: units, with the arguments unitArgs, selects the
+// exposures_rollup rows of q.Experiment recomputed from the raw exposures
+// before q.Until (as CohortStats takes them), and the attributed
+// conversions are joined to them here. With q.PrePeriod, AddPrePeriod adds
+// the CUPED pre-period sums.
+func (d CohortDialect) SufficientStats(ctx context.Context, tx Queryer, q experiments.StatsQuery,
+	units string, unitArgs []any) (*experiments.SufficientStats, error) {
+	// unitRel: variant, multiple, attributes, channel, first_exposed_at, exposures.
+	// metricRel: the same and metric, conversions, revenue, cost.
+	unitRel, metricRel := RollupSources(q.Dimension)
+	unitRelArgs, metricRelArgs := []any{q.Experiment}, []any{q.Experiment}
+	if !q.Until.IsZero() {
+		unitRel = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + units + `) r`
+		metricRel = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
+	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + CostExpr(d.Least) + `) AS cost
+FROM (` + units + `) r
+LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
+` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
+	AND c.ts < ` + d.TimeParam + `
+GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
+		unitRelArgs = unitArgs
+		metricRelArgs = append(append([]any{}, unitArgs...), d.TimeArg(q.Until))
+	}
+	sl := d.SliceOf(q)
+	out, err := d.ReadStats(ctx, tx, sl, unitRel, unitRelArgs, metricRel, metricRelArgs)
+	if err != nil {
+		return nil, err
+	}
+	if q.PrePeriod {
+		if err := d.AddPrePeriod(ctx, tx, q, sl, units, unitArgs, out.Metrics); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // defaultWindowUS is the attribution window used for exposures of an
