@@ -25,26 +25,13 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
 	JoinEvents: `JOIN`, Least: `LEAST`}
 
-// cohortUnits selects the units of one experiment (unit_id, first_variant,
-// first_exposed_at, multiple, attributes, channel): from the rollup, or
-// with until from the raw exposures before it. args are the query's
-// arguments.
-func cohortUnits(q experiments.StatsQuery) (string, []any) {
-	if q.Until.IsZero() {
-		return `SELECT unit_id, first_variant, first_exposed_at, multiple, attributes, channel
-FROM exposures_rollup WHERE experiment = ?`, []any{q.Experiment}
-	}
-	return exposureSelect("", " AND e.experiment = ? AND e.ts < ?"), []any{q.Experiment, q.Until.UTC()}
-}
-
 // CohortStats implements experiments.CohortStore (see
 // sqlstore.CohortDialect.CohortStats).
 func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metric string, weeks int) ([]experiments.CohortRow, error) {
 	if weeks <= 0 {
 		return nil, nil
 	}
-	units, unitArgs := cohortUnits(q)
-	rows, err := cohortDialect.CohortStats(ctx, s.w, q, units, unitArgs, metric, weeks)
+	rows, err := cohortDialect.CohortStats(ctx, s.w, q, metric, weeks)
 	if err != nil {
 		return nil, wrap("cohort stats", err)
 	}

@@ -55,23 +55,6 @@ func lockAllUnits(ctx context.Context, tx *rtx) error {
 	return lockBuckets(ctx, tx, all)
 }
 
-// exposureSelect selects one exposures_rollup row per (experiment, unit)
-// from the raw exposures, joined with join and filtered by where (both
-// static SQL).
-func exposureSelect(join, where string) string {
-	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at, event_id AS first_event_id,
-	n AS exposures, vmin <> vmax AS multiple, attributes, channel
-FROM (
-	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.event_id, e.attributes, e.channel,
-		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
-		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
-		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
-		MAX(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmax
-	FROM events e ` + join + `
-	WHERE e.type = 'exposure'` + where + `
-) x WHERE rn = 1`
-}
-
 // metricsSelect selects unit_metrics rows: the attributed conversions of
 // the units of from (a relation aliased r with the exposures_rollup
 // columns) among the conversions conv (events, or the batch's fresh
@@ -88,6 +71,7 @@ GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel
 }
 
 const (
+	allEvents      = `events e`
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
@@ -380,7 +364,7 @@ func (s *Store) RecomputeRollups(ctx context.Context) error {
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE first_exposed_at >= `+retained+`;
 DELETE FROM exposures_rollup WHERE first_exposed_at >= `+retained+`;
-INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect("", "")+` ON CONFLICT (experiment, unit_id) DO NOTHING;
+INSERT INTO exposures_rollup (`+rollupColumns+`) `+sqlstore.ExposureSelect(allEvents, "")+` ON CONFLICT (experiment, unit_id) DO NOTHING;
 INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "events",
 			` AND r.first_exposed_at >= `+retained)+`;`)
 		return err
@@ -393,7 +377,7 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 // direction); none means the rollups are right. Frozen units (see
 // retained) are left out: their events are partly gone.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
-	expExpected := exposureSelect("", "")
+	expExpected := sqlstore.ExposureSelect(allEvents, "")
 	metExpected := metricsSelect("("+expExpected+") r", "events", "")
 	// One snapshot for all four comparisons.
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
@@ -420,8 +404,7 @@ func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (
 		return nil, wrap("sufficient stats", err)
 	}
 	defer func() { _ = btx.Rollback() }()
-	units, unitArgs := cohortUnits(q) // cohorts.go
-	out, err := cohortDialect.SufficientStats(ctx, &rtx{btx}, q, units, unitArgs)
+	out, err := cohortDialect.SufficientStats(ctx, &rtx{btx}, q) // cohortDialect: cohorts.go
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}

@@ -16,22 +16,6 @@ import (
 // experiment that is not (or no longer) in the experiments table.
 var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 
-// exposureSelect selects one exposures_rollup row per (experiment, unit)
-// from the raw exposures e in from, filtered by where (both static SQL).
-func exposureSelect(from, where string) string {
-	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at, event_id AS first_event_id,
-	n AS exposures, vmin <> vmax AS multiple, attributes, channel
-FROM (
-	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.event_id, e.attributes, e.channel,
-		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
-		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
-		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
-		MAX(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmax
-	FROM ` + from + `
-	WHERE e.type = 'exposure'` + where + `
-) x WHERE rn = 1`
-}
-
 // metricsSelect selects unit_metrics rows: the attributed conversions c of
 // the exposed units r, both in from (r with the exposures_rollup columns,
 // c events), with the extra filter where.
@@ -100,7 +84,7 @@ func mergeExposures(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
 		return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup AS r (`+rollupColumns+`) `+
-		exposureSelect(freshEvents, ` AND e.rowid > ?`)+`
+		sqlstore.ExposureSelect(freshEvents, ` AND e.rowid > ?`)+`
 ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	exposures = r.exposures + excluded.exposures,
 	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
@@ -221,7 +205,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
-INSERT INTO exposures_rollup (`+rollupColumns+`) `+exposureSelect(allEvents, "")+`;
+INSERT INTO exposures_rollup (`+rollupColumns+`) `+sqlstore.ExposureSelect(allEvents, "")+`;
 INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r"+conversionsOf, "")+`;`)
 		return err
 	})
@@ -232,7 +216,7 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 // events and describes each differing row (at most 100 per table and
 // direction); none means the rollups are right.
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
-	expExpected := exposureSelect(allEvents, "")
+	expExpected := sqlstore.ExposureSelect(allEvents, "")
 	metExpected := metricsSelect("("+expExpected+") r"+conversionsOf, "")
 	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, "")
 	return diffs, wrap("check rollups", err)
@@ -254,8 +238,7 @@ func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (
 		return nil, wrap("sufficient stats", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	units, unitArgs := cohortUnits(q) // cohorts.go
-	out, err := cohortDialect.SufficientStats(ctx, tx, q, units, unitArgs)
+	out, err := cohortDialect.SufficientStats(ctx, tx, q) // cohortDialect: cohorts.go
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}

@@ -36,16 +36,25 @@ type CohortDialect struct {
 	Least string
 }
 
+// Units selects the units of q.Experiment (the exposures_rollup columns)
+// and returns the query's arguments: from the rollup, or with q.Until
+// recomputed from the raw exposures before it.
+func (d CohortDialect) Units(q experiments.StatsQuery) (string, []any) {
+	if q.Until.IsZero() {
+		return `SELECT unit_id, first_variant, first_exposed_at, multiple, attributes, channel
+FROM exposures_rollup WHERE experiment = ?`, []any{q.Experiment}
+	}
+	return ExposureSelect("events e", " AND e.experiment = ? AND e.ts < ?"), []any{q.Experiment, d.TimeArg(q.Until)}
+}
+
 // SufficientStats reads the sufficient statistics of q in tx (pass a
 // transaction: one snapshot for all its queries). Without q.Until they come
 // from the rollups (RollupSources); with q.Until they are recomputed from the
-// raw events before it: units, with the arguments unitArgs, selects the
-// exposures_rollup rows of q.Experiment recomputed from the raw exposures
-// before q.Until (as CohortStats takes them), and the attributed
-// conversions are joined to them here. With q.PrePeriod, AddPrePeriod adds
+// raw events before it (the units of Units, to which the attributed
+// conversions are joined here). With q.PrePeriod, AddPrePeriod adds
 // the CUPED pre-period sums.
-func (d CohortDialect) SufficientStats(ctx context.Context, tx Queryer, q experiments.StatsQuery,
-	units string, unitArgs []any) (*experiments.SufficientStats, error) {
+func (d CohortDialect) SufficientStats(ctx context.Context, tx Queryer, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
+	units, unitArgs := d.Units(q)
 	// unitRel: variant, multiple, attributes, channel, first_exposed_at, exposures.
 	// metricRel: the same and metric, conversions, revenue, cost.
 	unitRel, metricRel := RollupSources(q.Dimension)
@@ -70,7 +79,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		return nil, err
 	}
 	if q.PrePeriod {
-		if err := d.AddPrePeriod(ctx, tx, q, sl, units, unitArgs, out.Metrics); err != nil {
+		if err := d.AddPrePeriod(ctx, tx, q, sl, out.Metrics); err != nil {
 			return nil, err
 		}
 	}
@@ -82,10 +91,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 
 // CohortStats runs the query of experiments.CohortStore.CohortStats on q
-// (a database handle or transaction). units selects the units of
-// q.Experiment (unit_id, first_variant, first_exposed_at, multiple,
-// attributes, channel) with the arguments unitArgs: from the rollup, or
-// with q.Until from the raw exposures before it.
+// (a database handle or transaction), over the units of Units.
 //
 // For the analysed units (q.MultipleExposure applies; q.Dimension is
 // ignored) and each week k = 1..weeks after a unit's first exposure f,
@@ -100,8 +106,9 @@ var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 // Conversions are not limited to the attribution window. Rows come in
 // (variant, week) order; weeks nobody has reached are absent. One query,
 // over the experiment's units and their conversions of metric.
-func (d CohortDialect) CohortStats(ctx context.Context, q Queryer, sq experiments.StatsQuery, units string, unitArgs []any,
+func (d CohortDialect) CohortStats(ctx context.Context, q Queryer, sq experiments.StatsQuery,
 	metric string, weeks int) ([]experiments.CohortRow, error) {
+	units, unitArgs := d.Units(sq)
 	cut := d.TimeArg(CohortCutoff(sq))
 	analysed := `NOT multiple`
 	if sq.MultipleExposure == experiments.MultipleFirst {
@@ -135,8 +142,8 @@ ORDER BY u.variant, wk.k`
 }
 
 // AddPrePeriod fills PreSum, PreSumSquares and PreCrossSum of ms, the
-// answer of SufficientStats for sq with slice sl, in tx; units and
-// unitArgs are those of CohortStats.
+// answer of SufficientStats for sq with slice sl, in tx, over the units of
+// Units.
 //
 // The covariate x_u of a unit and conversion name is its revenue of that
 // name in [f − PrePeriod, f), f its first exposure; y_u is its attributed
@@ -145,7 +152,8 @@ ORDER BY u.variant, wk.k`
 // conversions before exposure. Sums of a metric without an entry in ms (no
 // attributed conversion at all) are dropped.
 func (d CohortDialect) AddPrePeriod(ctx context.Context, tx Queryer, sq experiments.StatsQuery, sl StatsSlice,
-	units string, unitArgs []any, ms []experiments.MetricSums) error {
+	ms []experiments.MetricSums) error {
+	units, unitArgs := d.Units(sq)
 	y := `COALESCE((SELECT m.revenue FROM unit_metrics m
 		WHERE m.experiment = ` + d.TextParam + ` AND m.unit_id = p.unit_id AND m.metric = p.metric), 0)`
 	yArgs := []any{sq.Experiment}

@@ -25,6 +25,25 @@ type RowsQueryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
+// ExposureSelect selects one exposures_rollup row per (experiment, unit)
+// from the raw exposures e of from (events e, possibly with a join or an
+// index hint), with the extra condition where (both static SQL): the
+// first exposure is the least (ts, event_id), and a unit is multiple when
+// its exposures name more than one variant.
+func ExposureSelect(from, where string) string {
+	return `SELECT experiment, unit_id, variant AS first_variant, ts AS first_exposed_at, event_id AS first_event_id,
+	n AS exposures, vmin <> vmax AS multiple, attributes, channel
+FROM (
+	SELECT e.experiment, e.unit_id, e.variant, e.ts, e.event_id, e.attributes, e.channel,
+		ROW_NUMBER() OVER (PARTITION BY e.experiment, e.unit_id ORDER BY e.ts, e.event_id) AS rn,
+		COUNT(*) OVER (PARTITION BY e.experiment, e.unit_id) AS n,
+		MIN(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmin,
+		MAX(e.variant) OVER (PARTITION BY e.experiment, e.unit_id) AS vmax
+	FROM ` + from + `
+	WHERE e.type = 'exposure'` + where + `
+) x WHERE rn = 1`
+}
+
 // CheckRollups compares exposures_rollup and unit_metrics with what the
 // store's recomputation from the raw events selects (expExpected and
 // metExpected, with the columns RollupColumns and MetricsColumns) and
