@@ -78,7 +78,7 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 	}
 	s.addSegmentAttributes(ctx, snap.exps, keys, attrs) // segments.go
 	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
-	if u.sticky, err = s.loadSticky(ctx, snap, keys, attrs, u.rights); err != nil { // sticky.go
+	if err := u.prepare(ctx, keys); err != nil {
 		return nil, err
 	}
 	out := make([]AssignmentResult, 0, len(keys))
@@ -96,11 +96,15 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 }
 
 // unitAssignment is the assignment of one unit to experiments in one call:
-// Assign, EvaluateFlag or EvaluateFlags. Every in-experiment result goes
-// through the unit's rights (rightsGuard: consent, budgets, frequency caps),
-// so the API and OFREP hand out a promotion under the same rules, and
-// exposures counted toward a cap group accumulate across the experiments
-// of the call.
+// Assign, EvaluateFlag or EvaluateFlags. A unit gets the same variant of an
+// experiment whichever way the app asks (the assign API, OFREP reading the
+// experiment as a flag, or a flag whose rule delegates to the experiment):
+// every call loads the unit's sticky assignments for the experiments it
+// may run (prepare). Every
+// in-experiment result goes through the unit's rights (rightsGuard: consent,
+// budgets, frequency caps), so the API and OFREP hand out a promotion under
+// the same rules, and exposures counted toward a cap group accumulate across
+// the experiments of the call.
 type unitAssignment struct {
 	s      *Service
 	snap   *snapshot
@@ -119,6 +123,18 @@ func (s *Service) newUnitAssignment(snap *snapshot, attrs assign.Attributes, log
 	now := s.now().UTC()
 	return &unitAssignment{s: s, snap: snap, attrs: attrs, now: now, log: logExposures,
 		rights: s.newRightsGuard(snap, attrs, now)}
+}
+
+// prepare readies the call for the experiments of keys (those it may
+// run): it loads the unit's sticky docs when one of them is sticky
+// (sticky.go), and reads nothing otherwise.
+func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
+	sticky, err := u.s.loadSticky(ctx, u.snap, keys, u.attrs, u.rights)
+	if err != nil {
+		return err
+	}
+	u.sticky = sticky
+	return nil
 }
 
 // run assigns the unit to experiment key (with its sticky docs if any),
@@ -302,20 +318,29 @@ type FlagEvaluation struct {
 // experiment evaluates the experiment as a string flag whose value is the
 // assigned variant's key (or the variant's flag value), and an
 // in-experiment assignment logs an exposure with the same event ID as
-// Assign. The customer's rights apply as in Assign: a unit in the
-// experiment that opted out of promotions, whose variant's budget is spent,
-// or that reached the frequency cap of the experiment's cap group gets the
-// control's value, reason DEFAULT, metadata in_experiment false and
-// metadata reason (ReasonOptedOut, ReasonBudgetExhausted or
-// ReasonFrequencyCapped), and no exposure. A KindNotFound error when
-// neither exists; ErrTargetingKeyMissing when the evaluation needs the
-// unit's hash attribute and attrs lack it.
+// Assign.
+//
+// The unit gets the variant Assign gives it for the experiment, read as a
+// flag or reached through a flag rule that delegates to it: the unit's
+// sticky assignments are loaded and saved. The customer's rights apply to an experiment
+// read as a flag as in Assign: a unit in the experiment that opted out of
+// promotions, whose variant's budget is spent, or that reached the
+// frequency cap of the experiment's cap group gets the control's value,
+// reason DEFAULT, metadata in_experiment false and metadata reason
+// (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped), and no
+// exposure.
+//
+// A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
+// evaluation needs the unit's hash attribute and attrs lack it.
 func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, attrs map[string]any) (*FlagEvaluation, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, err
 	}
 	u := s.newUnitAssignment(snap, attrs, true)
+	if err := u.prepare(ctx, snap.experimentsOf(key)); err != nil {
+		return nil, err
+	}
 	ev, err := u.evaluate(ctx, key)
 	if err != nil {
 		return nil, err
@@ -329,10 +354,10 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // EvaluateFlags evaluates every flag and every running or paused experiment
 // of the caller's environment (a flag wins over an experiment of the same
 // key), in key order, and returns the spec ETag they were evaluated on.
-// Experiments are evaluated as by EvaluateFlag, within one call as one
-// Assign call for all of them: exposures count toward a cap group across
-// the experiments in key order. Per-key failures (such as a missing
-// targeting key) are in Err.
+// Keys are evaluated as by EvaluateFlag, within one call as one Assign call
+// for all the experiments they run: the unit's sticky docs are loaded once,
+// and exposures count toward a cap group across the experiments in key order. Per-key failures (such
+// as a missing targeting key) are in Err.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
@@ -347,6 +372,9 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 	}
 	sort.Strings(keys)
 	u := s.newUnitAssignment(snap, attrs, true)
+	if err := u.prepare(ctx, snap.experimentsOf(keys...)); err != nil {
+		return nil, "", err
+	}
 	out := make([]*FlagEvaluation, 0, len(keys))
 	for _, k := range keys {
 		ev, err := u.evaluate(ctx, k)
@@ -403,7 +431,8 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 // evaluateFlag evaluates flag f from its feature in the served spec (the
 // same fields the SDKs read: enabled, variants, defaultVariant,
 // rules[].variant, metadata), so OFREP and the SDKs agree on values,
-// variants and reasons.
+// variants and reasons. A rule that delegates to an experiment runs it
+// with the unit's sticky docs, as Assign does.
 func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 	snap, attrs := u.snap, u.attrs
 	feat, ok := snap.spec.Features[f.Key]
@@ -422,7 +451,7 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 	if attr, missing := feat.MissingHashAttribute(attrs); missing {
 		return nil, targetingKeyMissing(f.Key, attr)
 	}
-	res := snap.spec.EvalFeature(f.Key, attrs)
+	res := u.sticky.evalFeature(snap.spec, f.Key, attrs)
 	ev.Value = res.Value
 	switch res.Source {
 	case assign.SourceForce:
@@ -456,6 +485,38 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 		ev.Variant = variantOfValue(f, ev.Value)
 	}
 	return ev, nil
+}
+
+// experimentsOf returns the running experiments that evaluating keys
+// (flags, or experiments read as flags) may run, each once: an experiment
+// key itself and the experiments the rules of an enabled flag delegate to.
+// Paused experiments are left out, as from an Assign call without keys:
+// they assign nobody, so sticky docs do not change their answer.
+func (snap *snapshot) experimentsOf(keys ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if e := snap.exps[k]; e != nil && e.Status == StatusRunning && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, k := range keys {
+		f := snap.flags[k]
+		if f == nil {
+			add(k)
+			continue
+		}
+		if !f.Enabled {
+			continue
+		}
+		for _, r := range f.Rules {
+			if r.Experiment != "" {
+				add(r.Experiment)
+			}
+		}
+	}
+	return out
 }
 
 // featureMetadata decodes a feature's metadata object into a fresh map

@@ -1,0 +1,308 @@
+package experiments_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlite"
+)
+
+// A unit gets the same answer for an experiment whichever way the app asks:
+// Assign, OFREP reading the experiment as a flag (single or bulk), or a
+// flag whose rule delegates to the experiment (single or bulk). The tests
+// below run the same history on two fresh services, ask one through Assign
+// and the other through one OFREP path, and compare the answers and what
+// each stored (exposures, sticky docs, capped units).
+
+// parityNow is the fixed time of the parity tests.
+var parityNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+
+// The ways of asking for a unit's variant of an experiment.
+const (
+	viaAssign     = "assign"
+	viaSingle     = "ofrep-single"
+	viaBulk       = "ofrep-bulk"
+	viaFlag       = "flag-single"
+	viaFlagInBulk = "flag-bulk"
+)
+
+// ofrepPaths are the ways compared with viaAssign.
+var ofrepPaths = []string{viaSingle, viaBulk, viaFlag, viaFlagInBulk}
+
+// answer is a unit's answer for an experiment, whichever way it was asked:
+// the variant, whether the unit is in the experiment with it, and the
+// reason of a right that held the promotion back ("" otherwise).
+type answer struct {
+	Variant string
+	In      bool
+	Rights  string
+}
+
+// paritySvc is a Service over a fresh SQLite file at parityNow with the
+// store to reopen it.
+type paritySvc struct {
+	svc *experiments.Service
+	st  *sqlite.Store
+}
+
+func newParitySvc(t *testing.T) *paritySvc {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	p := &paritySvc{st: st}
+	p.reopen()
+	return p
+}
+
+// reopen replaces the Service by a fresh one over the same store, as
+// another replica reading changes made directly in the store.
+func (p *paritySvc) reopen() {
+	p.svc = experiments.NewService(p.st, nil)
+	p.svc.SetClock(func() time.Time { return parityNow })
+}
+
+// delegatingFlag creates the string flag key+"-flag" whose only rule
+// delegates to experiment key; its values differ from the variant keys
+// (control "none", ten_off "10%").
+func delegatingFlag(t *testing.T, svc *experiments.Service, key string) {
+	t.Helper()
+	f := &experiments.Flag{Key: key + "-flag", Type: experiments.FlagString, DefaultVariant: "control", Enabled: true,
+		Variants: map[string]json.RawMessage{"control": json.RawMessage(`"none"`), "ten_off": json.RawMessage(`"10%"`)},
+		Rules:    []experiments.FlagRule{{ID: "delegate", Experiment: key}}}
+	if err := svc.CreateFlag(context.Background(), specAdmin, f); err != nil {
+		t.Fatalf("CreateFlag(%s): %v", f.Key, err)
+	}
+}
+
+// flagValues are the values of the flags of delegatingFlag by variant.
+var flagValues = map[string]string{"control": `"none"`, "ten_off": `"10%"`}
+
+// ask asks svc for unit's answer for experiment exp through path, with
+// attrs besides the unit's id, logging exposures.
+func ask(t *testing.T, svc *experiments.Service, path, unit, exp string, attrs map[string]any) answer {
+	t.Helper()
+	ctx := context.Background()
+	a := map[string]any{"id": unit}
+	maps.Copy(a, attrs)
+	switch path {
+	case viaAssign:
+		rs, err := svc.Assign(ctx, specSDK, experiments.AssignRequest{UnitID: unit, Attributes: attrs,
+			Experiments: []string{exp}, LogExposure: true})
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("Assign(%s, %s) = %+v, %v", unit, exp, rs, err)
+		}
+		r := rs[0]
+		out := answer{Variant: r.Variant, In: r.InExperiment}
+		switch r.Reason {
+		case experiments.ReasonOptedOut, experiments.ReasonBudgetExhausted, experiments.ReasonFrequencyCapped:
+			out.Rights = r.Reason
+		}
+		return out
+	case viaSingle, viaFlag:
+		key := exp
+		if path == viaFlag {
+			key += "-flag"
+		}
+		ev, err := svc.EvaluateFlag(ctx, specSDK, key, a)
+		if err != nil {
+			t.Fatalf("EvaluateFlag(%s, %s): %v", key, unit, err)
+		}
+		return answerOf(t, ev, exp, path == viaFlag)
+	case viaBulk, viaFlagInBulk:
+		key := exp
+		if path == viaFlagInBulk {
+			key += "-flag"
+		}
+		evs, _, err := svc.EvaluateFlags(ctx, specSDK, a)
+		if err != nil {
+			t.Fatalf("EvaluateFlags(%s): %v", unit, err)
+		}
+		i := slices.IndexFunc(evs, func(ev *experiments.FlagEvaluation) bool { return ev.Key == key })
+		if i < 0 {
+			t.Fatalf("EvaluateFlags(%s) has no %s: %+v", unit, key, evs)
+		}
+		return answerOf(t, evs[i], exp, path == viaFlagInBulk)
+	}
+	t.Fatalf("unknown path %q", path)
+	return answer{}
+}
+
+// answerOf reads the answer for experiment exp from an evaluation of the
+// experiment (flag false) or of its delegating flag, checking that value,
+// reason and metadata agree with it.
+func answerOf(t *testing.T, ev *experiments.FlagEvaluation, exp string, flag bool) answer {
+	t.Helper()
+	if ev.Err != nil {
+		t.Fatalf("%s: %v", ev.Key, ev.Err)
+	}
+	in, _ := ev.Metadata["in_experiment"].(bool)
+	rights, _ := ev.Metadata["reason"].(string)
+	out := answer{Variant: ev.Variant, In: in, Rights: rights}
+	wantValue := `"` + ev.Variant + `"`
+	if flag {
+		wantValue = flagValues[ev.Variant]
+	}
+	wantReason := experiments.ReasonDefault
+	if in {
+		wantReason = experiments.ReasonSplit
+	}
+	_, hasExp := ev.Metadata["experiment"]
+	if string(ev.Value) != wantValue || ev.Reason != wantReason || (in || rights != "") && ev.Metadata["experiment"] != exp ||
+		!flag && !hasExp || in && rights != "" {
+		t.Errorf("%s = %+v (value %s): want value %s, reason %s, metadata experiment %s", ev.Key, ev, ev.Value, wantValue, wantReason, exp)
+	}
+	return out
+}
+
+// exposuresOf returns the exposures of experiment exp per variant, split
+// by the unit's value of the attribute dim when dim is set.
+func exposuresOf(t *testing.T, svc *experiments.Service, exp, dim string) map[string]int64 {
+	t.Helper()
+	ss, err := svc.SufficientStats(context.Background(), experiments.StatsQuery{Experiment: exp, Dimension: dim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, v := range ss.Variants {
+		out[v.Slice+"/"+v.Variant] = v.Exposures
+	}
+	return out
+}
+
+// allStickyDocs loads the docs of attribute id of units.
+func allStickyDocs(t *testing.T, st experiments.StickyStore, units []string) map[string]map[string]string {
+	t.Helper()
+	keys := make([]experiments.StickyKey, len(units))
+	for i, u := range units {
+		keys[i] = experiments.StickyKey{AttributeName: "id", UnitID: u}
+	}
+	docs, err := st.LoadSticky(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]string{}
+	for _, d := range docs {
+		out[d.AttributeName+"||"+d.AttributeValue] = d.Assignments
+	}
+	return out
+}
+
+func unitNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("u%d", i)
+	}
+	return out
+}
+
+// compareAnswers fails on the units whose answers differ.
+func compareAnswers(t *testing.T, what string, got, want map[string]answer) {
+	t.Helper()
+	diff := 0
+	for u, w := range want {
+		if got[u] != w {
+			diff++
+			if diff <= 5 {
+				t.Errorf("%s, %s: %+v, Assign %+v", what, u, got[u], w)
+			}
+		}
+	}
+	if diff > 0 || len(got) != len(want) {
+		t.Fatalf("%s: %d of %d units answered differently than Assign", what, diff, len(want))
+	}
+}
+
+// A sticky experiment answers through OFREP (single, bulk) and through a
+// delegating flag what Assign answers, from the same sticky docs, and
+// stores the same docs and exposures: after its weights change without a
+// bucket-version bump, after a re-randomization, and for fresh units.
+func TestOFREPStickyAsAssign(t *testing.T) {
+	const units = 40
+	names := unitNames(units)
+	stickySale := func(t *testing.T, p *paritySvc) {
+		t.Helper()
+		e := specExperiment("sticky-sale", "")
+		e.Sticky = true
+		startExperiment(t, p.svc, e)
+		delegatingFlag(t, p.svc, "sticky-sale")
+	}
+	assignAll := func(t *testing.T, p *paritySvc) {
+		t.Helper()
+		for _, u := range names {
+			ask(t, p.svc, viaAssign, u, "sticky-sale", nil)
+		}
+	}
+	reweigh := func(t *testing.T, p *paritySvc) {
+		t.Helper()
+		changeWeights(t, p.st, "sticky-sale", 0.1, 0.9)
+		p.reopen()
+	}
+	rerandomize := func(t *testing.T, p *paritySvc) {
+		t.Helper()
+		if _, err := p.svc.Rerandomize(context.Background(), specAdmin, "sticky-sale",
+			experiments.Rerandomization{Weights: []float64{0.5, 0.5}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		history []func(t *testing.T, p *paritySvc) // run on both services
+		rounds  int                                // rounds of asking; reweigh between rounds
+	}{
+		{"weights changed", []func(*testing.T, *paritySvc){assignAll, reweigh}, 1},
+		{"re-randomized, then weights changed", []func(*testing.T, *paritySvc){assignAll, rerandomize}, 2},
+		{"fresh units", nil, 1},
+	}
+	for _, tt := range tests {
+		for _, path := range ofrepPaths {
+			t.Run(tt.name+"/"+path, func(t *testing.T) {
+				ref, got := newParitySvc(t), newParitySvc(t)
+				for _, p := range []*paritySvc{ref, got} {
+					stickySale(t, p)
+					for _, h := range tt.history {
+						h(t, p)
+					}
+				}
+				moved := 0
+				for round := range tt.rounds {
+					if round > 0 {
+						reweigh(t, ref)
+						reweigh(t, got)
+					}
+					spec, _, err := ref.svc.SDKSpec(context.Background(), "")
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, have := map[string]answer{}, map[string]answer{}
+					for _, u := range names {
+						want[u] = ask(t, ref.svc, viaAssign, u, "sticky-sale", nil)
+						have[u] = ask(t, got.svc, path, u, "sticky-sale", nil)
+						if r, _ := spec.Run("sticky-sale", map[string]any{"id": u}); r.VariantKey != want[u].Variant {
+							moved++
+						}
+					}
+					compareAnswers(t, fmt.Sprintf("round %d", round+1), have, want)
+				}
+				if tt.name != "fresh units" && moved == 0 {
+					t.Fatal("no unit kept a variant other than the current hash's: the case does not exercise sticky bucketing")
+				}
+				if g, w := allStickyDocs(t, got.st, names), allStickyDocs(t, ref.st, names); fmt.Sprint(g) != fmt.Sprint(w) || len(w) != units {
+					t.Errorf("sticky docs after %s %v,\nafter Assign %v", path, g, w)
+				}
+				if g, w := exposuresOf(t, got.svc, "sticky-sale", ""), exposuresOf(t, ref.svc, "sticky-sale", ""); fmt.Sprint(g) != fmt.Sprint(w) {
+					t.Errorf("exposures after %s %v, after Assign %v", path, g, w)
+				}
+			})
+		}
+	}
+}
