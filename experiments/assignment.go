@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -76,7 +77,6 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 				"no running experiment %q in this environment", k)
 		}
 	}
-	s.addSegmentAttributes(ctx, snap.exps, keys, attrs) // segments.go
 	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
 	if err := u.prepare(ctx, keys); err != nil {
 		return nil, err
@@ -99,8 +99,8 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 // Assign, EvaluateFlag or EvaluateFlags. A unit gets the same variant of an
 // experiment whichever way the app asks (the assign API, OFREP reading the
 // experiment as a flag, or a flag whose rule delegates to the experiment):
-// every call loads the unit's sticky assignments for the experiments it
-// may run (prepare). Every
+// every call adds the unit's segment attributes and loads its sticky
+// assignments for the experiments it may run (prepare). Every
 // in-experiment result goes through the unit's rights (rightsGuard: consent,
 // budgets, frequency caps), so the API and OFREP hand out a promotion under
 // the same rules, and exposures counted toward a cap group accumulate across
@@ -126,9 +126,12 @@ func (s *Service) newUnitAssignment(snap *snapshot, attrs assign.Attributes, log
 }
 
 // prepare readies the call for the experiments of keys (those it may
-// run): it loads the unit's sticky docs when one of them is sticky
-// (sticky.go), and reads nothing otherwise.
+// run): it adds the unit's segment attributes when one of them targets or
+// breaks down by a segment (segments.go) and loads the unit's sticky docs
+// when one of them is sticky (sticky.go). Neither reads the store when no
+// experiment of keys needs it.
 func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
+	u.s.addSegmentAttributes(ctx, u.snap.exps, keys, u.attrs)
 	sticky, err := u.s.loadSticky(ctx, u.snap, keys, u.attrs, u.rights)
 	if err != nil {
 		return err
@@ -322,13 +325,15 @@ type FlagEvaluation struct {
 //
 // The unit gets the variant Assign gives it for the experiment, read as a
 // flag or reached through a flag rule that delegates to it: the unit's
-// sticky assignments are loaded and saved. The customer's rights apply to an experiment
+// sticky assignments are loaded and saved, and its segment attributes
+// (rfm_segment, aipl_stage) are added for an experiment that uses them
+// unless attrs carry them. The customer's rights apply to an experiment
 // read as a flag as in Assign: a unit in the experiment that opted out of
 // promotions, whose variant's budget is spent, or that reached the
 // frequency cap of the experiment's cap group gets the control's value,
 // reason DEFAULT, metadata in_experiment false and metadata reason
 // (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped), and no
-// exposure.
+// exposure. attrs are not modified.
 //
 // A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
 // evaluation needs the unit's hash attribute and attrs lack it.
@@ -337,7 +342,7 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 	if err != nil {
 		return nil, err
 	}
-	u := s.newUnitAssignment(snap, attrs, true)
+	u := s.newUnitAssignment(snap, maps.Clone(attrs), true)
 	if err := u.prepare(ctx, snap.experimentsOf(key)); err != nil {
 		return nil, err
 	}
@@ -355,8 +360,9 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // of the caller's environment (a flag wins over an experiment of the same
 // key), in key order, and returns the spec ETag they were evaluated on.
 // Keys are evaluated as by EvaluateFlag, within one call as one Assign call
-// for all the experiments they run: the unit's sticky docs are loaded once,
-// and exposures count toward a cap group across the experiments in key order. Per-key failures (such
+// for all the experiments they run: the unit's sticky docs are loaded once
+// and its segment attributes read at most once, and exposures count toward
+// a cap group across the experiments in key order. Per-key failures (such
 // as a missing targeting key) are in Err.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
@@ -371,7 +377,7 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 		}
 	}
 	sort.Strings(keys)
-	u := s.newUnitAssignment(snap, attrs, true)
+	u := s.newUnitAssignment(snap, maps.Clone(attrs), true)
 	if err := u.prepare(ctx, snap.experimentsOf(keys...)); err != nil {
 		return nil, "", err
 	}
@@ -491,7 +497,8 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 // (flags, or experiments read as flags) may run, each once: an experiment
 // key itself and the experiments the rules of an enabled flag delegate to.
 // Paused experiments are left out, as from an Assign call without keys:
-// they assign nobody, so sticky docs do not change their answer.
+// they assign nobody, so neither sticky docs nor segments change their
+// answer.
 func (snap *snapshot) experimentsOf(keys ...string) []string {
 	var out []string
 	seen := map[string]bool{}

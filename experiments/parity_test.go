@@ -306,3 +306,152 @@ func TestOFREPStickyAsAssign(t *testing.T) {
 		}
 	}
 }
+
+// segmentFixture starts "seg-sale", which gives ten_off to every unit in
+// the AIPL stage purchase, with its delegating flag and the plain
+// experiment "plain-sale", and stores a purchase of "buyer" and a view of
+// "browser".
+func segmentFixture(t *testing.T, svc *experiments.Service) {
+	t.Helper()
+	e := specExperiment("seg-sale", "")
+	e.Condition = json.RawMessage(`{"aipl_stage": "purchase"}`)
+	e.Segments = []string{experiments.AttrRFMSegment}
+	e.Variants[0].Weight, e.Variants[1].Weight = 0, 1
+	startExperiment(t, svc, e)
+	delegatingFlag(t, svc, "seg-sale")
+	startExperiment(t, svc, specExperiment("plain-sale", ""))
+	out, err := svc.IngestEvents(context.Background(), specSDK, []experiments.Event{
+		{ID: "buy-1", Type: experiments.EventConversion, UnitID: "buyer", Name: "purchase", Revenue: 5000, Currency: "KRW", Timestamp: parityNow.Add(-24 * time.Hour)},
+		{ID: "view-1", Type: experiments.EventConversion, UnitID: "browser", Name: "view", Timestamp: parityNow.Add(-24 * time.Hour)},
+	})
+	if err != nil || out[0].Status != experiments.EventAccepted || out[1].Status != experiments.EventAccepted {
+		t.Fatalf("events: %+v, %v", out, err)
+	}
+}
+
+// An experiment targeting a segment attribute answers through OFREP and a
+// delegating flag what Assign answers, with the unit's segments added the
+// same way (attributes the caller sends win), and its exposures carry the
+// same segment attributes.
+func TestOFREPSegmentsAsAssign(t *testing.T) {
+	tests := []struct {
+		name  string
+		unit  string
+		attrs map[string]any
+		in    bool
+	}{
+		{"purchase stage", "buyer", nil, true},
+		{"interest stage", "browser", nil, false},
+		{"unknown customer", "stranger", nil, false},
+		{"stage sent by the caller", "browser", map[string]any{"aipl_stage": "purchase"}, true},
+		{"stage sent by the caller wins", "buyer", map[string]any{"aipl_stage": "loyalty"}, false},
+	}
+	for _, tt := range tests {
+		for _, path := range ofrepPaths {
+			t.Run(tt.name+"/"+path, func(t *testing.T) {
+				ref, got := newParitySvc(t), newParitySvc(t)
+				segmentFixture(t, ref.svc)
+				segmentFixture(t, got.svc)
+				want := ask(t, ref.svc, viaAssign, tt.unit, "seg-sale", tt.attrs)
+				have := ask(t, got.svc, path, tt.unit, "seg-sale", tt.attrs)
+				if want.In != tt.in || want.In && want.Variant != "ten_off" {
+					t.Fatalf("Assign = %+v, want in experiment %v", want, tt.in)
+				}
+				if have != want {
+					t.Fatalf("%s = %+v, Assign %+v", path, have, want)
+				}
+				for _, dim := range []string{experiments.AttrAIPLStage, experiments.AttrRFMSegment} {
+					if g, w := exposuresOf(t, got.svc, "seg-sale", dim), exposuresOf(t, ref.svc, "seg-sale", dim); fmt.Sprint(g) != fmt.Sprint(w) {
+						t.Errorf("exposures by %s after %s %v, after Assign %v", dim, path, g, w)
+					}
+				}
+			})
+		}
+	}
+}
+
+// countingStore counts the reads of customer aggregates.
+type countingStore struct {
+	*sqlite.Store
+	reads int
+}
+
+// CustomerAggregate implements experiments.CustomerSegmentStore.
+func (c *countingStore) CustomerAggregate(ctx context.Context, unit string) (experiments.CustomerAggregate, bool, error) {
+	c.reads++
+	return c.Store.CustomerAggregate(ctx, unit)
+}
+
+// Segments are read only for an evaluation that runs an experiment using
+// them, once per call (bulk included), and not when the caller sends them.
+func TestOFREPSegmentReads(t *testing.T) {
+	ctx := context.Background()
+	buyer := map[string]any{"id": "buyer"}
+	tests := []struct {
+		name string
+		call func(svc *experiments.Service) error
+		segs bool // with "seg-sale" running
+		want int  // aggregate reads
+	}{
+		{"bulk without segment experiments", func(svc *experiments.Service) error {
+			_, _, err := svc.EvaluateFlags(ctx, specSDK, buyer)
+			return err
+		}, false, 0},
+		{"assign without segment experiments", func(svc *experiments.Service) error {
+			_, err := svc.Assign(ctx, specSDK, experiments.AssignRequest{UnitID: "buyer"})
+			return err
+		}, false, 0},
+		{"bulk", func(svc *experiments.Service) error {
+			_, _, err := svc.EvaluateFlags(ctx, specSDK, buyer)
+			return err
+		}, true, 1},
+		{"assign", func(svc *experiments.Service) error {
+			_, err := svc.Assign(ctx, specSDK, experiments.AssignRequest{UnitID: "buyer"})
+			return err
+		}, true, 1},
+		{"single segment experiment", func(svc *experiments.Service) error {
+			_, err := svc.EvaluateFlag(ctx, specSDK, "seg-sale", buyer)
+			return err
+		}, true, 1},
+		{"delegating flag", func(svc *experiments.Service) error {
+			_, err := svc.EvaluateFlag(ctx, specSDK, "seg-sale-flag", buyer)
+			return err
+		}, true, 1},
+		{"single other experiment", func(svc *experiments.Service) error {
+			_, err := svc.EvaluateFlag(ctx, specSDK, "plain-sale", buyer)
+			return err
+		}, true, 0},
+		{"bulk with the segments sent", func(svc *experiments.Service) error {
+			_, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"id": "buyer", "aipl_stage": "none", "rfm_segment": "none"})
+			return err
+		}, true, 0},
+		{"bulk without a unit id", func(svc *experiments.Service) error {
+			_, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"device": "d1"})
+			return err
+		}, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "promolift.db"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			cs := &countingStore{Store: st}
+			svc := experiments.NewService(cs, nil)
+			if tt.segs {
+				segmentFixture(t, svc)
+			} else {
+				startExperiment(t, svc, specExperiment("plain-sale", ""))
+				delegatingFlag(t, svc, "plain-sale")
+			}
+			cs.reads = 0
+			if err := tt.call(svc); err != nil {
+				t.Fatal(err)
+			}
+			if cs.reads != tt.want {
+				t.Fatalf("%d reads of customer aggregates, want %d", cs.reads, tt.want)
+			}
+		})
+	}
+}
