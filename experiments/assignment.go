@@ -96,15 +96,14 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 }
 
 // unitAssignment is the assignment of one unit to experiments in one call:
-// Assign, EvaluateFlag or EvaluateFlags. A unit gets the same variant of an
+// Assign, EvaluateFlag or EvaluateFlags. A unit gets the same answer for an
 // experiment whichever way the app asks (the assign API, OFREP reading the
 // experiment as a flag, or a flag whose rule delegates to the experiment):
 // every call adds the unit's segment attributes and loads its sticky
-// assignments for the experiments it may run (prepare). Every
-// in-experiment result goes through the unit's rights (rightsGuard: consent,
-// budgets, frequency caps), so the API and OFREP hand out a promotion under
-// the same rules, and exposures counted toward a cap group accumulate across
-// the experiments of the call.
+// assignments for the experiments it may run (prepare), and every
+// in-experiment result goes through the unit's rights (settle; rightsGuard:
+// consent, budgets, frequency caps), so exposures counted toward a cap group
+// accumulate across the experiments of the call.
 type unitAssignment struct {
 	s      *Service
 	snap   *snapshot
@@ -112,9 +111,11 @@ type unitAssignment struct {
 	now    time.Time
 	rights *rightsGuard // customers.go; nil without customer features
 	sticky *stickyRun   // sticky.go; nil: no sticky bucketing
-	// log: collect an exposure per in-experiment result into exposures.
+	// log: collect an exposure per in-experiment result into exposures
+	// (once per event ID: exposed).
 	log       bool
 	exposures []Event
+	exposed   map[string]bool
 }
 
 // newUnitAssignment starts the assignment of the unit of attrs in one call;
@@ -140,15 +141,20 @@ func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// run assigns the unit to experiment key (with its sticky docs if any),
-// applies the unit's rights and collects the exposure of an in-experiment
-// result.
+// run assigns the unit to experiment key (with its sticky docs if any) and
+// settles the result.
 func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult, error) {
-	e := u.snap.exps[key]
 	r, err := u.sticky.run(u.snap.spec, key, u.attrs)
 	if err != nil {
 		return AssignmentResult{}, fmt.Errorf("assign %q: %w", key, err)
 	}
+	return u.settle(ctx, u.snap.exps[key], r)
+}
+
+// settle applies the unit's rights to the result r of experiment e (run
+// directly, or by a flag rule that delegates to it) and collects the
+// exposure of a result still in the experiment.
+func (u *unitAssignment) settle(ctx context.Context, e *Experiment, r assign.Result) (AssignmentResult, error) {
 	res := resultOf(r)
 	if err := u.rights.apply(ctx, e, &res); err != nil {
 		return AssignmentResult{}, err
@@ -159,11 +165,22 @@ func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult,
 	return res, nil
 }
 
-// expose collects the exposure of the in-experiment result r of e.
+// expose collects the exposure of the in-experiment result r of e, once
+// per event ID (a bulk evaluation may reach an experiment twice: as a flag
+// and through a flag rule).
 func (u *unitAssignment) expose(e *Experiment, r assign.Result) {
-	if u.log {
-		u.exposures = append(u.exposures, exposureEvent(e, r, u.attrs, u.now))
+	if !u.log {
+		return
 	}
+	ev := exposureEvent(e, r, u.attrs, u.now)
+	if u.exposed[ev.ID] {
+		return
+	}
+	if u.exposed == nil {
+		u.exposed = map[string]bool{}
+	}
+	u.exposed[ev.ID] = true
+	u.exposures = append(u.exposures, ev)
 }
 
 // finish stores the sticky docs the call changed and logs its exposures.
@@ -323,17 +340,17 @@ type FlagEvaluation struct {
 // in-experiment assignment logs an exposure with the same event ID as
 // Assign.
 //
-// The unit gets the variant Assign gives it for the experiment, read as a
+// The unit gets the answer Assign gives it for the experiment, read as a
 // flag or reached through a flag rule that delegates to it: the unit's
-// sticky assignments are loaded and saved, and its segment attributes
+// sticky assignments are loaded and saved, its segment attributes
 // (rfm_segment, aipl_stage) are added for an experiment that uses them
-// unless attrs carry them. The customer's rights apply to an experiment
-// read as a flag as in Assign: a unit in the experiment that opted out of
-// promotions, whose variant's budget is spent, or that reached the
-// frequency cap of the experiment's cap group gets the control's value,
-// reason DEFAULT, metadata in_experiment false and metadata reason
-// (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped), and no
-// exposure. attrs are not modified.
+// unless attrs carry them, and the customer's rights apply. A unit in the
+// experiment that opted out of promotions, whose variant's budget is spent,
+// or that reached the frequency cap of the experiment's cap group gets the
+// control's value (for a flag rule, the flag's value of the control
+// variant), reason DEFAULT, metadata in_experiment false and metadata
+// reason (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped),
+// and no exposure. attrs are not modified.
 //
 // A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
 // evaluation needs the unit's hash attribute and attrs lack it.
@@ -362,8 +379,9 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // Keys are evaluated as by EvaluateFlag, within one call as one Assign call
 // for all the experiments they run: the unit's sticky docs are loaded once
 // and its segment attributes read at most once, and exposures count toward
-// a cap group across the experiments in key order. Per-key failures (such
-// as a missing targeting key) are in Err.
+// a cap group across the experiments in key order (an experiment reached
+// twice, as a flag and through a flag rule, counts once and answers alike).
+// Per-key failures (such as a missing targeting key) are in Err.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
@@ -405,7 +423,7 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 // metadata reason (the AssignmentResult's), and no exposure.
 func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluation, error) {
 	if f := u.snap.flags[key]; f != nil {
-		return u.evaluateFlag(f)
+		return u.evaluateFlag(ctx, f)
 	}
 	e := u.snap.exps[key]
 	if e == nil {
@@ -438,8 +456,11 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 // same fields the SDKs read: enabled, variants, defaultVariant,
 // rules[].variant, metadata), so OFREP and the SDKs agree on values,
 // variants and reasons. A rule that delegates to an experiment runs it
-// with the unit's sticky docs, as Assign does.
-func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
+// with the unit's sticky docs and settles the result as run does, so the
+// unit gets the variant Assign gives it; when the unit's rights hold the
+// promotion back, the flag answers the flag's value of the control variant
+// with reason DEFAULT, metadata in_experiment false and metadata reason.
+func (u *unitAssignment) evaluateFlag(ctx context.Context, f *Flag) (*FlagEvaluation, error) {
 	snap, attrs := u.snap, u.attrs
 	feat, ok := snap.spec.Features[f.Key]
 	if !ok {
@@ -480,7 +501,16 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 			ev.Metadata["experiment"] = r.Experiment
 			ev.Metadata["in_experiment"] = r.InExperiment
 			if e := snap.exps[r.Experiment]; e != nil && r.InExperiment {
-				u.expose(e, *r)
+				ar, err := u.settle(ctx, e, *r)
+				if err != nil {
+					return nil, err
+				}
+				if rightsReason(ar.Reason) { // customers.go
+					ev.Value, ev.Variant = ruleValue(res.Experiment, ar.Variant, ar.Value), ar.Variant
+					ev.Reason = ReasonDefault
+					ev.Metadata["in_experiment"] = false
+					ev.Metadata["reason"] = ar.Reason
+				}
 			}
 		}
 	default:
@@ -524,6 +554,19 @@ func (snap *snapshot) experimentsOf(keys ...string) []string {
 		}
 	}
 	return out
+}
+
+// ruleValue is the value the experiment rule x serves for variant: the
+// flag's value of that variant key (def when x has no such variant).
+func ruleValue(x *assign.Experiment, variant string, def json.RawMessage) json.RawMessage {
+	if x != nil {
+		for i, m := range x.Meta {
+			if m.Key == variant && i < len(x.Variations) {
+				return x.Variations[i]
+			}
+		}
+	}
+	return def
 }
 
 // featureMetadata decodes a feature's metadata object into a fresh map

@@ -455,3 +455,121 @@ func TestOFREPSegmentReads(t *testing.T) {
 		})
 	}
 }
+
+// delegatingRightsFixture is rightsFixture with a delegating flag per
+// experiment.
+func delegatingRightsFixture(t *testing.T) *experiments.Service {
+	t.Helper()
+	svc := rightsFixture(t)
+	for _, k := range []string{"budget", "cap-a", "cap-b", "free"} {
+		delegatingFlag(t, svc, k)
+	}
+	return svc
+}
+
+// A flag whose rule delegates to an experiment applies the customer's
+// rights as Assign does: the same variant, the control's flag value when
+// a right holds the promotion back, the same exposures and capped units.
+// In one bulk evaluation the experiment and its flag answer alike and
+// count one exposure toward the cap group.
+func TestDelegatingFlagAppliesRightsAsAssign(t *testing.T) {
+	ctx := context.Background()
+	all := []string{"budget", "cap-a", "cap-b", "free"}
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, svc *experiments.Service)
+		key     string            // the experiment of the single evaluation
+		want    map[string]string // the rights reason per experiment of the bulk evaluation; "" = the promotion
+	}{
+		{"budget exhausted", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 1000) }, "budget",
+			map[string]string{"budget": experiments.ReasonBudgetExhausted, "cap-b": experiments.ReasonFrequencyCapped}},
+		{"budget left", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 999) }, "budget",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"frequency cap reached", func(t *testing.T, svc *experiments.Service) { assignLogged(t, svc, "cust", "cap-a") }, "cap-b",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"under the cap", func(*testing.T, *experiments.Service) {}, "cap-a",
+			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
+		{"opted out", func(t *testing.T, svc *experiments.Service) {
+			if _, err := svc.SetConsent(ctx, specAdmin, "cust", false); err != nil {
+				t.Fatal(err)
+			}
+		}, "cap-a", map[string]string{"budget": experiments.ReasonOptedOut, "cap-a": experiments.ReasonOptedOut,
+			"cap-b": experiments.ReasonOptedOut, "free": experiments.ReasonOptedOut}},
+	}
+	for _, tt := range tests {
+		for _, bulk := range []bool{false, true} {
+			name := tt.name + "/single"
+			keys := []string{tt.key}
+			if bulk {
+				name, keys = tt.name+"/bulk", all
+			}
+			t.Run(name, func(t *testing.T) {
+				ref, got := delegatingRightsFixture(t), delegatingRightsFixture(t)
+				tt.prepare(t, ref)
+				tt.prepare(t, got)
+				rs := assignLogged(t, ref, "cust", keys...)
+				evs := map[string]*experiments.FlagEvaluation{}
+				if bulk {
+					all, _, err := got.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, ev := range all {
+						evs[ev.Key] = ev
+					}
+				} else {
+					ev, err := got.EvaluateFlag(ctx, specSDK, tt.key+"-flag", map[string]any{"id": "cust"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					evs[ev.Key] = ev
+				}
+				for i, k := range keys {
+					r := rs[i]
+					want := answer{Variant: r.Variant, In: r.InExperiment}
+					if !r.InExperiment {
+						want.Rights = r.Reason
+					}
+					if want.Rights != tt.want[k] {
+						t.Errorf("Assign %s = %+v, want rights reason %q", k, r, tt.want[k])
+					}
+					checkDelegatingFlag(t, evs[k+"-flag"], k, tt.want[k])
+					if have := answerOf(t, evs[k+"-flag"], k, true); have != want {
+						t.Errorf("flag of %s = %+v, Assign %+v", k, have, want)
+					}
+					if bulk {
+						if have := answerOf(t, evs[k], k, false); have != want {
+							t.Errorf("%s in the same bulk evaluation = %+v, Assign %+v", k, have, want)
+						}
+					}
+				}
+				if g, w := rightsState(t, got, all), rightsState(t, ref, all); fmt.Sprint(g) != fmt.Sprint(w) {
+					t.Errorf("exposures and capped units per experiment after the flags %v, after Assign %v", g, w)
+				}
+			})
+		}
+	}
+}
+
+// checkDelegatingFlag checks the evaluation of the flag delegating to
+// experiment key: the flag's ten_off value with reason SPLIT and metadata
+// rule, experiment and in_experiment true when reason is "", else the
+// flag's control value with reason DEFAULT, metadata in_experiment false
+// and reason.
+func checkDelegatingFlag(t *testing.T, ev *experiments.FlagEvaluation, key, reason string) {
+	t.Helper()
+	if ev == nil || ev.Err != nil || ev.Key != key+"-flag" {
+		t.Fatalf("evaluation %+v, want the flag of %s", ev, key)
+	}
+	variant, value, evReason, in := "ten_off", `"10%"`, experiments.ReasonSplit, true
+	if reason != "" {
+		variant, value, evReason, in = "control", `"none"`, experiments.ReasonDefault, false
+	}
+	md := ev.Metadata
+	if ev.Variant != variant || string(ev.Value) != value || ev.Reason != evReason || md["in_experiment"] != in ||
+		md["experiment"] != key || md["rule"] != "delegate" || md["type"] != "string" ||
+		(reason == "" && md["reason"] != nil) || (reason != "" && md["reason"] != reason) {
+		t.Errorf("%s = %+v (value %s): want %s %s, reason %s, metadata in_experiment %v, reason %q",
+			ev.Key, ev, ev.Value, variant, value, evReason, in, reason)
+	}
+}
