@@ -388,47 +388,22 @@ func TestOFREPSegmentReads(t *testing.T) {
 	ctx := context.Background()
 	buyer := map[string]any{"id": "buyer"}
 	tests := []struct {
-		name string
-		call func(svc *experiments.Service) error
-		segs bool // with "seg-sale" running
-		want int  // aggregate reads
+		name  string
+		call  string // "assign", "bulk", or the key of a single evaluation
+		attrs map[string]any
+		segs  bool // with "seg-sale" running
+		want  int  // aggregate reads
 	}{
-		{"bulk without segment experiments", func(svc *experiments.Service) error {
-			_, _, err := svc.EvaluateFlags(ctx, specSDK, buyer)
-			return err
-		}, false, 0},
-		{"assign without segment experiments", func(svc *experiments.Service) error {
-			_, err := svc.Assign(ctx, specSDK, experiments.AssignRequest{UnitID: "buyer"})
-			return err
-		}, false, 0},
-		{"bulk", func(svc *experiments.Service) error {
-			_, _, err := svc.EvaluateFlags(ctx, specSDK, buyer)
-			return err
-		}, true, 1},
-		{"assign", func(svc *experiments.Service) error {
-			_, err := svc.Assign(ctx, specSDK, experiments.AssignRequest{UnitID: "buyer"})
-			return err
-		}, true, 1},
-		{"single segment experiment", func(svc *experiments.Service) error {
-			_, err := svc.EvaluateFlag(ctx, specSDK, "seg-sale", buyer)
-			return err
-		}, true, 1},
-		{"delegating flag", func(svc *experiments.Service) error {
-			_, err := svc.EvaluateFlag(ctx, specSDK, "seg-sale-flag", buyer)
-			return err
-		}, true, 1},
-		{"single other experiment", func(svc *experiments.Service) error {
-			_, err := svc.EvaluateFlag(ctx, specSDK, "plain-sale", buyer)
-			return err
-		}, true, 0},
-		{"bulk with the segments sent", func(svc *experiments.Service) error {
-			_, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"id": "buyer", "aipl_stage": "none", "rfm_segment": "none"})
-			return err
-		}, true, 0},
-		{"bulk without a unit id", func(svc *experiments.Service) error {
-			_, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"device": "d1"})
-			return err
-		}, true, 0},
+		{"bulk without segment experiments", "bulk", buyer, false, 0},
+		{"assign without segment experiments", "assign", buyer, false, 0},
+		{"delegating flag without segment experiments", "plain-sale-flag", buyer, false, 0},
+		{"bulk", "bulk", buyer, true, 1},
+		{"assign", "assign", buyer, true, 1},
+		{"single segment experiment", "seg-sale", buyer, true, 1},
+		{"delegating flag", "seg-sale-flag", buyer, true, 1},
+		{"single other experiment", "plain-sale", buyer, true, 0},
+		{"bulk with the segments sent", "bulk", map[string]any{"id": "buyer", "aipl_stage": "none", "rfm_segment": "none"}, true, 0},
+		{"bulk without a unit id", "bulk", map[string]any{"device": "d1"}, true, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,7 +421,15 @@ func TestOFREPSegmentReads(t *testing.T) {
 				delegatingFlag(t, svc, "plain-sale")
 			}
 			cs.reads = 0
-			if err := tt.call(svc); err != nil {
+			switch tt.call {
+			case "assign":
+				_, err = svc.Assign(ctx, specSDK, experiments.AssignRequest{Attributes: tt.attrs})
+			case "bulk":
+				_, _, err = svc.EvaluateFlags(ctx, specSDK, tt.attrs)
+			default:
+				_, err = svc.EvaluateFlag(ctx, specSDK, tt.call, tt.attrs)
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 			if cs.reads != tt.want {
@@ -461,7 +444,7 @@ func TestOFREPSegmentReads(t *testing.T) {
 func delegatingRightsFixture(t *testing.T) *experiments.Service {
 	t.Helper()
 	svc := rightsFixture(t)
-	for _, k := range []string{"budget", "cap-a", "cap-b", "free"} {
+	for _, k := range rightsExperiments {
 		delegatingFlag(t, svc, k)
 	}
 	return svc
@@ -474,81 +457,43 @@ func delegatingRightsFixture(t *testing.T) *experiments.Service {
 // count one exposure toward the cap group.
 func TestDelegatingFlagAppliesRightsAsAssign(t *testing.T) {
 	ctx := context.Background()
-	all := []string{"budget", "cap-a", "cap-b", "free"}
-	tests := []struct {
-		name    string
-		prepare func(t *testing.T, svc *experiments.Service)
-		key     string            // the experiment of the single evaluation
-		want    map[string]string // the rights reason per experiment of the bulk evaluation; "" = the promotion
-	}{
-		{"budget exhausted", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 1000) }, "budget",
-			map[string]string{"budget": experiments.ReasonBudgetExhausted, "cap-b": experiments.ReasonFrequencyCapped}},
-		{"budget left", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 999) }, "budget",
-			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
-		{"frequency cap reached", func(t *testing.T, svc *experiments.Service) { assignLogged(t, svc, "cust", "cap-a") }, "cap-b",
-			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
-		{"under the cap", func(*testing.T, *experiments.Service) {}, "cap-a",
-			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
-		{"opted out", func(t *testing.T, svc *experiments.Service) {
-			if _, err := svc.SetConsent(ctx, specAdmin, "cust", false); err != nil {
+	runRightsCases(t, delegatingRightsFixture, func(t *testing.T, tt rightsCase, bulk bool, keys []string, rs []experiments.AssignmentResult, got *experiments.Service) {
+		evs := map[string]*experiments.FlagEvaluation{}
+		if bulk {
+			all, _, err := got.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"})
+			if err != nil {
 				t.Fatal(err)
 			}
-		}, "cap-a", map[string]string{"budget": experiments.ReasonOptedOut, "cap-a": experiments.ReasonOptedOut,
-			"cap-b": experiments.ReasonOptedOut, "free": experiments.ReasonOptedOut}},
-	}
-	for _, tt := range tests {
-		for _, bulk := range []bool{false, true} {
-			name := tt.name + "/single"
-			keys := []string{tt.key}
-			if bulk {
-				name, keys = tt.name+"/bulk", all
+			for _, ev := range all {
+				evs[ev.Key] = ev
 			}
-			t.Run(name, func(t *testing.T) {
-				ref, got := delegatingRightsFixture(t), delegatingRightsFixture(t)
-				tt.prepare(t, ref)
-				tt.prepare(t, got)
-				rs := assignLogged(t, ref, "cust", keys...)
-				evs := map[string]*experiments.FlagEvaluation{}
-				if bulk {
-					all, _, err := got.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"})
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, ev := range all {
-						evs[ev.Key] = ev
-					}
-				} else {
-					ev, err := got.EvaluateFlag(ctx, specSDK, tt.key+"-flag", map[string]any{"id": "cust"})
-					if err != nil {
-						t.Fatal(err)
-					}
-					evs[ev.Key] = ev
-				}
-				for i, k := range keys {
-					r := rs[i]
-					want := answer{Variant: r.Variant, In: r.InExperiment}
-					if !r.InExperiment {
-						want.Rights = r.Reason
-					}
-					if want.Rights != tt.want[k] {
-						t.Errorf("Assign %s = %+v, want rights reason %q", k, r, tt.want[k])
-					}
-					checkDelegatingFlag(t, evs[k+"-flag"], k, tt.want[k])
-					if have := answerOf(t, evs[k+"-flag"], k, true); have != want {
-						t.Errorf("flag of %s = %+v, Assign %+v", k, have, want)
-					}
-					if bulk {
-						if have := answerOf(t, evs[k], k, false); have != want {
-							t.Errorf("%s in the same bulk evaluation = %+v, Assign %+v", k, have, want)
-						}
-					}
-				}
-				if g, w := rightsState(t, got, all), rightsState(t, ref, all); fmt.Sprint(g) != fmt.Sprint(w) {
-					t.Errorf("exposures and capped units per experiment after the flags %v, after Assign %v", g, w)
-				}
-			})
+		} else {
+			ev, err := got.EvaluateFlag(ctx, specSDK, tt.key+"-flag", map[string]any{"id": "cust"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs[ev.Key] = ev
 		}
-	}
+		for i, k := range keys {
+			r := rs[i]
+			want := answer{Variant: r.Variant, In: r.InExperiment}
+			if !r.InExperiment {
+				want.Rights = r.Reason
+			}
+			if want.Rights != tt.want[k] {
+				t.Errorf("Assign %s = %+v, want rights reason %q", k, r, tt.want[k])
+			}
+			checkDelegatingFlag(t, evs[k+"-flag"], k, tt.want[k])
+			if have := answerOf(t, evs[k+"-flag"], k, true); have != want {
+				t.Errorf("flag of %s = %+v, Assign %+v", k, have, want)
+			}
+			if bulk {
+				if have := answerOf(t, evs[k], k, false); have != want {
+					t.Errorf("%s in the same bulk evaluation = %+v, Assign %+v", k, have, want)
+				}
+			}
+		}
+	})
 }
 
 // checkDelegatingFlag checks the evaluation of the flag delegating to
