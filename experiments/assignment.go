@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -76,9 +77,8 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 				"no running experiment %q in this environment", k)
 		}
 	}
-	s.addSegmentAttributes(ctx, snap.exps, keys, attrs) // segments.go
 	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
-	if u.sticky, err = s.loadSticky(ctx, snap, keys, attrs, u.rights); err != nil { // sticky.go
+	if err := u.prepare(ctx, keys); err != nil {
 		return nil, err
 	}
 	out := make([]AssignmentResult, 0, len(keys))
@@ -96,11 +96,14 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 }
 
 // unitAssignment is the assignment of one unit to experiments in one call:
-// Assign, EvaluateFlag or EvaluateFlags. Every in-experiment result goes
-// through the unit's rights (rightsGuard: consent, budgets, frequency caps),
-// so the API and OFREP hand out a promotion under the same rules, and
-// exposures counted toward a cap group accumulate across the experiments
-// of the call.
+// Assign, EvaluateFlag or EvaluateFlags. A unit gets the same answer for an
+// experiment whichever way the app asks (the assign API, OFREP reading the
+// experiment as a flag, or a flag whose rule delegates to the experiment):
+// every call adds the unit's segment attributes and loads its sticky
+// assignments for the experiments it may run (prepare), and every
+// in-experiment result goes through the unit's rights (settle; rightsGuard:
+// consent, budgets, frequency caps), so exposures counted toward a cap group
+// accumulate across the experiments of the call.
 type unitAssignment struct {
 	s      *Service
 	snap   *snapshot
@@ -108,9 +111,11 @@ type unitAssignment struct {
 	now    time.Time
 	rights *rightsGuard // customers.go; nil without customer features
 	sticky *stickyRun   // sticky.go; nil: no sticky bucketing
-	// log: collect an exposure per in-experiment result into exposures.
+	// log: collect an exposure per in-experiment result into exposures
+	// (once per event ID: exposed).
 	log       bool
 	exposures []Event
+	exposed   map[string]bool
 }
 
 // newUnitAssignment starts the assignment of the unit of attrs in one call;
@@ -121,15 +126,35 @@ func (s *Service) newUnitAssignment(snap *snapshot, attrs assign.Attributes, log
 		rights: s.newRightsGuard(snap, attrs, now)}
 }
 
-// run assigns the unit to experiment key (with its sticky docs if any),
-// applies the unit's rights and collects the exposure of an in-experiment
-// result.
+// prepare readies the call for the experiments of keys (those it may
+// run): it adds the unit's segment attributes when one of them targets or
+// breaks down by a segment (segments.go) and loads the unit's sticky docs
+// when one of them is sticky (sticky.go). Neither reads the store when no
+// experiment of keys needs it.
+func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
+	u.s.addSegmentAttributes(ctx, u.snap.exps, keys, u.attrs)
+	sticky, err := u.s.loadSticky(ctx, u.snap, keys, u.attrs, u.rights)
+	if err != nil {
+		return err
+	}
+	u.sticky = sticky
+	return nil
+}
+
+// run assigns the unit to experiment key (with its sticky docs if any) and
+// settles the result.
 func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult, error) {
-	e := u.snap.exps[key]
 	r, err := u.sticky.run(u.snap.spec, key, u.attrs)
 	if err != nil {
 		return AssignmentResult{}, fmt.Errorf("assign %q: %w", key, err)
 	}
+	return u.settle(ctx, u.snap.exps[key], r)
+}
+
+// settle applies the unit's rights to the result r of experiment e (run
+// directly, or by a flag rule that delegates to it) and collects the
+// exposure of a result still in the experiment.
+func (u *unitAssignment) settle(ctx context.Context, e *Experiment, r assign.Result) (AssignmentResult, error) {
 	res := resultOf(r)
 	if err := u.rights.apply(ctx, e, &res); err != nil {
 		return AssignmentResult{}, err
@@ -140,11 +165,22 @@ func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult,
 	return res, nil
 }
 
-// expose collects the exposure of the in-experiment result r of e.
+// expose collects the exposure of the in-experiment result r of e, once
+// per event ID (a bulk evaluation may reach an experiment twice: as a flag
+// and through a flag rule).
 func (u *unitAssignment) expose(e *Experiment, r assign.Result) {
-	if u.log {
-		u.exposures = append(u.exposures, exposureEvent(e, r, u.attrs, u.now))
+	if !u.log {
+		return
 	}
+	ev := exposureEvent(e, r, u.attrs, u.now)
+	if u.exposed[ev.ID] {
+		return
+	}
+	if u.exposed == nil {
+		u.exposed = map[string]bool{}
+	}
+	u.exposed[ev.ID] = true
+	u.exposures = append(u.exposures, ev)
 }
 
 // finish stores the sticky docs the call changed and logs its exposures.
@@ -302,20 +338,31 @@ type FlagEvaluation struct {
 // experiment evaluates the experiment as a string flag whose value is the
 // assigned variant's key (or the variant's flag value), and an
 // in-experiment assignment logs an exposure with the same event ID as
-// Assign. The customer's rights apply as in Assign: a unit in the
+// Assign.
+//
+// The unit gets the answer Assign gives it for the experiment, read as a
+// flag or reached through a flag rule that delegates to it: the unit's
+// sticky assignments are loaded and saved, its segment attributes
+// (rfm_segment, aipl_stage) are added for an experiment that uses them
+// unless attrs carry them, and the customer's rights apply. A unit in the
 // experiment that opted out of promotions, whose variant's budget is spent,
 // or that reached the frequency cap of the experiment's cap group gets the
-// control's value, reason DEFAULT, metadata in_experiment false and
-// metadata reason (ReasonOptedOut, ReasonBudgetExhausted or
-// ReasonFrequencyCapped), and no exposure. A KindNotFound error when
-// neither exists; ErrTargetingKeyMissing when the evaluation needs the
-// unit's hash attribute and attrs lack it.
+// control's value (for a flag rule, the flag's value of the control
+// variant), reason DEFAULT, metadata in_experiment false and metadata
+// reason (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped),
+// and no exposure. attrs are not modified.
+//
+// A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
+// evaluation needs the unit's hash attribute and attrs lack it.
 func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, attrs map[string]any) (*FlagEvaluation, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, err
 	}
-	u := s.newUnitAssignment(snap, attrs, true)
+	u := s.newUnitAssignment(snap, maps.Clone(attrs), true)
+	if err := u.prepare(ctx, snap.experimentsOf(key)); err != nil {
+		return nil, err
+	}
 	ev, err := u.evaluate(ctx, key)
 	if err != nil {
 		return nil, err
@@ -329,10 +376,12 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // EvaluateFlags evaluates every flag and every running or paused experiment
 // of the caller's environment (a flag wins over an experiment of the same
 // key), in key order, and returns the spec ETag they were evaluated on.
-// Experiments are evaluated as by EvaluateFlag, within one call as one
-// Assign call for all of them: exposures count toward a cap group across
-// the experiments in key order. Per-key failures (such as a missing
-// targeting key) are in Err.
+// Keys are evaluated as by EvaluateFlag, within one call as one Assign call
+// for all the experiments they run: the unit's sticky docs are loaded once
+// and its segment attributes read at most once, and exposures count toward
+// a cap group across the experiments in key order (an experiment reached
+// twice, as a flag and through a flag rule, counts once and answers alike).
+// Per-key failures (such as a missing targeting key) are in Err.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
@@ -346,7 +395,10 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 		}
 	}
 	sort.Strings(keys)
-	u := s.newUnitAssignment(snap, attrs, true)
+	u := s.newUnitAssignment(snap, maps.Clone(attrs), true)
+	if err := u.prepare(ctx, snap.experimentsOf(keys...)); err != nil {
+		return nil, "", err
+	}
 	out := make([]*FlagEvaluation, 0, len(keys))
 	for _, k := range keys {
 		ev, err := u.evaluate(ctx, k)
@@ -371,7 +423,7 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 // metadata reason (the AssignmentResult's), and no exposure.
 func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluation, error) {
 	if f := u.snap.flags[key]; f != nil {
-		return u.evaluateFlag(f)
+		return u.evaluateFlag(ctx, f)
 	}
 	e := u.snap.exps[key]
 	if e == nil {
@@ -403,8 +455,12 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 // evaluateFlag evaluates flag f from its feature in the served spec (the
 // same fields the SDKs read: enabled, variants, defaultVariant,
 // rules[].variant, metadata), so OFREP and the SDKs agree on values,
-// variants and reasons.
-func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
+// variants and reasons. A rule that delegates to an experiment runs it
+// with the unit's sticky docs and settles the result as run does, so the
+// unit gets the variant Assign gives it; when the unit's rights hold the
+// promotion back, the flag answers the flag's value of the control variant
+// with reason DEFAULT, metadata in_experiment false and metadata reason.
+func (u *unitAssignment) evaluateFlag(ctx context.Context, f *Flag) (*FlagEvaluation, error) {
 	snap, attrs := u.snap, u.attrs
 	feat, ok := snap.spec.Features[f.Key]
 	if !ok {
@@ -422,7 +478,7 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 	if attr, missing := feat.MissingHashAttribute(attrs); missing {
 		return nil, targetingKeyMissing(f.Key, attr)
 	}
-	res := snap.spec.EvalFeature(f.Key, attrs)
+	res := u.sticky.evalFeature(snap.spec, f.Key, attrs)
 	ev.Value = res.Value
 	switch res.Source {
 	case assign.SourceForce:
@@ -445,7 +501,16 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 			ev.Metadata["experiment"] = r.Experiment
 			ev.Metadata["in_experiment"] = r.InExperiment
 			if e := snap.exps[r.Experiment]; e != nil && r.InExperiment {
-				u.expose(e, *r)
+				ar, err := u.settle(ctx, e, *r)
+				if err != nil {
+					return nil, err
+				}
+				if rightsReason(ar.Reason) { // customers.go
+					ev.Value, ev.Variant = ruleValue(res.Experiment, ar.Variant, ar.Value), ar.Variant
+					ev.Reason = ReasonDefault
+					ev.Metadata["in_experiment"] = false
+					ev.Metadata["reason"] = ar.Reason
+				}
 			}
 		}
 	default:
@@ -456,6 +521,52 @@ func (u *unitAssignment) evaluateFlag(f *Flag) (*FlagEvaluation, error) {
 		ev.Variant = variantOfValue(f, ev.Value)
 	}
 	return ev, nil
+}
+
+// experimentsOf returns the running experiments that evaluating keys
+// (flags, or experiments read as flags) may run, each once: an experiment
+// key itself and the experiments the rules of an enabled flag delegate to.
+// Paused experiments are left out, as from an Assign call without keys:
+// they assign nobody, so neither sticky docs nor segments change their
+// answer.
+func (snap *snapshot) experimentsOf(keys ...string) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k string) {
+		if e := snap.exps[k]; e != nil && e.Status == StatusRunning && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, k := range keys {
+		f := snap.flags[k]
+		if f == nil {
+			add(k)
+			continue
+		}
+		if !f.Enabled {
+			continue
+		}
+		for _, r := range f.Rules {
+			if r.Experiment != "" {
+				add(r.Experiment)
+			}
+		}
+	}
+	return out
+}
+
+// ruleValue is the value the experiment rule x serves for variant: the
+// flag's value of that variant key (def when x has no such variant).
+func ruleValue(x *assign.Experiment, variant string, def json.RawMessage) json.RawMessage {
+	if x != nil {
+		for i, m := range x.Meta {
+			if m.Key == variant && i < len(x.Variations) {
+				return x.Variations[i]
+			}
+		}
+	}
+	return def
 }
 
 // featureMetadata decodes a feature's metadata object into a fresh map

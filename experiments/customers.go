@@ -295,7 +295,12 @@ type rightsGuard struct {
 	unitOptOut  bool
 	groups      map[string]*CapGroup // nil value: no such group
 	used        map[string]int       // exposures counted per group (stored + this call)
-	spend       map[string]map[string]int64
+	// capped: the exposures (by event ID) the cap decided on in this call,
+	// true when capped. The same exposure reached again (an experiment read
+	// as a flag and through a flag rule in one bulk evaluation) gets the
+	// same answer and is not counted twice.
+	capped map[string]bool
+	spend  map[string]map[string]int64
 }
 
 // newRightsGuard returns the guard of one call for the unit of attrs, or
@@ -424,12 +429,22 @@ func (g *rightsGuard) frequencyCap(ctx context.Context, e *Experiment, r *Assign
 	// The exposure this assignment logs; if stored already (the same
 	// unit, variant and day) it is not a new exposure and is counted.
 	id := ExposureID(e.Key, e.BucketVersion, r.HashValue, r.Variant, g.now)
+	if capped, seen := g.capped[id]; seen {
+		if capped {
+			noPromotion(e, r, ReasonFrequencyCapped)
+		}
+		return nil
+	}
+	if g.capped == nil {
+		g.capped = map[string]bool{}
+	}
 	if g.used[name] < group.MaxExposures {
 		if dup, err := g.cs.HasEvent(ctx, id); err != nil {
 			return fmt.Errorf("read exposure: %w", err)
 		} else if !dup {
 			g.used[name]++
 		}
+		g.capped[id] = false
 		return nil
 	}
 	dup, err := g.cs.HasEvent(ctx, id)
@@ -437,11 +452,13 @@ func (g *rightsGuard) frequencyCap(ctx context.Context, e *Experiment, r *Assign
 		return fmt.Errorf("read exposure: %w", err)
 	}
 	if dup {
+		g.capped[id] = false
 		return nil
 	}
 	if err := g.cs.RecordCapped(ctx, e.Key, r.HashValue, g.now); err != nil {
 		return fmt.Errorf("record capped unit: %w", err)
 	}
+	g.capped[id] = true
 	noPromotion(e, r, ReasonFrequencyCapped)
 	return nil
 }

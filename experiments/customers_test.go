@@ -219,19 +219,19 @@ func rightsState(t *testing.T, svc *experiments.Service, keys []string) map[stri
 	return out
 }
 
-// An experiment read as a flag (EvaluateFlag, EvaluateFlags) goes through
-// the customer's rights exactly as Assign: the same answers, the same
-// exposures and the same capped units, for one experiment and for all of
-// them in one call (exposures count toward the cap group across the call).
-func TestEvaluateFlagAppliesRightsAsAssign(t *testing.T) {
-	ctx := context.Background()
-	all := []string{"budget", "cap-a", "cap-b", "free"}
-	tests := []struct {
-		name    string
-		prepare func(t *testing.T, svc *experiments.Service)
-		key     string            // the key of the single evaluation
-		want    map[string]string // the rights reason per key of the bulk evaluation; "" = the promotion
-	}{
+// rightsCase is a history of the unit "cust" on rightsFixture and the
+// answers it leads to.
+type rightsCase struct {
+	name    string
+	prepare func(t *testing.T, svc *experiments.Service)
+	key     string            // the experiment of the single evaluation
+	want    map[string]string // the rights reason per experiment of the bulk evaluation; "" = the promotion
+}
+
+// rightsCases are the histories of the rights tests: budgets, frequency
+// caps and consent.
+func rightsCases() []rightsCase {
+	return []rightsCase{
 		{"budget exhausted", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 1000) }, "budget",
 			map[string]string{"budget": experiments.ReasonBudgetExhausted, "cap-b": experiments.ReasonFrequencyCapped}},
 		{"budget left", func(t *testing.T, svc *experiments.Service) { spendBudget(t, svc, 999) }, "budget",
@@ -243,64 +243,87 @@ func TestEvaluateFlagAppliesRightsAsAssign(t *testing.T) {
 		{"capped again", func(t *testing.T, svc *experiments.Service) { assignLogged(t, svc, "cust", "cap-a", "cap-b") }, "cap-b",
 			map[string]string{"cap-b": experiments.ReasonFrequencyCapped}},
 		{"opted out", func(t *testing.T, svc *experiments.Service) {
-			if _, err := svc.SetConsent(ctx, specAdmin, "cust", false); err != nil {
+			t.Helper()
+			if _, err := svc.SetConsent(context.Background(), specAdmin, "cust", false); err != nil {
 				t.Fatal(err)
 			}
 		}, "cap-a", map[string]string{"budget": experiments.ReasonOptedOut, "cap-a": experiments.ReasonOptedOut,
 			"cap-b": experiments.ReasonOptedOut, "free": experiments.ReasonOptedOut}},
 	}
-	for _, tt := range tests {
+}
+
+// rightsExperiments are the experiments of rightsFixture.
+var rightsExperiments = []string{"budget", "cap-a", "cap-b", "free"}
+
+// runRightsCases runs every rights case for its one experiment (single)
+// and for all of rightsExperiments (bulk) on two services made by fixture,
+// both given the case's history: ref is asked through Assign for keys
+// (results rs), and check asks got the other way and checks its answers.
+// The exposures and capped units the two leave must be the same.
+func runRightsCases(t *testing.T, fixture func(t *testing.T) *experiments.Service,
+	check func(t *testing.T, tt rightsCase, bulk bool, keys []string, rs []experiments.AssignmentResult, got *experiments.Service)) {
+	t.Helper()
+	for _, tt := range rightsCases() {
 		for _, bulk := range []bool{false, true} {
-			name := tt.name + "/single"
-			keys := []string{tt.key}
+			name, keys := tt.name+"/single", []string{tt.key}
 			if bulk {
-				name, keys = tt.name+"/bulk", all
+				name, keys = tt.name+"/bulk", rightsExperiments
 			}
 			t.Run(name, func(t *testing.T) {
-				viaAssign, viaOFREP := rightsFixture(t), rightsFixture(t)
-				tt.prepare(t, viaAssign)
-				tt.prepare(t, viaOFREP)
-				rs := assignLogged(t, viaAssign, "cust", keys...)
-				var evs []*experiments.FlagEvaluation
-				if bulk {
-					var err error
-					if evs, _, err = viaOFREP.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"}); err != nil {
-						t.Fatal(err)
-					}
-				} else {
-					ev, err := viaOFREP.EvaluateFlag(ctx, specSDK, tt.key, map[string]any{"id": "cust"})
-					if err != nil {
-						t.Fatal(err)
-					}
-					evs = append(evs, ev)
-				}
-				if len(evs) != len(keys) {
-					t.Fatalf("%d evaluations, want %d: %+v", len(evs), len(keys), evs)
-				}
-				for i, k := range keys {
-					checkRightsEvaluation(t, evs[i], k, tt.want[k])
-					r, promoted := rs[i], tt.want[k] == ""
-					if r.Variant != evs[i].Variant || r.InExperiment != promoted || (!promoted && r.Reason != tt.want[k]) {
-						t.Errorf("Assign %s = %+v, want reason %q as OFREP", k, r, tt.want[k])
-					}
-				}
-				got, want := rightsState(t, viaOFREP, all), rightsState(t, viaAssign, all)
-				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Errorf("exposures and capped units per experiment after OFREP %v, after Assign %v", got, want)
-				}
-				cs := viaOFREP.Store().(experiments.CustomerStore)
-				for _, k := range keys {
-					exposed, err := cs.HasEvent(ctx, experiments.ExposureID(k, 1, "cust", "ten_off", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if exposed != (tt.want[k] == "") || (got[k][1] == 1) != (tt.want[k] == experiments.ReasonFrequencyCapped) {
-						t.Errorf("%s: exposure of cust stored %v, %d capped units; want the promotion exposed, a capped unit counted", k, exposed, got[k][1])
-					}
+				ref, got := fixture(t), fixture(t)
+				tt.prepare(t, ref)
+				tt.prepare(t, got)
+				check(t, tt, bulk, keys, assignLogged(t, ref, "cust", keys...), got)
+				if g, w := rightsState(t, got, rightsExperiments), rightsState(t, ref, rightsExperiments); fmt.Sprint(g) != fmt.Sprint(w) {
+					t.Errorf("exposures and capped units per experiment %v, after Assign %v", g, w)
 				}
 			})
 		}
 	}
+}
+
+// An experiment read as a flag (EvaluateFlag, EvaluateFlags) goes through
+// the customer's rights exactly as Assign: the same answers, the same
+// exposures and the same capped units, for one experiment and for all of
+// them in one call (exposures count toward the cap group across the call).
+func TestEvaluateFlagAppliesRightsAsAssign(t *testing.T) {
+	ctx := context.Background()
+	runRightsCases(t, rightsFixture, func(t *testing.T, tt rightsCase, bulk bool, keys []string, rs []experiments.AssignmentResult, viaOFREP *experiments.Service) {
+		var evs []*experiments.FlagEvaluation
+		if bulk {
+			var err error
+			if evs, _, err = viaOFREP.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			ev, err := viaOFREP.EvaluateFlag(ctx, specSDK, tt.key, map[string]any{"id": "cust"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, ev)
+		}
+		if len(evs) != len(keys) {
+			t.Fatalf("%d evaluations, want %d: %+v", len(evs), len(keys), evs)
+		}
+		for i, k := range keys {
+			checkRightsEvaluation(t, evs[i], k, tt.want[k])
+			r, promoted := rs[i], tt.want[k] == ""
+			if r.Variant != evs[i].Variant || r.InExperiment != promoted || (!promoted && r.Reason != tt.want[k]) {
+				t.Errorf("Assign %s = %+v, want reason %q as OFREP", k, r, tt.want[k])
+			}
+		}
+		got := rightsState(t, viaOFREP, rightsExperiments)
+		cs := viaOFREP.Store().(experiments.CustomerStore)
+		for _, k := range keys {
+			exposed, err := cs.HasEvent(ctx, experiments.ExposureID(k, 1, "cust", "ten_off", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if exposed != (tt.want[k] == "") || (got[k][1] == 1) != (tt.want[k] == experiments.ReasonFrequencyCapped) {
+				t.Errorf("%s: exposure of cust stored %v, %d capped units; want the promotion exposed, a capped unit counted", k, exposed, got[k][1])
+			}
+		}
+	})
 }
 
 // checkRightsEvaluation checks an evaluation of experiment key: the

@@ -410,8 +410,11 @@ func usesSegments(e *Experiment) bool {
 }
 
 // addSegmentAttributes sets rfm_segment and aipl_stage of the unit in
-// attrs when one of the experiments uses them and attrs do not carry them.
-// A failure is logged: the assignment goes on without them.
+// attrs when one of the experiments of keys uses them and attrs do not
+// carry them, with one read of the unit's aggregate (the RFM boundaries are
+// cached); without such an experiment it reads nothing. Assign and the
+// OpenFeature evaluation call it alike (unitAssignment.prepare). A failure
+// is logged: the assignment goes on without them.
 func (s *Service) addSegmentAttributes(ctx context.Context, exps map[string]*Experiment, keys []string, attrs map[string]any) {
 	_, hasR := attrs[AttrRFMSegment]
 	_, hasA := attrs[AttrAIPLStage]

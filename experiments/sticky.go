@@ -13,10 +13,12 @@ import (
 )
 
 // Sticky assignments stored server-side (DESIGN.md §4, issue 4). An
-// experiment with Sticky set is served with sticky bucketing on; Assign
-// then loads the unit's GrowthBook sticky bucket docs before evaluating and
-// stores the docs the evaluation changed, so a unit keeps its variant while
-// the bucket version stays the same.
+// experiment with Sticky set is served with sticky bucketing on; Assign and
+// the OpenFeature evaluation (EvaluateFlag, EvaluateFlags: the experiment
+// read as a flag, or a flag rule that delegates to it) then load the unit's
+// GrowthBook sticky bucket docs before evaluating and store the docs the
+// evaluation changed, so a unit keeps its variant while the bucket version
+// stays the same, whichever way the app asks.
 
 // StickyKey identifies one sticky bucket doc: a unit attribute and the
 // unit's value of it (stored in a column named unit_id, so customer
@@ -47,7 +49,8 @@ func stickyKeyOK(name, value string) bool {
 		utf8.ValidString(name+value) && !strings.ContainsRune(name+value, 0)
 }
 
-// stickyRun is the sticky bucketing of one Assign call; nil means none.
+// stickyRun is the sticky bucketing of one call (Assign, EvaluateFlag or
+// EvaluateFlags; see unitAssignment); nil means none.
 type stickyRun struct {
 	st   StickyStore
 	docs *assign.StickyDocs
@@ -98,6 +101,15 @@ func (r *stickyRun) run(spec *assign.Spec, key string, attrs assign.Attributes) 
 		return spec.Run(key, attrs)
 	}
 	return spec.RunWith(&assign.Eval{Attributes: attrs, Sticky: r.docs}, key)
+}
+
+// evalFeature evaluates the feature flag key for attrs, its experiment
+// rules with the unit's sticky docs if any.
+func (r *stickyRun) evalFeature(spec *assign.Spec, key string, attrs assign.Attributes) assign.FeatureResult {
+	if r == nil {
+		return spec.EvalFeature(key, attrs)
+	}
+	return spec.EvalFeatureWith(&assign.Eval{Attributes: attrs, Sticky: r.docs}, key)
 }
 
 // save stores the docs the evaluations changed, in one upsert.

@@ -124,6 +124,7 @@ func testSegments(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			t.Fatalf("unknown customer: %+v", g)
 		}
 	})
+	t.Run("OFREPMatchesAssign", func(t *testing.T) { testSegmentParity(t, newStore) }) // parity.go
 	t.Run("DerivedCost", func(t *testing.T) { testDerivedCost(t, newStore) })
 }
 

@@ -159,6 +159,7 @@ func testSticky(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			}
 		}
 	})
+	t.Run("OFREPMatchesAssign", func(t *testing.T) { testStickyParity(t, newStore) }) // parity.go
 	t.Run("ErasedWithTheCustomer", func(t *testing.T) {
 		s := newStore(t)
 		st, ok := s.(experiments.StickyStore)
