@@ -147,3 +147,52 @@ func checkOFREPRights(t *testing.T, e *sdkEnv, got map[string]any, key, reason s
 			key, exposed, capped)
 	}
 }
+
+// The ETag of a bulk evaluation follows the answer, not only the spec: once
+// the budget is spent, a conditional request with the ETag of the earlier
+// answer gets the new answer, not 304; asked again, it gets 304.
+func TestOFREPBulkETagFollowsRights(t *testing.T) {
+	e := newSDKEnv(t)
+	e.seedRights(t)
+	body := map[string]any{"context": map[string]any{"targetingKey": "cust"}}
+	auth := []string{"Authorization", "Bearer " + e.sdk}
+	bulk := func(t *testing.T, etag string) (int, map[string]any, string) {
+		t.Helper()
+		hdr := auth
+		if etag != "" {
+			hdr = append([]string{"If-None-Match", etag}, auth...)
+		}
+		status, out, h := e.ofrep(t, "/ofrep/v1/evaluate/flags", body, hdr...)
+		return status, out, h.Get("ETag")
+	}
+	reasonOf := func(out map[string]any, key string) any {
+		flags, _ := out["flags"].([]any)
+		for _, f := range flags {
+			if m, _ := f.(map[string]any); m["key"] == key {
+				md, _ := m["metadata"].(map[string]any)
+				return md["reason"]
+			}
+		}
+		return "missing"
+	}
+	status, out, etag := bulk(t, "")
+	if status != http.StatusOK || etag == "" || reasonOf(out, "budget") != nil {
+		t.Fatalf("first bulk evaluation: %d, ETag %q, %v", status, etag, out)
+	}
+	if status, _, again := bulk(t, etag); status != http.StatusNotModified || again != etag {
+		t.Fatalf("the same answer again: %d, ETag %q; want 304 and %q", status, again, etag)
+	}
+	resp, b := e.do(t, "POST", "/api/v1/events", e.sdk, map[string]any{"events": []map[string]any{{
+		"event_id": "c-cust", "type": "conversion", "unit_id": "cust", "name": "purchase", "revenue": 5000,
+		"promotion_cost": 1000, "currency": "KRW", "timestamp": rightsNow.Format(time.RFC3339)}}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"accepted":1`) {
+		t.Fatalf("conversion: %d %s", resp.StatusCode, b)
+	}
+	status, out, spent := bulk(t, etag)
+	if status != http.StatusOK || spent == etag || reasonOf(out, "budget") != experiments.ReasonBudgetExhausted {
+		t.Fatalf("after the budget is spent: %d, ETag %q (before %q), %v; want 200, a new ETag and budget_exhausted", status, spent, etag, out)
+	}
+	if status, _, again := bulk(t, spent); status != http.StatusNotModified || again != spent {
+		t.Fatalf("the new answer again: %d, ETag %q; want 304", status, again)
+	}
+}

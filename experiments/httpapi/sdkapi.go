@@ -382,35 +382,28 @@ func (a *api) ofrepEvaluate(c *gin.Context) {
 	c.JSON(http.StatusOK, ofrepSuccess(ev))
 }
 
-// bulkETag is the entity tag of a bulk evaluation: it changes with the
-// spec and with the context.
-func bulkETag(specETag string, ctxJSON []byte) string {
+// bulkETag is the ETag of a bulk evaluation answer body for the context
+// ctxJSON. It is computed from the answer itself, not from the spec: a
+// customer's budget, consent, frequency cap, segment or sticky assignment
+// can change the answer while the spec stays the same.
+func bulkETag(ctxJSON, body []byte) string {
 	h := sha256.New()
-	h.Write([]byte(specETag))
-	h.Write([]byte{0})
 	h.Write(ctxJSON)
+	h.Write([]byte{0})
+	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// ofrepBulk evaluates every flag for the context. The evaluation (and its
+// exposures) happens for every request, conditional ones included: the
+// client that gets 304 goes on showing the same answer.
 func (a *api) ofrepBulk(c *gin.Context) {
 	ctxJSON, attrs, fail, status := a.ofrepContext(c)
 	if fail != nil {
 		c.JSON(status, fail)
 		return
 	}
-	p := who(c)
-	_, specETag, err := a.svc.SDKSpec(c.Request.Context(), p.Environment)
-	if err != nil {
-		c.Set(ctxErr, err)
-		ofrepGeneralError(c, statusOf(experiments.KindOf(err)), "the flags could not be evaluated")
-		return
-	}
-	if etag := bulkETag(specETag, ctxJSON); etagMatches(c.GetHeader("If-None-Match"), etag) {
-		c.Header("ETag", quoteETag(etag))
-		c.Status(http.StatusNotModified)
-		return
-	}
-	evs, specETag, err := a.svc.EvaluateFlags(c.Request.Context(), p, attrs)
+	evs, _, err := a.svc.EvaluateFlags(c.Request.Context(), who(c), attrs)
 	if err != nil {
 		c.Set(ctxErr, err)
 		ofrepGeneralError(c, statusOf(experiments.KindOf(err)), "the flags could not be evaluated")
@@ -425,6 +418,17 @@ func (a *api) ofrepBulk(c *gin.Context) {
 		}
 		out.Flags = append(out.Flags, ofrepSuccess(ev))
 	}
-	c.Header("ETag", quoteETag(bulkETag(specETag, ctxJSON)))
-	c.JSON(http.StatusOK, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		c.Set(ctxErr, err)
+		ofrepGeneralError(c, http.StatusInternalServerError, "the flags could not be encoded")
+		return
+	}
+	etag := bulkETag(ctxJSON, body)
+	c.Header("ETag", quoteETag(etag))
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
