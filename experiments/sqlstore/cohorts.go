@@ -47,6 +47,17 @@ FROM exposures_rollup WHERE experiment = ?`, []any{q.Experiment}
 	return ExposureSelect("events e", " AND e.experiment = ? AND e.ts < ?"), []any{q.Experiment, d.TimeArg(q.Until)}
 }
 
+// firstExposure is the earliest (agg MIN) or the latest (agg MAX) first
+// exposure of the units of one experiment (parameter: its key), from the
+// rollup and its index exposures_rollup_first; NULL without units. It bounds
+// the report's reads of raw conversions, so that PostgreSQL prunes the
+// monthly partitions of events outside them. The bounds hold for the units
+// of Units with Until too: a unit exposed before Until has the same first
+// exposure in the rollup.
+func (d CohortDialect) firstExposure(agg string) string {
+	return `(SELECT ` + agg + `(first_exposed_at) FROM exposures_rollup WHERE experiment = ` + d.TextParam + `)`
+}
+
 // SufficientStats reads the sufficient statistics of q in tx (pass a
 // transaction: one snapshot for all its queries). Without q.Until they come
 // from the rollups (RollupSources); with q.Until they are recomputed from the
@@ -126,6 +137,7 @@ rep AS (
 			ROW_NUMBER() OVER (PARTITION BY u.unit_id ORDER BY c.ts, c.event_id) AS rn
 		FROM u ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = u.unit_id
 			AND c.name = ` + d.TextParam + ` AND c.ts >= u.f AND c.ts < ` + d.TimeParam + `
+			AND c.ts >= ` + d.firstExposure("MIN") + `
 	) x WHERE rn >= 2
 )
 SELECT u.variant, wk.k AS week, COUNT(*) AS units, COUNT(rep.unit_id) AS repurchasers
@@ -133,7 +145,7 @@ FROM u JOIN wk ON u.f + wk.k * ` + week + ` <= ` + d.TimeParam + `
 LEFT JOIN rep ON rep.unit_id = u.unit_id AND rep.week = wk.k
 GROUP BY u.variant, wk.k
 ORDER BY u.variant, wk.k`
-	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, cut)
+	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, sq.Experiment, cut)
 	var rows []CohortRow
 	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, err
@@ -165,6 +177,7 @@ func (d CohortDialect) AddPrePeriod(ctx context.Context, tx Queryer, sq experime
 		yArgs = []any{d.TimeArg(sq.Until), sq.Experiment}
 	}
 	f := d.Float
+	pre := fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros
 	query := `SELECT ` + sl.Expr + ` AS slice, variant, metric,
 	SUM(CAST(x AS ` + f + `)) AS pre_sum,
 	SUM(CAST(x AS ` + f + `) * x) AS pre_sum_squares,
@@ -176,14 +189,15 @@ FROM (
 			c.name AS metric, SUM(c.revenue) AS x
 		FROM (` + units + `) r
 		` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-			AND c.ts >= r.first_exposed_at - ` + fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros + ` AND c.ts < r.first_exposed_at
+			AND c.ts >= r.first_exposed_at - ` + pre + ` AND c.ts < r.first_exposed_at
+			AND c.ts >= ` + d.firstExposure("MIN") + ` - ` + pre + ` AND c.ts < ` + d.firstExposure("MAX") + `
 		WHERE ` + sl.Analysed + `
 		GROUP BY r.unit_id, r.first_variant, r.first_exposed_at, r.attributes, r.channel, c.name
 		HAVING SUM(c.revenue) <> 0
 	) p
 ) m
 GROUP BY 1, 2, 3`
-	args := append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...)
+	args := append(append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...), sq.Experiment, sq.Experiment)
 	var rows []PreRow
 	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 		return err
