@@ -106,43 +106,40 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
 		return err
 	}
-	// The conversions attributable to the touched units lie between their
-	// earliest first exposure and their last window end. Given as
-	// parameters, these bounds let the planner read only the monthly
-	// partitions of events in between.
-	var span struct {
-		From       sql.NullTime   `db:"lo"`
-		To         sql.NullTime   `db:"hi"`
+	// No static time bound on the events read here: given one (the span of
+	// the touched units' windows, which covers the newest rows), the
+	// planner scans every row in it through the BRIN index on ts instead of
+	// probing each touched unit's conversions through events_conversions,
+	// and a batch costs O(recent events) instead of O(its units).
+	var touched struct {
+		Units      int64          `db:"units"`
 		Frozen     int64          `db:"frozen"`
 		Experiment sql.NullString `db:"experiment"`
 		Horizon    sql.NullTime   `db:"horizon"`
 	}
-	if err := tx.GetContext(ctx, &span, `SELECT MIN(r.first_exposed_at) AS lo,
-	MAX(r.first_exposed_at + COALESCE(xw.attribution_window_us, `+fmt.Sprint(defaultWindowUS)+`) * INTERVAL '1 microsecond') AS hi,
+	if err := tx.GetContext(ctx, &touched, `SELECT COUNT(*) AS units,
 	COUNT(*) FILTER (WHERE r.first_exposed_at < h.horizon) AS frozen,
 	MIN(r.experiment) FILTER (WHERE r.first_exposed_at < h.horizon) AS experiment, MIN(h.horizon) AS horizon
 FROM touched t JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id
-LEFT JOIN experiments xw ON xw.key = r.experiment
 LEFT JOIN event_retention h ON TRUE`); err != nil {
 		return err
 	}
-	if span.Frozen > 0 {
+	if touched.Frozen > 0 {
 		// Their first exposure and some of their conversions are gone:
 		// rebuilt from what is left, their results would shrink.
 		return experiments.Conflict("events_dropped", "%d unit(s) of experiment %q were first exposed before the retention "+
-			"horizon %s: their events were dropped, so their conversions cannot be attributed again", span.Frozen,
-			span.Experiment.String, span.Horizon.Time.UTC().Format(time.DateOnly))
+			"horizon %s: their events were dropped, so their conversions cannot be attributed again", touched.Frozen,
+			touched.Experiment.String, touched.Horizon.Time.UTC().Format(time.DateOnly))
 	}
-	if !span.From.Valid {
-		return nil // no touched unit is exposed
+	if touched.Units == 0 {
+		return nil
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
 		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
 		return err
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events",
-			` AND c.ts BETWEEN ? AND ?`), span.From.Time, span.To.Time)
+		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events", ""))
 	return err
 }
 
