@@ -486,9 +486,8 @@ func TestMigrationUpgradesEvents(t *testing.T) {
 }
 
 // BenchmarkIngest1000Partitions36 is BenchmarkIngest1000 with 36 monthly
-// partitions: the rollup rebuild bounds the raw events it reads by the
-// touched units' attribution windows, so it plans and probes only the
-// partitions in between, and the two should cost about the same.
+// partitions, for the cost of planning and probing the partitions in the
+// rollup rebuild.
 func BenchmarkIngest1000Partitions36(b *testing.B) {
 	s, err := postgres.Open(context.Background(), testURL(b), nil)
 	if err != nil {

@@ -29,14 +29,14 @@ const notes = `
   ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` dedupe into ` + "`event_ids`" + `, the insert of the new events into the
   monthly partition of ` + "`events`" + ` (three secondary indexes), the customer aggregates, and the incremental
   rollups: new exposures merged into ` + "`exposures_rollup`" + `, new conversions added to ` + "`unit_metrics`" + `, and the
-  attributed conversions of units whose first exposure the batch brings rebuilt from the raw events (within the time
-  bounds of their attribution windows, so only the partitions in between are read). SQLite does the same with one
+  attributed conversions of units whose first exposure the batch brings rebuilt from the raw events (probing each
+  unit's conversions through an index). SQLite does the same with one
   prepared ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event. The anchors write the same rows into a plain table
   with no key and no index: PostgreSQL ` + "`COPY`" + ` in one transaction per batch, and SQLite one transaction with a
   prepared ` + "`INSERT`" + `. The anchors therefore do no dedupe, no index maintenance and no aggregation;
   exactly-once and the rollups are what the ratio pays for. The "context" rows split the cost: the store alone
   (no HTTP, no JSON), and the least exactly-once ingest expressible in SQL. Two more show the store in other states:
-  with 36 monthly partitions in ` + "`events`" + ` (partition pruning keeps the rebuild's cost flat), and with every
+  with 36 monthly partitions in ` + "`events`" + `, and with every
   exposure a later one of an already exposed unit (a running experiment's steady state: assign logs one exposure per
   unit and day), where no unit's attribution changes, so nothing is rebuilt from the raw events.
 - **Sufficient statistics**: a data set written straight with SQL (` + "`generate_series`" + `): N exposed units in
