@@ -86,36 +86,38 @@ Run2 / Hash = 2.27 / 2.55 and Run5 / Hash = 2.61 / 2.48.
 const why = `
 ### Why targets are missed (analysis of 2026-11-23)
 
-- **HTTP ingest vs raw COPY / raw INSERT (target 0.5; 0.13–0.2 on PostgreSQL and 0.18–0.3 on SQLite in our runs).**
-  Go is no longer the bottleneck: after the byte-level JSON fast path the HTTP figure is within a few
-  milliseconds of the store-only one (decoding and validating 1000 events takes about 3 ms of CPU). The store
-  transaction is. A per-statement log of the PostgreSQL store (` + "`log_min_duration_statement = 0`" + `) for one
-  batch, on this loaded machine: ` + "`COPY`" + ` into staging ≈ 6 ms (as much as the whole anchor); the dedupe into
-  ` + "`event_ids`" + ` plus the insert into ` + "`events`" + ` ≈ 11–13 ms; the rollups ≈ 10 ms (exposure upsert 3, conversion
-  upsert 2, rebuild of the changed units' conversions 5); customer aggregates ≈ 3 ms; commit ≈ 2 ms. The
-  "dedupe / COPY" context row shows that the exactly-once merge alone, with no secondary index and no rollup,
-  already costs 0.6–0.8 of the anchor's rate; the three event indexes and the rollups maintained in the same
-  transaction (so that reports cost O(units) and an acknowledged event is in every report) cost the rest. 0.5 is
-  out of reach with this design on this machine: reaching it would mean acknowledging before the rollups are
-  maintained (a background folder of committed events, with reports catching up first), which the events issue
-  rules out. Done so far: rollups merged incrementally instead of rebuilt from raw events (the SQLite store also
-  read a whole partial index per batch before; it now reads the batch's rows by rowid range), and the JSON fast
-  path.
+- **HTTP ingest vs raw COPY / raw INSERT (target 0.5; 0.10–0.2 on PostgreSQL and 0.16–0.3 on SQLite in our runs).**
+  Go is not the bottleneck: decoding and validating 1000 events takes about 3 ms of CPU with the byte-level JSON
+  fast path. The store transaction is. A per-statement log of the PostgreSQL store (` + "`log_min_duration_statement = 0`" + `)
+  per batch, on this machine (2026-11-23): ` + "`COPY`" + ` into staging 5–7 ms (as much as the whole anchor); the dedupe into
+  ` + "`event_ids`" + ` plus the insert into ` + "`events`" + ` (three secondary indexes) 13–15 ms; the rollups about 10 ms (exposure
+  upsert 3, conversion upsert 2, rebuild of the new units' conversions 5); customer aggregates 2–3 ms; commit 2 ms.
+  The "dedupe / COPY" context row shows that the exactly-once merge alone, with no secondary index and no rollup,
+  already runs at 0.5–0.8 of the anchor's rate, and the events' indexes (which attribution, cohorts and erasure read)
+  take it below 0.5 before any rollup. So 0.5 is out of reach with exactly-once storage of indexed raw events on
+  this machine, even if the rollups were maintained after the reply (which the events issue rules out: they are
+  maintained in the same transaction, so an acknowledged event is in every report). Done so far: rollups merged
+  incrementally instead of rebuilt from raw events; only units whose first exposure a batch brings are rebuilt (a
+  repeat exposure, the steady state of a running experiment, rebuilds nothing); the SQLite store reads a batch's
+  rows by rowid range instead of a whole partial index; the JSON fast path.
 - **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only the rollups:
   ` + "`exposures_rollup`" + ` for unit counts and ` + "`unit_metrics`" + `, which carries each unit's variant and multiple-exposure
   flag, for the metric sums, so neither joins a million rows. The CUPED pre-period sums (a read of raw conversions in
   each unit's pre-period window) are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall
   analysis.
-- **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in our runs).** The report
-  runs the statistics query and, besides it, reads that the bare statistics do not: the CUPED pre-period sums of the
-  overall analysis (each unit's conversions in the 28 days before its first exposure, a join of the raw conversions
-  with the units: about 2 s of the 5 s at 1,000,000 units), the repurchase cohorts (raw conversions per unit by
-  week), the channel and hour breakdowns (now single scans of ` + "`unit_metrics`" + `, which carries each unit's channel
-  and first exposure time) and the promotion spend. The independent reads run concurrently (at most 4), but
-  PostgreSQL's parallel workers already keep both CPUs busy, so that gains little here; PostgreSQL's JIT, which
-  cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's connections. What remains is
-  the pre-period read; a pre-period rollup maintained at ingest (like ` + "`unit_metrics`" + `) would make the report a
-  small multiple of the statistics query, at the cost of one more probe per new unit at ingest.
+- **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in earlier runs, 6.5 on
+  2026-11-23 after the change below).** The report runs the statistics query and, besides it, reads that the bare
+  statistics do not: the CUPED pre-period sums of the overall analysis (each unit's conversions in the 28 days before
+  its first exposure, a join of the raw conversions with the units), the repurchase cohorts (raw conversions per
+  unit by week), the channel and hour breakdowns (single scans of ` + "`unit_metrics`" + `, which carries each unit's
+  channel and first exposure time) and the promotion spend. The independent reads run concurrently (at most 4);
+  PostgreSQL's JIT, which cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's
+  connections. The pre-period and cohort reads are bounded by the experiment's earliest and latest first exposure
+  (two probes of the index ` + "`exposures_rollup_first`" + `): PostgreSQL prunes the monthly partitions outside, and
+  filters the conversions after the last first exposure before the join, which took the report at 1,000,000 units
+  from about 5 s to about 3.3 s here. Those two reads still grow with the experiment's raw conversions (they are not
+  rolled up); a pre-period rollup maintained at ingest would remove the larger one, at the cost of one more probe
+  per new unit at ingest.
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
   share the CPUs with each other and with the other jobs. When the load average is far above 2, "half
   saturation" is still queueing, and p50 itself is in milliseconds. Read the p99/p50 ratio, not the absolute values.
