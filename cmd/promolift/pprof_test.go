@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -43,12 +41,7 @@ func TestPprofConfig(t *testing.T) {
 		}
 	}
 
-	cases := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
+	cases := []serveUsageCase{
 		{"every interface", []string{"--pprof-addr", ":6060"}, nil, "loopback"},
 		{"unspecified address", []string{"--pprof-addr", "0.0.0.0:6060"}, nil, "loopback"},
 		{"public address from env", nil, map[string]string{envPprofAddr: "192.0.2.10:6060"}, envPprofAddr},
@@ -57,18 +50,7 @@ func TestPprofConfig(t *testing.T) {
 		{"bad port", []string{"--pprof-addr", "127.0.0.1:99999"}, nil, "--pprof-addr"},
 		{"allow-remote not a bool", []string{"--pprof-allow-remote", "yes please"}, nil, "--pprof-allow-remote"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for k, v := range c.env {
-				t.Setenv(k, v)
-			}
-			var stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), nil, io.Discard, &stderr)
-			if code != 2 || !strings.Contains(stderr.String(), c.want) {
-				t.Fatalf("code %d, stderr:\n%s\nwant 2 and a message naming %s", code, stderr.String(), c.want)
-			}
-		})
-	}
+	runServeUsageCases(t, cases)
 }
 
 var pprofLine = regexp.MustCompile(`promolift: pprof listening on (http://\S+)/debug/pprof/`)

@@ -162,14 +162,35 @@ func TestServeAdminKeyFromEnvironment(t *testing.T) {
 	}
 }
 
+// serveUsageCase is a serve command line (args, with the environment env)
+// that must exit 2 with a message naming want.
+type serveUsageCase struct {
+	name string
+	args []string
+	env  map[string]string
+	want string
+}
+
+// runServeUsageCases runs promolift serve for each case.
+func runServeUsageCases(t *testing.T, cases []serveUsageCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), nil, io.Discard, &stderr)
+			if code != 2 || !strings.Contains(stderr.String(), c.want) {
+				t.Fatalf("code %d, stderr:\n%s\nwant 2 and a message naming %s", code, stderr.String(), c.want)
+			}
+		})
+	}
+}
+
 func TestServeConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	cases := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
+	cases := []serveUsageCase{
 		{"bad addr", []string{"--addr", "nohost"}, nil, "--addr"},
 		{"bad max body", []string{"--max-body-bytes", "lots"}, nil, "--max-body-bytes"},
 		{"bad batch from env", nil, map[string]string{envMaxBatchEvents: "0"}, envMaxBatchEvents},
@@ -181,18 +202,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
 		{"short admin key", []string{"--db", filepath.Join(dir, "a.db")}, map[string]string{envAdminKey: "short"}, envAdminKey},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for k, v := range c.env {
-				t.Setenv(k, v)
-			}
-			var stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), nil, io.Discard, &stderr)
-			if code != 2 || !strings.Contains(stderr.String(), c.want) {
-				t.Fatalf("code %d, stderr:\n%s\nwant it to name %s", code, stderr.String(), c.want)
-			}
-		})
-	}
+	runServeUsageCases(t, cases)
 }
 
 func TestFlagWinsOverEnvironment(t *testing.T) {

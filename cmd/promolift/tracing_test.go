@@ -34,12 +34,7 @@ func TestTracingConfig(t *testing.T) {
 		}
 	}
 
-	cases := []struct {
-		name string
-		args []string
-		env  map[string]string
-		want string
-	}{
+	cases := []serveUsageCase{
 		{"ratio above 1", []string{"--otel-sample-ratio", "1.5"}, nil, "--otel-sample-ratio"},
 		{"negative ratio", []string{"--otel-sample-ratio", "-0.1"}, nil, "--otel-sample-ratio"},
 		{"ratio not a number", []string{"--otel-sample-ratio", "half"}, nil, "--otel-sample-ratio"},
@@ -47,18 +42,7 @@ func TestTracingConfig(t *testing.T) {
 		{"endpoint without scheme", []string{"--otel-endpoint", "collector:4318"}, nil, "--otel-endpoint"},
 		{"endpoint from env", nil, map[string]string{envOTelEndpoint: "ftp://collector"}, envOTelEndpoint},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			for k, v := range c.env {
-				t.Setenv(k, v)
-			}
-			var stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, c.args...), nil, io.Discard, &stderr)
-			if code != 2 || !strings.Contains(stderr.String(), c.want) {
-				t.Fatalf("code %d, stderr:\n%s\nwant 2 and a message naming %s", code, stderr.String(), c.want)
-			}
-		})
-	}
+	runServeUsageCases(t, cases)
 }
 
 // collector stands in for an OTLP/HTTP collector and records what it gets.
