@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,30 +20,7 @@ func decodeEventBatchRef(data []byte, maxEvents int) (decodedBatch, *Problem) {
 	if key := duplicateTopKeyTokens(data); key != "" {
 		return decodedBatch{}, scanProblem(key, "duplicate_key")
 	}
-	if batch.Events == nil {
-		return decodedBatch{}, badRequest("events", "required", `events: is required: {"events": [...]}`)
-	}
-	if n := len(batch.Events); n > maxEvents {
-		return decodedBatch{}, &Problem{Status: 413, Code: "too_many_events", Field: "events",
-			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", maxEvents, n)}
-	}
-	d := decodedBatch{results: make([]EventResult, len(batch.Events)),
-		valid: make([]experiments.Event, 0, len(batch.Events)), index: make([]int, 0, len(batch.Events))}
-	for i, raw := range batch.Events {
-		e, id, derr := decodeEventRef(raw)
-		d.results[i] = EventResult{Index: i, EventID: id}
-		if derr != nil {
-			d.results[i].Status = string(experiments.EventRejected)
-			d.results[i].Code, d.results[i].Field, d.results[i].Detail = derr.Code, derr.Field, derr.Detail
-			if derr.Field == "" {
-				d.results[i].Field = fmt.Sprintf("events[%d]", i)
-			}
-			continue
-		}
-		d.valid = append(d.valid, e)
-		d.index = append(d.index, i)
-	}
-	return d, nil
+	return decodeEvents(batch, maxEvents, decodeEventRef)
 }
 
 // decodeEventRef is decodeEvent as it was before its fast path: the

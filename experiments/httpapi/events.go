@@ -130,6 +130,13 @@ func decodeEventBatch(data []byte, maxEvents int) (decodedBatch, *Problem) {
 			return decodedBatch{}, scanProblem(key, "duplicate_key")
 		}
 	}
+	return decodeEvents(batch, maxEvents, decodeEvent)
+}
+
+// decodeEvents checks the events of batch (present, at most maxEvents)
+// and decodes each with decode: a bad event is rejected in its result.
+func decodeEvents(batch EventBatch, maxEvents int,
+	decode func(json.RawMessage) (experiments.Event, string, *decodeError)) (decodedBatch, *Problem) {
 	if batch.Events == nil {
 		return decodedBatch{}, badRequest("events", "required", `events: is required: {"events": [...]}`)
 	}
@@ -143,7 +150,7 @@ func decodeEventBatch(data []byte, maxEvents int) (decodedBatch, *Problem) {
 		index:   make([]int, 0, len(batch.Events)),
 	}
 	for i, raw := range batch.Events {
-		e, id, derr := decodeEvent(raw)
+		e, id, derr := decode(raw)
 		d.results[i] = EventResult{Index: i, EventID: id}
 		if derr != nil {
 			d.results[i].Status = string(experiments.EventRejected)
