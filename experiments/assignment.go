@@ -273,7 +273,7 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 			}
 			continue
 		}
-		if k == DefaultUnitAttribute || k == r.HashAttribute || len(k)+len(s) > MaxAttributeLen ||
+		if k == DefaultUnitAttribute || k == TargetingKeyAttribute || k == r.HashAttribute || len(k)+len(s) > MaxAttributeLen ||
 			!utf8.ValidString(k+s) || len(ev.Attributes) >= MaxAttributes {
 			continue
 		}

@@ -243,3 +243,26 @@ func TestEvaluateFlag(t *testing.T) {
 		t.Errorf("bulk without targeting key:\n got %v\nwant %v", got, want)
 	}
 }
+
+// An OpenFeature context's targetingKey is the unit's ID, not an attribute
+// to analyse by: the exposure of an OFREP evaluation keeps the context's
+// other attributes but not targetingKey, as Assign's keeps no id.
+func TestEvaluateFlagExposureAttributes(t *testing.T) {
+	svc := specService(t)
+	ctx := context.Background()
+	startExperiment(t, svc, specExperiment("spring-sale", ""))
+	if _, err := svc.EvaluateFlag(ctx, specSDK, "spring-sale", map[string]any{
+		experiments.TargetingKeyAttribute: "cust-1", "id": "cust-1", "country": "KR"}); err != nil {
+		t.Fatal(err)
+	}
+	for dim, want := range map[string]string{"country": "KR", experiments.TargetingKeyAttribute: "(none)"} {
+		ss, err := svc.Store().SufficientStats(ctx, experiments.StatsQuery{Experiment: "spring-sale", Dimension: dim,
+			MultipleExposure: experiments.MultipleFirst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss.Variants) != 1 || ss.Variants[0].Slice != want || ss.Variants[0].Units != 1 {
+			t.Errorf("exposures by %s: %+v, want the one unit in slice %q", dim, ss.Variants, want)
+		}
+	}
+}

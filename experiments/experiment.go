@@ -172,6 +172,11 @@ type Experiment struct {
 	Revision int64
 }
 
+// TargetingKeyAttribute is the OpenFeature evaluation context's unit ID
+// (OFREP sets the attribute DefaultUnitAttribute from it). Exposures do not
+// keep it among their attributes, as they keep no unit ID.
+const TargetingKeyAttribute = "targetingKey"
+
 // Defaults applied by ApplyDefaults.
 const (
 	DefaultUnitAttribute     = "id"

@@ -321,7 +321,7 @@ func (a *api) ofrepContext(c *gin.Context) (ctxJSON []byte, attrs map[string]any
 			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context must be a JSON object"}, http.StatusBadRequest
 		}
 	}
-	if tk, ok := attrs["targetingKey"]; ok && tk != nil {
+	if tk, ok := attrs[experiments.TargetingKeyAttribute]; ok && tk != nil {
 		s, isString := tk.(string)
 		if !isString {
 			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context.targetingKey must be a string"}, http.StatusBadRequest
