@@ -78,7 +78,18 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 		}
 	}
 	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
-	if err := u.prepare(ctx, keys); err != nil {
+	// A paused experiment (named in the request) assigns nobody: it needs
+	// no sticky docs or segments.
+	running := keys
+	if len(req.Experiments) > 0 {
+		running = make([]string, 0, len(keys))
+		for _, k := range keys {
+			if snap.exps[k].Status == StatusRunning {
+				running = append(running, k)
+			}
+		}
+	}
+	if err := u.prepare(ctx, running); err != nil {
 		return nil, err
 	}
 	out := make([]AssignmentResult, 0, len(keys))

@@ -393,17 +393,19 @@ func TestOFREPSegmentReads(t *testing.T) {
 		attrs map[string]any
 		segs  bool // with "seg-sale" running
 		want  int  // aggregate reads
+		pause bool // "seg-sale" paused, and assign names it
 	}{
-		{"bulk without segment experiments", "bulk", buyer, false, 0},
-		{"assign without segment experiments", "assign", buyer, false, 0},
-		{"delegating flag without segment experiments", "plain-sale-flag", buyer, false, 0},
-		{"bulk", "bulk", buyer, true, 1},
-		{"assign", "assign", buyer, true, 1},
-		{"single segment experiment", "seg-sale", buyer, true, 1},
-		{"delegating flag", "seg-sale-flag", buyer, true, 1},
-		{"single other experiment", "plain-sale", buyer, true, 0},
-		{"bulk with the segments sent", "bulk", map[string]any{"id": "buyer", "aipl_stage": "none", "rfm_segment": "none"}, true, 0},
-		{"bulk without a unit id", "bulk", map[string]any{"device": "d1"}, true, 0},
+		{"bulk without segment experiments", "bulk", buyer, false, 0, false},
+		{"assign without segment experiments", "assign", buyer, false, 0, false},
+		{"delegating flag without segment experiments", "plain-sale-flag", buyer, false, 0, false},
+		{"bulk", "bulk", buyer, true, 1, false},
+		{"assign", "assign", buyer, true, 1, false},
+		{"single segment experiment", "seg-sale", buyer, true, 1, false},
+		{"delegating flag", "seg-sale-flag", buyer, true, 1, false},
+		{"single other experiment", "plain-sale", buyer, true, 0, false},
+		{"bulk with the segments sent", "bulk", map[string]any{"id": "buyer", "aipl_stage": "none", "rfm_segment": "none"}, true, 0, false},
+		{"bulk without a unit id", "bulk", map[string]any{"device": "d1"}, true, 0, false},
+		{"assign naming a paused segment experiment", "assign", buyer, true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,10 +422,17 @@ func TestOFREPSegmentReads(t *testing.T) {
 				startExperiment(t, svc, specExperiment("plain-sale", ""))
 				delegatingFlag(t, svc, "plain-sale")
 			}
+			var keys []string
+			if tt.pause {
+				if _, err := svc.Transition(ctx, specAdmin, "seg-sale", experiments.ActionPause); err != nil {
+					t.Fatal(err)
+				}
+				keys = []string{"seg-sale"}
+			}
 			cs.reads = 0
 			switch tt.call {
 			case "assign":
-				_, err = svc.Assign(ctx, specSDK, experiments.AssignRequest{Attributes: tt.attrs})
+				_, err = svc.Assign(ctx, specSDK, experiments.AssignRequest{Attributes: tt.attrs, Experiments: keys})
 			case "bulk":
 				_, _, err = svc.EvaluateFlags(ctx, specSDK, tt.attrs)
 			default:
