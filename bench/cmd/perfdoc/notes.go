@@ -105,8 +105,8 @@ const why = `
   flag, for the metric sums, so neither joins a million rows. The CUPED pre-period sums (a read of raw conversions in
   each unit's pre-period window) are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall
   analysis.
-- **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in earlier runs, 6.5 on
-  2026-11-23 after the change below).** The report runs the statistics query and, besides it, reads that the bare
+- **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in earlier runs, 6.5 and 9.1
+  in the two runs of 2026-11-23 after the change below).** The report runs the statistics query and, besides it, reads that the bare
   statistics do not: the CUPED pre-period sums of the overall analysis (each unit's conversions in the 28 days before
   its first exposure, a join of the raw conversions with the units), the repurchase cohorts (raw conversions per
   unit by week), the channel and hour breakdowns (single scans of ` + "`unit_metrics`" + `, which carries each unit's
@@ -115,7 +115,7 @@ const why = `
   connections. The pre-period and cohort reads are bounded by the experiment's earliest and latest first exposure
   (two probes of the index ` + "`exposures_rollup_first`" + `): PostgreSQL prunes the monthly partitions outside, and
   filters the conversions after the last first exposure before the join, which took the report at 1,000,000 units
-  from about 5 s to about 3.3 s here. Those two reads still grow with the experiment's raw conversions (they are not
+  from about 5 s to 3.3–4.1 s here. Those two reads still grow with the experiment's raw conversions (they are not
   rolled up); a pre-period rollup maintained at ingest would remove the larger one, at the cost of one more probe
   per new unit at ingest.
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
