@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -78,18 +79,7 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 		}
 	}
 	u := s.newUnitAssignment(snap, attrs, req.LogExposure)
-	// A paused experiment (named in the request) assigns nobody: it needs
-	// no sticky docs or segments.
-	running := keys
-	if len(req.Experiments) > 0 {
-		running = make([]string, 0, len(keys))
-		for _, k := range keys {
-			if snap.exps[k].Status == StatusRunning {
-				running = append(running, k)
-			}
-		}
-	}
-	if err := u.prepare(ctx, running); err != nil {
+	if err := u.prepare(ctx, runningOnly(snap, keys)); err != nil {
 		return nil, err
 	}
 	out := make([]AssignmentResult, 0, len(keys))
@@ -104,6 +94,24 @@ func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) 
 		return nil, err
 	}
 	return out, nil
+}
+
+// runningOnly returns the running experiments of keys (keys itself when
+// all are): a paused experiment named in an Assign request assigns nobody,
+// so it needs no sticky docs or segments.
+func runningOnly(snap *snapshot, keys []string) []string {
+	for i, k := range keys {
+		if snap.exps[k].Status != StatusRunning {
+			out := slices.Clone(keys[:i])
+			for _, k := range keys[i+1:] {
+				if snap.exps[k].Status == StatusRunning {
+					out = append(out, k)
+				}
+			}
+			return out
+		}
+	}
+	return keys
 }
 
 // unitAssignment is the assignment of one unit to experiments in one call:
