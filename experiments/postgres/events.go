@@ -101,11 +101,6 @@ DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
 // change of an experiment's attribution window or cost rules touches all
 // its units.
 func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
-	// Fresh statistics let the planner join the touched units to the
-	// events through the indexes.
-	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
-		return err
-	}
 	// No static time bound on the events read here: given one (the span of
 	// the touched units' windows, which covers the newest rows), the
 	// planner scans every row in it through the BRIN index on ts instead of
@@ -133,6 +128,11 @@ LEFT JOIN event_retention h ON TRUE`); err != nil {
 	}
 	if touched.Units == 0 {
 		return nil
+	}
+	// Fresh statistics let the planner join the touched units to the
+	// events through the indexes.
+	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
 		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
@@ -173,7 +173,7 @@ func mergeExposures(ctx context.Context, tx *rtx) error {
 	) x
 ), up AS (
 	INSERT INTO exposures_rollup AS r (`+rollupColumns+`)
-	SELECT * FROM b
+	SELECT experiment, unit_id, variant, ts, event_id, n, multiple, attributes, channel FROM b
 	ON CONFLICT (experiment, unit_id) DO UPDATE SET
 		exposures = r.exposures + EXCLUDED.exposures,
 		multiple = r.multiple OR EXCLUDED.multiple OR r.first_variant <> EXCLUDED.first_variant,
