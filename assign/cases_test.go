@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-// casesPath is GrowthBook's cross-SDK test suite (spec 0.8.0), in the shared
-// conformance folder next to the repository.
-const casesPath = "../../shared/conformance/growthbook/cases.json"
+// casesPath is GrowthBook's cross-SDK test suite (spec 0.8.0), copied into
+// testdata with its license and source (testdata/growthbook/README.md).
+const casesPath = "testdata/growthbook/cases.json"
 
 // skippedCases lists, per section, the cases we do not run, with the reason.
 // Only cases that need a browser URL / query string (or encryption) may be
@@ -35,10 +35,7 @@ func loadCases(t *testing.T) map[string][]json.RawMessage {
 	t.Helper()
 	data, err := os.ReadFile(casesPath)
 	if err != nil {
-		if os.Getenv("PROMOLIFT_REQUIRE_POSTGRES") == "1" {
-			t.Fatalf("conformance cases missing: %v", err)
-		}
-		t.Skipf("conformance cases not available (%v)", err)
+		t.Fatalf("GrowthBook conformance cases missing (see testdata/growthbook/README.md): %v", err)
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {

@@ -20,7 +20,9 @@ import (
 	"github.com/promolift/promolift/sdk"
 )
 
-const evaluationV2 = "../../../shared/conformance/openfeature-spec/gherkin/evaluation_v2.feature"
+// evaluationV2 is the OpenFeature specification's suite, copied into testdata
+// with its license and source (testdata/openfeature-spec/README.md).
+const evaluationV2 = "testdata/openfeature-spec/gherkin/evaluation_v2.feature"
 
 // skipScenarios lists the scenarios of evaluation_v2.feature we do not run,
 // by name, with the reason.
