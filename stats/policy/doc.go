@@ -1,0 +1,100 @@
+// Package policy learns which promotion to give which customers from a
+// randomized promotion test, under an optional promotion-spend budget, and
+// values the learned policy honestly. It is pure (no I/O, no clock): its
+// input is per-cell, per-arm, per-fold sufficient statistics, never raw
+// rows, and Learn implements the JSON contract of `promolift policy` and of
+// GET /api/v1/experiments/{key}/policy (DESIGN.md §10).
+//
+// # Data
+//
+// A cell c is one combination of the values of the features (for example
+// rfm_segment × aipl_stage × channel); a unit's cell is fixed at its first
+// exposure, before the promotion could change it. Arm 0 is control. A unit
+// falls in fold k = h(unit id) mod K (the stores' hash, independent of the
+// assignment). For every (c, a, k) the input holds n (units), S = Σy and
+// Q = Σy² of the objective y (net revenue = revenue − promotion cost per
+// unit, by default), the converted units X and the promotion spend C. The
+// randomization weights w_a are the design weights of the arms, known
+// exactly because the test was randomized.
+//
+// # Per-segment effects, shrunk toward the parent (empirical Bayes)
+//
+// The cells form a tree by the order of the features: the parent of
+// (v1, …, vj) is (v1, …, vj−1) and the root is every unit. In each node g and
+// arm a, m = S/n and the per-unit variance is moderated toward the
+// parent's (Smyth 2004, a scaled-inverse-χ² prior with d0 = 10 degrees of
+// freedom): s̃² = ((n−1)·s² + d0·s̃²_parent)/(n−1+d0), s² = (Q − S²/n)/(n−1);
+// at the root s̃² = s². The raw effect of arm a is the difference in means
+// τ̂_g = m_a − m_0 with variance V_g = s̃²_a/n_a + s̃²_0/n_0.
+//
+// The children j of a parent p are shrunk toward the parent's (already
+// shrunk) effect τ̃_p: with A_p the DerSimonian–Laird moment estimate of
+// the variance of the children's true effects,
+//
+//	w_j = 1/V_j,  τ̄ = Σ w_j τ̂_j / Σ w_j,  Qp = Σ w_j (τ̂_j − τ̄)²,
+//	A_p = max(0, (Qp − (J−1)) / (Σ w_j − Σ w_j² / Σ w_j)),
+//
+// the shrinkage factor is B_j = V_j/(V_j + A_p) and
+//
+//	τ̃_j = τ̃_p + (1 − B_j)·(τ̂_j − τ̃_p),   Ṽ_j = (1 − B_j)·V_j + B_j²·Ṽ_p.
+//
+// A child with no unit in the arm or in control (V undefined) takes its
+// parent's τ̃ and Ṽ. So a cell whose data cannot tell its effect apart from
+// its siblings' gets its parent's effect: noise does not become policy. The
+// effect CI τ̃ ± z·√Ṽ is approximate (it ignores the uncertainty of A_p and
+// the overlap of a child's data with its parent's); the honest statement
+// about the policy is its cross-fitted value below. The conversion effect
+// is the same estimator on y = converted (0/1). The spend per unit of arm
+// a in a cell is C/n of the deepest node with units in the arm.
+//
+// # Policy under a budget (Lagrangian)
+//
+// Without a budget, π(c) = argmax_a τ̃_{c,a} with τ̃_{c,0} = 0 (ties go to
+// the earlier arm, control first). With a budget B for a population of U
+// units, the per-unit budget is b = B/U and the spend of π is
+// s(π) = Σ_c p_c κ_{c,π(c)}, p_c the cell's share of the units and κ the
+// spend per unit. The choice is a multiple-choice knapsack; it is solved
+// by its Lagrangian relaxation: π_λ(c) = argmax_a (τ̃_{c,a} − λ·κ_{c,a}),
+// ties to the cheaper arm. s(π_λ) does not increase with λ and changes only
+// at the breakpoints λ = (τ̃_a − τ̃_b)/(κ_a − κ_b) of each cell; the policy
+// is π_λ* with λ* the smallest breakpoint (or 0) whose policy spends at
+// most b. The policy is integral, so it may leave unspent up to the spend
+// of one cell's switch (the relaxation's optimum would split one cell
+// between two arms). When even the cheapest arm everywhere spends more than
+// b, the policy is that cheapest choice and the warning "budget_infeasible"
+// is set.
+//
+// # Honest value: cross-fitting with the doubly robust (AIPW) score
+//
+// For each fold k the policy π_k, the best single promotion b_k (the
+// non-control arm with the largest pooled effect τ̂ at the root) and the
+// outcome model m̂_{c,a} = m̂_{c,0} + τ̃_{c,a} (m̂_{c,0} the control mean of
+// the deepest node with control units) are fitted on the other K−1 folds.
+// Each unit i of fold k, in cell c with arm A_i and outcome y_i, scores
+//
+//	Γ_i(π) = m̂_{c,π(c)} − m̂_{c,0} + (1{A_i=π(c)}/w_{π(c)} − 1{A_i=0}/w_0)·(y_i − m̂_{c,A_i}),
+//
+// the augmented inverse-propensity score of the incremental outcome of π
+// over control (Γ = 0 when π(c) is control). With known w it is unbiased
+// for E[Y(π_k) − Y(0)] whatever m̂ is; m̂ only lowers its variance. The
+// value is V̂ = (1/N) Σ_i Γ_i(π_{k(i)}) with SE = sd(Γ)/√N and CI
+// V̂ ± z_{1−α/2}·SE (Athey and Wager 2021; Chernozhukov et al. 2018). The
+// best single promotion's value uses Γ(b_k), and the gain over it the
+// paired per-unit difference Γ(π_k) − Γ(b_k). Γ is linear in y within a
+// (cell, arm, fold), Γ = α + β(y − m̂), so Σ Γ = nα + β(S − n m̂) and
+// Σ Γ² = nα² + 2αβ(S − n m̂) + β²(Q − 2 m̂ S + n m̂²): the sufficient
+// statistics are enough.
+//
+// The rules, the spend and the best single promotion's variant reported
+// are fitted on all folds (what would be deployed); the values are the
+// cross-fitted ones, so they are honest about the procedure that chose
+// them, for a policy learned on (K−1)/K of the data.
+//
+// # Uplift (Qini) curve
+//
+// The (cell, fold) groups are ordered by the effect predicted for them by
+// their training folds (τ̃ of the chosen arm; control cells last). The
+// curve point after the first groups is (share of units in them, their
+// Σ Γ_i / N): the incremental outcome per unit of the whole population of
+// targeting only those units with their policy arm. It ends at (1, V̂).
+package policy

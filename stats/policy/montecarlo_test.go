@@ -1,0 +1,228 @@
+package policy_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/promolift/promolift/stats/policy"
+	"github.com/promolift/promolift/stats/policy/policysim"
+)
+
+// mcRuns is the number of simulated tests of the Monte Carlo checks:
+// PROMOLIFT_POLICY_RUNS, else 1000 (400 with -short).
+func mcRuns(t *testing.T) int {
+	t.Helper()
+	if s := os.Getenv("PROMOLIFT_POLICY_RUNS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("PROMOLIFT_POLICY_RUNS=%q", s)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 300
+	}
+	return 1000
+}
+
+// TestMonteCarlo simulates tests of policysim.Standard and checks, over
+// the runs: the learned rule is the planted best arm in every cell whose
+// planted gap exceeds StandardMargin in ≥ 95% of the runs; the 95% CI of
+// the policy value covers the planted value of the planted best policy in
+// 93–97% of the runs; the gain CI covers the planted gain of the fold
+// policies over the planted best single promotion in 93–97% (the fold
+// policies differ from the planted best one in the cells below the margin,
+// a difference the gain, smaller and more precise than the value, notices:
+// against the planted best policy it covers about 92.5%).
+func TestMonteCarlo(t *testing.T) {
+	w := policysim.Standard()
+	const units, folds = 10000, 5
+	best := make([]int, len(w.Cells))
+	for c := range w.Cells {
+		best[c], _ = w.Best(c)
+	}
+	planted := w.Value(best)
+	// The planted best single promotion.
+	bestSingle, bsValue := 0, math.Inf(-1)
+	for a := 1; a < len(w.Arms); a++ {
+		all := make([]int, len(w.Cells))
+		for c := range all {
+			all[c] = a
+		}
+		if v := w.Value(all); v > bsValue {
+			bestSingle, bsValue = a, v
+		}
+	}
+	runs := mcRuns(t)
+	r := rand.New(rand.NewPCG(7, 11))
+	var rulesOK, covered, gainCovered, gainPlanted, singleOK int
+	for run := 0; run < runs; run++ {
+		in := w.Input(r, units, folds)
+		out, err := policy.Learn(in)
+		if err != nil || out.Error != "" {
+			t.Fatalf("run %d: %v %s", run, err, out.Error)
+		}
+		ok := true
+		for c := range w.Cells {
+			arm, gap := w.Best(c)
+			if gap > policysim.StandardMargin && ruleOf(t, out, w, c) != w.Arms[arm] {
+				ok = false
+			}
+		}
+		if ok {
+			rulesOK++
+		}
+		if out.Value.CI[0] <= planted && planted <= out.Value.CI[1] {
+			covered++
+		}
+		if g := planted - bsValue; out.GainOverBestSingle.CI[0] <= g && g <= out.GainOverBestSingle.CI[1] {
+			gainPlanted++
+		}
+		if g := crossFitted(t, w, in) - bsValue; out.GainOverBestSingle.CI[0] <= g && g <= out.GainOverBestSingle.CI[1] {
+			gainCovered++
+		}
+		if out.BestSingle.Variant == w.Arms[bestSingle] {
+			singleOK++
+		}
+	}
+	t.Logf("%d runs: rules right %d, value CI covers %d, gain CI covers %d (the planted best policy's gain: %d), best single right %d (planted value %.1f, gain %.1f)",
+		runs, rulesOK, covered, gainCovered, gainPlanted, singleOK, planted, planted-bsValue)
+	if f := float64(rulesOK) / float64(runs); f < 0.95 {
+		t.Errorf("rules right in %.3f of the runs, want ≥ 0.95", f)
+	}
+	lo, hi := coverageBand(runs)
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"value", covered}, {"gain", gainCovered}} {
+		if f := float64(c.n) / float64(runs); f < lo || f > hi {
+			t.Errorf("%s CI coverage %.3f, want in [%.3f, %.3f]", c.name, f, lo, hi)
+		}
+	}
+}
+
+// coverageBand is the accepted coverage of a 95% CI over runs: 93–97%,
+// widened to 95% ± 3.5 binomial standard errors when that is wider (few
+// runs).
+func coverageBand(runs int) (float64, float64) {
+	se := math.Sqrt(0.95 * 0.05 / float64(runs))
+	return math.Min(0.93, 0.95-3.5*se), math.Max(0.97, 0.95+3.5*se)
+}
+
+func ruleOf(t *testing.T, out *policy.Output, w *policysim.World, c int) string {
+	t.Helper()
+	seg := w.Segment(c)
+	for _, r := range out.Rules {
+		match := true
+		for k, v := range seg {
+			if r.Segment[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return r.Variant
+		}
+	}
+	t.Fatalf("no rule for %v", seg)
+	return ""
+}
+
+// TestMonteCarloBudget: under a budget that binds, the learned policy's
+// planted spend per unit stays within the budget plus one cell's switch
+// (the Lagrangian policy is integral), and the value CI covers in 93–97%
+// of the runs the planted value of what it estimates, Σ_k share_k·V(π_k)
+// of the fold policies (under a binding budget they differ between folds
+// more than without).
+func TestMonteCarloBudget(t *testing.T) {
+	w := policysim.Standard()
+	const units, folds = 8000, 5
+	best := make([]int, len(w.Cells))
+	var unconstrained float64
+	for c := range w.Cells {
+		best[c], _ = w.Best(c)
+		unconstrained += w.Cells[c].Share * w.Spend(c, best[c])
+	}
+	budgetPerUnit := unconstrained / 2
+	// One cell's switch: the largest spend per unit of a cell's arm times
+	// its share.
+	var slack float64
+	for c := range w.Cells {
+		for a := range w.Arms {
+			slack = math.Max(slack, w.Cells[c].Share*w.Spend(c, a))
+		}
+	}
+	runs := mcRuns(t) / 2
+	r := rand.New(rand.NewPCG(13, 17))
+	var over, covered int
+	for run := 0; run < runs; run++ {
+		in := w.Input(r, units, folds)
+		b := budgetPerUnit * units
+		in.Budget = &b
+		out, err := policy.Learn(in)
+		if err != nil || out.Error != "" {
+			t.Fatalf("run %d: %v %s", run, err, out.Error)
+		}
+		arm := make([]int, len(w.Cells))
+		var spend float64
+		for c := range w.Cells {
+			v := ruleOf(t, out, w, c)
+			for a, k := range w.Arms {
+				if k == v {
+					arm[c] = a
+				}
+			}
+			spend += w.Cells[c].Share * w.Spend(c, arm[c])
+		}
+		if spend > budgetPerUnit+slack {
+			over++
+		}
+		if out.SpendPerUnit > budgetPerUnit*(1+1e-12) && !contains(out.Warnings, policy.WarnBudgetInfeas) {
+			t.Fatalf("run %d: estimated spend %.2f over the budget %.2f", run, out.SpendPerUnit, budgetPerUnit)
+		}
+		if v := crossFitted(t, w, in); out.Value.CI[0] <= v && v <= out.Value.CI[1] {
+			covered++
+		}
+	}
+	t.Logf("%d runs: planted spend over budget+one cell %d, value CI covers the learned policy's planted value %d", runs, over, covered)
+	if over > 0 {
+		t.Errorf("the planted spend exceeded the budget by more than one cell's switch in %d runs", over)
+	}
+	lo, hi := coverageBand(runs)
+	if f := float64(covered) / float64(runs); f < lo || f > hi {
+		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, lo, hi)
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// crossFitted is the planted value of the fold policies of in,
+// Σ_k share_k·V(π_k).
+func crossFitted(t *testing.T, w *policysim.World, in policy.Input) float64 {
+	t.Helper()
+	shares, rules, _ := policy.FoldPolicies(in)
+	var v float64
+	for k, rs := range rules {
+		out := &policy.Output{Rules: rs}
+		arm := make([]int, len(w.Cells))
+		for c := range w.Cells {
+			name := ruleOf(t, out, w, c)
+			for a, key := range w.Arms {
+				if key == name {
+					arm[c] = a
+				}
+			}
+		}
+		v += shares[k] * w.Value(arm)
+	}
+	return v
+}
