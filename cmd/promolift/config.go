@@ -17,6 +17,7 @@ import (
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/httpapi"
 	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/reportsnap"
 	"github.com/promolift/promolift/experiments/sqlite"
 )
 
@@ -46,6 +47,9 @@ const (
 	envCORSOrigins     = "PROMOLIFT_CORS_ORIGINS"
 	envOTelEndpoint    = "PROMOLIFT_OTEL_ENDPOINT"
 	envOTelSampleRatio = "PROMOLIFT_OTEL_SAMPLE_RATIO"
+	envReportRefresh   = "PROMOLIFT_REPORT_REFRESH"
+	envReportMaxAge    = "PROMOLIFT_REPORT_MAX_AGE"
+	envReportSnapshots = "PROMOLIFT_REPORT_SNAPSHOTS"
 )
 
 // defaultDB is the SQLite file used when no database is configured.
@@ -176,6 +180,9 @@ type serveConfig struct {
 	// PprofAddr is the separate address of the profiling endpoints ("":
 	// off; pprof.go).
 	PprofAddr string
+
+	// Reports configures the report snapshots (package reportsnap).
+	Reports reportsnap.Config
 }
 
 // logOptions are the logging options every subcommand has.
@@ -229,6 +236,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
 	tracing := addTracingOptions(o)
 	prof := addPprofOptions(o)
+	reports := addReportOptions(o)
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
@@ -295,7 +303,34 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	var pErr error
 	cfg.PprofAddr, pErr = prof.resolve()
 	errs = append(errs, pErr)
+	var repErr error
+	cfg.Reports, repErr = reports.resolve()
+	errs = append(errs, repErr)
 	return cfg, errors.Join(errs...)
+}
+
+// reportOptions are serve's settings of the report snapshots.
+type reportOptions struct{ refresh, maxAge, size *option }
+
+func addReportOptions(o *options) reportOptions {
+	return reportOptions{
+		refresh: o.add("report-refresh", envReportRefresh, reportsnap.DefaultMinInterval.String(),
+			"least time between two recomputations of one experiment's report snapshot; reads in between answer from the snapshot"),
+		maxAge: o.add("report-max-age", envReportMaxAge, reportsnap.DefaultMaxAge.String(),
+			"age past which a report snapshot being read is recomputed even when this server stored no new events (events sent to other replicas)"),
+		size: o.add("report-snapshots", envReportSnapshots, fmt.Sprint(reportsnap.DefaultSize),
+			"most report snapshots kept in memory (least recently read dropped first)"),
+	}
+}
+
+func (r reportOptions) resolve() (reportsnap.Config, error) {
+	var c reportsnap.Config
+	var e1, e2 error
+	c.MinInterval, e1 = r.refresh.duration()
+	c.MaxAge, e2 = r.maxAge.duration()
+	n, e3 := r.size.int64(1, 1_000_000)
+	c.Size = int(n)
+	return c, errors.Join(e1, e2, e3)
 }
 
 // newLogger returns the process logger, writing to w.

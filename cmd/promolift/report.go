@@ -186,8 +186,8 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		cur = " (" + r.Currency + ")"
 	}
 	e := r.Experiment
-	fmt.Fprintf(w, "%s — %s\nstatus %s · engine %s · generated %s · multiple exposure: %s\n\n", e.Key, e.Name, e.Status,
-		r.Analysis.Engine, r.GeneratedAt.UTC().Format(time.RFC3339), r.MultipleExposure)
+	fmt.Fprintf(w, "%s — %s\nstatus %s · engine %s · figures as of %s · multiple exposure: %s\n\n", e.Key, e.Name, e.Status,
+		r.Analysis.Engine, r.AsOf, r.MultipleExposure)
 	fmt.Fprintf(w, "DECISION: %s — %s\n", strings.ToUpper(r.Decision.Action), r.Decision.Reason)
 	for _, d := range r.Decision.Details {
 		fmt.Fprintf(w, "  · %s\n", d)

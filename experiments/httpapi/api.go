@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/reportsnap"
 )
 
 // Config holds the API's limits. Zero fields take their defaults.
@@ -42,6 +43,10 @@ type Config struct {
 	// TracerProvider, when set, traces every request with one server span
 	// (tracing.go); nil turns tracing off.
 	TracerProvider trace.TracerProvider
+	// Reports are the report snapshots the report routes answer from
+	// (package reportsnap); nil: New makes them over the service with
+	// reportsnap's default settings.
+	Reports *reportsnap.Snapshots
 }
 
 // Defaults of Config.
@@ -76,6 +81,8 @@ type api struct {
 	cfg Config
 	log *slog.Logger
 	ops ops // metrics, rate limits, CORS
+	// reports answer the report routes from snapshots.
+	reports *reportsnap.Snapshots
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -86,7 +93,10 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log}
+	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log, reports: cfg.Reports}
+	if a.reports == nil {
+		a.reports = reportsnap.New(svc, reportsnap.Config{}, log)
+	}
 	a.ops = newOps(a.cfg)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true

@@ -199,10 +199,11 @@ func (a *api) loadReport(c *gin.Context) (*experiments.Report, error) {
 	key := c.Param("key")
 	// An experiment of another environment is answered exactly like a
 	// missing one, so a bound key cannot tell them apart.
-	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
+	exp, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment)
+	if err != nil {
 		return nil, err
 	}
-	return a.svc.Report(c.Request.Context(), key, opts)
+	return a.reports.Report(c.Request.Context(), exp, opts)
 }
 
 func (a *api) getReport(c *gin.Context) {
@@ -236,6 +237,7 @@ func (a *api) getReport(c *gin.Context) {
 type ReportResponse struct {
 	Experiment            ReportExperimentDTO      `json:"experiment"`
 	GeneratedAt           time.Time                `json:"generated_at"`
+	AsOf                  string                   `json:"as_of"`
 	MultipleExposure      string                   `json:"multiple_exposure"`
 	Currency              string                   `json:"currency"`
 	Treatment             string                   `json:"treatment"`
@@ -486,7 +488,7 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 			Environment: e.Environment, PrimaryMetric: e.PrimaryMetric, SecondaryMetrics: reportStrings(e.SecondaryMetrics),
 			GuardrailMetrics: reportStrings(e.GuardrailMetrics), Segments: reportStrings(e.Segments), Engine: e.Engine,
 			Personalization: e.Personalization, MinROI: e.MinROI, StartedAt: reportTime(e.StartedAt), EndedAt: reportTime(e.EndedAt)},
-		GeneratedAt: r.GeneratedAt.UTC(), MultipleExposure: string(r.MultipleExposure), Currency: r.Currency,
+		GeneratedAt: r.GeneratedAt.UTC(), AsOf: r.GeneratedAt.UTC().Format(time.RFC3339), MultipleExposure: string(r.MultipleExposure), Currency: r.Currency,
 		Treatment: r.Treatment, Headline: headline(r),
 		Decision: DecisionDTO{Action: r.Decision.Action, Code: r.Decision.Code, Reason: r.Decision.Reason,
 			Details: reportStrings(r.Decision.Details), Variant: r.Decision.Variant, DaysNeeded: r.Decision.DaysNeeded},

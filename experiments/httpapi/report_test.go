@@ -334,7 +334,8 @@ func TestReportHTML(t *testing.T) {
 		t.Errorf("CSP %q", resp.Header.Get("Content-Security-Policy"))
 	}
 	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "By country", "By channel", "Access.",
-		`<table class="cohorts">`, `<th>Week 1</th>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = "} {
+		`<table class="cohorts">`, `<th>Week 1</th>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = ",
+		`figures as of <time id="as-of" datetime="2026-03-08T12:00:00Z">2026-03-08 12:00 UTC</time>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -31,7 +31,7 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 	if weeks <= 0 {
 		return nil, nil
 	}
-	rows, err := cohortDialect.CohortStats(ctx, s.w, q, metric, weeks)
+	rows, err := cohortDialect.CohortStats(ctx, rdb{s.rep}, q, metric, weeks)
 	if err != nil {
 		return nil, wrap("cohort stats", err)
 	}

@@ -396,7 +396,7 @@ var statsDialect = sqlstore.StatsDialect{Float: "DOUBLE PRECISION", True: "TRUE"
 // repeatable-read snapshot (see sqlstore.CohortDialect.SufficientStats).
 // With q.Until set it recomputes them from the raw events before that time.
 func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	btx, err := s.rep.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}

@@ -27,9 +27,14 @@ type Store struct {
 	// The CRUD of experiments, flags, API keys and the audit log (crud.go).
 	*sqlstore.Store
 
-	db  *sqlx.DB
-	w   rdb // writes and reads go through the same pool
-	r   rdb
+	db *sqlx.DB
+	w  rdb // writes and reads go through the same pool
+	r  rdb
+	// rep is the report's own pool (reportConns connections, read-only
+	// repeatable-read transactions): report computations never take a
+	// connection that assignment or ingest waits for, and under MVCC their
+	// snapshots block no writer.
+	rep *sqlx.DB
 	log *slog.Logger
 
 	parts partitionSet // the monthly events partitions known to exist (partitions.go)
@@ -50,14 +55,22 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, w: rdb{db}, r: rdb{db}, log: log}
+	rep, err := sqlx.Open("postgres", withSettings(withDefaultSettings(url), reportSettings))
+	if err != nil {
+		db.Close()
+		return nil, wrap("open", err)
+	}
+	rep.SetMaxOpenConns(reportConns)
+	rep.SetMaxIdleConns(reportConns)
+	rep.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, w: rdb{db}, r: rdb{db}, rep: rep, log: log}
 	s.Store = newCommon(s.w, s.r)
 	if err := s.Ping(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	if _, err := s.Migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -74,10 +87,18 @@ var sessionDefaults = map[string]string{"jit": "off"}
 // withDefaultSettings adds the sessionDefaults that dsn (a postgres:// URL
 // or a key=value connection string) does not set; lib/pq sends parameters
 // it does not know to the server as run-time settings.
-func withDefaultSettings(dsn string) string {
+func withDefaultSettings(dsn string) string { return withSettings(dsn, sessionDefaults) }
+
+// reportSettings are the run-time settings of the report's pool besides
+// sessionDefaults: its connections can only read.
+var reportSettings = map[string]string{"default_transaction_read_only": "on"}
+
+// withSettings adds the settings that dsn does not set (see
+// withDefaultSettings).
+func withSettings(dsn string, settings map[string]string) string {
 	if u, err := neturl.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 		q := u.Query()
-		for k, v := range sessionDefaults {
+		for k, v := range settings {
 			if !q.Has(k) {
 				q.Set(k, v)
 			}
@@ -85,7 +106,7 @@ func withDefaultSettings(dsn string) string {
 		u.RawQuery = q.Encode()
 		return u.String()
 	}
-	for k, v := range sessionDefaults {
+	for k, v := range settings {
 		if !strings.Contains(" "+dsn, " "+k+"=") {
 			dsn += " " + k + "=" + v
 		}
@@ -116,8 +137,30 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the pools.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if rerr := s.rep.Close(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// reportConns is the size of the report's pool: a report runs its
+// independent reads side by side, at most this many at once.
+const reportConns = 4
+
+// EventsMarker implements experiments.EventsMarker: the next transaction
+// ID of the database (no table read). Every ingest transaction takes an
+// ID, so it changes whenever events are stored; other writes change it
+// too, read-only transactions never.
+func (s *Store) EventsMarker(ctx context.Context) (string, error) {
+	var v string
+	if err := s.rep.GetContext(ctx, &v, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`); err != nil {
+		return "", wrap("events marker", err)
+	}
+	return v, nil
+}
 
 // rdb and rtx rebind the ? placeholders of the shared SQL to $n.
 type rdb struct{ *sqlx.DB }

@@ -30,7 +30,7 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 	if weeks <= 0 {
 		return nil, nil
 	}
-	rows, err := cohortDialect.CohortStats(ctx, s.r, q, metric, weeks)
+	rows, err := cohortDialect.CohortStats(ctx, s.rep, q, metric, weeks)
 	if err != nil {
 		return nil, wrap("cohort stats", err)
 	}

@@ -233,7 +233,7 @@ var statsDialect = sqlstore.StatsDialect{Float: "REAL", True: "1 = 1",
 // transaction (see sqlstore.CohortDialect.SufficientStats). With q.Until
 // set it recomputes them from the raw events before that time.
 func (s *Store) SufficientStats(ctx context.Context, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.rep.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, wrap("sufficient stats", err)
 	}

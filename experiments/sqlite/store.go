@@ -25,8 +25,13 @@ type Store struct {
 	// The CRUD of experiments, flags, API keys and the audit log (crud.go).
 	*sqlstore.Store
 
-	w   *sqlx.DB // the single writer connection
-	r   *sqlx.DB // readers (the writer itself for in-memory databases)
+	w *sqlx.DB // the single writer connection
+	r *sqlx.DB // readers (the writer itself for in-memory databases)
+	// rep are the report's readers (reportReaders connections; the
+	// writer itself for in-memory databases): the long read transactions
+	// of a report computation never take a connection that assignment or
+	// ingest waits for. In WAL mode readers never block the writer.
+	rep *sqlx.DB
 	log *slog.Logger
 }
 
@@ -68,7 +73,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, r: w, log: log}
+	s := &Store{w: w, r: w, rep: w, log: log}
 	if err := s.Ping(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -82,6 +87,15 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		r.SetMaxOpenConns(8)
 		r.SetMaxIdleConns(8)
 		s.r = r
+		rep, err := sqlx.Open("sqlite", dsn(path, false))
+		if err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
+		rep.SetMaxOpenConns(reportReaders)
+		rep.SetMaxIdleConns(reportReaders)
+		s.rep = rep
 	}
 	s.Store = newCommon(s.w, s.r)
 	if _, err := s.Migrate(ctx); err != nil {
@@ -114,15 +128,33 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// reportReaders is the size of the report's reader pool: a report runs
+// its independent reads side by side, at most this many at once, leaving
+// the other CPU to the serving path on a small machine.
+const reportReaders = 2
+
+// Close closes the pools.
 func (s *Store) Close() error {
 	err := s.w.Close()
-	if s.r != s.w {
-		if rerr := s.r.Close(); err == nil {
+	for _, p := range []*sqlx.DB{s.r, s.rep} {
+		if p == s.w {
+			continue
+		}
+		if rerr := p.Close(); err == nil {
 			err = rerr
 		}
 	}
 	return err
+}
+
+// EventsMarker implements experiments.EventsMarker: the newest rowid of
+// events (an index probe), which grows with every stored event.
+func (s *Store) EventsMarker(ctx context.Context) (string, error) {
+	var n int64
+	if err := s.r.GetContext(ctx, &n, `SELECT COALESCE(MAX(rowid), 0) FROM events`); err != nil {
+		return "", wrap("events marker", err)
+	}
+	return fmt.Sprint(n), nil
 }
 
 // wrap adds context to err, "sqlite: <op>: <cause>", and maps a driver
