@@ -164,7 +164,8 @@ type StatsQuery struct {
 	Experiment string
 	// Dimension, when set, splits the statistics by the value of this
 	// attribute of each unit's first exposure ("channel" reads the event's
-	// channel, "hour" the UTC hour "00".."23" of the first exposure);
+	// channel, "hour" the UTC hour "00".."23" of the first exposure,
+	// "hour/channel" both, as "09/email");
 	// units without it fall in the slice "(none)".
 	Dimension string
 	// Until, when set, counts only exposures and conversions before it.
@@ -183,11 +184,13 @@ type StatsQuery struct {
 // NoSlice is the slice of units that lack the breakdown attribute.
 const NoSlice = "(none)"
 
-// The dimensions that are not attributes: the event's channel and the UTC
-// hour ("00".."23") of the unit's first exposure.
+// The dimensions that are not attributes: the event's channel, the UTC
+// hour ("00".."23") of the unit's first exposure, and both at once
+// ("09/email": hour, a slash, then the channel or NoSlice).
 const (
-	DimensionChannel = "channel"
-	DimensionHour    = "hour"
+	DimensionChannel     = "channel"
+	DimensionHour        = "hour"
+	DimensionHourChannel = "hour/channel"
 )
 
 // VariantCounts are the unit counts of one variant in one slice.

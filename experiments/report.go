@@ -30,6 +30,9 @@ const (
 	// MaxSlices caps the slices of one breakdown dimension: the largest
 	// slices by units are kept.
 	MaxSlices = 50
+	// MaxHourChannelSlices caps the cells of the hour × channel grid: 24
+	// hours of up to 8 channels.
+	MaxHourChannelSlices = 24 * 8
 	// DefaultDecisionMDE is the relative effect the decision plans for when
 	// the observed lift of the primary metric is not positive.
 	DefaultDecisionMDE = 0.05
@@ -66,8 +69,11 @@ type Report struct {
 	// (excluded unless MultipleExposure is MultipleFirst).
 	MultipleExposed int64
 	Breakdowns      []Breakdown
-	Series          []SeriesPoint
-	Cohorts         CohortTable
+	// HourChannel is the breakdown by DimensionHourChannel (slices
+	// "09/email"), the send-time grid; nil with NoBreakdowns.
+	HourChannel *Breakdown
+	Series      []SeriesPoint
+	Cohorts     CohortTable
 	// Spend is each variant's promotion spend against its budget, and
 	// CappedUnits the units a frequency cap kept from a promotion; both
 	// are nil when the store is not a CustomerStore.
@@ -289,7 +295,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	var dims map[string]func() (*SufficientStats, error)
 	if !opts.NoBreakdowns {
 		dims = map[string]func() (*SufficientStats, error){}
-		for _, d := range breakdownDimensions(exp) {
+		for _, d := range append(breakdownDimensions(exp), DimensionHourChannel) {
 			dq := q
 			dq.Dimension = d
 			dims[d] = fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })
@@ -741,61 +747,83 @@ func breakdownDimensions(exp *Experiment) []string {
 
 // breakdowns analyses every slice of each dimension (the statistics of
 // dimension d come from stats[d]) and corrects p-values across slices
-// with Holm.
+// with Holm; the hour × channel grid, when stats holds it, goes to
+// r.HourChannel.
 func breakdowns(r *Report, rb *reportBuilder, q StatsQuery, stats map[string]func() (*SufficientStats, error)) error {
 	for _, d := range breakdownDimensions(r.Experiment) {
 		ss, err := stats[d]()
 		if err != nil {
 			return fmt.Errorf("report %s: breakdown by %s: %w", q.Experiment, d, err)
 		}
-		units := map[string]int64{}
-		for _, v := range ss.Variants {
-			units[v.Slice] += v.Units
+		b, err := breakdown(r, rb, d, ss, MaxSlices)
+		if err != nil {
+			return err
 		}
-		slices := make([]string, 0, len(units))
-		for sl := range units {
-			slices = append(slices, sl)
-		}
-		sort.Slice(slices, func(i, j int) bool {
-			a, b := slices[i], slices[j]
-			return units[a] > units[b] || units[a] == units[b] && a < b
-		})
-		b := Breakdown{Dimension: d}
-		if len(slices) > MaxSlices {
-			b.Truncated = len(slices) - MaxSlices
-			slices = slices[:MaxSlices]
-		}
-		sort.Strings(slices)
-		for _, sl := range slices {
-			in := rb.input(ss, sl)
-			out, err := analyze(in)
-			if err != nil {
-				return fmt.Errorf("report %s: slice %s=%s: %w", q.Experiment, d, sl, err)
-			}
-			sr := SliceReport{Slice: sl, Units: units[sl], Variants: rb.variants(ss, sl), Input: in, Analysis: out}
-			for _, m := range out.Metrics {
-				for i := range m.Comparisons {
-					c := &m.Comparisons[i]
-					sc := SliceComparison{Metric: m.Key, Variant: c.Variant, PValue: math.NaN(),
-						Absolute: Interval{Estimate: c.Absolute.Estimate, CI: c.Absolute.CI}}
-					if c.Relative != nil {
-						sc.Relative = &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}
-					}
-					if c.Error != nil {
-						sc.Error = *c.Error
-					}
-					if usable(c) {
-						sc.PValue = engineP(c)
-					}
-					sr.Comparisons = append(sr.Comparisons, sc)
-				}
-			}
-			b.Slices = append(b.Slices, sr)
-		}
-		holmAcrossSlices(b.Slices, alphaOf(&r.Analysis))
 		r.Breakdowns = append(r.Breakdowns, b)
 	}
+	if get := stats[DimensionHourChannel]; get != nil {
+		ss, err := get()
+		if err != nil {
+			return fmt.Errorf("report %s: breakdown by %s: %w", q.Experiment, DimensionHourChannel, err)
+		}
+		b, err := breakdown(r, rb, DimensionHourChannel, ss, MaxHourChannelSlices)
+		if err != nil {
+			return err
+		}
+		r.HourChannel = &b
+	}
 	return nil
+}
+
+// breakdown analyses the largest maxSlices slices of dimension d (in
+// slice order) and corrects their p-values with Holm.
+func breakdown(r *Report, rb *reportBuilder, d string, ss *SufficientStats, maxSlices int) (Breakdown, error) {
+	units := map[string]int64{}
+	for _, v := range ss.Variants {
+		units[v.Slice] += v.Units
+	}
+	slices := make([]string, 0, len(units))
+	for sl := range units {
+		slices = append(slices, sl)
+	}
+	sort.Slice(slices, func(i, j int) bool {
+		a, b := slices[i], slices[j]
+		return units[a] > units[b] || units[a] == units[b] && a < b
+	})
+	b := Breakdown{Dimension: d}
+	if len(slices) > maxSlices {
+		b.Truncated = len(slices) - maxSlices
+		slices = slices[:maxSlices]
+	}
+	sort.Strings(slices)
+	for _, sl := range slices {
+		in := rb.input(ss, sl)
+		out, err := analyze(in)
+		if err != nil {
+			return Breakdown{}, fmt.Errorf("report %s: slice %s=%s: %w", r.Experiment.Key, d, sl, err)
+		}
+		sr := SliceReport{Slice: sl, Units: units[sl], Variants: rb.variants(ss, sl), Input: in, Analysis: out}
+		for _, m := range out.Metrics {
+			for i := range m.Comparisons {
+				c := &m.Comparisons[i]
+				sc := SliceComparison{Metric: m.Key, Variant: c.Variant, PValue: math.NaN(),
+					Absolute: Interval{Estimate: c.Absolute.Estimate, CI: c.Absolute.CI}}
+				if c.Relative != nil {
+					sc.Relative = &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}
+				}
+				if c.Error != nil {
+					sc.Error = *c.Error
+				}
+				if usable(c) {
+					sc.PValue = engineP(c)
+				}
+				sr.Comparisons = append(sr.Comparisons, sc)
+			}
+		}
+		b.Slices = append(b.Slices, sr)
+	}
+	holmAcrossSlices(b.Slices, alphaOf(&r.Analysis))
+	return b, nil
 }
 
 // holmAcrossSlices sets AdjustedPValue and Significant of every slice

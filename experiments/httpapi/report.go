@@ -49,12 +49,18 @@ func init() {
 var webFS embed.FS
 
 var reportTemplates = template.Must(template.New("").Funcs(template.FuncMap{
-	"pct":   pct,
-	"pctCI": func(ci [2]float64) string { return "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]" },
-	"pval":  func(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) },
-	"int":   func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
-	"minor": func(v int64) float64 { return float64(v) },
-	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"pct":     pct,
+	"status":  StatusLabel,
+	"meaning": StatusMeaning,
+	"action":  ActionLabel,
+	"warning": plainWarning,
+	"plain":   plainCode,
+	"detail":  plainSentence,
+	"pctCI":   func(ci [2]float64) string { return "[" + pct(ci[0]) + ", " + pct(ci[1]) + "]" },
+	"pval":    func(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) },
+	"int":     func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"minor":   func(v int64) float64 { return float64(v) },
+	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
@@ -248,6 +254,7 @@ type ReportResponse struct {
 	NetIncrementalRevenue *IntervalDTO             `json:"net_incremental_revenue"`
 	MultipleExposedUnits  int64                    `json:"multiple_exposed_units"`
 	Breakdowns            []BreakdownDTO           `json:"breakdowns"`
+	HourChannel           *BreakdownDTO            `json:"hour_channel"`
 	Series                []SeriesPointDTO         `json:"series"`
 	Cohorts               CohortTableDTO           `json:"cohorts"`
 	Spend                 []VariantSpendDTO        `json:"spend"`
@@ -517,22 +524,12 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 	if n := r.NetIncrementalRevenue; n != nil {
 		resp.NetIncrementalRevenue = &IntervalDTO{Estimate: n.Estimate, CI: n.CI}
 	}
-	for _, b := range r.Breakdowns {
-		bd := BreakdownDTO{Dimension: b.Dimension, Truncated: b.Truncated, Slices: []SliceDTO{}}
-		for _, s := range b.Slices {
-			sd := SliceDTO{Slice: s.Slice, Units: s.Units, Variants: variantDTOs(s.Variants), Comparisons: []SliceComparisonDTO{}}
-			for _, c := range s.Comparisons {
-				cd := SliceComparisonDTO{Metric: c.Metric, Variant: c.Variant, Absolute: IntervalDTO(c.Absolute),
-					PValue: c.PValue, AdjustedPValue: c.AdjustedPValue, Significant: c.Significant, Error: c.Error}
-				if c.Relative != nil {
-					rel := IntervalDTO(*c.Relative)
-					cd.Relative = &rel
-				}
-				sd.Comparisons = append(sd.Comparisons, cd)
-			}
-			bd.Slices = append(bd.Slices, sd)
-		}
-		resp.Breakdowns = append(resp.Breakdowns, bd)
+	for i := range r.Breakdowns {
+		resp.Breakdowns = append(resp.Breakdowns, breakdownDTO(&r.Breakdowns[i]))
+	}
+	if r.HourChannel != nil {
+		hc := breakdownDTO(r.HourChannel)
+		resp.HourChannel = &hc
 	}
 	for _, p := range r.Series {
 		pd := SeriesPointDTO{Date: p.Date.UTC().Format("2006-01-02"), Until: p.Until.UTC(), Units: p.Units, Lifts: []SeriesLiftDTO{}}
@@ -545,6 +542,25 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 		resp.Cohorts.Rows = append(resp.Cohorts.Rows, CohortRowDTO(c))
 	}
 	return resp
+}
+
+// breakdownDTO converts one dimension's breakdown.
+func breakdownDTO(b *experiments.Breakdown) BreakdownDTO {
+	bd := BreakdownDTO{Dimension: b.Dimension, Truncated: b.Truncated, Slices: []SliceDTO{}}
+	for _, s := range b.Slices {
+		sd := SliceDTO{Slice: s.Slice, Units: s.Units, Variants: variantDTOs(s.Variants), Comparisons: []SliceComparisonDTO{}}
+		for _, c := range s.Comparisons {
+			cd := SliceComparisonDTO{Metric: c.Metric, Variant: c.Variant, Absolute: IntervalDTO(c.Absolute),
+				PValue: c.PValue, AdjustedPValue: c.AdjustedPValue, Significant: c.Significant, Error: c.Error}
+			if c.Relative != nil {
+				rel := IntervalDTO(*c.Relative)
+				cd.Relative = &rel
+			}
+			sd.Comparisons = append(sd.Comparisons, cd)
+		}
+		bd.Slices = append(bd.Slices, sd)
+	}
+	return bd
 }
 
 // ---- CSV ----
@@ -668,18 +684,24 @@ type reportPageData struct {
 	// Tables.
 	Metrics    []metricRow
 	Breakdowns []breakdownTable
-	Cohorts    *cohortView
-	ROI        *roiView
-	Pers       *persView
-	CSVURL     string
-	JSONURL    string
-	OtherMode  string
-	OtherURL   string
+	// HourChannel is the hour × channel heatmap (nil without data).
+	HourChannel *heatmapView
+	Cohorts     *cohortView
+	ROI         *roiView
+	Pers        *persView
+	CSVURL      string
+	JSONURL     string
+	OtherMode   string
+	OtherURL    string
 }
 
 type liftChart struct {
 	Variant string
 	SVG     template.HTML
+	// Days counts the days with a lift; Note says when they are too few
+	// for a trend.
+	Days int
+	Note string
 }
 
 type metricRow struct {
@@ -744,6 +766,7 @@ func buildCohorts(c CohortTableDTO) *cohortView {
 type breakdownTable struct {
 	Dimension string
 	Truncated int
+	Heat      heatmapView
 	Rows      []breakdownRow
 }
 
@@ -798,7 +821,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	} else {
 		d.Headline = fmt.Sprintf("%s on %s: lift not available yet", h.Variant, h.Metric)
 		if h.Error != nil {
-			d.LiftCI = "(" + *h.Error + ")"
+			d.LiftCI = "(" + plainCode(*h.Error) + ")"
 		}
 	}
 	q := url.Values{}
@@ -817,7 +840,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	d.RateBars = rateBars(resp.Variants)
 	d.Forest = forestPlot(&resp.Analysis)
 	for _, v := range r.Experiment.Variants[1:] {
-		d.Lift = append(d.Lift, liftChart{Variant: v.Key, SVG: liftSeriesChart(resp.Series, v.Key)})
+		d.Lift = append(d.Lift, liftSeriesChart(resp.Series, v.Key))
 	}
 	for _, m := range resp.Analysis.Metrics {
 		ctrl := ""
@@ -839,7 +862,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 				row.CI = "[" + signed(cmp.Relative.CI[0]) + ", " + signed(cmp.Relative.CI[1]) + "]"
 			}
 			if cmp.Error != nil {
-				row.Error = *cmp.Error
+				row.Error = plainCode(*cmp.Error)
 			}
 			p := cmp.Absolute.PValue
 			if cmp.Sequential != nil {
@@ -852,8 +875,9 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			d.Metrics = append(d.Metrics, row)
 		}
 	}
+	d.HourChannel = hourChannelHeatmap(&resp)
 	for _, b := range resp.Breakdowns {
-		bt := breakdownTable{Dimension: b.Dimension, Truncated: b.Truncated}
+		bt := breakdownTable{Dimension: b.Dimension, Truncated: b.Truncated, Heat: breakdownHeatmap(&resp, &b)}
 		for _, s := range b.Slices {
 			rates := map[string]VariantSummaryDTO{}
 			for _, v := range s.Variants {
@@ -891,7 +915,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			rv.NetCI = "[" + money(n.CI[0]) + ", " + money(n.CI[1]) + "]"
 		}
 		if roi.Error != nil {
-			rv.Error = *roi.Error
+			rv.Error = plainCode(*roi.Error)
 		}
 		d.ROI = rv
 	}
@@ -901,7 +925,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			pv.CI = "[" + signed(pl.CI[0]) + ", " + signed(pl.CI[1]) + "]"
 		}
 		if pl.Error != nil {
-			pv.Error, pv.Lift = *pl.Error, "—"
+			pv.Error, pv.Lift = plainCode(*pl.Error), "—"
 		}
 		d.Pers = pv
 	}
@@ -996,10 +1020,16 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 	return s.HTML()
 }
 
+// minSeriesDays is how many days with a lift the cumulative chart needs
+// before it shows a trend; with fewer the page says so.
+const minSeriesDays = 3
+
 // liftSeriesChart draws the cumulative primary lift of variant over time
-// with its CI band: one point per day with a valid lift.
-func liftSeriesChart(series []SeriesPointDTO, variant string) template.HTML {
-	const w, h, left, right, top, bottom = 640.0, 260.0, 56.0, 16.0, 14.0, 30.0
+// with its CI band: one point per day with a valid lift, the y axis at
+// round percentages with grid lines, at most six date labels. A single day
+// is drawn as a point with its CI as an error bar.
+func liftSeriesChart(series []SeriesPointDTO, variant string) liftChart {
+	const w, h, left, right, top, bottom = 640.0, 260.0, 64.0, 24.0, 14.0, 30.0
 	s := newSVG(w, h, "lift", "cumulative lift of "+variant+" over time with confidence band")
 	type pt struct {
 		i int
@@ -1016,23 +1046,47 @@ func liftSeriesChart(series []SeriesPointDTO, variant string) template.HTML {
 		}
 	}
 	lo, hi := domain(vals)
+	ticks := niceTicks(lo, hi, 5)
+	lo, hi = math.Min(lo, ticks[0]), math.Max(hi, ticks[len(ticks)-1])
 	n := len(series)
-	x := scale{0, float64(max(n-1, 1)), left, w - right}
+	x := scale{0, float64(max(n-1, 1)), left + 8, w - right}
 	if n == 1 {
-		x = scale{-1, 1, left, w - right}
+		x = scale{-1, 1, left + 8, w - right}
 	}
 	y := scale{lo, hi, h - bottom, top}
-	s.line(left, y.at(0), w-right, y.at(0), "zero")
-	s.text(left-6, y.at(hi)+10, "end", "axis", signed(hi))
-	s.text(left-6, y.at(0)+4, "end", "axis", "0%")
-	s.text(left-6, y.at(lo), "end", "axis", signed(lo))
+	for _, t := range ticks {
+		cls := "grid"
+		if t == 0 {
+			cls = "zero"
+		}
+		s.line(left, y.at(t), w-right, y.at(t), cls)
+		s.text(left-6, y.at(t)+4, "end", "axis", signed(t))
+	}
 	if n > 0 {
-		s.text(left, h-8, "start", "axis", series[0].Date)
-		s.text(w-right, h-8, "end", "axis", series[n-1].Date)
+		// At most six date labels, the last one always; none too close to it.
+		step := max(1, (n+5)/6)
+		for i := 0; i < n-1 && n-1-i >= step; i += step {
+			anchor := "middle"
+			if i == 0 {
+				anchor = "start"
+			}
+			s.text(x.at(float64(i)), h-8, anchor, "axis", shortDate(series[i].Date))
+		}
+		anchor := "end"
+		if n == 1 {
+			anchor = "middle"
+		}
+		s.text(x.at(float64(n-1)), h-8, anchor, "axis", shortDate(series[n-1].Date))
+	}
+	c := liftChart{Variant: variant, Days: len(pts)}
+	if len(pts) < minSeriesDays {
+		c.Note = fmt.Sprintf("Too little data for a trend yet: %d day(s) with a measurable lift so far. The chart fills in from day %d on; until then read the headline and its interval.",
+			len(pts), minSeriesDays)
 	}
 	if len(pts) == 0 {
 		s.text(w/2, h/2, "middle", "na", "not enough data yet")
-		return s.HTML()
+		c.SVG = s.HTML()
+		return c
 	}
 	var upper, lower, line [][2]float64
 	for _, p := range pts {
@@ -1041,17 +1095,63 @@ func liftSeriesChart(series []SeriesPointDTO, variant string) template.HTML {
 		lower = append(lower, [2]float64{xi, y.at(p.l.CI[0])})
 		line = append(line, [2]float64{xi, y.at(p.l.Estimate)})
 	}
-	band := append([][2]float64{}, upper...)
-	for i := len(lower) - 1; i >= 0; i-- {
-		band = append(band, lower[i])
+	if len(pts) == 1 {
+		s.line(upper[0][0], upper[0][1], lower[0][0], lower[0][1], "ci")
+		s.line(upper[0][0]-6, upper[0][1], upper[0][0]+6, upper[0][1], "ci")
+		s.line(lower[0][0]-6, lower[0][1], lower[0][0]+6, lower[0][1], "ci")
+	} else {
+		band := append([][2]float64{}, upper...)
+		for i := len(lower) - 1; i >= 0; i-- {
+			band = append(band, lower[i])
+		}
+		s.polygon(band, "band")
+		s.polyline(line, "line")
 	}
-	s.polygon(band, "band")
-	s.polyline(line, "line")
 	for k, p := range pts {
 		s.point(line[k][0], line[k][1], 3.5, fmt.Sprintf("%s: %s [%s, %s]", series[p.i].Date, signed(p.l.Estimate), signed(p.l.CI[0]), signed(p.l.CI[1])),
 			map[string]string{"date": series[p.i].Date, "estimate": strconv.FormatFloat(p.l.Estimate, 'g', -1, 64)})
 	}
-	return s.HTML()
+	c.SVG = s.HTML()
+	return c
+}
+
+// shortDate is "Mar 1" for "2026-03-01".
+func shortDate(d string) string {
+	t, err := time.Parse("2006-01-02", d)
+	if err != nil {
+		return d
+	}
+	return t.Format("Jan 2")
+}
+
+// niceTicks returns about n round values (1, 2 or 5 × 10^k apart)
+// covering [lo, hi], including 0 when it is inside.
+func niceTicks(lo, hi float64, n int) []float64 {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return []float64{lo}
+	}
+	raw := (hi - lo) / float64(max(n-1, 1))
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var out []float64
+	for v := math.Floor(lo/step) * step; v <= hi+step*1e-9; v += step {
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
+		if v >= lo-step*1e-9 {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		out = []float64{lo}
+	}
+	return out
 }
 
 // ---- SVG ----
@@ -1067,6 +1167,10 @@ type svgDoc struct {
 	b      strings.Builder
 	points int
 	bars   int
+	cells  int
+	// fixed draws the chart at its own size (shrinking on narrow
+	// screens) instead of stretching it to the page's width.
+	fixed bool
 }
 
 func newSVG(w, h float64, class, label string) *svgDoc {
@@ -1119,6 +1223,14 @@ func (s *svgDoc) bar(x, y, w, h float64, title string, data map[string]string) {
 	s.close("rect", title)
 }
 
+// cell draws a heatmap cell (counted in data-cells) with its own fill.
+func (s *svgDoc) cell(x, y, w, h float64, fill, class, title string, data map[string]string) {
+	s.cells++
+	fmt.Fprintf(&s.b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"%s%s`, num(x), num(y), num(w), num(h),
+		template.HTMLEscapeString(fill), s.attrs(class), dataAttrs(data))
+	s.close("rect", title)
+}
+
 func (s *svgDoc) text(x, y float64, anchor, class, text string) {
 	fmt.Fprintf(&s.b, `<text x="%s" y="%s" text-anchor="%s"%s>%s</text>`+"\n", num(x), num(y), anchor, s.attrs(class), template.HTMLEscapeString(text))
 }
@@ -1159,8 +1271,12 @@ func dataAttrs(m map[string]string) string {
 // HTML returns the finished <svg> element.
 func (s *svgDoc) HTML() template.HTML {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %s %s" class="chart %s" role="img" aria-label="%s" data-points="%d" data-bars="%d" preserveAspectRatio="xMidYMid meet">`+"\n",
-		num(s.w), num(s.h), template.HTMLEscapeString(s.class), template.HTMLEscapeString(s.label), s.points, s.bars)
+	size := ""
+	if s.fixed {
+		size = ` width="` + num(s.w) + `" height="` + num(s.h) + `"`
+	}
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %s %s"%s class="chart %s" role="img" aria-label="%s" data-points="%d" data-bars="%d" data-cells="%d" preserveAspectRatio="xMidYMid meet">`+"\n",
+		num(s.w), num(s.h), size, template.HTMLEscapeString(s.class), template.HTMLEscapeString(s.label), s.points, s.bars, s.cells)
 	b.WriteString(s.b.String())
 	b.WriteString("</svg>")
 	return template.HTML(b.String()) //nolint:gosec // every piece above is escaped

@@ -344,8 +344,10 @@ func TestReportHTML(t *testing.T) {
 		t.Error("page references an external asset")
 	}
 	counts := svgCounts(page)
-	// bars: one per variant; forest: 4 metrics × 1 variant; lift: 8 days.
-	want := []string{"bars:0:2", "forest:4:0", "lift:8:0"}
+	// bars: one per variant; forest: 4 metrics × 1 variant; lift: 8 days;
+	// heatmaps: hour × channel (3 channels, every hour seen), then country
+	// (3), channel (3) and hour (24) × 1 variant.
+	want := []string{"bars:0:2", "forest:4:0", "lift:8:0", "heat-hourchannel:0:0:72", "heat:0:0:3", "heat:0:0:3", "heat:0:0:24"}
 	if strings.Join(counts, " ") != strings.Join(want, " ") {
 		t.Errorf("svg counts %v, want %v", counts, want)
 	}
@@ -363,13 +365,19 @@ func TestReportHTML(t *testing.T) {
 	}
 }
 
-var svgRe = regexp.MustCompile(`<svg [^>]*class="chart ([a-z]+)"[^>]*data-points="(\d+)" data-bars="(\d+)"`)
+var svgRe = regexp.MustCompile(`<svg [^>]*class="chart ([a-z ]+)"[^>]*data-points="(\d+)" data-bars="(\d+)" data-cells="(\d+)"`)
 
-// svgCounts lists "class:points:bars" of every chart of a page.
+// svgCounts lists "class:points:bars" of every chart of a page, with
+// ":cells" for heatmaps ("heat:0:0:3"; a class of several words joined by
+// "-").
 func svgCounts(page string) []string {
 	var out []string
 	for _, m := range svgRe.FindAllStringSubmatch(page, -1) {
-		out = append(out, m[1]+":"+m[2]+":"+m[3])
+		c := strings.ReplaceAll(m[1], " ", "-") + ":" + m[2] + ":" + m[3]
+		if m[4] != "0" {
+			c += ":" + m[4]
+		}
+		out = append(out, c)
 	}
 	return out
 }
@@ -472,7 +480,8 @@ func TestSVGBuilderDeterministic(t *testing.T) {
 		{Date: "2026-03-02", Lifts: []SeriesLiftDTO{{Variant: "b", Valid: true, Estimate: 0.1, CI: [2]float64{-0.05, 0.25}}}},
 		{Date: "2026-03-03", Lifts: []SeriesLiftDTO{{Variant: "b", Valid: true, Estimate: 0.08, CI: [2]float64{0.01, 0.15}}}},
 	}
-	a, b := liftSeriesChart(series, "b"), liftSeriesChart(series, "b")
+	ca, cb := liftSeriesChart(series, "b"), liftSeriesChart(series, "b")
+	a, b := ca.SVG, cb.SVG
 	if a != b {
 		t.Fatal("chart output is not deterministic")
 	}
@@ -482,7 +491,7 @@ func TestSVGBuilderDeterministic(t *testing.T) {
 	if !strings.Contains(string(a), `<polygon points="`) || strings.Count(string(a), `class="pt"`) != 2 {
 		t.Fatalf("chart %s", a)
 	}
-	empty := liftSeriesChart(nil, "b")
+	empty := liftSeriesChart(nil, "b").SVG
 	if c := svgCounts(string(empty)); c[0] != "lift:0:0" || !strings.Contains(string(empty), "not enough data") {
 		t.Fatalf("empty chart %s", empty)
 	}

@@ -110,7 +110,8 @@ func listPairs(ctx context.Context, q RowsQueryer, query string) ([][2]string, e
 func RollupSources(dimension string) (units, unitMetrics string) {
 	units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures
 FROM exposures_rollup WHERE experiment = ?`
-	if dimension == "" || dimension == experiments.DimensionChannel || dimension == experiments.DimensionHour {
+	switch dimension {
+	case "", experiments.DimensionChannel, experiments.DimensionHour, experiments.DimensionHourChannel:
 		return units, `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
 FROM unit_metrics WHERE experiment = ?`
 	}
@@ -150,6 +151,8 @@ func (d StatsDialect) SliceOf(q experiments.StatsQuery) StatsSlice {
 		s.Expr = `COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
 	case experiments.DimensionHour:
 		s.Expr = d.HourSlice
+	case experiments.DimensionHourChannel:
+		s.Expr = d.HourSlice + ` || '/' || COALESCE(NULLIF(channel, ''), '` + experiments.NoSlice + `')`
 	default:
 		s.Expr = `COALESCE(NULLIF(` + d.AttributeValue + `, ''), '` + experiments.NoSlice + `')`
 		s.Args = []any{q.Dimension}
