@@ -79,18 +79,29 @@ func NewAPIKey(name string, scope Scope, env string, now time.Time) (*APIKey, st
 // by the operator (PROMOLIFT_ADMIN_KEY). The token must be at least 16
 // characters; its ID is derived from it.
 func APIKeyFromToken(token, name string, scope Scope, now time.Time) (*APIKey, error) {
+	if err := CheckToken(token); err != nil {
+		return nil, err
+	}
+	id, secret, _ := SplitToken(token)
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	return keyWithSecret(id, name, scope, "", salt, secret, now), nil
+}
+
+// CheckToken reports whether an operator's token (PROMOLIFT_ADMIN_KEY) has
+// the form of a key, without any store: callers check it before they open
+// or write anything.
+func CheckToken(token string) error {
 	if len(token) < 16 {
-		return nil, Invalid("PROMOLIFT_ADMIN_KEY", "too_short", "must be at least 16 characters")
+		return Invalid("PROMOLIFT_ADMIN_KEY", "too_short", "must be at least 16 characters")
 	}
-	if id, secret, ok := SplitToken(token); ok {
-		salt := make([]byte, 16)
-		if _, err := rand.Read(salt); err != nil {
-			return nil, err
-		}
-		return keyWithSecret(id, name, scope, "", salt, secret, now), nil
+	if _, _, ok := SplitToken(token); !ok {
+		return Invalid("PROMOLIFT_ADMIN_KEY", "bad_format",
+			"must look like pl_<id>_<secret> with an id of 4-32 letters or digits and a secret of at least 16 characters (or leave it unset to have one generated)")
 	}
-	return nil, Invalid("PROMOLIFT_ADMIN_KEY", "bad_format",
-		"must look like pl_<id>_<secret> with an id of 4-32 letters or digits and a secret of at least 16 characters (or leave it unset to have one generated)")
+	return nil
 }
 
 func keyWithSecret(id, name string, scope Scope, env string, salt []byte, secret string, now time.Time) *APIKey {

@@ -342,14 +342,19 @@ func (s *Service) RevokeKey(ctx context.Context, who Principal, id string) error
 
 // EnsureAdminKey creates the first admin key when the store has no keys.
 // With a non-empty token (PROMOLIFT_ADMIN_KEY) that token becomes the key;
-// otherwise one is generated. It returns the generated token ("" when the
-// token was given or keys existed) and whether a key was created.
+// otherwise one is generated. When keys exist, a non-empty token must be
+// one of their active admin keys (else a KindConflict error, code
+// admin_key_mismatch). It returns the generated token ("" when the token
+// was given or keys existed) and whether a key was created.
 func (s *Service) EnsureAdminKey(ctx context.Context, token string) (string, bool, error) {
 	n, err := s.store.CountKeys(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("count keys: %w", err)
 	}
 	if n > 0 {
+		if token != "" {
+			return "", false, s.checkAdminToken(ctx, token)
+		}
 		return "", false, nil
 	}
 	var k *APIKey
@@ -367,6 +372,33 @@ func (s *Service) EnsureAdminKey(ctx context.Context, token string) (string, boo
 	}
 	s.audit(ctx, Principal{}, "key.create", "key:"+k.ID, nil, map[string]any{"name": k.Name, "scope": k.Scope})
 	return generated, true, nil
+}
+
+// checkAdminToken returns a KindConflict error (code admin_key_mismatch)
+// unless token is an active admin key of the store: an operator's
+// PROMOLIFT_ADMIN_KEY is used only while the store has no keys, so one
+// that differs from the stored keys would otherwise be ignored silently and
+// every call made with it refused.
+func (s *Service) checkAdminToken(ctx context.Context, token string) error {
+	mismatch := &Error{Kind: KindConflict, Code: "admin_key_mismatch", Field: "PROMOLIFT_ADMIN_KEY",
+		Message: "is not an active admin key of this database, which already has keys " +
+			"(the initial admin key is created only on the first start); calls made with it would get 401. " +
+			"Unset it and use a stored admin key, or create one with 'promolift keys create --scope admin'"}
+	if err := CheckToken(token); err != nil {
+		return err
+	}
+	id, secret, _ := SplitToken(token)
+	k, err := s.store.GetKey(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return mismatch
+	}
+	if err != nil {
+		return fmt.Errorf("read key: %w", err)
+	}
+	if !k.Matches(secret) || k.Revoked() || k.Scope != ScopeAdmin {
+		return mismatch
+	}
+	return nil
 }
 
 // Authenticate checks a bearer token and returns its principal. Unknown,

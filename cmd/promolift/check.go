@@ -36,7 +36,7 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fmt.Fprintln(stderr, "\nCompares the rollup tables with a recomputation from the raw events.")
 		fmt.Fprintln(stderr, "Exit status: 0 consistent (or repaired), 1 differences or failure, 2 usage error.")
 		fmt.Fprintln(stderr, "\nflags:")
-		o.fs.PrintDefaults()
+		o.printDefaults()
 	}
 	rest, err := o.parse(args)
 	if err == nil && len(rest) > 0 {

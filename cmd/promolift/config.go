@@ -58,6 +58,7 @@ const defaultDB = "promolift.db"
 // option is one setting read from a flag or its environment variable.
 type option struct {
 	flag, env, def, usage string
+	kind                  string // the value's type in the help: string, int, number, duration, bool
 	value                 string // the flag's raw value
 	fromFlag              bool
 }
@@ -74,9 +75,32 @@ func newOptions(name string, stderr io.Writer) *options {
 	return &options{fs: fs}
 }
 
-// add registers --name with its environment variable and default.
+// add registers --name, a string, with its environment variable and
+// default.
 func (o *options) add(name, env, def, usage string) *option {
-	opt := &option{flag: name, env: env, def: def, usage: usage}
+	return o.addKind("string", name, env, def, usage)
+}
+
+// addInt, addNumber, addDuration and addBool register an option whose
+// value is read as that type; the help names the type.
+func (o *options) addInt(name, env, def, usage string) *option {
+	return o.addKind("int", name, env, def, usage)
+}
+
+func (o *options) addNumber(name, env, def, usage string) *option {
+	return o.addKind("number", name, env, def, usage)
+}
+
+func (o *options) addDuration(name, env, def, usage string) *option {
+	return o.addKind("duration", name, env, def, usage)
+}
+
+func (o *options) addBool(name, env, def, usage string) *option {
+	return o.addKind("bool", name, env, def, usage)
+}
+
+func (o *options) addKind(kind, name, env, def, usage string) *option {
+	opt := &option{flag: name, env: env, def: def, usage: usage, kind: kind}
 	help := usage
 	if env != "" {
 		help += " (env " + env + ")"
@@ -84,6 +108,37 @@ func (o *options) add(name, env, def, usage string) *option {
 	o.fs.StringVar(&opt.value, name, def, help)
 	o.list = append(o.list, opt)
 	return opt
+}
+
+// printDefaults prints the flags as flag.PrintDefaults does, but names
+// each option's own type (int, number, duration, bool) where the flag
+// package, which holds them all as strings, would say "string".
+func (o *options) printDefaults() {
+	kinds := make(map[string]string, len(o.list))
+	for _, opt := range o.list {
+		kinds[opt.flag] = opt.kind
+	}
+	w := o.fs.Output()
+	o.fs.VisitAll(func(f *flag.Flag) {
+		typ, usage := flag.UnquoteUsage(f)
+		if k, ok := kinds[f.Name]; ok {
+			typ = k
+		}
+		line := "  -" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		usage = strings.ReplaceAll(usage, "\n", "\n    \t")
+		line += "\n    \t" + usage
+		switch {
+		case f.DefValue == "" || typ == "" && f.DefValue == "false":
+		case typ == "string":
+			line += fmt.Sprintf(" (default %q)", f.DefValue)
+		default:
+			line += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintln(w, line)
+	})
 }
 
 // parse parses args and resolves every option: flag, then environment,
@@ -163,6 +218,7 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	TLSCert         string
 	TLSKey          string
+	AdminKey        string   // PROMOLIFT_ADMIN_KEY, checked for form before anything is opened
 	Metrics         bool     // serve GET /metrics
 	RateLimit       float64  // per API key, requests per second; 0: none
 	RateBurst       int      // per API key
@@ -220,19 +276,19 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	addr := o.add("addr", envAddr, "127.0.0.1:8080", "address to listen on (host:port; use :8080 to listen on every interface)")
 	db := addDBOption(o)
 	logs := addLogOptions(o)
-	maxBody := o.add("max-body-bytes", envMaxBodyBytes, "1048576", "largest request body in bytes")
-	maxBatch := o.add("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
-	maxInflight := o.add("max-inflight-ingest", envMaxInflight, "0",
+	maxBody := o.addInt("max-body-bytes", envMaxBodyBytes, "1048576", "largest request body in bytes")
+	maxBatch := o.addInt("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
+	maxInflight := o.addInt("max-inflight-ingest", envMaxInflight, "0",
 		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
-	readTO := o.add("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
-	writeTO := o.add("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
-	idleTO := o.add("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
-	shutTO := o.add("shutdown-timeout", envShutdownTimeout, "15s", "how long in-flight requests may run after SIGINT/SIGTERM")
+	readTO := o.addDuration("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
+	writeTO := o.addDuration("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
+	idleTO := o.addDuration("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
+	shutTO := o.addDuration("shutdown-timeout", envShutdownTimeout, "15s", "how long in-flight requests may run after SIGINT/SIGTERM")
 	cert := o.add("tls-cert", envTLSCert, "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	key := o.add("tls-key", envTLSKey, "", "TLS private key file (PEM); with --tls-cert serves HTTPS")
-	metrics := o.add("metrics", envMetrics, "true", "serve Prometheus metrics at GET /metrics, without an API key (false to disable)")
-	rateLimit := o.add("rate-limit", envRateLimit, "1000", "requests per second allowed to each API key (0 disables rate limiting)")
-	rateBurst := o.add("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
+	metrics := o.addBool("metrics", envMetrics, "true", "serve Prometheus metrics at GET /metrics, without an API key (false to disable)")
+	rateLimit := o.addNumber("rate-limit", envRateLimit, "1000", "requests per second allowed to each API key (0 disables rate limiting)")
+	rateBurst := o.addInt("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
 	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
 	tracing := addTracingOptions(o)
 	prof := addPprofOptions(o)
@@ -242,7 +298,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
 		fmt.Fprintln(stderr, "Go profiles (heap, goroutines, CPU) are off unless --pprof-addr names a separate loopback address.")
 		fmt.Fprintln(stderr, "\nflags:")
-		o.fs.PrintDefaults()
+		o.printDefaults()
 	}
 	rest, err := o.parse(args)
 	if err != nil {
@@ -280,6 +336,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		var err error
 		*d.dst, err = d.opt.duration()
 		errs = append(errs, err)
+	}
+	if cfg.AdminKey = getenv(envAdminKey); cfg.AdminKey != "" {
+		errs = append(errs, experiments.CheckToken(cfg.AdminKey))
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert ("+envTLSCert+") and --tls-key ("+envTLSKey+") must be given together"))

@@ -115,12 +115,21 @@ type DemoResult struct {
 	Events     int
 }
 
+// demoKeyFromEnv is the default key of demo --server: the admin key the
+// quick start exports ($PROMOLIFT_ADMIN_KEY), else $PROMOLIFT_API_KEY.
+func demoKeyFromEnv() string {
+	if k := getenv(envAdminKey); k != "" {
+		return k
+	}
+	return getenv(envAPIKey)
+}
+
 func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := demoConfig{}
 	fs.StringVar(&cfg.server, "server", "", "run against the server at `URL` (with --key)")
-	fs.StringVar(&cfg.key, "key", os.Getenv(envAPIKey), "admin API key `TOKEN` for --server (default $"+envAPIKey+")")
+	fs.StringVar(&cfg.key, "key", demoKeyFromEnv(), "admin API key `TOKEN` for --server (default $"+envAdminKey+", else $"+envAPIKey+")")
 	fs.StringVar(&cfg.db, "db", "", "run in this process on a fresh store: a SQLite `PATH` or postgres:// URL (default: a temporary SQLite file)")
 	fs.IntVar(&cfg.customers, "customers", 50000, "customers to simulate")
 	seed := fs.Uint64("seed", 1, "random seed (the same seed gives the same data)")
@@ -151,7 +160,7 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	var be demoBackend
 	if cfg.server != "" {
 		if cfg.key == "" {
-			fmt.Fprintf(stderr, "demo: --server needs --key (or $%s) of scope admin\n", envAPIKey)
+			fmt.Fprintf(stderr, "demo: --server needs --key (or $%s, or $%s) of scope admin\n", envAdminKey, envAPIKey)
 			return 2
 		}
 		u, err := url.Parse(strings.TrimRight(cfg.server, "/"))

@@ -21,6 +21,15 @@ func runMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	o := newOptions("migrate", stderr)
 	db := addDBOption(o)
 	logs := addLogOptions(o)
+	o.fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: promolift migrate [--db DB] [--log-level LEVEL] [--log-format json|text]")
+		fmt.Fprintln(stderr, "\nApplies the pending database migrations (SQLite or PostgreSQL; on PostgreSQL a lock")
+		fmt.Fprintln(stderr, "lets one process migrate at a time), then lists every migration as applied or pending")
+		fmt.Fprintln(stderr, "and prints the schema version. serve applies them too when it starts.")
+		fmt.Fprintln(stderr, "Exit status: 0 done, 1 failure, 2 usage error.")
+		fmt.Fprintln(stderr, "\nflags:")
+		o.printDefaults()
+	}
 	rest, err := o.parse(args)
 	if err == nil && len(rest) > 0 {
 		err = fmt.Errorf("unexpected argument %q (migrate takes only flags)", rest[0])

@@ -34,7 +34,7 @@ func addPprofOptions(o *options) pprofOptions {
 	return pprofOptions{
 		addr: o.add("pprof-addr", envPprofAddr, "",
 			"serve Go profiles (net/http/pprof, no authentication) at /debug/pprof/ on this separate loopback address, such as 127.0.0.1:6060 (default: off)"),
-		allowRemote: o.add("pprof-allow-remote", envPprofAllowRemote, "false",
+		allowRemote: o.addBool("pprof-allow-remote", envPprofAllowRemote, "false",
 			"allow a --pprof-addr that is not a loopback address (anyone who reaches it can profile the server)"),
 	}
 }

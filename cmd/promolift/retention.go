@@ -36,7 +36,7 @@ func runRetention(ctx context.Context, args []string, _ io.Reader, stdout, stder
 	db := addDBOption(o)
 	logs := addLogOptions(o)
 	before := o.fs.String("before", "", "drop the months of events that end on or before this date (YYYY-MM-DD, UTC)")
-	keep := o.fs.String("keep-months", "", "keep the current month and this many months before it; drop older ones")
+	keep := o.fs.String("keep-months", "", "keep the current month and the `N` months before it; drop older ones")
 	dryRun := o.fs.Bool("dry-run", false, "list the partitions that would be dropped, and drop nothing")
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift retention (-before YYYY-MM-DD | -keep-months N) [-dry-run] [--db postgres://...]")
@@ -46,7 +46,7 @@ func runRetention(ctx context.Context, args []string, _ io.Reader, stdout, stder
 		fmt.Fprintln(stderr, "and 'promolift check' can no longer verify experiments with events in dropped months.")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 failure, 2 usage error.")
 		fmt.Fprintln(stderr, "\nflags:")
-		o.fs.PrintDefaults()
+		o.printDefaults()
 	}
 	rest, err := o.parse(args)
 	if err == nil && len(rest) > 0 {

@@ -40,6 +40,25 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 
+	tp, shutdownTracing, err := setupTracing(ctx, cfg.OTelEndpoint, cfg.OTelSampleRatio, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "promolift serve: --otel-endpoint (%s): %v\n", envOTelEndpoint, err)
+		return 2
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }() // no-op after the flush below
+	if tp != nil {
+		log.Info("tracing on", "endpoint", describeOTelEndpoint(cfg.OTelEndpoint), "sample_ratio", cfg.OTelSampleRatio)
+	}
+
+	// Listen before anything is written: a busy port must leave no
+	// database file, migration or generated admin key behind.
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "promolift serve: listen on %s (--addr / %s): %v\n", cfg.Addr, envAddr, err)
+		return 1
+	}
+	defer ln.Close() // no-op once the server closed it
+
 	store, err := openStore(ctx, cfg.DB, log)
 	if err != nil {
 		log.Error("open store", "db", describeDB(cfg.DB), "err", err)
@@ -54,10 +73,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	log.Info("store open", "db", describeDB(cfg.DB))
 
 	svc := newService(store, log)
-	token, created, err := svc.EnsureAdminKey(ctx, getenv(envAdminKey))
+	token, created, err := svc.EnsureAdminKey(ctx, cfg.AdminKey)
 	if err != nil {
-		if experiments.KindOf(err) == experiments.KindInvalid {
-			fmt.Fprintf(stderr, "promolift serve: %s: %v\n", envAdminKey, err)
+		// The error names PROMOLIFT_ADMIN_KEY itself.
+		switch experiments.KindOf(err) {
+		case experiments.KindInvalid, experiments.KindConflict:
+			fmt.Fprintf(stderr, "promolift serve: %v\n", err)
 			return 2
 		}
 		fmt.Fprintf(stderr, "promolift serve: create the admin key: %v\n", err)
@@ -71,15 +92,6 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		log.Info("created the initial admin key from " + envAdminKey)
 	}
 
-	tp, shutdownTracing, err := setupTracing(ctx, cfg.OTelEndpoint, cfg.OTelSampleRatio, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "promolift serve: --otel-endpoint (%s): %v\n", envOTelEndpoint, err)
-		return 2
-	}
-	defer func() { _ = shutdownTracing(context.Background()) }() // no-op after the flush below
-	if tp != nil {
-		log.Info("tracing on", "endpoint", describeOTelEndpoint(cfg.OTelEndpoint), "sample_ratio", cfg.OTelSampleRatio)
-	}
 	reports := reportsnap.New(svc, cfg.Reports, log)
 	defer reports.Close()
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
@@ -107,11 +119,6 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 			return 1
 		}
 		defer stopPprof()
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "promolift serve: listen on %s (--addr / %s): %v\n", cfg.Addr, envAddr, err)
-		return 1
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {

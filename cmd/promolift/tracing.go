@@ -38,7 +38,7 @@ func addTracingOptions(o *options) tracingOptions {
 	return tracingOptions{
 		endpoint: o.add("otel-endpoint", envOTelEndpoint, "",
 			"OpenTelemetry OTLP/HTTP collector URL to export traces to, such as http://localhost:4318 (default: tracing off)"),
-		ratio: o.add("otel-sample-ratio", envOTelSampleRatio, "1.0",
+		ratio: o.addNumber("otel-sample-ratio", envOTelSampleRatio, "1.0",
 			"share of new traces sampled when tracing is on, between 0 and 1"),
 	}
 }
