@@ -373,11 +373,11 @@ type reportOptions struct{ refresh, maxAge, size *option }
 
 func addReportOptions(o *options) reportOptions {
 	return reportOptions{
-		refresh: o.add("report-refresh", envReportRefresh, reportsnap.DefaultMinInterval.String(),
+		refresh: o.addDuration("report-refresh", envReportRefresh, reportsnap.DefaultMinInterval.String(),
 			"least time between two recomputations of one experiment's report snapshot; reads in between answer from the snapshot"),
-		maxAge: o.add("report-max-age", envReportMaxAge, reportsnap.DefaultMaxAge.String(),
+		maxAge: o.addDuration("report-max-age", envReportMaxAge, reportsnap.DefaultMaxAge.String(),
 			"age past which a report snapshot being read is recomputed even when this server stored no new events (events sent to other replicas)"),
-		size: o.add("report-snapshots", envReportSnapshots, fmt.Sprint(reportsnap.DefaultSize),
+		size: o.addInt("report-snapshots", envReportSnapshots, fmt.Sprint(reportsnap.DefaultSize),
 			"most report snapshots kept in memory (least recently read dropped first)"),
 	}
 }

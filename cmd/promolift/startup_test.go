@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -163,8 +164,31 @@ func TestHelpNamesTypes(t *testing.T) {
 			if strings.Contains(out, "Usage of ") {
 				t.Errorf("the flag package's bare usage:\n%s", out)
 			}
+			// A flag added later whose default is a number, a duration or
+			// a boolean must not be typed string either.
+			for _, m := range stringFlagDefault.FindAllStringSubmatch(out, -1) {
+				if typedDefault(m[2]) {
+					t.Errorf("-%s is typed string but its default %q is not: register it with addInt, addNumber, addDuration or addBool", m[1], m[2])
+				}
+			}
 		})
 	}
+}
+
+// stringFlagDefault matches a flag typed string with its default.
+var stringFlagDefault = regexp.MustCompile(`(?m)^  -(\S+) string\n\s+.*\(default "([^"]*)"\)$`)
+
+// typedDefault reports whether a default reads as a number, a duration or
+// a boolean.
+func typedDefault(v string) bool {
+	if _, err := strconv.ParseFloat(v, 64); err == nil {
+		return true
+	}
+	if _, err := time.ParseDuration(v); err == nil {
+		return true
+	}
+	_, err := strconv.ParseBool(v)
+	return err == nil
 }
 
 // TestDemoKeyFromEnvironment: demo --server takes the admin key the quick
