@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/promolift/promolift/stats"
+	"github.com/promolift/promolift/stats/policy"
 )
 
 func init() {
@@ -18,6 +19,11 @@ func init() {
 		name:    "analyze",
 		summary: "analyse summary statistics (JSON on stdin or --in) and print the results as JSON",
 		run:     runAnalyze,
+	})
+	register(command{
+		name:    "policy",
+		summary: "learn a promotion policy from per-cell, per-fold statistics (JSON in, JSON out)",
+		run:     runPolicy,
 	})
 	register(command{
 		name:    "plan",
@@ -70,8 +76,9 @@ func jsonCommand(name string, args []string, stdin io.Reader, stdout, stderr io.
 	res, err := compute(bytes.NewReader(data))
 	if err != nil {
 		var ve *stats.ValidationError
-		if errors.As(err, &ve) {
-			fmt.Fprintf(stderr, "%s: %v\n", name, ve)
+		var pe policy.ValidationErrors
+		if errors.As(err, &ve) || errors.As(err, &pe) {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return 2
 		}
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
@@ -105,5 +112,19 @@ func runPlan(_ context.Context, args []string, stdin io.Reader, stdout, stderr i
 			return nil, err
 		}
 		return stats.Plan(in)
+	})
+}
+
+// runPolicy learns a policy from the document GET
+// /api/v1/experiments/{key}/policy?format=input answers (policy.Input) and
+// prints policy.Output: the server's answer without its experiment,
+// currency and horizon.
+func runPolicy(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return jsonCommand("policy", args, stdin, stdout, stderr, func(r io.Reader) (any, error) {
+		in, err := policy.DecodeInput(r)
+		if err != nil {
+			return nil, err
+		}
+		return policy.Learn(in)
 	})
 }

@@ -135,6 +135,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 		v1.POST("/experiments/:key/"+string(act), admin, a.transition(act))
 	}
 	v1.POST("/experiments/:key/rerandomize", admin, a.rerandomize)
+	a.registerPolicyRoutes(v1) // policy.go
 
 	v1.POST("/flags", admin, a.createFlag)
 	v1.GET("/flags", reader, a.listFlags)
@@ -183,6 +184,7 @@ var (
 		{"POST", "/api/v1/experiments/:key/stop", scopeAdmin},
 		{"POST", "/api/v1/experiments/:key/archive", scopeAdmin},
 		{"POST", "/api/v1/experiments/:key/rerandomize", scopeAdmin},
+		{"GET", "/api/v1/experiments/:key/policy", scopeAnalyst},
 		{"POST", "/api/v1/flags", scopeAdmin},
 		{"GET", "/api/v1/flags", scopeReader},
 		{"GET", "/api/v1/flags/:key", scopeReader},

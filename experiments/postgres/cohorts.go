@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -36,4 +37,21 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 		return nil, wrap("cohort stats", err)
 	}
 	return rows, nil
+}
+
+var _ experiments.PolicyStore = (*Store)(nil)
+
+// PolicyStats implements experiments.PolicyStore (see
+// sqlstore.CohortDialect.PolicyStats), in one repeatable-read snapshot.
+func (s *Store) PolicyStats(ctx context.Context, q experiments.PolicyQuery) ([]experiments.PolicyCell, error) {
+	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("policy stats", err)
+	}
+	defer func() { _ = btx.Rollback() }()
+	out, err := cohortDialect.PolicyStats(ctx, &rtx{btx}, q)
+	if err != nil {
+		return nil, wrap("policy stats", err)
+	}
+	return out, nil
 }

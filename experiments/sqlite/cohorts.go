@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -35,4 +36,21 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 		return nil, wrap("cohort stats", err)
 	}
 	return rows, nil
+}
+
+var _ experiments.PolicyStore = (*Store)(nil)
+
+// PolicyStats implements experiments.PolicyStore (see
+// sqlstore.CohortDialect.PolicyStats), in one read transaction.
+func (s *Store) PolicyStats(ctx context.Context, q experiments.PolicyQuery) ([]experiments.PolicyCell, error) {
+	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, wrap("policy stats", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := cohortDialect.PolicyStats(ctx, tx, q)
+	if err != nil {
+		return nil, wrap("policy stats", err)
+	}
+	return out, nil
 }

@@ -1,5 +1,12 @@
 package policy
 
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
 // This file holds the JSON wire types of `promolift policy` and of the
 // policy endpoint (DESIGN.md §10): a contract, add fields, never rename.
 
@@ -142,3 +149,24 @@ const (
 	WarnBudgetInfeas   = "budget_infeasible"
 	WarnFewUnitsInFold = "low_sample"
 )
+
+// DecodeInput reads an Input from JSON. Unknown fields are allowed
+// (forward compatibility); a value of the wrong type, trailing data or
+// malformed JSON gives ValidationErrors naming the field. Learn validates
+// the values.
+func DecodeInput(r io.Reader) (Input, error) {
+	var in Input
+	dec := json.NewDecoder(r)
+	err := dec.Decode(&in)
+	if err == nil {
+		if _, e := dec.Token(); e != io.EOF {
+			return in, ValidationErrors{{Field: "", Message: "unexpected data after the JSON document"}}
+		}
+		return in, nil
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return in, ValidationErrors{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", te.Type, te.Value)}}
+	}
+	return in, ValidationErrors{{Field: "", Message: "malformed JSON: " + err.Error()}}
+}

@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/stats/policy"
+)
+
+// Policy learning (DESIGN.md §10): GET /api/v1/experiments/{key}/policy.
+
+func (a *api) registerPolicyRoutes(v1 *gin.RouterGroup) {
+	v1.GET("/experiments/:key/policy", a.require(experiments.ScopeAnalyst), a.getPolicy)
+}
+
+// PolicyResponse is the policy JSON: the experiment, its currency (money
+// is in its minor units, per unit unless named otherwise), the horizon of
+// the objective, and policy.Output.
+type PolicyResponse struct {
+	Experiment string `json:"experiment"`
+	Currency   string `json:"currency"`
+	// Horizon is "attribution_window" or the days after first exposure
+	// ("30d").
+	Horizon string `json:"horizon"`
+	*policy.Output
+}
+
+// policyOptions reads the query: features (comma-separated), budget,
+// metric, horizon_days, units, folds. Every problem is named, parse errors
+// and rule violations together, in one 400 problem.
+func policyOptions(c *gin.Context) (experiments.PolicyOptions, error) {
+	var o experiments.PolicyOptions
+	var errs experiments.ValidationErrors
+	bad := func(field, msg string) {
+		errs = append(errs, &experiments.Error{Kind: experiments.KindInvalid, Code: "invalid_" + field, Field: field, Message: msg})
+	}
+	if v, ok := c.GetQuery("features"); ok {
+		o.Features = []string{}
+		for _, f := range strings.Split(v, ",") {
+			o.Features = append(o.Features, strings.TrimSpace(f))
+		}
+		if v == "" {
+			o.Features = []string{}
+		}
+	}
+	if v := c.Query("budget"); v != "" {
+		b, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			bad("budget", "budget must be a whole number of minor units")
+		} else {
+			o.Budget = &b
+		}
+	}
+	o.Metric = c.Query("metric")
+	intParam := func(name string, dst *int64) {
+		if v := c.Query(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				bad(name, name+" must be a whole number")
+				return
+			}
+			*dst = n
+		}
+	}
+	var days, folds int64
+	intParam("horizon_days", &days)
+	intParam("units", &o.Units)
+	intParam("folds", &folds)
+	if days < 0 || days > 365 {
+		bad("horizon_days", "horizon_days must be between 0 (the attribution window) and 365")
+	} else {
+		o.Horizon = time.Duration(days) * 24 * time.Hour
+	}
+	if folds < 0 || folds > int64(policy.MaxFolds) {
+		bad("folds", "folds must be between 2 and 20")
+	} else {
+		o.Folds = int(folds)
+	}
+	o = o.WithDefaults()
+	var more experiments.ValidationErrors
+	if err := o.Validate(); errors.As(err, &more) {
+		errs = append(errs, more...)
+	}
+	if len(errs) > 0 {
+		p := problemFor(errs)
+		p.Status = http.StatusBadRequest
+		return o, p
+	}
+	return o, nil
+}
+
+func (a *api) getPolicy(c *gin.Context) {
+	format := c.DefaultQuery("format", "json")
+	if format != "json" && format != "input" {
+		abortProblem(c, badRequest("format", "invalid_format", "format must be json or input"))
+		return
+	}
+	opts, err := policyOptions(c)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	key := c.Param("key")
+	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	in, exp, err := a.svc.PolicyInput(c.Request.Context(), key, opts)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	if format == "input" {
+		writeJSON(c, http.StatusOK, in)
+		return
+	}
+	out, err := policy.Learn(in)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	writeJSON(c, http.StatusOK, NewPolicyResponse(exp, opts, out))
+}
+
+// NewPolicyResponse is the JSON of out, learned for e with opts.
+func NewPolicyResponse(e *experiments.Experiment, opts experiments.PolicyOptions, out *policy.Output) PolicyResponse {
+	h := "attribution_window"
+	if opts.Horizon > 0 {
+		h = strconv.Itoa(int(opts.Horizon/(24*time.Hour))) + "d"
+	}
+	return PolicyResponse{Experiment: e.Key, Currency: e.Currency(), Horizon: h, Output: out}
+}
