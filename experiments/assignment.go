@@ -207,7 +207,7 @@ func (u *unitAssignment) finish(ctx context.Context, who Principal) error {
 	if err := u.sticky.save(ctx); err != nil {
 		return err
 	}
-	return u.s.logExposures(ctx, who, u.exposures)
+	return u.s.logExposures(ctx, u.exposures)
 }
 
 func resultOf(r assign.Result) AssignmentResult {
@@ -304,23 +304,18 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 	return ev
 }
 
-// logExposures stores exposures; duplicates (the same unit, variant and
+// logExposures stores exposures by group commit (exposurebatch.go) and
+// returns once the transaction holding them committed; exposures committed
+// recently are not stored again. Duplicates (the same unit, variant and
 // day) are expected and change nothing. A rejected exposure is logged, not
-// returned: the assignment itself stands.
-func (s *Service) logExposures(ctx context.Context, who Principal, events []Event) error {
+// returned: the assignment itself stands. A store failure is a
+// KindUnavailable error.
+func (s *Service) logExposures(ctx context.Context, events []Event) error {
+	events = s.exposures.fresh(events)
 	if len(events) == 0 {
 		return nil
 	}
-	outcomes, err := s.IngestEvents(ctx, who, events)
-	if err != nil {
-		return fmt.Errorf("log exposures: %w", err)
-	}
-	for _, o := range outcomes {
-		if o.Status == EventRejected && o.Err != ErrOptedOut { // customers.go: expected, not logged
-			s.log.Warn("exposure rejected", "experiment", events[o.Index].Experiment, "err", o.Err)
-		}
-	}
-	return nil
+	return s.exposures.submit(ctx, events)
 }
 
 // OpenFeature resolution reasons, as OFREP reports them.
@@ -401,7 +396,21 @@ func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, a
 // a cap group across the experiments in key order (an experiment reached
 // twice, as a flag and through a flag rule, counts once and answers alike).
 // Per-key failures (such as a missing targeting key) are in Err.
+//
+// A bulk evaluation is a prefetch (DESIGN.md §10): it logs no exposures.
+// Apps report the exposure when the promotion is shown (an exposure event),
+// or ask for it with EvaluateFlagsLogged.
 func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
+	return s.evaluateFlags(ctx, who, attrs, false)
+}
+
+// EvaluateFlagsLogged is EvaluateFlags logging the exposure of every
+// in-experiment result, as EvaluateFlag does.
+func (s *Service) EvaluateFlagsLogged(ctx context.Context, who Principal, attrs map[string]any) ([]*FlagEvaluation, string, error) {
+	return s.evaluateFlags(ctx, who, attrs, true)
+}
+
+func (s *Service) evaluateFlags(ctx context.Context, who Principal, attrs map[string]any, logExposures bool) ([]*FlagEvaluation, string, error) {
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, "", err
@@ -414,7 +423,7 @@ func (s *Service) EvaluateFlags(ctx context.Context, who Principal, attrs map[st
 		}
 	}
 	sort.Strings(keys)
-	u := s.newUnitAssignment(snap, maps.Clone(attrs), true)
+	u := s.newUnitAssignment(snap, maps.Clone(attrs), logExposures)
 	if err := u.prepare(ctx, snap.experimentsOf(keys...)); err != nil {
 		return nil, "", err
 	}

@@ -201,6 +201,7 @@ func (s *Service) EraseCustomer(ctx context.Context, who Principal, unit string)
 	entry := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: "customer.erase", Resource: "customer:" + h}
 	rows, err := cs.EraseCustomer(ctx, unit, entry)
 	s.consentChanged(unit)
+	s.exposures.forget() // its exposures are no longer stored
 	if err != nil {
 		return nil, fmt.Errorf("erase customer: %w", err)
 	}

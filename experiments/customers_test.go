@@ -116,7 +116,7 @@ func TestEvaluateFlagOptedOut(t *testing.T) {
 		if err != nil || !optedOut(ev) {
 			t.Fatalf("EvaluateFlag(%s) = %+v, %v: want the opted-out control answer", u, ev, err)
 		}
-		evs, _, err := svc.EvaluateFlags(ctx, specSDK, map[string]any{"id": u})
+		evs, _, err := svc.EvaluateFlagsLogged(ctx, specSDK, map[string]any{"id": u})
 		if err != nil || len(evs) != 1 || evs[0].Key != "spring-sale" || !optedOut(evs[0]) {
 			t.Fatalf("EvaluateFlags(%s) = %+v, %v: want the opted-out control answer", u, evs, err)
 		}
@@ -292,7 +292,7 @@ func TestEvaluateFlagAppliesRightsAsAssign(t *testing.T) {
 		var evs []*experiments.FlagEvaluation
 		if bulk {
 			var err error
-			if evs, _, err = viaOFREP.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"}); err != nil {
+			if evs, _, err = viaOFREP.EvaluateFlagsLogged(ctx, specSDK, map[string]any{"id": "cust"}); err != nil {
 				t.Fatal(err)
 			}
 		} else {

@@ -123,7 +123,7 @@ func ask(t *testing.T, svc *experiments.Service, path, unit, exp string, attrs m
 		if path == viaFlagInBulk {
 			key += "-flag"
 		}
-		evs, _, err := svc.EvaluateFlags(ctx, specSDK, a)
+		evs, _, err := svc.EvaluateFlagsLogged(ctx, specSDK, a)
 		if err != nil {
 			t.Fatalf("EvaluateFlags(%s): %v", unit, err)
 		}
@@ -434,7 +434,7 @@ func TestOFREPSegmentReads(t *testing.T) {
 			case "assign":
 				_, err = svc.Assign(ctx, specSDK, experiments.AssignRequest{Attributes: tt.attrs, Experiments: keys})
 			case "bulk":
-				_, _, err = svc.EvaluateFlags(ctx, specSDK, tt.attrs)
+				_, _, err = svc.EvaluateFlagsLogged(ctx, specSDK, tt.attrs)
 			default:
 				_, err = svc.EvaluateFlag(ctx, specSDK, tt.call, tt.attrs)
 			}
@@ -469,7 +469,7 @@ func TestDelegatingFlagAppliesRightsAsAssign(t *testing.T) {
 	runRightsCases(t, delegatingRightsFixture, func(t *testing.T, tt rightsCase, bulk bool, keys []string, rs []experiments.AssignmentResult, got *experiments.Service) {
 		evs := map[string]*experiments.FlagEvaluation{}
 		if bulk {
-			all, _, err := got.EvaluateFlags(ctx, specSDK, map[string]any{"id": "cust"})
+			all, _, err := got.EvaluateFlagsLogged(ctx, specSDK, map[string]any{"id": "cust"})
 			if err != nil {
 				t.Fatal(err)
 			}

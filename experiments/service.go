@@ -32,6 +32,8 @@ type Service struct {
 	consent *ttlCache[bool]
 	// horizon caches the store's retention horizon (retention.go).
 	horizon *ttlCache[time.Time]
+	// exposures is the group commit of exposures (exposurebatch.go).
+	exposures *exposureBatcher
 }
 
 // NewService returns a Service over store. log may be nil.
@@ -39,9 +41,11 @@ func NewService(store Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
+	s := &Service{store: store, log: log, now: time.Now, ClockSkew: DefaultClockSkew, checkCondition: checkCondition,
 		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: newTTLCache[bool](DefaultConsentCacheTTL, maxConsentCacheEntries),
 		horizon: newTTLCache[time.Time](retentionCacheTTL, 1)}
+	s.exposures = newExposureBatcher(s)
+	return s
 }
 
 // SetClock replaces the clock, for tests.

@@ -35,6 +35,8 @@ const (
 	envMaxBodyBytes    = "PROMOLIFT_MAX_BODY_BYTES"
 	envMaxBatchEvents  = "PROMOLIFT_MAX_BATCH_EVENTS"
 	envMaxInflight     = "PROMOLIFT_MAX_INFLIGHT_INGEST"
+	envExposureBatch   = "PROMOLIFT_EXPOSURE_BATCH_EVENTS"
+	envExposureWait    = "PROMOLIFT_EXPOSURE_BATCH_WAIT"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
 	envWriteTimeout    = "PROMOLIFT_WRITE_TIMEOUT"
 	envIdleTimeout     = "PROMOLIFT_IDLE_TIMEOUT"
@@ -228,6 +230,11 @@ type serveConfig struct {
 	// -1: no limit); excess ones get 503 after a short wait.
 	MaxInflightIngest int
 
+	// ExposureBatchEvents and ExposureBatchWait bound the group commit of
+	// exposures (experiments.Service.SetExposureBatching).
+	ExposureBatchEvents int
+	ExposureBatchWait   time.Duration
+
 	// OTelEndpoint is the OTLP/HTTP URL traces are posted to ("": tracing
 	// off), OTelSampleRatio the share of new traces sampled (tracing.go).
 	OTelEndpoint    string
@@ -280,6 +287,10 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	maxBatch := o.addInt("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
 	maxInflight := o.addInt("max-inflight-ingest", envMaxInflight, "0",
 		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
+	expBatch := o.addInt("exposure-batch-events", envExposureBatch, strconv.Itoa(experiments.DefaultExposureBatchEvents),
+		"most exposures (of concurrent assign and OFREP requests) committed in one store transaction")
+	expWait := o.addDuration("exposure-batch-wait", envExposureWait, experiments.DefaultExposureBatchWait.String(),
+		"longest an assign or OFREP request waits for more exposures to share its store transaction (0: none)")
 	readTO := o.addDuration("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
 	writeTO := o.addDuration("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
 	idleTO := o.addDuration("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
@@ -329,6 +340,14 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	inflight, e3 := maxInflight.int64(-1, 100000)
 	cfg.MaxInflightIngest = int(inflight)
 	errs = append(errs, e3)
+	eb, e4 := expBatch.int64(1, experiments.MaxExposureBatchEvents)
+	cfg.ExposureBatchEvents = int(eb)
+	errs = append(errs, e4)
+	if w, err := time.ParseDuration(strings.TrimSpace(expWait.value)); err != nil || w < 0 || w > time.Second {
+		errs = append(errs, expWait.errorf("must be a duration from 0 to 1s, such as 1ms"))
+	} else {
+		cfg.ExposureBatchWait = w
+	}
 	for _, d := range []struct {
 		opt *option
 		dst *time.Duration

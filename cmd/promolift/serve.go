@@ -73,6 +73,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	log.Info("store open", "db", describeDB(cfg.DB))
 
 	svc := newService(store, log)
+	if err := svc.SetExposureBatching(cfg.ExposureBatchEvents, cfg.ExposureBatchWait); err != nil {
+		fmt.Fprintf(stderr, "promolift serve: %v\n", err)
+		return 2
+	}
 	token, created, err := svc.EnsureAdminKey(ctx, cfg.AdminKey)
 	if err != nil {
 		// The error names PROMOLIFT_ADMIN_KEY itself.

@@ -146,7 +146,7 @@ func TestOFREPParityWithAssign(t *testing.T) {
 			}
 			evals := map[string]map[string]any{}
 			if bulk {
-				status, out, _ := got.ofrep(t, "/ofrep/v1/evaluate/flags", body, auth[0], auth[1]+got.sdk)
+				status, out, _ := got.ofrep(t, "/ofrep/v1/evaluate/flags?log_exposures=true", body, auth[0], auth[1]+got.sdk)
 				flags, _ := out["flags"].([]any)
 				if status != http.StatusOK || len(flags) != 2*len(parityExperiments) {
 					t.Fatalf("bulk: %d %v", status, out)
@@ -194,6 +194,37 @@ func TestOFREPParityWithAssign(t *testing.T) {
 			}
 			if g, w := docs(got), docs(ref); g != w {
 				t.Errorf("sticky docs after OFREP %s, after /api/v1/assign %s", g, w)
+			}
+		})
+	}
+}
+
+// A bulk evaluation is a prefetch (DESIGN.md §10): it logs no exposure
+// unless the query asks with log_exposures=true; another value is a 400.
+func TestOFREPBulkLogsExposuresOnlyWhenAsked(t *testing.T) {
+	body := map[string]any{"context": map[string]any{"targetingKey": "cust"}}
+	e := newSDKEnv(t)
+	e.seedParity(t)
+	for _, tt := range []struct {
+		query  string
+		status int
+		want   int64 // exposures of seg-sale afterwards
+	}{
+		{"", http.StatusOK, 0},
+		{"?log_exposures=false", http.StatusOK, 0},
+		{"?log_exposures=maybe", http.StatusBadRequest, 0},
+		{"?log_exposures=true", http.StatusOK, 1},
+	} {
+		t.Run(tt.query, func(t *testing.T) {
+			status, out, _ := e.ofrep(t, "/ofrep/v1/evaluate/flags"+tt.query, body, "Authorization", "Bearer "+e.sdk)
+			if status != tt.status {
+				t.Fatalf("%d %v; want %d", status, out, tt.status)
+			}
+			if tt.status == http.StatusBadRequest && out["errorCode"] != "INVALID_CONTEXT" {
+				t.Errorf("answer %v; want errorCode INVALID_CONTEXT", out)
+			}
+			if n := e.exposures(t, "seg-sale"); n != tt.want {
+				t.Errorf("%d exposures of seg-sale; want %d", n, tt.want)
 			}
 		})
 	}

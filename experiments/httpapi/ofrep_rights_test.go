@@ -85,7 +85,7 @@ func TestOFREPAppliesCustomerRights(t *testing.T) {
 		for _, bulk := range []bool{false, true} {
 			name, path, keys := tt.name+"/single", "/ofrep/v1/evaluate/flags/"+tt.key, []string{tt.key}
 			if bulk {
-				name, path, keys = tt.name+"/bulk", "/ofrep/v1/evaluate/flags", []string{"budget", "cap-a", "cap-b"}
+				name, path, keys = tt.name+"/bulk", "/ofrep/v1/evaluate/flags?log_exposures=true", []string{"budget", "cap-a", "cap-b"}
 			}
 			t.Run(name, func(t *testing.T) {
 				e := newSDKEnv(t)
@@ -162,7 +162,7 @@ func TestOFREPBulkETagFollowsRights(t *testing.T) {
 		if etag != "" {
 			hdr = append([]string{"If-None-Match", etag}, auth...)
 		}
-		status, out, h := e.ofrep(t, "/ofrep/v1/evaluate/flags", body, hdr...)
+		status, out, h := e.ofrep(t, "/ofrep/v1/evaluate/flags?log_exposures=true", body, hdr...)
 		return status, out, h.Get("ETag")
 	}
 	reasonOf := func(out map[string]any, key string) any {

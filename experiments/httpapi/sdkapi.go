@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -394,16 +395,32 @@ func bulkETag(ctxJSON, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// ofrepBulk evaluates every flag for the context. The evaluation (and its
-// exposures) happens for every request, conditional ones included: the
-// client that gets 304 goes on showing the same answer.
+// ofrepBulk evaluates every flag for the context. It is a prefetch and
+// logs no exposures (DESIGN.md §10) unless the query asks for them with
+// log_exposures=true; then the evaluation and its exposures happen for
+// every request, conditional ones included: the client that gets 304 goes
+// on showing the same answer.
 func (a *api) ofrepBulk(c *gin.Context) {
+	logExposures := false
+	if v, ok := c.GetQuery("log_exposures"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			c.JSON(http.StatusBadRequest, OFREPFailure{ErrorCode: ofrepInvalid,
+				ErrorDetails: "log_exposures: must be true or false"})
+			return
+		}
+		logExposures = b
+	}
 	ctxJSON, attrs, fail, status := a.ofrepContext(c)
 	if fail != nil {
 		c.JSON(status, fail)
 		return
 	}
-	evs, _, err := a.svc.EvaluateFlags(c.Request.Context(), who(c), attrs)
+	evaluate := a.svc.EvaluateFlags
+	if logExposures {
+		evaluate = a.svc.EvaluateFlagsLogged
+	}
+	evs, _, err := evaluate(c.Request.Context(), who(c), attrs)
 	if err != nil {
 		c.Set(ctxErr, err)
 		ofrepGeneralError(c, statusOf(experiments.KindOf(err)), "the flags could not be evaluated")

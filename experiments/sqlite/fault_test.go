@@ -65,6 +65,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 		{"POST", "/api/v1/experiments", `{"key":"ro2","variants":[{"key":"a","weight":0.5},{"key":"b","weight":0.5}]}`},
 		{"POST", "/api/v1/experiments/ro/pause", ""},
 		{"POST", "/api/v1/keys", `{"name":"k","scope":"sdk"}`},
+		{"POST", "/api/v1/assign", `{"unit_id":"u9","experiments":["ro"]}`}, // its exposure
 	} {
 		w := do(r.method, r.path, r.body)
 		var p httpapi.Problem
@@ -72,6 +73,12 @@ func TestReadOnlyDatabase(t *testing.T) {
 		if w.Code != http.StatusServiceUnavailable || p.Code == "" || p.Detail == "" {
 			t.Errorf("%s %s on a read-only database: %d %s; want a 503 problem", r.method, r.path, w.Code, w.Body)
 		}
+	}
+	if w := do("POST", "/ofrep/v1/evaluate/flags/ro", `{"context":{"targetingKey":"u8"}}`); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("OFREP evaluation logging an exposure on a read-only database: %d %s; want 503", w.Code, w.Body)
+	}
+	if w := do("POST", "/api/v1/assign", `{"unit_id":"u9","experiments":["ro"],"log_exposure":false}`); w.Code != 200 {
+		t.Errorf("assign without exposure on a read-only database: %d %s; want 200", w.Code, w.Body)
 	}
 	if w := do("GET", "/api/v1/experiments/ro", ""); w.Code != 200 {
 		t.Errorf("reads must keep working on a read-only database: %d %s", w.Code, w.Body)

@@ -72,7 +72,7 @@ func askVariant(t *testing.T, svc *experiments.Service, path, unit, exp string) 
 		ev, err = svc.EvaluateFlag(ctx(t), paritySDK, key, attrs)
 		must(t, err)
 	case "bulk":
-		evs, _, err := svc.EvaluateFlags(ctx(t), paritySDK, attrs)
+		evs, _, err := svc.EvaluateFlagsLogged(ctx(t), paritySDK, attrs)
 		must(t, err)
 		i := slices.IndexFunc(evs, func(ev *experiments.FlagEvaluation) bool { return ev.Key == exp })
 		if i < 0 {
