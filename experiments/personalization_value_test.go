@@ -36,7 +36,18 @@ func TestPersonalizationValue(t *testing.T) {
 			{Variant: "personalized_offer", ROI: roi("personalized_offer", 1.5)},
 		},
 	}}}
-	pv := personalizationValue(exp, out, "purchase_revenue", "personalized_offer")
+	// The same arms as sufficient statistics (revenue = mean × units) for
+	// the choice of the best generic promotion.
+	ss := &SufficientStats{}
+	for _, a := range out.Metrics[0].Arms {
+		ss.Variants = append(ss.Variants, VariantCounts{Variant: a.Variant, Units: int64(a.Units)})
+		ss.Metrics = append(ss.Metrics, MetricSums{Variant: a.Variant, Metric: "purchase", Converted: 10, Revenue: a.Mean * a.Units})
+	}
+	generic := bestGeneric(exp, ss, "purchase", "personalized_offer")
+	if generic != "ten_off" {
+		t.Fatalf("best generic %q, want ten_off", generic)
+	}
+	pv := personalizationValue(exp, out, "purchase_revenue", "personalized_offer", generic)
 	if pv == nil {
 		t.Fatal("no personalization value")
 	}
@@ -70,7 +81,8 @@ func TestPersonalizationValue(t *testing.T) {
 
 	// Without a generic promotion arm there is nothing to compare with.
 	exp.Variants = []Variant{exp.Variants[0], exp.Variants[3], exp.Variants[4]}
-	if pv := personalizationValue(exp, out, "purchase_revenue", "personalized_offer"); pv != nil {
+	generic = bestGeneric(exp, ss, "purchase", "personalized_offer")
+	if pv := personalizationValue(exp, out, "purchase_revenue", "personalized_offer", generic); pv != nil {
 		t.Errorf("no generic promotion: got %+v", pv)
 	}
 }

@@ -91,6 +91,17 @@ type Report struct {
 	Warnings []string
 
 	input stats.AnalyzeInput
+	// money are the stats metrics whose values are money (revenue per unit).
+	money map[string]bool
+}
+
+// MetricCurrency is the currency of the values of the stats metric key:
+// the report's Currency for a revenue metric, "" for counts and rates.
+func (r *Report) MetricCurrency(key string) string {
+	if r.money[key] {
+		return r.Currency
+	}
+	return ""
 }
 
 // AnalyzeInput returns the exact stats input of the report's Analysis:
@@ -110,8 +121,8 @@ type VariantBudget struct {
 // PersonalizationValue is the incremental revenue of the personalization
 // policy over giving everyone the best single (generic) promotion:
 // (RPU of Personalized − RPU of BestGeneric) × Units, where RPU is the mean
-// of the revenue metric Metric per unit, BestGeneric the non-control,
-// non-personalized promotion arm with the highest RPU, and Units the
+// of the revenue metric Metric per unit, BestGeneric the arm bestGeneric
+// chose (the arm the personalization lift compares with too), Units the
 // personalized arm's units. Difference is the Welch difference of the two
 // arms' RPU (stats.WelchTest) and Value is Difference × Units, CI
 // included. Error is the Welch test's error, if any.
@@ -179,14 +190,19 @@ type SliceReport struct {
 	Comparisons []SliceComparison
 }
 
-// SliceComparison is one metric × non-control variant of a slice. PValue
-// is the engine's p-value of the slice's own analysis; AdjustedPValue is
-// Holm's correction of it across the slices of the dimension (per metric
-// and variant), and Significant is AdjustedPValue < alpha.
+// SliceComparison is one metric × non-control variant of a slice.
+// Absolute is the difference with its CI and PValue the p-value of the
+// engine's test of it (the decision test, see Decide) in the slice's own
+// analysis; AdjustedPValue is Holm's correction of PValue across the slices
+// of the dimension (per metric and variant), and Significant is
+// AdjustedPValue < alpha. Relative is the relative lift with the engine's
+// interval of it (RelativeLift) and RelativePValue the p-value that belongs
+// to that interval (nil when the engine has none).
 type SliceComparison struct {
 	Metric         string
 	Variant        string
 	Relative       *Interval
+	RelativePValue *float64
 	Absolute       Interval
 	PValue         float64
 	AdjustedPValue float64
@@ -312,6 +328,10 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	r := &Report{Experiment: exp, GeneratedAt: now, MultipleExposure: opts.MultipleExposure,
 		Currency: exp.currency(), Warnings: []string{}}
 	r.input = rb.input(ss, "")
+	r.money = map[string]bool{}
+	for _, m := range rb.metrics {
+		r.money[m.key] = m.revenue
+	}
 	if r.Analysis, err = analyze(r.input); err != nil {
 		return nil, fmt.Errorf("report %s: %w", key, err)
 	}
@@ -320,10 +340,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		r.MultipleExposed += v.MultipleExposed
 	}
 	r.Treatment = treatment(&r.Analysis, exp.PrimaryMetric)
-	if roi := r.Analysis.ROI; roi != nil {
-		net := Interval{Estimate: roi.Net, CI: [2]float64{roi.IncrementalCI[0] - roi.Cost, roi.IncrementalCI[1] - roi.Cost}}
-		r.NetIncrementalRevenue = &net
-	}
+	r.NetIncrementalRevenue = netIncrementalRevenue(&r.Analysis)
 	if r.MultipleExposed > 0 {
 		verb := "excluded from"
 		if opts.MultipleExposure == MultipleFirst {
@@ -357,12 +374,34 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	if exp.Personalization {
 		r.ArmROI = armROI(&r.Analysis, rb.primary+RevenueSuffix)
 		if pi := r.input.Personalization; pi != nil {
-			r.PersonalizationValue = personalizationValue(exp, &r.Analysis, rb.primary+RevenueSuffix, pi.Personalized)
+			r.PersonalizationValue = personalizationValue(exp, &r.Analysis, rb.primary+RevenueSuffix, pi.Personalized, pi.Generic)
 		}
 	}
 	s.rights(ctx, r)
 	r.Decision = Decide(exp, &r.Analysis, elapsedDays(exp, now))
 	return r, nil
+}
+
+// netIncrementalRevenue is the ROI variant's incremental revenue minus its
+// promotion cost, with its CI (the incremental revenue's CI shifted by the
+// cost); nil without an ROI or when the revenue difference could not be
+// estimated (an arm without units): stats then leaves the incremental
+// revenue and its CI at 0, and 0 − cost is no estimate.
+func netIncrementalRevenue(out *stats.AnalyzeOutput) *Interval {
+	roi := out.ROI
+	if roi == nil || !ROIEstimated(out, roi) {
+		return nil
+	}
+	return &Interval{Estimate: roi.Net, CI: [2]float64{roi.IncrementalCI[0] - roi.Cost, roi.IncrementalCI[1] - roi.Cost}}
+}
+
+// ROIEstimated reports whether roi (of out) has an estimate of the
+// incremental revenue: the absolute difference of its revenue metric was
+// computed. Without one, its IncrementalRevenue, IncrementalCI and Net are
+// zeros that stand for nothing and must not be shown.
+func ROIEstimated(out *stats.AnalyzeOutput, roi *stats.ROIOutput) bool {
+	c := findComparison(findMetric(out, roi.Metric), roi.Variant)
+	return c != nil && c.Absolute.Method != "none" && c.Absolute.Method != ""
 }
 
 // analyze is the one call into package stats.
@@ -408,6 +447,9 @@ type reportBuilder struct {
 	exp     *Experiment
 	primary string
 	metrics []metricSpec
+	// personalized and generic are the personalized arm and the best
+	// generic promotion (bestGeneric) of a personalization experiment.
+	personalized, generic string
 }
 
 func newReportBuilder(exp *Experiment, ss *SufficientStats) *reportBuilder {
@@ -448,6 +490,9 @@ func newReportBuilder(exp *Experiment, ss *SufficientStats) *reportBuilder {
 		}
 	}
 	add(rb.primary, "primary", true)
+	if rb.personalized = personalizedArm(exp); rb.personalized != "" {
+		rb.generic = bestGeneric(exp, ss, rb.primary, rb.personalized)
+	}
 	for _, m := range exp.SecondaryMetrics {
 		add(m, "secondary", false)
 	}
@@ -544,41 +589,52 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 		in.Metrics = append(in.Metrics, mi)
 	}
 	in.ROIMetric = rb.primary + RevenueSuffix
-	if exp.Personalization {
-		in.Personalization = rb.personalization(vc, ms)
+	if rb.personalized != "" {
+		in.Personalization = &stats.PersonalizationInput{Personalized: rb.personalized, Generic: rb.generic, Metric: rb.primary}
 	}
 	return in
 }
 
-// personalization names the personalized arm (the first variant whose key
-// or name starts with "personalized") and the generic arm (the best other
-// non-control arm by primary conversion rate, else control).
-func (rb *reportBuilder) personalization(vc map[string]VariantCounts, ms map[string]map[string]MetricSums) *stats.PersonalizationInput {
-	exp := rb.exp
-	pers := ""
+// personalizedArm is the personalized arm of a personalization
+// experiment: the first non-control variant whose key or name starts with
+// "personalized" ("" when there is none).
+func personalizedArm(exp *Experiment) string {
+	if !exp.Personalization {
+		return ""
+	}
 	for _, v := range exp.Variants[1:] {
 		if strings.HasPrefix(strings.ToLower(v.Key), "personalized") || strings.HasPrefix(strings.ToLower(v.Name), "personalized") {
-			pers = v.Key
-			break
+			return v.Key
 		}
 	}
-	if pers == "" {
-		return nil
-	}
-	generic, best := exp.Variants[0].Key, -1.0
+	return ""
+}
+
+// bestGeneric is the best single (generic) promotion a personalized arm is
+// compared with, chosen once per report from all analysed units (ss) so
+// that every line of the report names the same arm: among the non-control
+// variants with a promotion other than the personalized one, the highest
+// revenue per unit of the primary metric (its attributed revenue / the
+// arm's units), ties broken by the higher conversion rate of the primary
+// metric, then by the experiment's order. Control when there is no such
+// variant.
+func bestGeneric(exp *Experiment, ss *SufficientStats, primary, pers string) string {
+	vc, ms := sliceOf(ss, "")
+	best, bestRPU, bestRate := exp.Variants[0].Key, math.Inf(-1), math.Inf(-1)
 	for _, v := range exp.Variants[1:] {
-		if v.Key == pers {
+		if v.Key == pers || v.Promotion.Type == PromoNone || v.Promotion.Type == "" {
 			continue
 		}
-		rate := 0.0
-		if n := vc[v.Key].Units; n > 0 {
-			rate = float64(ms[v.Key][rb.primary].Converted) / float64(n)
+		rpu, rate := 0.0, 0.0
+		if n := float64(vc[v.Key].Units); n > 0 {
+			m := ms[v.Key][primary]
+			rpu, rate = m.Revenue/n, float64(m.Converted)/n
 		}
-		if rate > best {
-			generic, best = v.Key, rate
+		if rpu > bestRPU || rpu == bestRPU && rate > bestRate {
+			best, bestRPU, bestRate = v.Key, rpu, rate
 		}
 	}
-	return &stats.PersonalizationInput{Personalized: pers, Generic: generic, Metric: rb.primary}
+	return best
 }
 
 // armROI lists the ROI of each non-control arm on metric (the roi_metric
@@ -600,7 +656,7 @@ func armROI(out *stats.AnalyzeOutput, metric string) []stats.ROIOutput {
 // personalizationValue computes the PersonalizationValue of arm pers on
 // the revenue metric; nil when the metric, the arm or a generic promotion
 // arm is missing.
-func personalizationValue(exp *Experiment, out *stats.AnalyzeOutput, metric, pers string) *PersonalizationValue {
+func personalizationValue(exp *Experiment, out *stats.AnalyzeOutput, metric, pers, generic string) *PersonalizationValue {
 	m := findMetric(out, metric)
 	if m == nil || len(exp.Variants) == 0 {
 		return nil
@@ -613,19 +669,11 @@ func personalizationValue(exp *Experiment, out *stats.AnalyzeOutput, metric, per
 	if !ok {
 		return nil
 	}
-	var best *stats.ArmOutput
-	for _, v := range exp.Variants[1:] {
-		a, ok := arms[v.Key]
-		if !ok || v.Key == pers || v.Promotion.Type == PromoNone {
-			continue
-		}
-		if best == nil || a.Mean > best.Mean {
-			best = &a
-		}
-	}
-	if best == nil {
+	b, ok := arms[generic]
+	if !ok || generic == exp.Variants[0].Key {
 		return nil
 	}
+	best := &b
 	pv := &PersonalizationValue{Personalized: pers, BestGeneric: best.Variant, Metric: metric,
 		RevenuePerUnit: pa.Mean, GenericRevenuePerUnit: best.Mean, Units: pa.Units}
 	eff, err := stats.WelchTest(stats.Summary{N: best.Units, Mean: best.Mean, Variance: best.Variance},
@@ -716,7 +764,35 @@ func usable(c *stats.ComparisonOutput) bool {
 	return c.Error == nil || *c.Error == "baseline_zero" && c.Absolute.Method != "none"
 }
 
-// engineP is the p-value of the engine that produced c.
+// RelativeLift is the relative lift of c as reports show it, with the
+// engine's interval of it (the always-valid interval for the sequential
+// engine, the frequentist one otherwise) and the p-value that belongs to
+// that interval: the delta-method test of the relative lift for the
+// frequentist and Bayesian engines, none (nil) for the sequential engine,
+// whose only p-value is the always-valid one of the difference. The
+// decisions use the test of the difference (engineP), never this p-value;
+// rows that show a relative interval show the p-value of each, labelled.
+// Both are nil without a relative lift, and when its standard error is 0
+// (an arm without conversions: the delta method gives the zero-width
+// interval [−100%, −100%] with p = 1, which is no interval).
+func RelativeLift(c *stats.ComparisonOutput) (*Interval, *float64) {
+	if c == nil || c.Relative == nil || !(c.Relative.SE > 0) {
+		return nil, nil
+	}
+	if c.Sequential != nil {
+		if c.Sequential.RelativeCI == nil {
+			return nil, nil
+		}
+		return &Interval{Estimate: c.Relative.Estimate, CI: *c.Sequential.RelativeCI}, nil
+	}
+	p := c.Relative.PValue
+	return &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}, &p
+}
+
+// engineP is the p-value of the engine that produced c: the test of the
+// absolute difference (pooled z for proportions, Welch t or CUPED for
+// means; the always-valid p-value for the sequential engine). It is the one
+// test the decision rules use.
 func engineP(c *stats.ComparisonOutput) float64 {
 	if c.Sequential != nil {
 		return c.Sequential.PValue
@@ -808,9 +884,7 @@ func breakdown(r *Report, rb *reportBuilder, d string, ss *SufficientStats, maxS
 				c := &m.Comparisons[i]
 				sc := SliceComparison{Metric: m.Key, Variant: c.Variant, PValue: math.NaN(),
 					Absolute: Interval{Estimate: c.Absolute.Estimate, CI: c.Absolute.CI}}
-				if c.Relative != nil {
-					sc.Relative = &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}
-				}
+				sc.Relative, sc.RelativePValue = RelativeLift(c)
 				if c.Error != nil {
 					sc.Error = *c.Error
 				}
@@ -917,11 +991,8 @@ func (s *Service) series(f *fetcher, r *Report, rb *reportBuilder, q StatsQuery,
 				if c.Error != nil {
 					l.Error = *c.Error
 				}
-				if c.Relative != nil {
-					l.Valid, l.Estimate, l.CI = true, c.Relative.Estimate, c.Relative.CI
-					if c.Sequential != nil && c.Sequential.RelativeCI != nil {
-						l.CI = *c.Sequential.RelativeCI
-					}
+				if rel, _ := RelativeLift(c); rel != nil {
+					l.Valid, l.Estimate, l.CI = true, rel.Estimate, rel.CI
 				}
 				if usable(c) {
 					l.PValue = engineP(c)

@@ -179,6 +179,21 @@ func reportMoney(cur string) func(float64) string {
 }
 
 // printReport writes the report as aligned tables.
+// reportLift are the lift, CI and p-value columns of a relative lift rel
+// with the p-value relP of its interval ("—" for what is missing).
+func reportLift(rel *experiments.Interval, relP *float64) (lift, ci, p string) {
+	return httpapi.LiftCells(rel, relP, reportSigned)
+}
+
+// relPField is ", lift p = …" for the p-value of a relative interval, or ""
+// when the engine has none.
+func relPField(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return ", lift p = " + strconv.FormatFloat(*p, 'g', 3, 64)
+}
+
 func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 	money := reportMoney(r.Currency)
 	cur := ""
@@ -193,8 +208,8 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		fmt.Fprintf(w, "  · %s\n", d)
 	}
 	if h := r.Headline; h.Lift != nil {
-		fmt.Fprintf(w, "HEADLINE: %s on %s %s [%s, %s], adjusted p = %.3g\n", h.Variant, h.Metric, reportSigned(*h.Lift),
-			reportSigned(h.CI[0]), reportSigned(h.CI[1]), h.AdjustedPValue)
+		fmt.Fprintf(w, "HEADLINE: %s on %s %s [%s, %s]%s; difference p = %.3g, adjusted p = %.3g\n", h.Variant, h.Metric,
+			reportSigned(*h.Lift), reportSigned(h.CI[0]), reportSigned(h.CI[1]), relPField(h.RelativePValue), h.PValue, h.AdjustedPValue)
 	}
 	fmt.Fprintln(w)
 
@@ -210,7 +225,7 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 	fmt.Fprintln(w)
 
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METRIC\tROLE\tVARIANT\tCONTROL\tVARIANT VALUE\tLIFT\tCI\tP\tADJ P\tSIGNIFICANT")
+	fmt.Fprintln(tw, "METRIC\tROLE\tVARIANT\tCONTROL\tVARIANT VALUE\tLIFT\tLIFT CI\tLIFT P\tDIFF P\tADJ DIFF P\tSIGNIFICANT")
 	for _, m := range r.Analysis.Metrics {
 		ctrl := map[bool]string{}
 		val := func(mean float64) string {
@@ -227,11 +242,8 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			}
 		}
 		for _, c := range m.Comparisons {
-			lift, ci := "—", "—"
-			if c.Relative != nil {
-				lift = reportSigned(c.Relative.Estimate)
-				ci = "[" + reportSigned(c.Relative.CI[0]) + ", " + reportSigned(c.Relative.CI[1]) + "]"
-			}
+			rel, relP := experiments.RelativeLift(&c)
+			lift, ci, lp := reportLift(rel, relP)
 			p := c.Absolute.PValue
 			if c.Sequential != nil {
 				p = c.Sequential.PValue
@@ -243,8 +255,8 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			if c.Error != nil {
 				sig += " (" + *c.Error + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Key, m.Role, c.Variant, ctrl[true], arms[c.Variant],
-				lift, ci, p, c.AdjustedPValue, sig)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3g\t%.3g\t%s\n", m.Key, m.Role, c.Variant, ctrl[true], arms[c.Variant],
+				lift, ci, lp, p, c.AdjustedPValue, sig)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -268,9 +280,11 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		} else if roi.Error != nil {
 			fmt.Fprintf(w, "n/a (%s)", *roi.Error)
 		}
-		fmt.Fprintf(w, "; incremental revenue %s, cost %s, net %s", money(roi.IncrementalRevenue), money(roi.Cost), money(roi.Net))
 		if n := r.NetIncrementalRevenue; n != nil {
-			fmt.Fprintf(w, " [%s, %s]", money(n.CI[0]), money(n.CI[1]))
+			fmt.Fprintf(w, "; incremental revenue %s, cost %s, net %s [%s, %s]", money(roi.IncrementalRevenue), money(roi.Cost),
+				money(n.Estimate), money(n.CI[0]), money(n.CI[1]))
+		} else {
+			fmt.Fprintf(w, "; incremental revenue not estimated, cost %s", money(roi.Cost))
 		}
 		fmt.Fprintf(w, "%s\n", cur)
 	}
@@ -314,7 +328,11 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		} else if roi.Error != nil {
 			fmt.Fprintf(w, "n/a (%s)", *roi.Error)
 		}
-		fmt.Fprintf(w, "; net %s%s\n", money(roi.Net), cur)
+		if experiments.ROIEstimated(&r.Analysis, &roi) {
+			fmt.Fprintf(w, "; net %s%s\n", money(roi.Net), cur)
+		} else {
+			fmt.Fprintf(w, "; net not estimated\n")
+		}
 	}
 	if pv := r.PersonalizationValue; pv != nil {
 		fmt.Fprintf(w, "Personalization value over %s for everyone: %s [%s, %s]%s (%s vs %s per customer × %.0f)",
@@ -328,7 +346,7 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 	for _, b := range r.Breakdowns {
 		fmt.Fprintf(w, "\nBY %s (%s; adjusted p: Holm across slices)\n", strings.ToUpper(b.Dimension), e.PrimaryMetric)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "SLICE\tVARIANT\tUNITS\tLIFT\tCI\tP\tADJ P")
+		fmt.Fprintln(tw, "SLICE\tVARIANT\tUNITS\tLIFT\tLIFT CI\tLIFT P\tDIFF P\tADJ DIFF P")
 		for _, s := range b.Slices {
 			units := map[string]int64{}
 			for _, v := range s.Variants {
@@ -338,12 +356,12 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 				if c.Metric != r.Headline.Metric {
 					continue
 				}
-				lift, ci := "—", "—"
+				var rel *experiments.Interval
 				if c.Relative != nil {
-					lift = reportSigned(c.Relative.Estimate)
-					ci = "[" + reportSigned(c.Relative.CI[0]) + ", " + reportSigned(c.Relative.CI[1]) + "]"
+					rel = &experiments.Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%.3g\t%.3g\n", s.Slice, c.Variant, units[c.Variant], lift, ci, c.PValue, c.AdjustedPValue)
+				lift, ci, lp := reportLift(rel, c.RelativePValue)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%.3g\t%.3g\n", s.Slice, c.Variant, units[c.Variant], lift, ci, lp, c.PValue, c.AdjustedPValue)
 			}
 		}
 		if err := tw.Flush(); err != nil {

@@ -170,7 +170,7 @@ func TestReportCommand(t *testing.T) {
 		// the header's do.
 		mt := block(t, out, "VARIANT VALUE")
 		hs := columnStarts(mt[0])
-		if len(mt) < 3 || len(hs) != 10 {
+		if len(mt) < 3 || len(hs) != 11 {
 			t.Fatalf("metric table:\n%s", strings.Join(mt, "\n"))
 		}
 		for _, l := range mt[1:] {

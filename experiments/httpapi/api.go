@@ -195,6 +195,7 @@ var (
 		{"DELETE", "/api/v1/keys/:id", scopeAdmin},
 		{"GET", "/api/v1/audit", scopeAdmin},
 		{"POST", "/api/v1/events", scopeSDK},
+		{"GET", ReportDocsPath, nil},
 	}
 )
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/promolift/promolift/docs"
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/stats"
 )
@@ -84,6 +85,16 @@ func (a *api) registerReportRoutes(r *gin.Engine) {
 	r.GET("/api/v1/experiments/:key/report", a.reportAuth(false), a.getReport)
 	r.GET("/experiments", a.reportAuth(true), a.reportIndexPage)
 	r.GET("/experiments/:key", a.reportAuth(true), a.reportPage)
+	r.GET(ReportDocsPath, reportDocs)
+}
+
+// ReportDocsPath serves docs/report.md, the definitions of the report's
+// figures, as plain text; the HTML report links to it.
+const ReportDocsPath = "/docs/report"
+
+func reportDocs(c *gin.Context) {
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", docs.Report)
 }
 
 // reportAuth authenticates a key of scope analyst or admin from the
@@ -283,12 +294,17 @@ type ReportExperimentDTO struct {
 	EndedAt          *time.Time `json:"ended_at"`
 }
 
-// HeadlineDTO is the primary metric's relative lift of the treatment.
+// HeadlineDTO is the primary metric's relative lift of the treatment with
+// the engine's interval of it and relative_p_value, the p-value that
+// belongs to that interval (null for the sequential engine). p_value and
+// adjusted_p_value are those of the engine's test of the difference, the
+// test the decision uses.
 type HeadlineDTO struct {
 	Metric         string      `json:"metric"`
 	Variant        string      `json:"variant"`
 	Lift           *float64    `json:"lift"`
 	CI             *[2]float64 `json:"ci"`
+	RelativePValue *float64    `json:"relative_p_value"`
 	PValue         float64     `json:"p_value"`
 	AdjustedPValue float64     `json:"adjusted_p_value"`
 	Significant    bool        `json:"significant"`
@@ -345,12 +361,16 @@ type SliceDTO struct {
 	Comparisons []SliceComparisonDTO `json:"comparisons"`
 }
 
-// SliceComparisonDTO is one metric × variant of a slice.
+// SliceComparisonDTO is one metric × variant of a slice: p_value is the
+// p-value of the difference in absolute (the decision test),
+// relative_p_value the one that belongs to the relative interval (null for
+// the sequential engine).
 type SliceComparisonDTO struct {
 	Metric         string       `json:"metric"`
 	Variant        string       `json:"variant"`
 	Absolute       IntervalDTO  `json:"absolute"`
 	Relative       *IntervalDTO `json:"relative"`
+	RelativePValue *float64     `json:"relative_p_value"`
 	PValue         float64      `json:"p_value"`
 	AdjustedPValue float64      `json:"adjusted_p_value"`
 	Significant    bool         `json:"significant"`
@@ -477,12 +497,8 @@ func headline(r *experiments.Report) HeadlineDTO {
 	if c.Sequential != nil {
 		h.PValue = c.Sequential.PValue
 	}
-	if c.Relative != nil {
-		l, ci := c.Relative.Estimate, c.Relative.CI
-		if c.Sequential != nil && c.Sequential.RelativeCI != nil {
-			ci = *c.Sequential.RelativeCI
-		}
-		h.Lift, h.CI = &l, &ci
+	if rel, p := experiments.RelativeLift(c); rel != nil {
+		h.Lift, h.CI, h.RelativePValue = &rel.Estimate, &rel.CI, p
 	}
 	return h
 }
@@ -551,7 +567,8 @@ func breakdownDTO(b *experiments.Breakdown) BreakdownDTO {
 		sd := SliceDTO{Slice: s.Slice, Units: s.Units, Variants: variantDTOs(s.Variants), Comparisons: []SliceComparisonDTO{}}
 		for _, c := range s.Comparisons {
 			cd := SliceComparisonDTO{Metric: c.Metric, Variant: c.Variant, Absolute: IntervalDTO(c.Absolute),
-				PValue: c.PValue, AdjustedPValue: c.AdjustedPValue, Significant: c.Significant, Error: c.Error}
+				RelativePValue: c.RelativePValue, PValue: c.PValue, AdjustedPValue: c.AdjustedPValue,
+				Significant: c.Significant, Error: c.Error}
 			if c.Relative != nil {
 				rel := IntervalDTO(*c.Relative)
 				cd.Relative = &rel
@@ -570,12 +587,16 @@ func breakdownDTO(b *experiments.Breakdown) BreakdownDTO {
 // Arm columns (units, sum, mean) describe the row's variant; comparison
 // columns (abs_*, rel_*, p_value, adjusted_p_value, significant, error)
 // compare it with control and are empty on the control's rows. p_value is
-// the engine's p-value; adjusted_p_value is corrected across metrics and
-// variants (Holm, the analysis' correction) for dimension "all", and
-// across the dimension's slices (Holm) for breakdown rows.
+// the p-value of the engine's test of the difference abs_* (the decision
+// test); rel_p_value is the p-value that belongs to the relative interval
+// rel_* (empty when the engine has none: sequential); adjusted_p_value is
+// p_value corrected across metrics and variants (Holm, the analysis'
+// correction) for dimension "all", and across the dimension's slices
+// (Holm) for breakdown rows. currency is the currency of the money in sum,
+// mean, control_mean and abs_* on rows of revenue metrics (empty on others).
 var ReportCSVColumns = []string{"dimension", "slice", "metric", "metric_type", "role", "variant", "is_control",
 	"units", "sum", "mean", "control_mean", "abs_estimate", "abs_ci_low", "abs_ci_high",
-	"rel_estimate", "rel_ci_low", "rel_ci_high", "p_value", "adjusted_p_value", "significant", "error"}
+	"rel_estimate", "rel_ci_low", "rel_ci_high", "rel_p_value", "p_value", "adjusted_p_value", "significant", "error", "currency"}
 
 func fnum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -604,7 +625,7 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 					}
 				}
 				if c == nil {
-					row = append(row, "", "", "", "", "", "", "", "", "", "")
+					row = append(row, "", "", "", "", "", "", "", "", "", "", "")
 				} else {
 					p, adj, sig := c.Absolute.PValue, c.AdjustedPValue, c.Significant
 					if c.Sequential != nil {
@@ -614,10 +635,16 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 						p, adj, sig = sc.PValue, sc.AdjustedPValue, sc.Significant
 					}
 					row = append(row, fnum(c.Absolute.Estimate), fnum(c.Absolute.CI[0]), fnum(c.Absolute.CI[1]))
-					if c.Relative != nil {
-						row = append(row, fnum(c.Relative.Estimate), fnum(c.Relative.CI[0]), fnum(c.Relative.CI[1]))
+					rel, relP := experiments.RelativeLift(c)
+					if rel != nil {
+						row = append(row, fnum(rel.Estimate), fnum(rel.CI[0]), fnum(rel.CI[1]))
 					} else {
 						row = append(row, "", "", "")
+					}
+					if relP != nil {
+						row = append(row, fnum(*relP))
+					} else {
+						row = append(row, "")
 					}
 					e := ""
 					if c.Error != nil {
@@ -625,6 +652,7 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 					}
 					row = append(row, fnum(p), fnum(adj), strconv.FormatBool(sig), e)
 				}
+				row = append(row, r.MetricCurrency(m.Key))
 				if err := w.Write(row); err != nil {
 					return err
 				}
@@ -688,6 +716,7 @@ type reportPageData struct {
 	HourChannel *heatmapView
 	Cohorts     *cohortView
 	ROI         *roiView
+	ArmROI      []roiView
 	Pers        *persView
 	CSVURL      string
 	JSONURL     string
@@ -705,9 +734,9 @@ type liftChart struct {
 }
 
 type metricRow struct {
-	Metric, Role, Variant, Control, Treat, Lift, CI, P, AdjP string
-	Significant                                              bool
-	Error                                                    string
+	Metric, Role, Variant, Control, Treat, Lift, CI, RelP, P, AdjP string
+	Significant                                                    bool
+	Error                                                          string
 	// CUPED notes the regression adjustment when it was applied.
 	CUPED string
 }
@@ -771,8 +800,8 @@ type breakdownTable struct {
 }
 
 type breakdownRow struct {
-	Slice, Variant, Units, Rate, Lift, CI, P, AdjP string
-	Significant                                    bool
+	Slice, Variant, Units, Rate, Lift, CI, RelP, P, AdjP string
+	Significant                                          bool
 }
 
 type roiView struct {
@@ -814,7 +843,8 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	h := resp.Headline
 	if h.Lift != nil {
 		d.Headline = fmt.Sprintf("%s on %s: %s%s", h.Variant, h.Metric, signed(*h.Lift), "")
-		d.LiftCI = fmt.Sprintf("95%% CI [%s, %s], p = %s", signed(h.CI[0]), signed(h.CI[1]), strconv.FormatFloat(h.AdjustedPValue, 'g', 3, 64))
+		d.LiftCI = fmt.Sprintf("95%% CI [%s, %s]%s; test of the difference (the decision's): p = %s, adjusted p = %s",
+			signed(h.CI[0]), signed(h.CI[1]), relPText(h.RelativePValue), pvalText(h.PValue), pvalText(h.AdjustedPValue))
 		if a := resp.Analysis.Alpha; a > 0 && a != 0.05 {
 			d.LiftCI = strings.Replace(d.LiftCI, "95%", strconv.FormatFloat(100*(1-a), 'g', 4, 64)+"%", 1)
 		}
@@ -857,10 +887,8 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 					row.Treat = armText(m.Type, a.Mean, money)
 				}
 			}
-			if cmp.Relative != nil {
-				row.Lift = signed(cmp.Relative.Estimate)
-				row.CI = "[" + signed(cmp.Relative.CI[0]) + ", " + signed(cmp.Relative.CI[1]) + "]"
-			}
+			rel, relP := experiments.RelativeLift(&cmp)
+			row.Lift, row.CI, row.RelP = liftTexts(rel, relP)
 			if cmp.Error != nil {
 				row.Error = plainCode(*cmp.Error)
 			}
@@ -868,7 +896,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			if cmp.Sequential != nil {
 				p = cmp.Sequential.PValue
 			}
-			row.P, row.AdjP = strconv.FormatFloat(p, 'g', 3, 64), strconv.FormatFloat(cmp.AdjustedPValue, 'g', 3, 64)
+			row.P, row.AdjP = pvalText(p), pvalText(cmp.AdjustedPValue)
 			if cu := cmp.CUPED; cu != nil && cu.Applied {
 				row.CUPED = fmt.Sprintf("CUPED θ = %.3g, variance −%.1f%%", cu.Theta, 100*cu.VarianceReduction)
 			}
@@ -889,35 +917,23 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 				}
 				v := rates[cmp.Variant]
 				row := breakdownRow{Slice: s.Slice, Variant: cmp.Variant, Units: strconv.FormatInt(v.Units, 10),
-					Rate: pct(v.ConversionRate) + " vs " + pct(rates[resp.Analysis.Control].ConversionRate), Lift: "—", CI: "—",
-					P: strconv.FormatFloat(cmp.PValue, 'g', 3, 64), AdjP: strconv.FormatFloat(cmp.AdjustedPValue, 'g', 3, 64),
-					Significant: cmp.Significant}
+					Rate: pct(v.ConversionRate) + " vs " + pct(rates[resp.Analysis.Control].ConversionRate),
+					P:    pvalText(cmp.PValue), AdjP: pvalText(cmp.AdjustedPValue), Significant: cmp.Significant}
+				var rel *experiments.Interval
 				if cmp.Relative != nil {
-					row.Lift = signed(cmp.Relative.Estimate)
-					row.CI = "[" + signed(cmp.Relative.CI[0]) + ", " + signed(cmp.Relative.CI[1]) + "]"
+					rel = &experiments.Interval{Estimate: cmp.Relative.Estimate, CI: cmp.Relative.CI}
 				}
+				row.Lift, row.CI, row.RelP = liftTexts(rel, cmp.RelativePValue)
 				bt.Rows = append(bt.Rows, row)
 			}
 		}
 		d.Breakdowns = append(d.Breakdowns, bt)
 	}
 	if roi := resp.Analysis.ROI; roi != nil {
-		rv := &roiView{Variant: roi.Variant, Incremental: money(roi.IncrementalRevenue),
-			IncrementalCI: "[" + money(roi.IncrementalCI[0]) + ", " + money(roi.IncrementalCI[1]) + "]",
-			Cost:          money(roi.Cost), Net: money(roi.Net), ROI: "—", CI: "—"}
-		if roi.ROI != nil {
-			rv.ROI = pct(*roi.ROI)
-		}
-		if roi.CI != nil {
-			rv.CI = "[" + pct(roi.CI[0]) + ", " + pct(roi.CI[1]) + "]"
-		}
-		if n := resp.NetIncrementalRevenue; n != nil {
-			rv.NetCI = "[" + money(n.CI[0]) + ", " + money(n.CI[1]) + "]"
-		}
-		if roi.Error != nil {
-			rv.Error = plainCode(*roi.Error)
-		}
-		d.ROI = rv
+		d.ROI = newROIView(&resp.Analysis, roi, money)
+	}
+	for i := range resp.ArmROI {
+		d.ArmROI = append(d.ArmROI, *newROIView(&resp.Analysis, &resp.ArmROI[i], money))
 	}
 	if pl := resp.Analysis.PersonalizationLift; pl != nil {
 		pv := &persView{Personalized: pl.Personalized, Generic: pl.Generic, Metric: pl.Metric, Lift: signed(pl.Estimate), CI: "—"}
@@ -932,6 +948,59 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	d.Cohorts = buildCohorts(resp.Cohorts)
 	return d
 }
+
+// newROIView shows roi; without an estimate of the incremental revenue
+// (experiments.ROIEstimated) only its cost and error are shown.
+func newROIView(out *stats.AnalyzeOutput, roi *stats.ROIOutput, money func(float64) string) *roiView {
+	rv := &roiView{Variant: roi.Variant, Cost: money(roi.Cost), ROI: "—", CI: "—", Incremental: "—", Net: "—"}
+	if experiments.ROIEstimated(out, roi) {
+		rv.Incremental, rv.Net = money(roi.IncrementalRevenue), money(roi.Net)
+		rv.IncrementalCI = "[" + money(roi.IncrementalCI[0]) + ", " + money(roi.IncrementalCI[1]) + "]"
+		rv.NetCI = "[" + money(roi.IncrementalCI[0]-roi.Cost) + ", " + money(roi.IncrementalCI[1]-roi.Cost) + "]"
+	}
+	if roi.ROI != nil {
+		rv.ROI = pct(*roi.ROI)
+	}
+	if roi.CI != nil {
+		rv.CI = "[" + pct(roi.CI[0]) + ", " + pct(roi.CI[1]) + "]"
+	}
+	if roi.Error != nil {
+		rv.Error = plainCode(*roi.Error)
+	}
+	return rv
+}
+
+// liftTexts are the lift, CI and p-value cells of a relative lift rel
+// with the p-value relP of its interval, in the page's format.
+func liftTexts(rel *experiments.Interval, relP *float64) (lift, ci, p string) {
+	return LiftCells(rel, relP, signed)
+}
+
+// LiftCells are the lift, CI and p-value cells of a relative lift rel
+// with the p-value relP of its interval, the lift and CI written by
+// signed ("—" for what is missing).
+func LiftCells(rel *experiments.Interval, relP *float64, signed func(float64) string) (lift, ci, p string) {
+	lift, ci, p = "—", "—", "—"
+	if rel != nil {
+		lift = signed(rel.Estimate)
+		ci = "[" + signed(rel.CI[0]) + ", " + signed(rel.CI[1]) + "]"
+	}
+	if relP != nil {
+		p = pvalText(*relP)
+	}
+	return lift, ci, p
+}
+
+// relPText is ", p = …" for the p-value of a relative interval, or "" when
+// the engine has none.
+func relPText(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return ", p = " + pvalText(*p)
+}
+
+func pvalText(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) }
 
 func signed(v float64) string {
 	s := pct(v)
@@ -977,6 +1046,7 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 	type row struct {
 		label string
 		c     *stats.ComparisonOutput
+		rel   *experiments.Interval // the engine's relative interval
 	}
 	var rows []row
 	var vals []float64
@@ -984,9 +1054,10 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 		m := &out.Metrics[i]
 		for j := range m.Comparisons {
 			c := &m.Comparisons[j]
-			rows = append(rows, row{m.Key + " · " + c.Variant, c})
-			if c.Relative != nil {
-				vals = append(vals, c.Relative.CI[0], c.Relative.CI[1], c.Relative.Estimate)
+			rel, _ := experiments.RelativeLift(c)
+			rows = append(rows, row{m.Key + " · " + c.Variant, c, rel})
+			if rel != nil {
+				vals = append(vals, rel.CI[0], rel.CI[1], rel.Estimate)
 			}
 		}
 	}
@@ -1002,7 +1073,7 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 	for i, r := range rows {
 		y := top + rowH*float64(i) + rowH/2
 		s.text(left-8, y+4, "end", "label", r.label)
-		if r.c.Relative == nil {
+		if r.rel == nil {
 			s.text(x.at(0)+6, y+4, "start", "na", "n/a")
 			continue
 		}
@@ -1010,7 +1081,7 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 		if r.c.Significant {
 			cls = "ci sig"
 		}
-		rel := r.c.Relative
+		rel := r.rel
 		s.line(x.at(rel.CI[0]), y, x.at(rel.CI[1]), y, cls)
 		s.line(x.at(rel.CI[0]), y-5, x.at(rel.CI[0]), y+5, cls)
 		s.line(x.at(rel.CI[1]), y-5, x.at(rel.CI[1]), y+5, cls)

@@ -23,7 +23,11 @@ func TestReportPageRightsAndPersonalization(t *testing.T) {
 			{Variant: "ten_off", Spent: 12345, Budget: 10000, Exhausted: true},
 			{Variant: "personalized_offer", Spent: 500, Budget: 10000}},
 		CappedUnits: &capped,
-		ArmROI:      []stats.ROIOutput{{Variant: "personalized_offer", ROI: &roi, Net: 2500, Cost: 5000, IncrementalRevenue: 7500}},
+		ArmROI: []stats.ROIOutput{{Variant: "personalized_offer", Metric: "purchase_revenue", ROI: &roi, Net: 2500, Cost: 5000,
+			IncrementalRevenue: 7500}},
+		// The comparison the ROI comes from (an estimated difference).
+		Analysis: stats.AnalyzeOutput{Control: "control", Metrics: []stats.MetricOutput{{Key: "purchase_revenue",
+			Comparisons: []stats.ComparisonOutput{{Variant: "personalized_offer", Absolute: stats.AbsoluteOutput{Method: "welch_t"}}}}}},
 		PersonalizationValue: &experiments.PersonalizationValue{Personalized: "personalized_offer", BestGeneric: "ten_off",
 			Metric: "purchase_revenue", RevenuePerUnit: 1500, GenericRevenuePerUnit: 1200, Units: 100,
 			Difference: experiments.Interval{Estimate: 300, CI: [2]float64{-100, 700}},

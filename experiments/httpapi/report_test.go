@@ -500,3 +500,23 @@ func TestSVGBuilderDeterministic(t *testing.T) {
 		t.Fatalf("bars %v %s", c, bars)
 	}
 }
+
+// TestReportLinksItsSemantics: the HTML report links to the page that
+// defines its figures, which the server serves without a key.
+func TestReportLinksItsSemantics(t *testing.T) {
+	e := newReportEnv(t)
+	_, body := e.get(t, "/experiments/spring-sale", e.analyst)
+	if !strings.Contains(string(body), `href="`+ReportDocsPath+`"`) {
+		t.Fatalf("the report does not link to %s", ReportDocsPath)
+	}
+	resp, doc := e.get(t, ReportDocsPath, "")
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("%s: status %d, %s", ReportDocsPath, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"both ends included", "First exposure", "multiple_exposure", "CUPED pre-period",
+		"Promotion cost rules", "Refunds", "net incremental revenue", "## Decision", "Currencies", "Channel"} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("the report semantics lack %q", want)
+		}
+	}
+}
