@@ -7,6 +7,9 @@
 #   make bench   benchmarks against the anchors; writes docs/performance.md
 #   make fuzz    long fuzz runs (FUZZTIME each, default 10m)
 #   make lint    gofmt, go vet, staticcheck
+#   make test-policy-sim  the policy simulator at full size: 200 simulated
+#                tests through the API (about 15 minutes) and 2000 Monte
+#                Carlo runs of the estimators
 
 GO        ?= go
 SHELL     := /bin/bash
@@ -14,7 +17,7 @@ SHELL     := /bin/bash
 FUZZTIME  ?= 10m
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
-.PHONY: all build test test-go deps-test lint fuzz bench clean
+.PHONY: all build test test-go deps-test lint fuzz bench clean test-policy-sim
 
 all: build
 
@@ -52,6 +55,10 @@ test-go:
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 20000x ./stats
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 3000x ./experiments/httpapi
 	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime 2000x ./experiments/httpapi
+
+test-policy-sim:
+	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
+	PROMOLIFT_POLICY_SIM_RUNS=200 $(GO) test -count=1 -timeout 60m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -2,7 +2,9 @@ package experiments
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
 	"hash/fnv"
 	"time"
 
@@ -262,3 +264,110 @@ func (s *Service) Policy(ctx context.Context, key string, opts PolicyOptions) (*
 
 // Currency is the currency of e's promotions ("" when none names one).
 func (e *Experiment) Currency() string { return e.currency() }
+
+// FollowUp asks for a follow-up experiment of a learned policy.
+type FollowUp struct {
+	// Key of the new experiment; default: the experiment's key and
+	// "-policy".
+	Key string
+	// Weights of control, the best single promotion and the personalized
+	// arm; default 1/3 each (0.34, 0.33, 0.33).
+	Weights *[3]float64
+	PolicyOptions
+}
+
+// PersonalizedVariant is the key of a follow-up's personalized arm.
+const PersonalizedVariant = "personalized"
+
+// PolicyFollowUp learns the policy of experiment key and creates a draft
+// experiment to validate it live: control (the original control), the
+// best single promotion for everyone, and a personalized arm that applies
+// the learned rules. The personalized arm's flag value is the rule table,
+// {"policy": {"features": [...], "rules": [{"segment": {...}, "variant":
+// "ten_off", "promotion": {...}}], "default": "<variant>"}}: the app gives
+// a customer the promotion of the customer's cell (the default one for a
+// cell not in the table) and reports the promotion_cost of each order.
+// The experiment breaks down by the features (so its exposures carry them
+// and its report shows each cell), is a personalization test, and keeps
+// the original's primary metric, attribution window, environment and
+// targeting. With a budget B (for U units), the personalized and the
+// best-single arm may each spend B × their weight: the same money, so the
+// comparison is fair, and assignment stops promoting once it is spent.
+func (s *Service) PolicyFollowUp(ctx context.Context, who Principal, key string, f FollowUp) (*Experiment, *policy.Output, error) {
+	out, src, err := s.Policy(ctx, key, f.PolicyOptions)
+	if err != nil {
+		return nil, nil, err
+	}
+	if out.Error != "" || out.BestSingle.Variant == "" {
+		return nil, nil, &Error{Kind: KindConflict, Code: "no_policy", Field: "key",
+			Message: fmt.Sprintf("experiment %q has no data to learn a policy from (%s)", key, out.Error)}
+	}
+	w := [3]float64{0.34, 0.33, 0.33}
+	if f.Weights != nil {
+		w = *f.Weights
+	}
+	if f.Key == "" {
+		f.Key = key + "-policy"
+	}
+	best := src.Variant(out.BestSingle.Variant)
+	ctrl := src.Variants[0]
+	// The personalized arm's promotion: that of the rule arm serving the
+	// most units (its cost rule and currency describe the arm; the cost of
+	// each order is the one the app reports).
+	units := map[string]float64{}
+	for _, r := range out.Rules {
+		if r.Variant != ctrl.Key {
+			units[r.Variant] += r.Units
+		}
+	}
+	main := best
+	for k, n := range units {
+		if v := src.Variant(k); v != nil && (n > units[main.Key] || n == units[main.Key] && k < main.Key) {
+			main = v
+		}
+	}
+	type ruleDoc struct {
+		Segment   map[string]string `json:"segment"`
+		Variant   string            `json:"variant"`
+		Promotion map[string]any    `json:"promotion"`
+	}
+	promo := func(v *Variant) map[string]any {
+		return map[string]any{"type": v.Promotion.Type, "value": v.Promotion.Value, "cost_rule": v.Promotion.CostRule,
+			"unit_cost": v.Promotion.UnitCost, "currency": v.Promotion.Currency}
+	}
+	rules := make([]ruleDoc, 0, len(out.Rules))
+	for _, r := range out.Rules {
+		rules = append(rules, ruleDoc{Segment: r.Segment, Variant: r.Variant, Promotion: promo(src.Variant(r.Variant))})
+	}
+	doc, err := json.Marshal(map[string]any{"policy": map[string]any{"features": out.Features, "rules": rules, "default": best.Key}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy follow-up: %w", err)
+	}
+	persKey := PersonalizedVariant
+	if best.Key == persKey || ctrl.Key == persKey {
+		persKey = "learned_policy"
+	}
+	pers := Variant{Key: persKey, Name: "Personalized (learned policy)", Weight: w[2],
+		Promotion: main.Promotion, FlagValue: doc}
+	bs := *best
+	bs.Weight = w[1]
+	c := ctrl
+	c.Weight = w[0]
+	pers.Promotion.Budget, bs.Promotion.Budget = 0, 0
+	if f.Budget != nil {
+		pers.Promotion.Budget = int64(math.Round(float64(*f.Budget) * w[2]))
+		bs.Promotion.Budget = int64(math.Round(float64(*f.Budget) * w[1]))
+	}
+	e := &Experiment{Key: f.Key, Name: "Learned policy vs " + best.Key + ": " + src.Name,
+		Hypothesis: fmt.Sprintf("The policy learned from %s (value %.2f per unit, %.2f over %s) beats the best single promotion on %s per unit",
+			key, out.Value.Estimate, out.GainOverBestSingle.Estimate, best.Key, out.Metric),
+		Owner: src.Owner, Environment: src.Environment, Coverage: src.Coverage, Condition: src.Condition,
+		Variants: []Variant{c, bs, pers}, PrimaryMetric: src.PrimaryMetric, SecondaryMetrics: src.SecondaryMetrics,
+		GuardrailMetrics: src.GuardrailMetrics, AttributionWindow: src.AttributionWindow, Segments: out.Features,
+		Personalization: true, Engine: src.Engine, SequentialTuning: src.SequentialTuning, CapGroup: src.CapGroup,
+		MinROI: src.MinROI}
+	if err := s.CreateExperiment(ctx, who, e); err != nil {
+		return nil, nil, err
+	}
+	return e, out, nil
+}

@@ -185,6 +185,7 @@ var (
 		{"POST", "/api/v1/experiments/:key/archive", scopeAdmin},
 		{"POST", "/api/v1/experiments/:key/rerandomize", scopeAdmin},
 		{"GET", "/api/v1/experiments/:key/policy", scopeAnalyst},
+		{"POST", "/api/v1/experiments/:key/policy/experiment", scopeAdmin},
 		{"POST", "/api/v1/flags", scopeAdmin},
 		{"GET", "/api/v1/flags", scopeReader},
 		{"GET", "/api/v1/flags/:key", scopeReader},

@@ -13,10 +13,12 @@ import (
 	"github.com/promolift/promolift/stats/policy"
 )
 
-// Policy learning (DESIGN.md §10): GET /api/v1/experiments/{key}/policy.
+// Policy learning (DESIGN.md §10): GET /api/v1/experiments/{key}/policy
+// and POST /api/v1/experiments/{key}/policy/experiment (the follow-up).
 
 func (a *api) registerPolicyRoutes(v1 *gin.RouterGroup) {
 	v1.GET("/experiments/:key/policy", a.require(experiments.ScopeAnalyst), a.getPolicy)
+	v1.POST("/experiments/:key/policy/experiment", a.require(experiments.ScopeAdmin), a.createFollowUp)
 }
 
 // PolicyResponse is the policy JSON: the experiment, its currency (money
@@ -135,4 +137,80 @@ func NewPolicyResponse(e *experiments.Experiment, opts experiments.PolicyOptions
 		h = strconv.Itoa(int(opts.Horizon/(24*time.Hour))) + "d"
 	}
 	return PolicyResponse{Experiment: e.Key, Currency: e.Currency(), Horizon: h, Output: out}
+}
+
+// FollowUpRequest is the body of POST
+// /api/v1/experiments/{key}/policy/experiment (every field optional).
+type FollowUpRequest struct {
+	Key         string   `json:"key"`
+	Features    []string `json:"features"`
+	Budget      *int64   `json:"budget"`
+	Metric      string   `json:"metric"`
+	HorizonDays int64    `json:"horizon_days"`
+	Units       int64    `json:"units"`
+	Folds       int      `json:"folds"`
+	Weights     *struct {
+		Control      float64 `json:"control"`
+		BestSingle   float64 `json:"best_single"`
+		Personalized float64 `json:"personalized"`
+	} `json:"weights"`
+}
+
+// FollowUpResponse is the draft experiment created and the policy it
+// validates.
+type FollowUpResponse struct {
+	Experiment ExperimentResponse `json:"experiment"`
+	Policy     PolicyResponse     `json:"policy"`
+}
+
+func (a *api) createFollowUp(c *gin.Context) {
+	var req FollowUpRequest
+	if c.Request.ContentLength != 0 {
+		if err := a.decodeBody(c, &req); err != nil {
+			abortProblem(c, err)
+			return
+		}
+	}
+	key := c.Param("key")
+	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
+		abortProblem(c, err)
+		return
+	}
+	var errs experiments.ValidationErrors
+	if req.HorizonDays < 0 || req.HorizonDays > 365 {
+		errs = append(errs, &experiments.Error{Kind: experiments.KindInvalid, Code: "out_of_range", Field: "horizon_days",
+			Message: "horizon_days must be between 0 (the attribution window) and 365"})
+	}
+	f := experiments.FollowUp{Key: req.Key, PolicyOptions: experiments.PolicyOptions{Features: req.Features,
+		Budget: req.Budget, Metric: req.Metric, Units: req.Units, Folds: req.Folds}}
+	if len(errs) == 0 {
+		f.Horizon = time.Duration(req.HorizonDays) * 24 * time.Hour
+	}
+	f.PolicyOptions = f.WithDefaults()
+	var more experiments.ValidationErrors
+	if err := f.Validate(); errors.As(err, &more) {
+		errs = append(errs, more...)
+	}
+	if len(errs) > 0 {
+		p := problemFor(errs)
+		p.Status = http.StatusBadRequest
+		abortProblem(c, p)
+		return
+	}
+	if w := req.Weights; w != nil {
+		f.Weights = &[3]float64{w.Control, w.BestSingle, w.Personalized}
+	}
+	e, out, err := a.svc.PolicyFollowUp(c.Request.Context(), who(c), key, f)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	src, err := a.svc.GetExperiment(c.Request.Context(), key)
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	c.Header("Location", "/api/v1/experiments/"+e.Key)
+	writeJSON(c, http.StatusCreated, FollowUpResponse{Experiment: experimentResponse(e),
+		Policy: NewPolicyResponse(src, f.PolicyOptions, out)})
 }
