@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"hash/fnv"
+	"math"
 	"time"
 
 	"github.com/promolift/promolift/stats/policy"
