@@ -84,6 +84,15 @@ func (s *Service) validateExperiment(e *Experiment) error {
 	return s.validateCondition("condition", e.Condition)
 }
 
+// ValidateExperiment checks e as CreateExperiment and UpdateExperiment
+// do (on a copy with the defaults filled in) and returns every field at
+// fault, changing nothing.
+func (s *Service) ValidateExperiment(e *Experiment) error {
+	c := *e
+	c.ApplyDefaults()
+	return s.validateExperiment(&c)
+}
+
 // CreateExperiment validates e, fills defaults, and stores it as a draft.
 func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experiment) error {
 	e.ApplyDefaults()

@@ -16,6 +16,7 @@ import (
 	"github.com/promolift/promolift/assign"
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/httpapi"
+	"github.com/promolift/promolift/experiments/httpapi/console"
 	"github.com/promolift/promolift/experiments/reportsnap"
 )
 
@@ -100,7 +101,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	defer reports.Close()
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
-		MaxInflightIngest: cfg.MaxInflightIngest, TracerProvider: tp, Reports: reports}, log)
+		MaxInflightIngest: cfg.MaxInflightIngest, TracerProvider: tp, Reports: reports,
+		Console: console.New(svc, reports, log)}, log)
 	// Request contexts derive from baseCtx, cancelled when shutdown starts,
 	// so that long-lived streams (SSE) end and let Shutdown finish.
 	baseCtx, cancelBase := context.WithCancel(context.Background())

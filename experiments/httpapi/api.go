@@ -47,6 +47,9 @@ type Config struct {
 	// (package reportsnap); nil: New makes them over the service with
 	// reportsnap's default settings.
 	Reports *reportsnap.Snapshots
+	// Console, when set, answers every path under /console (package
+	// console) after the sign-in of the report pages (consolemount.go).
+	Console http.Handler
 }
 
 // Defaults of Config.
@@ -154,6 +157,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	a.registerReportRoutes(r)
 	a.registerCustomerRoutes(r) // customers.go
 	a.registerOpsRoutes(r)
+	a.mountConsole(r) // consolemount.go
 	return r
 }
 

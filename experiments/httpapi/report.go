@@ -129,6 +129,7 @@ func (a *api) reportAuth(page bool) gin.HandlerFunc {
 			return
 		}
 		c.Set(ctxPrincipal, p)
+		c.Set(ctxSession, sessionID(token))
 		if !slices.Contains(scopeAnalyst, p.Scope) {
 			a.authFailure(c, page, &Problem{Status: http.StatusForbidden, Code: "insufficient_scope",
 				Detail: "this route needs a key with scope analyst or admin; this key has scope " + string(p.Scope)})
