@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -450,5 +451,18 @@ func TestLifecycleAndExplain(t *testing.T) {
 	}
 	if _, page := b.get(t, "/console/audit"); !strings.Contains(page, "experiment.start") {
 		t.Error("the audit log lacks the start")
+	}
+}
+
+// TestDocsListEveryPage: docs/console.md names every console route.
+func TestDocsListEveryPage(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "console.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range console.Routes() {
+		if !strings.Contains(string(doc), "`"+r.Path) {
+			t.Errorf("docs/console.md does not list %s %s", r.Method, r.Path)
+		}
 	}
 }
