@@ -85,16 +85,32 @@ func policyOptions(c *gin.Context) (experiments.PolicyOptions, error) {
 		o.Folds = int(folds)
 	}
 	o = o.WithDefaults()
+	return o, optionsProblem(o, errs)
+}
+
+// optionsProblem is the 400 problem naming the fields of errs (the parse
+// errors) and every rule o breaks; nil when there is none.
+func optionsProblem(o experiments.PolicyOptions, errs experiments.ValidationErrors) error {
 	var more experiments.ValidationErrors
 	if err := o.Validate(); errors.As(err, &more) {
 		errs = append(errs, more...)
 	}
-	if len(errs) > 0 {
-		p := problemFor(errs)
-		p.Status = http.StatusBadRequest
-		return o, p
+	if len(errs) == 0 {
+		return nil
 	}
-	return o, nil
+	p := problemFor(errs)
+	p.Status = http.StatusBadRequest
+	return p
+}
+
+// visible answers 404 (and false) when experiment key does not exist or
+// belongs to another environment than the caller's key.
+func visible(c *gin.Context, a *api, key string) bool {
+	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
+		abortProblem(c, err)
+		return false
+	}
+	return true
 }
 
 func (a *api) getPolicy(c *gin.Context) {
@@ -109,8 +125,7 @@ func (a *api) getPolicy(c *gin.Context) {
 		return
 	}
 	key := c.Param("key")
-	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
-		abortProblem(c, err)
+	if !visible(c, a, key) {
 		return
 	}
 	in, exp, err := a.svc.PolicyInput(c.Request.Context(), key, opts)
@@ -172,8 +187,7 @@ func (a *api) createFollowUp(c *gin.Context) {
 		}
 	}
 	key := c.Param("key")
-	if _, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment); err != nil {
-		abortProblem(c, err)
+	if !visible(c, a, key) {
 		return
 	}
 	var errs experiments.ValidationErrors
@@ -187,14 +201,8 @@ func (a *api) createFollowUp(c *gin.Context) {
 		f.Horizon = time.Duration(req.HorizonDays) * 24 * time.Hour
 	}
 	f.PolicyOptions = f.WithDefaults()
-	var more experiments.ValidationErrors
-	if err := f.Validate(); errors.As(err, &more) {
-		errs = append(errs, more...)
-	}
-	if len(errs) > 0 {
-		p := problemFor(errs)
-		p.Status = http.StatusBadRequest
-		abortProblem(c, p)
+	if err := optionsProblem(f.PolicyOptions, errs); err != nil {
+		abortProblem(c, err)
 		return
 	}
 	if w := req.Weights; w != nil {

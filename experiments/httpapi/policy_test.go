@@ -219,6 +219,33 @@ func TestPolicyEndpoint(t *testing.T) {
 			t.Errorf("admin: %d", w.Code)
 		}
 	})
+
+	t.Run("follow-up", func(t *testing.T) {
+		p := problem(t, e.do("POST", "/api/v1/experiments/pol-a/policy/experiment", e.admin,
+			map[string]any{"metric": "x", "horizon_days": 999, "budget": -1}), 400)
+		got := map[string]bool{}
+		for _, fe := range p.Errors {
+			got[fe.Field] = true
+		}
+		for _, f := range []string{"metric", "horizon_days", "budget"} {
+			if !got[f] {
+				t.Errorf("no error for %s: %+v", f, p.Errors)
+			}
+		}
+		problem(t, e.do("POST", "/api/v1/experiments/pol-a/policy/experiment", e.analyst, nil), 403)
+		problem(t, e.do("POST", "/api/v1/experiments/nope/policy/experiment", e.admin, nil), 404)
+		w := e.do("POST", "/api/v1/experiments/pol-a/policy/experiment", e.admin, nil)
+		wantStatus(t, w, 201)
+		var fu FollowUpResponse
+		if err := json.Unmarshal(w.Body.Bytes(), &fu); err != nil {
+			t.Fatal(err)
+		}
+		if fu.Experiment.Key != "pol-a-policy" || fu.Experiment.Status != "draft" || fu.Policy.BestSingle.Variant != "ten_off" ||
+			fu.Experiment.Variants[1].Key != "ten_off" || fu.Experiment.Variants[0].Key != "control" {
+			t.Errorf("follow-up %+v", fu.Experiment)
+		}
+		problem(t, e.do("POST", "/api/v1/experiments/pol-a/policy/experiment", e.admin, nil), 409)
+	})
 }
 
 // simRuns is PROMOLIFT_POLICY_SIM_RUNS, else def.
