@@ -46,11 +46,26 @@ func TestReportPageInBrowser(t *testing.T) {
 		}
 	}
 	dom := browsertest.Eval[string](t, b, `document.documentElement.outerHTML`)
-	if got, want := strings.Join(svgCounts(dom), " "), "bars:0:2 forest:4:0 lift:8:0 heat-hourchannel:0:0:72 heat:0:0:3 heat:0:0:3 heat:0:0:24"; got != want {
+	// The policy section: the rules of the policy JSON, its value, and the
+	// uplift curve with one point per curve point.
+	_, body = e.get(t, "/api/v1/experiments/spring-sale/policy", e.analyst)
+	var pol PolicyResponse
+	if err := json.Unmarshal(body, &pol); err != nil {
+		t.Fatal(err)
+	}
+	upliftWant := "uplift:" + strconv.Itoa(len(pol.Curve)) + ":0"
+	if got, want := strings.Join(svgCounts(dom), " "), "bars:0:2 forest:4:0 "+upliftWant+" lift:8:0 heat-hourchannel:0:0:72 heat:0:0:3 heat:0:0:3 heat:0:0:24"; got != want {
 		t.Errorf("svg charts %q, want %q", got, want)
 	}
-	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('circle.pt').length`); n != 4+len(rep.Series) {
-		t.Errorf("%d points rendered, want %d", n, 4+len(rep.Series))
+	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('circle.pt').length`); n != 4+len(rep.Series)+len(pol.Curve) {
+		t.Errorf("%d points rendered, want %d", n, 4+len(rep.Series)+len(pol.Curve))
+	}
+	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('#policy-rules tbody tr').length`); n != len(pol.Rules) || n == 0 {
+		t.Errorf("%d policy rules rendered, want %d", n, len(pol.Rules))
+	}
+	if v := browsertest.Eval[string](t, b, `document.getElementById('policy-value').innerText`); !strings.Contains(v, pol.BestSingle.Variant) ||
+		!strings.Contains(v, moneyFormatter(pol.Currency)(pol.Value.Estimate)) {
+		t.Errorf("policy value %q lacks the best single %s or the value %s", v, pol.BestSingle.Variant, moneyFormatter(pol.Currency)(pol.Value.Estimate))
 	}
 	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('rect.bar').length`); n != len(rep.Variants) {
 		t.Errorf("%d bars rendered, want %d", n, len(rep.Variants))

@@ -719,6 +719,7 @@ type reportPageData struct {
 	ROI         *roiView
 	ArmROI      []roiView
 	Pers        *persView
+	Policy      *policyView
 	CSVURL      string
 	JSONURL     string
 	OtherMode   string
@@ -823,7 +824,9 @@ func (a *api) reportPage(c *gin.Context) {
 		a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail})
 		return
 	}
-	a.renderPage(c, http.StatusOK, "report", buildPage(r, c.Request.URL))
+	d := buildPage(r, c.Request.URL)
+	d.Policy = a.policySection(c, r.Experiment.Key, d.Money) // policypage.go
+	a.renderPage(c, http.StatusOK, "report", d)
 }
 
 // moneyFormatter formats minor units in the currency's major unit.

@@ -333,7 +333,7 @@ func TestReportHTML(t *testing.T) {
 	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 		t.Errorf("CSP %q", resp.Header.Get("Content-Security-Policy"))
 	}
-	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "By country", "By channel", "Access.",
+	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "Which promotion for which customers", "By country", "By channel", "Access.",
 		`<table class="cohorts">`, `<th>Week 1</th>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = ",
 		`figures as of <time id="as-of" datetime="2026-03-08T12:00:00Z">2026-03-08 12:00 UTC</time>`} {
 		if !strings.Contains(page, want) {
@@ -344,16 +344,23 @@ func TestReportHTML(t *testing.T) {
 		t.Error("page references an external asset")
 	}
 	counts := svgCounts(page)
-	// bars: one per variant; forest: 4 metrics × 1 variant; lift: 8 days;
-	// heatmaps: hour × channel (3 channels, every hour seen), then country
-	// (3), channel (3) and hour (24) × 1 variant.
-	want := []string{"bars:0:2", "forest:4:0", "lift:8:0", "heat-hourchannel:0:0:72", "heat:0:0:3", "heat:0:0:3", "heat:0:0:24"}
+	// bars: one per variant; forest: 4 metrics × 1 variant; uplift (the
+	// policy section): the origin and a point per country cell (3) and fold
+	// (5); lift: 8 days; heatmaps: hour × channel (3 channels, every hour
+	// seen), then country (3), channel (3) and hour (24) × 1 variant.
+	want := []string{"bars:0:2", "forest:4:0", "uplift:16:0", "lift:8:0", "heat-hourchannel:0:0:72", "heat:0:0:3", "heat:0:0:3", "heat:0:0:24"}
 	if strings.Join(counts, " ") != strings.Join(want, " ") {
 		t.Errorf("svg counts %v, want %v", counts, want)
 	}
 	// The data attributes agree with the shapes drawn.
-	if n := strings.Count(page, `class="pt"`); n != 12 {
-		t.Errorf("%d points drawn, want 12", n)
+	if n := strings.Count(page, `class="pt"`); n != 12+16 {
+		t.Errorf("%d points drawn, want 28", n)
+	}
+	// The policy section: a rule per country (rfm_segment and aipl_stage
+	// are absent from this test's exposures), the value, the curve.
+	if n := strings.Count(page, `<tr data-variant="`); !strings.Contains(page, `<table id="policy-rules">`) ||
+		!strings.Contains(page, `id="policy-value"`) || n < 3 {
+		t.Errorf("policy section missing or incomplete")
 	}
 	if n := strings.Count(page, `class="bar"`); n != 2 {
 		t.Errorf("%d bars drawn, want 2", n)
