@@ -6,6 +6,8 @@
 #                browser test)
 #   make bench   benchmarks against the anchors; writes docs/performance.md
 #   make fuzz    long fuzz runs (FUZZTIME each, default 10m)
+#   make coverage  Monte Carlo coverage of the stats intervals (COVERAGE_REPS
+#                simulated experiments each, default 10000; 94-96% asked)
 #   make lint    gofmt, go vet, staticcheck
 #   make test-policy-sim  the policy simulator at full size: 200 simulated
 #                tests through the API (about 15 minutes) and 2000 Monte
@@ -15,9 +17,10 @@ GO        ?= go
 SHELL     := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 FUZZTIME  ?= 10m
+COVERAGE_REPS ?= 10000
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
-.PHONY: all build test test-go deps-test lint fuzz bench clean test-policy-sim
+.PHONY: all build test test-go deps-test lint fuzz coverage bench clean test-policy-sim
 
 all: build
 
@@ -71,6 +74,12 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./stats
 	$(GO) test -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
 	$(GO) test -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
+
+# coverage runs stats' TestCoverage with COVERAGE_REPS (>= 4000) simulated
+# experiments per interval and the band 94-96% (make test runs it with 500
+# and a wider band).
+coverage:
+	PROMOLIFT_COVERAGE_REPS=$(COVERAGE_REPS) $(GO) test -count=1 -timeout 60m -run '^TestCoverage$$' -v ./stats
 
 # bench runs the benchmarks of module bench/ against their anchors (with a
 # throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is set), then the

@@ -3,6 +3,8 @@ package stats
 import (
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 )
 
 // DefaultAlpha is the significance level used when none is given.
@@ -18,6 +20,9 @@ type prepared struct {
 	prior   Prior
 	persIdx int // metric index of the personalization lift, -1 if none
 	roiIdx  int // metric index of the ROI, -1 if none
+	alt     string
+	power   *PowerInput
+	target  float64
 }
 
 func normalize(in AnalyzeInput) (*prepared, error) {
@@ -42,6 +47,41 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 	case "holm", "bh", "none":
 	default:
 		return nil, verr("correction", "must be holm, bh or none, got %q", in.Correction)
+	}
+	switch in.Alternative {
+	case "", AltTwoSided:
+		p.alt = AltTwoSided
+	case AltGreater, AltLess:
+		p.alt = in.Alternative
+		if p.alpha >= 0.5 {
+			return nil, verr("alternative", "a one-sided test needs alpha < 0.5, got %v", p.alpha)
+		}
+	default:
+		return nil, verr("alternative", "must be two-sided, greater or less, got %q", in.Alternative)
+	}
+	if pw := in.Power; pw != nil {
+		if err := checkNum("power.mde_relative", pw.MDERelative); err != nil {
+			return nil, err
+		}
+		if !(pw.MDERelative > 0) {
+			return nil, verr("power.mde_relative", "must be > 0")
+		}
+		p.target = 0.8
+		if pw.Target != nil {
+			if !(*pw.Target > 0 && *pw.Target < 1) {
+				return nil, verr("power.target_power", "must be in (0,1)")
+			}
+			p.target = *pw.Target
+		}
+		if pw.ElapsedDays != nil {
+			if err := checkNum("power.elapsed_days", *pw.ElapsedDays); err != nil {
+				return nil, err
+			}
+			if *pw.ElapsedDays < 0 {
+				return nil, verr("power.elapsed_days", "must be >= 0")
+			}
+		}
+		p.power = pw
 	}
 	if err := checkNum("sequential_tuning", in.SequentialTuning); err != nil {
 		return nil, err
@@ -109,11 +149,29 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 		}
 		seen[m.Key] = i
 		switch m.Type {
-		case "proportion", "mean", "ratio":
+		case "proportion", "mean", "ratio", "quantile":
 		case "":
-			return nil, verr(f+".type", "missing (proportion, mean or ratio)")
+			return nil, verr(f+".type", "missing (proportion, mean, ratio or quantile)")
 		default:
-			return nil, verr(f+".type", "must be proportion, mean or ratio, got %q", m.Type)
+			return nil, verr(f+".type", "must be proportion, mean, ratio or quantile, got %q", m.Type)
+		}
+		if m.Quantile != nil || m.Type == "quantile" {
+			if m.Type != "quantile" {
+				return nil, verr(f+".quantile", "applies to quantile metrics only")
+			}
+			if m.Quantile == nil {
+				return nil, verr(f+".quantile", "missing (the quantile level in (0,1))")
+			}
+			if q := *m.Quantile; !(q > 0 && q < 1) {
+				return nil, verr(f+".quantile", "must be in (0,1), got %v", q)
+			}
+		}
+		if m.Strata != nil {
+			st, err := p.sumStrata(f, m)
+			if err != nil {
+				return nil, err
+			}
+			m.Stats = st
 		}
 		switch m.Role {
 		case "":
@@ -122,7 +180,7 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 		default:
 			return nil, verr(f+".role", "must be primary, secondary or guardrail, got %q", m.Role)
 		}
-		if err := p.checkMetricStats(f, m); err != nil {
+		if err := p.checkMetricStats(f+".stats", m); err != nil {
 			return nil, err
 		}
 		p.Metrics[i] = m
@@ -200,15 +258,17 @@ func (p *prepared) units(s ArmStats, v int) float64 {
 	return p.Variants[v].Units
 }
 
-func (p *prepared) checkMetricStats(f string, m MetricInput) error {
+// checkMetricStats checks a metric's per-variant statistics m.Stats, found
+// at the JSON path sp (e.g. "metrics[0].stats").
+func (p *prepared) checkMetricStats(sp string, m MetricInput) error {
 	for k := range m.Stats {
 		if _, ok := p.index[k]; !ok {
-			return verr(f+".stats."+k, "unknown variant %q", k)
+			return verr(sp+"."+k, "unknown variant %q", k)
 		}
 	}
 	pre := -1
 	for vi, v := range p.Variants {
-		sf := f + ".stats." + v.Key
+		sf := sp + "." + v.Key
 		s, ok := m.Stats[v.Key]
 		if !ok {
 			return verr(sf, "missing statistics for variant %q", v.Key)
@@ -233,6 +293,7 @@ func (p *prepared) checkMetricStats(f string, m MetricInput) error {
 			if s.Sum > n {
 				return verr(sf+".sum", "conversions (%v) exceed units (%v)", s.Sum, n)
 			}
+		case "quantile":
 		case "mean", "ratio":
 			if s.SumSquares == nil {
 				return verr(sf+".sum_squares", "missing (required for %s metrics)", m.Type)
@@ -263,38 +324,204 @@ func (p *prepared) checkMetricStats(f string, m MetricInput) error {
 				return err
 			}
 		}
-		has := 0
-		for _, v := range []*float64{s.PreSum, s.PreSumSquares, s.PreCrossSum} {
-			if v != nil {
-				has++
-			}
+		if err := checkQuantileArm(sf, m.Type, s, n); err != nil {
+			return err
 		}
-		if has != 0 && has != 3 {
-			return verr(sf, "pre_sum, pre_sum_squares and pre_cross_sum must be given together")
+		has, err := checkPre(sf, m.Type, s, n)
+		if err != nil {
+			return err
 		}
-		if has == 3 && m.Type != "mean" {
-			return verr(sf+".pre_sum", "CUPED pre-period statistics apply to mean metrics only")
-		}
-		if pre >= 0 && (has == 3) != (pre == 3) {
+		if pre >= 0 && (has > 0) != (pre > 0) {
 			return verr(sf+".pre_sum", "pre-period statistics must be given for every variant or none")
 		}
 		pre = has
-		if has == 3 {
-			if err := checkNum(sf+".pre_sum", *s.PreSum); err != nil {
-				return err
+	}
+	return nil
+}
+
+// ratioPreFields are the pre-period fields of a regression-adjusted ratio
+// metric beyond pre_sum, pre_sum_squares and pre_cross_sum.
+func ratioPreFields(s ArmStats) []namedPtr {
+	return []namedPtr{{"pre_denominator_sum", s.PreDenominatorSum}, {"pre_denominator_sum_squares", s.PreDenominatorSumSquares},
+		{"d_post_d_pre_sum_of_products", s.DPostDPreSumOfProducts}, {"m_pre_d_pre_sum_of_products", s.MPreDPreSumOfProducts},
+		{"m_post_d_pre_sum_of_products", s.MPostDPreSumOfProducts}, {"m_pre_d_post_sum_of_products", s.MPreDPostSumOfProducts}}
+}
+
+type namedPtr struct {
+	name string
+	v    *float64
+}
+
+// checkPre validates the CUPED pre-period fields of one arm and returns
+// how many were given (0 or all of them).
+func checkPre(sf, typ string, s ArmStats, n float64) (int, error) {
+	fields := []namedPtr{{"pre_sum", s.PreSum}, {"pre_sum_squares", s.PreSumSquares}, {"pre_cross_sum", s.PreCrossSum}}
+	rf := ratioPreFields(s)
+	if typ == "ratio" {
+		fields = append(fields, rf...)
+	}
+	has := 0
+	var missing []string
+	for _, c := range fields {
+		if c.v != nil {
+			has++
+			if err := checkNum(sf+"."+c.name, *c.v); err != nil {
+				return 0, err
 			}
-			if n == 0 && *s.PreSum != 0 {
-				return verr(sf+".pre_sum", "must be 0 when units is 0")
-			}
-			if err := checkSquares(sf+".pre_sum_squares", "pre_sum", *s.PreSumSquares, *s.PreSum, n); err != nil {
-				return err
-			}
-			if err := checkCross(sf+".pre_cross_sum", *s.PreCrossSum, *s.PreSum, *s.PreSumSquares, s.Sum, *s.SumSquares, n); err != nil {
-				return err
+		} else {
+			missing = append(missing, c.name)
+		}
+	}
+	if typ != "ratio" {
+		for _, c := range rf {
+			if c.v != nil {
+				return 0, verr(sf+"."+c.name, "applies to ratio metrics only")
 			}
 		}
 	}
+	if has == 0 {
+		return 0, nil
+	}
+	if has != len(fields) {
+		return 0, verr(sf, "pre-period statistics must be given together: missing %s", strings.Join(missing, ", "))
+	}
+	switch typ {
+	case "mean", "proportion", "ratio":
+	default:
+		return 0, verr(sf+".pre_sum", "CUPED pre-period statistics apply to proportion, mean and ratio metrics only")
+	}
+	if n == 0 && *s.PreSum != 0 {
+		return 0, verr(sf+".pre_sum", "must be 0 when units is 0")
+	}
+	if err := checkSquares(sf+".pre_sum_squares", "pre_sum", *s.PreSumSquares, *s.PreSum, n); err != nil {
+		return 0, err
+	}
+	ySq := s.Sum // a proportion's y is 0/1: Σy² = Σy
+	if s.SumSquares != nil {
+		ySq = *s.SumSquares
+	}
+	if err := checkCross(sf+".pre_cross_sum", *s.PreCrossSum, *s.PreSum, *s.PreSumSquares, s.Sum, ySq, n); err != nil {
+		return 0, err
+	}
+	if typ == "ratio" {
+		if n == 0 && *s.PreDenominatorSum != 0 {
+			return 0, verr(sf+".pre_denominator_sum", "must be 0 when units is 0")
+		}
+		if err := checkSquares(sf+".pre_denominator_sum_squares", "pre_denominator_sum", *s.PreDenominatorSumSquares, *s.PreDenominatorSum, n); err != nil {
+			return 0, err
+		}
+		e, ee := *s.PreDenominatorSum, *s.PreDenominatorSumSquares
+		for _, c := range []struct {
+			name        string
+			sxy, sx, qx float64
+			sy, qy      float64
+		}{
+			{"d_post_d_pre_sum_of_products", *s.DPostDPreSumOfProducts, *s.DenominatorSum, *s.DenominatorSumSquares, e, ee},
+			{"m_pre_d_pre_sum_of_products", *s.MPreDPreSumOfProducts, *s.PreSum, *s.PreSumSquares, e, ee},
+			{"m_post_d_pre_sum_of_products", *s.MPostDPreSumOfProducts, s.Sum, ySq, e, ee},
+			{"m_pre_d_post_sum_of_products", *s.MPreDPostSumOfProducts, *s.PreSum, *s.PreSumSquares, *s.DenominatorSum, *s.DenominatorSumSquares},
+		} {
+			if err := checkCross(sf+"."+c.name, c.sxy, c.sx, c.qx, c.sy, c.qy, n); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return has, nil
+}
+
+// checkQuantileArm validates the quantile fields of one arm.
+func checkQuantileArm(sf, typ string, s ArmStats, n float64) error {
+	fields := []namedPtr{{"quantile_value", s.QuantileValue}, {"quantile_lower", s.QuantileLower}, {"quantile_upper", s.QuantileUpper}}
+	for _, c := range fields {
+		if c.v == nil {
+			if typ == "quantile" && n > 0 {
+				return verr(sf+"."+c.name, "missing (required for quantile metrics)")
+			}
+			continue
+		}
+		if typ != "quantile" {
+			return verr(sf+"."+c.name, "applies to quantile metrics only")
+		}
+		if err := checkNum(sf+"."+c.name, *c.v); err != nil {
+			return err
+		}
+	}
+	if typ != "quantile" || s.QuantileValue == nil || s.QuantileLower == nil || s.QuantileUpper == nil {
+		return nil
+	}
+	if *s.QuantileLower > *s.QuantileValue {
+		return verr(sf+".quantile_lower", "must be <= quantile_value")
+	}
+	if *s.QuantileUpper < *s.QuantileValue {
+		return verr(sf+".quantile_upper", "must be >= quantile_value")
+	}
 	return nil
+}
+
+// sumStrata validates a metric's strata and returns the per-variant
+// statistics summed over them (units included), the unstratified input.
+func (p *prepared) sumStrata(f string, m MetricInput) (map[string]ArmStats, error) {
+	if len(m.Stats) > 0 {
+		return nil, verr(f+".strata", "give stats or strata, not both")
+	}
+	if m.Type != "proportion" && m.Type != "mean" {
+		return nil, verr(f+".strata", "post-stratification applies to proportion and mean metrics only, not %s", m.Type)
+	}
+	if len(m.Strata) == 0 {
+		return nil, verr(f+".strata", "must hold at least one stratum")
+	}
+	tot := map[string]ArmStats{}
+	for _, name := range sortedKeys(m.Strata) {
+		sf := f + ".strata." + name
+		if name == "" {
+			return nil, verr(sf, "stratum name must not be empty")
+		}
+		st := m.Strata[name]
+		for _, v := range p.Variants {
+			a, ok := st[v.Key]
+			if !ok {
+				continue // reported by checkMetricStats below
+			}
+			af := sf + "." + v.Key
+			if a.Units == nil {
+				return nil, verr(af+".units", "missing (required in strata)")
+			}
+			if a.PreSum != nil || a.PreSumSquares != nil || a.PreCrossSum != nil {
+				return nil, verr(af+".pre_sum", "pre-period statistics are not supported with strata")
+			}
+		}
+		sub := MetricInput{Key: m.Key, Type: m.Type, Stats: st}
+		if err := p.checkMetricStats(sf, sub); err != nil {
+			return nil, err
+		}
+		for k, a := range st {
+			t := tot[k]
+			u := *a.Units
+			if t.Units != nil {
+				u += *t.Units
+			}
+			t.Units = &u
+			t.Sum += a.Sum
+			if a.SumSquares != nil {
+				q := *a.SumSquares
+				if t.SumSquares != nil {
+					q += *t.SumSquares
+				}
+				t.SumSquares = &q
+			}
+			tot[k] = t
+		}
+	}
+	return tot, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
 
 func strp(s string) *string { return &s }
@@ -323,18 +550,43 @@ func (p *prepared) armSummary(m MetricInput, vi int) (Summary, error) {
 		return ProportionSummary(n, s.Sum)
 	case "ratio":
 		return RatioSummary(n, s.Sum, *s.SumSquares, *s.DenominatorSum, *s.DenominatorSumSquares, *s.CrossSum)
+	case "quantile":
+		if n == 0 {
+			return Summary{}, ErrNoUnits
+		}
+		return QuantileSummary(n, *m.Quantile, *s.QuantileValue, *s.QuantileLower, *s.QuantileUpper)
 	default:
 		return MeanSummary(n, s.Sum, *s.SumSquares)
 	}
 }
 
+// cupedArm returns the CUPED statistics of a proportion or mean metric's
+// arm, ok false without pre-period statistics.
 func (p *prepared) cupedArm(m MetricInput, vi int) (CUPEDArm, bool) {
 	s := m.Stats[p.Variants[vi].Key]
-	if m.Type != "mean" || s.PreSum == nil {
+	if (m.Type != "mean" && m.Type != "proportion") || s.PreSum == nil {
 		return CUPEDArm{}, false
 	}
-	return CUPEDArm{N: p.units(s, vi), Sum: s.Sum, SumSquares: *s.SumSquares,
-		PreSum: *s.PreSum, PreSumSquares: *s.PreSumSquares, CrossSum: *s.PreCrossSum}, true
+	a := CUPEDArm{N: p.units(s, vi), Sum: s.Sum, SumSquares: s.Sum, Binary: m.Type == "proportion",
+		PreSum: *s.PreSum, PreSumSquares: *s.PreSumSquares, CrossSum: *s.PreCrossSum}
+	if s.SumSquares != nil && m.Type == "mean" {
+		a.SumSquares = *s.SumSquares
+	}
+	return a, true
+}
+
+// ratioCUPEDArm returns the regression-adjusted ratio statistics of a
+// ratio metric's arm, ok false without pre-period statistics.
+func (p *prepared) ratioCUPEDArm(m MetricInput, vi int) (RatioCUPEDArm, bool) {
+	s := m.Stats[p.Variants[vi].Key]
+	if m.Type != "ratio" || s.PreSum == nil {
+		return RatioCUPEDArm{}, false
+	}
+	return RatioCUPEDArm{N: p.units(s, vi),
+		M: s.Sum, MM: *s.SumSquares, D: *s.DenominatorSum, DD: *s.DenominatorSumSquares, MD: *s.CrossSum,
+		X: *s.PreSum, XX: *s.PreSumSquares, E: *s.PreDenominatorSum, EE: *s.PreDenominatorSumSquares,
+		MX: *s.PreCrossSum, DE: *s.DPostDPreSumOfProducts, XE: *s.MPreDPreSumOfProducts,
+		ME: *s.MPostDPreSumOfProducts, XD: *s.MPreDPostSumOfProducts}, true
 }
 
 // Analyze validates in and computes the full report of DESIGN.md §5: per
@@ -361,7 +613,7 @@ func Analyze(in AnalyzeInput) (AnalyzeOutput, error) {
 	}
 	out := AnalyzeOutput{
 		Alpha: p.alpha, Engine: p.Engine, Correction: p.Correction, Control: p.Control,
-		Metrics: make([]MetricOutput, len(p.Metrics)), Warnings: []string{},
+		Metrics: make([]MetricOutput, len(p.Metrics)), Warnings: []string{}, Alternative: p.alt,
 	}
 	// Variants and SRM.
 	obs := make([]float64, len(p.Variants))
@@ -392,7 +644,10 @@ func Analyze(in AnalyzeInput) (AnalyzeOutput, error) {
 	var family []ref
 	var famP []float64
 	for mi, m := range p.Metrics {
-		mo := MetricOutput{Key: m.Key, Type: m.Type, Role: m.Role}
+		mo := MetricOutput{Key: m.Key, Type: m.Type, Role: m.Role, LowerIsBetter: m.LowerIsBetter, Quantile: m.Quantile}
+		if m.Strata != nil {
+			mo.Strata = sortedKeys(m.Strata)
+		}
 		sums := make([]Summary, len(p.Variants))
 		errs := make([]error, len(p.Variants))
 		for vi, v := range p.Variants {
@@ -441,6 +696,13 @@ func Analyze(in AnalyzeInput) (AnalyzeOutput, error) {
 		for ci := range out.Metrics[mi].Comparisons {
 			c := &out.Metrics[mi].Comparisons[ci]
 			c.Significant = absoluteUsable(*c) && c.AdjustedPValue < p.alpha
+			c.Direction = "none"
+			if c.Significant && c.Absolute.Estimate != 0 {
+				c.Direction = "better"
+				if (c.Absolute.Estimate < 0) != p.Metrics[mi].LowerIsBetter {
+					c.Direction = "worse"
+				}
+			}
 		}
 	}
 	// Top-level ROI.
@@ -509,16 +771,50 @@ func (p *prepared) compare(m MetricInput, sums []Summary, errs []error, vi int) 
 	if low {
 		c.Warnings = append(c.Warnings, WarnLowSample)
 	}
-	var (
-		abs    Effect
-		absErr error
-		rel    Relative
-		relErr error
-	)
+	abs, absErr, rel, relErr := p.estimate(m, sums, vi, &c)
+	p.fill(&c, abs, absErr, rel, relErr)
+	if m.Strata != nil {
+		abs, rel = p.postStratify(m, vi, &c, abs, rel)
+	}
+	if p.alt != AltTwoSided {
+		p.oneSided(&c, abs, rel)
+	}
+	pEngine := c.Absolute.PValue
+	switch p.Engine {
+	case "bayesian":
+		c.Bayesian = p.bayes(m, a, b, sa, sb, abs, rel, c.Relative != nil)
+	case "sequential":
+		c.Sequential = p.sequential(abs, rel, a.N+b.N, c.Relative != nil)
+		pEngine = c.Sequential.PValue
+	}
+	c.AdjustedPValue = pEngine
+	if p.power != nil && absoluteUsable(c) {
+		c.Power = p.powerOf(a.Mean, abs.SE, a.N+b.N)
+	}
+	return c
+}
+
+// estimate computes the absolute and relative effect of variant vi by the
+// metric's method (z/Welch, CUPED, regression-adjusted ratio) and sets
+// c.Absolute.Method, the pooled z p-value and c.CUPED.
+func (p *prepared) estimate(m MetricInput, sums []Summary, vi int, c *ComparisonOutput) (abs Effect, absErr error, rel Relative, relErr error) {
+	a, b := sums[p.ctrl], sums[vi]
+	sa, sb := m.Stats[p.Control], m.Stats[c.Variant]
 	df := WelchDF(a, b)
 	ca, okA := p.cupedArm(m, p.ctrl)
 	cb, okB := p.cupedArm(m, vi)
+	ra, okRA := p.ratioCUPEDArm(m, p.ctrl)
+	rb, okRB := p.ratioCUPEDArm(m, vi)
+	cuped := func(cr CUPEDResult, err error, method string) {
+		abs, absErr = cr.Absolute, err
+		rel, relErr = cr.Relative, cr.RelativeErr
+		c.CUPED = &CUPEDOutput{Theta: cr.Theta, VarianceReduction: cr.VarianceReduction, Applied: cr.Applied}
+		c.Absolute.Method = method
+	}
 	switch {
+	case okA && okB && m.Type == "proportion":
+		cr, err := CUPED(ca, cb, p.alpha)
+		cuped(cr, err, "z_cuped")
 	case m.Type == "proportion":
 		abs, absErr = ZTest(a, b, p.alpha)
 		z, pz, _ := PooledZTest(a.N, sa.Sum, b.N, sb.Sum)
@@ -528,20 +824,24 @@ func (p *prepared) compare(m MetricInput, sums []Summary, errs []error, vi int) 
 		rel, relErr = RelativeLift(a, b, p.alpha, df)
 	case okA && okB:
 		cr, err := CUPED(ca, cb, p.alpha)
-		abs, absErr = cr.Absolute, err
-		rel, relErr = cr.Relative, cr.RelativeErr
-		c.CUPED = &CUPEDOutput{Theta: cr.Theta, VarianceReduction: cr.VarianceReduction, Applied: cr.Applied}
-		c.Absolute.Method = "welch_t_cuped"
+		cuped(cr, err, "welch_t_cuped")
+	case okRA && okRB:
+		cr, err := RatioCUPED(ra, rb, p.alpha)
+		cuped(cr, err, "welch_t_ratio_cuped")
 	default:
 		abs, absErr = WelchTest(a, b, p.alpha)
 		c.Absolute.Method = "welch_t"
 		rel, relErr = RelativeLift(a, b, p.alpha, df)
 	}
+	return abs, absErr, rel, relErr
+}
+
+// fill writes the absolute and relative results and their errors into c.
+func (p *prepared) fill(c *ComparisonOutput, abs Effect, absErr error, rel Relative, relErr error) {
 	c.Absolute.Estimate, c.Absolute.SE, c.Absolute.DF = abs.Estimate, abs.SE, dfp(abs.DF)
 	c.Absolute.Stat, c.Absolute.CI, c.Absolute.PValue = abs.Stat, abs.CI, abs.PValue
-	if absErr != nil {
-		c.Error = errp(absErr)
-	}
+	c.Error = errp(absErr)
+	c.Relative = nil
 	if relErr != ErrBaselineZero && relErr != ErrNoUnits {
 		ro := &RelativeOutput{Estimate: rel.Estimate, SE: rel.SE, DF: dfp(rel.DF), CI: rel.CI, CINormal: rel.CINormal,
 			FiellerG: rel.FiellerG, Unreliable: rel.FiellerG >= 1, PValue: rel.PValue}
@@ -550,44 +850,201 @@ func (p *prepared) compare(m MetricInput, sums []Summary, errs []error, vi int) 
 			ro.CIFieller = &f
 		}
 		c.Relative = ro
-	} else if c.Error == nil {
-		c.Error = errp(relErr)
 	}
 	if c.Error == nil && relErr != nil {
 		c.Error = errp(relErr)
 	}
-	pEngine := c.Absolute.PValue
-	switch p.Engine {
-	case "bayesian":
-		bo := &BayesianOutput{ChanceToWin: 0.5}
-		if c.Relative == nil {
-			bo.Error = errp(ErrBaselineZero)
-			bo.CI = [2]float64{}
-		} else {
-			post, err := GaussianBayes(rel.Estimate, rel.SE*rel.SE, p.prior, p.alpha)
-			bo.ChanceToWin, bo.RiskControl, bo.RiskTreatment = post.ChanceToWin, post.RiskControl, post.RiskTreatment
-			bo.CI, bo.Mean, bo.SD, bo.Error = post.CI, post.Mean, post.SD, errp(err)
-		}
-		if m.Type == "proportion" {
-			bb, err := BetaBinomial(a.N, sa.Sum, b.N, sb.Sum)
-			if err == nil {
-				bo.BetaBinomial = &BetaBinomialOutput{ChanceToWin: bb.ChanceToWin, RiskControl: bb.RiskControl, RiskTreatment: bb.RiskTreatment}
+}
+
+// postStratify replaces c's absolute and relative results by the
+// post-stratified ones (keeping the unstratified in c.Unstratified) and
+// returns them; strata with an arm of fewer than 2 units are pooled.
+func (p *prepared) postStratify(m MetricInput, vi int, c *ComparisonOutput, abs Effect, rel Relative) (Effect, Relative) {
+	un := &UnstratifiedOutput{Absolute: c.Absolute, Relative: c.Relative}
+	ck, vk := p.Control, p.Variants[vi].Key
+	var strata []Stratum
+	var rest [2]ArmStats
+	pooled := 0
+	arm := func(s ArmStats) (Summary, error) {
+		mm := MetricInput{Type: m.Type, Stats: map[string]ArmStats{ck: s}}
+		return p.armSummary(mm, p.ctrl)
+	}
+	add := func(x, y ArmStats) {
+		for i, s := range []ArmStats{x, y} {
+			t := &rest[i]
+			u := *s.Units
+			if t.Units != nil {
+				u += *t.Units
+			}
+			t.Units = &u
+			t.Sum += s.Sum
+			if s.SumSquares != nil {
+				q := *s.SumSquares
+				if t.SumSquares != nil {
+					q += *t.SumSquares
+				}
+				t.SumSquares = &q
 			}
 		}
-		c.Bayesian = bo
-	case "sequential":
-		sq, _ := ConfidenceSequence(abs.Estimate, abs.SE, a.N+b.N, p.tuning, p.alpha)
-		so := &SequentialOutput{CI: sq.CI, HalfWidth: sq.HalfWidth, PValue: sq.PValue, Tuning: p.tuning}
-		if c.Relative != nil {
-			rs, _ := ConfidenceSequence(rel.Estimate, rel.SE, a.N+b.N, p.tuning, p.alpha)
-			r := rs.CI
-			so.RelativeCI = &r
-		}
-		c.Sequential = so
-		pEngine = sq.PValue
 	}
-	c.AdjustedPValue = pEngine
-	return c
+	for _, name := range sortedKeys(m.Strata) {
+		x, y := m.Strata[name][ck], m.Strata[name][vk]
+		if *x.Units < 2 || *y.Units < 2 {
+			add(x, y)
+			pooled++
+			continue
+		}
+		sa, _ := arm(x)
+		sb, _ := arm(y)
+		strata = append(strata, Stratum{A: sa, B: sb})
+	}
+	if pooled > 0 {
+		sa, _ := arm(rest[0])
+		sb, _ := arm(rest[1])
+		strata = append(strata, Stratum{A: sa, B: sb})
+	}
+	r, err := PostStratify(strata, p.alpha)
+	if err == ErrInsufficientSample || err == ErrNoUnits {
+		c.Warnings = append(c.Warnings, "strata_unusable")
+		return abs, rel
+	}
+	saved := c.CUPED
+	p.fill(c, r.Absolute, err, r.Relative, r.RelativeErr)
+	c.CUPED = saved
+	c.Absolute.Method = "post_stratified_z"
+	c.Unstratified = un
+	ps := &PostStratOutput{Strata: r.Strata, Pooled: pooled}
+	if u := un.Absolute.SE; u > 0 {
+		ps.VarianceReduction = 1 - r.Absolute.SE*r.Absolute.SE/(u*u)
+	}
+	c.PostStratification = ps
+	return r.Absolute, r.Relative
+}
+
+// oneSided turns c's p-values into those of the one-sided alternative and
+// adds the one-sided intervals.
+func (p *prepared) oneSided(c *ComparisonOutput, abs Effect, rel Relative) {
+	if abs.SE > 0 {
+		c.Absolute.PValue = OneSidedP(abs.Estimate/abs.SE, abs.DF, p.alt)
+		if c.Absolute.PooledZPValue != nil {
+			c.Absolute.PValue = OneSidedP(abs.Stat, math.Inf(1), p.alt)
+		}
+		c.Absolute.CIOneSided = oneSidedCI(OneSidedInterval(abs.Estimate, abs.SE, abs.DF, p.alpha, p.alt))
+	}
+	if c.Relative != nil && rel.SE > 0 {
+		c.Relative.PValue = OneSidedP(rel.Estimate/rel.SE, rel.DF, p.alt)
+		c.Relative.CIOneSided = oneSidedCI(OneSidedInterval(rel.Estimate, rel.SE, rel.DF, p.alpha, p.alt))
+	}
+}
+
+// oneSidedCI puts a one-sided interval on the wire (±Inf as null).
+func oneSidedCI(ci [2]float64) *OneSidedCI {
+	var o OneSidedCI
+	for i, v := range ci {
+		if finite(v) {
+			x := v
+			o[i] = &x
+		}
+	}
+	return &o
+}
+
+// bayes computes the Gaussian posteriors of the relative lift and of the
+// absolute difference (prior rescaled by |control mean|) and, for
+// proportions, the Beta–Binomial result; lower_is_better turns chance to
+// win and the risks around.
+func (p *prepared) bayes(m MetricInput, a, b Summary, sa, sb ArmStats, abs Effect, rel Relative, hasRel bool) *BayesianOutput {
+	bo := &BayesianOutput{ChanceToWin: 0.5}
+	flip := func(ctw, rc, rt *float64) {
+		if m.LowerIsBetter {
+			*ctw, *rc, *rt = 1-*ctw, *rt, *rc
+		}
+	}
+	if !hasRel {
+		bo.Error = errp(ErrBaselineZero)
+	} else {
+		post, err := GaussianBayes(rel.Estimate, rel.SE*rel.SE, p.prior, p.alpha)
+		bo.ChanceToWin, bo.RiskControl, bo.RiskTreatment = post.ChanceToWin, post.RiskControl, post.RiskTreatment
+		bo.CI, bo.Mean, bo.SD, bo.Error = post.CI, post.Mean, post.SD, errp(err)
+		flip(&bo.ChanceToWin, &bo.RiskControl, &bo.RiskTreatment)
+	}
+	ab := &BayesianScaleOutput{ChanceToWin: 0.5}
+	pr := p.prior
+	scale := math.Abs(a.Mean)
+	if pr.Proper && scale == 0 {
+		ab.Error = errp(ErrBaselineZero)
+	} else {
+		pr.Mean, pr.SD = pr.Mean*scale, pr.SD*scale
+		post, err := GaussianBayes(abs.Estimate, abs.SE*abs.SE, pr, p.alpha)
+		ab.ChanceToWin, ab.RiskControl, ab.RiskTreatment = post.ChanceToWin, post.RiskControl, post.RiskTreatment
+		ab.CI, ab.Mean, ab.SD, ab.Error = post.CI, post.Mean, post.SD, errp(err)
+		flip(&ab.ChanceToWin, &ab.RiskControl, &ab.RiskTreatment)
+	}
+	bo.Absolute = ab
+	if m.Type == "proportion" && m.Strata == nil {
+		bb, err := BetaBinomial(a.N, sa.Sum, b.N, sb.Sum)
+		if err == nil {
+			bo.BetaBinomial = &BetaBinomialOutput{ChanceToWin: bb.ChanceToWin, RiskControl: bb.RiskControl, RiskTreatment: bb.RiskTreatment}
+			flip(&bo.BetaBinomial.ChanceToWin, &bo.BetaBinomial.RiskControl, &bo.BetaBinomial.RiskTreatment)
+		}
+	}
+	return bo
+}
+
+// sequential computes the always-valid results of the absolute and the
+// relative effect (two-sided, and one-sided when asked; p_value is the
+// alternative's).
+func (p *prepared) sequential(abs Effect, rel Relative, n float64, hasRel bool) *SequentialOutput {
+	sq, _ := ConfidenceSequence(abs.Estimate, abs.SE, n, p.tuning, p.alpha)
+	so := &SequentialOutput{CI: sq.CI, HalfWidth: sq.HalfWidth, PValue: sq.PValue, Tuning: p.tuning}
+	one := p.alt != AltTwoSided
+	if one {
+		s1, _ := ConfidenceSequenceOneSided(abs.Estimate, abs.SE, n, p.tuning, p.alpha, p.alt)
+		so.PValue = s1.PValue
+		if abs.SE > 0 {
+			so.CIOneSided = oneSidedCI(s1.CI)
+		}
+	}
+	if hasRel {
+		rs, _ := ConfidenceSequence(rel.Estimate, rel.SE, n, p.tuning, p.alpha)
+		r, rp := rs.CI, rs.PValue
+		so.RelativeCI = &r
+		if one {
+			s1, _ := ConfidenceSequenceOneSided(rel.Estimate, rel.SE, n, p.tuning, p.alpha, p.alt)
+			rp = s1.PValue
+			if rel.SE > 0 {
+				so.RelativeCIOneSided = oneSidedCI(s1.CI)
+			}
+		}
+		so.RelativePValue = &rp
+	}
+	return so
+}
+
+// powerOf computes the power during the test for the planned MDE.
+func (p *prepared) powerOf(controlMean, se, n float64) *PowerOutput {
+	mde := p.power.MDERelative * math.Abs(controlMean)
+	po := &PowerOutput{MDERelative: p.power.MDERelative, MDEAbsolute: mde, Target: p.target}
+	if mde == 0 {
+		po.Error = errp(ErrBaselineZero)
+		return po
+	}
+	e := PowerEngine{Engine: p.Engine, Alternative: p.alt, Alpha: p.alpha, Tuning: p.tuning, Prior: p.prior}
+	e.Prior.Mean, e.Prior.SD = e.Prior.Mean*math.Abs(controlMean), e.Prior.SD*math.Abs(controlMean)
+	if !(se > 0) {
+		po.Error = errp(ErrZeroVariance)
+		return po
+	}
+	po.Power = PowerDuringTest(mde, se, n, e)
+	if k, ok := PowerScale(mde, se, n, p.target, e); ok {
+		more := (k - 1) * n
+		po.AdditionalUnits = &more
+		if d := p.power.ElapsedDays; d != nil {
+			days := (k - 1) * *d
+			po.DaysNeeded = &days
+		}
+	}
+	return po
 }
 
 // roi computes the ROI of variant vi from the roi metric's comparison.

@@ -171,6 +171,9 @@ func compute(t *testing.T, method string, m map[string]json.RawMessage) (got, er
 		r, err := ROI(e, f("n_t"), f("cost"))
 		return got{"incremental_revenue": r.IncrementalRevenue, "net": r.Net, "roi": r.ROI, "roi_percent": r.ROIPercent,
 			"ci_lo": r.CI[0], "ci_hi": r.CI[1]}, err
+	case "one_sided_welch", "one_sided_pooled_z", "sequential_one_sided", "cuped_proportion", "ratio_cuped",
+		"post_strat", "quantile", "power", "bayes_absolute":
+		return computeDepth(t, method, m)
 	case "personalization":
 		arm := func(k string) Summary {
 			v := in[[]float64](t, m, k)
@@ -197,13 +200,17 @@ func relErr(g, w float64) float64 {
 
 // TestChecks compares every function with the independent check values.
 func TestChecks(t *testing.T) {
-	raw, err := os.ReadFile("testdata/checks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cf checkFile
-	if err := json.Unmarshal(raw, &cf); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"testdata/checks.json", "testdata/depth_checks.json"} {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f checkFile
+		if err := json.Unmarshal(raw, &f); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cf.Checks = append(cf.Checks, f.Checks...)
 	}
 	counts := map[string]int{}
 	worst := map[string]float64{}
@@ -281,7 +288,7 @@ func TestChecks(t *testing.T) {
 		all = math.Max(all, worst[m])
 	}
 	t.Logf("total %d check values, worst relative error %.3g", total, all)
-	if total < 80 {
-		t.Errorf("only %d check values, want >= 80", total)
+	if total < 400 {
+		t.Errorf("only %d check values, want >= 400", total)
 	}
 }

@@ -4,9 +4,13 @@ import "math"
 
 // CUPEDArm holds one arm's sufficient statistics of the metric y and of its
 // pre-period covariate x: N units, Sum = Σy, SumSquares = Σy², PreSum = Σx,
-// PreSumSquares = Σx², CrossSum = Σxy.
+// PreSumSquares = Σx², CrossSum = Σxy. Binary marks a proportion metric
+// (y ∈ {0,1}, SumSquares = Sum): its moments use the MLE denominator n
+// (v_y = p(1−p), as ProportionSummary and gbstats' ProportionStatistic)
+// and its test is the z test.
 type CUPEDArm struct {
 	N, Sum, SumSquares, PreSum, PreSumSquares, CrossSum float64
+	Binary                                              bool
 }
 
 // CUPEDResult is a CUPED-adjusted comparison: the pooled Theta, the
@@ -43,12 +47,17 @@ func CUPEDTheta(a, b CUPEDArm) float64 {
 	return th
 }
 
-// cupedMoments returns an arm's ȳ, x̄, v_y, v_x, c_xy (per-unit, n−1).
+// cupedMoments returns an arm's ȳ, x̄, v_y, v_x, c_xy (per-unit, n−1;
+// n for a Binary arm).
 func cupedMoments(s CUPEDArm) (my, mx, vy, vx, cxy float64) {
 	my, mx = s.Sum/s.N, s.PreSum/s.N
-	vy = centred(s.SumSquares, s.Sum, s.N) / (s.N - 1)
-	vx = centred(s.PreSumSquares, s.PreSum, s.N) / (s.N - 1)
-	cxy = centredCross(s.CrossSum, s.PreSum, s.Sum, s.N) / (s.N - 1)
+	den := s.N - 1
+	if s.Binary {
+		den = s.N
+	}
+	vy = centred(s.SumSquares, s.Sum, s.N) / den
+	vx = centred(s.PreSumSquares, s.PreSum, s.N) / den
+	cxy = centredCross(s.CrossSum, s.PreSum, s.Sum, s.N) / den
 	return
 }
 
@@ -58,7 +67,9 @@ func cupedMoments(s CUPEDArm) (my, mx, vy, vx, cxy float64) {
 //	adjusted arm mean  ȳ − θx̄,  per-unit variance v_adj = v_y + θ²v_x − 2θc_xy,
 //	Δ = (ȳ_b − θx̄_b) − (ȳ_a − θx̄_a),  se² = v_adj,a/n_a + v_adj,b/n_b,
 //
-// tested by Welch's t (ν from the adjusted variances). The relative lift
+// tested by Welch's t (ν from the adjusted variances), or by the z test
+// (Wald, ν = ∞) when both arms are Binary (proportion metrics, moments
+// with denominator n). The relative lift
 // divides by the unadjusted control mean, L = Δ/|ȳ_a|, with the delta-method
 // variance that keeps the covariance of ȳ_a and x̄_a (A = ȳ_b − θx̄_b + θx̄_a):
 //
@@ -82,7 +93,11 @@ func CUPED(a, b CUPEDArm, alpha float64) (CUPEDResult, error) {
 	sa := Summary{N: a.N, Mean: mya - th*mxa, Variance: adjA}
 	sb := Summary{N: b.N, Mean: myb - th*mxb, Variance: adjB}
 	res := CUPEDResult{Theta: th, Applied: th != 0}
-	abs, err := WelchTest(sa, sb, alpha)
+	test := WelchTest
+	if a.Binary && b.Binary {
+		test = ZTest
+	}
+	abs, err := test(sa, sb, alpha)
 	res.Absolute = abs
 	raw := vya/a.N + vyb/b.N
 	if raw > 0 {
@@ -95,15 +110,23 @@ func CUPED(a, b CUPEDArm, alpha float64) (CUPEDResult, error) {
 	A := myb - th*mxb + th*mxa
 	m2 := mya * mya
 	v := adjB/(b.N*m2) + (A*A*vya/(m2*m2)+th*th*vxa/m2-2*A*th*ca/(m2*mya))/a.N
+	res.setRelative(v, Summary{N: a.N, Mean: mya, Variance: vya}, sb, alpha)
+	return res, err
+}
+
+// setRelative fills the relative lift L = Δ/|m_a| of an adjusted
+// comparison from its delta-method variance v (clamped at 0), with
+// Fieller's g of the unadjusted control ctrl against the adjusted
+// treatment adjB.
+func (res *CUPEDResult) setRelative(v float64, ctrl, adjB Summary, alpha float64) {
 	if v < 0 || !finite(v) {
 		v = 0
 	}
-	l := abs.Estimate / math.Abs(mya)
+	l := res.Absolute.Estimate / math.Abs(ctrl.Mean)
 	se := math.Sqrt(v)
-	res.Relative = relativeFromSE(l, se, alpha, abs.DF)
-	_, res.Relative.FiellerG, _ = Fieller(Summary{N: a.N, Mean: mya, Variance: vya}, sb, alpha)
+	res.Relative = relativeFromSE(l, se, alpha, res.Absolute.DF)
+	_, res.Relative.FiellerG, _ = Fieller(ctrl, adjB, alpha)
 	if se == 0 && l != 0 {
 		res.RelativeErr = ErrZeroVariance
 	}
-	return res, err
 }

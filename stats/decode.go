@@ -50,6 +50,7 @@ func DecodeAnalyzeInput(r io.Reader) (AnalyzeInput, error) {
 		{"alpha", &in.Alpha}, {"engine", &in.Engine}, {"sequential_tuning", &in.SequentialTuning},
 		{"correction", &in.Correction}, {"control", &in.Control}, {"roi_metric", &in.ROIMetric},
 		{"roi_variant", &in.ROIVariant}, {"personalization", &in.Personalization}, {"prior", &in.Prior},
+		{"alternative", &in.Alternative}, {"power", &in.Power},
 	} {
 		if raw, ok := top[f.name]; ok {
 			if err := decodeAt(raw, f.name, f.dst); err != nil {
@@ -78,29 +79,53 @@ func DecodeAnalyzeInput(r io.Reader) (AnalyzeInput, error) {
 		for i, it := range items {
 			path := fmt.Sprintf("metrics[%d]", i)
 			var m struct {
-				Key   string                     `json:"key"`
-				Type  string                     `json:"type"`
-				Role  string                     `json:"role"`
-				Stats map[string]json.RawMessage `json:"stats"`
+				Key           string                                `json:"key"`
+				Type          string                                `json:"type"`
+				Role          string                                `json:"role"`
+				LowerIsBetter bool                                  `json:"lower_is_better"`
+				Quantile      *float64                              `json:"quantile"`
+				Stats         map[string]json.RawMessage            `json:"stats"`
+				Strata        map[string]map[string]json.RawMessage `json:"strata"`
 			}
 			if err := decodeAt(it, path, &m); err != nil {
 				return in, err
 			}
-			mi := MetricInput{Key: m.Key, Type: m.Type, Role: m.Role}
-			if m.Stats != nil {
-				mi.Stats = make(map[string]ArmStats, len(m.Stats))
+			mi := MetricInput{Key: m.Key, Type: m.Type, Role: m.Role, LowerIsBetter: m.LowerIsBetter, Quantile: m.Quantile}
+			var err error
+			if mi.Stats, err = decodeArms(m.Stats, path+".stats"); err != nil {
+				return in, err
 			}
-			for k, raw := range m.Stats {
-				var s ArmStats
-				if err := decodeAt(raw, path+".stats."+k, &s); err != nil {
-					return in, err
+			if m.Strata != nil {
+				mi.Strata = make(map[string]map[string]ArmStats, len(m.Strata))
+				for name, arms := range m.Strata {
+					if mi.Strata[name], err = decodeArms(arms, path+".strata."+name); err != nil {
+						return in, err
+					}
+					if mi.Strata[name] == nil {
+						mi.Strata[name] = map[string]ArmStats{}
+					}
 				}
-				mi.Stats[k] = s
 			}
 			in.Metrics[i] = mi
 		}
 	}
 	return in, nil
+}
+
+// decodeArms decodes per-variant statistics found at path.
+func decodeArms(raw map[string]json.RawMessage, path string) (map[string]ArmStats, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	out := make(map[string]ArmStats, len(raw))
+	for k, r := range raw {
+		var s ArmStats
+		if err := decodeAt(r, path+"."+k, &s); err != nil {
+			return nil, err
+		}
+		out[k] = s
+	}
+	return out, nil
 }
 
 // DecodePlanInput reads a PlanInput from JSON with field-named type errors.

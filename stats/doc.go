@@ -12,8 +12,14 @@
 //   - the relative lift by the delta method and by Fieller's theorem,
 //   - the Beta–Binomial and Gaussian Bayesian summaries (chance to win,
 //     expected loss, credible interval),
+//   - one-sided tests (t, pooled z and the one-sided confidence sequence),
 //   - the normal-mixture confidence sequence (always-valid CI and p-value),
-//   - CUPED regression adjustment, ratio metrics by the delta method,
+//   - CUPED regression adjustment for means and proportions, ratio metrics
+//     by the delta method and regression-adjusted ratios (gbstats'
+//     RegressionAdjustedRatioStatistic),
+//   - post-stratification over strata (e.g. RFM segments),
+//   - quantile metrics from order statistics (gbstats' QuantileStatistic),
+//   - power during the test and the units and days still needed,
 //   - the sample-ratio-mismatch chi-square test, Holm and Benjamini–Hochberg
 //     corrections, sample size and minimum detectable effect,
 //   - promotion ROI and personalization lift with confidence intervals.

@@ -16,8 +16,12 @@ func f64(x float64) *float64 { return &x }
 func randomInput(r *rand.Rand) AnalyzeInput {
 	k := 2 + r.Intn(3)
 	in := AnalyzeInput{Alpha: f64([]float64{0.05, 0.01, 0.1, 0.2}[r.Intn(4)]), Control: "v0",
-		Engine:     []string{"frequentist", "bayesian", "sequential"}[r.Intn(3)],
-		Correction: []string{"holm", "bh", "none"}[r.Intn(3)]}
+		Engine:      []string{"frequentist", "bayesian", "sequential"}[r.Intn(3)],
+		Correction:  []string{"holm", "bh", "none"}[r.Intn(3)],
+		Alternative: []string{"", AltTwoSided, AltGreater, AltLess}[r.Intn(4)]}
+	if r.Intn(3) == 0 {
+		in.Power = &PowerInput{MDERelative: []float64{0.01, 0.05, 0.3}[r.Intn(3)], ElapsedDays: f64(float64(r.Intn(30)))}
+	}
 	units := make([]float64, k)
 	for i := range k {
 		units[i] = float64([]int{0, 1, 2, 3, 10, 50, 1000, 100000, 100000000}[r.Intn(9)])
@@ -29,13 +33,35 @@ func randomInput(r *rand.Rand) AnalyzeInput {
 	}
 	nm := 1 + r.Intn(4)
 	for j := range nm {
-		m := MetricInput{Key: fmt.Sprintf("m%d", j), Type: []string{"proportion", "mean", "ratio"}[r.Intn(3)],
-			Role: []string{"primary", "secondary", "guardrail"}[r.Intn(3)], Stats: map[string]ArmStats{}}
+		m := MetricInput{Key: fmt.Sprintf("m%d", j), Type: []string{"proportion", "mean", "ratio", "quantile"}[r.Intn(4)],
+			Role: []string{"primary", "secondary", "guardrail"}[r.Intn(3)], Stats: map[string]ArmStats{},
+			LowerIsBetter: r.Intn(3) == 0}
+		switch {
+		case m.Type == "quantile":
+			m.Quantile = f64([]float64{0.5, 0.9, 0.1, 0.99}[r.Intn(4)])
+		case (m.Type == "proportion" || m.Type == "ratio") && r.Intn(2) == 0:
+			for i := range k {
+				m.Stats[fmt.Sprintf("v%d", i)] = groupArm(r, m.Type, units[i])
+			}
+			in.Metrics = append(in.Metrics, m)
+			continue
+		case m.Type != "ratio" && r.Intn(4) == 0:
+			m.Stats = nil
+			m.Strata = randomStrata(r, m.Type, units)
+			in.Metrics = append(in.Metrics, m)
+			continue
+		}
 		cuped := m.Type == "mean" && r.Intn(2) == 0
 		for i := range k {
 			n := units[i]
 			var s ArmStats
 			switch m.Type {
+			case "quantile":
+				v := r.NormFloat64() * 50
+				s.QuantileValue, s.QuantileLower, s.QuantileUpper = f64(v), f64(v-math.Abs(r.NormFloat64())*5), f64(v+math.Abs(r.NormFloat64())*5)
+				if r.Intn(6) == 0 {
+					s.QuantileLower, s.QuantileUpper = f64(v), f64(v)
+				}
 			case "proportion":
 				p := r.Float64()
 				switch r.Intn(5) {
@@ -72,7 +98,7 @@ func randomInput(r *rand.Rand) AnalyzeInput {
 					s.PreCrossSum = f64(n*xm*mu + math.Max(n-1, 0)*rho*sd*xsd)
 				}
 			}
-			if n == 0 {
+			if n == 0 && m.Type != "quantile" {
 				s = ArmStats{SumSquares: s.SumSquares}
 				if s.SumSquares != nil {
 					s.SumSquares = f64(0)
@@ -100,6 +126,67 @@ func randomInput(r *rand.Rand) AnalyzeInput {
 		in.Prior = &PriorInput{Proper: true, StdDev: 0.3}
 	}
 	return in
+}
+
+// groupArm returns consistent sufficient statistics (with the CUPED
+// pre-period) of n units made of three groups of identical units: a
+// proportion with a count covariate, or a ratio with its pre-period.
+func groupArm(r *rand.Rand, typ string, n float64) ArmStats {
+	cut1 := math.Floor(n * r.Float64())
+	cut2 := cut1 + math.Floor((n-cut1)*r.Float64())
+	counts := []float64{cut1, cut2 - cut1, n - cut2}
+	var s [15]float64
+	for _, c := range counts {
+		y := float64(r.Intn(2))
+		m, d := r.Float64()*100, float64(1+r.Intn(4))
+		x, e := r.Float64()*80, float64(r.Intn(4))
+		if typ == "proportion" {
+			m, x = y, float64(r.Intn(3))
+		}
+		if r.Intn(5) == 0 {
+			e = 1
+		}
+		for j, v := range []float64{m, m * m, d, d * d, m * d, x, x * x, e, e * e, m * x, d * e, x * e, m * e, x * d} {
+			s[j] += c * v
+		}
+	}
+	a := ArmStats{Sum: s[0], PreSum: f64(s[5]), PreSumSquares: f64(s[6]), PreCrossSum: f64(s[9])}
+	if typ == "ratio" {
+		a.SumSquares, a.DenominatorSum, a.DenominatorSumSquares, a.CrossSum = f64(s[1]), f64(s[2]), f64(s[3]), f64(s[4])
+		a.PreDenominatorSum, a.PreDenominatorSumSquares = f64(s[7]), f64(s[8])
+		a.DPostDPreSumOfProducts, a.MPreDPreSumOfProducts = f64(s[10]), f64(s[11])
+		a.MPostDPreSumOfProducts, a.MPreDPostSumOfProducts = f64(s[12]), f64(s[13])
+	}
+	return a
+}
+
+// randomStrata splits every arm's units among 1–3 strata with random
+// proportion or mean statistics.
+func randomStrata(r *rand.Rand, typ string, units []float64) map[string]map[string]ArmStats {
+	ns := 1 + r.Intn(3)
+	st := map[string]map[string]ArmStats{}
+	for si := 0; si < ns; si++ {
+		st[fmt.Sprintf("s%d", si)] = map[string]ArmStats{}
+	}
+	for i, n := range units {
+		left := n
+		for si := 0; si < ns; si++ {
+			u := math.Floor(left * r.Float64())
+			if si == ns-1 {
+				u = left
+			}
+			left -= u
+			a := ArmStats{Units: f64(u)}
+			if typ == "proportion" {
+				a.Sum = math.Floor(u * r.Float64())
+			} else {
+				mu, sd := r.NormFloat64()*30, math.Abs(r.NormFloat64()*10)
+				a.Sum, a.SumSquares = u*mu, f64(u*mu*mu+math.Max(u-1, 0)*sd*sd)
+			}
+			st[fmt.Sprintf("s%d", si)][fmt.Sprintf("v%d", i)] = a
+		}
+	}
+	return st
 }
 
 // checkOutput verifies the invariants of one AnalyzeOutput.
@@ -166,9 +253,48 @@ func checkOutput(t *testing.T, out AnalyzeOutput) {
 			if s := c.Sequential; s != nil {
 				inP(w+" seq p", s.PValue)
 				inCI(w+" seq", c.Absolute.Estimate, s.CI)
+				if s.RelativePValue != nil {
+					inP(w+" seq relative p", *s.RelativePValue)
+				}
+				if s.CIOneSided != nil {
+					inCI(w+" seq one-sided", c.Absolute.Estimate, oneSidedBounds(s.CIOneSided))
+				}
+			}
+			if c.Absolute.CIOneSided != nil {
+				inCI(w+" one-sided", c.Absolute.Estimate, oneSidedBounds(c.Absolute.CIOneSided))
+			}
+			if b := c.Bayesian; b != nil && b.Absolute != nil {
+				inP(w+" absolute chance", b.Absolute.ChanceToWin)
+			}
+			if pw := c.Power; pw != nil {
+				inP(w+" power", pw.Power)
+				if pw.AdditionalUnits != nil && !(*pw.AdditionalUnits >= 0) {
+					t.Errorf("%s: additional units %v", w, *pw.AdditionalUnits)
+				}
+			}
+			switch c.Direction {
+			case "better", "worse":
+				if !c.Significant {
+					t.Errorf("%s: direction %s without significance", w, c.Direction)
+				}
+			case "none":
+			default:
+				t.Errorf("%s: direction %q", w, c.Direction)
 			}
 		}
 	}
+}
+
+// oneSidedBounds returns a one-sided interval with ±MaxFloat64 at the
+// open end.
+func oneSidedBounds(ci *OneSidedCI) [2]float64 {
+	b := [2]float64{-math.MaxFloat64, math.MaxFloat64}
+	for i, v := range ci {
+		if v != nil {
+			b[i] = *v
+		}
+	}
+	return b
 }
 
 // TestProperties runs seeded random sufficient statistics through Analyze
@@ -177,6 +303,15 @@ func checkOutput(t *testing.T, out AnalyzeOutput) {
 // absolute lift.
 func TestProperties(t *testing.T) {
 	r := rand.New(rand.NewSource(20261123))
+	seen := map[string]int{}
+	defer func() {
+		for _, k := range []string{"z_cuped", "welch_t_ratio_cuped", "post_stratified_z", "power"} {
+			if seen[k] == 0 {
+				t.Errorf("no comparison by %s among the random inputs", k)
+			}
+		}
+		t.Logf("methods: %v", seen)
+	}()
 	for iter := 0; iter < 600; iter++ {
 		in := randomInput(r)
 		out, err := Analyze(in)
@@ -184,6 +319,14 @@ func TestProperties(t *testing.T) {
 			t.Fatalf("iter %d: %v", iter, err)
 		}
 		checkOutput(t, out)
+		for _, m := range out.Metrics {
+			for _, c := range m.Comparisons {
+				seen[c.Absolute.Method]++
+				if c.Power != nil {
+					seen["power"]++
+				}
+			}
+		}
 
 		// Holm ≥ BH ≥ raw on the same family.
 		in.Correction = "holm"
@@ -204,6 +347,12 @@ func TestProperties(t *testing.T) {
 		// Swap control and v1.
 		sw := in
 		sw.Control = "v1"
+		switch in.Alternative { // the alternative is stated on treatment − control
+		case AltGreater:
+			sw.Alternative = AltLess
+		case AltLess:
+			sw.Alternative = AltGreater
+		}
 		swo, err := Analyze(sw)
 		if err != nil {
 			t.Fatalf("iter %d swap: %v", iter, err)

@@ -27,15 +27,8 @@ type Sequential struct {
 // running minimum keep min(p) across looks. se = 0 gives half-width 0 and
 // p = 1 when est = 0, ErrZeroVariance otherwise; n ≤ 0 gives ErrNoUnits.
 func ConfidenceSequence(est, se, n, tuning, alpha float64) (Sequential, error) {
-	if !(n > 0) {
-		return Sequential{CI: [2]float64{est, est}, PValue: 1}, ErrNoUnits
-	}
-	if !(se > 0) || !finite(se) {
-		res := Sequential{CI: [2]float64{est, est}, PValue: 1}
-		if est != 0 {
-			return res, ErrZeroVariance
-		}
-		return res, nil
+	if res, err, done := sequentialDegenerate(est, se, n); done {
+		return res, err
 	}
 	if !(tuning > 0) {
 		tuning = DefaultSequentialTuning
@@ -51,4 +44,21 @@ func ConfidenceSequence(est, se, n, tuning, alpha float64) (Sequential, error) {
 		p = math.Exp(lp)
 	}
 	return Sequential{HalfWidth: hw, CI: [2]float64{est - hw, est + hw}, PValue: p}, nil
+}
+
+// sequentialDegenerate returns the result of a confidence sequence with no
+// units (ErrNoUnits) or no variance (p = 1, the point interval, and
+// ErrZeroVariance unless est = 0); done is false otherwise.
+func sequentialDegenerate(est, se, n float64) (res Sequential, err error, done bool) {
+	res = Sequential{CI: [2]float64{est, est}, PValue: 1}
+	switch {
+	case !(n > 0):
+		return res, ErrNoUnits, true
+	case !(se > 0) || !finite(se):
+		if est != 0 {
+			err = ErrZeroVariance
+		}
+		return res, err, true
+	}
+	return res, nil, false
 }

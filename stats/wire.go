@@ -31,6 +31,23 @@ type AnalyzeInput struct {
 	Personalization *PersonalizationInput `json:"personalization,omitempty"`
 	// Prior is the Bayesian prior on the relative lift; nil is flat.
 	Prior *PriorInput `json:"prior,omitempty"`
+	// Alternative is "two-sided" (default), "greater" (H1: treatment −
+	// control > 0) or "less", for the frequentist and sequential p-values
+	// and the one-sided intervals; one-sided needs alpha < 0.5.
+	Alternative string `json:"alternative,omitempty"`
+	// Power asks for the power during the test of every comparison
+	// against a planned relative MDE.
+	Power *PowerInput `json:"power,omitempty"`
+}
+
+// PowerInput is the plan a running test is measured against: the relative
+// minimum detectable effect MDERelative (> 0), the target power (default
+// 0.8) and the days the test has run so far (optional; without it
+// days_needed is null).
+type PowerInput struct {
+	MDERelative float64  `json:"mde_relative"`
+	Target      *float64 `json:"target_power,omitempty"`
+	ElapsedDays *float64 `json:"elapsed_days,omitempty"`
 }
 
 // VariantInput is one arm of the experiment.
@@ -48,14 +65,23 @@ type VariantInput struct {
 // MetricInput is one metric's sufficient statistics.
 type MetricInput struct {
 	Key string `json:"key"`
-	// Type is "proportion" (sum = conversions), "mean" (sum, sum_squares)
-	// or "ratio" (numerator and denominator sums).
+	// Type is "proportion" (sum = conversions), "mean" (sum, sum_squares),
+	// "ratio" (numerator and denominator sums) or "quantile".
 	Type string `json:"type"`
 	// Role is "primary", "secondary" (default) or "guardrail"; guardrails
 	// are left out of the multiple-testing family.
 	Role string `json:"role,omitempty"`
 	// Stats maps every variant key to its statistics.
 	Stats map[string]ArmStats `json:"stats"`
+	// LowerIsBetter marks a metric whose decrease is an improvement
+	// (refund rate, cost per order): chance to win, direction and risks
+	// follow it.
+	LowerIsBetter bool `json:"lower_is_better,omitempty"`
+	// Quantile is the quantile level in (0,1) of a "quantile" metric.
+	Quantile *float64 `json:"quantile,omitempty"`
+	// Strata maps stratum → variant → statistics; given instead of Stats
+	// (proportion and mean metrics), it switches post-stratification on.
+	Strata map[string]map[string]ArmStats `json:"strata,omitempty"`
 }
 
 // ArmStats are one arm's sufficient statistics of one metric. Optional
@@ -68,7 +94,8 @@ type ArmStats struct {
 	// SumSquares is Σy², required for mean and ratio metrics.
 	SumSquares *float64 `json:"sum_squares,omitempty"`
 	// PreSum, PreSumSquares and PreCrossSum are Σx, Σx² and Σxy of a
-	// pre-period covariate x; all three switch CUPED on (mean metrics).
+	// pre-period covariate x; all three switch CUPED on (mean and
+	// proportion metrics; for ratio metrics x is the pre-period numerator).
 	PreSum        *float64 `json:"pre_sum,omitempty"`
 	PreSumSquares *float64 `json:"pre_sum_squares,omitempty"`
 	PreCrossSum   *float64 `json:"pre_cross_sum,omitempty"`
@@ -77,6 +104,23 @@ type ArmStats struct {
 	DenominatorSum        *float64 `json:"denominator_sum,omitempty"`
 	DenominatorSumSquares *float64 `json:"denominator_sum_squares,omitempty"`
 	CrossSum              *float64 `json:"cross_sum,omitempty"`
+	// Regression-adjusted ratio metrics (gbstats'
+	// RegressionAdjustedRatioStatistic) add to PreSum, PreSumSquares
+	// (numerator M_pre) and PreCrossSum (Σ M_post·M_pre) the pre-period
+	// denominator sums ΣD_pre, ΣD_pre² and the cross sums Σ D_post·D_pre,
+	// Σ M_pre·D_pre, Σ M_post·D_pre and Σ M_pre·D_post.
+	PreDenominatorSum        *float64 `json:"pre_denominator_sum,omitempty"`
+	PreDenominatorSumSquares *float64 `json:"pre_denominator_sum_squares,omitempty"`
+	DPostDPreSumOfProducts   *float64 `json:"d_post_d_pre_sum_of_products,omitempty"`
+	MPreDPreSumOfProducts    *float64 `json:"m_pre_d_pre_sum_of_products,omitempty"`
+	MPostDPreSumOfProducts   *float64 `json:"m_post_d_pre_sum_of_products,omitempty"`
+	MPreDPostSumOfProducts   *float64 `json:"m_pre_d_post_sum_of_products,omitempty"`
+	// Quantile metrics: the sample quantile and the order statistics at
+	// the ranks n·q ∓ z_{0.975}·√(n·q(1−q)) (gbstats' QuantileStatistic
+	// with n* = n); Units is the number of values (units or orders).
+	QuantileValue *float64 `json:"quantile_value,omitempty"`
+	QuantileLower *float64 `json:"quantile_lower,omitempty"`
+	QuantileUpper *float64 `json:"quantile_upper,omitempty"`
 }
 
 // PersonalizationInput names the personalized and the generic arm; Metric
@@ -108,6 +152,8 @@ type AnalyzeOutput struct {
 	ROI                 *ROIOutput      `json:"roi"`
 	PersonalizationLift *PersLiftOutput `json:"personalization_lift"`
 	Warnings            []string        `json:"warnings"`
+	// Alternative echoes the input's alternative ("two-sided" by default).
+	Alternative string `json:"alternative"`
 }
 
 // VariantOutput echoes an arm with its observed traffic share.
@@ -128,6 +174,11 @@ type MetricOutput struct {
 	Role        string             `json:"role"`
 	Arms        []ArmOutput        `json:"arms"`
 	Comparisons []ComparisonOutput `json:"comparisons"`
+	// LowerIsBetter and Quantile echo the input.
+	LowerIsBetter bool     `json:"lower_is_better"`
+	Quantile      *float64 `json:"quantile,omitempty"`
+	// Strata lists the strata of a post-stratified metric (sorted).
+	Strata []string `json:"strata,omitempty"`
 }
 
 // ArmOutput is one arm's estimate: the mean (rate for proportions, ratio
@@ -157,13 +208,58 @@ type ComparisonOutput struct {
 	InFamily bool `json:"in_family"`
 	// Significant is AdjustedPValue < alpha (never when the absolute result
 	// has an error; baseline_zero only affects the relative lift).
-	Significant bool              `json:"significant"`
-	Bayesian    *BayesianOutput   `json:"bayesian,omitempty"`
-	Sequential  *SequentialOutput `json:"sequential,omitempty"`
-	CUPED       *CUPEDOutput      `json:"cuped,omitempty"`
-	ROI         *ROIOutput        `json:"roi,omitempty"`
-	Error       *string           `json:"error"`
-	Warnings    []string          `json:"warnings"`
+	Significant bool `json:"significant"`
+	// Direction is "better" or "worse" when significant (following
+	// lower_is_better), else "none".
+	Direction  string            `json:"direction"`
+	Bayesian   *BayesianOutput   `json:"bayesian,omitempty"`
+	Sequential *SequentialOutput `json:"sequential,omitempty"`
+	CUPED      *CUPEDOutput      `json:"cuped,omitempty"`
+	ROI        *ROIOutput        `json:"roi,omitempty"`
+	// PostStratification and Unstratified are set for a metric given by
+	// strata: absolute and relative are then the post-stratified results,
+	// and Unstratified holds those of the summed statistics.
+	PostStratification *PostStratOutput    `json:"post_stratification,omitempty"`
+	Unstratified       *UnstratifiedOutput `json:"unstratified,omitempty"`
+	// Power is the power during the test against the planned MDE.
+	Power    *PowerOutput `json:"power,omitempty"`
+	Error    *string      `json:"error"`
+	Warnings []string     `json:"warnings"`
+}
+
+// OneSidedCI is a one-sided interval; the open end is null.
+type OneSidedCI [2]*float64
+
+// PostStratOutput describes the post-stratified estimate: the strata
+// used (strata with an arm of fewer than 2 units are pooled into one),
+// and VarianceReduction = 1 − se²/se²_unstratified of the absolute
+// difference.
+type PostStratOutput struct {
+	Strata            int     `json:"strata"`
+	Pooled            int     `json:"pooled"`
+	VarianceReduction float64 `json:"variance_reduction"`
+}
+
+// UnstratifiedOutput is the comparison of the strata's summed statistics.
+type UnstratifiedOutput struct {
+	Absolute AbsoluteOutput  `json:"absolute"`
+	Relative *RelativeOutput `json:"relative"`
+}
+
+// PowerOutput is the power during the test: the probability that the
+// test, run at its current size, detects a true effect of the planned
+// relative MDE (absolute MDE = mde_relative × |control mean|), and the
+// units (both arms) and days still needed to reach the target power
+// (0 when reached; null when it cannot be reached within 1e6 times the
+// current size, or without elapsed_days).
+type PowerOutput struct {
+	MDERelative     float64  `json:"mde_relative"`
+	MDEAbsolute     float64  `json:"mde_absolute"`
+	Target          float64  `json:"target_power"`
+	Power           float64  `json:"power"`
+	AdditionalUnits *float64 `json:"additional_units"`
+	DaysNeeded      *float64 `json:"days_needed"`
+	Error           *string  `json:"error"`
 }
 
 // AbsoluteOutput is the difference treatment − control. For proportions
@@ -179,6 +275,10 @@ type AbsoluteOutput struct {
 	PValue        float64    `json:"p_value"`
 	PooledZPValue *float64   `json:"pooled_z_p_value,omitempty"`
 	Method        string     `json:"method"`
+	// CIOneSided is the one-sided (1−α) interval matching p_value when the
+	// alternative is one-sided (p_value is then one-sided; ci stays the
+	// two-sided (1−α) interval).
+	CIOneSided *OneSidedCI `json:"ci_one_sided,omitempty"`
 }
 
 // RelativeOutput is the relative lift (treatment − control)/|control| by the
@@ -195,6 +295,7 @@ type RelativeOutput struct {
 	FiellerG   float64     `json:"fieller_g"`
 	Unreliable bool        `json:"unreliable"`
 	PValue     float64     `json:"p_value"`
+	CIOneSided *OneSidedCI `json:"ci_one_sided,omitempty"`
 }
 
 // BayesianOutput is the Gaussian posterior of the relative lift and, for
@@ -209,6 +310,20 @@ type BayesianOutput struct {
 	SD            float64             `json:"sd"`
 	BetaBinomial  *BetaBinomialOutput `json:"beta_binomial,omitempty"`
 	Error         *string             `json:"error"`
+	// Absolute is the Gaussian posterior of the absolute difference, with
+	// the prior rescaled by |control mean| (N(μ0·|m_a|, (σ0·|m_a|)²)).
+	Absolute *BayesianScaleOutput `json:"absolute,omitempty"`
+}
+
+// BayesianScaleOutput is a Gaussian posterior summary on one scale.
+type BayesianScaleOutput struct {
+	ChanceToWin   float64    `json:"chance_to_win"`
+	RiskControl   float64    `json:"risk_control"`
+	RiskTreatment float64    `json:"risk_treatment"`
+	CI            [2]float64 `json:"ci"`
+	Mean          float64    `json:"mean"`
+	SD            float64    `json:"sd"`
+	Error         *string    `json:"error"`
 }
 
 // BetaBinomialOutput is BetaBinomialResult on the wire.
@@ -226,6 +341,13 @@ type SequentialOutput struct {
 	PValue     float64     `json:"p_value"`
 	RelativeCI *[2]float64 `json:"relative_ci"`
 	Tuning     float64     `json:"tuning"`
+	// RelativePValue is the always-valid p-value of the relative lift, the
+	// one belonging to relative_ci (p_value belongs to ci).
+	RelativePValue *float64 `json:"relative_p_value"`
+	// CIOneSided and RelativeCIOneSided are the one-sided confidence
+	// sequences when the alternative is one-sided.
+	CIOneSided         *OneSidedCI `json:"ci_one_sided,omitempty"`
+	RelativeCIOneSided *OneSidedCI `json:"relative_ci_one_sided,omitempty"`
 }
 
 // CUPEDOutput reports the regression adjustment.
