@@ -87,6 +87,9 @@ type demoBackend interface {
 	assign(ctx context.Context, exp, unit string, attrs map[string]any) (variant string, in bool, err error)
 	ingest(ctx context.Context, events []experiments.Event) error
 	report(ctx context.Context, key string) (*httpapi.ReportResponse, error)
+	// policy learns the policy of experiment key by cell of features
+	// (demopolicy.go).
+	policy(ctx context.Context, key string, features []string) (*httpapi.PolicyResponse, error)
 }
 
 // demoCustomer is one simulated customer.
@@ -113,6 +116,9 @@ type DemoResult struct {
 	Report     *httpapi.ReportResponse
 	Effects    []DemoEffect
 	Events     int
+	// Policy is the second part: effects planted per segment and the
+	// policy learned from them.
+	Policy *DemoPolicy
 }
 
 // demoKeyFromEnv is the default key of demo --server: the admin key the
@@ -139,7 +145,9 @@ func runDemo(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "usage: promolift demo [--server URL --key TOKEN | --db PATH|URL] [--customers N] [--seed N]")
 		fmt.Fprintln(stderr, "\nSimulates a spring-sale test (control, 10% off, free shipping, and a personalized arm")
 		fmt.Fprintln(stderr, "choosing the promotion by RFM segment) with planted effects, sends exposures and")
-		fmt.Fprintln(stderr, "conversions through the API or the service, and prints the report.")
+		fmt.Fprintln(stderr, "conversions through the API or the service, and prints the report. Then a second test")
+		fmt.Fprintln(stderr, "with effects planted per RFM segment × channel: its learned policy is printed next to")
+		fmt.Fprintln(stderr, "the planted one.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -320,6 +328,9 @@ func runDemoWith(ctx context.Context, be demoBackend, cfg demoConfig, now time.T
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	res := &DemoResult{Experiment: key, Report: r, Events: len(history) + len(events)}
+	if res.Policy, err = runDemoPolicy(ctx, be, cfg, max(cfg.customers/2, 8000), now, progress); err != nil {
+		return nil, err
+	}
 	for _, m := range r.Analysis.Metrics {
 		if m.Key != "purchase" {
 			continue
@@ -449,7 +460,13 @@ func printDemo(w io.Writer, res *DemoResult) error {
 		fmt.Fprintf(tw, "%s\t%+.2fpp\t%+.2fpp\t[%+.2fpp, %+.2fpp]\t%s\n", e.Variant, 100*e.Planted, 100*e.Measured,
 			100*e.CI[0], 100*e.CI[1], ok)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if res.Policy != nil {
+		return printDemoPolicy(w, res.Policy)
+	}
+	return nil
 }
 
 // localDemo runs the demo on a Service in this process.

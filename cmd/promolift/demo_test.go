@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/stats/policy/policysim"
 )
 
 // TestDemoRecoversPlantedEffects runs the demo in process on SQLite with
@@ -38,6 +39,24 @@ func TestDemoRecoversPlantedEffects(t *testing.T) {
 	}
 	if len(res.Effects) != 3 {
 		t.Fatalf("effects: %+v", res.Effects)
+	}
+	// The policy part: the learned rule is the planted best arm in every
+	// cell whose planted gap exceeds the margin, and the value's CI covers
+	// the planted best policy's value.
+	p := res.Policy
+	if p == nil || p.Policy.Error != "" {
+		t.Fatalf("policy part: %+v", p)
+	}
+	best := make([]int, len(p.World.Cells))
+	for c := range p.World.Cells {
+		arm, gap := p.World.Best(c)
+		best[c] = arm
+		if gap > policysim.StandardMargin && p.Learned(c) != p.World.Arms[arm] {
+			t.Errorf("cell %v: learned %s, planted best %s", p.World.Cells[c].Values, p.Learned(c), p.World.Arms[arm])
+		}
+	}
+	if v := p.World.Value(best); v < p.Policy.Value.CI[0] || v > p.Policy.Value.CI[1] {
+		t.Errorf("planted value %.1f outside the CI %v", v, p.Policy.Value.CI)
 	}
 	for _, e := range res.Effects {
 		if !e.Recovered() {
