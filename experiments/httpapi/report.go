@@ -19,6 +19,7 @@ import (
 
 	"github.com/promolift/promolift/docs"
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/reportsnap"
 	"github.com/promolift/promolift/stats"
 )
 
@@ -202,9 +203,10 @@ func (a *api) renderPage(c *gin.Context, status int, name string, data any) {
 	c.Data(status, "text/html; charset=utf-8", b.Bytes())
 }
 
-// loadReport reads the options of the query and builds the report,
-// answering 404 for experiments of another environment.
-func (a *api) loadReport(c *gin.Context) (*experiments.Report, error) {
+// loadReport reads the options of the query and answers the report's
+// snapshot (package reportsnap), answering 404 for experiments of another
+// environment.
+func (a *api) loadReport(c *gin.Context) (*reportsnap.Snapshot, error) {
 	opts := experiments.ReportOptions{}
 	switch m := c.Query("multiple_exposure"); m {
 	case "", "exclude":
@@ -230,22 +232,28 @@ func (a *api) getReport(c *gin.Context) {
 		abortProblem(c, badRequest("format", "invalid_format", "format must be json or csv"))
 		return
 	}
-	r, err := a.loadReport(c)
+	snap, err := a.loadReport(c)
 	if err != nil {
 		abortProblem(c, err)
 		return
 	}
+	// The encodings are kept with the snapshot: a read encodes nothing.
 	if format == "csv" {
-		b, err := ReportCSV(r)
+		b, err := snap.Bytes("csv", ReportCSV)
 		if err != nil {
 			abortProblem(c, err)
 			return
 		}
-		c.Header("Content-Disposition", `attachment; filename="`+r.Experiment.Key+`-report.csv"`)
+		c.Header("Content-Disposition", `attachment; filename="`+snap.Report.Experiment.Key+`-report.csv"`)
 		c.Data(http.StatusOK, "text/csv; charset=utf-8", b)
 		return
 	}
-	writeJSON(c, http.StatusOK, NewReportResponse(r))
+	b, err := snap.Bytes("json", func(r *experiments.Report) ([]byte, error) { return marshal(NewReportResponse(r)) })
+	if err != nil {
+		abortProblem(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }
 
 // ---- JSON ----
@@ -815,7 +823,7 @@ type persView struct {
 }
 
 func (a *api) reportPage(c *gin.Context) {
-	r, err := a.loadReport(c)
+	snap, err := a.loadReport(c)
 	if err != nil {
 		p := problemFor(err)
 		if p.Status >= 500 {
@@ -824,6 +832,10 @@ func (a *api) reportPage(c *gin.Context) {
 		a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail})
 		return
 	}
+	// The page also shows the policy section, read per request
+	// (policypage.go), so it is rendered here; the JSON and CSV are kept
+	// with the snapshot.
+	r := snap.Report
 	d := buildPage(r, c.Request.URL)
 	d.Policy = a.policySection(c, r.Experiment.Key, d.Money) // policypage.go
 	a.renderPage(c, http.StatusOK, "report", d)

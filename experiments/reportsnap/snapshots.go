@@ -84,10 +84,43 @@ type Snapshots struct {
 	computations atomic.Int64
 }
 
-// entry is one snapshot.
+// Snapshot is one computed report. It never changes: a refresh makes a
+// new Snapshot.
+type Snapshot struct {
+	Report *experiments.Report
+
+	mu   sync.Mutex
+	memo map[string]*memoItem
+}
+
+type memoItem struct {
+	once sync.Once
+	b    []byte
+	err  error
+}
+
+// Bytes returns build(s.Report), built once per key and Snapshot: callers
+// keep the report's encodings (JSON, CSV, a page) with it, so that a read
+// from a snapshot costs no encoding. The set of keys must be small.
+func (s *Snapshot) Bytes(key string, build func(*experiments.Report) ([]byte, error)) ([]byte, error) {
+	s.mu.Lock()
+	if s.memo == nil {
+		s.memo = map[string]*memoItem{}
+	}
+	it, ok := s.memo[key]
+	if !ok {
+		it = &memoItem{}
+		s.memo[key] = it
+	}
+	s.mu.Unlock()
+	it.once.Do(func() { it.b, it.err = build(s.Report) })
+	return it.b, it.err
+}
+
+// entry is the snapshot of one experiment, mode and revision.
 type entry struct {
 	mu       sync.Mutex
-	report   *experiments.Report
+	report   *Snapshot
 	marker   string    // the events marker read before the computation
 	computed time.Time // when the computation started
 	checked  time.Time // when a refresh was last considered
@@ -127,7 +160,7 @@ func (s *Snapshots) Close() {
 // Report answers the report of exp (its current definition, as the
 // caller read it) from its snapshot, waiting for a computation when there
 // is none yet for exp's revision.
-func (s *Snapshots) Report(ctx context.Context, exp *experiments.Experiment, opts experiments.ReportOptions) (*experiments.Report, error) {
+func (s *Snapshots) Report(ctx context.Context, exp *experiments.Experiment, opts experiments.ReportOptions) (*Snapshot, error) {
 	if opts.MultipleExposure == "" {
 		opts.MultipleExposure = experiments.MultipleExclude
 	}
@@ -159,7 +192,7 @@ func (s *Snapshots) Report(ctx context.Context, exp *experiments.Experiment, opt
 		if res.Err != nil {
 			return nil, res.Err
 		}
-		return res.Val.(*experiments.Report), nil
+		return res.Val.(*Snapshot), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("report %s: %w", exp.Key, ctx.Err())
 	}
@@ -203,8 +236,9 @@ func (s *Snapshots) compute(id string, e *entry, key string, opts experiments.Re
 	if err != nil {
 		return nil, err
 	}
+	snap := &Snapshot{Report: r}
 	e.mu.Lock()
-	e.report, e.marker, e.computed = r, marker, started
+	e.report, e.marker, e.computed = snap, marker, started
 	if e.checked.Before(started) {
 		e.checked = started
 	}
@@ -212,5 +246,5 @@ func (s *Snapshots) compute(id string, e *entry, key string, opts experiments.Re
 	// The entry may have been evicted meanwhile: put it back, since it now
 	// holds the newest snapshot.
 	s.cache.Add(id, e)
-	return r, nil
+	return snap, nil
 }

@@ -87,7 +87,7 @@ func (e *snapEnv) read(t *testing.T) *experiments.Report {
 	t.Helper()
 	r, err := e.snaps.Report(ctx(t), e.exp, experiments.ReportOptions{})
 	must(t, err)
-	return r
+	return r.Report
 }
 
 func units(r *experiments.Report) int64 {
@@ -128,8 +128,9 @@ func testSnapshots(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 				r, err := e.snaps.Report(context.Background(), e.exp, experiments.ReportOptions{})
 				if err != nil {
 					t.Error(err)
+					return
 				}
-				got[i] = r
+				got[i] = r.Report
 			})
 		}
 		close(e.src.gate)
