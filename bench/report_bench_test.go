@@ -45,6 +45,7 @@ type reportEnv struct {
 	base         string
 	sdk, analyst string
 	snaps        *reportsnap.Snapshots
+	svc          *experiments.Service
 }
 
 func newReportEnv(store experiments.Store) (*reportEnv, error) {
@@ -91,7 +92,7 @@ func newReportEnv(store experiments.Store) (*reportEnv, error) {
 	snaps := reportsnap.New(svc, reportsnap.Config{MinInterval: reportLoadRefresh}, nil)
 	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Reports: snaps}, nil))
 	cleanups = append(cleanups, func() { srv.Close(); snaps.Close(); store.Close() })
-	return &reportEnv{base: srv.URL, sdk: sdk, analyst: analyst, snaps: snaps}, nil
+	return &reportEnv{svc: svc, base: srv.URL, sdk: sdk, analyst: analyst, snaps: snaps}, nil
 }
 
 func reportStore(b testing.TB, store string) *reportEnv {

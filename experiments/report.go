@@ -964,10 +964,30 @@ func (s *Service) series(f *fetcher, r *Report, rb *reportBuilder, q StatsQuery,
 			day = end.Truncate(24 * time.Hour)
 			until = end.Add(time.Microsecond)
 		}
-		dq := q
-		dq.Until = until
-		points = append(points, point{day, until,
-			fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })})
+		points = append(points, point{day: day, until: until})
+	}
+	if ss, ok := s.store.(SeriesStore); ok {
+		// One pass for every point (series.go).
+		cuts := make([]time.Time, len(points))
+		for i, p := range points {
+			cuts[i] = p.until
+		}
+		all := fetch(f, func(ctx context.Context) ([]*SufficientStats, error) { return ss.SeriesStats(ctx, q, cuts) })
+		for i := range points {
+			points[i].stats = func() (*SufficientStats, error) {
+				st, err := all()
+				if err != nil {
+					return nil, err
+				}
+				return st[i], nil
+			}
+		}
+	} else {
+		for i, p := range points {
+			dq := q
+			dq.Until = p.until
+			points[i].stats = fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })
+		}
 	}
 	for _, p := range points {
 		day, until := p.day, p.until

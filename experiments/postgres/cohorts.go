@@ -24,7 +24,23 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	TimeArg:    func(t time.Time) any { return t.UTC() },
 	Micros:     ` * INTERVAL '1 microsecond'`,
 	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
-	JoinEvents: `JOIN`, Least: `LEAST`}
+	JoinEvents: `JOIN`, Least: `LEAST`,
+	Day: func(col string) string { return `CAST(FLOOR(EXTRACT(EPOCH FROM ` + col + `) / 86400) AS BIGINT)` }}
+
+// SeriesStats implements experiments.SeriesStore in one repeatable-read
+// snapshot (see sqlstore.CohortDialect.SeriesStats).
+func (s *Store) SeriesStats(ctx context.Context, q experiments.StatsQuery, cuts []time.Time) ([]*experiments.SufficientStats, error) {
+	tx, err := s.rep.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("series stats", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := cohortDialect.SeriesStats(ctx, &rtx{tx}, q, cuts)
+	if err != nil {
+		return nil, wrap("series stats", err)
+	}
+	return out, nil
+}
 
 // CohortStats implements experiments.CohortStore (see
 // sqlstore.CohortDialect.CohortStats).

@@ -23,7 +23,23 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	IntParam: `?`, TextParam: `?`, TimeParam: `?`,
 	TimeArg:    func(t time.Time) any { return t.UnixMicro() },
 	Weeks:      `(c.ts - u.f) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()),
-	JoinEvents: `CROSS JOIN`, Least: `MIN`}
+	JoinEvents: `CROSS JOIN`, Least: `MIN`,
+	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` }}
+
+// SeriesStats implements experiments.SeriesStore in one read transaction
+// (see sqlstore.CohortDialect.SeriesStats).
+func (s *Store) SeriesStats(ctx context.Context, q experiments.StatsQuery, cuts []time.Time) ([]*experiments.SufficientStats, error) {
+	tx, err := s.rep.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, wrap("series stats", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := cohortDialect.SeriesStats(ctx, tx, q, cuts)
+	if err != nil {
+		return nil, wrap("series stats", err)
+	}
+	return out, nil
+}
 
 // CohortStats implements experiments.CohortStore (see
 // sqlstore.CohortDialect.CohortStats).

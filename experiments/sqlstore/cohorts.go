@@ -34,6 +34,9 @@ type CohortDialect struct {
 	JoinEvents string
 	// Least is the two-argument minimum function, for CostExpr.
 	Least string
+	// Day is the UTC day of the timestamp expression col, as whole days
+	// since 1970-01-01.
+	Day func(col string) string
 }
 
 // Units selects the units of q.Experiment (the exposures_rollup columns)

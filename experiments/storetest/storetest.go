@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Sticky", func(t *testing.T) { testSticky(t, newStore) })                     // sticky.go
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, newStore) })               // snapshots.go
 	t.Run("ExposureBatching", func(t *testing.T) { testExposureBatching(t, newStore) }) // exposures.go
+	t.Run("Series", func(t *testing.T) { testSeries(t, newStore) })                     // series.go
 	t.Run("Deadline", func(t *testing.T) {
 		s := newStore(t)
 		c, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
