@@ -223,7 +223,7 @@ func (a *api) loadReport(c *gin.Context) (*reportsnap.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a.reports.Report(c.Request.Context(), exp, opts)
+	return a.reports.Snapshot(c.Request.Context(), exp, opts)
 }
 
 func (a *api) getReport(c *gin.Context) {

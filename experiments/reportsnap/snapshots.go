@@ -158,9 +158,19 @@ func (s *Snapshots) Close() {
 }
 
 // Report answers the report of exp (its current definition, as the
-// caller read it) from its snapshot, waiting for a computation when there
-// is none yet for exp's revision.
-func (s *Snapshots) Report(ctx context.Context, exp *experiments.Experiment, opts experiments.ReportOptions) (*Snapshot, error) {
+// caller read it) from its snapshot (see Snapshot).
+func (s *Snapshots) Report(ctx context.Context, exp *experiments.Experiment, opts experiments.ReportOptions) (*experiments.Report, error) {
+	snap, err := s.Snapshot(ctx, exp, opts)
+	if err != nil {
+		return nil, err
+	}
+	return snap.Report, nil
+}
+
+// Snapshot answers the snapshot of exp's report (exp as the caller read
+// it), waiting for a computation when there is none yet for exp's
+// revision.
+func (s *Snapshots) Snapshot(ctx context.Context, exp *experiments.Experiment, opts experiments.ReportOptions) (*Snapshot, error) {
 	if opts.MultipleExposure == "" {
 		opts.MultipleExposure = experiments.MultipleExclude
 	}

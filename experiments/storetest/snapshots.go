@@ -87,7 +87,7 @@ func (e *snapEnv) read(t *testing.T) *experiments.Report {
 	t.Helper()
 	r, err := e.snaps.Report(ctx(t), e.exp, experiments.ReportOptions{})
 	must(t, err)
-	return r.Report
+	return r
 }
 
 func units(r *experiments.Report) int64 {
@@ -130,7 +130,7 @@ func testSnapshots(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 					t.Error(err)
 					return
 				}
-				got[i] = r.Report
+				got[i] = r
 			})
 		}
 		close(e.src.gate)
