@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -54,7 +55,8 @@ type EventOutcome struct {
 	Index   int
 	EventID string
 	Status  EventStatus
-	Err     *Error // set when rejected
+	Err     *Error           // set when rejected: the first problem
+	Errors  ValidationErrors // every problem of a rejected event (Err first)
 }
 
 // Limits on events.
@@ -70,75 +72,94 @@ const (
 
 // Validate checks one event against the rules that need no store: required
 // fields, lengths, money, currency, and timestamps no further than skew in
-// the future of now. The error names the field.
+// the future of now. The error names the field; it is the first of
+// Problems.
 func (e *Event) Validate(now time.Time, skew time.Duration) *Error {
+	if p := e.Problems(now, skew); len(p) > 0 {
+		return p[0]
+	}
+	return nil
+}
+
+// Problems is every problem Validate checks for, each naming its field, in
+// the order of the fields: an event with several problems is answered with
+// all of them. A zero now skips the check of timestamps in the future.
+func (e *Event) Problems(now time.Time, skew time.Duration) ValidationErrors {
+	var v ValidationErrors
+	add := func(err *Error) {
+		if err != nil {
+			v = append(v, err)
+		}
+	}
 	switch {
 	case e.ID == "":
-		return Invalid("event_id", "required", "is required")
+		v.add("event_id", "required", "is required")
 	case len(e.ID) > MaxEventIDLen || !utf8.ValidString(e.ID) || strings.ContainsRune(e.ID, 0):
-		return Invalid("event_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxEventIDLen)
+		v.add("event_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxEventIDLen)
+	}
+	switch {
 	case e.UnitID == "":
-		return Invalid("unit_id", "required", "is required")
+		v.add("unit_id", "required", "is required")
 	case len(e.UnitID) > MaxUnitIDLen || !utf8.ValidString(e.UnitID) || strings.ContainsRune(e.UnitID, 0):
-		return Invalid("unit_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxUnitIDLen)
+		v.add("unit_id", "invalid", "must be valid UTF-8 without NUL characters, of at most %d bytes", MaxUnitIDLen)
+	}
+	switch {
 	case e.Timestamp.IsZero():
-		return Invalid("timestamp", "required", "is required (RFC 3339)")
-	case e.Timestamp.After(now.Add(skew)):
-		return Invalid("timestamp", "in_future", "is more than %s in the future", skew)
+		v.add("timestamp", "required", "is required (RFC 3339)")
+	case !now.IsZero() && e.Timestamp.After(now.Add(skew)):
+		v.add("timestamp", "in_future", "is more than %s in the future", skew)
 	case e.Timestamp.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)):
-		return Invalid("timestamp", "too_old", "is before 2000-01-01")
+		v.add("timestamp", "too_old", "is before 2000-01-01")
 	}
-	if err := checkText("channel", e.Channel, MaxNameLen); err != nil {
-		return err
-	}
+	add(checkText("channel", e.Channel, MaxNameLen))
 	if len(e.Attributes) > MaxAttributes {
-		return Invalid("attributes", "too_many", "at most %d attributes", MaxAttributes)
-	}
-	for k, v := range e.Attributes {
-		if err := checkText("attributes."+k, k+v, MaxAttributeLen); err != nil {
-			return err
+		v.add("attributes", "too_many", "at most %d attributes", MaxAttributes)
+	} else {
+		keys := make([]string, 0, len(e.Attributes))
+		for k := range e.Attributes {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			add(checkText("attributes."+k, k+e.Attributes[k], MaxAttributeLen))
 		}
 	}
 	switch e.Type {
 	case EventExposure:
 		if e.Experiment == "" {
-			return Invalid("experiment", "required", "is required for an exposure")
-		}
-		if err := checkText("experiment", e.Experiment, MaxNameLen); err != nil {
-			return err
+			v.add("experiment", "required", "is required for an exposure")
+		} else {
+			add(checkText("experiment", e.Experiment, MaxNameLen))
 		}
 		if e.Variant == "" {
-			return Invalid("variant", "required", "is required for an exposure")
-		}
-		if err := checkText("variant", e.Variant, MaxNameLen); err != nil {
-			return err
+			v.add("variant", "required", "is required for an exposure")
+		} else {
+			add(checkText("variant", e.Variant, MaxNameLen))
 		}
 		if e.Revenue != 0 || e.PromotionCost != nil {
-			return Invalid("revenue", "not_allowed", "an exposure carries no money")
+			v.add("revenue", "not_allowed", "an exposure carries no money")
 		}
 	case EventConversion:
 		if !ValidKey(e.Name) {
-			return Invalid("name", "invalid_name", "a conversion needs a name such as purchase (letters, digits, '_', '-', '.')")
+			v.add("name", "invalid_name", "a conversion needs a name such as purchase (letters, digits, '_', '-', '.')")
 		}
 		if e.Revenue < 0 || e.Revenue > MaxMoney {
-			return Invalid("revenue", "out_of_range", "must be between 0 and 2^53 minor units")
+			v.add("revenue", "out_of_range", "must be between 0 and 2^53 minor units")
 		}
 		if e.PromotionCost != nil && (*e.PromotionCost < 0 || *e.PromotionCost > MaxMoney) {
-			return Invalid("promotion_cost", "out_of_range", "must be between 0 and 2^53 minor units")
+			v.add("promotion_cost", "out_of_range", "must be between 0 and 2^53 minor units")
 		}
-		if (e.Revenue != 0 || e.PromotionCost != nil) && e.Currency == "" {
-			return Invalid("currency", "required", "is required with revenue or promotion_cost (ISO 4217, such as KRW)")
+		switch {
+		case (e.Revenue != 0 || e.PromotionCost != nil) && e.Currency == "":
+			v.add("currency", "required", "is required with revenue or promotion_cost (ISO 4217, such as KRW)")
+		case e.Currency != "" && !ValidCurrency(e.Currency):
+			v.add("currency", "unknown_currency", "unknown ISO 4217 currency %q", e.Currency)
 		}
-		if e.Currency != "" && !ValidCurrency(e.Currency) {
-			return Invalid("currency", "unknown_currency", "unknown ISO 4217 currency %q", e.Currency)
-		}
-		if err := checkText("order_id", e.OrderID, MaxEventIDLen); err != nil {
-			return err
-		}
+		add(checkText("order_id", e.OrderID, MaxEventIDLen))
 	default:
-		return Invalid("type", "unknown_type", "must be exposure or conversion")
+		v.add("type", "unknown_type", "must be exposure or conversion")
 	}
-	return nil
+	return v
 }
 
 func checkText(field, s string, max int) *Error {

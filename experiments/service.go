@@ -479,8 +479,8 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 		out[i] = EventOutcome{Index: i, EventID: e.ID}
 		e.Timestamp = e.Timestamp.UTC()
 		e.ReceivedAt = now
-		if err := e.Validate(now, s.ClockSkew); err != nil {
-			out[i].Status, out[i].Err = EventRejected, err
+		if errs := e.Problems(now, s.ClockSkew); len(errs) > 0 {
+			out[i].Status, out[i].Err, out[i].Errors = EventRejected, errs[0], errs
 			continue
 		}
 		if e.Timestamp.Before(horizon) {

@@ -50,7 +50,7 @@ type ConsentResponse struct {
 
 func (a *api) putConsent(c *gin.Context) {
 	var req ConsentRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}
@@ -107,7 +107,7 @@ func capGroupResponse(g *experiments.CapGroup) CapGroupResponse {
 
 func (a *api) putCapGroup(c *gin.Context) {
 	var req CapGroupRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}

@@ -68,6 +68,7 @@ type decodeError struct {
 	Field  string
 	Code   string
 	Detail string
+	All    []FieldError // every problem found, when there are several (the first is the above)
 }
 
 // unmarshal decodes data into v, turning decoding errors into field

@@ -46,6 +46,9 @@ type EventResult struct {
 	Code    string `json:"code,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Detail  string `json:"detail,omitempty"`
+	// Errors lists every problem of a rejected event, each with its
+	// field (Code, Field and Detail are the first of them).
+	Errors []FieldError `json:"errors,omitempty"`
 }
 
 // EventsResponse is the reply to POST /api/v1/events, sent after the
@@ -78,17 +81,14 @@ func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, sca
 		return experiments.Event{}, "", &decodeError{Code: "invalid_type", Detail: "an event must be a JSON object"}
 	}
 	var d EventDTO
+	var errs []FieldError
 	if !fast(raw, &d) {
-		d = EventDTO{}
-		if err := unmarshal(raw, &d); err != nil {
-			if moneyFields[err.Field] {
-				err.Code = "invalid_money"
-				err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
-			}
-			return experiments.Event{}, d.EventID, err
+		d, errs = decodeEventSlow(raw)
+		if len(errs) > 0 && errs[0].Field == "" {
+			return experiments.Event{}, d.EventID, &decodeError{Code: errs[0].Code, Detail: errs[0].Detail}
 		}
 		if field, code := scan(raw); code != "" {
-			return experiments.Event{}, d.EventID, &decodeError{Field: field, Code: code, Detail: scanProblem(field, code).Detail}
+			errs = append(errs, FieldError{Field: field, Code: code, Detail: scanProblem(field, code).Detail})
 		}
 	}
 	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
@@ -98,12 +98,75 @@ func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, sca
 	if d.Timestamp != "" {
 		ts, err := time.Parse(time.RFC3339Nano, d.Timestamp)
 		if err != nil {
-			return e, d.EventID, &decodeError{Field: "timestamp", Code: "invalid_timestamp",
-				Detail: "timestamp: must be an RFC 3339 time such as 2026-03-01T12:00:00Z"}
+			errs = append(errs, FieldError{Field: "timestamp", Code: "invalid_timestamp",
+				Detail: "timestamp: must be an RFC 3339 time such as 2026-03-01T12:00:00Z"})
 		}
 		e.Timestamp = ts
 	}
-	return e, d.EventID, nil
+	if len(errs) == 0 {
+		return e, d.EventID, nil
+	}
+	// The rest of the event is checked too, so that every problem is
+	// reported at once; a field that did not decode is not also reported
+	// as missing.
+	bad := map[string]bool{}
+	for _, fe := range errs {
+		bad[topField(fe.Field)] = true
+	}
+	for _, pe := range e.Problems(time.Now(), experiments.DefaultClockSkew) {
+		if !bad[topField(pe.Field)] {
+			errs = append(errs, FieldError{Field: pe.Field, Code: pe.Code, Detail: pe.Error()})
+		}
+	}
+	return e, d.EventID, &decodeError{Field: errs[0].Field, Code: errs[0].Code, Detail: errs[0].Detail, All: errs}
+}
+
+// decodeEventSlow decodes the event raw the general way. A value of the
+// wrong type does not stop it: the member is left out and the rest decoded
+// again, so that every such member is reported (in document order of
+// discovery). An error without a field is about the whole event.
+func decodeEventSlow(raw []byte) (EventDTO, []FieldError) {
+	var errs []FieldError
+	for range len(eventFieldNames) + 1 {
+		var d EventDTO
+		err := unmarshal(raw, &d)
+		if err == nil {
+			return d, errs
+		}
+		if moneyFields[err.Field] {
+			err.Code = "invalid_money"
+			err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
+		}
+		if err.Field == "body" {
+			return d, append(errs, FieldError{Code: err.Code, Detail: err.Detail})
+		}
+		errs = append(errs, FieldError{Field: err.Field, Code: err.Code, Detail: err.Detail})
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return d, errs
+		}
+		top := topField(err.Field)
+		for k := range members {
+			if strings.EqualFold(k, top) {
+				delete(members, k)
+			}
+		}
+		next, merr := json.Marshal(members)
+		if merr != nil || len(members) == 0 {
+			return d, errs
+		}
+		raw = next
+	}
+	return EventDTO{}, errs
+}
+
+// topField is the top-level member of a field path: "attributes" of
+// "attributes.tier", "events" of "events[2]".
+func topField(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 // decodedBatch is an event batch after decoding: one result per event
@@ -157,6 +220,10 @@ func decodeEvents(batch EventBatch, maxEvents int,
 			d.results[i].Code, d.results[i].Field, d.results[i].Detail = derr.Code, derr.Field, derr.Detail
 			if derr.Field == "" {
 				d.results[i].Field = fmt.Sprintf("events[%d]", i)
+			}
+			d.results[i].Errors = derr.All
+			if derr.All == nil {
+				d.results[i].Errors = fieldErrors(d.results[i].Field, derr.Code, derr.Detail)
 			}
 			continue
 		}
@@ -466,6 +533,13 @@ func (a *api) postEvents(c *gin.Context) {
 		r.Status = string(o.Status)
 		if o.Err != nil {
 			r.Code, r.Field, r.Detail = o.Err.Code, o.Err.Field, o.Err.Error()
+			r.Errors = fieldErrors(r.Field, r.Code, r.Detail)
+			if len(o.Errors) > 1 {
+				r.Errors = make([]FieldError, len(o.Errors))
+				for k, fe := range o.Errors {
+					r.Errors[k] = FieldError{Field: fe.Field, Code: fe.Code, Detail: fe.Error()}
+				}
+			}
 		}
 	}
 	for _, r := range results {

@@ -196,7 +196,7 @@ func timePtr(t time.Time) *time.Time {
 
 func (a *api) createExperiment(c *gin.Context) {
 	var req ExperimentRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}
@@ -275,7 +275,7 @@ type RerandomizeRequest struct {
 
 func (a *api) rerandomize(c *gin.Context) {
 	var req RerandomizeRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}

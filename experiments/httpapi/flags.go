@@ -77,7 +77,7 @@ func flagResponse(f *experiments.Flag) FlagResponse {
 
 func (a *api) createFlag(c *gin.Context) {
 	var req FlagRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}

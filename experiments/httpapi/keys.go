@@ -38,7 +38,7 @@ func keyResponse(k *experiments.APIKey) KeyResponse {
 
 func (a *api) createKey(c *gin.Context) {
 	var req KeyRequest
-	if err := a.decodeBody(c, &req); err != nil {
+	if err := a.decodeDefinition(c, &req); err != nil {
 		abortProblem(c, err)
 		return
 	}

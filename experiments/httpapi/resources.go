@@ -60,7 +60,7 @@ func getVisible[T any](c *gin.Context, what, key string,
 // left out, and is then set to the URL's key; any other key is an error,
 // since keys cannot be renamed.
 func (a *api) decodeUpdate(c *gin.Context, req any, bodyKey *string) error {
-	if err := a.decodeBody(c, req); err != nil {
+	if err := a.decodeDefinition(c, req); err != nil {
 		return err
 	}
 	key := c.Param("key")
