@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/promolift/promolift/experiments/httpapi/browsertest"
 )
 
@@ -76,6 +78,9 @@ func TestReportPageInBrowser(t *testing.T) {
 		b.Resize(t, w)
 		b.CheckNoSidewaysScroll(t, "report at "+strconv.FormatInt(w, 10)+" px")
 	}
+	b.Resize(t, browsertest.Desktop)
+	b.Do(t, "open the tables", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('details').forEach(d => d.open = true)`))
+	b.CheckNoInnerScroll(t, "report at 1280 px")
 	desk := b.Screenshot(t, "report-spring-sale.png", browsertest.Desktop)
 	phone := b.Screenshot(t, "report-spring-sale-phone.png", browsertest.Phone)
 	t.Logf("screenshots: %s and %s", desk, phone)

@@ -845,12 +845,18 @@ func (a *api) reportPage(c *gin.Context) {
 func moneyFormatter(cur string) func(float64) string {
 	digits, ok := experiments.MinorUnits(cur)
 	if !ok {
-		return func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
+		// No currency known: say what the number is rather than show a
+		// bare amount.
+		return func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + " (minor units, currency not set)" }
 	}
 	return func(v float64) string {
 		return strconv.FormatFloat(v/math.Pow10(digits), 'f', digits, 64) + " " + cur
 	}
 }
+
+// Money formats minor units of cur in its major unit with the currency
+// ("305.00 USD"), as the report pages do.
+func Money(cur string) func(float64) string { return moneyFormatter(cur) }
 
 func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	resp := NewReportResponse(r)

@@ -211,6 +211,19 @@ func (b *Browser) CheckNoSidewaysScroll(t testing.TB, page string) {
 	}
 }
 
+// CheckNoInnerScroll fails the test when a scrolling box of the page (a
+// table's wrapper) is wider than its room, so part of it hides behind a
+// sideways scroll; the desktop layout must show every table whole.
+func (b *Browser) CheckNoInnerScroll(t testing.TB, page string) {
+	t.Helper()
+	boxes := Eval[[]string](t, b, `Array.from(document.querySelectorAll('body *')).filter(e => {
+		const o = getComputedStyle(e).overflowX; return (o === 'auto' || o === 'scroll') && e.scrollWidth > e.clientWidth + 1
+	}).map(e => (e.closest('section') ? 'section#' + e.closest('section').id + ' ' : '') + e.tagName + ' > ' + (e.firstElementChild ? e.firstElementChild.tagName + '.' + e.firstElementChild.className : '') + ' ' + e.scrollWidth + '>' + e.clientWidth)`)
+	if len(boxes) > 0 {
+		t.Errorf("%s: boxes scroll sideways: %v", page, boxes)
+	}
+}
+
 // Screenshot saves a full-page PNG of the open page at width as
 // ArtifactsDir/name and returns its path. It leaves the viewport at
 // width × 900.

@@ -92,6 +92,8 @@ func checkPage(t *testing.T, b *browsertest.Browser, name string, shot bool) []s
 		b.Resize(t, w)
 		b.CheckNoSidewaysScroll(t, name+" at "+strconv.FormatInt(w, 10)+" px")
 	}
+	b.Resize(t, browsertest.Desktop)
+	b.CheckNoInnerScroll(t, name+" at 1280 px")
 	b.CheckNoErrors(t, name)
 	if shot {
 		shots = append(shots, b.Screenshot(t, "console-"+name+".png", browsertest.Desktop),
@@ -225,9 +227,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shots = append(shots, checkPage(t, b, "report", true)...)
 
-	for _, path := range []string{"/console/flags", "/console/keys", "/console/audit"} {
+	for _, path := range []string{"/console/flags", "/console/flags/checkout-gate", "/console/keys", "/console/audit",
+		"/console/experiments/coupon-test", "/console/experiments/coupon-test/confirm/stop"} {
 		b.Open(t, e.srv.URL+path, browsertest.Desktop)
-		checkPage(t, b, strings.TrimPrefix(path, "/console/"), path == "/console/audit")
+		checkPage(t, b, strings.ReplaceAll(strings.TrimPrefix(path, "/console/"), "/", "-"), path == "/console/audit")
 	}
 	t.Logf("screenshots:\n%s", strings.Join(shots, "\n"))
 }

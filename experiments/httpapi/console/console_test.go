@@ -61,6 +61,11 @@ func newEnvOn(t *testing.T, st experiments.Store) *env {
 	}
 	// Every read that finds new events refreshes the report (in the
 	// background; tests wait for it with reports.Wait).
+	f := &experiments.Flag{Key: "checkout-gate", Type: "boolean", Environment: "production", DefaultVariant: "off",
+		Variants: map[string]json.RawMessage{"on": json.RawMessage(`true`), "off": json.RawMessage(`false`)}}
+	if err := svc.CreateFlag(ctx, root, f); err != nil {
+		t.Fatal(err)
+	}
 	reports := reportsnap.New(svc, reportsnap.Config{MinInterval: -1}, nil)
 	t.Cleanup(reports.Close)
 	e.reports = reports
@@ -465,4 +470,71 @@ func TestDocsListEveryPage(t *testing.T) {
 			t.Errorf("docs/console.md does not list %s %s", r.Method, r.Path)
 		}
 	}
+}
+
+// TestEditDraftAndFlag: a draft's form saves through the API's
+// validation and a started experiment cannot be edited; the flag form
+// saves, and a bad one changes nothing.
+func TestEditDraftAndFlag(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		b := e.signIn(t, e.admin)
+		_, page := b.get(t, "/console/experiments/prod-exp/edit")
+		if !strings.Contains(page, `name="variants[1].key" type="text" value="b"`) {
+			t.Fatalf("the edit form does not show the draft:\n%s", page)
+		}
+		form := with(goodForm("ignored"), "_csrf", b.csrf(t, "/console/experiments/prod-exp/edit"), "name", "Renamed")
+		if status, page := b.post(t, "/console/experiments/prod-exp/edit", form, nil); status != 303 {
+			t.Fatalf("save: %d\n%s", status, page)
+		}
+		x, _ := e.svc.GetExperiment(ctx, "prod-exp")
+		if x.Name != "Renamed" || x.Variants[1].Key != "ten_off" || x.Key != "prod-exp" {
+			t.Errorf("saved %+v", x)
+		}
+		if _, err := e.svc.Transition(ctx, experiments.Principal{KeyID: "test", Scope: experiments.ScopeAdmin}, "prod-exp", experiments.ActionStart); err != nil {
+			t.Fatal(err)
+		}
+		before := e.storeState(t)
+		if status, _ := b.post(t, "/console/experiments/prod-exp/edit", form, nil); status != 409 {
+			t.Errorf("edit a running experiment: %d, want 409", status)
+		}
+		if e.storeState(t) != before {
+			t.Error("editing a running experiment changed it")
+		}
+
+		f := &experiments.Flag{Key: "gate", Type: "boolean", Environment: "production", DefaultVariant: "off",
+			Variants: map[string]json.RawMessage{"on": json.RawMessage(`true`), "off": json.RawMessage(`false`)}}
+		if err := e.svc.CreateFlag(ctx, experiments.Principal{KeyID: "test", Scope: experiments.ScopeAdmin}, f); err != nil {
+			t.Fatal(err)
+		}
+		token := b.csrf(t, "/console/flags/gate")
+		good := url.Values{"_csrf": {token}, "description": {"checkout gate"}, "enabled": {"on"}, "default_variant": {"on"},
+			"variants": {`{"on": true, "off": false}`}, "rules": {`[{"condition": {"tier": "gold"}, "variant": "on"}]`}}
+		for _, tc := range []struct {
+			name   string
+			form   url.Values
+			field  string
+			status int
+		}{
+			{"unknown default variant", with(good, "default_variant", "maybe"), "default_variant", 422},
+			{"variants not JSON", with(good, "variants", "{on"), "variants", 422},
+			{"rules not JSON", with(good, "rules", "[{"), "rules", 422},
+		} {
+			before := e.storeState(t)
+			status, page := b.post(t, "/console/flags/gate", tc.form, nil)
+			if status != tc.status || !slices.Contains(errFields(page), tc.field) {
+				t.Errorf("%s: %d %v, want %d naming %s", tc.name, status, errFields(page), tc.status, tc.field)
+			}
+			if e.storeState(t) != before {
+				t.Errorf("%s: a rejected flag form changed the store", tc.name)
+			}
+		}
+		if status, page := b.post(t, "/console/flags/gate", good, nil); status != 303 {
+			t.Fatalf("save the flag: %d\n%s", status, page)
+		}
+		g, _ := e.svc.GetFlag(ctx, "gate")
+		if !g.Enabled || g.DefaultVariant != "on" || g.Description != "checkout gate" || len(g.Rules) != 1 {
+			t.Errorf("saved flag %+v", g)
+		}
+	})
 }

@@ -3,7 +3,6 @@ package console
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -110,26 +109,15 @@ func (c *Console) summarize(r *http.Request, e *experiments.Experiment) listRow 
 		row.BudgetBad = row.BudgetBad || s.BudgetExhausted
 	}
 	if resp.Spend != nil {
-		money := moneyIn(resp.Currency)
-		row.Budget = money(spent) + " spent"
+		money := httpapi.Money(resp.Currency)
+		row.Budget = money(float64(spent)) + " spent"
 		if budget > 0 {
-			row.Budget += " of " + money(budget) + fmt.Sprintf(" (%.0f%%)", 100*float64(spent)/float64(budget))
+			row.Budget += " of " + money(float64(budget)) + fmt.Sprintf(" (%.0f%%)", 100*float64(spent)/float64(budget))
 		} else {
 			row.Budget += ", no budget"
 		}
 	}
 	return row
-}
-
-// moneyIn formats minor units of cur with the currency.
-func moneyIn(cur string) func(int64) string {
-	digits, ok := experiments.MinorUnits(cur)
-	if !ok {
-		return func(v int64) string { return strconv.FormatInt(v, 10) + " (minor units, currency not set)" }
-	}
-	return func(v int64) string {
-		return strconv.FormatFloat(float64(v)/math.Pow10(digits), 'f', digits, 64) + " " + cur
-	}
 }
 
 func signed(v float64) string {
@@ -235,18 +223,30 @@ func (c *Console) editExperiment(w http.ResponseWriter, r *http.Request) {
 		c.failErr(w, r, err)
 		return
 	}
-	if e.Status != experiments.StatusDraft {
-		c.fail(w, r, http.StatusConflict, "Not a draft", "only a draft can be edited; this experiment is "+strings.ToLower(httpapi.StatusLabel(string(e.Status))))
+	if c.notDraft(w, r, e) {
 		return
 	}
 	f := formOf(e)
 	c.renderForm(w, r, http.StatusOK, f, nil, true, e.Key)
 }
 
+// notDraft answers 409 for an experiment that is no longer a draft.
+func (c *Console) notDraft(w http.ResponseWriter, r *http.Request, e *experiments.Experiment) bool {
+	if e.Status == experiments.StatusDraft {
+		return false
+	}
+	c.fail(w, r, http.StatusConflict, "Not a draft", "only a draft can be edited; this experiment is "+strings.ToLower(httpapi.StatusLabel(string(e.Status))))
+	return true
+}
+
 func (c *Console) updateExperiment(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
-	if _, err := c.visible(r, key); err != nil {
+	cur, err := c.visible(r, key)
+	if err != nil {
 		c.failErr(w, r, err)
+		return
+	}
+	if c.notDraft(w, r, cur) {
 		return
 	}
 	r.PostForm.Set("key", key)
