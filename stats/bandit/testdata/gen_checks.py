@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+"""Check values for package bandit, computed independently (scipy's adaptive
+quadrature for the probability of being best, numpy on unit-level data for
+the per-period weighted effect). Run: /usr/bin/python3 gen_checks.py > checks.json
+"""
+import json
+import numpy as np
+from scipy import integrate
+from scipy.stats import norm
+
+
+def prob_best(arms):
+    mu = [a["sum"] / a["n"] for a in arms]
+    sd = []
+    for a in arms:
+        var = (a["sum_squares"] - a["sum"] ** 2 / a["n"]) / (a["n"] - 1)
+        sd.append(np.sqrt(max(var, 0) / a["n"]))
+    out = []
+    for i in range(len(arms)):
+        f = lambda x: norm.pdf(x, mu[i], sd[i]) * np.prod([norm.cdf(x, mu[j], sd[j]) for j in range(len(arms)) if j != i])
+        v, _ = integrate.quad(f, mu[i] - 12 * sd[i], mu[i] + 12 * sd[i], epsabs=1e-13, epsrel=1e-12, limit=200)
+        out.append(v)
+    s = sum(out)
+    return [v / s for v in out]
+
+
+def arm_stats(y):
+    return {"n": float(len(y)), "sum": float(np.sum(y)), "sum_squares": float(np.sum(np.square(y)))}
+
+
+def main():
+    rng = np.random.default_rng(7)
+    cases = []
+    for spec in [[(100, 20, 500), (102, 20, 500)], [(100, 30, 400), (104, 35, 300), (99, 10, 800)],
+                 [(50, 5, 1000), (50, 5, 1000), (49, 5, 1000)]]:
+        arms = [arm_stats(rng.normal(m, s, n)) for m, s, n in spec]
+        cases.append({"arms": arms, "prob_best": prob_best(arms)})
+    # Per-period weighted effect from unit-level data: 3 periods, changing
+    # weights and a baseline trend.
+    periods, units = [], []
+    for p, (w1, base) in enumerate([(0.5, 100), (0.8, 140), (0.2, 80)]):
+        n = 600
+        arm = rng.random(n) < w1
+        y = base + 10 * arm + rng.normal(0, 25, n)
+        periods.append([arm_stats(y[~arm]), arm_stats(y[arm])])
+        units.append((arm, y))
+    N = sum(len(y) for _, y in units)
+    est = sum(len(y) / N * (y[a].mean() - y[~a].mean()) for a, y in units)
+    var = sum((len(y) / N) ** 2 * (y[a].var(ddof=1) / a.sum() + y[~a].var(ddof=1) / (~a).sum()) for a, y in units)
+    print(json.dumps({"prob_best": cases, "period_weighted": {"periods": periods, "estimate": est, "se": float(np.sqrt(var))}}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
