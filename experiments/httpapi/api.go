@@ -201,6 +201,10 @@ var (
 		{"GET", "/api/v1/audit", scopeAdmin},
 		{"POST", "/api/v1/events", scopeSDK},
 		{"GET", ReportDocsPath, nil},
+		{"HEAD", "/healthz", nil},
+		{"HEAD", "/readyz", nil},
+		{"GET", "/experiments", scopeAnalyst},
+		{"GET", "/experiments/:key", scopeAnalyst},
 	}
 )
 
