@@ -538,3 +538,31 @@ func TestEditDraftAndFlag(t *testing.T) {
 		}
 	})
 }
+
+// TestBadInputIsNeverA500: odd keys, ids and query values answer 4xx.
+func TestBadInputIsNeverA500(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		b := e.signIn(t, e.admin)
+		token := b.csrf(t, "/console/keys")
+		long := strings.Repeat("k", 1<<16)
+		for _, v := range []string{"a%00b", "%ff%fe", url.PathEscape("'; DROP TABLE events; --"), long} {
+			for _, path := range []string{"/console/experiments/" + v, "/console/experiments/" + v + "/edit",
+				"/console/experiments/prod-exp/confirm/" + v, "/console/experiments/" + v + "/explain?unit=u",
+				"/console/experiments/prod-exp/explain?unit=" + v, "/console/flags/" + v, "/console/experiments?status=" + v,
+				"/console/audit?before=" + v} {
+				if resp, _ := b.get(t, path); resp.StatusCode >= 500 || resp.StatusCode == 200 && !strings.Contains(path, "unit=") && !strings.Contains(path, "before=") {
+					t.Errorf("GET %.80s: %d", path, resp.StatusCode)
+				}
+			}
+			for _, path := range []string{"/console/experiments/" + v + "/start", "/console/keys/" + v + "/revoke", "/console/flags/" + v} {
+				if status, _ := b.post(t, path, url.Values{"_csrf": {token}}, nil); status < 400 || status >= 500 {
+					t.Errorf("POST %.80s: %d", path, status)
+				}
+			}
+		}
+		form := with(goodForm("odd"), "_csrf", b.csrf(t, "/console/experiments/new"), "variants[0].key", "a\x00b", "name", "\xff\xfe", "cond[0].attr", "x\x00")
+		if status, _ := b.post(t, "/console/experiments/new", form, nil); status != 422 {
+			t.Errorf("a form with NUL and invalid UTF-8: %d, want 422", status)
+		}
+	})
+}
