@@ -25,7 +25,7 @@ const (
 	reportLoadExperiment = "report-load"
 	// reportLoadUnits are the exposed units of the experiment before the
 	// run, each with one conversion in two of three.
-	reportLoadUnits = 20_000
+	reportLoadUnits = 10_000
 	// reportReaders read the report concurrently, back to back.
 	reportReaders = 8
 	// reportAssigners send POST /api/v1/assign back to back, a new unit

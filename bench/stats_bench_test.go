@@ -240,8 +240,8 @@ func BenchmarkSuffStats(b *testing.B) {
 }
 
 // BenchmarkReport is Service.Report (stats from the rollups, analysis,
-// decision; without the daily series, which re-reads raw events per day)
-// at each unit count.
+// decision) without the daily series at each unit count;
+// BenchmarkReportSeries is the same with it.
 func BenchmarkReport(b *testing.B) {
 	for _, n := range statsUnits() {
 		key := fmt.Sprintf("units-%d", n)
@@ -252,6 +252,29 @@ func BenchmarkReport(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				if _, err := e.svc.Report(ctx, key, experiments.ReportOptions{NoSeries: true}); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReportSeries is Service.Report with everything, the daily series
+// included (one pass over the rollups and conversions, SeriesStore), at
+// each unit count. Its experiment started a day before the data.
+func BenchmarkReportSeries(b *testing.B) {
+	for _, n := range statsUnits() {
+		key := fmt.Sprintf("units-%d", n)
+		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
+			e := statsFixture(b)
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := e.svc.Report(ctx, key, experiments.ReportOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(r.Series) == 0 || r.Series[len(r.Series)-1].Units != int64(n) {
+					b.Fatalf("series %+v, want its last point at %d units", r.Series, n)
 				}
 			}
 		})

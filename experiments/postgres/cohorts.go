@@ -25,7 +25,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	Micros:     ` * INTERVAL '1 microsecond'`,
 	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
 	JoinEvents: `JOIN`, Least: `LEAST`,
-	Day: func(col string) string { return `CAST(FLOOR(EXTRACT(EPOCH FROM ` + col + `) / 86400) AS BIGINT)` }}
+	Day: func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` }}
 
 // SeriesStats implements experiments.SeriesStore in one repeatable-read
 // snapshot (see sqlstore.CohortDialect.SeriesStats).

@@ -28,7 +28,7 @@ var runs = []struct {
 		"^(BenchmarkFNV1a32|BenchmarkHashV2|BenchmarkAssignRun|BenchmarkGrowthBookRunExperiment|BenchmarkOpenFeatureBool|BenchmarkGrowthAssign)$",
 		"-benchmem", "-benchtime", "0.5s", "-count", "1", "."}},
 	{"io", []string{"test", "-vet=off", "-run", "^$", "-bench",
-		"^(BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport)$",
+		"^(BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport|BenchmarkReportSeries|BenchmarkReportLoad)$",
 		"-benchtime", "1s", "-count", "1", "-timeout", "20m", "."}},
 }
 
@@ -259,7 +259,7 @@ func figures(res results) []figure {
 		}
 	}
 	ss := fmt.Sprintf("BenchmarkSuffStats/units=%d/impl=rollups", top)
-	return []figure{
+	out := []figure{
 		{what: "assignment `Spec.Run` vs raw FNV-1a 32", ours: "BenchmarkAssignRun", anchor: "BenchmarkFNV1a32", metric: "ns/op",
 			ratioName: "Run / FNV-1a", ratio: div, target: "for reference", met: info},
 		{what: "assignment `Spec.Run` vs the v2 hash alone", ours: "BenchmarkAssignRun", anchor: "BenchmarkHashV2", metric: "ns/op",
@@ -301,7 +301,23 @@ func figures(res results) []figure {
 			target: "≥ 10", met: atLeast(10)},
 		{what: fmt.Sprintf("`Service.Report` at %s units vs `Store.SufficientStats` alone", thousands(top)), ours: fmt.Sprintf("BenchmarkReport/units=%d", top),
 			anchor: ss, metric: "ns/op", ratioName: "report / stats", ratio: div, target: "same order (≤ 10)", met: atMost(10)},
+		{what: fmt.Sprintf("`Service.Report` at %s units **with the daily series** on PostgreSQL, absolute", thousands(top)),
+			ours: fmt.Sprintf("BenchmarkReportSeries/units=%d", top), anchor: fmt.Sprintf("BenchmarkReportSeries/units=%d", top),
+			metric: "ns/op", ratioName: "seconds", ratio: func(o, _ float64) float64 { return o / 1e9 }, target: "≤ 1 s", met: atMost(1)},
+		{what: fmt.Sprintf("the same vs `Store.SufficientStats` alone (%s units)", thousands(top)), ours: fmt.Sprintf("BenchmarkReportSeries/units=%d", top),
+			anchor: ss, metric: "ns/op", ratioName: "report / stats", ratio: div, target: "same order (≤ 10)", met: atMost(10)},
 	}
+	// Report reads from snapshots while 8 clients assign (BenchmarkReportLoad).
+	for _, st := range []struct{ key, name string }{{"sqlite", "SQLite"}, {"postgres", "PostgreSQL"}} {
+		load := "BenchmarkReportLoad/store=" + st.key + "/readers="
+		out = append(out,
+			figure{what: "report read (`GET …/report`) p99 with 8 concurrent readers while 8 clients assign, " + st.name + ", absolute",
+				ours: load + "8", anchor: load + "8", metric: "read-p99-us", ratioName: "ms",
+				ratio: func(o, _ float64) float64 { return o / 1e3 }, target: "≤ 250 ms", met: atMost(250)},
+			figure{what: "`POST /api/v1/assign` p99 (exposure logged, a new customer each request, 8 clients) with 8 concurrent report readers vs without, " + st.name,
+				ours: load + "8", anchor: load + "0", metric: "assign-p99-us", ratioName: "with / without", ratio: div, target: "≤ 2", met: atMost(2)})
+	}
+	return out
 }
 
 func thousands(n int) string {
@@ -328,6 +344,9 @@ func fmtVal(v float64, unit string) string {
 		return fmt.Sprintf("%.2f", v)
 	case "MiB":
 		return fmt.Sprintf("%.2f MiB", v)
+	}
+	if strings.HasSuffix(unit, "-us") {
+		return fmt.Sprintf("%.1f ms", v/1e3)
 	}
 	return fmt.Sprintf("%.0f %s", v, unit)
 }
@@ -402,6 +421,7 @@ func render(res results, took time.Duration, mem *memResult) string {
 		{"BenchmarkSuffStats/units=", "`Store.SufficientStats` (rollups; the CUPED pre-period is opt-in and off here)", "ns/op", "O(units)"},
 		{"BenchmarkSuffStats/units=", "its two rollup aggregates alone", "ns/op", "O(units)"},
 		{"BenchmarkReport/units=", "`Service.Report` (no daily series)", "ns/op", "O(units)"},
+		{"BenchmarkReportSeries/units=", "`Service.Report` with the daily series (one pass)", "ns/op", "O(units)"},
 	}
 	for _, g := range growth {
 		for _, name := range sortedNames(res, g.prefix) {
