@@ -49,19 +49,27 @@ deps-test:
 
 # The short fuzz runs are bounded by a count of executions, not a time:
 # a time limit can end while the fuzzer minimizes a new input, which go
-# test reports as a failure ("context deadline exceeded").
+# test reports as a failure ("context deadline exceeded"). FUZZ_TARGETS
+# names every fuzz target as package:Name; .ci/fuzztargets.sh checks that
+# the list matches the func Fuzz... of the tests, so a new target cannot be
+# left out. The bench module (bench/, its own go.mod) runs its tests in
+# quick mode (-short: no 15-second load run), including the check of our
+# assignment against GrowthBook's own Go SDK.
+FUZZ_TARGETS := ./assign:FuzzParseCondition:100000 ./assign:FuzzDecodeSpec:50000 \
+	./stats:FuzzAnalyze:20000 ./experiments/httpapi:FuzzEventsBatch:3000 \
+	./experiments/httpapi:FuzzOFREPRequest:2000 ./experiments/httpapi:FuzzValidJSON:20000 \
+	./experiments/httpapi:FuzzScanJSON:20000 ./experiments/httpapi:FuzzDecodeEventBatch:5000
+
 test-go:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m -json ./... | $(GO) run .ci/testsummary.go
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime 100000x ./assign
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime 50000x ./assign
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime 20000x ./stats
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime 3000x ./experiments/httpapi
-	$(GO) test -count=1 -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime 2000x ./experiments/httpapi
-
-test-policy-sim:
-	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
-	PROMOLIFT_POLICY_SIM_RUNS=200 $(GO) test -count=1 -timeout 60m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 -short -timeout 10m ./...
+	@.ci/fuzztargets.sh $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r pkg name n <<< "$$t"; \
+		echo "fuzz $$pkg $$name ($$n runs)"; \
+		$(GO) test -count=1 -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg; \
+	done
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
@@ -69,17 +77,11 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2026.2.2 ./...
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseCondition$$' -fuzztime $(FUZZTIME) ./assign
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSpec$$' -fuzztime $(FUZZTIME) ./assign
-	$(GO) test -run '^$$' -fuzz '^FuzzAnalyze$$' -fuzztime $(FUZZTIME) ./stats
-	$(GO) test -run '^$$' -fuzz '^FuzzEventsBatch$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
-	$(GO) test -run '^$$' -fuzz '^FuzzOFREPRequest$$' -fuzztime $(FUZZTIME) ./experiments/httpapi
-
-# coverage runs stats' TestCoverage with COVERAGE_REPS (>= 4000) simulated
-# experiments per interval and the band 94-96% (make test runs it with 500
-# and a wider band).
-coverage:
-	PROMOLIFT_COVERAGE_REPS=$(COVERAGE_REPS) $(GO) test -count=1 -timeout 60m -run '^TestCoverage$$' -v ./stats
+	@.ci/fuzztargets.sh $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r pkg name n <<< "$$t"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # bench runs the benchmarks of module bench/ against their anchors (with a
 # throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is set), then the

@@ -379,6 +379,33 @@ func TestRetryReusesEventIDs(t *testing.T) {
 	if st := c.Stats(); st.Retries < 2 || st.Sent != 3 {
 		t.Fatalf("stats %+v", st)
 	}
+	// Every attempt carried the ids of the first: the events the server
+	// answered 503 are stored under the ids they were first sent with.
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	storedID := map[string]string{} // unit → event id
+	for _, e := range f.stored {
+		storedID[e.UnitID] = e.EventID
+	}
+	if len(f.failed) < 2 {
+		t.Fatalf("%d failed attempts recorded, want 2", len(f.failed))
+	}
+	for n, attempt := range f.failed {
+		if len(attempt) == 0 {
+			t.Fatalf("failed attempt %d carried no events", n)
+		}
+		for _, e := range attempt {
+			if e.EventID == "" || storedID[e.UnitID] != e.EventID {
+				t.Fatalf("attempt %d sent %s's event as %q, the retry stored it as %q: ids regenerated on retry",
+					n, e.UnitID, e.EventID, storedID[e.UnitID])
+			}
+		}
+	}
+	for id, times := range f.received {
+		if times != 1 {
+			t.Fatalf("event %s stored %d times", id, times)
+		}
+	}
 }
 
 func TestRejectedCountedNotRetried(t *testing.T) {

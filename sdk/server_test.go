@@ -32,6 +32,9 @@ type fakeServer struct {
 	received   map[string]int // event id → times received
 	stored     []Event
 	eventsFail int // answer this many event posts with 503
+	// failed holds the events of each post answered 503, as sent, so that
+	// tests can compare a retry's event ids with the first attempt's.
+	failed [][]Event
 	rejectType string
 }
 
@@ -158,6 +161,7 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer f.mu.Unlock()
 		if f.eventsFail > 0 {
 			f.eventsFail--
+			f.failed = append(f.failed, req.Events)
 			w.Header().Set("Retry-After", "0")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return

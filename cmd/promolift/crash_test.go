@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,12 +61,86 @@ func promoliftBinary(t *testing.T) string {
 // crashPGURL returns the URL of a fresh schema of the test PostgreSQL
 // (dropped at the end), skipping without PROMOLIFT_TEST_DATABASE_URL
 // unless PROMOLIFT_REQUIRE_POSTGRES=1.
+// A key=value DSN is turned into the postgres:// URL serve takes.
 func crashPGURL(t *testing.T) string {
 	t.Helper()
-	if base := os.Getenv("PROMOLIFT_TEST_DATABASE_URL"); base != "" && !isPostgresURL(base) {
-		t.Skip("PROMOLIFT_TEST_DATABASE_URL is not a postgres:// URL")
+	u := storetest.PostgresURL(t)
+	if isPostgresURL(u) {
+		return u
 	}
-	return storetest.PostgresURL(t)
+	conv, err := dsnURL(u)
+	if err != nil {
+		t.Fatalf("PROMOLIFT_TEST_DATABASE_URL: %v", err)
+	}
+	return conv
+}
+
+// dsnURL turns a libpq key=value connection string (values optionally
+// single-quoted, with \' and \\ escapes) into a postgres:// URL: host,
+// port, user, password and dbname go into the URL's parts, every other
+// key (a socket directory as host included) into its query.
+func dsnURL(dsn string) (string, error) {
+	kv := map[string]string{}
+	s := strings.TrimSpace(dsn)
+	for s != "" {
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return "", fmt.Errorf("not a key=value connection string near %q", s)
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " ")
+		var val strings.Builder
+		if strings.HasPrefix(s, "'") {
+			i := 1
+			for ; i < len(s) && s[i] != '\''; i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				val.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return "", fmt.Errorf("unterminated quoted value of %s", key)
+			}
+			s = s[i+1:]
+		} else {
+			end := strings.IndexByte(s, ' ')
+			if end < 0 {
+				end = len(s)
+			}
+			val.WriteString(s[:end])
+			s = s[end:]
+		}
+		kv[key] = val.String()
+		s = strings.TrimLeft(s, " ")
+	}
+	u := &url.URL{Scheme: "postgres", Path: "/" + kv["dbname"]}
+	if user, ok := kv["user"]; ok {
+		u.User = url.User(user)
+		if pw, ok := kv["password"]; ok {
+			u.User = url.UserPassword(user, pw)
+		}
+	}
+	q := url.Values{}
+	if h := kv["host"]; h != "" && !strings.HasPrefix(h, "/") {
+		u.Host = h
+		if p := kv["port"]; p != "" {
+			u.Host = net.JoinHostPort(h, p)
+		}
+	} else if h != "" {
+		q.Set("host", h)
+		if p := kv["port"]; p != "" {
+			q.Set("port", p)
+		}
+	}
+	for k, v := range kv {
+		switch k {
+		case "host", "port", "user", "password", "dbname":
+		default:
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // server is one running promolift serve process.
@@ -426,4 +502,26 @@ func storedEvents(t *testing.T, open func() (crashStore, error)) map[string]int 
 	}
 	defer s.Close()
 	return countEvents(t, s)
+}
+
+// TestDSNURL: a key=value DSN in PROMOLIFT_TEST_DATABASE_URL becomes the
+// postgres:// URL serve takes, so the crash test runs instead of skipping.
+func TestDSNURL(t *testing.T) {
+	cases := []struct{ dsn, want string }{
+		{"host=db.example port=5433 user=pl password='se cr\\'et' dbname=promolift sslmode=disable search_path=s1",
+			"postgres://pl:se%20cr%27et@db.example:5433/promolift?search_path=s1&sslmode=disable"},
+		{"host=/tmp/pg port=5432 dbname=postgres user=postgres sslmode=disable",
+			"postgres://postgres@/postgres?host=%2Ftmp%2Fpg&port=5432&sslmode=disable"},
+	}
+	for _, c := range cases {
+		t.Run(c.dsn, func(t *testing.T) {
+			got, err := dsnURL(c.dsn)
+			if err != nil || got != c.want {
+				t.Fatalf("got %q, %v; want %q", got, err, c.want)
+			}
+		})
+	}
+	if _, err := dsnURL("host='unterminated"); err == nil {
+		t.Fatal("an unterminated quote was accepted")
+	}
 }
