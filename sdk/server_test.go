@@ -34,7 +34,7 @@ type fakeServer struct {
 	eventsFail int // answer this many event posts with 503
 	// failed holds the events of each post answered 503, as sent, so that
 	// tests can compare a retry's event ids with the first attempt's.
-	failed [][]Event
+	failed     [][]Event
 	rejectType string
 }
 
