@@ -9,6 +9,9 @@
 # with apt when none are found). As root, the server runs as the non-root
 # user "postgres" (created if missing). It listens on 127.0.0.1 only, on a
 # free port, with trust authentication: it is for tests, nothing else.
+# It runs with fsync, synchronous_commit and full_page_writes off (fast,
+# not crash-safe) unless PG_DURABLE=1, which keeps PostgreSQL's durable
+# defaults (the serving benchmarks measure commits as production does).
 set -euo pipefail
 
 find_bindir() {
@@ -50,8 +53,10 @@ start)
 		{ cat "$dir/initdb.log" >&2; exit 1; }
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + RANDOM % 20000)))
+	fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	[ "${PG_DURABLE:-}" = 1 ] && fast=""
 	as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" >/dev/null ||
+		-o "-c listen_addresses=127.0.0.1 -p $port -k $dir $fast -c max_connections=200" >/dev/null ||
 		{ cat "$dir/server.log" >&2; exit 1; }
 	echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	;;

@@ -115,7 +115,7 @@ var benchStart = time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
 
 // newExperiment stores a running 2-variant experiment key.
 func newExperiment(ctx context.Context, s experiments.Store, key string, variants int) error {
-	e := &experiments.Experiment{Key: key, PrimaryMetric: "purchase", CreatedAt: benchStart, UpdatedAt: benchStart}
+	e := &experiments.Experiment{Key: key, PrimaryMetric: "purchase", Coverage: 1, CreatedAt: benchStart, UpdatedAt: benchStart}
 	for i := 0; i < variants; i++ {
 		name := "control"
 		if i > 0 {

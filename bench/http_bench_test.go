@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,6 +61,23 @@ func bareGin(b testing.TB) *httptest.Server {
 // target is one assign endpoint under test.
 type target struct {
 	url, token string
+	body       func() []byte // nil: assignBody
+}
+
+// next returns the body of the next request.
+func (t target) next() []byte {
+	if t.body == nil {
+		return assignBody
+	}
+	return t.body()
+}
+
+// newUnitBodies returns assign bodies for a new unit each call, logging
+// the exposure: the path as apps use it (issue 17).
+func newUnitBodies(prefix string) func() []byte {
+	var n atomic.Int64
+	body := assignBodyFor("spring-sale", true)
+	return func() []byte { return body(prefix + strconv.FormatInt(n.Add(1), 10)) }
 }
 
 func assignTarget(b testing.TB, impl string) target {
@@ -124,13 +142,16 @@ const (
 // reports p50 and p99 of every request's latency, measured from its
 // scheduled send time: a request that waits because the server (or the
 // sender) fell behind counts its wait, so there is no coordinated
-// omission. Every request must succeed. The bare gin anchor is measured
-// the same way in the same run. One measurement whatever b.N.
+// omission. Every request must succeed. Each request is for a new unit
+// and logs its exposure (the group commit of exposures, with its default
+// settings). The bare gin anchor is measured the same way in the same run.
+// One measurement whatever b.N.
 func BenchmarkAssignLatency(b *testing.B) {
 	for _, impl := range []string{"gin-bare", "promolift"} {
 		b.Run("impl="+impl, func(b *testing.B) {
 			t := assignTarget(b, impl)
-			if err := post(t.url, t.token, assignBody); err != nil {
+			t.body = newUnitBodies("lat-" + impl + "-")
+			if err := post(t.url, t.token, t.next()); err != nil {
 				b.Fatal(err)
 			}
 			closedLoop(t, latencyWarmup)
@@ -169,7 +190,7 @@ func closedLoop(t target, d time.Duration) (float64, error) {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(stop) {
-				if err := post(t.url, t.token, assignBody); err != nil {
+				if err := post(t.url, t.token, t.next()); err != nil {
 					failed.Store(err)
 					return
 				}
@@ -210,7 +231,7 @@ func openLoop(t target, rate float64, d time.Duration) (lat, lag []time.Duration
 		go func(i int, at time.Time) {
 			defer func() { <-sem; wg.Done() }()
 			lag[i] = time.Since(at)
-			if err := post(t.url, t.token, assignBody); err != nil {
+			if err := post(t.url, t.token, t.next()); err != nil {
 				failed.Store(err)
 			}
 			lat[i] = time.Since(at)

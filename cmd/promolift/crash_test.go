@@ -230,6 +230,81 @@ func eventNumber(id string) int {
 	return n
 }
 
+// assignClient calls POST /api/v1/assign (which logs the exposure) for
+// new units, one request at a time, retrying a unit until it is answered
+// 200, and remembers the exposure each 200 acknowledged: acknowledged =
+// stored, through the group commit of exposures.
+type assignClient struct {
+	mu      sync.Mutex // guards acked for the per-cycle snapshots
+	id      int
+	next    int
+	pending string            // the unit sent and not yet answered 200
+	acked   map[string]string // exposure event ID → unit
+	units   map[string]bool   // every unit sent
+}
+
+// send assigns the pending unit, or a new one when more is true (every
+// fifth request repeats an acknowledged unit: a repeat exposure).
+func (c *assignClient) send(hc *http.Client, base string, more bool) error {
+	unit := c.pending
+	if unit == "" {
+		if !more {
+			return nil
+		}
+		c.next++
+		unit = fmt.Sprintf("a%d-%d", c.id, c.next)
+		if c.next%5 == 0 {
+			unit = fmt.Sprintf("a%d-%d", c.id, c.next-3)
+		}
+		c.pending = unit
+	}
+	c.units[unit] = true
+	body := `{"unit_id":"` + unit + `","experiments":["crash"]}`
+	req, _ := http.NewRequest("POST", base+"/api/v1/assign", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+crashAdminKey)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	var r struct {
+		Assignments []struct {
+			Variant      string `json:"variant"`
+			InExperiment bool   `json:"in_experiment"`
+		} `json:"assignments"`
+	}
+	if err := json.Unmarshal(data, &r); err != nil || len(r.Assignments) != 1 || !r.Assignments[0].InExperiment {
+		return fmt.Errorf("assign %s: %s", unit, data)
+	}
+	c.mu.Lock()
+	c.acked[experiments.ExposureID("crash", 1, unit, r.Assignments[0].Variant, time.Now())] = unit
+	c.mu.Unlock()
+	c.pending = ""
+	return nil
+}
+
+// exposureIDs are the IDs of every exposure the units sent could have
+// stored (either variant; the day before too, for a run across midnight).
+func (c *assignClient) exposureIDs() map[string]bool {
+	out := map[string]bool{}
+	for u := range c.units {
+		for _, v := range []string{"control", "ten_off"} {
+			for _, at := range []time.Time{time.Now(), time.Now().Add(-24 * time.Hour)} {
+				out[experiments.ExposureID("crash", 1, u, v, at)] = true
+			}
+		}
+	}
+	return out
+}
+
 // send posts one batch (pending events first, then new ones when more
 // is true) and records the acknowledgements.
 func (c *crashClient) send(hc *http.Client, base string, more bool) error {
@@ -364,6 +439,26 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 			}
 		}()
 	}
+	assigners := make([]*assignClient, 16)
+	for i := range assigners {
+		c := &assignClient{id: i, acked: map[string]string{}, units: map[string]bool{}}
+		assigners[i] = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Timeout: 5 * time.Second}
+			deadline := time.Now().Add(60 * time.Second)
+			for !stopAll.Load() && time.Now().Before(deadline) {
+				more := !stopNew.Load()
+				if !more && c.pending == "" {
+					return
+				}
+				if err := c.send(hc, base.Load().(string), more); err != nil {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}()
+	}
 	ackedNow := func() (n int) {
 		// Read without locks only after the clients stopped; during the
 		// run, report the sum from each cycle's snapshot below instead.
@@ -379,6 +474,13 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 		// The process is dead: everything acknowledged so far must be stored.
 		var ackedIDs []string
 		for _, c := range clients {
+			c.mu.Lock()
+			for id := range c.acked {
+				ackedIDs = append(ackedIDs, id)
+			}
+			c.mu.Unlock()
+		}
+		for _, c := range assigners {
 			c.mu.Lock()
 			for id := range c.acked {
 				ackedIDs = append(ackedIDs, id)
@@ -445,9 +547,30 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 			}
 		}
 	}
+	// The exposures of the assign calls: every one answered 200 stored
+	// exactly once; nothing stored for a unit never sent.
+	assignIDs := map[string]bool{}
+	var ackedExposures, lostExposures int
+	for _, c := range assigners {
+		for id := range c.exposureIDs() {
+			assignIDs[id] = true
+		}
+		for id, unit := range c.acked {
+			ackedExposures++
+			if stored[id] != 1 {
+				lostExposures++
+				if lostExposures <= 5 {
+					t.Errorf("the exposure of %s acknowledged with 200 is stored %d times", unit, stored[id])
+				}
+			}
+		}
+	}
 	for id, n := range stored {
 		if n > 1 {
 			t.Errorf("event %s stored %d times", id, n)
+		}
+		if assignIDs[id] {
+			continue
 		}
 		var c, k int
 		if _, err := fmt.Sscanf(id, "c%d-e%d", &c, &k); err != nil || c >= len(clients) || !clients[c].sent[id] {
@@ -457,8 +580,12 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 	if lost > 0 || dup > 0 || phantom > 0 {
 		t.Errorf("lost %d acknowledged events, %d duplicated, %d stored that were never sent", lost, dup, phantom)
 	}
-	if acked != ackedNow() || acked != len(stored) {
-		t.Errorf("acknowledged %d, stored %d: every event was retried until acknowledged, so they must match", acked, len(stored))
+	if ackedExposures == 0 || lostExposures > 0 {
+		t.Errorf("%d exposures acknowledged by assign, %d of them not stored exactly once", ackedExposures, lostExposures)
+	}
+	if acked != ackedNow() || acked+ackedExposures != len(stored) {
+		t.Errorf("acknowledged %d events and %d exposures, stored %d: every event and unit was retried until acknowledged, so they must match",
+			acked, ackedExposures, len(stored))
 	}
 	diffs, err := s.CheckRollups(ctx)
 	if err != nil {
@@ -467,8 +594,12 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 	if len(diffs) > 0 {
 		t.Errorf("rollups differ from a recomputation: %q", diffs)
 	}
-	msg := fmt.Sprintf("crash test: %d kill/restart cycles, %d events sent, %d acknowledged, %d stored, %d lost, rollup differences %d",
-		cycles, sent, acked, len(stored), lost, len(diffs))
+	s.Close()
+	if out, err := exec.Command(bin, "check", "--db", db).CombinedOutput(); err != nil {
+		t.Errorf("promolift check after the crashes: %v\n%s", err, out)
+	}
+	msg := fmt.Sprintf("crash test: %d kill/restart cycles, %d events sent, %d acknowledged, %d exposures acknowledged by assign, %d stored, %d lost, rollup differences %d",
+		cycles, sent, acked, ackedExposures, len(stored), lost+lostExposures, len(diffs))
 	t.Log(msg)
 	if testing.Verbose() {
 		fmt.Println(msg)

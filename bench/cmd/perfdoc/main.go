@@ -28,7 +28,7 @@ var runs = []struct {
 		"^(BenchmarkFNV1a32|BenchmarkHashV2|BenchmarkAssignRun|BenchmarkGrowthBookRunExperiment|BenchmarkOpenFeatureBool|BenchmarkGrowthAssign)$",
 		"-benchmem", "-benchtime", "0.5s", "-count", "1", "."}},
 	{"io", []string{"test", "-vet=off", "-run", "^$", "-bench",
-		"^(BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport|BenchmarkReportSeries|BenchmarkReportLoad)$",
+		"^(BenchmarkServing|BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport|BenchmarkReportSeries|BenchmarkReportLoad)$",
 		"-benchtime", "1s", "-count", "1", "-timeout", "20m", "."}},
 }
 
@@ -120,6 +120,7 @@ func main() {
 		loadStart, loadEnd, _ = strings.Cut(*load, " / ")
 	}
 	parse(bytes.NewReader(raw.Bytes()), res)
+	addServing(res)
 	addMemory(res, mem)
 	wall := time.Since(start)
 	if *in != "" {
@@ -247,7 +248,40 @@ func atMost(t float64) func(float64) (bool, string) {
 
 func info(float64) (bool, string) { return true, "for reference (no target)" }
 
-func div(a, b float64) float64 { return a / b }
+func div(a, b float64) float64   { return a / b }
+func first(a, _ float64) float64 { return a }
+
+// Names of the serving benchmarks (bench/serving_bench_test.go).
+const (
+	servingFloor  = "BenchmarkServing/path=gin-bare"
+	servingSQLite = "BenchmarkServing/store=sqlite/path="
+	servingPG     = "BenchmarkServing/store=postgres/path="
+	servingTotals = "BenchmarkServing/totals" // added by addServing
+)
+
+// addServing adds servingTotals: the 429 and 5xx answers of every serving
+// run ("non-200"), the sum of the report differences ("report-diff", as
+// absolute values) and the slowest report ("report-s").
+func addServing(res results) {
+	var non200, diff, slowest float64
+	found := false
+	for name, m := range res {
+		if !strings.HasPrefix(name, "BenchmarkServing/store=") {
+			continue
+		}
+		found = true
+		non200 += m["http-429"] + m["http-5xx"]
+		if d := m["report-diff"]; d < 0 {
+			diff -= d
+		} else {
+			diff += d
+		}
+		slowest = max(slowest, m["report-s"])
+	}
+	if found {
+		res[servingTotals] = map[string]float64{"non-200": non200, "report-diff": diff, "report-s": slowest}
+	}
+}
 func inv(a, b float64) float64 { return b / a }
 
 func figures(res results) []figure {
@@ -269,18 +303,54 @@ func figures(res results) []figure {
 		{what: "OpenFeature boolean flag: our provider vs the in-memory provider", ours: "BenchmarkOpenFeatureBool/impl=promolift",
 			anchor: "BenchmarkOpenFeatureBool/impl=memprovider", metric: "ns/op", ratioName: "memprovider / ours (speed-up)", ratio: inv,
 			target: "none set (parity is 1)", met: info},
+		// The serving path (issue 17): a real promolift serve with its
+		// defaults, 64 clients, a new customer each request.
+		{what: "SQLite: `POST /api/v1/assign` with the exposure logged vs `log_exposure: false` (64 clients, a new customer each request, `promolift serve` defaults)",
+			ours: servingSQLite + "assign", anchor: servingSQLite + "assign-no-exposure", metric: "req/s", ratioName: "exposure / none", ratio: div,
+			target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "PostgreSQL (fsync and synchronous_commit on): the same",
+			ours: servingPG + "assign", anchor: servingPG + "assign-no-exposure", metric: "req/s", ratioName: "exposure / none", ratio: div,
+			target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "SQLite: `POST /api/v1/assign` with the exposure logged vs a bare gin handler decoding the same bodies (the floor)",
+			ours: servingSQLite + "assign", anchor: servingFloor, metric: "req/s", ratioName: "ours / bare gin", ratio: div,
+			target: "≥ 0.25", met: atLeast(0.25)},
+		{what: "PostgreSQL: the same", ours: servingPG + "assign", anchor: servingFloor, metric: "req/s", ratioName: "ours / bare gin", ratio: div,
+			target: "≥ 0.25", met: atLeast(0.25)},
+		{what: "SQLite: OFREP single evaluation (logs the exposure) vs the bare gin floor",
+			ours: servingSQLite + "ofrep", anchor: servingFloor, metric: "req/s", ratioName: "OFREP / bare gin", ratio: div,
+			target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "PostgreSQL: the same", ours: servingPG + "ofrep", anchor: servingFloor, metric: "req/s", ratioName: "OFREP / bare gin", ratio: div,
+			target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "context: SQLite OFREP single evaluation vs assign with `log_exposure: false`",
+			ours: servingSQLite + "ofrep", anchor: servingSQLite + "assign-no-exposure", metric: "req/s", ratioName: "OFREP / no exposure", ratio: div,
+			target: "for reference", met: info},
+		{what: "context: PostgreSQL, the same",
+			ours: servingPG + "ofrep", anchor: servingPG + "assign-no-exposure", metric: "req/s", ratioName: "OFREP / no exposure", ratio: div,
+			target: "for reference", met: info},
+		{what: "429 and 5xx answers in the serving runs above (both stores, default settings)", ours: servingTotals, anchor: servingTotals,
+			metric: "non-200", ratioName: "answers", ratio: first, target: "0", met: atMost(0)},
+		{what: "answers 200 that logged an exposure but are not a unit of the report (or units the report has beyond them)",
+			ours: servingTotals, anchor: servingTotals, metric: "report-diff", ratioName: "units", ratio: first, target: "0 (exactly)", met: atMost(0)},
+		{what: "time until the report counts every acknowledged unit (the slowest of the four runs)",
+			ours: servingTotals, anchor: servingTotals, metric: "report-s", ratioName: "seconds", ratio: first, target: "≤ 60 s", met: atMost(60)},
 		{what: "`POST /api/v1/assign` throughput vs a bare gin handler (8 clients, loopback)", ours: "BenchmarkAssignHTTP/impl=promolift",
 			anchor: "BenchmarkAssignHTTP/impl=gin-bare", metric: "req/s", ratioName: "ours / bare gin", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
-		{what: "`POST /api/v1/assign` tail latency at half saturation", ours: "BenchmarkAssignLatency/impl=promolift",
-			anchor: "BenchmarkAssignLatency/impl=promolift", metric: "p99/p50", ratioName: "p99 / p50", ratio: func(o, _ float64) float64 { return o },
+		{what: "`POST /api/v1/assign` tail latency at half saturation (SQLite, a new customer each request, exposure logged)", ours: "BenchmarkAssignLatency/impl=promolift",
+			anchor: "BenchmarkAssignLatency/impl=promolift", metric: "p99/p50", ratioName: "p99 / p50", ratio: first,
 			target: "< 10", met: atMost(10)},
 		{what: "`promolift serve` heap in use under steady load (`promolift loadgen`, heap profile after GC): at 5 minutes vs at 1 minute",
 			ours: memLast, anchor: memBaseline, metric: "MiB", ratioName: "5 min / 1 min", ratio: div, target: "≤ 1.10 (growth ≤ 10%)",
 			met: atMost(1.10)},
-		{what: "HTTP batch ingest into PostgreSQL vs raw `COPY` into a plain table (batches of 1000)", ours: "BenchmarkIngestPostgres/impl=promolift-http",
-			anchor: "BenchmarkIngestPostgres/impl=raw-copy", metric: "events/s", ratioName: "ours / COPY", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
-		{what: "HTTP batch ingest into SQLite vs a raw batched INSERT (one tx, prepared statement)", ours: "BenchmarkIngestSQLite/impl=promolift-http",
-			anchor: "BenchmarkIngestSQLite/impl=raw-insert", metric: "events/s", ratioName: "ours / raw INSERT", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "HTTP batch ingest into PostgreSQL vs `COPY` + `INSERT … ON CONFLICT DO NOTHING` into a table with the key and secondary indexes of `events`, no rollups (batches of 1000)",
+			ours: "BenchmarkIngestPostgres/impl=promolift-http", anchor: "BenchmarkIngestPostgres/impl=copy-upsert-indexed", metric: "events/s",
+			ratioName: "ours / indexed upsert", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "HTTP batch ingest into SQLite vs a prepared `INSERT … ON CONFLICT DO NOTHING` into a table with the key and secondary indexes of `events` (one tx), no rollups",
+			ours: "BenchmarkIngestSQLite/impl=promolift-http", anchor: "BenchmarkIngestSQLite/impl=insert-upsert-indexed", metric: "events/s",
+			ratioName: "ours / indexed upsert", ratio: div, target: "≥ 0.5", met: atLeast(0.5)},
+		{what: "reference (issue 5's anchor): HTTP batch ingest into PostgreSQL vs raw `COPY` into a plain table", ours: "BenchmarkIngestPostgres/impl=promolift-http",
+			anchor: "BenchmarkIngestPostgres/impl=raw-copy", metric: "events/s", ratioName: "ours / COPY", ratio: div, target: "for reference", met: info},
+		{what: "reference (issue 5's anchor): HTTP batch ingest into SQLite vs a raw batched INSERT into a plain table", ours: "BenchmarkIngestSQLite/impl=promolift-http",
+			anchor: "BenchmarkIngestSQLite/impl=raw-insert", metric: "events/s", ratioName: "ours / raw INSERT", ratio: div, target: "for reference", met: info},
 		{what: "context: ingest into the PostgreSQL store without HTTP (`Store.IngestEvents`) vs raw `COPY`", ours: "BenchmarkIngestPostgres/impl=promolift-store",
 			anchor: "BenchmarkIngestPostgres/impl=raw-copy", metric: "events/s", ratioName: "store / COPY", ratio: div, target: "for reference", met: info},
 		{what: "context: the same with 36 monthly partitions in `events` vs raw `COPY`", ours: "BenchmarkIngestPostgres/impl=promolift-store-36-months",
@@ -344,6 +414,10 @@ func fmtVal(v float64, unit string) string {
 		return fmt.Sprintf("%.2f", v)
 	case "MiB":
 		return fmt.Sprintf("%.2f MiB", v)
+	case "non-200", "report-diff":
+		return fmt.Sprintf("%.0f", v)
+	case "report-s":
+		return fmt.Sprintf("%.1f s", v)
 	}
 	if strings.HasSuffix(unit, "-us") {
 		return fmt.Sprintf("%.1f ms", v/1e3)

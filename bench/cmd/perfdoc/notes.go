@@ -31,14 +31,27 @@ const notes = `
   rollups: new exposures merged into ` + "`exposures_rollup`" + `, new conversions added to ` + "`unit_metrics`" + `, and the
   attributed conversions of units whose first exposure the batch brings rebuilt from the raw events (probing each
   unit's conversions through an index). SQLite does the same with one
-  prepared ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event. The anchors write the same rows into a plain table
-  with no key and no index: PostgreSQL ` + "`COPY`" + ` in one transaction per batch, and SQLite one transaction with a
-  prepared ` + "`INSERT`" + `. The anchors therefore do no dedupe, no index maintenance and no aggregation;
-  exactly-once and the rollups are what the ratio pays for. The "context" rows split the cost: the store alone
+  prepared ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event. The anchors (issue 17) write the same rows
+  exactly once into a table with the key (` + "`event_id`" + `) and the four secondary indexes of ` + "`events`" + `
+  and no rollups: PostgreSQL ` + "`COPY`" + ` into a temporary table and ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` in one
+  transaction per batch, SQLite one transaction with a prepared ` + "`INSERT … ON CONFLICT DO NOTHING`" + `. So the
+  ratio pays for HTTP, JSON, validation, the rollups and the customer aggregates. Issue 5's anchors (a plain table
+  with no key and no index) stay as reference rows. The "context" rows split the cost: the store alone
   (no HTTP, no JSON), and the least exactly-once ingest expressible in SQL. Two more show the store in other states:
   with 36 monthly partitions in ` + "`events`" + `, and with every
   exposure a later one of an already exposed unit (a running experiment's steady state: assign logs one exposure per
   unit and day), where no unit's attribution changes, so nothing is rebuilt from the raw events.
+- **Serving path** (issue 17): ` + "`bench/serving_bench_test.go`" + ` builds ` + "`cmd/promolift`" + ` and runs the real
+  ` + "`promolift serve`" + ` with nothing set but the address, the database and the log level (every other setting is
+  the default, whatever ` + "`PROMOLIFT_*`" + ` variables the caller has), once on a SQLite file and once on a PostgreSQL
+  cluster of its own started with PostgreSQL's durable defaults (` + "`fsync`" + `, ` + "`synchronous_commit`" + ` and
+  ` + "`full_page_writes`" + ` on; the test cluster of ` + "`make bench`" + ` has them off). 64 clients over loopback send
+  back to back for 3 s (after 0.3 s of warm-up), each request for a customer never seen before:
+  ` + "`POST /api/v1/assign`" + ` with ` + "`log_exposure: false`" + `, the same with the exposure logged (the default),
+  and OFREP single evaluation of an experiment read as a flag (which logs the exposure). The floor is the bare gin
+  handler of "Assign over HTTP" fed the same new-customer bodies. Every answer is counted: the throughput counts 200s
+  only, and 429s and 5xx are reported. After each exposure run, the report (` + "`GET …/report`" + `, served from its
+  snapshot) is read until its units equal the number of 200s, at most 60 s.
 - **Sufficient statistics**: a data set written straight with SQL (` + "`generate_series`" + `): N exposed units in
   two variants and 5N conversions. Ours is ` + "`Store.SufficientStats`" + ` (two aggregates over the
   per-unit rollups). The anchor computes the same per-variant sums (units, exposures, Σconversions,
