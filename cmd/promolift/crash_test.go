@@ -259,21 +259,9 @@ func (c *assignClient) send(hc *http.Client, base string, more bool) error {
 		c.pending = unit
 	}
 	c.units[unit] = true
-	body := `{"unit_id":"` + unit + `","experiments":["crash"]}`
-	req, _ := http.NewRequest("POST", base+"/api/v1/assign", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+crashAdminKey)
-	resp, err := hc.Do(req)
+	data, err := crashPost(hc, base+"/api/v1/assign", []byte(`{"unit_id":"`+unit+`","experiments":["crash"]}`))
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
 	}
 	var r struct {
 		Assignments []struct {
@@ -289,6 +277,32 @@ func (c *assignClient) send(hc *http.Client, base string, more bool) error {
 	c.mu.Unlock()
 	c.pending = ""
 	return nil
+}
+
+// idle reports whether every event sent was acknowledged.
+func (c *crashClient) idle() bool { return len(c.pending) == 0 }
+
+// idle reports whether every unit sent was answered 200.
+func (c *assignClient) idle() bool { return c.pending == "" }
+
+// crashPost posts body with the admin key and returns the answer of a 200.
+func crashPost(hc *http.Client, url string, body []byte) ([]byte, error) {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+crashAdminKey)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("status %d: %s", resp.StatusCode, data)
+	}
+	return data, nil
 }
 
 // exposureIDs are the IDs of every exposure the units sent could have
@@ -325,20 +339,9 @@ func (c *crashClient) send(hc *http.Client, base string, more bool) error {
 		c.sent[id] = true
 	}
 	body, _ := json.Marshal(map[string]any{"events": evs})
-	req, _ := http.NewRequest("POST", base+"/api/v1/events", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+crashAdminKey)
-	resp, err := hc.Do(req)
+	data, err := crashPost(hc, base+"/api/v1/events", body)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d: %s", resp.StatusCode, data)
 	}
 	var r struct {
 		Results []struct {
@@ -418,46 +421,36 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 	var base atomic.Value
 	base.Store(srv.base)
 	var stopNew, stopAll atomic.Bool
-	clients := make([]*crashClient, 4)
 	var wg sync.WaitGroup
-	for i := range clients {
-		c := &crashClient{id: i, acked: map[string]bool{}, sent: map[string]bool{}}
-		clients[i] = c
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	// run sends with c until everything it sent is acknowledged after
+	// stopNew, or stopAll.
+	run := func(c interface {
+		send(hc *http.Client, base string, more bool) error
+		idle() bool
+	}) {
+		wg.Go(func() {
 			hc := &http.Client{Timeout: 5 * time.Second}
 			deadline := time.Now().Add(60 * time.Second)
 			for !stopAll.Load() && time.Now().Before(deadline) {
 				more := !stopNew.Load()
-				if !more && len(c.pending) == 0 {
+				if !more && c.idle() {
 					return
 				}
 				if err := c.send(hc, base.Load().(string), more); err != nil {
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
-		}()
+		})
+	}
+	clients := make([]*crashClient, 4)
+	for i := range clients {
+		clients[i] = &crashClient{id: i, acked: map[string]bool{}, sent: map[string]bool{}}
+		run(clients[i])
 	}
 	assigners := make([]*assignClient, 16)
 	for i := range assigners {
-		c := &assignClient{id: i, acked: map[string]string{}, units: map[string]bool{}}
-		assigners[i] = c
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			hc := &http.Client{Timeout: 5 * time.Second}
-			deadline := time.Now().Add(60 * time.Second)
-			for !stopAll.Load() && time.Now().Before(deadline) {
-				more := !stopNew.Load()
-				if !more && c.pending == "" {
-					return
-				}
-				if err := c.send(hc, base.Load().(string), more); err != nil {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		}()
+		assigners[i] = &assignClient{id: i, acked: map[string]string{}, units: map[string]bool{}}
+		run(assigners[i])
 	}
 	ackedNow := func() (n int) {
 		// Read without locks only after the clients stopped; during the
