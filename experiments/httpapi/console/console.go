@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
@@ -30,8 +29,6 @@ type Console struct {
 	reports Reports
 	log     *slog.Logger
 	mux     *http.ServeMux
-	// csrfKey signs the per-session CSRF tokens.
-	csrfKey [32]byte
 	origin  *http.CrossOriginProtection
 }
 
@@ -72,9 +69,6 @@ func New(svc *experiments.Service, reports Reports, log *slog.Logger) *Console {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Console{svc: svc, reports: reports, log: log, mux: http.NewServeMux(), origin: http.NewCrossOriginProtection()}
-	if _, err := rand.Read(c.csrfKey[:]); err != nil {
-		panic(err)
-	}
 	handlers := map[string]http.HandlerFunc{
 		"GET /console": func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/console/experiments", http.StatusSeeOther)
@@ -138,11 +132,13 @@ func (c *Console) adminOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// csrfToken is the session's token for its forms: an HMAC of the session
-// id under the console's key.
+// csrfToken is the session's token for its forms: an HMAC keyed by the
+// session id (itself a hash of the key the browser signed in with, never
+// sent to it), so only that session can compute it, and every replica
+// and restart agrees on it.
 func (c *Console) csrfToken(r *http.Request) string {
-	m := hmac.New(sha256.New, c.csrfKey[:])
-	m.Write([]byte("csrf\x00" + httpapi.SessionFrom(r.Context())))
+	m := hmac.New(sha256.New, []byte(httpapi.SessionFrom(r.Context())))
+	m.Write([]byte("promolift console csrf"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 

@@ -566,3 +566,19 @@ func TestBadInputIsNeverA500(t *testing.T) {
 		}
 	})
 }
+
+// TestCSRFTokenHoldsAcrossReplicas: a form rendered by one server is
+// accepted by another over the same store (behind a load balancer, or
+// after a restart).
+func TestCSRFTokenHoldsAcrossReplicas(t *testing.T) {
+	e := newEnv(t)
+	b := e.signIn(t, e.admin)
+	token := b.csrf(t, "/console/experiments/new")
+	replica := httptest.NewServer(httpapi.New(e.svc, httpapi.Config{Reports: e.reports, Console: console.New(e.svc, e.reports, nil)}, nil))
+	t.Cleanup(replica.Close)
+	other := &env{srv: replica, svc: e.svc}
+	ob := other.signIn(t, e.admin)
+	if status, page := ob.post(t, "/console/experiments/new", with(goodForm("replica"), "_csrf", token), nil); status != http.StatusSeeOther {
+		t.Fatalf("the other replica refused the form: %d\n%s", status, page)
+	}
+}
