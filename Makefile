@@ -9,6 +9,7 @@
 #   make coverage  Monte Carlo coverage of the stats intervals (COVERAGE_REPS
 #                simulated experiments each, default 10000; 94-96% asked)
 #   make lint    gofmt, go vet, staticcheck
+#   make dist    release binaries for linux, darwin and windows (amd64, arm64)
 #   make test-policy-sim  the policy simulator at full size: 200 simulated
 #                tests through the API (about 15 minutes) and 2000 Monte
 #                Carlo runs of the estimators
@@ -20,12 +21,29 @@ FUZZTIME  ?= 10m
 COVERAGE_REPS ?= 10000
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
-.PHONY: all build test test-go deps-test lint fuzz coverage bench clean test-policy-sim
+.PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim
 
 all: build
 
 build:
 	$(GO) build ./...
+
+# dist builds the release binaries into dist/: static (CGO_ENABLED=0, the
+# SQLite driver is pure Go), reproducible paths (-trimpath), stripped, and
+# stamped with VERSION (promolift version prints it), plus SHA256SUMS.
+VERSION        ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+dist:
+	@set -e; rm -rf dist; mkdir -p dist; \
+	for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; if [ "$$os" = windows ]; then ext=.exe; fi; \
+		out=dist/promolift-$(VERSION)-$$os-$$arch$$ext; \
+		echo "make dist: $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -tags nomsgpack \
+			-ldflags "-s -w -X main.version=$(VERSION)" -o $$out ./cmd/promolift; \
+	done; \
+	cd dist && sha256sum promolift-* > SHA256SUMS
 
 # test starts a throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is
 # already set, runs every test with it, and removes the cluster afterwards
@@ -71,6 +89,10 @@ test-go:
 		$(GO) test -count=1 -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg; \
 	done
 
+test-policy-sim:
+	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
+	PROMOLIFT_POLICY_SIM_RUNS=200 $(GO) test -count=1 -timeout 60m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
+
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
@@ -82,6 +104,12 @@ fuzz:
 		IFS=: read -r pkg name n <<< "$$t"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+# coverage runs stats' TestCoverage with COVERAGE_REPS (>= 4000) simulated
+# experiments per interval and the band 94-96% (make test runs it with 500
+# and a wider band).
+coverage:
+	PROMOLIFT_COVERAGE_REPS=$(COVERAGE_REPS) $(GO) test -count=1 -timeout 60m -run '^TestCoverage$$' -v ./stats
 
 # bench runs the benchmarks of module bench/ against their anchors (with a
 # throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is set), then the
@@ -103,3 +131,4 @@ bench:
 
 clean:
 	rm -f promolift.db promolift.db-wal promolift.db-shm
+	rm -rf dist

@@ -18,8 +18,13 @@ func init() {
 }
 
 func runVersion(_ context.Context, _ []string, _ io.Reader, stdout, _ io.Writer) int {
-	fmt.Fprintf(stdout, "promolift %s (%s %s/%s", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	bi, ok := debug.ReadBuildInfo()
+	v := version
+	if v == "dev" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version // go install github.com/promolift/promolift/cmd/promolift@v1.2.3
+	}
+	fmt.Fprintf(stdout, "promolift %s (%s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if ok {
 		for _, s := range bi.Settings {
 			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
 				fmt.Fprintf(stdout, ", commit %s", s.Value[:12])
