@@ -87,10 +87,35 @@ func PromotionCost(p Promotion, orderValue int64) int64 {
 
 // IsRedemption reports whether a conversion counts as a redemption of the
 // unit's promotion when its cost is derived: it is an order (it carries
-// revenue or an order ID). Views, clicks and reviews cost nothing unless
-// they carry a promotion_cost.
+// revenue or an order ID) and not a refund. Views, clicks and reviews cost
+// nothing unless they carry a promotion_cost. Whether its name is a cost
+// metric of the experiment (CostMetrics) is for the stores to check.
 func IsRedemption(e *Event) bool {
-	return e.Type == EventConversion && (e.Revenue > 0 || e.OrderID != "")
+	return e.Type == EventConversion && e.Name != RefundName && (e.Revenue > 0 || e.OrderID != "")
+}
+
+// RefundName is the conversion name of a refund: with an order_id it
+// reverses that order of the same unit (docs/report.md, "Refunds").
+const RefundName = "refund"
+
+// CostMetrics are the conversion names whose conversions are redemptions of
+// e's promotion, in the form the stores match (",purchase,subscribe,"): its
+// primary and secondary metrics, never RefundName. "" (every name but
+// RefundName) when e has no primary metric. Other names (a gift_card, a
+// guardrail) add no promotion cost.
+func CostMetrics(e *Experiment) string {
+	if e.PrimaryMetric == "" {
+		return ""
+	}
+	names := ","
+	seen := map[string]bool{}
+	for _, m := range append([]string{e.PrimaryMetric}, e.SecondaryMetrics...) {
+		if m != RefundName && !seen[m] {
+			seen[m] = true
+			names += m + ","
+		}
+	}
+	return names
 }
 
 func clampMoney(f float64) int64 {

@@ -258,6 +258,25 @@ const PrePeriod = 28 * 24 * time.Hour
 type SufficientStats struct {
 	Variants []VariantCounts
 	Metrics  []MetricSums
+	// Currencies are the money of the analysed units by currency, for a
+	// query without Dimension and Until (nil otherwise).
+	Currencies []CurrencySums
+}
+
+// MixedCurrency is the currency of a unit whose conversions of one name
+// carry more than one currency.
+const MixedCurrency = "*"
+
+// CurrencySums are the attributed revenue and promotion cost of the
+// analysed units of one variant whose conversions named Metric carry
+// Currency (MixedCurrency: several; "": none), and how many units that is.
+type CurrencySums struct {
+	Variant  string
+	Metric   string
+	Currency string
+	Units    int64
+	Revenue  float64
+	Cost     float64
 }
 
 // String is for debugging.

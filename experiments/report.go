@@ -54,7 +54,17 @@ type Report struct {
 	Experiment       *Experiment
 	GeneratedAt      time.Time
 	MultipleExposure MultipleExposure
-	Currency         string
+	// Currency is the currency of the report's money: the one currency of
+	// its attributed conversions, else (none carries one) the currency of
+	// the experiment's promotions; "" when the conversions carry several.
+	Currency string
+	// Currencies are the currencies the attributed conversions carry,
+	// sorted. With more than one, money is never added across them: the
+	// revenue metrics, ROI, net revenue and the variants' money are left
+	// out (zero), a warning says so, and CurrencyTotals has the money per
+	// variant, conversion name and currency.
+	Currencies     []string
+	CurrencyTotals []CurrencySums
 	// Variants are the per-variant counts, in the experiment's order.
 	Variants []VariantSummary
 	// Analysis is stats.Analyze(AnalyzeInput()) exactly.
@@ -324,9 +334,16 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		return nil, fmt.Errorf("report %s: %w", key, err)
 	}
 	rb := newReportBuilder(exp, ss)
+	cur := currenciesOf(ss.Currencies)
 	cohorts := fetch(f, func(ctx context.Context) (CohortTable, error) { return s.cohorts(ctx, exp, q, rb.primary, now), nil })
 	r := &Report{Experiment: exp, GeneratedAt: now, MultipleExposure: opts.MultipleExposure,
-		Currency: exp.currency(), Warnings: []string{}}
+		Currency: cur.currency(exp), Currencies: cur.codes, Warnings: []string{}}
+	if cur.mixed() {
+		r.CurrencyTotals = cur.totals
+		r.Warnings = append(r.Warnings, fmt.Sprintf("the conversions carry several currencies (%s): money is not added across "+
+			"currencies, so revenue, promotion cost, ROI and net revenue are left out; currency_totals has them per currency",
+			strings.Join(cur.codes, ", ")))
+	}
 	r.input = rb.input(ss, "")
 	r.money = map[string]bool{}
 	for _, m := range rb.metrics {
@@ -378,7 +395,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 	}
 	s.rights(ctx, r)
-	r.Decision = Decide(exp, &r.Analysis, elapsedDays(exp, now))
+	r.Decision = decide(exp, &r.Analysis, elapsedDays(exp, now), r.Currency)
 	return r, nil
 }
 
@@ -407,6 +424,47 @@ func ROIEstimated(out *stats.AnalyzeOutput, roi *stats.ROIOutput) bool {
 // analyze is the one call into package stats.
 func analyze(in stats.AnalyzeInput) (stats.AnalyzeOutput, error) {
 	return stats.Analyze(in)
+}
+
+// reportCurrencies are the currencies of a report's conversions.
+type reportCurrencies struct {
+	codes   []string // sorted, without "" and MixedCurrency
+	several bool     // some unit paid in several currencies
+	totals  []CurrencySums
+}
+
+func currenciesOf(cs []CurrencySums) reportCurrencies {
+	var rc reportCurrencies
+	seen := map[string]bool{}
+	for _, c := range cs {
+		switch c.Currency {
+		case "":
+		case MixedCurrency:
+			rc.several = true
+		default:
+			if !seen[c.Currency] {
+				seen[c.Currency] = true
+				rc.codes = append(rc.codes, c.Currency)
+			}
+		}
+	}
+	sort.Strings(rc.codes)
+	rc.totals = cs
+	return rc
+}
+
+// mixed reports whether money in more than one currency was seen.
+func (rc reportCurrencies) mixed() bool { return len(rc.codes) > 1 || rc.several }
+
+// currency is the report's Currency.
+func (rc reportCurrencies) currency(e *Experiment) string {
+	switch {
+	case rc.mixed():
+		return ""
+	case len(rc.codes) == 1:
+		return rc.codes[0]
+	}
+	return e.currency()
 }
 
 func (e *Experiment) currency() string {
@@ -450,10 +508,13 @@ type reportBuilder struct {
 	// personalized and generic are the personalized arm and the best
 	// generic promotion (bestGeneric) of a personalization experiment.
 	personalized, generic string
+	// noMoney leaves revenue and cost out: the conversions carry several
+	// currencies.
+	noMoney bool
 }
 
 func newReportBuilder(exp *Experiment, ss *SufficientStats) *reportBuilder {
-	rb := &reportBuilder{exp: exp, primary: exp.PrimaryMetric}
+	rb := &reportBuilder{exp: exp, primary: exp.PrimaryMetric, noMoney: currenciesOf(ss.Currencies).mixed()}
 	seenNames := map[string]bool{}
 	revenue := map[string]bool{}
 	for _, m := range ss.Metrics {
@@ -481,7 +542,7 @@ func newReportBuilder(exp *Experiment, ss *SufficientStats) *reportBuilder {
 		}
 		used[name] = true
 		rb.metrics = append(rb.metrics, metricSpec{key: name, name: name, typ: "proportion", role: role})
-		if alwaysRevenue || revenue[name] {
+		if !rb.noMoney && (alwaysRevenue || revenue[name]) {
 			revRole := role
 			if role == "primary" {
 				revRole = "secondary"
@@ -559,8 +620,11 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 		Correction: "holm", Control: exp.Variants[0].Key}
 	for _, v := range exp.Variants {
 		c := vc[v.Key]
-		in.Variants = append(in.Variants, stats.VariantInput{Key: v.Key, Weight: v.Weight,
-			Units: float64(c.Units), PromotionCost: promotionCost(v, c, ms[v.Key])})
+		vi := stats.VariantInput{Key: v.Key, Weight: v.Weight, Units: float64(c.Units)}
+		if !rb.noMoney {
+			vi.PromotionCost = promotionCost(v, c, ms[v.Key])
+		}
+		in.Variants = append(in.Variants, vi)
 	}
 	for _, m := range rb.metrics {
 		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{}}
@@ -588,7 +652,9 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 		}
 		in.Metrics = append(in.Metrics, mi)
 	}
-	in.ROIMetric = rb.primary + RevenueSuffix
+	if !rb.noMoney {
+		in.ROIMetric = rb.primary + RevenueSuffix
+	}
 	if rb.personalized != "" {
 		in.Personalization = &stats.PersonalizationInput{Personalized: rb.personalized, Generic: rb.generic, Metric: rb.primary}
 	}
@@ -702,6 +768,9 @@ func (rb *reportBuilder) variants(ss *SufficientStats, slice string) []VariantSu
 		}
 		if m.Count > 0 {
 			vs.AverageOrderValue = m.Revenue / m.Count
+		}
+		if rb.noMoney {
+			vs.Revenue, vs.RevenuePerCustomer, vs.AverageOrderValue, vs.PromotionCost = 0, 0, 0, 0
 		}
 		if v.Promotion.Type != PromoNone && v.Promotion.Type != "" {
 			vs.Redemptions = m.Count
@@ -1120,6 +1189,11 @@ func rank(order map[string]int, variant string) int {
 //
 // elapsedDays is how long the experiment has run, for the daily rate.
 func Decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64) Decision {
+	return decide(e, out, elapsedDays, e.currency())
+}
+
+// decide is Decide with the currency of the money in its details.
+func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, currency string) Decision {
 	primary := e.PrimaryMetric
 	if primary == "" && len(out.Metrics) > 0 {
 		primary = out.Metrics[0].Key
@@ -1178,11 +1252,11 @@ func Decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64) Decisi
 		case *roi.ROI >= e.MinROI:
 			d.Action, d.Code = DecisionShip, "ship"
 			d.Reason = fmt.Sprintf("Ship %s: it significantly improves %s and its ROI (%.1f%%) meets the target (%.1f%%).", tv, primary, 100**roi.ROI, 100*e.MinROI)
-			d.Details = append(d.Details, roiText(roi, e.currency()))
+			d.Details = append(d.Details, roiText(roi, currency))
 		default:
 			d.Action, d.Code = DecisionStop, "roi_below_target"
 			d.Reason = fmt.Sprintf("Do not ship %s: it improves %s, but its ROI (%.1f%%) is below the target (%.1f%%); the promotion costs more than it earns.", tv, primary, 100**roi.ROI, 100*e.MinROI)
-			d.Details = append(d.Details, roiText(roi, e.currency()))
+			d.Details = append(d.Details, roiText(roi, currency))
 		}
 		return d
 	}

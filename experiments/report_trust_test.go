@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,18 +68,24 @@ func quickStartExperiment(key string) *experiments.Experiment {
 			{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10}}}}
 }
 
+// quickStart is the report of the README's quick start.
+func quickStart(t *testing.T) *experiments.Report {
+	t.Helper()
+	svc := newReportService(t)
+	startAtReport(t, svc, quickStartExperiment("spring-sale"))
+	cost := int64(12500)
+	ingestAll(t, svc, []experiments.Event{exposureAt("x1", "customer-1", "spring-sale", "ten_off", time.Hour),
+		purchaseAt("cv-1", "customer-1", time.Hour+time.Second, 125000, &cost, "KRW")})
+	return report(t, svc, "spring-sale")
+}
+
 // TestReportQuickStartNetIncrementalRevenue is the README's quick start:
 // one customer in ten_off buys for ₩125,000 with a ₩12,500 promotion cost
 // and control has no units. The incremental revenue cannot be estimated,
 // so there is no net incremental revenue (it was 0 [−12500, −12500], a
 // figure outside its own interval).
 func TestReportQuickStartNetIncrementalRevenue(t *testing.T) {
-	svc := newReportService(t)
-	startAtReport(t, svc, quickStartExperiment("spring-sale"))
-	cost := int64(12500)
-	ingestAll(t, svc, []experiments.Event{exposureAt("x1", "customer-1", "spring-sale", "ten_off", time.Hour),
-		purchaseAt("cv-1", "customer-1", time.Hour+time.Second, 125000, &cost, "KRW")})
-	r := report(t, svc, "spring-sale")
+	r := quickStart(t)
 	if n := r.NetIncrementalRevenue; n != nil {
 		t.Fatalf("net incremental revenue %v %v without a control arm", n.Estimate, n.CI)
 	}
@@ -362,5 +369,79 @@ func TestReportCostRules(t *testing.T) {
 				t.Errorf("control cost %v", got)
 			}
 		})
+	}
+}
+
+// TestReportCurrencyFromEvents: the quick start's conversion says KRW and
+// its promotion names no currency; the report's currency is KRW.
+func TestReportCurrencyFromEvents(t *testing.T) {
+	r := quickStart(t)
+	if r.Currency != "KRW" || len(r.Currencies) != 1 || r.CurrencyTotals != nil {
+		t.Fatalf("currency %q, currencies %v, totals %v; want KRW", r.Currency, r.Currencies, r.CurrencyTotals)
+	}
+	if got := r.MetricCurrency("purchase_revenue"); got != "KRW" {
+		t.Errorf("purchase_revenue in %q", got)
+	}
+	if got := r.MetricCurrency("purchase"); got != "" {
+		t.Errorf("a conversion rate in %q", got)
+	}
+}
+
+// TestReportMixedCurrencies: conversions in KRW and USD are never added:
+// the report warns, leaves the revenue metrics, ROI and net revenue out,
+// and gives the money per currency.
+func TestReportMixedCurrencies(t *testing.T) {
+	svc := newReportService(t)
+	startAtReport(t, svc, quickStartExperiment("mixed"))
+	var events []experiments.Event
+	for i := 0; i < 40; i++ {
+		u, v := fmt.Sprintf("u%d", i), []string{"control", "ten_off"}[i%2]
+		events = append(events, exposureAt("x"+u, u, "mixed", v, time.Hour))
+		if i%4 < 2 {
+			cur, rev := "KRW", int64(50000)
+			if i%8 < 4 {
+				cur, rev = "USD", 4000
+			}
+			events = append(events, purchaseAt("p"+u, u, 2*time.Hour, rev, nil, cur))
+		}
+	}
+	ingestAll(t, svc, events)
+	r := report(t, svc, "mixed")
+	if r.Currency != "" || fmt.Sprint(r.Currencies) != "[KRW USD]" {
+		t.Fatalf("currency %q, currencies %v", r.Currency, r.Currencies)
+	}
+	warned := false
+	for _, w := range r.Warnings {
+		warned = warned || strings.Contains(w, "several currencies (KRW, USD)")
+	}
+	if !warned {
+		t.Errorf("no warning: %v", r.Warnings)
+	}
+	for _, m := range r.Analysis.Metrics {
+		if strings.HasSuffix(m.Key, experiments.RevenueSuffix) {
+			t.Errorf("revenue metric %s analysed across currencies", m.Key)
+		}
+	}
+	if r.Analysis.ROI != nil || r.NetIncrementalRevenue != nil {
+		t.Errorf("ROI %+v, net %+v across currencies", r.Analysis.ROI, r.NetIncrementalRevenue)
+	}
+	for _, v := range r.Variants {
+		if v.Revenue != 0 || v.PromotionCost != 0 || v.RevenuePerCustomer != 0 {
+			t.Errorf("%s: money %v/%v added across currencies", v.Key, v.Revenue, v.PromotionCost)
+		}
+		if v.Converted != 10 {
+			t.Errorf("%s: %d converted, want 10 (rates are still analysed)", v.Key, v.Converted)
+		}
+	}
+	// Per currency: 5 units of each variant in each currency.
+	got := map[string]float64{}
+	for _, c := range r.CurrencyTotals {
+		if c.Metric == "purchase" {
+			got[c.Variant+"/"+c.Currency] = c.Revenue
+		}
+	}
+	want := map[string]float64{"control/KRW": 5 * 50000, "control/USD": 5 * 4000, "ten_off/KRW": 5 * 50000, "ten_off/USD": 5 * 4000}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("totals %v, want %v", got, want)
 	}
 }

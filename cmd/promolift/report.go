@@ -170,15 +170,21 @@ func reportSigned(v float64) string {
 	return s
 }
 
-func reportMoney(cur string) func(float64) string {
+// reportMoney formats minor units in the currency's major unit with its
+// code ("125000 KRW", "19.99 USD"); minor units as they are when the
+// currency is unknown, and "—" when the report's money is in several
+// currencies (mixed).
+func reportMoney(cur string, mixed bool) func(float64) string {
+	if mixed {
+		return func(float64) string { return "—" }
+	}
 	d, ok := experiments.MinorUnits(cur)
 	if !ok {
 		return func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) }
 	}
-	return func(v float64) string { return strconv.FormatFloat(v/math.Pow10(d), 'f', d, 64) }
+	return func(v float64) string { return strconv.FormatFloat(v/math.Pow10(d), 'f', d, 64) + " " + cur }
 }
 
-// printReport writes the report as aligned tables.
 // reportLift are the lift, CI and p-value columns of a relative lift rel
 // with the p-value relP of its interval ("—" for what is missing).
 func reportLift(rel *experiments.Interval, relP *float64) (lift, ci, p string) {
@@ -194,12 +200,9 @@ func relPField(p *float64) string {
 	return ", lift p = " + strconv.FormatFloat(*p, 'g', 3, 64)
 }
 
+// printReport writes the report as aligned tables.
 func printReport(w io.Writer, r *httpapi.ReportResponse) error {
-	money := reportMoney(r.Currency)
-	cur := ""
-	if r.Currency != "" {
-		cur = " (" + r.Currency + ")"
-	}
+	money := reportMoney(r.Currency, r.CurrencyTotals != nil)
 	e := r.Experiment
 	fmt.Fprintf(w, "%s — %s\nstatus %s · engine %s · figures as of %s · multiple exposure: %s\n\n", e.Key, e.Name, e.Status,
 		r.Analysis.Engine, r.AsOf, r.MultipleExposure)
@@ -214,7 +217,7 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "VARIANT\tUNITS\tEXPOSURES\tCONVERSIONS\tCONV RATE\tREV/CUSTOMER"+cur+"\tAOV\tPROMO COST\tREDEMPTIONS\t")
+	fmt.Fprintln(tw, "VARIANT\tUNITS\tEXPOSURES\tCONVERSIONS\tCONV RATE\tREV/CUSTOMER\tAOV\tPROMO COST\tREDEMPTIONS\t")
 	for _, v := range r.Variants {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.0f\t\n", v.Key, v.Units, v.Exposures, v.Conversions,
 			reportPct(v.ConversionRate), money(v.RevenuePerCustomer), money(v.AverageOrderValue), money(v.PromotionCost), v.Redemptions)
@@ -286,7 +289,23 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 		} else {
 			fmt.Fprintf(w, "; incremental revenue not estimated, cost %s", money(roi.Cost))
 		}
-		fmt.Fprintf(w, "%s\n", cur)
+		fmt.Fprintln(w)
+	}
+	if r.CurrencyTotals != nil {
+		fmt.Fprintf(w, "Money by currency (the conversions carry %s; it is never added across currencies):\n", strings.Join(r.Currencies, ", "))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "VARIANT\tCONVERSION\tCURRENCY\tUNITS\tREVENUE\tPROMO COST")
+		for _, c := range r.CurrencyTotals {
+			m := reportMoney(c.Currency, false)
+			code := c.Currency
+			if code == experiments.MixedCurrency {
+				code, m = "several", reportMoney("", true)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", c.Variant, c.Metric, code, c.Units, m(c.Revenue), m(c.Cost))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(r.Spend) > 0 {
 		fmt.Fprint(w, "Promotion spend:")
@@ -303,7 +322,7 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 				}
 			}
 		}
-		fmt.Fprintf(w, "%s\n", cur)
+		fmt.Fprintln(w)
 	}
 	if r.CappedUnits != nil {
 		fmt.Fprintf(w, "Frequency-capped units: %d\n", *r.CappedUnits)
@@ -329,14 +348,14 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			fmt.Fprintf(w, "n/a (%s)", *roi.Error)
 		}
 		if experiments.ROIEstimated(&r.Analysis, &roi) {
-			fmt.Fprintf(w, "; net %s%s\n", money(roi.Net), cur)
+			fmt.Fprintf(w, "; net %s\n", money(roi.Net))
 		} else {
 			fmt.Fprintf(w, "; net not estimated\n")
 		}
 	}
 	if pv := r.PersonalizationValue; pv != nil {
-		fmt.Fprintf(w, "Personalization value over %s for everyone: %s [%s, %s]%s (%s vs %s per customer × %.0f)",
-			pv.BestGeneric, money(pv.Value.Estimate), money(pv.Value.CI[0]), money(pv.Value.CI[1]), cur,
+		fmt.Fprintf(w, "Personalization value over %s for everyone: %s [%s, %s] (%s vs %s per customer × %.0f)",
+			pv.BestGeneric, money(pv.Value.Estimate), money(pv.Value.CI[0]), money(pv.Value.CI[1]),
 			money(pv.RevenuePerUnit), money(pv.GenericRevenuePerUnit), pv.Units)
 		if pv.Error != "" {
 			fmt.Fprintf(w, " (%s)", pv.Error)

@@ -300,3 +300,41 @@ func TestReportCommand(t *testing.T) {
 		}
 	})
 }
+
+// TestReportTableMoneyWithCurrency: the terminal report writes money in
+// the major unit with its currency, and with several currencies it shows
+// no summed money but a table per currency.
+func TestReportTableMoneyWithCurrency(t *testing.T) {
+	one := &httpapi.ReportResponse{Currency: "KRW", Currencies: []string{"KRW"},
+		Variants: []httpapi.VariantSummaryDTO{{Key: "ten_off", Units: 1, RevenuePerCustomer: 125000, AverageOrderValue: 125000, PromotionCost: 12500}}}
+	mixed := &httpapi.ReportResponse{Currencies: []string{"KRW", "USD"},
+		Variants: []httpapi.VariantSummaryDTO{{Key: "ten_off", Units: 2}},
+		CurrencyTotals: []httpapi.CurrencyTotalDTO{{Variant: "ten_off", Metric: "purchase", Currency: "USD", Units: 1, Revenue: 1999, Cost: 200},
+			{Variant: "ten_off", Metric: "purchase", Currency: "KRW", Units: 1, Revenue: 125000}}}
+	for _, c := range []struct {
+		name   string
+		r      *httpapi.ReportResponse
+		want   []string
+		absent []string
+	}{
+		{"one currency", one, []string{"125000 KRW", "12500 KRW"}, []string{"Money by currency"}},
+		{"several", mixed, []string{"Money by currency", "19.99 USD", "2.00 USD", "125000 KRW"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := printReport(&b, c.r); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("lacks %q:\n%s", w, b.String())
+				}
+			}
+			for _, w := range c.absent {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("has %q", w)
+				}
+			}
+		})
+	}
+}

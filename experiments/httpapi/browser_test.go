@@ -66,8 +66,8 @@ func TestReportPageInBrowser(t *testing.T) {
 		t.Errorf("%d policy rules rendered, want %d", n, len(pol.Rules))
 	}
 	if v := browsertest.Eval[string](t, b, `document.getElementById('policy-value').innerText`); !strings.Contains(v, pol.BestSingle.Variant) ||
-		!strings.Contains(v, moneyFormatter(pol.Currency)(pol.Value.Estimate)) {
-		t.Errorf("policy value %q lacks the best single %s or the value %s", v, pol.BestSingle.Variant, moneyFormatter(pol.Currency)(pol.Value.Estimate))
+		!strings.Contains(v, moneyFormatter(pol.Currency, false)(pol.Value.Estimate)) {
+		t.Errorf("policy value %q lacks the best single %s or the value %s", v, pol.BestSingle.Variant, moneyFormatter(pol.Currency, false)(pol.Value.Estimate))
 	}
 	if n := browsertest.Eval[int](t, b, `document.querySelectorAll('rect.bar').length`); n != len(rep.Variants) {
 		t.Errorf("%d bars rendered, want %d", n, len(rep.Variants))

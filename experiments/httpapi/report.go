@@ -62,6 +62,8 @@ var reportTemplates = template.Must(template.New("").Funcs(template.FuncMap{
 	"pval":    func(p float64) string { return strconv.FormatFloat(p, 'g', 3, 64) },
 	"int":     func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
 	"minor":   func(v int64) float64 { return float64(v) },
+	// moneyIn formats minor units v of currency cur ("*": several).
+	"moneyIn": func(v float64, cur string) string { return moneyFormatter(cur, cur == experiments.MixedCurrency)(v) },
 	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
@@ -266,6 +268,8 @@ type ReportResponse struct {
 	AsOf                  string                   `json:"as_of"`
 	MultipleExposure      string                   `json:"multiple_exposure"`
 	Currency              string                   `json:"currency"`
+	Currencies            []string                 `json:"currencies"`
+	CurrencyTotals        []CurrencyTotalDTO       `json:"currency_totals"`
 	Treatment             string                   `json:"treatment"`
 	Headline              HeadlineDTO              `json:"headline"`
 	Decision              DecisionDTO              `json:"decision"`
@@ -283,6 +287,19 @@ type ReportResponse struct {
 	PersonalizationValue  *PersonalizationValueDTO `json:"personalization_value"`
 	Warnings              []string                 `json:"warnings"`
 	AnalyzeInput          stats.AnalyzeInput       `json:"analyze_input"`
+}
+
+// CurrencyTotalDTO is the money of the analysed units of one variant whose
+// conversions named metric carry currency ("*": several, "": none), in
+// minor units; a report's currency_totals lists them when its conversions
+// carry more than one currency (null otherwise).
+type CurrencyTotalDTO struct {
+	Variant  string  `json:"variant"`
+	Metric   string  `json:"metric"`
+	Currency string  `json:"currency"`
+	Units    int64   `json:"units"`
+	Revenue  float64 `json:"revenue"`
+	Cost     float64 `json:"cost"`
 }
 
 // ReportExperimentDTO is the experiment a report is about.
@@ -527,6 +544,10 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 		Variants: variantDTOs(r.Variants), Analysis: r.Analysis, MultipleExposedUnits: r.MultipleExposed,
 		Breakdowns: []BreakdownDTO{}, Series: []SeriesPointDTO{}, Warnings: reportStrings(r.Warnings), AnalyzeInput: r.AnalyzeInput(),
 		Cohorts: CohortTableDTO{Available: r.Cohorts.Available, Note: r.Cohorts.Note, Rows: []CohortRowDTO{}},
+	}
+	resp.Currencies = reportStrings(r.Currencies)
+	for _, c := range r.CurrencyTotals {
+		resp.CurrencyTotals = append(resp.CurrencyTotals, CurrencyTotalDTO(c))
 	}
 	if r.Spend != nil {
 		resp.Spend = make([]VariantSpendDTO, 0, len(r.Spend))
@@ -841,8 +862,12 @@ func (a *api) reportPage(c *gin.Context) {
 	a.renderPage(c, http.StatusOK, "report", d)
 }
 
-// moneyFormatter formats minor units in the currency's major unit.
-func moneyFormatter(cur string) func(float64) string {
+// moneyFormatter formats minor units in the currency's major unit; with
+// several currencies (mixed) money is not shown: "—".
+func moneyFormatter(cur string, mixed bool) func(float64) string {
+	if mixed {
+		return func(float64) string { return "—" }
+	}
 	digits, ok := experiments.MinorUnits(cur)
 	if !ok {
 		// No currency known: say what the number is rather than show a
@@ -856,11 +881,11 @@ func moneyFormatter(cur string) func(float64) string {
 
 // Money formats minor units of cur in its major unit with the currency
 // ("305.00 USD"), as the report pages do.
-func Money(cur string) func(float64) string { return moneyFormatter(cur) }
+func Money(cur string) func(float64) string { return moneyFormatter(cur, false) }
 
 func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	resp := NewReportResponse(r)
-	money := moneyFormatter(r.Currency)
+	money := moneyFormatter(r.Currency, len(r.Currencies) > 1 || r.CurrencyTotals != nil)
 	d := &reportPageData{R: resp, Decision: resp.Decision, Money: money}
 	h := resp.Headline
 	if h.Lift != nil {

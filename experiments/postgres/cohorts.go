@@ -24,7 +24,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	TimeArg:    func(t time.Time) any { return t.UTC() },
 	Micros:     ` * INTERVAL '1 microsecond'`,
 	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
-	JoinEvents: `JOIN`, Least: `LEAST`,
+	JoinEvents: `JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `LEAST`, Greatest: `GREATEST`, Strpos: `strpos`},
 	Day: func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` }}
 
 // SeriesStats implements experiments.SeriesStore in one repeatable-read

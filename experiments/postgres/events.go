@@ -61,7 +61,8 @@ func lockAllUnits(ctx context.Context, tx *rtx) error {
 // events), with the extra conversion filter convWhere.
 func metricsSelect(from, conv, convWhere string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
+	COUNT(*) AS conversions, SUM(` + cohortDialect.Revenue("") + `) AS revenue, SUM(` + cohortDialect.Cost("") + `) AS cost,
+	` + sqlstore.Currency + ` AS currency
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
@@ -90,7 +91,7 @@ CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT
 	channel TEXT NOT NULL, attributes JSONB, received_at TIMESTAMPTZ NOT NULL) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NULL, unit_id TEXT NOT NULL,
 	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
-	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB) ON COMMIT DELETE ROWS;
+	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL) ON COMMIT DELETE ROWS;
 DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
 	return err
 }
@@ -203,7 +204,7 @@ func addConversions(ctx context.Context, tx *rtx) error {
 		metricsSelect(`exposures_rollup r`, "fresh", `
 	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
-	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost`)
+	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED"))
 	return err
 }
 
@@ -313,10 +314,12 @@ SELECT event_id, type FROM ins`)
 		exposures = exposures || f.Type == string(experiments.EventExposure)
 		conversions = conversions || f.Type == string(experiments.EventConversion)
 	}
+	refunds := false
 	for i := range events {
 		id := events[i].ID
 		dup[i] = !isNew[id]
 		delete(isNew, id) // later copies in the batch are duplicates
+		refunds = refunds || !dup[i] && isRefund(&events[i])
 	}
 	if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
 		return err
@@ -326,15 +329,38 @@ SELECT event_id, type FROM ins`)
 			return err
 		}
 	}
+	if refunds {
+		if err := touchRefunded(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if conversions {
 		if err := addConversions(ctx, tx); err != nil {
 			return err
 		}
 	}
-	if exposures {
+	if exposures || refunds {
 		return recomputeMetricsTouched(ctx, tx)
 	}
 	return nil
+}
+
+// isRefund reports whether e is a refund of an order (it changes the
+// revenue of an earlier conversion, not only its own).
+func isRefund(e *experiments.Event) bool {
+	return e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != ""
+}
+
+// touchRefunded puts the exposed units of the batch's refunds into touched:
+// a refund changes the revenue of the order it refunds, so their attributed
+// conversions are rebuilt from the raw events. Frozen units (see retained)
+// are left as they are: their order may be gone.
+func touchRefunded(ctx context.Context, tx *rtx) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
+SELECT DISTINCT r.experiment, r.unit_id FROM fresh c JOIN exposures_rollup r ON r.unit_id = c.unit_id
+WHERE c.type = 'conversion' AND c.name = 'refund' AND c.order_id <> '' AND r.first_exposed_at >= `+retained+`
+ON CONFLICT DO NOTHING`)
+	return err
 }
 
 func nullable(s string) any {

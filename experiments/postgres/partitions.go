@@ -380,7 +380,7 @@ var freshEventsSQL = `WITH ids AS (
 	FROM staging s JOIN ids ON ids.event_id = s.event_id
 	WHERE s.ts >= COALESCE((SELECT horizon FROM event_retention), '-infinity')
 	ORDER BY s.event_id, s.ord
-	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes
+	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes, currency
 )`
 
 // prefixColumns prefixes every name of the comma-separated list cols.

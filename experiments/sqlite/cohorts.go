@@ -23,7 +23,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	IntParam: `?`, TextParam: `?`, TimeParam: `?`,
 	TimeArg:    func(t time.Time) any { return t.UnixMicro() },
 	Weeks:      `(c.ts - u.f) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()),
-	JoinEvents: `CROSS JOIN`, Least: `MIN`,
+	JoinEvents: `CROSS JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `MIN`, Greatest: `MAX`, Strpos: `instr`},
 	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` }}
 
 // SeriesStats implements experiments.SeriesStore in one read transaction

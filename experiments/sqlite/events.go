@@ -21,7 +21,8 @@ var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 // c events), with the extra filter where.
 func metricsSelect(from, where string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + costExpr + `) AS cost
+	COUNT(*) AS conversions, SUM(` + cohortDialect.Revenue("") + `) AS revenue, SUM(` + cohortDialect.Cost("") + `) AS cost,
+	` + sqlstore.Currency + ` AS currency
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
@@ -113,7 +114,18 @@ func addConversions(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
 		metricsSelect(`events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
 	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
-	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost`, lastRowID)
+	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = `+sqlstore.MergeCurrency("excluded"), lastRowID)
+	return err
+}
+
+// touchRefunded puts the exposed units of the refunds the batch stored
+// (rowid above lastRowID) into touched: a refund changes the revenue of the
+// order it refunds, so their attributed conversions are rebuilt from the
+// raw events.
+func touchRefunded(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
+SELECT r.experiment, r.unit_id FROM events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id
+WHERE c.rowid > ? AND c.type = 'conversion' AND c.name = 'refund' AND c.order_id <> ''`, lastRowID)
 	return err
 }
 
@@ -147,7 +159,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			return err
 		}
 		defer ins.Close()
-		var exposures, conversions bool
+		var exposures, conversions, refunds bool
 		now := time.Now()
 		for i := range events {
 			e := &events[i]
@@ -176,6 +188,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			dup[i] = n == 0
 			exposures = exposures || (n > 0 && e.Type == experiments.EventExposure)
 			conversions = conversions || (n > 0 && e.Type == experiments.EventConversion)
+			refunds = refunds || (n > 0 && e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != "")
 		}
 		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
 			return err
@@ -185,12 +198,17 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 				return err
 			}
 		}
+		if refunds {
+			if err := touchRefunded(ctx, tx, lastRowID); err != nil {
+				return err
+			}
+		}
 		if conversions {
 			if err := addConversions(ctx, tx, lastRowID); err != nil {
 				return err
 			}
 		}
-		if exposures {
+		if exposures || refunds {
 			return recomputeMetricsTouched(ctx, tx)
 		}
 		return nil

@@ -22,10 +22,8 @@ var (
 )
 
 // costJoin joins the cost rule of the unit's (first) variant to a rollup
-// relation r; costExpr is then the cost of conversion c.
+// relation r, for the money of its conversions (cohortDialect.Cost).
 const costJoin = sqlstore.CostJoin
-
-var costExpr = sqlstore.CostExpr("MIN")
 
 // SyncPromotionCosts stores the cost rules of e's variants and, when they
 // changed, recomputes the experiment's attributed conversions.

@@ -32,8 +32,8 @@ type CohortDialect struct {
 	// units on its left: SQLite's CROSS JOIN keeps the units as the outer
 	// loop, so that it finds their events through the indexes.
 	JoinEvents string
-	// Least is the two-argument minimum function, for CostExpr.
-	Least string
+	// MoneyDialect is for the money of the conversions (money.go).
+	MoneyDialect
 	// Day is the UTC day of the timestamp expression col, as whole days
 	// since 1970-01-01.
 	Day func(col string) string
@@ -75,8 +75,10 @@ func (d CohortDialect) SufficientStats(ctx context.Context, tx Queryer, q experi
 	unitRelArgs, metricRelArgs := []any{q.Experiment}, []any{q.Experiment}
 	if !q.Until.IsZero() {
 		unitRel = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + units + `) r`
+		// Refunds count as of Until too.
+		before := ` AND f.ts < ` + d.TimeParam
 		metricRel = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
-	COUNT(*) AS conversions, SUM(c.revenue) AS revenue, SUM(` + CostExpr(d.Least) + `) AS cost
+	COUNT(*) AS conversions, SUM(` + d.Revenue(before) + `) AS revenue, SUM(` + d.Cost(before) + `) AS cost
 FROM (` + units + `) r
 LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
@@ -85,7 +87,8 @@ LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 	AND c.ts < ` + d.TimeParam + `
 GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
 		unitRelArgs = unitArgs
-		metricRelArgs = append(append([]any{}, unitArgs...), d.TimeArg(q.Until))
+		until := d.TimeArg(q.Until)
+		metricRelArgs = append(append([]any{until, until}, unitArgs...), until)
 	}
 	sl := d.SliceOf(q)
 	out, err := d.ReadStats(ctx, tx, sl, unitRel, unitRelArgs, metricRel, metricRelArgs)
@@ -96,6 +99,37 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		if err := d.AddPrePeriod(ctx, tx, q, sl, out.Metrics); err != nil {
 			return nil, err
 		}
+	}
+	if q.Until.IsZero() && q.Dimension == "" {
+		if out.Currencies, err = d.currencies(ctx, tx, q.Experiment, sl.Analysed); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// currencies reads the money of the analysed units of experiment per
+// variant, conversion name and currency from the rollups
+// (experiments.SufficientStats.Currencies).
+func (d CohortDialect) currencies(ctx context.Context, tx Queryer, experiment, analysed string) ([]experiments.CurrencySums, error) {
+	var rows []struct {
+		Variant  string  `db:"variant"`
+		Metric   string  `db:"metric"`
+		Currency string  `db:"currency"`
+		Units    int64   `db:"units"`
+		Revenue  float64 `db:"revenue"`
+		Cost     float64 `db:"cost"`
+	}
+	err := tx.SelectContext(ctx, &rows, `SELECT variant, metric, currency, COUNT(*) AS units,
+	SUM(CAST(revenue AS `+d.Float+`)) AS revenue, SUM(CAST(cost AS `+d.Float+`)) AS cost
+FROM unit_metrics WHERE experiment = `+d.TextParam+` AND `+analysed+` AND conversions > 0
+GROUP BY variant, metric, currency ORDER BY variant, metric, currency`, experiment)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]experiments.CurrencySums, len(rows))
+	for i, r := range rows {
+		out[i] = experiments.CurrencySums(r)
 	}
 	return out, nil
 }

@@ -8,7 +8,7 @@ import (
 
 // CostRow is one row of promotion_costs: the cost rule of one variant,
 // with the integer form (experiments.ConversionCostOf) the stores evaluate
-// in SQL.
+// in SQL, and the conversion names that cost (MoneyDialect.Cost).
 type CostRow struct {
 	Experiment string  `db:"experiment"`
 	Variant    string  `db:"variant"`
@@ -19,16 +19,21 @@ type CostRow struct {
 	PercentBP  int64   `db:"percent_bp"`
 	Amount     int64   `db:"amount"`
 	Capped     bool    `db:"capped"`
+	// CostMetrics are the experiment's experiments.CostMetrics (the same on
+	// every variant's row).
+	CostMetrics string `db:"cost_metrics"`
 }
 
 // CostRows returns the promotion_costs rows of e's variants by variant key.
 func CostRows(e *experiments.Experiment) map[string]CostRow {
 	out := make(map[string]CostRow, len(e.Variants))
+	metrics := experiments.CostMetrics(e)
 	for _, v := range e.Variants {
 		p := v.Promotion
 		c := experiments.ConversionCostOf(p)
 		out[v.Key] = CostRow{Experiment: e.Key, Variant: v.Key, Type: string(p.Type), Value: p.Value,
-			UnitCost: p.UnitCost, CostRule: string(p.CostRule), PercentBP: c.PercentBP, Amount: c.Amount, Capped: c.Capped}
+			UnitCost: p.UnitCost, CostRule: string(p.CostRule), PercentBP: c.PercentBP, Amount: c.Amount, Capped: c.Capped,
+			CostMetrics: metrics}
 	}
 	return out
 }
@@ -38,7 +43,7 @@ func CostRows(e *experiments.Experiment) map[string]CostRow {
 func CostRowsChanged(ctx context.Context, tx Queryer, experiment string, want map[string]CostRow) (bool, error) {
 	var have []CostRow
 	if err := tx.SelectContext(ctx, &have, `SELECT experiment, variant, type, value, unit_cost, cost_rule,
-		percent_bp, amount, capped FROM promotion_costs WHERE experiment = ?`, experiment); err != nil {
+		percent_bp, amount, capped, cost_metrics FROM promotion_costs WHERE experiment = ?`, experiment); err != nil {
 		return false, err
 	}
 	if len(have) != len(want) {
@@ -60,8 +65,8 @@ func ReplaceCostRows(ctx context.Context, tx Queryer, experiment string, rows ma
 	}
 	for _, r := range rows {
 		if _, err := tx.NamedExecContext(ctx, `INSERT INTO promotion_costs (experiment, variant, type, value,
-			unit_cost, cost_rule, percent_bp, amount, capped) VALUES (:experiment, :variant, :type, :value,
-			:unit_cost, :cost_rule, :percent_bp, :amount, :capped)`, r); err != nil {
+			unit_cost, cost_rule, percent_bp, amount, capped, cost_metrics) VALUES (:experiment, :variant, :type, :value,
+			:unit_cost, :cost_rule, :percent_bp, :amount, :capped, :cost_metrics)`, r); err != nil {
 			return err
 		}
 	}

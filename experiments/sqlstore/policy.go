@@ -47,8 +47,8 @@ func (d CohortDialect) PolicyStats(ctx context.Context, q RowsQueryer, pq experi
 		convArgs = []any{pq.Experiment, pq.Metric}
 	} else {
 		window := `COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros
-		conv = `SELECT r.unit_id, COUNT(*) AS conversions, SUM(c.revenue) AS revenue,
-	SUM(CASE WHEN c.ts <= r.first_exposed_at + ` + window + ` THEN ` + CostExpr(d.Least) + ` ELSE COALESCE(c.promotion_cost, 0) END) AS cost
+		conv = `SELECT r.unit_id, COUNT(*) AS conversions, SUM(` + d.Revenue("") + `) AS revenue,
+	SUM(CASE WHEN c.ts <= r.first_exposed_at + ` + window + ` THEN ` + d.Cost("") + ` ELSE COALESCE(c.promotion_cost, 0) END) AS cost
 FROM exposures_rollup r
 LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id AND c.name = ` + d.TextParam + `

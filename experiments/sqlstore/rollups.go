@@ -12,7 +12,7 @@ import (
 // and metricsSelect.
 const (
 	RollupColumns  = `experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, attributes, channel`
-	MetricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost`
+	MetricsColumns = `experiment, unit_id, metric, variant, multiple, channel, first_exposed_at, conversions, revenue, cost, currency`
 )
 
 // MaxRollupDiffs bounds the differences CheckRollups reports per table and

@@ -12,19 +12,9 @@ import (
 // stores share them.
 
 // CostJoin joins the cost rule of the unit's (first) variant to a rollup
-// relation r, for CostExpr.
+// relation r, for MoneyDialect.Cost (money.go).
 const CostJoin = `
 LEFT JOIN promotion_costs pc ON pc.experiment = r.experiment AND pc.variant = r.first_variant`
-
-// CostExpr is the cost of conversion c under CostJoin: its own
-// promotion_cost, else the rule's cost when c is an order. least is the
-// database's two-argument minimum: LEAST in PostgreSQL, MIN in SQLite.
-func CostExpr(least string) string {
-	return `COALESCE(c.promotion_cost, CASE WHEN pc.experiment IS NOT NULL AND (c.revenue > 0 OR c.order_id <> '')
-	THEN (c.revenue / 10000) * pc.percent_bp + ((c.revenue % 10000) * pc.percent_bp + 5000) / 10000
-		+ CASE WHEN pc.capped THEN ` + least + `(pc.amount, c.revenue) ELSE pc.amount END
-	ELSE 0 END)`
-}
 
 // SyncPromotionCosts stores the cost rules of e's variants and, when they
 // changed, recomputes the experiment's attributed conversions, all in one

@@ -83,17 +83,45 @@ SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GRO
 		keep = `
 	WHERE r.m IS NULL OR ` + cday + ` < ` + d.Day("r.m")
 	}
-	query := `WITH ` + units + `,
-c AS (
-	SELECT r.unit_id, r.first_variant AS variant, r.m, c.name AS metric, ` + cday + ` AS day,
-		COUNT(*) AS n, SUM(c.revenue) AS rev, SUM(` + CostExpr(d.Least) + `) AS cost
-	FROM u r
+	// The attributed conversions c of the units r.
+	attributed := `FROM u r
 	LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 	` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 		AND c.ts >= r.f
 		AND c.ts <= r.f + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-		AND c.ts < ` + d.TimeParam + ` AND c.ts >= ` + d.firstExposure("MIN") + keep + `
-	GROUP BY r.unit_id, r.first_variant, r.m, c.name, ` + cday + `
+		AND c.ts < ` + d.TimeParam + ` AND c.ts >= ` + d.firstExposure("MIN")
+	fday := d.Day("f.ts")
+	keepRefund := ""
+	if exclude {
+		keepRefund = `
+	WHERE r.m IS NULL OR ` + fday + ` < ` + d.Day("r.m")
+	}
+	// A refund f (MoneyDialect) changes its order c on its own day: with
+	// cum the refunds of c up to f, by (ts, event_id), it takes back
+	// LEAST(revenue, cum) − LEAST(revenue, cum − amt) of the revenue, and
+	// the cost of a discount when it completes a full refund.
+	query := `WITH ` + units + `,
+c0 AS (
+	SELECT r.unit_id, r.first_variant AS variant, r.m, c.name AS metric, ` + cday + ` AS day,
+		1 AS n, c.revenue AS rev, ` + d.GrossCost() + ` AS cost
+	` + attributed + keep + `
+	UNION ALL
+	SELECT unit_id, variant, m, metric, day, 0,
+		-(` + d.Least + `(orev, cum) - ` + d.Least + `(orev, cum - amt)),
+		-(CASE WHEN disc = 1 AND orev > 0 AND cum >= orev AND cum - amt < orev THEN ocost ELSE 0 END)
+	FROM (
+		SELECT r.unit_id, r.first_variant AS variant, r.m, c.name AS metric, ` + fday + ` AS day, c.revenue AS orev,
+			` + d.GrossCost() + ` AS ocost, CASE WHEN ` + discount + ` THEN 1 ELSE 0 END AS disc,
+			CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END AS amt,
+			SUM(CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END) OVER (PARTITION BY c.event_id ORDER BY f.ts, f.event_id) AS cum
+		` + attributed + ` AND c.order_id <> '' AND c.name <> 'refund'
+		` + d.JoinEvents + ` events f ON f.type = 'conversion' AND f.name = 'refund' AND f.unit_id = c.unit_id
+			AND f.order_id = c.order_id AND f.ts >= c.ts AND f.ts < ` + d.TimeParam + keepRefund + `
+	) x
+),
+c AS (
+	SELECT unit_id, variant, m, metric, day, SUM(n) AS n, SUM(rev) AS rev, SUM(cost) AS cost
+	FROM c0 GROUP BY unit_id, variant, m, metric, day
 ),
 w AS (
 	SELECT variant, metric, day, n, rev, cost,
@@ -122,7 +150,8 @@ FROM (SELECT variant, metric, m, SUM(n) AS tn, SUM(rev) AS tr, SUM(cost) AS tk
 GROUP BY variant, metric, ` + d.Day("m")
 	}
 	var ms []seriesMetricRow
-	if err := tx.SelectContext(ctx, &ms, query, append(unitArgs, last, q.Experiment)...); err != nil {
+	args := append(append([]any{}, unitArgs...), last, q.Experiment, last, q.Experiment, last)
+	if err := tx.SelectContext(ctx, &ms, query, args...); err != nil {
 		return nil, err
 	}
 	return addUpSeries(cuts, us, ms, exclude), nil

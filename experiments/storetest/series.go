@@ -48,23 +48,7 @@ func testSeries(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				cuts = append(cuts, t0.Add(at))
 			}
 			cuts = append(cuts, t0.Add(tc.last))
-			for _, mode := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
-				q := experiments.StatsQuery{Experiment: tc.exp, MultipleExposure: mode}
-				got, err := ss.SeriesStats(ctx(t), q, cuts)
-				must(t, err)
-				if len(got) != len(cuts) {
-					t.Fatalf("%s: %d results for %d cut-offs", mode, len(got), len(cuts))
-				}
-				for i, cut := range cuts {
-					uq := q
-					uq.Until = cut
-					want := stats(t, s, uq)
-					for j := range want.Variants {
-						want.Variants[j].Exposures = 0
-					}
-					equalJSON(t, string(mode)+" at "+cut.Format(time.RFC3339), got[i], want)
-				}
-			}
+			compareSeries(t, s, ss, tc.exp, cuts)
 		})
 	}
 	t.Run("BadCuts", func(t *testing.T) {
@@ -75,4 +59,27 @@ func testSeries(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			wantKind(t, err, experiments.KindInvalid)
 		}
 	})
+}
+
+// compareSeries compares SeriesStats of experiment at cuts with
+// SufficientStats as of each cut-off, in both multiple-exposure modes.
+func compareSeries(t *testing.T, s experiments.Store, ss experiments.SeriesStore, experiment string, cuts []time.Time) {
+	t.Helper()
+	for _, mode := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
+		q := experiments.StatsQuery{Experiment: experiment, MultipleExposure: mode}
+		got, err := ss.SeriesStats(ctx(t), q, cuts)
+		must(t, err)
+		if len(got) != len(cuts) {
+			t.Fatalf("%s: %d results for %d cut-offs", mode, len(got), len(cuts))
+		}
+		for i, cut := range cuts {
+			uq := q
+			uq.Until = cut
+			want := stats(t, s, uq)
+			for j := range want.Variants {
+				want.Variants[j].Exposures = 0
+			}
+			equalJSON(t, string(mode)+" at "+cut.Format(time.RFC3339), got[i], want)
+		}
+	}
 }
