@@ -155,9 +155,20 @@ func (s *Service) CustomerHash(ctx context.Context, unit string) (string, error)
 
 // SetConsent records whether a customer accepts promotions. The audit log
 // names the customer by CustomerHash only.
+//
+// Who may: any key of scope sdk or admin, bound to an environment or not,
+// may withdraw consent (promotions false): it only stops promotions, and
+// it is what an app relays from the customer. Reinstating it (true) sends
+// promotions to someone who refused them, so it needs an admin key bound
+// to no environment (a customer's consent holds in every environment), or
+// the system itself (the zero Principal: the command line).
 func (s *Service) SetConsent(ctx context.Context, who Principal, unit string, promotions bool) (*Consent, error) {
 	if err := validCustomerID(unit); err != nil {
 		return nil, err
+	}
+	if promotions && who != (Principal{}) && (who.Scope != ScopeAdmin || who.Environment != "") {
+		return nil, &Error{Kind: KindForbidden, Code: "consent_grant_needs_admin", Field: "promotions",
+			Message: "only an admin key bound to no environment may reinstate a customer's consent; any sdk or admin key may withdraw it"}
 	}
 	cs, err := s.customerStore()
 	if err != nil {
@@ -173,7 +184,7 @@ func (s *Service) SetConsent(ctx context.Context, who Principal, unit string, pr
 	if err != nil {
 		return nil, err
 	}
-	s.audit(ctx, who, "customer.consent", "customer:"+h, nil, map[string]bool{"promotions": promotions})
+	s.audit(ctx, who, "customer.consent", "customer:"+h, "", nil, map[string]bool{"promotions": promotions})
 	return c, nil
 }
 
@@ -222,7 +233,7 @@ func (s *Service) PutCapGroup(ctx context.Context, who Principal, g *CapGroup) e
 	if err := cs.PutCapGroup(ctx, g); err != nil {
 		return fmt.Errorf("put cap group: %w", err)
 	}
-	s.audit(ctx, who, "cap_group.put", "cap_group:"+g.Name, nil,
+	s.audit(ctx, who, "cap_group.put", "cap_group:"+g.Name, "", nil,
 		map[string]any{"max_exposures": g.MaxExposures, "window_hours": g.Window.Hours()})
 	return nil
 }

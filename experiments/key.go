@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -152,4 +153,25 @@ type Principal struct {
 	KeyID       string
 	Scope       Scope
 	Environment string
+}
+
+// Sees reports whether p may act on a resource of environment env: a key
+// bound to an environment acts only within it (docs/security.md).
+func (p Principal) Sees(env string) bool { return p.Environment == "" || p.Environment == env }
+
+// claim binds the environment *env of something p creates or changes to
+// p's: a bound key's creation names its environment or none (it is then
+// filled in); any other is refused with 403 environment_bound. Every
+// Service method that writes a resource of an environment calls it, so
+// every transport (the API, the console) is held to the same rule.
+func (p Principal) claim(env *string) error {
+	if p.Environment == "" {
+		return nil
+	}
+	if *env != "" && *env != p.Environment {
+		return &Error{Kind: KindForbidden, Code: "environment_bound", Field: "environment",
+			Message: fmt.Sprintf("this key is bound to environment %q and cannot act on %q", p.Environment, *env)}
+	}
+	*env = p.Environment
+	return nil
 }

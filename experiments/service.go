@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
+	"slices"
 	"time"
 )
 
@@ -95,6 +95,9 @@ func (s *Service) ValidateExperiment(e *Experiment) error {
 
 // CreateExperiment validates e, fills defaults, and stores it as a draft.
 func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experiment) error {
+	if err := who.claim(&e.Environment); err != nil {
+		return err
+	}
 	e.ApplyDefaults()
 	e.Status = StatusDraft
 	e.StartedAt, e.EndedAt = time.Time{}, time.Time{}
@@ -107,7 +110,7 @@ func (s *Service) CreateExperiment(ctx context.Context, who Principal, e *Experi
 		return fmt.Errorf("create experiment: %w", err)
 	}
 	s.syncPromotionCosts(ctx, e) // cost.go
-	s.audit(ctx, who, "experiment.create", "experiment:"+e.Key, nil, e)
+	s.audit(ctx, who, "experiment.create", "experiment:"+e.Key, e.Environment, nil, e)
 	s.changed()
 	return nil
 }
@@ -134,9 +137,15 @@ func (s *Service) modifyExperiment(ctx context.Context, who Principal, key, acti
 		if err != nil {
 			return nil, err
 		}
+		if !who.Sees(cur.Environment) {
+			return nil, NotFound("experiment", key)
+		}
 		before, _ := json.Marshal(cur)
 		next := *cur
 		if err := change(&next); err != nil {
+			return nil, err
+		}
+		if err := who.claim(&next.Environment); err != nil {
 			return nil, err
 		}
 		next.Key, next.CreatedAt, next.Revision = cur.Key, cur.CreatedAt, cur.Revision
@@ -152,7 +161,7 @@ func (s *Service) modifyExperiment(ctx context.Context, who Principal, key, acti
 			return nil, fmt.Errorf("%s experiment: %w", action, err)
 		}
 		s.syncPromotionCosts(ctx, &next) // cost.go
-		s.auditRaw(ctx, who, "experiment."+action, "experiment:"+key, before, &next)
+		s.auditRaw(ctx, who, "experiment."+action, "experiment:"+key, next.Environment, before, &next)
 		s.changed()
 		return &next, nil
 	}
@@ -234,6 +243,9 @@ func (s *Service) Rerandomize(ctx context.Context, who Principal, key string, r 
 
 // CreateFlag validates and stores a flag.
 func (s *Service) CreateFlag(ctx context.Context, who Principal, f *Flag) error {
+	if err := who.claim(&f.Environment); err != nil {
+		return err
+	}
 	f.ApplyDefaults()
 	if err := s.validateFlag(f); err != nil {
 		return err
@@ -243,7 +255,7 @@ func (s *Service) CreateFlag(ctx context.Context, who Principal, f *Flag) error 
 	if err := s.store.CreateFlag(ctx, f); err != nil {
 		return fmt.Errorf("create flag: %w", err)
 	}
-	s.audit(ctx, who, "flag.create", "flag:"+f.Key, nil, f)
+	s.audit(ctx, who, "flag.create", "flag:"+f.Key, f.Environment, nil, f)
 	s.changed()
 	return nil
 }
@@ -272,6 +284,9 @@ func (s *Service) ListFlags(ctx context.Context, env string) ([]*Flag, error) {
 
 // UpdateFlag replaces a flag's definition.
 func (s *Service) UpdateFlag(ctx context.Context, who Principal, f *Flag) error {
+	if err := who.claim(&f.Environment); err != nil {
+		return err
+	}
 	f.ApplyDefaults()
 	if err := s.validateFlag(f); err != nil {
 		return err
@@ -281,6 +296,9 @@ func (s *Service) UpdateFlag(ctx context.Context, who Principal, f *Flag) error 
 		if err != nil {
 			return err
 		}
+		if !who.Sees(cur.Environment) {
+			return NotFound("flag", f.Key)
+		}
 		f.CreatedAt, f.Revision, f.UpdatedAt = cur.CreatedAt, cur.Revision, s.now().UTC()
 		err = s.store.UpdateFlag(ctx, f)
 		if errors.Is(err, ErrConflict) && attempt < maxRetries {
@@ -289,7 +307,7 @@ func (s *Service) UpdateFlag(ctx context.Context, who Principal, f *Flag) error 
 		if err != nil {
 			return fmt.Errorf("update flag: %w", err)
 		}
-		s.audit(ctx, who, "flag.update", "flag:"+f.Key, cur, f)
+		s.audit(ctx, who, "flag.update", "flag:"+f.Key, f.Environment, cur, f)
 		s.changed()
 		return nil
 	}
@@ -301,10 +319,13 @@ func (s *Service) DeleteFlag(ctx context.Context, who Principal, key string) err
 	if err != nil {
 		return err
 	}
+	if !who.Sees(cur.Environment) {
+		return NotFound("flag", key)
+	}
 	if err := s.store.DeleteFlag(ctx, key); err != nil {
 		return fmt.Errorf("delete flag: %w", err)
 	}
-	s.audit(ctx, who, "flag.delete", "flag:"+key, cur, nil)
+	s.audit(ctx, who, "flag.delete", "flag:"+key, cur.Environment, cur, nil)
 	s.changed()
 	return nil
 }
@@ -313,6 +334,9 @@ func (s *Service) DeleteFlag(ctx context.Context, who Principal, key string) err
 // shown to the caller once and never stored.
 func (s *Service) CreateKey(ctx context.Context, who Principal, name string, scope Scope, env string) (*APIKey, string, error) {
 	if _, err := ParseScope(string(scope)); err != nil {
+		return nil, "", err
+	}
+	if err := who.claim(&env); err != nil {
 		return nil, "", err
 	}
 	if env != "" && !ValidKey(env) {
@@ -331,25 +355,37 @@ func (s *Service) CreateKey(ctx context.Context, who Principal, name string, sco
 	if err := s.store.CreateKey(ctx, k); err != nil {
 		return nil, "", fmt.Errorf("create key: %w", err)
 	}
-	s.audit(ctx, who, "key.create", "key:"+k.ID, nil, map[string]any{"name": name, "scope": scope, "environment": env})
+	s.audit(ctx, who, "key.create", "key:"+k.ID, env, nil, map[string]any{"name": name, "scope": scope, "environment": env})
 	return k, token, nil
 }
 
-// ListKeys lists the keys (without secrets: only hashes are stored).
-func (s *Service) ListKeys(ctx context.Context) ([]*APIKey, error) {
-	return s.store.ListKeys(ctx)
+// ListKeys lists the keys (without secrets: only hashes are stored): every
+// key when env is "", else only the keys bound to env.
+func (s *Service) ListKeys(ctx context.Context, env string) ([]*APIKey, error) {
+	keys, err := s.store.ListKeys(ctx)
+	if err != nil || env == "" {
+		return keys, err
+	}
+	return slices.DeleteFunc(keys, func(k *APIKey) bool { return k.Environment != env }), nil
 }
 
 // RevokeKey revokes a key. It stops working at once in this process;
 // other processes over the same store keep accepting it for up to their
 // authentication cache TTL (see SetAuthCacheTTL, 5 s by default).
 func (s *Service) RevokeKey(ctx context.Context, who Principal, id string) error {
-	err := s.store.RevokeKey(ctx, id, s.now().UTC())
+	k, err := s.store.GetKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !who.Sees(k.Environment) {
+		return NotFound("api_key", id)
+	}
+	err = s.store.RevokeKey(ctx, id, s.now().UTC())
 	s.auth.invalidate(id) // even on error: the store may have revoked it
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, who, "key.revoke", "key:"+id, nil, nil)
+	s.audit(ctx, who, "key.revoke", "key:"+id, k.Environment, nil, nil)
 	return nil
 }
 
@@ -383,7 +419,7 @@ func (s *Service) EnsureAdminKey(ctx context.Context, token string) (string, boo
 	if err := s.store.CreateKey(ctx, k); err != nil {
 		return "", false, fmt.Errorf("create admin key: %w", err)
 	}
-	s.audit(ctx, Principal{}, "key.create", "key:"+k.ID, nil, map[string]any{"name": k.Name, "scope": k.Scope})
+	s.audit(ctx, Principal{}, "key.create", "key:"+k.ID, k.Environment, nil, map[string]any{"name": k.Name, "scope": k.Scope})
 	return generated, true, nil
 }
 
@@ -564,30 +600,38 @@ func (s *Service) SufficientStats(ctx context.Context, q StatsQuery) (*Sufficien
 	return s.store.SufficientStats(ctx, q)
 }
 
-// Audit lists the audit log, newest first.
-func (s *Service) Audit(ctx context.Context, limit int, beforeID int64) ([]*AuditEntry, error) {
+// Audit lists the audit log, newest first: every entry when env is "",
+// else only the entries of resources of environment env.
+func (s *Service) Audit(ctx context.Context, limit int, beforeID int64, env string) ([]*AuditEntry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	return s.store.ListAudit(ctx, limit, beforeID)
+	return s.store.ListAudit(ctx, AuditFilter{Limit: limit, BeforeID: beforeID, Environment: env})
 }
 
-func (s *Service) audit(ctx context.Context, who Principal, action, resource string, before, after any) {
+func (s *Service) audit(ctx context.Context, who Principal, action, resource, env string, before, after any) {
 	var b []byte
 	if before != nil {
 		b, _ = json.Marshal(before)
 	}
-	s.auditRaw(ctx, who, action, resource, b, after)
+	s.auditRaw(ctx, who, action, resource, env, b, after)
 }
 
 // auditRaw appends to the audit log. A failure is logged, not returned:
 // the change it records has already been made.
-func (s *Service) auditRaw(ctx context.Context, who Principal, action, resource string, before []byte, after any) {
-	e := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: action, Resource: resource, Before: before}
+// env is the environment of the resource ("" for what belongs to none, such
+// as a customer): keys bound to an environment list only its entries.
+func (s *Service) auditRaw(ctx context.Context, who Principal, action, resource, env string, before []byte, after any) {
+	e := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: action, Resource: resource, Environment: env, Before: before}
 	if after != nil {
 		e.After, _ = json.Marshal(after)
 	}
 	if err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.Error("append audit entry", "action", action, "resource", resource, "err", err)
 	}
+}
+
+// GetKey returns one API key (its hash, never a token).
+func (s *Service) GetKey(ctx context.Context, id string) (*APIKey, error) {
+	return s.store.GetKey(ctx, id)
 }

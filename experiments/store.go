@@ -81,16 +81,27 @@ type AuditEntry struct {
 	KeyID    string // who; "" for the system
 	Action   string // such as "experiment.create"
 	Resource string // such as "experiment:spring-sale"
-	Before   []byte
-	After    []byte
+	// Environment is the resource's environment; "" for what belongs to
+	// none (customers, cap groups, unbound keys).
+	Environment string
+	Before      []byte
+	After       []byte
 }
 
 // AuditStore is the append-only audit log.
 type AuditStore interface {
 	AppendAudit(ctx context.Context, e *AuditEntry) error
-	// ListAudit returns entries newest first, at most limit, with IDs below
-	// beforeID when beforeID > 0 (for paging).
-	ListAudit(ctx context.Context, limit int, beforeID int64) ([]*AuditEntry, error)
+	// ListAudit returns the entries f selects, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+}
+
+// AuditFilter selects audit entries: at most Limit (100 when <= 0), with
+// IDs below BeforeID when BeforeID > 0 (for paging), and only those of
+// Environment when it is not "".
+type AuditFilter struct {
+	Limit       int
+	BeforeID    int64
+	Environment string
 }
 
 // Store is everything a promolift store provides.

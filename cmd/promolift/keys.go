@@ -101,7 +101,7 @@ func runKeys(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, token)
 		fmt.Fprintf(stderr, "created %s key %s; the token above is shown once and never stored\n", k.Scope, k.ID)
 	case "list":
-		keys, err := svc.ListKeys(ctx)
+		keys, err := svc.ListKeys(ctx, "")
 		if err != nil {
 			return fail(err)
 		}

@@ -86,6 +86,8 @@ type api struct {
 	ops ops // metrics, rate limits, CORS
 	// reports answer the report routes from snapshots.
 	reports *reportsnap.Snapshots
+	// envRules is each route's environment rule by "METHOD pattern".
+	envRules map[string]EnvRule
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -96,7 +98,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log, reports: cfg.Reports}
+	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log, reports: cfg.Reports, envRules: envRules()}
 	if a.reports == nil {
 		a.reports = reportsnap.New(svc, reportsnap.Config{}, log)
 	}
@@ -157,7 +159,8 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	a.registerReportRoutes(r)
 	a.registerCustomerRoutes(r) // customers.go
 	a.registerOpsRoutes(r)
-	a.mountConsole(r) // consolemount.go
+	a.mountConsole(r)              // consolemount.go
+	checkRouteRules(r, a.envRules) // environment.go
 	return r
 }
 
@@ -165,10 +168,13 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 // documentation and tests.
 func Routes() []Route { return routes }
 
-// Route is one route of the API and the scopes that may call it.
+// Route is one route of the API, the scopes that may call it and how it
+// binds to the environment of the caller's key (environment.go). Every
+// route the engine serves needs an entry here with its rule.
 type Route struct {
 	Method, Path string
 	Scopes       []experiments.Scope // empty: no authentication
+	Env          EnvRule
 }
 
 var (
@@ -176,35 +182,35 @@ var (
 	scopeReader = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeAnalyst, experiments.ScopeSDK}
 	scopeSDK    = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeSDK}
 	routes      = []Route{
-		{"GET", "/healthz", nil},
-		{"GET", "/readyz", nil},
-		{"POST", "/api/v1/experiments", scopeAdmin},
-		{"GET", "/api/v1/experiments", scopeReader},
-		{"GET", "/api/v1/experiments/:key", scopeReader},
-		{"PUT", "/api/v1/experiments/:key", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/start", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/pause", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/resume", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/stop", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/archive", scopeAdmin},
-		{"POST", "/api/v1/experiments/:key/rerandomize", scopeAdmin},
-		{"GET", "/api/v1/experiments/:key/policy", scopeAnalyst},
-		{"POST", "/api/v1/experiments/:key/policy/experiment", scopeAdmin},
-		{"POST", "/api/v1/flags", scopeAdmin},
-		{"GET", "/api/v1/flags", scopeReader},
-		{"GET", "/api/v1/flags/:key", scopeReader},
-		{"PUT", "/api/v1/flags/:key", scopeAdmin},
-		{"DELETE", "/api/v1/flags/:key", scopeAdmin},
-		{"POST", "/api/v1/keys", scopeAdmin},
-		{"GET", "/api/v1/keys", scopeAdmin},
-		{"DELETE", "/api/v1/keys/:id", scopeAdmin},
-		{"GET", "/api/v1/audit", scopeAdmin},
-		{"POST", "/api/v1/events", scopeSDK},
-		{"GET", ReportDocsPath, nil},
-		{"HEAD", "/healthz", nil},
-		{"HEAD", "/readyz", nil},
-		{"GET", "/experiments", scopeAnalyst},
-		{"GET", "/experiments/:key", scopeAnalyst},
+		{"GET", "/healthz", nil, EnvPublic},
+		{"GET", "/readyz", nil, EnvPublic},
+		{"POST", "/api/v1/experiments", scopeAdmin, EnvCaller},
+		{"GET", "/api/v1/experiments", scopeReader, EnvCaller},
+		{"GET", "/api/v1/experiments/:key", scopeReader, EnvExperiment},
+		{"PUT", "/api/v1/experiments/:key", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/start", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/pause", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/resume", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/stop", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/archive", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/rerandomize", scopeAdmin, EnvExperiment},
+		{"GET", "/api/v1/experiments/:key/policy", scopeAnalyst, EnvExperiment},
+		{"POST", "/api/v1/experiments/:key/policy/experiment", scopeAdmin, EnvExperiment},
+		{"POST", "/api/v1/flags", scopeAdmin, EnvCaller},
+		{"GET", "/api/v1/flags", scopeReader, EnvCaller},
+		{"GET", "/api/v1/flags/:key", scopeReader, EnvFlag},
+		{"PUT", "/api/v1/flags/:key", scopeAdmin, EnvFlag},
+		{"DELETE", "/api/v1/flags/:key", scopeAdmin, EnvFlag},
+		{"POST", "/api/v1/keys", scopeAdmin, EnvCaller},
+		{"GET", "/api/v1/keys", scopeAdmin, EnvCaller},
+		{"DELETE", "/api/v1/keys/:id", scopeAdmin, EnvKey},
+		{"GET", "/api/v1/audit", scopeAdmin, EnvCaller},
+		{"POST", "/api/v1/events", scopeSDK, EnvCaller},
+		{"GET", ReportDocsPath, nil, EnvPublic},
+		{"HEAD", "/healthz", nil, EnvPublic},
+		{"HEAD", "/readyz", nil, EnvPublic},
+		{"GET", "/experiments", scopeAnalyst, EnvCaller},
+		{"GET", "/experiments/:key", scopeAnalyst, EnvExperiment},
 	}
 )
 

@@ -45,6 +45,10 @@ func (a *api) require(scopes ...experiments.Scope) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		if err := a.checkEnvironment(c, p); err != nil {
+			abortProblem(c, err)
+			return
+		}
 		c.Next()
 	}
 }
@@ -62,11 +66,4 @@ func principal(c *gin.Context) (experiments.Principal, bool) {
 func who(c *gin.Context) experiments.Principal {
 	p, _ := principal(c)
 	return p
-}
-
-// sees reports whether the caller may see a resource of environment env:
-// keys bound to an environment see only that one.
-func sees(c *gin.Context, env string) bool {
-	p := who(c)
-	return p.Environment == "" || p.Environment == env
 }

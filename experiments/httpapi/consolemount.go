@@ -64,6 +64,9 @@ func (a *api) mountConsole(r *gin.Engine) {
 		a.cfg.Console.ServeHTTP(c.Writer, c.Request)
 	}
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		// The console narrows its lists to the caller's environment and
+		// the Service binds what it writes (environment.go, EnvCaller).
+		a.envRules[m+" /console"], a.envRules[m+" /console/*path"] = EnvCaller, EnvCaller
 		r.Handle(m, "/console", a.reportAuth(true), h)
 		r.Handle(m, "/console/*path", a.reportAuth(true), h)
 	}

@@ -19,11 +19,11 @@ import (
 
 func init() {
 	routes = append(routes,
-		Route{"PUT", "/api/v1/customers/:id/consent", scopeSDK},
-		Route{"DELETE", "/api/v1/customers/:id", scopeAdmin},
-		Route{"PUT", "/api/v1/cap-groups/:key", scopeAdmin},
-		Route{"GET", "/api/v1/cap-groups/:key", scopeReader},
-		Route{"GET", "/api/v1/experiments/:key/customer-limits", scopeAnalyst},
+		Route{"PUT", "/api/v1/customers/:id/consent", scopeSDK, EnvConsent},
+		Route{"DELETE", "/api/v1/customers/:id", scopeAdmin, EnvGlobal},
+		Route{"PUT", "/api/v1/cap-groups/:key", scopeAdmin, EnvGlobal},
+		Route{"GET", "/api/v1/cap-groups/:key", scopeReader, EnvShared},
+		Route{"GET", "/api/v1/experiments/:key/customer-limits", scopeAnalyst, EnvExperiment},
 	)
 }
 
@@ -154,7 +154,7 @@ type CustomerLimitsResponse struct {
 
 func (a *api) customerLimits(c *gin.Context) {
 	ctx := c.Request.Context()
-	e, err := getVisible(c, "experiment", c.Param("key"), a.svc.GetExperiment, experimentEnvironment)
+	e, err := a.svc.GetExperiment(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		abortProblem(c, err)
 		return

@@ -107,7 +107,12 @@ func TestCapGroupAndErasureOverHTTP(t *testing.T) {
 	}
 	problem(t, e.do("GET", "/api/v1/experiments/capped/customer-limits", e.sdk, nil), 403)
 
-	wantStatus(t, e.do("PUT", "/api/v1/customers/gone-1/consent", e.sdk, `{"promotions": true}`), 200)
+	// An SDK key may withdraw consent, never reinstate it (docs/security.md).
+	wantStatus(t, e.do("PUT", "/api/v1/customers/gone-1/consent", e.sdk, `{"promotions": false}`), 200)
+	if p := problem(t, e.do("PUT", "/api/v1/customers/gone-1/consent", e.sdk, `{"promotions": true}`), 403); p.Code != "consent_grant_needs_admin" {
+		t.Fatalf("SDK key reinstating consent: %+v", p)
+	}
+	wantStatus(t, e.do("PUT", "/api/v1/customers/gone-1/consent", e.admin, `{"promotions": true}`), 200)
 	w = e.do("DELETE", "/api/v1/customers/gone-1", e.admin, nil)
 	wantStatus(t, w, 200)
 	m := decode(t, w)

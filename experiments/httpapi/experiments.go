@@ -230,11 +230,11 @@ func (a *api) listExperiments(c *gin.Context) {
 	writeJSON(c, http.StatusOK, gin.H{"experiments": responses(list, experimentResponse)})
 }
 
-// experimentEnvironment is the environment of e, for getVisible.
+// experimentEnvironment is the environment of e, for checkEnvironment.
 func experimentEnvironment(e *experiments.Experiment) string { return e.Environment }
 
 func (a *api) getExperiment(c *gin.Context) {
-	e, err := getVisible(c, "experiment", c.Param("key"), a.svc.GetExperiment, experimentEnvironment)
+	e, err := a.svc.GetExperiment(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		abortProblem(c, err)
 		return

@@ -104,11 +104,11 @@ func (a *api) listFlags(c *gin.Context) {
 	writeJSON(c, http.StatusOK, gin.H{"flags": responses(list, flagResponse)})
 }
 
-// flagEnvironment is the environment of f, for getVisible.
+// flagEnvironment is the environment of f, for checkEnvironment.
 func flagEnvironment(f *experiments.Flag) string { return f.Environment }
 
 func (a *api) getFlag(c *gin.Context) {
-	f, err := getVisible(c, "flag", c.Param("key"), a.svc.GetFlag, flagEnvironment)
+	f, err := a.svc.GetFlag(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		abortProblem(c, err)
 		return

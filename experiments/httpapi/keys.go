@@ -58,7 +58,7 @@ func (a *api) createKey(c *gin.Context) {
 }
 
 func (a *api) listKeys(c *gin.Context) {
-	keys, err := a.svc.ListKeys(c.Request.Context())
+	keys, err := a.svc.ListKeys(c.Request.Context(), callerEnvironment(c))
 	if err != nil {
 		abortProblem(c, err)
 		return
@@ -77,19 +77,21 @@ func (a *api) revokeKey(c *gin.Context) {
 // AuditEntryResponse is one audit log entry. before and after are the JSON
 // documents of the resource around the change.
 type AuditEntryResponse struct {
-	ID       int64           `json:"id"`
-	At       time.Time       `json:"at"`
-	KeyID    string          `json:"key_id"`
-	Action   string          `json:"action"`
-	Resource string          `json:"resource"`
-	Before   json.RawMessage `json:"before,omitempty"`
-	After    json.RawMessage `json:"after,omitempty"`
+	ID       int64     `json:"id"`
+	At       time.Time `json:"at"`
+	KeyID    string    `json:"key_id"`
+	Action   string    `json:"action"`
+	Resource string    `json:"resource"`
+	// Environment is the resource's, "" for none (customers, cap groups).
+	Environment string          `json:"environment"`
+	Before      json.RawMessage `json:"before,omitempty"`
+	After       json.RawMessage `json:"after,omitempty"`
 }
 
 // auditEntryResponse is e as the API returns it: before and after are
 // left out unless they are valid JSON.
 func auditEntryResponse(e *experiments.AuditEntry) AuditEntryResponse {
-	r := AuditEntryResponse{ID: e.ID, At: e.At.UTC(), KeyID: e.KeyID, Action: e.Action, Resource: e.Resource}
+	r := AuditEntryResponse{ID: e.ID, At: e.At.UTC(), KeyID: e.KeyID, Action: e.Action, Resource: e.Resource, Environment: e.Environment}
 	if json.Valid(e.Before) {
 		r.Before = e.Before
 	}
@@ -117,7 +119,7 @@ func (a *api) listAudit(c *gin.Context) {
 		}
 		before = n
 	}
-	entries, err := a.svc.Audit(c.Request.Context(), limit, before)
+	entries, err := a.svc.Audit(c.Request.Context(), limit, before, callerEnvironment(c))
 	if err != nil {
 		abortProblem(c, err)
 		return

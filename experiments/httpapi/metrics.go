@@ -36,7 +36,7 @@ import (
 // when no route matched; op is "METHOD route".
 const metricsPath = "/metrics"
 
-func init() { routes = append(routes, Route{"GET", metricsPath, nil}) }
+func init() { routes = append(routes, Route{"GET", metricsPath, nil, EnvPublic}) }
 
 // ops is the operational state of one API instance: its metrics, the
 // per-key rate limiter and the CORS policy. Each part is nil when off.

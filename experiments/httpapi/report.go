@@ -44,7 +44,7 @@ const reportCookieMaxAge = 12 * 3600
 var scopeAnalyst = []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeAnalyst}
 
 func init() {
-	routes = append(routes, Route{"GET", "/api/v1/experiments/:key/report", scopeAnalyst})
+	routes = append(routes, Route{"GET", "/api/v1/experiments/:key/report", scopeAnalyst, EnvExperiment})
 }
 
 //go:embed web
@@ -138,6 +138,10 @@ func (a *api) reportAuth(page bool) gin.HandlerFunc {
 				Detail: "this route needs a key with scope analyst or admin; this key has scope " + string(p.Scope)})
 			return
 		}
+		if err := a.checkEnvironment(c, p); err != nil {
+			a.authFailure(c, page, problemFor(err))
+			return
+		}
 		if fromQuery {
 			http.SetCookie(c.Writer, &http.Cookie{Name: reportCookie, Value: token, Path: "/", MaxAge: reportCookieMaxAge,
 				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil})
@@ -164,6 +168,9 @@ func (a *api) authFailure(c *gin.Context, page bool, p *Problem) {
 	}
 	if p.Status == 0 {
 		p.Status = http.StatusUnauthorized
+	}
+	if p.Status == http.StatusUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="promolift"`)
 	}
 	a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail, Login: p.Status == http.StatusUnauthorized})
 	c.Abort()
@@ -218,10 +225,9 @@ func (a *api) loadReport(c *gin.Context) (*reportsnap.Snapshot, error) {
 	default:
 		return nil, badRequest("multiple_exposure", "invalid_multiple_exposure", "multiple_exposure must be exclude or first")
 	}
-	key := c.Param("key")
-	// An experiment of another environment is answered exactly like a
-	// missing one, so a bound key cannot tell them apart.
-	exp, err := getVisible(c, "experiment", key, a.svc.GetExperiment, experimentEnvironment)
+	// An experiment of another environment was answered like a missing one
+	// by checkEnvironment (rule EnvExperiment).
+	exp, err := a.svc.GetExperiment(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"context"
-
 	"github.com/gin-gonic/gin"
 
 	"github.com/promolift/promolift/experiments"
@@ -36,23 +34,6 @@ func responses[T, R any](list []T, response func(T) R) []R {
 		out = append(out, response(v))
 	}
 	return out
-}
-
-// getVisible gets the resource key with get. When the caller's API key is
-// bound to an environment other than the resource's (as environment tells
-// it), it answers as if the resource did not exist, with the not-found
-// error of what ("experiment", "flag"), so that such a key cannot learn
-// what another environment holds.
-func getVisible[T any](c *gin.Context, what, key string,
-	get func(context.Context, string) (*T, error), environment func(*T) string) (*T, error) {
-	v, err := get(c.Request.Context(), key)
-	if err != nil {
-		return nil, err
-	}
-	if !sees(c, environment(v)) {
-		return nil, experiments.NotFound(what, key)
-	}
-	return v, nil
 }
 
 // decodeUpdate decodes the body of a PUT to the resource named by the

@@ -26,11 +26,11 @@ const (
 
 // sdkRoutes documents the routes registered by registerSDKRoutes.
 var sdkRoutes = []Route{
-	{"POST", "/api/v1/assign", scopeSDK},
-	{"GET", "/api/v1/sdk/config", scopeSDK},
-	{"GET", "/api/v1/sdk/stream", scopeSDK},
-	{"POST", "/ofrep/v1/evaluate/flags/:key", scopeSDK},
-	{"POST", "/ofrep/v1/evaluate/flags", scopeSDK},
+	{"POST", "/api/v1/assign", scopeSDK, EnvCaller},
+	{"GET", "/api/v1/sdk/config", scopeSDK, EnvCaller},
+	{"GET", "/api/v1/sdk/stream", scopeSDK, EnvCaller},
+	{"POST", "/ofrep/v1/evaluate/flags/:key", scopeSDK, EnvCaller},
+	{"POST", "/ofrep/v1/evaluate/flags", scopeSDK, EnvCaller},
 }
 
 func init() { routes = append(routes, sdkRoutes...) }
@@ -287,6 +287,11 @@ func (a *api) ofrepAuth(c *gin.Context) {
 	}
 	if !p.Scope.Allows(experiments.ScopeSDK) {
 		ofrepGeneralError(c, http.StatusForbidden, "OFREP needs a key with scope sdk or admin; this key has scope "+string(p.Scope))
+		return
+	}
+	if err := a.checkEnvironment(c, p); err != nil {
+		c.Set(ctxErr, err)
+		ofrepGeneralError(c, statusOf(experiments.KindOf(err)), "this key may not call this route")
 		return
 	}
 	c.Next()

@@ -358,8 +358,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *experiments.AuditEntry) erro
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
-	id, err := s.Dialect.InsertID(ctx, s.W, `INSERT INTO audit_log (at, key_id, action, resource, before, after)
-		VALUES (?, ?, ?, ?, ?, ?)`, s.Dialect.TimeEncoding().Encode(e.At), e.KeyID, e.Action, e.Resource, nullJSON(e.Before), nullJSON(e.After))
+	id, err := s.Dialect.InsertID(ctx, s.W, `INSERT INTO audit_log (at, key_id, action, resource, environment, before, after)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, s.Dialect.TimeEncoding().Encode(e.At), e.KeyID, e.Action, e.Resource, e.Environment,
+		nullJSON(e.Before), nullJSON(e.After))
 	if err != nil {
 		return s.wrap("append audit", err)
 	}
@@ -367,15 +368,15 @@ func (s *Store) AppendAudit(ctx context.Context, e *experiments.AuditEntry) erro
 	return nil
 }
 
-// ListAudit returns entries newest first, at most limit (100 when limit <=
-// 0), with IDs below beforeID when beforeID > 0.
-func (s *Store) ListAudit(ctx context.Context, limit int, beforeID int64) ([]*experiments.AuditEntry, error) {
-	if limit <= 0 {
-		limit = 100
+// ListAudit returns the entries f selects, newest first.
+func (s *Store) ListAudit(ctx context.Context, f experiments.AuditFilter) ([]*experiments.AuditEntry, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
 	}
 	var rows []auditRow
-	err := s.R.SelectContext(ctx, &rows, `SELECT id, at, key_id, action, resource, before, after FROM audit_log
-		WHERE (? <= 0 OR id < ?) ORDER BY id DESC LIMIT ?`, beforeID, beforeID, limit)
+	err := s.R.SelectContext(ctx, &rows, `SELECT id, at, key_id, action, resource, environment, before, after FROM audit_log
+		WHERE (? <= 0 OR id < ?) AND (? = '' OR environment = ?) ORDER BY id DESC LIMIT ?`,
+		f.BeforeID, f.BeforeID, f.Environment, f.Environment, f.Limit)
 	if err != nil {
 		return nil, s.wrap("list audit", err)
 	}

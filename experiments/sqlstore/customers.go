@@ -169,8 +169,8 @@ func AuditErasure(ctx context.Context, tx Queryer, d Dialect, audit *experiments
 		return err
 	}
 	audit.After = after
-	id, err := d.InsertID(ctx, tx, `INSERT INTO audit_log (at, key_id, action, resource, before, after)
-				VALUES (?, ?, ?, ?, ?, ?)`, d.TimeEncoding().Encode(audit.At), audit.KeyID, audit.Action, audit.Resource,
+	id, err := d.InsertID(ctx, tx, `INSERT INTO audit_log (at, key_id, action, resource, environment, before, after)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, d.TimeEncoding().Encode(audit.At), audit.KeyID, audit.Action, audit.Resource, audit.Environment,
 		nullJSON(audit.Before), nullJSON(audit.After))
 	if err != nil {
 		return err

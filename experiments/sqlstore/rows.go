@@ -284,12 +284,13 @@ type auditRow struct {
 	KeyID    string         `db:"key_id"`
 	Action   string         `db:"action"`
 	Resource string         `db:"resource"`
+	Env      string         `db:"environment"`
 	Before   sql.NullString `db:"before"`
 	After    sql.NullString `db:"after"`
 }
 
 func (r *auditRow) toDomain() *experiments.AuditEntry {
-	e := &experiments.AuditEntry{ID: r.ID, At: r.At.Time, KeyID: r.KeyID, Action: r.Action, Resource: r.Resource}
+	e := &experiments.AuditEntry{ID: r.ID, At: r.At.Time, KeyID: r.KeyID, Action: r.Action, Resource: r.Resource, Environment: r.Env}
 	if r.Before.Valid {
 		e.Before = []byte(r.Before.String)
 	}

@@ -63,14 +63,16 @@ func testCustomers(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 		if out[1].Status != experiments.EventAccepted {
 			t.Fatalf("exposure of another customer: %+v, want accepted", out[1])
 		}
-		// Opting back in restores the assignment.
+		// Opting back in restores the assignment; an SDK key may not do it.
 		_, err = svc.SetConsent(ctx(t), rightsSDK, "cust-2", true)
+		wantKind(t, err, experiments.KindForbidden)
+		_, err = svc.SetConsent(ctx(t), rightsAdmin, "cust-2", true)
 		must(t, err)
 		if r := assignOne(t, svc, "cust-2", "spring"); !r.InExperiment || r.Variant != "ten_off" {
 			t.Fatalf("after opting in again: %+v", r)
 		}
 		// The audit log names the customer by hash only.
-		entries, err := svc.Audit(ctx(t), 100, 0)
+		entries, err := svc.Audit(ctx(t), 100, 0, "")
 		must(t, err)
 		consents := 0
 		for _, e := range entries {
@@ -184,7 +186,7 @@ func testCustomers(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 		startPromo(t, svc, "e1", "once", 0)
 		startPromo(t, svc, "e2", "once", 0)
 		for _, u := range []string{id, other} {
-			_, err := svc.SetConsent(ctx(t), rightsSDK, u, true)
+			_, err := svc.SetConsent(ctx(t), rightsAdmin, u, true)
 			must(t, err)
 			assignOne(t, svc, u, "e1")
 			if r := assignOne(t, svc, u, "e2"); r.Reason != experiments.ReasonFrequencyCapped {
@@ -213,7 +215,7 @@ func testCustomers(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 			t.Fatalf("after erasure the customer ID is still in %q", after)
 		}
 		// The erasure is audited under the hash, and other customers stay.
-		entries, err := svc.Audit(ctx(t), 100, 0)
+		entries, err := svc.Audit(ctx(t), 100, 0, "")
 		must(t, err)
 		if entries[0].Action != "customer.erase" || entries[0].Resource != "customer:"+er.Subject ||
 			strings.Contains(er.Subject, id) || len(er.Subject) != len("hmac-sha256:")+64 {

@@ -454,7 +454,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	var ids []int64
 	for i := 0; i < 5; i++ {
 		e := &experiments.AuditEntry{At: t0.Add(time.Duration(i) * time.Minute), KeyID: "k1",
-			Action: "experiment.update", Resource: fmt.Sprint("experiment:e", i)}
+			Action: "experiment.update", Resource: fmt.Sprint("experiment:e", i), Environment: []string{"production", "staging", ""}[i%3]}
 		if i%2 == 0 {
 			e.Before = []byte(`{"name":"a"}`)
 			e.After = []byte(`{"name":"b"}`)
@@ -465,7 +465,7 @@ func testAudit(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		}
 		ids = append(ids, e.ID)
 	}
-	all, err := s.ListAudit(c, 10, 0)
+	all, err := s.ListAudit(c, experiments.AuditFilter{Limit: 10})
 	must(t, err)
 	if len(all) != 5 {
 		t.Fatalf("ListAudit returned %d entries", len(all))
@@ -483,9 +483,18 @@ func testAudit(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	if all[3].Before != nil || all[3].After != nil {
 		t.Fatalf("empty before/after came back as %q %q", all[3].Before, all[3].After)
 	}
-	page, err := s.ListAudit(c, 2, ids[3])
+	page, err := s.ListAudit(c, experiments.AuditFilter{Limit: 2, BeforeID: ids[3]})
 	must(t, err)
 	if len(page) != 2 || page[0].ID != ids[2] || page[1].ID != ids[1] {
 		t.Fatalf("page before %d = %+v", ids[3], page)
+	}
+	// A key bound to an environment lists only that environment's entries.
+	staging, err := s.ListAudit(c, experiments.AuditFilter{Limit: 10, Environment: "staging"})
+	must(t, err)
+	if len(staging) != 2 || staging[0].ID != ids[4] || staging[1].ID != ids[1] || staging[0].Environment != "staging" {
+		t.Fatalf("staging entries = %+v", staging)
+	}
+	if first.Environment != "production" {
+		t.Fatalf("first entry's environment %q", first.Environment)
 	}
 }

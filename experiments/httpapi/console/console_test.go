@@ -166,7 +166,7 @@ func (e *env) storeState(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := e.svc.Audit(ctx, 1000, 0)
+	audit, err := e.svc.Audit(ctx, 1000, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestLifecycleAndExplain(t *testing.T) {
 	if _, page := b.get(t, "/console/keys"); strings.Contains(page, secret[1]) {
 		t.Error("the key list shows a secret")
 	}
-	keys, _ := e.svc.ListKeys(context.Background())
+	keys, _ := e.svc.ListKeys(context.Background(), "")
 	var id string
 	for _, k := range keys {
 		if k.Name == "app" {

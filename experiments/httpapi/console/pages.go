@@ -582,7 +582,7 @@ type keysData struct {
 }
 
 func (c *Console) keysPage(w http.ResponseWriter, r *http.Request, status int, d keysData) {
-	keys, err := c.svc.ListKeys(r.Context())
+	keys, err := c.svc.ListKeys(r.Context(), who(r).Environment)
 	if err != nil {
 		c.failErr(w, r, err)
 		return
@@ -624,7 +624,7 @@ type auditData struct {
 func (c *Console) listAudit(w http.ResponseWriter, r *http.Request) {
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	const limit = 100
-	entries, err := c.svc.Audit(r.Context(), limit, before)
+	entries, err := c.svc.Audit(r.Context(), limit, before, who(r).Environment)
 	if err != nil {
 		c.failErr(w, r, err)
 		return
