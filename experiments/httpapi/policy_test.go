@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/stats/policy"
 	"github.com/promolift/promolift/stats/policy/policysim"
 )
@@ -24,6 +25,9 @@ type policySim struct {
 	e *env
 	w *policysim.World
 	r *rand.Rand
+	// sent are the statistics of the last run's units as sent, by cell,
+	// arm and fold (experiments.PolicyFold of the unit ID, K = 5).
+	sent map[string]*policy.CellStats
 }
 
 // simEvent is an event of POST /api/v1/events.
@@ -78,9 +82,18 @@ func (s *policySim) run(key string, n int) {
 		}
 		batch = batch[:0]
 	}
+	s.sent = map[string]*policy.CellStats{}
 	for i := 0; i < n; i++ {
 		c, a := s.w.DrawCell(s.r), s.w.DrawArm(s.r)
 		unit := fmt.Sprintf("%s-u%d", key, i)
+		fold := experiments.PolicyFold(unit, experiments.DefaultPolicyFolds)
+		sk := fmt.Sprint(c, a, fold)
+		st := s.sent[sk]
+		if st == nil {
+			st = &policy.CellStats{Segment: s.w.Segment(c), Variant: s.w.Arms[a], Fold: fold}
+			s.sent[sk] = st
+		}
+		st.Units++
 		attrs := s.w.Segment(c)
 		channel := attrs["channel"]
 		delete(attrs, "channel")
@@ -89,6 +102,11 @@ func (s *policySim) run(key string, n int) {
 		if bought, rev, cost := s.w.Outcome(s.r, c, a); bought {
 			batch = append(batch, simEvent{ID: unit + "-p", Type: "conversion", Name: "purchase", Unit: unit,
 				Timestamp: at.Add(time.Hour), Revenue: rev, PromotionCost: &cost, Currency: "USD"})
+			y := float64(rev - cost)
+			st.Sum += y
+			st.SumSquares += y * y
+			st.Converted++
+			st.Cost += float64(cost)
 		}
 		if len(batch) >= 900 {
 			flush()
@@ -170,6 +188,21 @@ func TestPolicyEndpoint(t *testing.T) {
 		in, err := policy.DecodeInput(w.Body)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The store's statistics are those of the units as sent.
+		if len(in.Cells) != len(s.sent) {
+			t.Errorf("%d cells, %d sent", len(in.Cells), len(s.sent))
+		}
+		for _, c := range in.Cells {
+			var sent *policy.CellStats
+			for _, st := range s.sent {
+				if reflect.DeepEqual(st.Segment, c.Segment) && st.Variant == c.Variant && st.Fold == c.Fold {
+					sent = st
+				}
+			}
+			if sent == nil || !reflect.DeepEqual(*sent, c) {
+				t.Errorf("cell %+v, sent %+v", c, sent)
+			}
 		}
 		cli, err := policy.Learn(in)
 		if err != nil {
@@ -297,6 +330,18 @@ func TestPolicyLoop(t *testing.T) {
 		key := fmt.Sprintf("sim-%d", run)
 		s.run(key, units)
 		out := s.policy(key, "")
+		var in policy.Input
+		for _, c := range s.sent {
+			in.Cells = append(in.Cells, *c)
+		}
+		in.Features, in.Folds = w.Features, experiments.DefaultPolicyFolds
+		for a, k := range w.Arms {
+			in.Arms = append(in.Arms, policy.Arm{Key: k, Weight: w.Weights[a]})
+		}
+		// The answer through the API is policy.Learn of the units as sent.
+		if mem, err := policy.Learn(in); err != nil || mem.Value != out.Value {
+			t.Fatalf("run %d: through the API %v, from the units sent %v (%v)", run, out.Value, mem.Value, err)
+		}
 		ok := true
 		for c := range w.Cells {
 			if arm, gap := w.Best(c); gap > policysim.StandardMargin && ruleArm(t, w, out.Output, c) != arm {
