@@ -245,6 +245,16 @@ func (a *api) getReport(c *gin.Context) {
 		abortProblem(c, err)
 		return
 	}
+	// A client that has this snapshot's answer gets 304 (the snapshot
+	// never changes; a refresh is a new one).
+	r := snap.Report
+	etag := fmt.Sprintf(`"%s-%s-%d-%d-%s"`, url.PathEscape(r.Experiment.Key), r.MultipleExposure, r.Experiment.Revision,
+		r.GeneratedAt.UnixNano(), format)
+	c.Header("ETag", etag)
+	if c.GetHeader("If-None-Match") == etag {
+		c.Status(http.StatusNotModified)
+		return
+	}
 	// The encodings are kept with the snapshot: a read encodes nothing.
 	if format == "csv" {
 		b, err := snap.Bytes("csv", ReportCSV)

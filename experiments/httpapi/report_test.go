@@ -527,3 +527,36 @@ func TestReportLinksItsSemantics(t *testing.T) {
 		}
 	}
 }
+
+// TestReportETag: a report answer carries the ETag of its snapshot and
+// format; asking again with it answers 304 without a body.
+func TestReportETag(t *testing.T) {
+	e := newReportEnv(t)
+	etags := map[string]string{}
+	for _, path := range []string{"/api/v1/experiments/spring-sale/report", "/api/v1/experiments/spring-sale/report?format=csv"} {
+		resp, _ := e.get(t, path, e.analyst)
+		tag := resp.Header.Get("ETag")
+		if resp.StatusCode != 200 || tag == "" {
+			t.Fatalf("%s: status %d, ETag %q", path, resp.StatusCode, tag)
+		}
+		etags[path] = tag
+		req, err := http.NewRequest("GET", e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.analyst)
+		req.Header.Set("If-None-Match", tag)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotModified || len(body) != 0 {
+			t.Fatalf("%s with If-None-Match: status %d, %d bytes; want 304 and none", path, resp.StatusCode, len(body))
+		}
+	}
+	if len(etags) != 2 || etags["/api/v1/experiments/spring-sale/report"] == etags["/api/v1/experiments/spring-sale/report?format=csv"] {
+		t.Fatalf("JSON and CSV share the ETag %v", etags)
+	}
+}

@@ -20,6 +20,9 @@
 //     the events stored on this server, and at most MaxAge + one
 //     computation behind everything else (events that reached another
 //     replica, erasures, the passing of time).
+//   - At most Concurrency computations run at once across experiments
+//     (default 1), so reports take a bounded share of the server and its
+//     database whatever the number of experiments being read.
 //   - Snapshots are bounded: an LRU of Size entries.
 //   - A failed refresh keeps the old snapshot (and is logged); a failed
 //     first computation is answered to its waiters and not cached.

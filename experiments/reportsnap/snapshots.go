@@ -38,6 +38,11 @@ type Config struct {
 	Size int
 	// Timeout bounds one computation (default DefaultTimeout).
 	Timeout time.Duration
+	// Concurrency is the number of computations that run at once across
+	// all experiments (default DefaultConcurrency); the others wait their
+	// turn, so report computations never take more than that share of the
+	// server and its database.
+	Concurrency int
 }
 
 // Defaults of Config.
@@ -46,6 +51,7 @@ const (
 	DefaultMaxAge      = 5 * time.Minute
 	DefaultSize        = 256
 	DefaultTimeout     = 10 * time.Minute
+	DefaultConcurrency = 1
 )
 
 func (c Config) withDefaults() Config {
@@ -64,6 +70,9 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
 	return c
 }
 
@@ -76,6 +85,7 @@ type Snapshots struct {
 	now    func() time.Time
 	cache  *lru.Cache[string, *entry]
 	flight singleflight.Group
+	turns  chan struct{} // Concurrency tokens
 
 	ctx     context.Context // the computations' parent, cancelled by Close
 	cancel  context.CancelFunc
@@ -137,7 +147,8 @@ func New(src Source, cfg Config, log *slog.Logger) *Snapshots {
 		panic(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Snapshots{src: src, cfg: cfg, log: log, now: time.Now, cache: cache, ctx: ctx, cancel: cancel}
+	return &Snapshots{src: src, cfg: cfg, log: log, now: time.Now, cache: cache, ctx: ctx, cancel: cancel,
+		turns: make(chan struct{}, cfg.Concurrency)}
 }
 
 // SetClock replaces the clock that MinInterval and MaxAge are measured
@@ -240,9 +251,15 @@ func (s *Snapshots) compute(id string, e *entry, key string, opts experiments.Re
 			return r, nil
 		}
 	}
+	select {
+	case s.turns <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("report %s: %w", key, ctx.Err())
+	}
 	started := s.now()
 	s.computations.Add(1)
 	r, err := s.src.Report(ctx, key, opts)
+	<-s.turns
 	if err != nil {
 		return nil, err
 	}

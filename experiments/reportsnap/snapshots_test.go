@@ -43,8 +43,10 @@ func TestConfigDefaults(t *testing.T) {
 		in   Config
 		want Config
 	}{
-		{"zero", Config{}, Config{MinInterval: DefaultMinInterval, MaxAge: DefaultMaxAge, Size: DefaultSize, Timeout: DefaultTimeout}},
-		{"negative interval", Config{MinInterval: -1, MaxAge: 1, Size: 1, Timeout: 1}, Config{MinInterval: 0, MaxAge: 1, Size: 1, Timeout: 1}},
+		{"zero", Config{}, Config{MinInterval: DefaultMinInterval, MaxAge: DefaultMaxAge, Size: DefaultSize, Timeout: DefaultTimeout,
+			Concurrency: DefaultConcurrency}},
+		{"negative interval", Config{MinInterval: -1, MaxAge: 1, Size: 1, Timeout: 1, Concurrency: 3},
+			Config{MinInterval: 0, MaxAge: 1, Size: 1, Timeout: 1, Concurrency: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.in.withDefaults(); got != tc.want {

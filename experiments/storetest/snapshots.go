@@ -27,6 +27,44 @@ func (g *gatedSource) Report(ctx context.Context, key string, opts experiments.R
 	return g.Service.Report(ctx, key, opts)
 }
 
+// overlapSource is a Service that records the most report computations
+// under way at once. Each computation lingers until a second one starts
+// or a moment has passed, so that overlapping computations do overlap.
+type overlapSource struct {
+	*experiments.Service
+	mu          sync.Mutex
+	now         int64
+	most        atomic.Int64
+	overlapping chan struct{}
+}
+
+func (o *overlapSource) Report(ctx context.Context, key string, opts experiments.ReportOptions) (*experiments.Report, error) {
+	o.mu.Lock()
+	o.now++
+	if o.now > o.most.Load() {
+		o.most.Store(o.now)
+	}
+	if o.overlapping == nil {
+		o.overlapping = make(chan struct{})
+	}
+	ch := o.overlapping
+	if o.now > 1 {
+		close(ch)
+		o.overlapping = make(chan struct{})
+	}
+	o.mu.Unlock()
+	select {
+	case <-ch:
+	case <-time.After(100 * time.Millisecond):
+	}
+	defer func() {
+		o.mu.Lock()
+		o.now--
+		o.mu.Unlock()
+	}()
+	return o.Service.Report(ctx, key, opts)
+}
+
 // snapClock is a clock the test moves by hand.
 type snapClock struct {
 	mu  sync.Mutex
@@ -225,6 +263,28 @@ func testSnapshots(t *testing.T, newStore func(t *testing.T) experiments.Store) 
 			if n := e.src.reports.Load(); n != int64(i) {
 				t.Fatalf("read %d of a failing report: %d computations, want %d", i, n, i)
 			}
+		}
+	})
+	t.Run("Concurrency", func(t *testing.T) {
+		s := newStore(t)
+		src := &overlapSource{Service: experiments.NewService(s, nil)}
+		snaps := reportsnap.New(src, reportsnap.Config{Concurrency: 1}, nil)
+		t.Cleanup(snaps.Close)
+		var exps []*experiments.Experiment
+		for _, k := range []string{"conc-a", "conc-b", "conc-c"} {
+			exps = append(exps, createExp(t, s, k, time.Hour))
+		}
+		var wg sync.WaitGroup
+		for _, exp := range exps {
+			wg.Go(func() {
+				if _, err := snaps.Report(context.Background(), exp, experiments.ReportOptions{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := src.most.Load(); n != 1 {
+			t.Fatalf("%d computations ran at once with Concurrency 1", n)
 		}
 	})
 	t.Run("Bounded", func(t *testing.T) {
