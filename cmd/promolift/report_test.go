@@ -143,7 +143,7 @@ func TestReportCommand(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		for _, want := range []string{"cli-sale — CLI sale", "DECISION: ", "SRM: chi2 = ", "REPURCHASE COHORTS",
+		for _, want := range []string{"cli-sale — CLI sale", "DECISION: ", "SRM: chi2 = ", "REPURCHASE COHORTS", " · figures as of 20",
 			"Promotion spend: control ", "Frequency-capped units: 0", "BY HOUR"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
