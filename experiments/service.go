@@ -34,6 +34,8 @@ type Service struct {
 	horizon *ttlCache[time.Time]
 	// exposures is the group commit of exposures (exposurebatch.go).
 	exposures *exposureBatcher
+	// optOuts is the set of every opted-out unit (consentcache.go).
+	optOuts optOutSet
 }
 
 // NewService returns a Service over store. log may be nil.

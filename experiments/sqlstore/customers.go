@@ -43,6 +43,20 @@ func (s *Store) OptedOut(ctx context.Context, units []string) (map[string]bool, 
 	return out, nil
 }
 
+// AllOptedOut returns every unit that opted out of promotions, or
+// complete false (and no units) when there are more than limit; one scan
+// of the partial index customer_consent_opted_out (migration 0012).
+func (s *Store) AllOptedOut(ctx context.Context, limit int) ([]string, bool, error) {
+	var units []string
+	if err := s.R.SelectContext(ctx, &units, `SELECT unit_id FROM customer_consent WHERE NOT promotions LIMIT ?`, limit+1); err != nil {
+		return nil, false, s.wrap("all opted out", err)
+	}
+	if len(units) > limit {
+		return nil, false, nil
+	}
+	return units, true, nil
+}
+
 // PutCapGroup creates or replaces a cap group; g.CreatedAt becomes the
 // stored creation time.
 func (s *Store) PutCapGroup(ctx context.Context, g *experiments.CapGroup) error {
