@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,4 +100,38 @@ func BenchmarkIngest1000(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchmarkIngest(b, s, 1000)
+}
+
+// TestOpenConcurrently: processes opening one new database file together
+// all succeed and leave it in WAL mode (the journal mode was once a
+// connection pragma, and a concurrent switch answers SQLITE_BUSY without
+// the busy timeout).
+func TestOpenConcurrently(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("c%d.db", round))
+		errs := make(chan error, 6)
+		for range 6 {
+			go func() {
+				s, err := sqlite.Open(context.Background(), path, nil)
+				if err == nil {
+					err = s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 6 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		s, err := sqlite.Open(context.Background(), path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		if err := s.DB().QueryRowContext(context.Background(), `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+			t.Fatalf("journal mode %q, %v; want wal", mode, err)
+		}
+		s.Close()
+	}
 }

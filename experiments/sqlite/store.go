@@ -45,7 +45,12 @@ func dsn(path string, write bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
+	// No journal_mode(WAL) here: changing the journal mode needs an
+	// exclusive lock and SQLite answers SQLITE_BUSY at once, without the
+	// busy timeout, while another connection converts the same new file;
+	// as a connection pragma that failed opening connections when
+	// processes (or tests) opened one database together. enableWAL sets
+	// it once, retrying; WAL then persists in the file.
 	q.Add("_pragma", "synchronous(FULL)") // an acknowledged batch survives power loss
 	if write {
 		q.Set("_txlock", "immediate")
@@ -79,6 +84,12 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	if path != ":memory:" {
+		if err := enableWAL(ctx, w.DB); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	if path != ":memory:" {
 		r, err := sqlx.Open("sqlite", dsn(path, false))
 		if err != nil {
 			w.Close()
@@ -103,6 +114,30 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// enableWAL puts the database in WAL mode (persistent in the file),
+// retrying for up to busyTimeout while another connection holds the lock
+// the change needs (SQLite reports SQLITE_BUSY then without waiting).
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("sqlite: journal mode is %s, WAL could not be set", mode)
+		case !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline):
+			return fmt.Errorf("sqlite: set WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // Migrate applies the pending migrations and returns how many it applied.
