@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/stats"
 )
 
 func TestNiceTicks(t *testing.T) {
@@ -155,5 +156,26 @@ func TestReportPageSpeaksPlainly(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/experiments/tiny lacks %q", want)
 		}
+	}
+}
+
+func TestForestAxisLabelsDoNotOverlap(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		lo, hi float64
+	}{{"barely below zero", -0.002, 1.6}, {"barely above zero", -1.2, 0.003}, {"both sides", -0.5, 0.6}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rel := &stats.RelativeOutput{Estimate: (tc.lo + tc.hi) / 2, SE: 0.1, CI: [2]float64{tc.lo, tc.hi}}
+			out := &stats.AnalyzeOutput{Metrics: []stats.MetricOutput{{Key: "purchase", Comparisons: []stats.ComparisonOutput{{Variant: "b", Relative: rel}}}}}
+			svg := string(forestPlot(out))
+			for y, boxes := range labelBoxes(svg) {
+				slices.SortFunc(boxes, func(a, b [2]float64) int { return int(a[0] - b[0]) })
+				for i := 1; i < len(boxes); i++ {
+					if boxes[i][0] < boxes[i-1][1]+4 {
+						t.Errorf("labels at y=%s overlap: %v", y, boxes)
+					}
+				}
+			}
+		})
 	}
 }

@@ -1131,8 +1131,14 @@ func forestPlot(out *stats.AnalyzeOutput) template.HTML {
 	x := scale{lo, hi, left, w - right}
 	s.line(x.at(0), top-6, x.at(0), h-4, "zero")
 	s.text(x.at(0), top-10, "middle", "axis", "0%")
-	s.text(left, top-10, "start", "axis", signed(lo))
-	s.text(w-right, top-10, "end", "axis", signed(hi))
+	// The ends' labels, unless they would overlap the 0% label (about 7
+	// units per character at 12px).
+	if lbl := signed(lo); x.at(0)-left > 7*float64(len(lbl))+24 {
+		s.text(left, top-10, "start", "axis", lbl)
+	}
+	if lbl := signed(hi); w-right-x.at(0) > 7*float64(len(lbl))+24 {
+		s.text(w-right, top-10, "end", "axis", lbl)
+	}
 	for i, r := range rows {
 		y := top + rowH*float64(i) + rowH/2
 		s.text(left-8, y+4, "end", "label", r.label)
