@@ -7,7 +7,18 @@ import (
 
 // ttlCache is a small bounded map whose entries expire after a TTL. It is
 // what Authenticate and Assign use to avoid reading the store on every
-// request. A generation counter, bumped by every invalidation, lets a
+// request.
+//
+// It is kept rather than github.com/hashicorp/golang-lru/v2/expirable
+// (v2.0.7), which is weaker here: every expirable.LRU with a TTL starts a
+// cleanup goroutine that never exits (its Close is commented out) and
+// wakes every TTL/100 (every 50 ms for the 5 s auth and consent TTLs, so
+// 40 wake-ups a second per Service for those two caches alone), and
+// setTTL, which must empty the cache, would leak one more goroutine per
+// call; it has no in-place update that keeps the expiry (touched needs
+// one), and no way to refuse a put after an invalidation (the generation
+// below). These caches are small (at most 10,000 entries) and expire
+// lazily on get, with no goroutine. A generation counter, bumped by every invalidation, lets a
 // reader that went to the store refuse to cache what it read if the value
 // was invalidated meanwhile (get returns the generation; put takes it).
 type ttlCache[V any] struct {
