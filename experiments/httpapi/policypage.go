@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -87,19 +86,8 @@ func upliftCurve(curve []policy.CurvePoint, f func(float64) string) template.HTM
 	for _, p := range curve {
 		vals = append(vals, p.Incremental)
 	}
-	lo, hi := domain(vals)
-	ticks := niceTicks(lo, hi, 5)
-	lo, hi = math.Min(lo, ticks[0]), math.Max(hi, ticks[len(ticks)-1])
 	x := scale{0, 1, left, w - right}
-	y := scale{lo, hi, h - bottom, top}
-	for _, t := range ticks {
-		cls := "grid"
-		if t == 0 {
-			cls = "zero"
-		}
-		s.line(left, y.at(t), w-right, y.at(t), cls)
-		s.text(left-6, y.at(t)+4, "end", "axis", f(t))
-	}
+	y := s.valueAxis(vals, left, w-right, h-bottom, top, f)
 	for _, sh := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		anchor := "middle"
 		switch sh {

@@ -1185,23 +1185,12 @@ func liftSeriesChart(series []SeriesPointDTO, variant string) liftChart {
 			}
 		}
 	}
-	lo, hi := domain(vals)
-	ticks := niceTicks(lo, hi, 5)
-	lo, hi = math.Min(lo, ticks[0]), math.Max(hi, ticks[len(ticks)-1])
 	n := len(series)
 	x := scale{0, float64(max(n-1, 1)), left + 8, w - right}
 	if n == 1 {
 		x = scale{-1, 1, left + 8, w - right}
 	}
-	y := scale{lo, hi, h - bottom, top}
-	for _, t := range ticks {
-		cls := "grid"
-		if t == 0 {
-			cls = "zero"
-		}
-		s.line(left, y.at(t), w-right, y.at(t), cls)
-		s.text(left-6, y.at(t)+4, "end", "axis", signed(t))
-	}
+	y := s.valueAxis(vals, left, w-right, h-bottom, top, signed)
 	if n > 0 {
 		// At most six date labels, the last one always; none too close to it.
 		step := max(1, (n+5)/6)
@@ -1420,6 +1409,25 @@ func (s *svgDoc) HTML() template.HTML {
 	b.WriteString(s.b.String())
 	b.WriteString("</svg>")
 	return template.HTML(b.String()) //nolint:gosec // every piece above is escaped
+}
+
+// valueAxis draws the horizontal grid lines (the zero line dashed) of
+// about five round values covering vals and 0, labelled by label at the
+// left of x0, and returns the vertical scale from y0 (bottom) to y1 (top).
+func (s *svgDoc) valueAxis(vals []float64, x0, x1, y0, y1 float64, label func(float64) string) scale {
+	lo, hi := domain(vals)
+	ticks := niceTicks(lo, hi, 5)
+	lo, hi = math.Min(lo, ticks[0]), math.Max(hi, ticks[len(ticks)-1])
+	y := scale{lo, hi, y0, y1}
+	for _, t := range ticks {
+		cls := "grid"
+		if t == 0 {
+			cls = "zero"
+		}
+		s.line(x0, y.at(t), x1, y.at(t), cls)
+		s.text(x0-6, y.at(t)+4, "end", "axis", label(t))
+	}
+	return y
 }
 
 // scale maps [d0, d1] linearly onto [r0, r1].
