@@ -11,7 +11,8 @@
 #   make lint    gofmt, go vet, staticcheck
 #   make dist    release binaries for linux, darwin and windows (amd64, arm64)
 #   make test-policy-sim  the policy simulator at full size: 200 simulated
-#                tests through the API (about 15 minutes) and 2000 Monte
+#                tests through the API (about 20 minutes on an idle
+#                2-core machine, 12,000 units each) and 2000 Monte
 #                Carlo runs of the estimators
 
 GO        ?= go
