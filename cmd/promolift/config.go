@@ -220,10 +220,15 @@ type serveConfig struct {
 	ShutdownTimeout time.Duration
 	TLSCert         string
 	TLSKey          string
-	AdminKey        string   // PROMOLIFT_ADMIN_KEY, checked for form before anything is opened
-	Metrics         bool     // serve GET /metrics
-	RateLimit       float64  // per API key, requests per second; 0: none
-	RateBurst       int      // per API key
+	AdminKey        string  // PROMOLIFT_ADMIN_KEY, checked for form before anything is opened
+	Metrics         bool    // serve GET /metrics
+	RateLimit       float64 // per API key of every scope, requests per second; 0: the scope limits
+	RateBurst       int     // per API key
+	// ScopeRateLimits are the per-key limits of each scope (Rate 0: none).
+	ScopeRateLimits map[experiments.Scope]httpapi.RateLimit
+	// AuthFailureRate limits requests with an invalid key per client
+	// address, per second (0: none).
+	AuthFailureRate float64
 	CORSOrigins     []string // nil: no CORS
 
 	// MaxInflightIngest caps concurrent event batches (0: the default,
@@ -298,8 +303,16 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	cert := o.add("tls-cert", envTLSCert, "", "TLS certificate file (PEM); with --tls-key serves HTTPS")
 	key := o.add("tls-key", envTLSKey, "", "TLS private key file (PEM); with --tls-cert serves HTTPS")
 	metrics := o.addBool("metrics", envMetrics, "true", "serve Prometheus metrics at GET /metrics, without an API key (false to disable)")
-	rateLimit := o.addNumber("rate-limit", envRateLimit, "1000", "requests per second allowed to each API key (0 disables rate limiting)")
+	rateLimit := o.addNumber("rate-limit", envRateLimit, "0", "requests per second allowed to each API key of every scope, overriding the scope limits (0: the scope limits below)")
 	rateBurst := o.addInt("rate-burst", envRateBurst, "2000", "burst of requests allowed to each API key above --rate-limit")
+	scopeRates := map[experiments.Scope]*option{}
+	for _, s := range []experiments.Scope{experiments.ScopeSDK, experiments.ScopeAdmin, experiments.ScopeAnalyst} {
+		def := httpapi.DefaultScopeRateLimits[s].Rate
+		scopeRates[s] = o.addNumber("rate-limit-"+string(s), "PROMOLIFT_RATE_LIMIT_"+strings.ToUpper(string(s)), strconv.FormatFloat(def, 'g', -1, 64),
+			"requests per second allowed to each API key of scope "+string(s)+", bursts of twice that (0: no limit)")
+	}
+	authFail := o.addNumber("auth-failure-limit", "PROMOLIFT_AUTH_FAILURE_LIMIT", strconv.FormatFloat(httpapi.DefaultAuthFailureLimit.Rate, 'g', -1, 64),
+		"requests per second with an invalid API key allowed to each client address, bursts of ten times that (0: no limit); valid keys are never counted")
 	corsOrigins := o.add("cors-origins", envCORSOrigins, "", "comma-separated origins browsers may call the API from, such as https://shop.example.com, or * for any (default: no CORS)")
 	tracing := addTracingOptions(o)
 	prof := addPprofOptions(o)
@@ -371,6 +384,23 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	}
 	burst, bErr := rateBurst.int64(1, 10_000_000)
 	cfg.RateBurst = int(burst)
+	cfg.ScopeRateLimits = map[experiments.Scope]httpapi.RateLimit{}
+	for s, opt := range scopeRates {
+		r, err := strconv.ParseFloat(strings.TrimSpace(opt.value), 64)
+		if err != nil || !(r >= 0 && r <= 1e6) {
+			errs = append(errs, opt.errorf("must be a number of requests per second between 0 (no limit) and 1000000"))
+			continue
+		}
+		if cfg.RateLimit > 0 && opt.value == opt.def {
+			continue // --rate-limit applies
+		}
+		cfg.ScopeRateLimits[s] = httpapi.RateLimit{Rate: r}
+	}
+	if r, err := strconv.ParseFloat(strings.TrimSpace(authFail.value), 64); err != nil || !(r >= 0 && r <= 1e6) {
+		errs = append(errs, authFail.errorf("must be a number of requests per second between 0 (no limit) and 1000000"))
+	} else {
+		cfg.AuthFailureRate = r
+	}
 	if cfg.CORSOrigins, cErr = httpapi.ParseCORSOrigins(corsOrigins.value); cErr != nil {
 		errs = append(errs, corsOrigins.errorf("%v", cErr))
 	}

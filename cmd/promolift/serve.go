@@ -101,6 +101,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	defer reports.Close()
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
+		ScopeRateLimits: cfg.ScopeRateLimits, AuthFailureLimit: authFailureLimit(cfg.AuthFailureRate),
 		MaxInflightIngest: cfg.MaxInflightIngest, TracerProvider: tp, Reports: reports,
 		Console: console.New(svc, reports, log)}, log)
 	// Request contexts derive from baseCtx, cancelled when shutdown starts,
@@ -206,4 +207,13 @@ func printAdminKey(w io.Writer, token string) {
 	fmt.Fprintf(w, "| %-*s |\n", width, line)
 	fmt.Fprintf(w, "| %-*s |\n", width, note)
 	fmt.Fprintln(w, bar)
+}
+
+// authFailureLimit is the limit of requests with an invalid key per client
+// address: rate per second with bursts of ten times that; 0 is none.
+func authFailureLimit(rate float64) httpapi.RateLimit {
+	if rate <= 0 {
+		return httpapi.RateLimit{Rate: -1}
+	}
+	return httpapi.RateLimit{Rate: rate, Burst: max(1, int(10*rate))}
 }

@@ -27,10 +27,17 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// DisableMetrics removes GET /metrics (metrics.go).
 	DisableMetrics bool
-	// RateLimit is each API key's rate in requests per second, and
-	// RateBurst its burst (default 2·RateLimit); 0 disables (ratelimit.go).
+	// RateLimit, when > 0, is each API key's rate in requests per second,
+	// and RateBurst its burst (default 2·RateLimit), for every scope not in
+	// ScopeRateLimits; 0 leaves DefaultScopeRateLimits (ratelimit.go).
 	RateLimit float64
 	RateBurst int
+	// ScopeRateLimits are the per-key limits of the scopes listed (Rate
+	// 0: none). By default sdk keys have none.
+	ScopeRateLimits map[experiments.Scope]RateLimit
+	// AuthFailureLimit limits the requests with an invalid key per client
+	// address; zero takes DefaultAuthFailureLimit, Rate < 0 none.
+	AuthFailureLimit RateLimit
 	// CORSOrigins are the origins browsers may call from ("*": any); none
 	// sends no CORS headers (cors.go, ParseCORSOrigins).
 	CORSOrigins []string

@@ -32,11 +32,14 @@ func (a *api) require(scopes ...experiments.Scope) gin.HandlerFunc {
 		}
 		p, err := a.svc.Authenticate(c.Request.Context(), strings.TrimSpace(token))
 		if err != nil {
+			if experiments.KindOf(err) == experiments.KindUnauthorized && a.authFailed(c, false) {
+				return
+			}
 			abortProblem(c, err)
 			return
 		}
 		c.Set(ctxPrincipal, p)
-		if !a.rateLimit(c, p.KeyID, false) {
+		if !a.rateLimit(c, p, false) {
 			return
 		}
 		if p.Scope != experiments.ScopeAdmin && !slices.Contains(scopes, p.Scope) {

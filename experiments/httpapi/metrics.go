@@ -39,7 +39,7 @@ const metricsPath = "/metrics"
 func init() { routes = append(routes, Route{"GET", metricsPath, nil, EnvPublic}) }
 
 // ops is the operational state of one API instance: its metrics, the
-// per-key rate limiter and the CORS policy. Each part is nil when off.
+// rate limiters (ratelimit.go) and the CORS policy (nil when off).
 type ops struct {
 	m       *metrics
 	limiter *rateLimiter
@@ -47,10 +47,7 @@ type ops struct {
 }
 
 func newOps(cfg Config) ops {
-	o := ops{m: newMetrics()}
-	if cfg.RateLimit > 0 {
-		o.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst)
-	}
+	o := ops{m: newMetrics(), limiter: newRateLimiter(cfg)}
 	if len(cfg.CORSOrigins) > 0 {
 		o.cors = newCORSPolicy(cfg.CORSOrigins)
 	}

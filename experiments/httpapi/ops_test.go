@@ -297,71 +297,88 @@ func TestOpsRateLimitBurst(t *testing.T) {
 	}
 }
 
-func TestOpsRateLimiterBucket(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	l := newRateLimiter(10, 5)
-	l.now = func() time.Time { return now }
-	take := func(key string, n int) int {
-		got := 0
+// TestOpsRateLimitDefaults: with the defaults an SDK key is never
+// throttled (one key serves every app server of a shop), while admin keys
+// keep a limit (bursts of 2000).
+func TestOpsRateLimitDefaults(t *testing.T) {
+	e := newEnv(t, Config{})
+	count := func(token string, n int) (limited int) {
 		for range n {
-			if ok, _ := l.allow(key); ok {
-				got++
+			if w := e.do("GET", "/api/v1/experiments", token, nil); w.Code == 429 {
+				limited++
+			} else if w.Code != 200 {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 		}
-		return got
+		return limited
 	}
-	if got := take("a", 8); got != 5 {
-		t.Fatalf("burst: %d of 8 passed, want 5", got)
+	if n := count(e.sdk, 3000); n != 0 {
+		t.Errorf("an SDK key got %d 429s in 3000 requests with the defaults", n)
 	}
-	ok, wait := l.allow("a")
-	if ok || wait <= 0 || wait > 100*time.Millisecond || retryAfterSeconds(wait) != 1 {
-		t.Fatalf("empty bucket: %v %v", ok, wait)
+	l := newRateLimiter(Config{})
+	if l.scopes[experiments.ScopeSDK] != nil {
+		t.Errorf("sdk keys have a default limit %+v", l.scopes[experiments.ScopeSDK].limit)
 	}
-	if got := take("b", 5); got != 5 {
-		t.Fatalf("another key: %d of 5", got)
+	for _, s := range []experiments.Scope{experiments.ScopeAdmin, experiments.ScopeAnalyst} {
+		if b := l.scopes[s]; b == nil || b.limit != (RateLimit{Rate: 1000, Burst: 2000}) {
+			t.Errorf("%s keys: default limit %+v, want 1000/s bursts of 2000", s, b)
+		}
 	}
-	now = now.Add(250 * time.Millisecond) // 2.5 tokens
-	if got := take("a", 5); got != 2 {
-		t.Fatalf("after 250ms: %d passed, want 2", got)
-	}
-	now = now.Add(time.Hour) // the bucket holds burst, no more
-	if got := take("a", 10); got != 5 {
-		t.Fatalf("after an hour: %d passed, want 5", got)
-	}
-	if s := retryAfterSeconds(2500 * time.Millisecond); s != 3 {
-		t.Errorf("Retry-After of 2.5 s = %d", s)
-	}
-	if l := newRateLimiter(3, 0); l.burst != 6 {
-		t.Errorf("default burst %g", l.burst)
+	if l.failures == nil || l.failures.limit != DefaultAuthFailureLimit {
+		t.Errorf("no default limit of failed authentications")
 	}
 }
 
-func TestOpsRateLimiterEvictsIdleBuckets(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	l := newRateLimiter(100, 200)
-	l.now = func() time.Time { return now }
-	l.lastSweep = now
-	for i := range 1000 {
-		l.allow(fmt.Sprint("k", i))
+// TestOpsRateLimitPerScopeAndReports: a scope's limit applies to its keys
+// only, and the report routes go through it too.
+func TestOpsRateLimitPerScopeAndReports(t *testing.T) {
+	e := newEnv(t, Config{ScopeRateLimits: map[experiments.Scope]RateLimit{experiments.ScopeAnalyst: {Rate: 0.001, Burst: 1}}})
+	e.startedExperiment("spring-sale")
+	wantStatus(t, e.do("GET", "/api/v1/experiments/spring-sale/report", e.analyst, nil), 200)
+	if p := problem(t, e.do("GET", "/api/v1/experiments/spring-sale/report", e.analyst, nil), 429); p.Code != "rate_limited" {
+		t.Fatalf("second report read: %+v", p)
 	}
-	if l.size() != 1000 {
-		t.Fatalf("size %d", l.size())
+	if w := e.do("GET", "/experiments/spring-sale", e.analyst, nil); w.Code != 429 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("report page over the limit: %d %q", w.Code, w.Header().Get("Retry-After"))
 	}
-	now = now.Add(30 * time.Second)
-	l.allow("busy")
-	now = now.Add(rateSweepEvery)
-	l.allow("busy") // sweeps: everything but "busy" is full again
-	if l.size() != 1 {
-		t.Fatalf("after a sweep: %d buckets, want 1", l.size())
+	for range 5 {
+		wantStatus(t, e.do("GET", "/api/v1/experiments/spring-sale", e.sdk, nil), 200)
 	}
+}
 
-	// A hard cap holds even when every bucket is busy.
-	l.max = 100
-	for i := range 1000 {
-		l.allow(fmt.Sprint("x", i))
-		if l.size() > l.max {
-			t.Fatalf("%d buckets over the cap %d", l.size(), l.max)
+// TestOpsAuthFailuresLimitedPerAddress: requests with an invalid key are
+// limited per client address (429 once over), while a valid key from the
+// same address and invalid keys from another address are not.
+func TestOpsAuthFailuresLimitedPerAddress(t *testing.T) {
+	e := newEnv(t, Config{AuthFailureLimit: RateLimit{Rate: 0.001, Burst: 3}})
+	from := func(addr, method, path, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader("{}"))
+		req.RemoteAddr = addr
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", len(token)%200)) // never trusted for this
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		return w
+	}
+	const guess = "pl_abcdef012345_not-the-secret-0000000000000000"
+	for i := range 3 {
+		if w := from("203.0.113.7:4000", "GET", "/api/v1/experiments", guess); w.Code != 401 {
+			t.Fatalf("failure %d: %d, want 401 within the burst", i, w.Code)
 		}
+	}
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/experiments"}, {"GET", "/api/v1/experiments/x/report"}, {"POST", "/ofrep/v1/evaluate/flags"},
+	} {
+		w := from("203.0.113.7:4001", r.method, r.path, guess)
+		if w.Code != 429 || w.Header().Get("Retry-After") == "" {
+			t.Errorf("%s %s: guess over the limit answered %d %q, want 429 with Retry-After", r.method, r.path, w.Code, w.Header().Get("Retry-After"))
+		}
+	}
+	if w := from("203.0.113.7:4002", "GET", "/api/v1/experiments", e.sdk); w.Code != 200 {
+		t.Errorf("a valid key from the same address: %d", w.Code)
+	}
+	if w := from("192.0.2.9:4000", "GET", "/api/v1/experiments", guess); w.Code != 401 {
+		t.Errorf("a guess from another address: %d, want 401", w.Code)
 	}
 }
 

@@ -128,10 +128,16 @@ func (a *api) reportAuth(page bool) gin.HandlerFunc {
 		}
 		p, err := a.svc.Authenticate(c.Request.Context(), token)
 		if err != nil {
+			if experiments.KindOf(err) == experiments.KindUnauthorized && a.authFailed(c, false) {
+				return
+			}
 			a.authFailure(c, page, problemFor(err))
 			return
 		}
 		c.Set(ctxPrincipal, p)
+		if !a.rateLimit(c, p, false) {
+			return
+		}
 		c.Set(ctxSession, sessionID(token))
 		if !slices.Contains(scopeAnalyst, p.Scope) {
 			a.authFailure(c, page, &Problem{Status: http.StatusForbidden, Code: "insufficient_scope",

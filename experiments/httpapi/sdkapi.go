@@ -274,6 +274,9 @@ func (a *api) ofrepAuth(c *gin.Context) {
 	if err != nil {
 		status := statusOf(experiments.KindOf(err))
 		if status == http.StatusUnauthorized {
+			if a.authFailed(c, true) {
+				return
+			}
 			ofrepGeneralError(c, status, "missing, unknown or revoked API key")
 			return
 		}
@@ -282,7 +285,7 @@ func (a *api) ofrepAuth(c *gin.Context) {
 		return
 	}
 	c.Set(ctxPrincipal, p)
-	if !a.rateLimit(c, p.KeyID, true) {
+	if !a.rateLimit(c, p, true) {
 		return
 	}
 	if !p.Scope.Allows(experiments.ScopeSDK) {
