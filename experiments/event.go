@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -261,6 +262,26 @@ type SufficientStats struct {
 	// Currencies are the money of the analysed units by currency, for a
 	// query without Dimension and Until (nil otherwise).
 	Currencies []CurrencySums
+}
+
+// ChannelStore is an optional store capability: the attributed conversions
+// of an experiment's analysed units credited to channels (docs/report.md,
+// "Channel"): a conversion to its own channel when it carries one, else to
+// the channel of its unit's first exposure, else to NoSlice. Both stores
+// implement it.
+type ChannelStore interface {
+	ChannelCredit(ctx context.Context, q StatsQuery) ([]ChannelCredit, error)
+}
+
+// ChannelCredit are the attributed conversions named Metric of the
+// analysed units of Variant credited to Channel, and their revenue (net of
+// refunds, in minor units).
+type ChannelCredit struct {
+	Channel     string
+	Variant     string
+	Metric      string
+	Conversions int64
+	Revenue     float64
 }
 
 // MixedCurrency is the currency of a unit whose conversions of one name

@@ -79,6 +79,12 @@ type Report struct {
 	// (excluded unless MultipleExposure is MultipleFirst).
 	MultipleExposed int64
 	Breakdowns      []Breakdown
+	// ChannelCredit are the attributed conversions credited to channels
+	// (ChannelStore): each to its own channel, else its unit's exposure
+	// channel. Descriptive: the channel breakdown of Breakdowns slices units
+	// by their exposure channel instead. Revenue is 0 when the conversions
+	// carry several currencies. Nil when the store cannot tell.
+	ChannelCredit []ChannelCredit
 	// HourChannel is the breakdown by DimensionHourChannel (slices
 	// "09/email"), the send-time grid; nil with NoBreakdowns.
 	HourChannel *Breakdown
@@ -336,6 +342,10 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	rb := newReportBuilder(exp, ss)
 	cur := currenciesOf(ss.Currencies)
 	cohorts := fetch(f, func(ctx context.Context) (CohortTable, error) { return s.cohorts(ctx, exp, q, rb.primary, now), nil })
+	var channels func() ([]ChannelCredit, error)
+	if cs, ok := s.store.(ChannelStore); ok && !opts.NoBreakdowns {
+		channels = fetch(f, func(ctx context.Context) ([]ChannelCredit, error) { return cs.ChannelCredit(ctx, q) })
+	}
 	r := &Report{Experiment: exp, GeneratedAt: now, MultipleExposure: opts.MultipleExposure,
 		Currency: cur.currency(exp), Currencies: cur.codes, Warnings: []string{}}
 	if cur.mixed() {
@@ -385,6 +395,18 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 	}
 	r.Cohorts, _ = cohorts() // failures are a note in the table
+	if channels != nil {
+		var err error
+		if r.ChannelCredit, err = channels(); err != nil && ctx.Err() == nil {
+			s.log.Warn("channel credit", "experiment", key, "err", err)
+			r.Warnings = append(r.Warnings, "the conversions-by-channel query failed; see the server log")
+		}
+		if rb.noMoney {
+			for i := range r.ChannelCredit {
+				r.ChannelCredit[i].Revenue = 0
+			}
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("report %s: %w", key, err)
 	}

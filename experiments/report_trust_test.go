@@ -445,3 +445,33 @@ func TestReportMixedCurrencies(t *testing.T) {
 		t.Errorf("totals %v, want %v", got, want)
 	}
 }
+
+// TestReportChannelCredit: the quick start's conversion says channel push
+// and its exposure (from assign) has none; the report credits it to push,
+// while the channel breakdown keeps the unit in its exposure channel.
+func TestReportChannelCredit(t *testing.T) {
+	svc := newReportService(t)
+	startAtReport(t, svc, quickStartExperiment("spring-sale"))
+	cv := purchaseAt("cv-1", "customer-1", 2*time.Hour, 125000, nil, "KRW")
+	cv.Channel = "push"
+	ingestAll(t, svc, []experiments.Event{exposureAt("x1", "customer-1", "spring-sale", "ten_off", time.Hour), cv,
+		exposureAt("x2", "customer-2", "spring-sale", "control", time.Hour),
+		purchaseAt("cv-2", "customer-2", 2*time.Hour, 50000, nil, "KRW")})
+	r := report(t, svc, "spring-sale")
+	got := map[string]int64{}
+	for _, c := range r.ChannelCredit {
+		got[c.Channel+"/"+c.Variant+"/"+c.Metric] = c.Conversions
+	}
+	want := map[string]int64{"push/ten_off/purchase": 1, experiments.NoSlice + "/control/purchase": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("conversions by channel %v, want %v", got, want)
+	}
+	for _, b := range r.Breakdowns {
+		if b.Dimension != experiments.DimensionChannel {
+			continue
+		}
+		if len(b.Slices) != 1 || b.Slices[0].Slice != experiments.NoSlice {
+			t.Errorf("channel breakdown slices %+v: units stay in their exposure channel", b.Slices)
+		}
+	}
+}

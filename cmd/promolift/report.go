@@ -387,6 +387,17 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			return err
 		}
 	}
+	if chans := r.HeadlineChannels(); len(chans) > 0 {
+		fmt.Fprintf(w, "\nCONVERSIONS OF %s BY CHANNEL (each credited to its own channel, else the exposure's)\n", r.Headline.Metric)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CHANNEL\tVARIANT\tCONVERSIONS\tREVENUE")
+		for _, c := range chans {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", c.Channel, c.Variant, c.Conversions, money(c.Revenue))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintln(w, "\nWARNINGS")
 		for _, s := range r.Warnings {

@@ -291,6 +291,7 @@ type ReportResponse struct {
 	MultipleExposure      string                   `json:"multiple_exposure"`
 	Currency              string                   `json:"currency"`
 	Currencies            []string                 `json:"currencies"`
+	ConversionsByChannel  []ChannelCreditDTO       `json:"conversions_by_channel"`
 	CurrencyTotals        []CurrencyTotalDTO       `json:"currency_totals"`
 	Treatment             string                   `json:"treatment"`
 	Headline              HeadlineDTO              `json:"headline"`
@@ -309,6 +310,30 @@ type ReportResponse struct {
 	PersonalizationValue  *PersonalizationValueDTO `json:"personalization_value"`
 	Warnings              []string                 `json:"warnings"`
 	AnalyzeInput          stats.AnalyzeInput       `json:"analyze_input"`
+}
+
+// ChannelCreditDTO are the attributed conversions of one variant and
+// metric credited to channel: each conversion to its own channel, else to
+// its unit's first-exposure channel, else "(none)" (docs/report.md,
+// "Channel"); revenue in minor units (0 with several currencies).
+type ChannelCreditDTO struct {
+	Channel     string  `json:"channel"`
+	Variant     string  `json:"variant"`
+	Metric      string  `json:"metric"`
+	Conversions int64   `json:"conversions"`
+	Revenue     float64 `json:"revenue"`
+}
+
+// HeadlineChannels are the headline metric's conversions by credited
+// channel.
+func (r *ReportResponse) HeadlineChannels() []ChannelCreditDTO {
+	var out []ChannelCreditDTO
+	for _, c := range r.ConversionsByChannel {
+		if c.Metric == r.Headline.Metric {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // CurrencyTotalDTO is the money of the analysed units of one variant whose
@@ -568,6 +593,10 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 		Cohorts: CohortTableDTO{Available: r.Cohorts.Available, Note: r.Cohorts.Note, Rows: []CohortRowDTO{}},
 	}
 	resp.Currencies = reportStrings(r.Currencies)
+	resp.ConversionsByChannel = []ChannelCreditDTO{}
+	for _, c := range r.ChannelCredit {
+		resp.ConversionsByChannel = append(resp.ConversionsByChannel, ChannelCreditDTO(c))
+	}
 	for _, c := range r.CurrencyTotals {
 		resp.CurrencyTotals = append(resp.CurrencyTotals, CurrencyTotalDTO(c))
 	}
@@ -766,15 +795,17 @@ type reportPageData struct {
 	Breakdowns []breakdownTable
 	// HourChannel is the hour × channel heatmap (nil without data).
 	HourChannel *heatmapView
-	Cohorts     *cohortView
-	ROI         *roiView
-	ArmROI      []roiView
-	Pers        *persView
-	Policy      *policyView
-	CSVURL      string
-	JSONURL     string
-	OtherMode   string
-	OtherURL    string
+	// Channels are the headline metric's conversions by credited channel.
+	Channels  []ChannelCreditDTO
+	Cohorts   *cohortView
+	ROI       *roiView
+	ArmROI    []roiView
+	Pers      *persView
+	Policy    *policyView
+	CSVURL    string
+	JSONURL   string
+	OtherMode string
+	OtherURL  string
 }
 
 type liftChart struct {
@@ -1015,6 +1046,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 		d.Pers = pv
 	}
 	d.Cohorts = buildCohorts(resp.Cohorts)
+	d.Channels = resp.HeadlineChannels()
 	return d
 }
 

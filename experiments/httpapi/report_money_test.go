@@ -53,8 +53,9 @@ func quickStartReport(t *testing.T, st experiments.Store) *experiments.Report {
 }
 
 // TestReportMoneyWithCurrency: the JSON, CSV and HTML reports give the
-// quick start's money with the currency of its events, and the HTML shows
-// no net incremental revenue without an estimate. On both stores.
+// quick start's money with the currency of its events, the HTML shows no
+// net incremental revenue without an estimate and credits the conversion
+// to its own channel. On both stores.
 func TestReportMoneyWithCurrency(t *testing.T) {
 	for _, store := range []struct {
 		name string
@@ -112,6 +113,10 @@ func TestReportMoneyWithCurrency(t *testing.T) {
 			}
 			if !strings.Contains(page.String(), "<td>125000 KRW</td>") {
 				t.Error("HTML: the revenue per customer is not shown as 125000 KRW")
+			}
+			// The conversion says push; its exposure has no channel.
+			if !strings.Contains(page.String(), `<tr data-channel="push" data-variant="ten_off"><th>push</th><td>ten_off</td><td>1</td><td>125000 KRW</td></tr>`) {
+				t.Error("HTML: the conversion is not credited to push")
 			}
 			if d.ROI == nil || d.ROI.Net != "—" || d.ROI.Cost != "12500 KRW" {
 				t.Errorf("HTML ROI %+v: want cost 12500 KRW and no net", d.ROI)

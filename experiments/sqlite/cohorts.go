@@ -54,6 +54,18 @@ func (s *Store) CohortStats(ctx context.Context, q experiments.StatsQuery, metri
 	return rows, nil
 }
 
+var _ experiments.ChannelStore = (*Store)(nil)
+
+// ChannelCredit implements experiments.ChannelStore (see
+// sqlstore.CohortDialect.ChannelCredit).
+func (s *Store) ChannelCredit(ctx context.Context, q experiments.StatsQuery) ([]experiments.ChannelCredit, error) {
+	rows, err := cohortDialect.ChannelCredit(ctx, s.rep, q)
+	if err != nil {
+		return nil, wrap("channel credit", err)
+	}
+	return rows, nil
+}
+
 var _ experiments.PolicyStore = (*Store)(nil)
 
 // PolicyStats implements experiments.PolicyStore (see
