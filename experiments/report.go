@@ -333,6 +333,13 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 			dims[d] = fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, dq) })
 		}
 	}
+	// The RFM segment at first exposure post-stratifies the analysis.
+	rfm := dims[AttrRFMSegment]
+	if rfm == nil {
+		rq := q
+		rq.Dimension = AttrRFMSegment
+		rfm = fetch(f, func(ctx context.Context) (*SufficientStats, error) { return s.store.SufficientStats(ctx, rq) })
+	}
 	overall := q
 	overall.PrePeriod = true
 	ss, err := s.store.SufficientStats(ctx, overall)
@@ -355,6 +362,13 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 			strings.Join(cur.codes, ", ")))
 	}
 	r.input = rb.input(ss, "")
+	days := elapsedDays(exp, now)
+	r.input.Power = &stats.PowerInput{MDERelative: DefaultDecisionMDE, ElapsedDays: &days}
+	rs, err := rfm()
+	if err != nil {
+		return nil, fmt.Errorf("report %s: strata by %s: %w", key, AttrRFMSegment, err)
+	}
+	r.input = postStratified(r.input, rb, rs)
 	r.money = map[string]bool{}
 	for _, m := range rb.metrics {
 		r.money[m.key] = m.revenue
@@ -417,8 +431,63 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 	}
 	s.rights(ctx, r)
-	r.Decision = decide(exp, &r.Analysis, elapsedDays(exp, now), r.Currency)
+	r.Decision = decide(exp, &r.Analysis, days, r.Currency)
 	return r, nil
+}
+
+// postStratified returns in with every metric without CUPED given by
+// strata, the RFM segments at first exposure (the slices of rs), when that
+// lowers the variance: for each such metric, the post-stratified standard
+// error of every comparison must be below the unstratified one. Metrics
+// whose strata would not help keep their statistics.
+func postStratified(in stats.AnalyzeInput, rb *reportBuilder, rs *SufficientStats) stats.AnalyzeInput {
+	slices := map[string]bool{}
+	for _, v := range rs.Variants {
+		slices[v.Slice] = true
+	}
+	if len(slices) < 2 {
+		return in
+	}
+	cand := in
+	cand.Metrics = append([]stats.MetricInput(nil), in.Metrics...)
+	stratified := map[int]bool{}
+	for i, m := range cand.Metrics {
+		cuped := false
+		for _, a := range m.Stats {
+			cuped = cuped || a.PreSum != nil
+		}
+		if cuped {
+			continue
+		}
+		strata := map[string]map[string]stats.ArmStats{}
+		for sl := range slices {
+			st := rb.input(rs, sl).Metrics[i].Stats
+			vc, _ := sliceOf(rs, sl)
+			for k, a := range st {
+				u := float64(vc[k].Units)
+				a.Units = &u
+				st[k] = a
+			}
+			strata[sl] = st
+		}
+		m.Stats, m.Strata = nil, strata
+		cand.Metrics[i] = m
+		stratified[i] = true
+	}
+	out, err := analyze(cand)
+	if err != nil {
+		return in
+	}
+	for i := range stratified {
+		better := len(out.Metrics[i].Comparisons) > 0
+		for _, c := range out.Metrics[i].Comparisons {
+			better = better && c.PostStratification != nil && c.PostStratification.VarianceReduction > 0
+		}
+		if !better {
+			cand.Metrics[i] = in.Metrics[i]
+		}
+	}
+	return cand
 }
 
 // netIncrementalRevenue is the ROI variant's incremental revenue minus its
@@ -649,7 +718,8 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 		in.Variants = append(in.Variants, vi)
 	}
 	for _, m := range rb.metrics {
-		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{}}
+		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{},
+			LowerIsBetter: LowerIsBetter(m.name)}
 		// CUPED: the pre-period sums go in when any arm has pre-period
 		// revenue (all arms or none, as stats requires).
 		cuped := false
@@ -859,8 +929,8 @@ func usable(c *stats.ComparisonOutput) bool {
 // engine's interval of it (the always-valid interval for the sequential
 // engine, the frequentist one otherwise) and the p-value that belongs to
 // that interval: the delta-method test of the relative lift for the
-// frequentist and Bayesian engines, none (nil) for the sequential engine,
-// whose only p-value is the always-valid one of the difference. The
+// frequentist and Bayesian engines, the always-valid p-value of the
+// relative lift (sequential.relative_p_value) for the sequential engine. The
 // decisions use the test of the difference (engineP), never this p-value;
 // rows that show a relative interval show the p-value of each, labelled.
 // Both are nil without a relative lift, and when its standard error is 0
@@ -874,7 +944,7 @@ func RelativeLift(c *stats.ComparisonOutput) (*Interval, *float64) {
 		if c.Sequential.RelativeCI == nil {
 			return nil, nil
 		}
-		return &Interval{Estimate: c.Relative.Estimate, CI: *c.Sequential.RelativeCI}, nil
+		return &Interval{Estimate: c.Relative.Estimate, CI: *c.Sequential.RelativeCI}, c.Sequential.RelativePValue
 	}
 	p := c.Relative.PValue
 	return &Interval{Estimate: c.Relative.Estimate, CI: c.Relative.CI}, &p
@@ -1246,11 +1316,7 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 		}
 		for i := range m.Comparisons {
 			c := &m.Comparisons[i]
-			worse := c.Absolute.Estimate < 0
-			if LowerIsBetter(m.Key) {
-				worse = c.Absolute.Estimate > 0
-			}
-			if usable(c) && engineP(c) < alpha && worse {
+			if usable(c) && engineP(c) < alpha && worse(&m, c) {
 				d.Action, d.Code, d.Variant = DecisionStop, "guardrail_hurt", c.Variant
 				d.Reason = fmt.Sprintf("Stop: variant %s significantly hurts the guardrail metric %s.", c.Variant, m.Key)
 				d.Details = append(d.Details, fmt.Sprintf("%s: %s (p = %.2g)", m.Key, liftText(c), engineP(c)))
@@ -1263,7 +1329,7 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 		d.Reason = "Keep running: the primary metric has no data yet."
 		return d
 	}
-	if c := findComparison(pm, tv); c != nil && c.Significant && c.Absolute.Estimate > 0 {
+	if c := findComparison(pm, tv); c != nil && c.Significant && !worse(pm, c) {
 		roi := comparisonROI(out, primary+RevenueSuffix, tv)
 		d.Details = append(d.Details, fmt.Sprintf("%s on %s: %s (adjusted p = %.2g)", tv, primary, liftText(c), c.AdjustedPValue))
 		switch {
@@ -1284,7 +1350,7 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 	}
 	for i := range pm.Comparisons {
 		c := &pm.Comparisons[i]
-		if c.Significant && c.Absolute.Estimate < 0 {
+		if c.Significant && worse(pm, c) {
 			d.Action, d.Code, d.Variant = DecisionStop, "primary_negative", c.Variant
 			d.Reason = fmt.Sprintf("Stop: variant %s significantly lowers %s.", c.Variant, primary)
 			d.Details = append(d.Details, fmt.Sprintf("%s: %s (adjusted p = %.2g)", primary, liftText(c), c.AdjustedPValue))
@@ -1292,6 +1358,18 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 		}
 	}
 	return underpowered(d, out, pm, tv, primary, alpha, elapsedDays)
+}
+
+// worse reports whether comparison c of metric m moved the metric the
+// wrong way: down, or up for a lower-is-better metric (the analysis'
+// lower_is_better, or LowerIsBetter of its name for an analysis that did
+// not say). A zero estimate is not worse.
+func worse(m *stats.MetricOutput, c *stats.ComparisonOutput) bool {
+	lower := m.LowerIsBetter || LowerIsBetter(m.Key)
+	if lower {
+		return c.Absolute.Estimate > 0
+	}
+	return c.Absolute.Estimate < 0
 }
 
 // underpowered finishes a decision when nothing is significant.

@@ -212,7 +212,8 @@ func TestReportEstimatesWithinIntervals(t *testing.T) {
 // interval of the relative lift and the p-value of that interval: with the
 // frequentist engine the relative CI excludes 0 exactly when its p-value is
 // below alpha; with the sequential engine the interval is the always-valid
-// one (there is no relative p-value).
+// one and the p-value the always-valid p-value of the relative lift, which
+// is below alpha exactly when that interval excludes 0.
 func TestSliceRowsPValueBelongsToInterval(t *testing.T) {
 	for _, engine := range []string{"frequentist", "sequential"} {
 		t.Run(engine, func(t *testing.T) {
@@ -235,10 +236,10 @@ func TestSliceRowsPValueBelongsToInterval(t *testing.T) {
 						rows++
 						sc := findCmp(&s.Analysis, c.Metric, c.Variant)
 						if engine == "sequential" {
-							if c.RelativePValue != nil || sc.Sequential == nil || sc.Sequential.RelativeCI == nil || c.Relative.CI != *sc.Sequential.RelativeCI {
-								t.Fatalf("%s=%s %s: relative %v, want the always-valid %+v and no relative p", b.Dimension, s.Slice, c.Metric, c.Relative.CI, sc.Sequential)
+							if sc.Sequential == nil || sc.Sequential.RelativeCI == nil || c.Relative.CI != *sc.Sequential.RelativeCI ||
+								c.RelativePValue == nil || sc.Sequential.RelativePValue == nil || *c.RelativePValue != *sc.Sequential.RelativePValue {
+								t.Fatalf("%s=%s %s: relative %v (p %v), want the always-valid %+v with its p-value", b.Dimension, s.Slice, c.Metric, c.Relative.CI, c.RelativePValue, sc.Sequential)
 							}
-							continue
 						}
 						if c.RelativePValue == nil {
 							t.Fatalf("%s=%s %s: no p-value for the relative interval", b.Dimension, s.Slice, c.Metric)

@@ -25,28 +25,36 @@ type prepared struct {
 	target  float64
 }
 
+// normalize validates in and applies the defaults. It reports every field
+// at fault it can tell apart (ValidationErrors, one per field): the
+// top-level settings, every variant, control, every metric (its first
+// problem), then the ROI, personalization and prior settings, which are
+// checked only when the variants and metrics are valid.
 func normalize(in AnalyzeInput) (*prepared, error) {
 	p := &prepared{AnalyzeInput: in, alpha: DefaultAlpha, persIdx: -1, roiIdx: -1}
+	var errs ValidationErrors
+	add := func(err error) { errs = errs.add(err) }
 	if in.Alpha != nil {
 		a := *in.Alpha
 		if !(a > 0 && a < 1) {
-			return nil, verr("alpha", "must be in (0,1), got %v", a)
+			add(verr("alpha", "must be in (0,1), got %v", a))
+		} else {
+			p.alpha = a
 		}
-		p.alpha = a
 	}
 	switch in.Engine {
 	case "":
 		p.Engine = "frequentist"
 	case "frequentist", "bayesian", "sequential":
 	default:
-		return nil, verr("engine", "must be frequentist, bayesian or sequential, got %q", in.Engine)
+		add(verr("engine", "must be frequentist, bayesian or sequential, got %q", in.Engine))
 	}
 	switch in.Correction {
 	case "":
 		p.Correction = "holm"
 	case "holm", "bh", "none":
 	default:
-		return nil, verr("correction", "must be holm, bh or none, got %q", in.Correction)
+		add(verr("correction", "must be holm, bh or none, got %q", in.Correction))
 	}
 	switch in.Alternative {
 	case "", AltTwoSided:
@@ -54,57 +62,59 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 	case AltGreater, AltLess:
 		p.alt = in.Alternative
 		if p.alpha >= 0.5 {
-			return nil, verr("alternative", "a one-sided test needs alpha < 0.5, got %v", p.alpha)
+			add(verr("alternative", "a one-sided test needs alpha < 0.5, got %v", p.alpha))
 		}
 	default:
-		return nil, verr("alternative", "must be two-sided, greater or less, got %q", in.Alternative)
+		add(verr("alternative", "must be two-sided, greater or less, got %q", in.Alternative))
 	}
 	if pw := in.Power; pw != nil {
 		if err := checkNum("power.mde_relative", pw.MDERelative); err != nil {
-			return nil, err
+			add(err)
 		}
 		if !(pw.MDERelative > 0) {
-			return nil, verr("power.mde_relative", "must be > 0")
+			add(verr("power.mde_relative", "must be > 0"))
 		}
 		p.target = 0.8
 		if pw.Target != nil {
 			if !(*pw.Target > 0 && *pw.Target < 1) {
-				return nil, verr("power.target_power", "must be in (0,1)")
+				add(verr("power.target_power", "must be in (0,1)"))
 			}
 			p.target = *pw.Target
 		}
 		if pw.ElapsedDays != nil {
 			if err := checkNum("power.elapsed_days", *pw.ElapsedDays); err != nil {
-				return nil, err
+				add(err)
 			}
 			if *pw.ElapsedDays < 0 {
-				return nil, verr("power.elapsed_days", "must be >= 0")
+				add(verr("power.elapsed_days", "must be >= 0"))
 			}
 		}
 		p.power = pw
 	}
 	if err := checkNum("sequential_tuning", in.SequentialTuning); err != nil {
-		return nil, err
+		add(err)
 	}
 	if in.SequentialTuning < 0 {
-		return nil, verr("sequential_tuning", "must be >= 0")
+		add(verr("sequential_tuning", "must be >= 0"))
 	}
 	p.tuning = in.SequentialTuning
 	if p.tuning == 0 {
 		p.tuning = DefaultSequentialTuning
 	}
 	if len(in.Variants) < 2 {
-		return nil, verr("variants", "need at least 2 variants, got %d", len(in.Variants))
+		add(verr("variants", "need at least 2 variants, got %d", len(in.Variants)))
+		return nil, errs
 	}
 	p.index = make(map[string]int, len(in.Variants))
 	var wsum float64
+	before := len(errs)
 	for i, v := range in.Variants {
 		f := fmt.Sprintf("variants[%d]", i)
 		if v.Key == "" {
-			return nil, verr(f+".key", "must not be empty")
+			add(verr(f+".key", "must not be empty"))
 		}
 		if _, dup := p.index[v.Key]; dup {
-			return nil, verr(f+".key", "duplicate variant %q", v.Key)
+			add(verr(f+".key", "duplicate variant %q", v.Key))
 		}
 		p.index[v.Key] = i
 		for _, c := range []struct {
@@ -112,64 +122,75 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 			v    float64
 		}{{"weight", v.Weight}, {"promotion_cost", v.PromotionCost}} {
 			if err := checkNum(f+"."+c.name, c.v); err != nil {
-				return nil, err
+				add(err)
 			}
 		}
 		if v.Weight < 0 {
-			return nil, verr(f+".weight", "must be >= 0")
+			add(verr(f+".weight", "must be >= 0"))
 		}
 		if err := checkUnits(f+".units", v.Units); err != nil {
-			return nil, err
+			add(err)
 		}
 		wsum += v.Weight
 	}
+	if len(errs) > before {
+		return nil, errs
+	}
 	if !(wsum > 0) || math.IsInf(wsum, 0) {
-		return nil, verr("variants", "weights must have a positive finite sum")
+		add(verr("variants", "weights must have a positive finite sum"))
 	}
 	if in.Control == "" {
-		return nil, verr("control", "missing")
+		add(verr("control", "missing"))
 	}
 	ci, ok := p.index[in.Control]
 	if !ok {
-		return nil, verr("control", "%q is not among the variants", in.Control)
+		add(verr("control", "%q is not among the variants", in.Control))
 	}
 	p.ctrl = ci
 	if len(in.Metrics) == 0 {
-		return nil, verr("metrics", "need at least 1 metric")
+		add(verr("metrics", "need at least 1 metric"))
 	}
 	p.Metrics = make([]MetricInput, len(in.Metrics))
 	seen := map[string]int{}
 	for i, m := range in.Metrics {
 		f := fmt.Sprintf("metrics[%d]", i)
 		if m.Key == "" {
-			return nil, verr(f+".key", "must not be empty")
+			add(verr(f+".key", "must not be empty"))
+			continue
 		}
 		if _, dup := seen[m.Key]; dup {
-			return nil, verr(f+".key", "duplicate metric %q", m.Key)
+			add(verr(f+".key", "duplicate metric %q", m.Key))
+			continue
 		}
 		seen[m.Key] = i
 		switch m.Type {
 		case "proportion", "mean", "ratio", "quantile":
 		case "":
-			return nil, verr(f+".type", "missing (proportion, mean, ratio or quantile)")
+			add(verr(f+".type", "missing (proportion, mean, ratio or quantile)"))
+			continue
 		default:
-			return nil, verr(f+".type", "must be proportion, mean, ratio or quantile, got %q", m.Type)
+			add(verr(f+".type", "must be proportion, mean, ratio or quantile, got %q", m.Type))
+			continue
 		}
 		if m.Quantile != nil || m.Type == "quantile" {
 			if m.Type != "quantile" {
-				return nil, verr(f+".quantile", "applies to quantile metrics only")
+				add(verr(f+".quantile", "applies to quantile metrics only"))
+				continue
 			}
 			if m.Quantile == nil {
-				return nil, verr(f+".quantile", "missing (the quantile level in (0,1))")
+				add(verr(f+".quantile", "missing (the quantile level in (0,1))"))
+				continue
 			}
 			if q := *m.Quantile; !(q > 0 && q < 1) {
-				return nil, verr(f+".quantile", "must be in (0,1), got %v", q)
+				add(verr(f+".quantile", "must be in (0,1), got %v", q))
+				continue
 			}
 		}
 		if m.Strata != nil {
 			st, err := p.sumStrata(f, m)
 			if err != nil {
-				return nil, err
+				add(err)
+				continue
 			}
 			m.Stats = st
 		}
@@ -178,47 +199,52 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 			m.Role = "secondary"
 		case "primary", "secondary", "guardrail":
 		default:
-			return nil, verr(f+".role", "must be primary, secondary or guardrail, got %q", m.Role)
+			add(verr(f+".role", "must be primary, secondary or guardrail, got %q", m.Role))
+			continue
 		}
 		if err := p.checkMetricStats(f+".stats", m); err != nil {
-			return nil, err
+			add(err)
+			continue
 		}
 		p.Metrics[i] = m
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	if in.ROIMetric != "" {
 		i, ok := seen[in.ROIMetric]
 		if !ok {
-			return nil, verr("roi_metric", "unknown metric %q", in.ROIMetric)
+			add(verr("roi_metric", "unknown metric %q", in.ROIMetric))
 		}
 		if p.Metrics[i].Type != "mean" {
-			return nil, verr("roi_metric", "must name a mean metric (revenue per unit), %q is %s", in.ROIMetric, p.Metrics[i].Type)
+			add(verr("roi_metric", "must name a mean metric (revenue per unit), %q is %s", in.ROIMetric, p.Metrics[i].Type))
 		}
 		p.roiIdx = i
 	}
 	if in.ROIVariant != "" {
 		if _, ok := p.index[in.ROIVariant]; !ok {
-			return nil, verr("roi_variant", "unknown variant %q", in.ROIVariant)
+			add(verr("roi_variant", "unknown variant %q", in.ROIVariant))
 		}
 		if in.ROIVariant == in.Control {
-			return nil, verr("roi_variant", "must not be the control")
+			add(verr("roi_variant", "must not be the control"))
 		}
 	}
 	if pi := in.Personalization; pi != nil {
 		for _, c := range []struct{ name, key string }{{"personalized", pi.Personalized}, {"generic", pi.Generic}} {
 			if c.key == "" {
-				return nil, verr("personalization."+c.name, "missing")
+				add(verr("personalization."+c.name, "missing"))
 			}
 			if _, ok := p.index[c.key]; !ok {
-				return nil, verr("personalization."+c.name, "unknown variant %q", c.key)
+				add(verr("personalization."+c.name, "unknown variant %q", c.key))
 			}
 		}
 		if pi.Personalized == pi.Generic {
-			return nil, verr("personalization.generic", "must differ from personalized")
+			add(verr("personalization.generic", "must differ from personalized"))
 		}
 		if pi.Metric != "" {
 			i, ok := seen[pi.Metric]
 			if !ok {
-				return nil, verr("personalization.metric", "unknown metric %q", pi.Metric)
+				add(verr("personalization.metric", "unknown metric %q", pi.Metric))
 			}
 			p.persIdx = i
 		} else {
@@ -233,19 +259,22 @@ func normalize(in AnalyzeInput) (*prepared, error) {
 	}
 	if pr := in.Prior; pr != nil {
 		if err := checkNum("prior.mean", pr.Mean); err != nil {
-			return nil, err
+			add(err)
 		}
 		if err := checkNum("prior.stddev", pr.StdDev); err != nil {
-			return nil, err
+			add(err)
 		}
 		if pr.StdDev < 0 {
-			return nil, verr("prior.stddev", "must be > 0")
+			add(verr("prior.stddev", "must be > 0"))
 		}
 		sd := pr.StdDev
 		if sd == 0 {
 			sd = DefaultProperPriorSD
 		}
 		p.prior = Prior{Proper: pr.Proper, Mean: pr.Mean, SD: sd}
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return p, nil
 }

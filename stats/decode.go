@@ -25,6 +25,43 @@ func (e *ValidationError) Error() string {
 	return e.Field + ": " + e.Message
 }
 
+// ValidationErrors are the problems of one input, at most one per field,
+// in the order found. errors.As finds the first as a *ValidationError.
+type ValidationErrors []*ValidationError
+
+// Error joins the problems with "; ".
+func (v ValidationErrors) Error() string {
+	parts := make([]string, len(v))
+	for i, e := range v {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// As sets a **ValidationError target to the first problem.
+func (v ValidationErrors) As(target any) bool {
+	if t, ok := target.(**ValidationError); ok && len(v) > 0 {
+		*t = v[0]
+		return true
+	}
+	return false
+}
+
+// add appends err (a *ValidationError) unless its field already has a
+// problem.
+func (v ValidationErrors) add(err error) ValidationErrors {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		ve = &ValidationError{Message: err.Error()}
+	}
+	for _, e := range v {
+		if e.Field == ve.Field {
+			return v
+		}
+	}
+	return append(v, ve)
+}
+
 func verr(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
@@ -249,8 +286,9 @@ func checkCross(field string, sxy, sx, qx, sy, qy, n float64) error {
 	return nil
 }
 
-// Validate checks an AnalyzeInput and returns the first problem as a
-// *ValidationError naming the field, or nil.
+// Validate checks an AnalyzeInput and returns its problems as
+// ValidationErrors (errors.As finds the first as a *ValidationError), or
+// nil.
 func Validate(in AnalyzeInput) error {
 	_, err := normalize(in)
 	return err

@@ -3,6 +3,7 @@ package stats
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math/rand"
 	"os"
 	"testing"
@@ -32,8 +33,14 @@ func FuzzAnalyze(f *testing.F) {
 		}
 		out, err := Analyze(in)
 		if err != nil {
-			if _, ok := err.(*ValidationError); !ok {
+			var ves ValidationErrors
+			if !errors.As(err, &ves) || len(ves) == 0 {
 				t.Fatalf("analyze error of type %T: %v", err, err)
+			}
+			for _, ve := range ves {
+				if ve.Message == "" {
+					t.Fatalf("empty problem in %v", err)
+				}
 			}
 			return
 		}

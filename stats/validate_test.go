@@ -45,6 +45,25 @@ func TestValidation(t *testing.T) {
 		{"roi metric not mean", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.05,"roi_metric":"purchase"`, 1), "roi_metric", "mean"},
 		{"personalization unknown", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.05,"personalization":{"personalized":"x","generic":"control"}`, 1), "personalization.personalized", "unknown"},
 		{"partial cuped", strings.Replace(validDoc, `"sum_squares":4600}`, `"sum_squares":4600,"pre_sum":3}`, 1), "metrics[1].stats.ten_off", "together"},
+		{"bad alternative", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.05,"alternative":"up"`, 1), "alternative", "greater"},
+		{"one-sided with alpha 0.6", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.6,"alternative":"less"`, 1), "alternative", "alpha < 0.5"},
+		{"power mde", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.05,"power":{"mde_relative":0}`, 1), "power.mde_relative", "> 0"},
+		{"power target", strings.Replace(validDoc, `"alpha":0.05`, `"alpha":0.05,"power":{"mde_relative":0.1,"target_power":1}`, 1), "power.target_power", "(0,1)"},
+		{"quantile level missing", strings.Replace(validDoc, `"type":"mean"`, `"type":"quantile"`, 1), "metrics[1].quantile", "missing"},
+		{"quantile on a mean", strings.Replace(validDoc, `"type":"mean"`, `"type":"mean","quantile":0.5`, 1), "metrics[1].quantile", "quantile metrics only"},
+		{"quantile value missing", strings.Replace(validDoc, `"type":"mean"`, `"type":"quantile","quantile":0.5`, 1), "metrics[1].stats.control.quantile_value", "missing"},
+		{"quantile bounds", strings.Replace(validDoc, `"key":"revenue","type":"mean","stats":{"control":{"sum":500,"sum_squares":4000}`,
+			`"key":"revenue","type":"quantile","quantile":0.5,"stats":{"control":{"quantile_value":5,"quantile_lower":6,"quantile_upper":7}`, 1),
+			"metrics[1].stats.control.quantile_lower", "<= quantile_value"},
+		{"strata and stats", strings.Replace(validDoc, `"type":"proportion","stats"`, `"type":"proportion","strata":{"a":{}},"stats"`, 1), "metrics[0].strata", "not both"},
+		{"strata units", strings.Replace(validDoc, `"type":"proportion","stats":{"control":{"sum":10},"ten_off":{"sum":12}}`,
+			`"type":"proportion","strata":{"rfm":{"control":{"sum":10},"ten_off":{"units":100,"sum":12}}}`, 1), "metrics[0].strata.rfm.control.units", "missing"},
+		{"strata variant missing", strings.Replace(validDoc, `"type":"proportion","stats":{"control":{"sum":10},"ten_off":{"sum":12}}`,
+			`"type":"proportion","strata":{"rfm":{"control":{"units":100,"sum":10}}}`, 1), "metrics[0].strata.rfm.ten_off", "missing"},
+		{"strata on a ratio", strings.Replace(validDoc, `"type":"proportion","stats":{"control":{"sum":10},"ten_off":{"sum":12}}`,
+			`"type":"ratio","strata":{"rfm":{}}`, 1), "metrics[0].strata", "proportion and mean"},
+		{"proportion cuped partial", strings.Replace(validDoc, `"ten_off":{"sum":12}`, `"ten_off":{"sum":12,"pre_sum":3}`, 1), "metrics[0].stats.ten_off", "together"},
+		{"ratio pre field on a mean", strings.Replace(validDoc, `"sum_squares":4600}`, `"sum_squares":4600,"pre_denominator_sum":3}`, 1), "metrics[1].stats.ten_off.pre_denominator_sum", "ratio metrics only"},
 		{"duplicate variant", strings.Replace(validDoc, `"key":"ten_off","weight"`, `"key":"control","weight"`, 1), "variants[1].key", "duplicate"},
 	}
 	for _, tc := range tests {
@@ -62,6 +81,43 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every field at fault", func(t *testing.T) {
+		doc := strings.NewReplacer(`"alpha":0.05`, `"alpha":0.05,"alternative":"sideways","power":{"mde_relative":-1}`,
+			`"units":100}`, `"units":-3}`,
+			`"sum":12}`, `"sum":101}`,
+			`"type":"mean"`, `"type":"quantile","quantile":0.5,"lower_is_better":true`).Replace(validDoc)
+		in, err := DecodeAnalyzeInput(strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Analyze(in)
+		var ves ValidationErrors
+		if !errors.As(err, &ves) {
+			t.Fatalf("got %v (%T), want ValidationErrors", err, err)
+		}
+		var fields []string
+		for _, ve := range ves {
+			fields = append(fields, ve.Field)
+		}
+		want := []string{"alternative", "power.mde_relative", "variants[0].units"}
+		if strings.Join(fields, " ") != strings.Join(want, " ") {
+			t.Errorf("fields %v, want %v (variant errors stop before the metrics)", fields, want)
+		}
+		doc = strings.NewReplacer(`"sum":12}`, `"sum":101}`,
+			`"type":"mean"`, `"type":"quantile","quantile":1.5`).Replace(validDoc)
+		in, _ = DecodeAnalyzeInput(strings.NewReader(doc))
+		_, err = Analyze(in)
+		fields = nil
+		if errors.As(err, &ves) {
+			for _, ve := range ves {
+				fields = append(fields, ve.Field)
+			}
+		}
+		want = []string{"metrics[0].stats.ten_off.sum", "metrics[1].quantile"}
+		if strings.Join(fields, " ") != strings.Join(want, " ") {
+			t.Errorf("fields %v, want %v", fields, want)
+		}
+	})
 	t.Run("valid with unknown field", func(t *testing.T) {
 		in, err := DecodeAnalyzeInput(strings.NewReader(validDoc))
 		if err != nil {

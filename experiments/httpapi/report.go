@@ -670,14 +670,41 @@ func breakdownDTO(b *experiments.Breakdown) BreakdownDTO {
 // compare it with control and are empty on the control's rows. p_value is
 // the p-value of the engine's test of the difference abs_* (the decision
 // test); rel_p_value is the p-value that belongs to the relative interval
-// rel_* (empty when the engine has none: sequential); adjusted_p_value is
+// rel_* (the always-valid one for the sequential engine); adjusted_p_value is
 // p_value corrected across metrics and variants (Holm, the analysis'
 // correction) for dimension "all", and across the dimension's slices
 // (Holm) for breakdown rows. currency is the currency of the money in sum,
 // mean, control_mean and abs_* on rows of revenue metrics (empty on others).
+// The columns after currency were added with issue 21: lower_is_better;
+// direction (better, worse or none); the power reached against the
+// decision MDE and the days still needed; and for a post-stratified metric
+// (RFM segment at first exposure) its variance_reduction and the
+// unstratified difference unstrat_abs_* beside the post-stratified abs_*.
 var ReportCSVColumns = []string{"dimension", "slice", "metric", "metric_type", "role", "variant", "is_control",
 	"units", "sum", "mean", "control_mean", "abs_estimate", "abs_ci_low", "abs_ci_high",
-	"rel_estimate", "rel_ci_low", "rel_ci_high", "rel_p_value", "p_value", "adjusted_p_value", "significant", "error", "currency"}
+	"rel_estimate", "rel_ci_low", "rel_ci_high", "rel_p_value", "p_value", "adjusted_p_value", "significant", "error", "currency",
+	"lower_is_better", "direction", "power", "days_needed", "variance_reduction", "unstrat_abs_estimate", "unstrat_abs_ci_low", "unstrat_abs_ci_high"}
+
+// depthColumns are the issue-21 columns of a comparison row (empty values
+// where they do not apply).
+func depthColumns(m *stats.MetricOutput, c *stats.ComparisonOutput) []string {
+	row := []string{strconv.FormatBool(m.LowerIsBetter), "", "", "", "", "", "", ""}
+	if c == nil {
+		return row
+	}
+	row[1] = c.Direction
+	if pw := c.Power; pw != nil && pw.Error == nil {
+		row[2] = fnum(pw.Power)
+		if pw.DaysNeeded != nil {
+			row[3] = fnum(*pw.DaysNeeded)
+		}
+	}
+	if ps, u := c.PostStratification, c.Unstratified; ps != nil && u != nil {
+		row[4] = fnum(ps.VarianceReduction)
+		row[5], row[6], row[7] = fnum(u.Absolute.Estimate), fnum(u.Absolute.CI[0]), fnum(u.Absolute.CI[1])
+	}
+	return row
+}
 
 func fnum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
@@ -734,6 +761,7 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 					row = append(row, fnum(p), fnum(adj), strconv.FormatBool(sig), e)
 				}
 				row = append(row, r.MetricCurrency(m.Key))
+				row = append(row, depthColumns(&m, c)...)
 				if err := w.Write(row); err != nil {
 					return err
 				}
@@ -821,8 +849,33 @@ type metricRow struct {
 	Metric, Role, Variant, Control, Treat, Lift, CI, RelP, P, AdjP string
 	Significant                                                    bool
 	Error                                                          string
-	// CUPED notes the regression adjustment when it was applied.
-	CUPED string
+	// CUPED notes the regression adjustment when it was applied; Strata
+	// the post-stratification by RFM segment; Power the power reached
+	// against the decision MDE and the days still needed.
+	CUPED, Strata, Power string
+}
+
+// depthNotes are the report page's notes on a comparison: post-
+// stratification (strata, variance change, the unstratified lift) and the
+// power reached against the decision MDE with the days still needed.
+func depthNotes(c *stats.ComparisonOutput) (strata, power string) {
+	if ps := c.PostStratification; ps != nil {
+		strata = fmt.Sprintf("post-stratified by %d RFM segments, variance −%.1f%%", ps.Strata, 100*ps.VarianceReduction)
+		if u := c.Unstratified; u != nil && u.Relative != nil {
+			strata += fmt.Sprintf("; unstratified lift %+.1f%%", 100*u.Relative.Estimate)
+		}
+	}
+	if pw := c.Power; pw != nil && pw.Error == nil {
+		power = fmt.Sprintf("power %.0f%% for a %.0f%% lift", 100*pw.Power, 100*pw.MDERelative)
+		switch d := pw.DaysNeeded; {
+		case d == nil:
+		case *d == 0:
+			power += ", reached"
+		default:
+			power += fmt.Sprintf(", %.0f more days", math.Ceil(*d))
+		}
+	}
+	return strata, power
 }
 
 // cohortView is the repurchase cohort table: one row per variant, one
@@ -1000,6 +1053,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			if cu := cmp.CUPED; cu != nil && cu.Applied {
 				row.CUPED = fmt.Sprintf("CUPED θ = %.3g, variance −%.1f%%", cu.Theta, 100*cu.VarianceReduction)
 			}
+			row.Strata, row.Power = depthNotes(&cmp)
 			d.Metrics = append(d.Metrics, row)
 		}
 	}
