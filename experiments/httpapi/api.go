@@ -121,7 +121,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	r.Use(a.observe, a.logRequests, a.recovery, a.cors, checkParams)
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, &Problem{Status: http.StatusNotFound, Code: "route_not_found",
-			Detail: fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+			Detail: "no such route; docs/api.md lists the routes"}) // the raw path is not echoed
 	})
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, &Problem{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",

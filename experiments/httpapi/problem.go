@@ -186,6 +186,7 @@ func writeProblem(c *gin.Context, p *Problem) {
 	if err != nil { // cannot happen: only strings and ints
 		b = []byte(`{"type":"urn:promolift:problem:internal","title":"Internal Server Error","status":500,"code":"internal"}`)
 	}
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(p.Status, "application/problem+json", b)
 }
 
@@ -196,6 +197,7 @@ func writeJSON(c *gin.Context, status int, v any) {
 		abortProblem(c, err)
 		return
 	}
+	c.Header("X-Content-Type-Options", "nosniff")
 	c.Data(status, "application/json; charset=utf-8", b)
 }
 

@@ -708,6 +708,31 @@ func depthColumns(m *stats.MetricOutput, c *stats.ComparisonOutput) []string {
 
 func fnum(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
+// csvTextColumns are the columns of ReportCSVColumns holding text (names
+// sent by SDKs and admins), as opposed to numbers and booleans.
+var csvTextColumns = func() map[int]bool {
+	text := map[string]bool{"dimension": true, "slice": true, "metric": true, "metric_type": true, "role": true,
+		"variant": true, "error": true, "currency": true, "direction": true}
+	m := map[int]bool{}
+	for i, name := range ReportCSVColumns {
+		m[i] = text[name]
+	}
+	return m
+}()
+
+// neutralizeCSVText keeps a spreadsheet from reading a text cell as a
+// formula (OWASP's CSV injection rule): a text cell beginning with = + - @,
+// a tab or a carriage return gets a leading apostrophe. Numbers stay
+// numbers: only the text columns are touched.
+func neutralizeCSVText(row []string) []string {
+	for i, v := range row {
+		if csvTextColumns[i] && v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+			row[i] = "'" + v
+		}
+	}
+	return row
+}
+
 // ReportCSV writes the CSV report.
 func ReportCSV(r *experiments.Report) ([]byte, error) {
 	var b bytes.Buffer
@@ -762,7 +787,7 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 				}
 				row = append(row, r.MetricCurrency(m.Key))
 				row = append(row, depthColumns(&m, c)...)
-				if err := w.Write(row); err != nil {
+				if err := w.Write(neutralizeCSVText(row)); err != nil {
 					return err
 				}
 			}

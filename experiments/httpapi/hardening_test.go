@@ -1,0 +1,69 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/csv"
+	"testing"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/stats"
+)
+
+// TestReportCSVNeutralizesFormulas: text cells that a spreadsheet would
+// read as formulas (OWASP: beginning with = + - @, tab or CR) get a leading
+// apostrophe; numbers, negative ones included, stay numbers.
+func TestReportCSVNeutralizesFormulas(t *testing.T) {
+	r := &experiments.Report{Analysis: stats.AnalyzeOutput{Control: "+cmd|' /C calc'!A0", Metrics: []stats.MetricOutput{{
+		Key: "=HYPERLINK(\"http://x\")", Type: "mean", Role: "@SUM(1+1)",
+		Arms: []stats.ArmOutput{{Variant: "+cmd|' /C calc'!A0", Units: 3, Sum: -12, Mean: -4}, {Variant: "\tx", Units: 2, Sum: 1, Mean: 0.5}},
+	}}}}
+	out, err := ReportCSV(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		row, col int
+		want     string
+	}{
+		{"metric =", 1, 2, "'=HYPERLINK(\"http://x\")"},
+		{"role @", 1, 4, "'@SUM(1+1)"},
+		{"variant +", 1, 5, "'+cmd|' /C calc'!A0"},
+		{"variant tab", 2, 5, "'\tx"},
+		{"negative sum stays a number", 1, 8, "-12"},
+		{"negative mean stays a number", 1, 9, "-4"},
+		{"plain text untouched", 1, 0, "all"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rows[tt.row][tt.col]; got != tt.want {
+				t.Errorf("row %d col %s = %q, want %q", tt.row, ReportCSVColumns[tt.col], got, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrorsAreNotSniffedAndEchoNoPath: problem documents carry
+// X-Content-Type-Options: nosniff, and a 404 does not echo the raw path.
+func TestErrorsAreNotSniffedAndEchoNoPath(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, tt := range []struct{ name, method, path, token string }{
+		{"unknown route", "GET", "/api/v1/%3Cscript%3Ealert(1)%3C/script%3E", ""},
+		{"missing key", "GET", "/api/v1/experiments", ""},
+		{"missing experiment", "GET", "/api/v1/experiments/nope", adminToken},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := e.do(tt.method, tt.path, tt.token, nil)
+			if w.Code < 400 || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("%d, X-Content-Type-Options %q", w.Code, w.Header().Get("X-Content-Type-Options"))
+			}
+			if bytes.Contains(w.Body.Bytes(), []byte("script")) {
+				t.Errorf("the answer echoes the path: %s", w.Body)
+			}
+		})
+	}
+}
