@@ -99,18 +99,17 @@ func durablePostgres(b testing.TB) string {
 	})
 }
 
-// servingStore opens the store of kind ("sqlite" or "postgres") the
-// server will use and returns it with the server's --db.
-func servingStore(b testing.TB, kind string) (experiments.Store, string, error) {
+// servingStore opens the store of kind ("sqlite" or "postgres" at pgURL)
+// the server will use and returns it with the server's --db.
+func servingStore(kind, pgURL string) (experiments.Store, string, error) {
 	ctx := context.Background()
 	if kind == "sqlite" {
 		db := filepath.Join(tmpDir, "serving.db")
 		s, err := sqlite.Open(ctx, db, nil)
 		return s, db, err
 	}
-	u := durablePostgres(b)
-	s, err := postgres.Open(ctx, u, nil)
-	return s, u, err
+	s, err := postgres.Open(ctx, pgURL, nil)
+	return s, pgURL, err
 }
 
 var listenLine = regexp.MustCompile(`^promolift: listening on (http://\S+)$`)
@@ -120,9 +119,13 @@ var listenLine = regexp.MustCompile(`^promolift: listening on (http://\S+)$`)
 // serve on it with nothing but --addr, --db and --log-level set.
 func servingAPI(b testing.TB, kind string) *servingEnv {
 	bin := promoliftBin(b)
+	pgURL := "" // fixture holds its lock while it builds: no fixture inside
+	if kind == "postgres" {
+		pgURL = durablePostgres(b)
+	}
 	return fixture(b, "serving-"+kind, func() (*servingEnv, error) {
 		ctx := context.Background()
-		store, db, err := servingStore(b, kind)
+		store, db, err := servingStore(kind, pgURL)
 		if err != nil {
 			return nil, err
 		}
