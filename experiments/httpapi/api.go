@@ -114,7 +114,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.Use(a.requestID)
+	r.Use(a.requestID, hsts)
 	if tr := newTracing(a.cfg.TracerProvider); tr != nil {
 		r.Use(tr)
 	}
@@ -220,6 +220,15 @@ var (
 		{"GET", "/experiments/:key", scopeAnalyst, EnvExperiment},
 	}
 )
+
+// hsts tells browsers to use HTTPS only for this host for a year, on
+// every answer served over TLS (RFC 6797 ignores it over plain HTTP).
+func hsts(c *gin.Context) {
+	if c.Request.TLS != nil {
+		c.Header("Strict-Transport-Security", "max-age=31536000")
+	}
+	c.Next()
+}
 
 // requestID takes X-Request-ID from the request when it is sane, makes
 // one otherwise, and echoes it in the response.

@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/csv"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/promolift/promolift/experiments"
@@ -65,5 +67,37 @@ func TestErrorsAreNotSniffedAndEchoNoPath(t *testing.T) {
 				t.Errorf("the answer echoes the path: %s", w.Body)
 			}
 		})
+	}
+}
+
+// TestReportAPITokenSetsNoCookie: ?token= on the JSON report answers with
+// the report and sets no cookie (pages set it and redirect).
+func TestReportAPITokenSetsNoCookie(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.startedExperiment("spring-sale")
+	w := e.do("GET", "/api/v1/experiments/spring-sale/report?token="+e.analyst, "", nil)
+	if w.Code != 200 || w.Header().Get("Set-Cookie") != "" {
+		t.Fatalf("JSON report with ?token=: %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
+	w = e.do("GET", "/experiments/spring-sale?token="+e.analyst, "", nil)
+	if w.Code != 303 || w.Header().Get("Set-Cookie") == "" {
+		t.Fatalf("report page with ?token=: %d, Set-Cookie %q", w.Code, w.Header().Get("Set-Cookie"))
+	}
+}
+
+// TestHSTSOverTLSOnly: answers served over TLS carry
+// Strict-Transport-Security; plain HTTP ones do not.
+func TestHSTSOverTLSOnly(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, overTLS := range []bool{false, true} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		if overTLS {
+			req.TLS = &tls.ConnectionState{}
+		}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, req)
+		if got := w.Header().Get("Strict-Transport-Security"); (got != "") != overTLS {
+			t.Errorf("TLS %v: Strict-Transport-Security %q", overTLS, got)
+		}
 	}
 }

@@ -148,19 +148,20 @@ func (a *api) reportAuth(page bool) gin.HandlerFunc {
 			a.authFailure(c, page, problemFor(err))
 			return
 		}
-		if fromQuery {
+		// A token in the query of a page sets the cookie and redirects to
+		// the URL without it; the API uses it for this request only (no
+		// cookie: a link must not sign a browser in behind a JSON answer).
+		if fromQuery && page {
 			http.SetCookie(c.Writer, &http.Cookie{Name: reportCookie, Value: token, Path: "/", MaxAge: reportCookieMaxAge,
 				HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request.TLS != nil})
-			if page {
-				u := *c.Request.URL
-				q := u.Query()
-				q.Del("token")
-				u.RawQuery = q.Encode()
-				c.Header("Referrer-Policy", "no-referrer")
-				c.Redirect(http.StatusSeeOther, u.RequestURI())
-				c.Abort()
-				return
-			}
+			u := *c.Request.URL
+			q := u.Query()
+			q.Del("token")
+			u.RawQuery = q.Encode()
+			c.Header("Referrer-Policy", "no-referrer")
+			c.Redirect(http.StatusSeeOther, u.RequestURI())
+			c.Abort()
+			return
 		}
 		c.Next()
 	}
