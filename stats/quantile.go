@@ -34,3 +34,25 @@ func QuantileSummary(n, q, value, lower, upper float64) (Summary, error) {
 	}
 	return Summary{N: n, Mean: value, Variance: math.Max(v, 0)}, nil
 }
+
+// QuantileRanks returns the 1-based ranks in a sorted sample of n values
+// of the order statistics a quantile metric's arm needs (QuantileSummary):
+// the sample q-quantile at rank ⌈n·q⌉ (the inverse of the empirical
+// distribution function, SQL's percentile_disc) and the lower and upper
+// CI order statistics at ranks
+//
+//	⌈n·q ∓ z_{0.975}·√(n·q(1−q))⌉,
+//
+// each clamped to [1, n]. n ≤ 0 gives zeros.
+func QuantileRanks(n int64, q float64) (value, lower, upper int64) {
+	if n <= 0 {
+		return 0, 0, 0
+	}
+	nf := float64(n)
+	h := quantileBandZ * math.Sqrt(nf*q*(1-q))
+	rank := func(x float64) int64 {
+		r := int64(math.Ceil(x))
+		return min(max(r, 1), n)
+	}
+	return rank(nf * q), rank(nf*q - h), rank(nf*q + h)
+}

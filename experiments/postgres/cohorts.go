@@ -83,3 +83,21 @@ func (s *Store) PolicyStats(ctx context.Context, q experiments.PolicyQuery) ([]e
 	}
 	return out, nil
 }
+
+var _ experiments.OrderValueStore = (*Store)(nil)
+
+// OrderValues implements experiments.OrderValueStore in one
+// repeatable-read snapshot (see sqlstore.CohortDialect.OrderValues).
+func (s *Store) OrderValues(ctx context.Context, q experiments.StatsQuery, metric string,
+	ranks func(n int64) []int64) ([]experiments.VariantOrderValues, error) {
+	tx, err := s.rep.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("order values", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := cohortDialect.OrderValues(ctx, &rtx{tx}, q, metric, ranks)
+	if err != nil {
+		return nil, wrap("order values", err)
+	}
+	return out, nil
+}
