@@ -57,6 +57,9 @@ type AssignmentResult struct {
 // (consent, budgets, frequency caps; customers.go) turn an in-experiment
 // assignment into the no-promotion answer with their reason.
 func (s *Service) Assign(ctx context.Context, who Principal, req AssignRequest) ([]AssignmentResult, error) {
+	if err := checkAttributeValues("attributes", req.Attributes); err != nil {
+		return nil, err
+	}
 	attrs, err := unitAttributes(req.UnitID, req.Attributes)
 	if err != nil {
 		return nil, err
@@ -369,6 +372,9 @@ type FlagEvaluation struct {
 // A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
 // evaluation needs the unit's hash attribute and attrs lack it.
 func (s *Service) EvaluateFlag(ctx context.Context, who Principal, key string, attrs map[string]any) (*FlagEvaluation, error) {
+	if err := checkAttributeValues("context", attrs); err != nil {
+		return nil, err
+	}
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, err
@@ -411,6 +417,9 @@ func (s *Service) EvaluateFlagsLogged(ctx context.Context, who Principal, attrs 
 }
 
 func (s *Service) evaluateFlags(ctx context.Context, who Principal, attrs map[string]any, logExposures bool) ([]*FlagEvaluation, string, error) {
+	if err := checkAttributeValues("context", attrs); err != nil {
+		return nil, "", err
+	}
 	snap, err := s.snapshot(ctx, who.Environment)
 	if err != nil {
 		return nil, "", err

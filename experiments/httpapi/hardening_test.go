@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/csv"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/promolift/promolift/experiments"
@@ -99,5 +101,31 @@ func TestHSTSOverTLSOnly(t *testing.T) {
 		if got := w.Header().Get("Strict-Transport-Security"); (got != "") != overTLS {
 			t.Errorf("TLS %v: Strict-Transport-Security %q", overTLS, got)
 		}
+	}
+}
+
+// TestAttributeValuesCapped: an assign or OFREP request with a text
+// attribute over experiments.MaxAttributeValueBytes is refused at once,
+// naming every field at fault, before any condition ($regex) runs.
+func TestAttributeValuesCapped(t *testing.T) {
+	e := newEnv(t, Config{MaxBodyBytes: 4 << 20})
+	b := experimentBody("regex-exp")
+	b["condition"] = map[string]any{"email": map[string]any{"$regex": "(a|aa)*b$"}}
+	wantStatus(t, e.do("POST", "/api/v1/experiments", e.admin, b), 201)
+	wantStatus(t, e.do("POST", "/api/v1/experiments/regex-exp/start", e.admin, nil), 200)
+	big := strings.Repeat("a", 900<<10)
+	w := e.do("POST", "/api/v1/assign", e.sdk, map[string]any{"unit_id": "u1",
+		"attributes": map[string]any{"email": big, "tags": []any{"ok", big}}})
+	p := problem(t, w, 422)
+	var fields []string
+	for _, fe := range p.Errors {
+		fields = append(fields, fe.Field)
+	}
+	if !slices.Equal(fields, []string{"attributes.email", "attributes.tags[1]"}) {
+		t.Errorf("assign: fields %v, want attributes.email and attributes.tags[1]", fields)
+	}
+	w = e.do("POST", "/ofrep/v1/evaluate/flags/regex-exp", e.sdk, map[string]any{"context": map[string]any{"targetingKey": "u1", "email": big}})
+	if w.Code != 400 || !strings.Contains(w.Body.String(), "email") {
+		t.Errorf("OFREP: %d %.300s", w.Code, w.Body)
 	}
 }
