@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -412,12 +413,15 @@ func (p *condParser) op(name string, arg any, path string) (op, error) {
 		if !ok {
 			return p.bad(path, "argument must be a regular expression string")
 		}
+		if len(s) > MaxRegexLen {
+			return p.bad(path, fmt.Sprintf("regular expression longer than %d bytes", MaxRegexLen))
+		}
 		if name == "$regexi" {
 			s = "(?i)" + s
 		}
-		re, err := regexp.Compile(s)
+		re, err := compileRegex(s)
 		if err != nil {
-			return p.bad(path, "invalid regular expression: "+err.Error())
+			return p.bad(path, err.Error())
 		}
 		o.re = re
 	case opType:
@@ -428,6 +432,35 @@ func (p *condParser) op(name string, arg any, path string) (op, error) {
 		o.s = s
 	}
 	return o, nil
+}
+
+// MaxRegexLen caps the length in bytes of a $regex or $regexi pattern, and MaxRegexProg the
+// number of instructions its compiled program may hold. Both are checked when a condition is
+// defined, so a pattern such as "(a{1,1000}){1,1000}" that is short but expands to a huge
+// program is refused before any assignment evaluates it.
+const (
+	MaxRegexLen  = 1024
+	MaxRegexProg = 5000
+)
+
+// compileRegex compiles s after checking the size of its program.
+func compileRegex(s string) (*regexp.Regexp, error) {
+	re, err := syntax.Parse(s, syntax.Perl)
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression: %w", err)
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression: %w", err)
+	}
+	if len(prog.Inst) > MaxRegexProg {
+		return nil, fmt.Errorf("regular expression compiles to %d instructions, more than %d", len(prog.Inst), MaxRegexProg)
+	}
+	re2, err := regexp.Compile(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression: %w", err)
+	}
+	return re2, nil
 }
 
 // ---- evaluation ----

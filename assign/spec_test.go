@@ -58,6 +58,10 @@ func TestParseConditionErrors(t *testing.T) {
 		{`{"x.y": {"$elemMatch": {"z": {"$regexi": "["}}}}`, "x.y.$elemMatch.z.$regexi"},
 		{`{"a": {"$not": {"$size": {"$bad": 1}}}}`, "a.$not.$size.$bad"},
 		{`{"a": {"$all": [{"$zz": 1}]}}`, "a.$all[0].$zz"},
+		// Pattern longer than MaxRegexLen (1024).
+		{`{"a": {"$regex": "` + strings.Repeat("a", 1025) + `"}}`, "a.$regex"},
+		// Short pattern compiling to more than MaxRegexProg instructions.
+		{`{"b.c": {"$regexi": "` + strings.Repeat("a{1000}", 6) + `"}}`, "b.c.$regexi"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cond, func(t *testing.T) {
