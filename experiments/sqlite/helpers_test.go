@@ -1,6 +1,9 @@
 package sqlite_test
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
 func mustTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -8,4 +11,11 @@ func mustTime(s string) time.Time {
 		panic(err)
 	}
 	return t
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
 }

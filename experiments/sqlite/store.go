@@ -52,6 +52,9 @@ func dsn(path string, write bool) string {
 	// processes (or tests) opened one database together. enableWAL sets
 	// it once, retrying; WAL then persists in the file.
 	q.Add("_pragma", "synchronous(FULL)") // an acknowledged batch survives power loss
+	// Deleted cells and freed pages are overwritten with zeros, so an
+	// erased customer's bytes do not linger in free space (docs/security.md).
+	q.Add("_pragma", "secure_delete(1)")
 	if write {
 		q.Set("_txlock", "immediate")
 	} else {

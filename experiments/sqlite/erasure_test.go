@@ -1,0 +1,97 @@
+package sqlite_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlite"
+)
+
+// An erasure leaves none of the customer's bytes in the database file or
+// its write-ahead log: deleted cells and freed pages are zeroed
+// (secure_delete), not merely unlinked.
+func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "promolift.db")
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	svc := experiments.NewService(s, nil)
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return now })
+	admin := experiments.Principal{KeyID: "admin", Scope: experiments.ScopeAdmin}
+	sdk := experiments.Principal{KeyID: "sdk", Scope: experiments.ScopeSDK}
+
+	const unit, email = "erase-unit-5d1e9c", "erase.me.8c2f@example.test"
+	e := &experiments.Experiment{Key: "spring", Coverage: 1, Variants: []experiments.Variant{
+		{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
+		{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "KRW"}},
+	}}
+	must(t, svc.CreateExperiment(ctx, admin, e))
+	_, err = svc.Transition(ctx, admin, "spring", experiments.ActionStart)
+	must(t, err)
+	_, err = svc.SetConsent(ctx, admin, unit, true)
+	must(t, err)
+	_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: unit, Experiments: []string{"spring"},
+		Attributes: map[string]any{"email": email}, LogExposure: true})
+	must(t, err)
+	_, err = svc.IngestEvents(ctx, sdk, []experiments.Event{{ID: "conv-1", Type: experiments.EventConversion, UnitID: unit,
+		Name: "purchase", Revenue: 100, Currency: "KRW", OrderID: "order-1", Timestamp: now,
+		Attributes: map[string]string{"email": email}}})
+	must(t, err)
+	// Other customers' rows share the pages, so deleted cells sit next to live ones.
+	for _, u := range []string{"other-1", "other-2", "other-3"} {
+		_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: u, Experiments: []string{"spring"},
+			Attributes: map[string]any{"email": u + "@example.test"}, LogExposure: true})
+		must(t, err)
+	}
+
+	found := func(t *testing.T) []string {
+		t.Helper()
+		checkpoint(t, path)
+		var where []string
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if os.IsNotExist(err) {
+				continue
+			}
+			must(t, err)
+			for _, needle := range []string{unit, email} {
+				if bytes.Contains(b, []byte(needle)) {
+					where = append(where, filepath.Base(f)+": "+needle)
+				}
+			}
+		}
+		return where
+	}
+	if got := found(t); len(got) < 2 {
+		t.Fatalf("before erasure the file holds %q, want the unit id and the email", got)
+	}
+	_, err = svc.EraseCustomer(ctx, admin, unit)
+	must(t, err)
+	if got := found(t); len(got) != 0 {
+		t.Fatalf("after erasure and a checkpoint the bytes are still on disk: %q", got)
+	}
+}
+
+// checkpoint copies the write-ahead log into the database file and
+// truncates it, on a connection of its own.
+func checkpoint(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	must(t, err)
+	defer db.Close()
+	var busy, logged, done int
+	must(t, db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done))
+	if busy != 0 {
+		t.Fatalf("checkpoint blocked: busy=%d log=%d checkpointed=%d", busy, logged, done)
+	}
+}
