@@ -35,6 +35,7 @@ const (
 	envMaxBodyBytes    = "PROMOLIFT_MAX_BODY_BYTES"
 	envMaxBatchEvents  = "PROMOLIFT_MAX_BATCH_EVENTS"
 	envMaxInflight     = "PROMOLIFT_MAX_INFLIGHT_INGEST"
+	envMaxStreams      = "PROMOLIFT_MAX_STREAMS_PER_KEY"
 	envExposureBatch   = "PROMOLIFT_EXPOSURE_BATCH_EVENTS"
 	envExposureWait    = "PROMOLIFT_EXPOSURE_BATCH_WAIT"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
@@ -234,6 +235,9 @@ type serveConfig struct {
 	// MaxInflightIngest caps concurrent event batches (0: the default,
 	// -1: no limit); excess ones get 503 after a short wait.
 	MaxInflightIngest int
+	// MaxStreamsPerKey caps the config streams one key keeps open (0: the
+	// default, -1: no limit).
+	MaxStreamsPerKey int
 
 	// ExposureBatchEvents and ExposureBatchWait bound the group commit of
 	// exposures (experiments.Service.SetExposureBatching).
@@ -292,6 +296,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	maxBatch := o.addInt("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
 	maxInflight := o.addInt("max-inflight-ingest", envMaxInflight, "0",
 		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
+	maxStreams := o.addInt("max-streams-per-key", envMaxStreams, strconv.Itoa(httpapi.DefaultMaxStreamsPerKey),
+		"most GET /api/v1/sdk/stream one API key keeps open at once; past it a stream gets 429 (-1: no limit)")
 	expBatch := o.addInt("exposure-batch-events", envExposureBatch, strconv.Itoa(experiments.DefaultExposureBatchEvents),
 		"most exposures (of concurrent assign and OFREP requests) committed in one store transaction")
 	expWait := o.addDuration("exposure-batch-wait", envExposureWait, experiments.DefaultExposureBatchWait.String(),
@@ -353,6 +359,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	inflight, e3 := maxInflight.int64(-1, 100000)
 	cfg.MaxInflightIngest = int(inflight)
 	errs = append(errs, e3)
+	streams, e5 := maxStreams.int64(-1, 1000000)
+	cfg.MaxStreamsPerKey = int(streams)
+	errs = append(errs, e5)
 	eb, e4 := expBatch.int64(1, experiments.MaxExposureBatchEvents)
 	cfg.ExposureBatchEvents = int(eb)
 	errs = append(errs, e4)

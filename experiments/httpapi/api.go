@@ -47,6 +47,16 @@ type Config struct {
 	// before a 503 (default 100 ms) (overload.go).
 	MaxInflightIngest  int
 	IngestQueueTimeout time.Duration
+	// MaxIngestPerKey caps the ingest slots one API key holds at once
+	// (default half of MaxInflightIngest, at least 1; negative: none), and
+	// IngestReadTimeout bounds the reading of an events body, done before
+	// a slot is taken (default 5 s) (overload.go).
+	MaxIngestPerKey   int
+	IngestReadTimeout time.Duration
+	// MaxStreamsPerKey caps the GET /api/v1/sdk/stream one API key keeps
+	// open at once (default 100; negative: no limit); over it a stream
+	// answers 429 stream_limit (sdkapi.go).
+	MaxStreamsPerKey int
 	// TracerProvider, when set, traces every request with one server span
 	// (tracing.go); nil turns tracing off.
 	TracerProvider trace.TracerProvider
@@ -64,6 +74,8 @@ const (
 	DefaultMaxBodyBytes   = 1 << 20
 	DefaultMaxBatchEvents = 1000
 	DefaultReadyTimeout   = 2 * time.Second
+	// DefaultMaxStreamsPerKey is the default of Config.MaxStreamsPerKey.
+	DefaultMaxStreamsPerKey = 100
 )
 
 func (c Config) withDefaults() Config {
@@ -75,6 +87,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
+	}
+	if c.MaxStreamsPerKey == 0 {
+		c.MaxStreamsPerKey = DefaultMaxStreamsPerKey
 	}
 	return c
 }
@@ -95,6 +110,8 @@ type api struct {
 	reports *reportsnap.Snapshots
 	// envRules is each route's environment rule by "METHOD pattern".
 	envRules map[string]EnvRule
+	// streams counts each key's open config streams.
+	streams *perKey
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -106,6 +123,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log, reports: cfg.Reports, envRules: envRules()}
+	a.streams = newPerKey(a.cfg.MaxStreamsPerKey)
 	if a.reports == nil {
 		a.reports = reportsnap.New(svc, reportsnap.Config{}, log)
 	}

@@ -142,9 +142,19 @@ func (a *api) sdkConfig(c *gin.Context) {
 
 // sdkStream sends server-sent events: "config" with the spec version at
 // connect and after every change, and a comment every 15 s.
+// A key keeps at most Config.MaxStreamsPerKey streams open: the count is
+// taken before anything is written and given back when the stream ends.
 func (a *api) sdkStream(c *gin.Context) {
 	ctx := c.Request.Context()
-	env := who(c).Environment
+	p := who(c)
+	if !a.streams.acquire(p.KeyID) {
+		writeProblem(c, &Problem{Status: http.StatusTooManyRequests, Code: "stream_limit",
+			Detail: fmt.Sprintf("this key already has %d config streams open; close one first", a.streams.max)})
+		c.Abort()
+		return
+	}
+	defer a.streams.release(p.KeyID)
+	env := p.Environment
 	changes, cancel := a.svc.Subscribe()
 	defer cancel()
 	_, etag, err := a.svc.SDKSpec(ctx, env)

@@ -31,6 +31,12 @@ type sdkEnv struct {
 
 func newSDKEnv(t *testing.T) *sdkEnv {
 	t.Helper()
+	return newSDKEnvConfig(t, Config{})
+}
+
+// newSDKEnvConfig is newSDKEnv with the API configured by cfg.
+func newSDKEnvConfig(t *testing.T, cfg Config) *sdkEnv {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "promolift.db"), nil)
 	if err != nil {
@@ -51,7 +57,7 @@ func newSDKEnv(t *testing.T) *sdkEnv {
 	}
 	base, cancel := context.WithCancel(context.Background())
 	e.stopStreams = cancel
-	e.srv = httptest.NewUnstartedServer(New(svc, Config{}, nil))
+	e.srv = httptest.NewUnstartedServer(New(svc, cfg, nil))
 	e.srv.Config.BaseContext = func(net.Listener) context.Context { return base }
 	e.srv.Start()
 	t.Cleanup(func() { cancel(); e.srv.Close() })
