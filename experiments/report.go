@@ -103,10 +103,17 @@ type Report struct {
 	ArmROI               []stats.ROIOutput
 	PersonalizationValue *PersonalizationValue
 	Decision             Decision
+	// OrderValues are the median and p90 order value of the primary
+	// metric per variant (OrderValueQuantiles), and OrderValueAnalysis
+	// their quantile metrics analysed by stats.Analyze, a family of its own
+	// (orderquantiles.go); nil when the store cannot tell (OrderValueStore).
+	OrderValues        []OrderValueQuantile
+	OrderValueAnalysis *stats.AnalyzeOutput
 	// Warnings are data-quality notes for people.
 	Warnings []string
 
-	input stats.AnalyzeInput
+	input           stats.AnalyzeInput
+	orderValueInput *stats.AnalyzeInput
 	// money are the stats metrics whose values are money (revenue per unit).
 	money map[string]bool
 }
@@ -372,6 +379,9 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	r.money = map[string]bool{}
 	for _, m := range rb.metrics {
 		r.money[m.key] = m.revenue
+	}
+	if err := s.orderValueQuantiles(ctx, r, rb, q); err != nil {
+		return nil, fmt.Errorf("report %s: %w", key, err)
 	}
 	if r.Analysis, err = analyze(r.input); err != nil {
 		return nil, fmt.Errorf("report %s: %w", key, err)

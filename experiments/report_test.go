@@ -35,6 +35,7 @@ func (g *lcg) float() float64 {
 type truth struct {
 	units, converted map[string]int64
 	revenue          map[string]float64
+	orders           map[string][]float64 // each order's revenue
 	multiple         int64
 }
 
@@ -59,7 +60,7 @@ func seedReport(t *testing.T, svc *experiments.Service, key string, rates [3]flo
 		t.Fatal(err)
 	}
 	svc.SetClock(func() time.Time { return reportNow })
-	tr := truth{units: map[string]int64{}, converted: map[string]int64{}, revenue: map[string]float64{}}
+	tr := truth{units: map[string]int64{}, converted: map[string]int64{}, revenue: map[string]float64{}, orders: map[string][]float64{}}
 	g := lcg(42)
 	countries := []string{"KR", "JP", "US"}
 	channels := []string{"push", "email", "web"}
@@ -118,6 +119,7 @@ func seedReport(t *testing.T, svc *experiments.Service, key string, rates [3]flo
 					UnitID: u, Timestamp: at.Add(time.Duration(30+o*60) * time.Minute), Name: "purchase",
 					Revenue: rev, PromotionCost: cost, Currency: "USD", OrderID: fmt.Sprintf("o-%s-%d", u, o)})
 				tr.revenue[v] += float64(rev)
+				tr.orders[v] = append(tr.orders[v], float64(rev))
 			}
 		}
 	}

@@ -309,8 +309,26 @@ type ReportResponse struct {
 	CappedUnits           *int64                   `json:"capped_units"`
 	ArmROI                []stats.ROIOutput        `json:"arm_roi"`
 	PersonalizationValue  *PersonalizationValueDTO `json:"personalization_value"`
+	OrderValues           []OrderValueDTO          `json:"order_values"`
+	OrderValueAnalysis    *stats.AnalyzeOutput     `json:"order_value_analysis"`
+	OrderValueInput       *stats.AnalyzeInput      `json:"order_value_analyze_input"`
 	Warnings              []string                 `json:"warnings"`
 	AnalyzeInput          stats.AnalyzeInput       `json:"analyze_input"`
+}
+
+// OrderValueDTO is one variant's median (quantile 0.5) or p90 (0.9) order
+// value of the primary metric: the sample quantile of its orders' values
+// (revenue net of refunds, minor units of currency) with its 95% CI, two
+// order values around it (docs/report.md, "Order value"). Its analysis is
+// the quantile metric named metric in order_value_analysis.
+type OrderValueDTO struct {
+	Metric   string     `json:"metric"`
+	Quantile float64    `json:"quantile"`
+	Variant  string     `json:"variant"`
+	Orders   int64      `json:"orders"`
+	Value    float64    `json:"value"`
+	CI       [2]float64 `json:"ci"`
+	Currency string     `json:"currency"`
 }
 
 // ChannelCreditDTO are the attributed conversions of one variant and
@@ -613,6 +631,12 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 		}
 	}
 	resp.CappedUnits = r.CappedUnits
+	resp.OrderValues = []OrderValueDTO{}
+	resp.OrderValueAnalysis, resp.OrderValueInput = r.OrderValueAnalysis, r.OrderValueInput()
+	for _, o := range r.OrderValues {
+		resp.OrderValues = append(resp.OrderValues, OrderValueDTO{Metric: o.Metric, Quantile: o.Quantile, Variant: o.Variant,
+			Orders: o.Orders, Value: o.Value, CI: [2]float64{o.Lower, o.Upper}, Currency: r.MetricCurrency(o.Metric)})
+	}
 	resp.ArmROI = r.ArmROI
 	if pv := r.PersonalizationValue; pv != nil {
 		resp.PersonalizationValue = &PersonalizationValueDTO{Personalized: pv.Personalized, BestGeneric: pv.BestGeneric,
@@ -798,6 +822,11 @@ func ReportCSV(r *experiments.Report) ([]byte, error) {
 	if err := write("all", "all", &r.Analysis, nil); err != nil {
 		return nil, err
 	}
+	if ova := r.OrderValueAnalysis; ova != nil {
+		if err := write("all", "all", ova, nil); err != nil {
+			return nil, err
+		}
+	}
 	for _, bd := range r.Breakdowns {
 		for i := range bd.Slices {
 			s := &bd.Slices[i]
@@ -845,8 +874,9 @@ type reportPageData struct {
 	Forest   template.HTML
 	Lift     []liftChart
 	// Tables.
-	Metrics    []metricRow
-	Breakdowns []breakdownTable
+	Metrics     []metricRow
+	OrderValues []orderValueRow
+	Breakdowns  []breakdownTable
 	// HourChannel is the hour × channel heatmap (nil without data).
 	HourChannel *heatmapView
 	// Channels are the headline metric's conversions by credited channel.
@@ -869,6 +899,15 @@ type liftChart struct {
 	// for a trend.
 	Days int
 	Note string
+}
+
+// orderValueRow is a row of the page's "Order value: median and p90"
+// table: one variant's quantile with its CI and, for a treatment, its
+// relative lift over control.
+type orderValueRow struct {
+	Quantile, Variant, Value, CI, Lift, LiftCI string
+	Orders                                     int64
+	Significant                                bool
 }
 
 type metricRow struct {
@@ -1083,6 +1122,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 			d.Metrics = append(d.Metrics, row)
 		}
 	}
+	d.OrderValues = orderValueRows(&resp, money)
 	d.HourChannel = hourChannelHeatmap(&resp)
 	for _, b := range resp.Breakdowns {
 		bt := breakdownTable{Dimension: b.Dimension, Truncated: b.Truncated, Heat: breakdownHeatmap(&resp, &b)}
@@ -1128,6 +1168,36 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	d.Cohorts = buildCohorts(resp.Cohorts)
 	d.Channels = resp.HeadlineChannels()
 	return d
+}
+
+// orderValueRows are the rows of the order-value table of resp.
+func orderValueRows(resp *ReportResponse, money func(float64) string) []orderValueRow {
+	var rows []orderValueRow
+	for _, o := range resp.OrderValues {
+		row := orderValueRow{Quantile: "p" + strconv.FormatFloat(100*o.Quantile, 'f', -1, 64), Variant: o.Variant,
+			Orders: o.Orders, Value: "—", CI: "—"}
+		if o.Quantile == 0.5 {
+			row.Quantile = "median"
+		}
+		if o.Orders > 0 {
+			row.Value, row.CI = money(o.Value), "["+money(o.CI[0])+", "+money(o.CI[1])+"]"
+		}
+		var metrics []stats.MetricOutput
+		if resp.OrderValueAnalysis != nil {
+			metrics = resp.OrderValueAnalysis.Metrics
+		}
+		for _, m := range metrics {
+			for i := range m.Comparisons {
+				if c := &m.Comparisons[i]; m.Key == o.Metric && c.Variant == o.Variant {
+					rel, relP := experiments.RelativeLift(c)
+					row.Lift, row.LiftCI, _ = liftTexts(rel, relP)
+					row.Significant = c.Significant
+				}
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
 
 // newROIView shows roi; without an estimate of the incremental revenue

@@ -309,8 +309,9 @@ func testReportCSVGolden(t *testing.T, e *reportEnv) {
 		t.Fatalf("header %v", rows[0])
 	}
 	// 4 metrics × 2 variants × (1 overall + 3 countries + 3 channels +
-	// 24 hours of first exposure).
-	if got, want := len(rows)-1, 4*2*(7+24); got != want {
+	// 24 hours of first exposure), and the median and p90 order value of
+	// the 2 variants overall.
+	if got, want := len(rows)-1, 4*2*(7+24)+2*2; got != want {
 		t.Errorf("%d rows, want %d", got, want)
 	}
 	for _, r := range rows[1:] {
@@ -334,7 +335,9 @@ func TestReportHTML(t *testing.T) {
 		t.Errorf("CSP %q", resp.Header.Get("Content-Security-Policy"))
 	}
 	for _, want := range []string{`name="viewport"`, `id="headline"`, "Cumulative lift", "Which promotion for which customers", "By country", "By channel", "Access.",
-		`<table class="cohorts">`, `<th>Week 1</th>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = ",
+		`<table class="cohorts">`, `<th>Week 1</th>`, "Order value: median and p90", `<table class="order-values">`,
+		`<th>median</th><td>control</td><td>116</td><td>48.03 USD</td><td>[45.86 USD, 54.88 USD]</td>`,
+		`<th>p90</th><td>ten_off</td><td>152</td><td>66.22 USD</td><td>[63.98 USD, 67.26 USD]</td><td>-1.3%</td><td>[-4.7%, &#43;2.1%]</td>`, `<tr data-variant="ten_off"><th>ten_off</th><td title="`, "CUPED θ = ",
 		`figures as of <time id="as-of" datetime="2026-03-08T12:00:00Z">2026-03-08 12:00 UTC</time>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
