@@ -51,7 +51,9 @@ func testOrderValues(t *testing.T, newStore func(t *testing.T) experiments.Store
 		}
 	}
 	ingest(t, s, evs)
-	ranks := func(n int64) []int64 { return []int64{1, 2, n / 2, (n*9 + 9) / 10, n - 1, n} }
+	// Rank 5 (6 with MultipleFirst) of treat is the refunded order (657), rank 1 would be the late
+	// order (50) or the other conversion (60) if they counted.
+	ranks := func(n int64) []int64 { return []int64{1, 2, 5, 6, n / 2, (n*9 + 9) / 10, n - 1, n} }
 	for _, c := range []struct {
 		mode  experiments.MultipleExposure
 		extra float64 // the multiple-exposed unit's order, counted in treat
