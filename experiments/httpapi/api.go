@@ -186,7 +186,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	a.registerOpsRoutes(r)
 	a.mountConsole(r)              // consolemount.go
 	checkRouteRules(r, a.envRules) // environment.go
-	return r
+	return newRawPathRouter(r)     // rawpath.go
 }
 
 // Routes lists the API's routes as "METHOD pattern scope", for

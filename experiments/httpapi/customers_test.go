@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 func TestCustomerRoutesNeedTheirScopes(t *testing.T) {
@@ -124,5 +128,73 @@ func TestCapGroupAndErasureOverHTTP(t *testing.T) {
 	wantStatus(t, w, 200)
 	if strings.Contains(w.Body.String(), "gone-1") || !strings.Contains(w.Body.String(), subject) {
 		t.Fatalf("the audit log shows the customer ID or lacks the erasure: %s", w.Body.String())
+	}
+}
+
+// A unit id with '/' is accepted at ingest, so the customers' routes take
+// it URL-encoded (%2F): it can be opted out and erased, on both stores.
+// Every other route still treats %2F as the separator it decodes to.
+func TestCustomerRoutesTakeSlashUnitIDs(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			store := openBadInputStore(t, kind)
+			svc := experiments.NewService(store, nil)
+			if _, _, err := svc.EnsureAdminKey(ctx, adminToken); err != nil {
+				t.Fatal(err)
+			}
+			e := &env{t: t, svc: svc, h: New(svc, Config{}, nil), admin: adminToken}
+			var err error
+			if _, e.sdk, err = svc.CreateKey(ctx, experiments.Principal{}, "sdk", experiments.ScopeSDK, ""); err != nil {
+				t.Fatal(err)
+			}
+			const unit, other = "shop/7c1e/cust", "shop/7c1e/keep"
+			const path = "/api/v1/customers/shop%2F7c1e%2Fcust"
+			if r := postEvents(t, e, conversion("c1", unit, 1999), conversion("c2", other, 500)); r.Accepted != 2 {
+				t.Fatalf("ingest: %+v", r)
+			}
+
+			w := e.do("PUT", path+"/consent", e.sdk, `{"promotions": false}`)
+			wantStatus(t, w, 200)
+			if m := decode(t, w); m["id"] != unit || m["promotions"] != false {
+				t.Fatalf("consent reply %v", m)
+			}
+			out, err := store.(experiments.CustomerStore).OptedOut(ctx, []string{unit, other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !out[unit] || out[other] {
+				t.Fatalf("opted out %v, want only %q", out, unit)
+			}
+
+			w = e.do("DELETE", path, e.admin, nil)
+			wantStatus(t, w, 200)
+			var er ErasureResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &er); err != nil {
+				t.Fatal(err)
+			}
+			if er.Rows["events"] != 1 || er.Rows["customer_consent"] != 1 {
+				t.Fatalf("erased rows %v", er.Rows)
+			}
+			tf := store.(interface {
+				TablesContaining(ctx context.Context, needle string) ([]string, error)
+			})
+			if left, err := tf.TablesContaining(ctx, unit); err != nil || len(left) != 0 {
+				t.Fatalf("after erasure %q is still in %q (%v)", unit, left, err)
+			}
+			if kept, err := tf.TablesContaining(ctx, other); err != nil || len(kept) == 0 {
+				t.Fatalf("the other customer lost its rows: %q (%v)", kept, err)
+			}
+
+			// Unencoded slashes name no route, and elsewhere %2F still splits.
+			for _, p := range []struct{ method, path string }{
+				{"DELETE", "/api/v1/customers/shop/7c1e/cust"},
+				{"GET", "/api/v1/cap-groups/a%2Fb"},
+			} {
+				if got := problem(t, e.do(p.method, p.path, e.admin, nil), 404); got.Code != "route_not_found" {
+					t.Fatalf("%s %s: %+v, want route_not_found", p.method, p.path, got)
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
@@ -108,7 +107,7 @@ func TestTracingOff(t *testing.T) {
 		t.Fatalf("tracing off: got %d spans, want none", n)
 	}
 	on, _ := newTracedEnv(t)
-	nOff, nOn := len(off.h.(*gin.Engine).Handlers), len(on.h.(*gin.Engine).Handlers)
+	nOff, nOn := len(off.h.(rawPathRouter).Engine().Handlers), len(on.h.(rawPathRouter).Engine().Handlers)
 	if nOn != nOff+1 {
 		t.Fatalf("global middleware: %d with tracing, %d without; want exactly one more", nOn, nOff)
 	}
