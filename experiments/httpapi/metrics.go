@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
 )
 
 // GET /metrics serves the Prometheus text exposition of the API instance's
@@ -43,14 +44,12 @@ func init() { routes = append(routes, Route{"GET", metricsPath, nil, EnvPublic})
 type ops struct {
 	m       *metrics
 	limiter *rateLimiter
-	cors    *corsPolicy
+	cors    *cors.Cors
 }
 
 func newOps(cfg Config) ops {
 	o := ops{m: newMetrics(), limiter: newRateLimiter(cfg)}
-	if len(cfg.CORSOrigins) > 0 {
-		o.cors = newCORSPolicy(cfg.CORSOrigins)
-	}
+	o.cors = newCORS(cfg.CORSOrigins)
 	return o
 }
 

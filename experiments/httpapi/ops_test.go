@@ -382,17 +382,34 @@ func TestOpsAuthFailuresLimitedPerAddress(t *testing.T) {
 	}
 }
 
+// corsPreflight sends a preflight from origin for method and the
+// Access-Control-Request-Headers value headers.
+func corsPreflight(t *testing.T, e *env, origin, path, method, headers string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest("OPTIONS", path, nil)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", method)
+	if headers != "" {
+		req.Header.Set("Access-Control-Request-Headers", headers)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	return w
+}
+
+// headerListHas reports whether the comma-separated header value list
+// holds name, compared case-insensitively like header names.
+func headerListHas(list, name string) bool {
+	for _, v := range strings.Split(list, ",") {
+		if strings.EqualFold(strings.TrimSpace(v), name) {
+			return true
+		}
+	}
+	return false
+}
+
 func TestOpsCORS(t *testing.T) {
 	const origin = "https://shop.example.com"
-	preflight := func(e *env, origin, path string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("OPTIONS", path, nil)
-		req.Header.Set("Origin", origin)
-		req.Header.Set("Access-Control-Request-Method", "GET")
-		req.Header.Set("Access-Control-Request-Headers", "authorization, if-none-match")
-		w := httptest.NewRecorder()
-		e.h.ServeHTTP(w, req)
-		return w
-	}
 	withOrigin := func(e *env, origin string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("GET", "/api/v1/sdk/config", nil)
 		req.Header.Set("Origin", origin)
@@ -404,39 +421,53 @@ func TestOpsCORS(t *testing.T) {
 
 	e := newEnv(t, Config{CORSOrigins: []string{origin, "http://localhost:3000"}})
 	for _, path := range []string{"/api/v1/sdk/config", "/api/v1/events", "/ofrep/v1/evaluate/flags/x"} {
-		w := preflight(e, origin, path)
-		if w.Code != 204 {
-			t.Fatalf("preflight %s: %d %s", path, w.Code, w.Body)
-		}
-		h := w.Header()
-		if h.Get("Access-Control-Allow-Origin") != origin {
-			t.Errorf("Allow-Origin %q", h.Get("Access-Control-Allow-Origin"))
-		}
-		if !strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") ||
-			!strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") {
-			t.Errorf("Allow-Methods %q", h.Get("Access-Control-Allow-Methods"))
-		}
-		for _, hd := range []string{"Authorization", "Content-Type", "If-None-Match", "X-API-Key"} {
-			if !strings.Contains(h.Get("Access-Control-Allow-Headers"), hd) {
-				t.Errorf("Allow-Headers %q lacks %s", h.Get("Access-Control-Allow-Headers"), hd)
-			}
-		}
-		if h.Get("Access-Control-Allow-Credentials") != "" {
-			t.Error("credentials allowed")
+		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE"} {
+			t.Run(path+" "+method, func(t *testing.T) {
+				const asked = "authorization, content-type, if-none-match, x-api-key, x-request-id"
+				w := corsPreflight(t, e, origin, path, method, asked)
+				if w.Code != 204 {
+					t.Fatalf("preflight: %d %s", w.Code, w.Body)
+				}
+				h := w.Header()
+				if h.Get("Access-Control-Allow-Origin") != origin {
+					t.Errorf("Allow-Origin %q", h.Get("Access-Control-Allow-Origin"))
+				}
+				if !headerListHas(h.Get("Access-Control-Allow-Methods"), method) {
+					t.Errorf("Allow-Methods %q lacks %s", h.Get("Access-Control-Allow-Methods"), method)
+				}
+				for _, hd := range []string{"Authorization", "Content-Type", "If-None-Match", "X-API-Key", "X-Request-ID"} {
+					if !headerListHas(h.Get("Access-Control-Allow-Headers"), hd) {
+						t.Errorf("Allow-Headers %q lacks %s", h.Get("Access-Control-Allow-Headers"), hd)
+					}
+				}
+				if h.Get("Access-Control-Max-Age") != "600" {
+					t.Errorf("Max-Age %q, want 600", h.Get("Access-Control-Max-Age"))
+				}
+				if h.Get("Access-Control-Allow-Credentials") != "" {
+					t.Error("credentials allowed")
+				}
+			})
 		}
 	}
 	w := withOrigin(e, origin)
 	wantStatus(t, w, 200)
-	if w.Header().Get("Access-Control-Allow-Origin") != origin ||
-		!strings.Contains(w.Header().Get("Access-Control-Expose-Headers"), "ETag") {
+	if w.Header().Get("Access-Control-Allow-Origin") != origin {
 		t.Errorf("actual request headers: %v", w.Header())
+	}
+	for _, hd := range []string{"ETag", "Retry-After", "X-Request-ID"} {
+		if !headerListHas(w.Header().Get("Access-Control-Expose-Headers"), hd) {
+			t.Errorf("Expose-Headers %q lacks %s", w.Header().Get("Access-Control-Expose-Headers"), hd)
+		}
+	}
+	if w.Header().Get("Access-Control-Allow-Credentials") != "" {
+		t.Error("credentials allowed on the actual request")
 	}
 	if !strings.Contains(strings.Join(w.Header().Values("Vary"), ","), "Origin") {
 		t.Errorf("Vary %q", w.Header().Values("Vary"))
 	}
 
 	// An unlisted origin gets no CORS headers and no 204.
-	if w := preflight(e, "https://evil.example.net", "/api/v1/sdk/config"); w.Code == 204 ||
+	if w := corsPreflight(t, e, "https://evil.example.net", "/api/v1/sdk/config", "GET", "authorization"); w.Code == 204 ||
 		w.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("unlisted preflight: %d %v", w.Code, w.Header())
 	}
@@ -446,7 +477,7 @@ func TestOpsCORS(t *testing.T) {
 
 	// No origins configured: no CORS at all.
 	none := newEnv(t, Config{})
-	if w := preflight(none, origin, "/api/v1/sdk/config"); w.Code == 204 || w.Header().Get("Access-Control-Allow-Origin") != "" {
+	if w := corsPreflight(t, none, origin, "/api/v1/sdk/config", "GET", "authorization"); w.Code == 204 || w.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("CORS off, preflight: %d %v", w.Code, w.Header())
 	}
 	if w := withOrigin(none, origin); w.Header().Get("Access-Control-Allow-Origin") != "" || w.Header().Get("Vary") != "" {
@@ -455,9 +486,42 @@ func TestOpsCORS(t *testing.T) {
 
 	// "*": any origin.
 	star := newEnv(t, Config{CORSOrigins: []string{"*"}})
-	if w := preflight(star, "https://anything.example.org", "/api/v1/sdk/config"); w.Code != 204 ||
+	if w := corsPreflight(t, star, "https://anything.example.org", "/api/v1/sdk/config", "GET", "authorization"); w.Code != 204 ||
 		w.Header().Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("*: %d %v", w.Code, w.Header())
+	}
+	if w := withOrigin(star, "https://anything.example.org"); w.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("*, actual request: %v", w.Header())
+	}
+}
+
+// TestOpsCORSRefusedPreflight pins what the browser is told when a listed
+// origin asks for what the API does not allow: no CORS headers and no 204,
+// so the browser refuses the request before sending it.
+func TestOpsCORSRefusedPreflight(t *testing.T) {
+	const origin = "https://shop.example.com"
+	e := newEnv(t, Config{CORSOrigins: []string{origin}})
+	for _, tc := range []struct{ name, origin, method, headers string }{
+		{"method PATCH", origin, "PATCH", "authorization"},
+		{"method CONNECT", origin, "CONNECT", ""},
+		{"header X-Custom", origin, "GET", "authorization, x-custom"},
+		{"header Cookie", origin, "POST", "cookie"},
+		{"origin differs in port", "https://shop.example.com:8443", "GET", ""},
+		{"origin differs in scheme", "http://shop.example.com", "GET", ""},
+		{"subdomain of a listed origin", "https://a.shop.example.com", "GET", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := corsPreflight(t, e, tc.origin, "/api/v1/events", tc.method, tc.headers)
+			if w.Code == 204 {
+				t.Errorf("answered 204")
+			}
+			for _, hd := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Methods",
+				"Access-Control-Allow-Headers", "Access-Control-Max-Age"} {
+				if v := w.Header().Get(hd); v != "" {
+					t.Errorf("%s: %q", hd, v)
+				}
+			}
+		})
 	}
 }
 
@@ -470,7 +534,7 @@ func TestOpsParseCORSOrigins(t *testing.T) {
 		t.Fatalf("empty: %q %v", got, err)
 	}
 	for _, bad := range []string{"a.example.com", "ftp://a.example.com", "https://a.example.com/path",
-		"https://", "https://u:p@a.example.com", "https://a.example.com?x=1"} {
+		"https://", "https://u:p@a.example.com", "https://a.example.com?x=1", "https://*.example.com"} {
 		if _, err := ParseCORSOrigins(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
