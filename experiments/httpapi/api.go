@@ -179,7 +179,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 
 	v1.GET("/audit", admin, a.listAudit)
 
-	v1.POST("/events", sdk, newIngestLimiter(a.cfg).limit, a.postEvents)
+	v1.POST("/events", sdk, a.readEventsBody, newIngestLimiter(a.cfg).limit, a.postEvents)
 	a.registerSDKRoutes(r)
 	a.registerReportRoutes(r)
 	a.registerCustomerRoutes(r) // customers.go

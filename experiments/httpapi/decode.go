@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ func (a *api) readBody(c *gin.Context, checkUTF8 bool) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Field: "body",
 				Detail: fmt.Sprintf("the request body is larger than the limit of %d bytes", a.cfg.MaxBodyBytes)}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, &Problem{Status: http.StatusRequestTimeout, Code: "body_timeout", Field: "body",
+				Detail: "the request body was not received in time"}
 		}
 		return nil, badRequest("body", "unreadable_body", "the request body could not be read")
 	}

@@ -510,11 +510,8 @@ func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
 }
 
 func (a *api) postEvents(c *gin.Context) {
-	data, err := a.readBody(c, false)
-	if err != nil {
-		abortProblem(c, err)
-		return
-	}
+	body, _ := c.Get(ctxEventsBody) // read by readEventsBody (overload.go)
+	data, _ := body.([]byte)
 	d, p := decodeEventBatch(data, a.cfg.MaxBatchEvents)
 	if p != nil {
 		abortProblem(c, p)

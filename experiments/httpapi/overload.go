@@ -13,25 +13,31 @@ import (
 // Defaults of the ingest limiter.
 const (
 	DefaultIngestQueueTimeout = 100 * time.Millisecond
+	// DefaultIngestReadTimeout is the default of Config.IngestReadTimeout.
+	DefaultIngestReadTimeout = 5 * time.Second
 	// ingestQueueFactor bounds the requests waiting for a slot to this
 	// many times the slots; beyond it requests are refused at once.
 	ingestQueueFactor = 4
+	// ctxEventsBody holds the events body read by readEventsBody.
+	ctxEventsBody = "promolift.events_body"
 )
 
 // DefaultMaxInflightIngest is the default of Config.MaxInflightIngest.
 // With MaxBodyBytes of 1 MiB, 16 batches in flight hold at most 16 MiB of
-// bodies (and their decoded events), while a few clients sending big
-// batches to a slow store never wait.
+// decoded events, while a few clients sending big batches to a slow store
+// never wait.
 func DefaultMaxInflightIngest() int { return max(16, 4*runtime.GOMAXPROCS(0)) }
 
 // ingestLimiter bounds the concurrent event ingests, so that a burst of
-// batches cannot hold an unbounded number of bodies (up to MaxBodyBytes
-// each) in memory or queue without end on the store. A request waits at
-// most the queue timeout for a slot, and only a bounded number of
-// requests wait; the others get 503 overloaded with Retry-After: 1. The
-// body is read only once a slot is held.
+// batches cannot queue without end on the store. A request waits at most
+// the queue timeout for a slot, and only a bounded number of requests
+// wait; the others get 503 overloaded with Retry-After: 1. The body is
+// read before (readEventsBody, under a short deadline), so a slow client
+// never holds a slot, and one key holds at most perKey.max slots, so one
+// key's burst leaves room for the others.
 type ingestLimiter struct {
 	slots   chan struct{} // nil: no limit
+	perKey  *perKey
 	timeout time.Duration
 	waiting atomic.Int64
 	maxWait int64
@@ -46,6 +52,11 @@ func newIngestLimiter(cfg Config) *ingestLimiter {
 	if l.timeout <= 0 {
 		l.timeout = DefaultIngestQueueTimeout
 	}
+	perKeyMax := cfg.MaxIngestPerKey
+	if perKeyMax == 0 {
+		perKeyMax = max(1, n/2)
+	}
+	l.perKey = newPerKey(perKeyMax)
 	if n > 0 {
 		l.slots = make(chan struct{}, n)
 		l.maxWait = int64(n * ingestQueueFactor)
@@ -53,42 +64,94 @@ func newIngestLimiter(cfg Config) *ingestLimiter {
 	return l
 }
 
+// readEventsBody reads the events body within Config.IngestReadTimeout
+// (from now) and keeps it for postEvents; it runs before the limiter.
+func (a *api) readEventsBody(c *gin.Context) {
+	timeout := a.cfg.IngestReadTimeout
+	if timeout <= 0 {
+		timeout = DefaultIngestReadTimeout
+	}
+	rc := http.NewResponseController(c.Writer)
+	// Not every writer supports deadlines (then the server's read timeout
+	// still bounds the read).
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(timeout)) == nil
+	data, err := a.readBody(c, false)
+	if err != nil {
+		// The rest of the body is not wanted: closing the connection
+		// keeps net/http from reading it before the answer.
+		c.Header("Connection", "close")
+		abortProblem(c, err)
+		return
+	}
+	if deadlineSet {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	c.Set(ctxEventsBody, data)
+}
+
 func (l *ingestLimiter) limit(c *gin.Context) {
 	if l.slots == nil {
 		c.Next()
 		return
 	}
-	select {
-	case l.slots <- struct{}{}:
-	default:
-		if l.waiting.Add(1) > l.maxWait {
-			l.waiting.Add(-1)
-			l.overloaded(c)
-			return
-		}
-		t := time.NewTimer(l.timeout)
+	key := who(c).KeyID
+	keyHeld := l.perKey.acquire(key)
+	if keyHeld {
 		select {
 		case l.slots <- struct{}{}:
-			t.Stop()
-			l.waiting.Add(-1)
-		case <-t.C:
-			l.waiting.Add(-1)
-			l.overloaded(c)
+			defer l.release(key)
+			c.Next()
 			return
-		case <-c.Request.Context().Done():
-			t.Stop()
+		default:
+		}
+	}
+	if l.waiting.Add(1) > l.maxWait {
+		l.waiting.Add(-1)
+		l.refuse(c, key, keyHeld)
+		return
+	}
+	ctx := c.Request.Context()
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	if !keyHeld {
+		if !l.perKey.wait(ctx, key, t.C) {
 			l.waiting.Add(-1)
-			l.overloaded(c)
+			l.refuse(c, key, false)
 			return
 		}
 	}
-	defer func() { <-l.slots }()
+	select {
+	case l.slots <- struct{}{}:
+		l.waiting.Add(-1)
+	case <-t.C:
+		l.waiting.Add(-1)
+		l.refuse(c, key, true)
+		return
+	case <-ctx.Done():
+		l.waiting.Add(-1)
+		l.refuse(c, key, true)
+		return
+	}
+	defer l.release(key)
 	c.Next()
 }
 
-func (l *ingestLimiter) overloaded(c *gin.Context) {
+// release gives back a slot and key's share of it.
+func (l *ingestLimiter) release(key string) {
+	<-l.slots
+	l.perKey.release(key)
+}
+
+// refuse answers 503; keyHeld says whether key's share was taken (and is
+// given back), else the key was at its share.
+func (l *ingestLimiter) refuse(c *gin.Context, key string, keyHeld bool) {
+	detail := fmt.Sprintf("too many event batches are being ingested (at most %d at once); retry after a second", cap(l.slots))
+	if keyHeld {
+		l.perKey.release(key)
+	} else {
+		detail = fmt.Sprintf("this key has too many event batches being ingested (at most %d at once); retry after a second", l.perKey.max)
+	}
 	c.Header("Retry-After", "1")
-	writeProblem(c, &Problem{Status: http.StatusServiceUnavailable, Code: "overloaded",
-		Detail: fmt.Sprintf("too many event batches are being ingested (at most %d at once); retry after a second", cap(l.slots))})
+	writeProblem(c, &Problem{Status: http.StatusServiceUnavailable, Code: "overloaded", Detail: detail})
 	c.Abort()
 }

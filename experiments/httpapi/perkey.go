@@ -1,6 +1,10 @@
 package httpapi
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // perKey counts what each API key holds at once (open config streams,
 // ingest slots) and refuses more than max per key. It keeps an entry only
@@ -9,6 +13,9 @@ type perKey struct {
 	mu  sync.Mutex
 	n   map[string]int
 	max int // <= 0: no limit
+	// changed, when not nil, is closed at the next release to wake the
+	// waiters of wait.
+	changed chan struct{}
 }
 
 func newPerKey(max int) *perKey { return &perKey{n: map[string]int{}, max: max} }
@@ -37,5 +44,37 @@ func (p *perKey) release(key string) {
 	defer p.mu.Unlock()
 	if p.n[key]--; p.n[key] <= 0 {
 		delete(p.n, key)
+	}
+	if p.changed != nil {
+		close(p.changed)
+		p.changed = nil
+	}
+}
+
+// wait is acquire that waits for a release until expired fires or ctx
+// ends; it reports whether it took the unit.
+func (p *perKey) wait(ctx context.Context, key string, expired <-chan time.Time) bool {
+	for {
+		if p.max <= 0 {
+			return true
+		}
+		p.mu.Lock()
+		if p.n[key] < p.max {
+			p.n[key]++
+			p.mu.Unlock()
+			return true
+		}
+		if p.changed == nil {
+			p.changed = make(chan struct{})
+		}
+		changed := p.changed
+		p.mu.Unlock()
+		select {
+		case <-changed:
+		case <-expired:
+			return false
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
