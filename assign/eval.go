@@ -28,6 +28,8 @@ const (
 	ReasonInvalidHash      Reason = "invalidHashVersion"
 	ReasonCoverage         Reason = "coverage"
 	ReasonQAMode           Reason = "qaMode"
+	ReasonConsentUnknown   Reason = "consentUnknown" // Eval.CheckConsent: Spec.OptOuts missing or incomplete
+	ReasonOptedOut         Reason = "optedOut"       // Eval.CheckConsent: the unit is in Spec.OptOuts
 )
 
 // Result is the outcome of running one experiment for one unit. When
@@ -91,6 +93,11 @@ type Eval struct {
 	Disabled         bool           // GrowthBook enabled=false: nobody is in any experiment
 	QAMode           bool           // only forced variations apply
 	Sticky           StickyStore    // nil: no sticky bucketing
+	// CheckConsent applies Spec.OptOuts to the experiments with Consent
+	// set, for an evaluator that cannot read customers' consent itself: a
+	// listed unit is not in them (ReasonOptedOut), and nobody is when the
+	// list is missing or incomplete (ReasonConsentUnknown).
+	CheckConsent bool
 }
 
 var nullJSON = json.RawMessage("null")
@@ -419,6 +426,12 @@ func (s *Spec) run(ev *Eval, e *Experiment, featureID string, st *evalStack, out
 	if ev.Disabled {
 		notIn(ReasonDisabled)
 		return
+	}
+	if ev.CheckConsent && e.Consent {
+		if reason, ok := s.consent(ev.Attributes); !ok {
+			notIn(reason)
+			return
+		}
 	}
 	if v, ok := ev.ForcedVariations[e.Key]; ok {
 		s.result(out, ev, e, v, false, featureID, 0, false, ReasonForced, nil)

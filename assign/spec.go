@@ -34,6 +34,9 @@ type Spec struct {
 	// referenced by rules' contextualBanditRef. Only the marginal weights
 	// are used (leaf -1); the context tree is not evaluated.
 	ContextualBandits map[string]ContextualBandit `json:"contextualBandits,omitempty"`
+	// OptOuts are the units that withdrew promotion consent (promolift;
+	// see Eval.CheckConsent and Experiment.Consent).
+	OptOuts *OptOuts `json:"optOuts,omitempty"`
 
 	byKey    map[string]int
 	compiled bool
@@ -90,6 +93,11 @@ type Experiment struct {
 	MinBucketVersion int `json:"minBucketVersion,omitempty"`
 	// DisableStickyBucketing turns sticky bucketing (and the fallback attribute) off.
 	DisableStickyBucketing bool `json:"disableStickyBucketing,omitempty"`
+	// Consent marks an experiment whose server applies the unit's promotion
+	// consent (promolift): a unit that withdrew it gets control. An
+	// evaluator that cannot see consent (Eval.WithoutConsent, such as an
+	// SDK evaluating locally) gives control with ReasonConsentUnknown.
+	Consent bool `json:"consent,omitempty"`
 
 	c *compiledExp
 }
@@ -545,6 +553,11 @@ func (s *Spec) compile(lax bool) error {
 				e.c.bandit = bandit
 			}
 			r.exp = e
+		}
+	}
+	if s.OptOuts != nil {
+		if err := s.OptOuts.compile(); err != nil {
+			return err
 		}
 	}
 	s.compiled = true

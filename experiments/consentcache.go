@@ -2,9 +2,14 @@ package experiments
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/promolift/promolift/assign"
 )
 
 // DefaultConsentCacheTTL is how long Assign and the OFREP evaluation
@@ -111,6 +116,7 @@ func (s *Service) unitOptedOut(ctx context.Context, cs CustomerStore, unit strin
 func (s *Service) consentChanged(unit string) {
 	s.consent.invalidate(unit)
 	s.optOuts.changed()
+	s.changed() // the SDK config lists the opt-outs (sdkOptOuts)
 }
 
 // consentTTL is the TTL of the consent caches.
@@ -118,4 +124,38 @@ func (s *Service) consentTTL() time.Duration {
 	s.consent.mu.Lock()
 	defer s.consent.mu.Unlock()
 	return s.consent.ttl
+}
+
+// MaxSDKOptOuts bounds the opted-out units listed in the SDK config: with
+// more, the list is marked incomplete and SDKs give control to every unit
+// of an experiment that can give a promotion (reason consent unknown).
+const MaxSDKOptOuts = 10_000
+
+// sdkOptOuts lists the opted-out units for the SDK config, each as the
+// assign.OptOutHash of its ID under a salt derived from the customer
+// secret (stable across replicas, so the config's ETag is too). Nil when
+// the store cannot list them: SDKs then treat every unit's consent as
+// unknown.
+func (s *Service) sdkOptOuts(ctx context.Context) (*assign.OptOuts, error) {
+	l, ok := s.store.(OptOutLister)
+	cs, ok2 := s.store.(CustomerStore)
+	if !ok || !ok2 {
+		return nil, nil
+	}
+	units, complete, err := l.AllOptedOut(ctx, MaxSDKOptOuts)
+	if err != nil {
+		return nil, fmt.Errorf("list opt-outs: %w", err)
+	}
+	if complete && len(units) == 0 {
+		// Nothing to hash: no salt, and no customer secret created by a read.
+		return assign.NewOptOuts(DefaultUnitAttribute, "", nil, true), nil
+	}
+	secret, err := cs.CustomerSecret(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("customer secret: %w", err)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("sdk-opt-out-salt"))
+	salt := hex.EncodeToString(mac.Sum(nil)[:16])
+	return assign.NewOptOuts(DefaultUnitAttribute, salt, units, complete), nil
 }

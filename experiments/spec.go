@@ -168,6 +168,10 @@ func specExperiment(e *Experiment) assign.Experiment {
 		// Sticky bucketing (and with it the fallback attribute) only for
 		// experiments that ask for it, in Assign and in the SDKs alike.
 		DisableStickyBucketing: !e.Sticky,
+		// Assign gives control to a customer who withdrew promotion
+		// consent; SDKs cannot see consent, so they give control to
+		// everyone for an experiment that can give a promotion.
+		Consent: slices.ContainsFunc(e.Variants, func(v Variant) bool { return isPromotion(&v) }),
 	}
 	if x.HashAttribute == "" {
 		x.HashAttribute = DefaultUnitAttribute
@@ -518,6 +522,9 @@ func (s *Service) buildSnapshot(ctx context.Context, env string) (*snapshot, err
 		snap.running = slices.DeleteFunc(snap.running, func(k string) bool { return k == key })
 		live = slices.DeleteFunc(live, func(e *Experiment) bool { return e.Key == key })
 		spec, err = BuildSpec(live, flags)
+	}
+	if spec.OptOuts, err = s.sdkOptOuts(ctx); err != nil {
+		return nil, err
 	}
 	body, err := json.Marshal(spec)
 	if err != nil {

@@ -21,6 +21,13 @@ const (
 	ReasonSplit          Reason = "SPLIT"           // an experiment assignment or a percentage rollout
 	ReasonDisabled       Reason = "DISABLED"        // the flag is disabled: use the caller's default
 	ReasonError          Reason = "ERROR"           // see ErrorCode: use the caller's default
+	// ReasonOptedOut: the customer withdrew promotion consent (the config's
+	// opt-out list); the value is control, as POST /api/v1/assign answers.
+	ReasonOptedOut Reason = "OPTED_OUT"
+	// ReasonConsentUnknown: the config could not list every opt-out, so the
+	// SDK gives control for experiments that can give a promotion; ask the
+	// server (POST /api/v1/assign or OFREP) for these.
+	ReasonConsentUnknown Reason = "CONSENT_UNKNOWN"
 )
 
 // ErrorCode says what went wrong when Reason is ReasonError (OpenFeature's codes).
@@ -147,7 +154,7 @@ func (c *Client) Run(experimentKey string, attrs assign.Attributes) Assignment {
 	if s == nil {
 		return Assignment{Experiment: experimentKey, Err: ErrNotReady}
 	}
-	r, err := s.spec.Run(experimentKey, attrs)
+	r, err := s.spec.RunWith(&assign.Eval{Attributes: attrs, CheckConsent: true}, experimentKey)
 	if err != nil {
 		return Assignment{Experiment: experimentKey, Err: err}
 	}
@@ -175,7 +182,7 @@ func (c *Client) Evaluate(key string, attrs assign.Attributes) Evaluation {
 	if feat, ok := s.spec.Features[key]; ok {
 		return c.evalFlag(s, key, &feat, attrs)
 	}
-	r, err := s.spec.Run(key, attrs)
+	r, err := s.spec.RunWith(&assign.Eval{Attributes: attrs, CheckConsent: true}, key)
 	if err != nil {
 		return Evaluation{Key: key, Reason: ReasonError, ErrorCode: ErrorFlagNotFound,
 			ErrorMessage: "no flag or experiment " + strconv.Quote(key)}
@@ -186,6 +193,10 @@ func (c *Client) Evaluate(key string, attrs assign.Attributes) Evaluation {
 	case r.InExperiment:
 		ev.Reason = ReasonSplit
 		c.expose(&r, attrs)
+	case r.Reason == assign.ReasonOptedOut:
+		ev.Reason = ReasonOptedOut
+	case r.Reason == assign.ReasonConsentUnknown:
+		ev.Reason = ReasonConsentUnknown
 	case r.Reason == assign.ReasonNoHashAttribute:
 		return Evaluation{Key: key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, Experiment: r.Experiment,
 			ErrorMessage: "experiment " + strconv.Quote(key) + " needs the attribute " + strconv.Quote(r.HashAttribute) + " (the targeting key)"}
@@ -203,7 +214,7 @@ func (c *Client) evalFlag(s *snapshot, key string, feat *assign.Feature, attrs a
 		return Evaluation{Key: key, Reason: ReasonError, ErrorCode: ErrorTargetingKeyMissing, Metadata: ev.Metadata,
 			ErrorMessage: "flag " + strconv.Quote(key) + " needs the attribute " + strconv.Quote(attr) + " (the targeting key)"}
 	}
-	fr := s.spec.EvalFeature(key, attrs)
+	fr := s.spec.EvalFeatureWith(&assign.Eval{Attributes: attrs, CheckConsent: true}, key)
 	ev.Value = fr.Value
 	ev.RuleID = fr.RuleID
 	switch fr.Source {
