@@ -36,6 +36,8 @@ const (
 	envMaxBatchEvents  = "PROMOLIFT_MAX_BATCH_EVENTS"
 	envMaxInflight     = "PROMOLIFT_MAX_INFLIGHT_INGEST"
 	envMaxStreams      = "PROMOLIFT_MAX_STREAMS_PER_KEY"
+	envMaxIngestPerKey = "PROMOLIFT_MAX_INGEST_PER_KEY"
+	envIngestReadTO    = "PROMOLIFT_INGEST_READ_TIMEOUT"
 	envExposureBatch   = "PROMOLIFT_EXPOSURE_BATCH_EVENTS"
 	envExposureWait    = "PROMOLIFT_EXPOSURE_BATCH_WAIT"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
@@ -235,6 +237,11 @@ type serveConfig struct {
 	// MaxInflightIngest caps concurrent event batches (0: the default,
 	// -1: no limit); excess ones get 503 after a short wait.
 	MaxInflightIngest int
+	// MaxIngestPerKey caps the slots one key holds (0: half of them,
+	// -1: no bound); IngestReadTimeout bounds the read of an events body,
+	// done before a slot is taken.
+	MaxIngestPerKey   int
+	IngestReadTimeout time.Duration
 	// MaxStreamsPerKey caps the config streams one key keeps open (0: the
 	// default, -1: no limit).
 	MaxStreamsPerKey int
@@ -296,6 +303,10 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	maxBatch := o.addInt("max-batch-events", envMaxBatchEvents, "1000", "most events in one POST /api/v1/events")
 	maxInflight := o.addInt("max-inflight-ingest", envMaxInflight, "0",
 		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
+	maxPerKey := o.addInt("max-ingest-per-key", envMaxIngestPerKey, "0",
+		"most POST /api/v1/events one API key has handled at once (0: half of --max-inflight-ingest, at least 1; -1: no bound)")
+	ingestReadTO := o.addDuration("ingest-read-timeout", envIngestReadTO, "5s",
+		"how long the body of a POST /api/v1/events may take to arrive, read before an ingest slot is taken (408 past it)")
 	maxStreams := o.addInt("max-streams-per-key", envMaxStreams, strconv.Itoa(httpapi.DefaultMaxStreamsPerKey),
 		"most GET /api/v1/sdk/stream one API key keeps open at once; past it a stream gets 429 (-1: no limit)")
 	expBatch := o.addInt("exposure-batch-events", envExposureBatch, strconv.Itoa(experiments.DefaultExposureBatchEvents),
@@ -359,6 +370,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	inflight, e3 := maxInflight.int64(-1, 100000)
 	cfg.MaxInflightIngest = int(inflight)
 	errs = append(errs, e3)
+	perKey, e6 := maxPerKey.int64(-1, 100000)
+	cfg.MaxIngestPerKey = int(perKey)
+	errs = append(errs, e6)
 	streams, e5 := maxStreams.int64(-1, 1000000)
 	cfg.MaxStreamsPerKey = int(streams)
 	errs = append(errs, e5)
@@ -373,7 +387,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	for _, d := range []struct {
 		opt *option
 		dst *time.Duration
-	}{{readTO, &cfg.ReadTimeout}, {writeTO, &cfg.WriteTimeout}, {idleTO, &cfg.IdleTimeout}, {shutTO, &cfg.ShutdownTimeout}} {
+	}{{readTO, &cfg.ReadTimeout}, {writeTO, &cfg.WriteTimeout}, {idleTO, &cfg.IdleTimeout}, {shutTO, &cfg.ShutdownTimeout}, {ingestReadTO, &cfg.IngestReadTimeout}} {
 		var err error
 		*d.dst, err = d.opt.duration()
 		errs = append(errs, err)

@@ -102,7 +102,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
 		ScopeRateLimits: cfg.ScopeRateLimits, AuthFailureLimit: authFailureLimit(cfg.AuthFailureRate),
-		MaxInflightIngest: cfg.MaxInflightIngest, MaxStreamsPerKey: cfg.MaxStreamsPerKey, TracerProvider: tp, Reports: reports,
+		MaxInflightIngest: cfg.MaxInflightIngest, MaxStreamsPerKey: cfg.MaxStreamsPerKey,
+		MaxIngestPerKey: cfg.MaxIngestPerKey, IngestReadTimeout: cfg.IngestReadTimeout, TracerProvider: tp, Reports: reports,
 		Console: console.New(svc, reports, log)}, log)
 	// Request contexts derive from baseCtx, cancelled when shutdown starts,
 	// so that long-lived streams (SSE) end and let Shutdown finish.

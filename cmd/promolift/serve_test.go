@@ -234,3 +234,39 @@ func TestDescribeDBHidesCredentials(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestIngestLimitOptions(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		perKey  int
+		readTO  time.Duration
+		wantErr string
+	}{
+		{name: "defaults", perKey: 0, readTO: 5 * time.Second},
+		{name: "flags", args: []string{"--max-ingest-per-key", "-1", "--ingest-read-timeout", "2s"}, perKey: -1, readTO: 2 * time.Second},
+		{name: "environment", env: map[string]string{envMaxIngestPerKey: "12", envIngestReadTO: "750ms"}, perKey: 12, readTO: 750 * time.Millisecond},
+		{name: "bad values", args: []string{"--max-ingest-per-key", "-2", "--ingest-read-timeout", "soon"}, wantErr: "max-ingest-per-key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := parseServeConfig(c.args, io.Discard)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.Contains(err.Error(), "ingest-read-timeout") {
+					t.Fatalf("err = %v, want both bad options named", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.MaxIngestPerKey != c.perKey || cfg.IngestReadTimeout != c.readTO {
+				t.Fatalf("per key %d, read timeout %v; want %d, %v", cfg.MaxIngestPerKey, cfg.IngestReadTimeout, c.perKey, c.readTO)
+			}
+		})
+	}
+}
