@@ -18,6 +18,14 @@
 // event keeps the event_id it got when queued, so a retry is idempotent.
 // Close flushes the queue.
 //
+// Customers' consent is honoured locally: the config marks the experiments
+// that can give a promotion and lists the customers (unit attribute "id")
+// who withdrew consent, hashed. For those experiments a listed customer
+// gets control, not in the experiment (Assignment.Reason "optedOut",
+// Evaluation.Reason OPTED_OUT); when the server could not list every
+// opt-out, every customer gets control there (CONSENT_UNKNOWN). Budgets
+// and frequency caps are applied by the server's assign and OFREP only.
+//
 // Usage:
 //
 //	client, err := sdk.New(ctx, sdk.Config{
