@@ -160,8 +160,17 @@ type Experiment struct {
 	// Engine is the analysis engine: frequentist, bayesian or sequential.
 	Engine           string
 	SequentialTuning int
-	CapGroup         string // frequency cap group, if any
-	MinROI           float64
+	// Alternative is the report's test: "two-sided" (default), "greater"
+	// (H1: treatment − control > 0) or "less".
+	Alternative string
+	// LowerIsBetterMetrics are metrics whose decrease is an improvement,
+	// in addition to those LowerIsBetter recognises by name.
+	LowerIsBetterMetrics []string
+	// PlannedMDE is the relative minimum detectable effect the experiment
+	// is planned for (0.05 is 5%); zero means DefaultDecisionMDE.
+	PlannedMDE float64
+	CapGroup   string // frequency cap group, if any
+	MinROI     float64
 
 	StartedAt time.Time // zero until started
 	EndedAt   time.Time // zero until stopped
@@ -184,6 +193,7 @@ const (
 	DefaultAttributionWindow = 7 * 24 * time.Hour
 	DefaultEnvironment       = "production"
 	DefaultEngine            = "frequentist"
+	DefaultAlternative       = "two-sided"
 )
 
 // ApplyDefaults fills the fields left empty with their defaults.
@@ -208,6 +218,9 @@ func (e *Experiment) ApplyDefaults() {
 	}
 	if e.Engine == "" {
 		e.Engine = DefaultEngine
+	}
+	if e.Alternative == "" {
+		e.Alternative = DefaultAlternative
 	}
 	if e.Name == "" {
 		e.Name = e.Key
@@ -252,6 +265,8 @@ const weightTolerance = 1e-6
 
 var validEngines = map[string]bool{"frequentist": true, "bayesian": true, "sequential": true}
 
+var validAlternatives = map[string]bool{"two-sided": true, "greater": true, "less": true}
+
 // Validate checks the definition and returns every problem found, each
 // naming its field. It does not check the condition's operators; the
 // Service does that with package assign.
@@ -286,6 +301,17 @@ func (e *Experiment) Validate() error {
 	}
 	if e.SequentialTuning < 0 {
 		errs.add("sequential_tuning", "out_of_range", "must not be negative")
+	}
+	if !validAlternatives[e.Alternative] {
+		errs.add("alternative", "invalid_alternative", "must be two-sided, greater or less")
+	}
+	if math.IsNaN(e.PlannedMDE) || e.PlannedMDE < 0 || e.PlannedMDE >= 10 {
+		errs.add("planned_mde", "out_of_range", "must be a relative effect in (0, 10) as a fraction (0.05 is 5%%), or omitted")
+	}
+	for i, m := range e.LowerIsBetterMetrics {
+		if !ValidKey(m) {
+			errs.add(fmt.Sprintf("lower_is_better_metrics[%d]", i), "invalid_key", "must be a metric name")
+		}
 	}
 	if e.Namespace != nil {
 		ns := e.Namespace

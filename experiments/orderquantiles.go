@@ -68,13 +68,14 @@ func (s *Service) orderValueQuantiles(ctx context.Context, r *Report, rb *report
 		byVariant[row.Variant] = row
 	}
 	in := stats.AnalyzeInput{Engine: r.input.Engine, SequentialTuning: r.input.SequentialTuning,
-		Correction: r.input.Correction, Control: r.input.Control, Alpha: r.input.Alpha}
+		Correction: r.input.Correction, Control: r.input.Control, Alpha: r.input.Alpha,
+		Alternative: r.input.Alternative}
 	for _, v := range r.input.Variants {
 		in.Variants = append(in.Variants, stats.VariantInput{Key: v.Key, Weight: v.Weight, Units: v.Units})
 	}
 	for i, lv := range OrderValueQuantiles {
 		mi := stats.MetricInput{Key: OrderValueMetric(rb.primary, lv), Type: "quantile", Role: "secondary",
-			Quantile: &lv, LowerIsBetter: LowerIsBetter(rb.primary), Stats: map[string]stats.ArmStats{}}
+			Quantile: &lv, LowerIsBetter: rb.exp.lowerIsBetter(rb.primary), Stats: map[string]stats.ArmStats{}}
 		for _, v := range rb.exp.Variants {
 			row := byVariant[v.Key]
 			n := float64(row.N)

@@ -370,7 +370,7 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	}
 	r.input = rb.input(ss, "")
 	days := elapsedDays(exp, now)
-	r.input.Power = &stats.PowerInput{MDERelative: DefaultDecisionMDE, ElapsedDays: &days}
+	r.input.Power = &stats.PowerInput{MDERelative: exp.plannedMDE(), ElapsedDays: &days}
 	rs, err := rfm()
 	if err != nil {
 		return nil, fmt.Errorf("report %s: strata by %s: %w", key, AttrRFMSegment, err)
@@ -441,7 +441,19 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 	}
 	s.rights(ctx, r)
-	r.Decision = decide(exp, &r.Analysis, days, r.Currency)
+	guard := &r.Analysis
+	if r.input.Alternative != "" && r.input.Alternative != stats.AltTwoSided {
+		// Guardrails keep the two-sided test: a one-sided alternative
+		// must not hide harm in the direction it does not test.
+		two := r.input
+		two.Alternative, two.Power = stats.AltTwoSided, nil
+		out, err := analyze(two)
+		if err != nil {
+			return nil, fmt.Errorf("report %s: two-sided guardrails: %w", key, err)
+		}
+		guard = &out
+	}
+	r.Decision = decide(exp, &r.Analysis, guard, days, r.Currency)
 	return r, nil
 }
 
@@ -718,7 +730,7 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 	exp := rb.exp
 	vc, ms := sliceOf(ss, slice)
 	in := stats.AnalyzeInput{Engine: exp.Engine, SequentialTuning: float64(exp.SequentialTuning),
-		Correction: "holm", Control: exp.Variants[0].Key}
+		Correction: "holm", Control: exp.Variants[0].Key, Alternative: exp.Alternative}
 	for _, v := range exp.Variants {
 		c := vc[v.Key]
 		vi := stats.VariantInput{Key: v.Key, Weight: v.Weight, Units: float64(c.Units)}
@@ -729,7 +741,7 @@ func (rb *reportBuilder) input(ss *SufficientStats, slice string) stats.AnalyzeI
 	}
 	for _, m := range rb.metrics {
 		mi := stats.MetricInput{Key: m.key, Type: m.typ, Role: m.role, Stats: map[string]stats.ArmStats{},
-			LowerIsBetter: LowerIsBetter(m.name)}
+			LowerIsBetter: exp.lowerIsBetter(m.name) || exp.lowerIsBetter(m.key)}
 		// CUPED: the pre-period sums go in when any arm has pre-period
 		// revenue (all arms or none, as stats requires).
 		cuped := false
@@ -1276,26 +1288,31 @@ func rank(order map[string]int, variant string) int {
 //  1. no units in some arm → keep_running (no_data);
 //  2. sample ratio mismatch → stop and investigate (srm);
 //  3. a guardrail significantly worse than control (p < α; worse is
-//     lower, or higher for LowerIsBetter names such as refund) → stop
-//     (guardrail_hurt);
+//     lower, or higher for LowerIsBetter names such as refund or the
+//     experiment's lower_is_better_metrics) → stop (guardrail_hurt); the
+//     report judges guardrails by the two-sided test whatever the
+//     experiment's alternative;
 //  4. the primary metric significantly better (adjusted p < α) for a
 //     variant: ship (ship) when its ROI is at least e.MinROI or has no cost
 //     to measure, else stop: do not ship (roi_below_target);
 //  5. the primary metric significantly worse for a variant (and none
 //     significantly better) → stop (primary_negative);
 //  6. otherwise not significant: with the units per arm needed to detect
-//     the observed positive lift (or DefaultDecisionMDE) at DecisionPower
+//     the observed positive lift (or the planned MDE, DefaultDecisionMDE
+//     when none) at DecisionPower (one-sided z_{1−α} for a one-sided test)
 //     already reached → stop (no_effect); reachable within
 //     MaxDecisionDays at the current daily unit rate → keep_running
 //     (underpowered) with DaysNeeded; else stop (too_small_to_detect).
 //
 // elapsedDays is how long the experiment has run, for the daily rate.
 func Decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64) Decision {
-	return decide(e, out, elapsedDays, e.currency())
+	return decide(e, out, out, elapsedDays, e.currency())
 }
 
-// decide is Decide with the currency of the money in its details.
-func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, currency string) Decision {
+// decide is Decide with the currency of the money in its details and the
+// analysis guard whose guardrail comparisons rule 3 judges (the two-sided
+// analysis when out is one-sided; out itself otherwise).
+func decide(e *Experiment, out, guard *stats.AnalyzeOutput, elapsedDays float64, currency string) Decision {
 	primary := e.PrimaryMetric
 	if primary == "" && len(out.Metrics) > 0 {
 		primary = out.Metrics[0].Key
@@ -1320,7 +1337,7 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 		}
 		return d
 	}
-	for _, m := range out.Metrics {
+	for _, m := range guard.Metrics {
 		if m.Role != "guardrail" {
 			continue
 		}
@@ -1367,7 +1384,7 @@ func decide(e *Experiment, out *stats.AnalyzeOutput, elapsedDays float64, curren
 			return d
 		}
 	}
-	return underpowered(d, out, pm, tv, primary, alpha, elapsedDays)
+	return underpowered(d, e, out, pm, tv, primary, alpha, elapsedDays)
 }
 
 // worse reports whether comparison c of metric m moved the metric the
@@ -1383,7 +1400,7 @@ func worse(m *stats.MetricOutput, c *stats.ComparisonOutput) bool {
 }
 
 // underpowered finishes a decision when nothing is significant.
-func underpowered(d Decision, out *stats.AnalyzeOutput, pm *stats.MetricOutput, tv, primary string, alpha, elapsedDays float64) Decision {
+func underpowered(d Decision, e *Experiment, out *stats.AnalyzeOutput, pm *stats.MetricOutput, tv, primary string, alpha, elapsedDays float64) Decision {
 	c := findComparison(pm, tv)
 	var pc, nc, nt float64
 	for _, a := range pm.Arms {
@@ -1403,7 +1420,7 @@ func underpowered(d Decision, out *stats.AnalyzeOutput, pm *stats.MetricOutput, 
 		return d
 	}
 	d.Details = append(d.Details, fmt.Sprintf("%s on %s: %s (adjusted p = %.2g), not significant", tv, primary, liftText(c), c.AdjustedPValue))
-	target := DefaultDecisionMDE
+	target := e.plannedMDE()
 	if c.Relative != nil && c.Relative.Estimate > 0 {
 		target = c.Relative.Estimate
 	}
@@ -1411,7 +1428,11 @@ func underpowered(d Decision, out *stats.AnalyzeOutput, pm *stats.MetricOutput, 
 	if pt >= 1 {
 		pt = (1 + pc) / 2
 	}
-	need, err := stats.SampleSizeProportions(pc, pt, alpha, DecisionPower)
+	sizeAlpha := alpha // two-sided: z_{1−α/2}
+	if out.Alternative == stats.AltGreater || out.Alternative == stats.AltLess {
+		sizeAlpha = 2 * alpha // one-sided: z_{1−α}
+	}
+	need, err := stats.SampleSizeProportions(pc, pt, sizeAlpha, DecisionPower)
 	have := math.Min(nc, nt)
 	if err != nil {
 		d.Action, d.Code = DecisionKeepRunning, "underpowered"
@@ -1444,6 +1465,27 @@ func underpowered(d Decision, out *stats.AnalyzeOutput, pm *stats.MetricOutput, 
 	d.Action, d.Code, d.DaysNeeded = DecisionKeepRunning, "underpowered", int(days)
 	d.Reason = fmt.Sprintf("Keep running: not significant yet; about %d more days are needed at the current %.0f units per variant per day.", int(days), rate)
 	return d
+}
+
+// plannedMDE is the relative effect the experiment plans for: PlannedMDE,
+// or DefaultDecisionMDE when it has none.
+func (e *Experiment) plannedMDE() float64 {
+	if e.PlannedMDE > 0 {
+		return e.PlannedMDE
+	}
+	return DefaultDecisionMDE
+}
+
+// lowerIsBetter reports whether a decrease of metric is an improvement:
+// the experiment lists it in LowerIsBetterMetrics, or LowerIsBetter
+// recognises its name.
+func (e *Experiment) lowerIsBetter(metric string) bool {
+	for _, m := range e.LowerIsBetterMetrics {
+		if m == metric {
+			return true
+		}
+	}
+	return LowerIsBetter(metric)
 }
 
 // lowerIsBetter are name parts of metrics where an increase is harm.

@@ -40,8 +40,9 @@ type truth struct {
 }
 
 // seedReport creates a running three-arm personalization experiment and
-// ingests a deterministic week of exposures and conversions.
-func seedReport(t *testing.T, svc *experiments.Service, key string, rates [3]float64, n int) truth {
+// ingests a deterministic week of exposures and conversions; opts adjust
+// the experiment before it is created.
+func seedReport(t *testing.T, svc *experiments.Service, key string, rates [3]float64, n int, opts ...func(*experiments.Experiment)) truth {
 	t.Helper()
 	ctx := context.Background()
 	svc.SetClock(func() time.Time { return reportStart })
@@ -53,6 +54,9 @@ func seedReport(t *testing.T, svc *experiments.Service, key string, rates [3]flo
 			{Key: "ten_off", Weight: 0.33, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "USD"}},
 			{Key: "personalized_offer", Weight: 0.33, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "USD"}},
 		}}
+	for _, o := range opts {
+		o(x)
+	}
 	if err := svc.CreateExperiment(ctx, reportAdmin, x); err != nil {
 		t.Fatal(err)
 	}

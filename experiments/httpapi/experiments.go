@@ -15,7 +15,7 @@ import (
 // PUT /api/v1/experiments/{key}. Omitted fields take their defaults
 // (coverage 1, unit_attribute "id", seed = key, hash_version 2,
 // environment "production", attribution window 168 hours, engine
-// "frequentist").
+// "frequentist", alternative "two-sided", planned_mde 0 meaning 5%).
 type ExperimentRequest struct {
 	Key                    string          `json:"key"`
 	Name                   string          `json:"name"`
@@ -40,6 +40,9 @@ type ExperimentRequest struct {
 	Personalization        bool            `json:"personalization"`
 	Engine                 string          `json:"engine"`
 	SequentialTuning       int             `json:"sequential_tuning"`
+	Alternative            string          `json:"alternative"`
+	LowerIsBetterMetrics   []string        `json:"lower_is_better_metrics"`
+	PlannedMDE             float64         `json:"planned_mde"`
 	CapGroup               string          `json:"cap_group"`
 	MinROI                 float64         `json:"min_roi"`
 }
@@ -99,6 +102,9 @@ type ExperimentResponse struct {
 	Personalization        bool            `json:"personalization"`
 	Engine                 string          `json:"engine"`
 	SequentialTuning       int             `json:"sequential_tuning,omitempty"`
+	Alternative            string          `json:"alternative"`
+	LowerIsBetterMetrics   []string        `json:"lower_is_better_metrics"`
+	PlannedMDE             float64         `json:"planned_mde,omitempty"`
 	CapGroup               string          `json:"cap_group,omitempty"`
 	MinROI                 float64         `json:"min_roi,omitempty"`
 	StartedAt              *time.Time      `json:"started_at"`
@@ -119,6 +125,7 @@ func (r *ExperimentRequest) toDomain() *experiments.Experiment {
 		AttributionWindow: time.Duration(r.AttributionWindowHours) * time.Hour,
 		Segments:          r.Segments, Personalization: r.Personalization, Engine: r.Engine,
 		SequentialTuning: r.SequentialTuning, CapGroup: r.CapGroup, MinROI: r.MinROI,
+		Alternative: r.Alternative, LowerIsBetterMetrics: r.LowerIsBetterMetrics, PlannedMDE: r.PlannedMDE,
 	}
 	if r.AttributionWindowHours < 0 {
 		// Keep it negative so that validation names the field.
@@ -163,6 +170,7 @@ func experimentResponse(e *experiments.Experiment) ExperimentResponse {
 		GuardrailMetrics: nonNil(e.GuardrailMetrics), AttributionWindowHours: e.AttributionWindow.Hours(),
 		Segments: nonNil(e.Segments), Personalization: e.Personalization, Engine: e.Engine,
 		SequentialTuning: e.SequentialTuning, CapGroup: e.CapGroup, MinROI: e.MinROI,
+		Alternative: e.Alternative, LowerIsBetterMetrics: nonNil(e.LowerIsBetterMetrics), PlannedMDE: e.PlannedMDE,
 		StartedAt: timePtr(e.StartedAt), EndedAt: timePtr(e.EndedAt),
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), Revision: e.Revision,
 		Variants: make([]VariantDTO, len(e.Variants)),

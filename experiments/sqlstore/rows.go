@@ -102,6 +102,9 @@ type experimentRow struct {
 	SequentialTuning    int            `db:"sequential_tuning"`
 	CapGroup            string         `db:"cap_group"`
 	MinROI              float64        `db:"min_roi"`
+	Alternative         string         `db:"alternative"`
+	LowerIsBetter       string         `db:"lower_is_better_metrics"`
+	PlannedMDE          float64        `db:"planned_mde"`
 	StartedAt           Time           `db:"started_at"`
 	EndedAt             Time           `db:"ended_at"`
 	CreatedAt           Time           `db:"created_at"`
@@ -135,7 +138,8 @@ func toExperimentRow(enc TimeEncoding, e *experiments.Experiment) (*experimentRo
 		GuardrailMetrics:    j.s(strings0(e.GuardrailMetrics)),
 		AttributionWindowUS: e.AttributionWindow.Microseconds(), Segments: j.s(strings0(e.Segments)),
 		Personalization: e.Personalization, Engine: e.Engine, SequentialTuning: e.SequentialTuning,
-		CapGroup: e.CapGroup, MinROI: e.MinROI,
+		CapGroup: e.CapGroup, MinROI: e.MinROI, Alternative: e.Alternative,
+		LowerIsBetter: j.s(strings0(e.LowerIsBetterMetrics)), PlannedMDE: e.PlannedMDE,
 		StartedAt: enc.Encode(e.StartedAt), EndedAt: enc.Encode(e.EndedAt),
 		CreatedAt: enc.Encode(e.CreatedAt), UpdatedAt: enc.Encode(e.UpdatedAt), Revision: e.Revision,
 	}
@@ -157,7 +161,7 @@ func (r *experimentRow) toDomain() (*experiments.Experiment, error) {
 		Coverage: r.Coverage, Layer: r.Layer, PrimaryMetric: r.PrimaryMetric,
 		AttributionWindow: time.Duration(r.AttributionWindowUS) * time.Microsecond,
 		Personalization:   r.Personalization, Engine: r.Engine, SequentialTuning: r.SequentialTuning,
-		CapGroup: r.CapGroup, MinROI: r.MinROI,
+		CapGroup: r.CapGroup, MinROI: r.MinROI, Alternative: r.Alternative, PlannedMDE: r.PlannedMDE,
 		StartedAt: r.StartedAt.Time, EndedAt: r.EndedAt.Time,
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Revision: r.Revision,
 	}
@@ -185,7 +189,8 @@ func (r *experimentRow) toDomain() (*experiments.Experiment, error) {
 	for _, f := range []struct {
 		src string
 		dst *[]string
-	}{{r.SecondaryMetrics, &e.SecondaryMetrics}, {r.GuardrailMetrics, &e.GuardrailMetrics}, {r.Segments, &e.Segments}} {
+	}{{r.SecondaryMetrics, &e.SecondaryMetrics}, {r.GuardrailMetrics, &e.GuardrailMetrics}, {r.Segments, &e.Segments},
+		{r.LowerIsBetter, &e.LowerIsBetterMetrics}} {
 		var xs []string
 		if err := json.Unmarshal([]byte(f.src), &xs); err != nil {
 			return nil, err
