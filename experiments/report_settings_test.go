@@ -101,3 +101,27 @@ func TestReportExperimentAnalysisSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestReportOneSidedKeepsGuardrailsTwoSided checks that a one-sided
+// alternative does not hide a guardrail's harm in the direction it does
+// not test: purchase, made a lower-is-better guardrail, rises for
+// personalized_offer, which "less" cannot find significant, yet the
+// decision still stops on the guardrail.
+func TestReportOneSidedKeepsGuardrailsTwoSided(t *testing.T) {
+	guard := func(x *experiments.Experiment) {
+		x.PrimaryMetric, x.SecondaryMetrics = "add_to_cart", nil
+		x.GuardrailMetrics, x.LowerIsBetterMetrics = []string{"purchase"}, []string{"purchase"}
+	}
+	base := settingsReport(t, guard)
+	if base.Decision.Code != "guardrail_hurt" {
+		t.Fatalf("two-sided decision %s (%s); the dataset needs a hurt guardrail", base.Decision.Code, base.Decision.Reason)
+	}
+	r := settingsReport(t, guard, func(x *experiments.Experiment) { x.Alternative = "less" })
+	_, c := purchaseComparison(t, r, "purchase", base.Decision.Variant)
+	if c.Absolute.PValue < 0.5 {
+		t.Fatalf("one-sided p of a rise = %v; want the rise untestable by less", c.Absolute.PValue)
+	}
+	if r.Decision.Code != "guardrail_hurt" || r.Decision.Variant != base.Decision.Variant {
+		t.Fatalf("less: decision %s for %s (%s); want guardrail_hurt for %s", r.Decision.Code, r.Decision.Variant, r.Decision.Reason, base.Decision.Variant)
+	}
+}
