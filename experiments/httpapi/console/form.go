@@ -110,6 +110,8 @@ func decodeExperimentForm(form url.Values) (*experimentForm, []httpapi.FieldErro
 	}
 	r.AttributionWindowHours = int(integer("attribution_window_hours"))
 	r.MinROI = num("min_roi")
+	r.Alternative, r.PlannedMDE = text("alternative"), num("planned_mde")
+	r.LowerIsBetterMetrics = list("lower_is_better_metrics")
 
 	rows := 0
 	for name := range form {
@@ -237,6 +239,11 @@ func formOf(e *experiments.Experiment) *experimentForm {
 	set("attribution_window_hours", strconv.Itoa(int(e.AttributionWindow/time.Hour)))
 	set("cap_group", e.CapGroup)
 	set("engine", e.Engine)
+	set("alternative", e.Alternative)
+	set("lower_is_better_metrics", strings.Join(e.LowerIsBetterMetrics, ", "))
+	if e.PlannedMDE != 0 {
+		set("planned_mde", strconv.FormatFloat(e.PlannedMDE, 'g', -1, 64))
+	}
 	set("layer", e.Layer)
 	if e.MinROI != 0 {
 		set("min_roi", strconv.FormatFloat(e.MinROI, 'g', -1, 64))

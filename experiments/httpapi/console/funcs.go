@@ -53,12 +53,17 @@ var funcs = template.FuncMap{
 		return inputView{Name: name, Label: label, Kind: kind, Hint: hint, Value: d.Form.value(name),
 			Error: errorFor(d.Errors, name)}
 	},
+	"sel": func(d formData, name, label string, options ...string) inputView {
+		return inputView{Name: name, Label: label, Kind: "select", Value: d.Form.value(name),
+			Error: errorFor(d.Errors, name), Options: options}
+	},
 }
 
 // inputView is one labelled input and its error, for the "input"
 // template.
 type inputView struct {
 	Name, Label, Kind, Hint, Value, Error string
+	Options                               []string // of a select
 }
 
 func errorFor(errs []httpapi.FieldError, field string) string {
@@ -75,7 +80,7 @@ func errorFor(errs []httpapi.FieldError, field string) string {
 // variant rows and the builder.
 var formFields = []string{"key", "name", "hypothesis", "owner", "environment", "unit_attribute", "coverage",
 	"condition", "primary_metric", "secondary_metrics", "guardrail_metrics", "attribution_window_hours",
-	"segments", "cap_group", "engine", "min_roi", "layer"}
+	"segments", "cap_group", "engine", "alternative", "lower_is_better_metrics", "planned_mde", "min_roi", "layer"}
 
 // variantFields are the inputs of a variant row.
 var variantFields = []string{"key", "name", "weight", "promotion.type", "promotion.value", "promotion.cost_rule",
