@@ -200,6 +200,7 @@ func TestServeConfigErrors(t *testing.T) {
 		{"tls cert alone", []string{"--tls-cert", "c.pem"}, nil, "--tls-key"},
 		{"missing tls files", []string{"--tls-cert", "c.pem", "--tls-key", "k.pem"}, nil, "--tls-cert"},
 		{"unknown flag", []string{"--nope"}, nil, "nope"},
+		{"cors origin without scheme", []string{"--cors-origins", "https://a.example.com, shop.example.com"}, nil, "--cors-origins"},
 		{"short admin key", []string{"--db", filepath.Join(dir, "a.db")}, map[string]string{envAdminKey: "short"}, envAdminKey},
 	}
 	runServeUsageCases(t, cases)
