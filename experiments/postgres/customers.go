@@ -111,6 +111,7 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 	if err != nil {
 		return nil, wrap("erase customer", err)
 	}
+	s.bumpEventsMarker(ctx)
 	return deleted, nil
 }
 

@@ -283,6 +283,9 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err != nil {
 		return nil, wrap("ingest events", err)
 	}
+	if slices.Contains(dup, false) {
+		s.bumpEventsMarker(ctx)
+	}
 	return dup, nil
 }
 

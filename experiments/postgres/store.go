@@ -150,16 +150,26 @@ func (s *Store) Close() error {
 // independent reads side by side, at most this many at once.
 const reportConns = 4
 
-// EventsMarker implements experiments.EventsMarker: the next transaction
-// ID of the database (no table read). Every ingest transaction takes an
-// ID, so it changes whenever events are stored; other writes change it
-// too, read-only transactions never.
+// EventsMarker implements experiments.EventsMarker: the value of the
+// events_marker sequence, advanced after every committed ingest and
+// erasure (bumpEventsMarker). Unlike a transaction ID it moves with this
+// database's events only, not with every write of the cluster.
 func (s *Store) EventsMarker(ctx context.Context) (string, error) {
 	var v string
-	if err := s.rep.GetContext(ctx, &v, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text`); err != nil {
+	if err := s.rep.GetContext(ctx, &v, `SELECT last_value::text || ':' || is_called::text FROM events_marker`); err != nil {
 		return "", wrap("events marker", err)
 	}
 	return v, nil
+}
+
+// bumpEventsMarker advances the events marker after a commit that changed
+// events. It runs after the commit so that a report computed between the
+// bump and the commit cannot keep the new marker without the new events; a
+// failure is only logged: the snapshot's maximum age bounds the staleness.
+func (s *Store) bumpEventsMarker(ctx context.Context) {
+	if _, err := s.db.ExecContext(ctx, `SELECT nextval('events_marker')`); err != nil {
+		s.log.Warn("events marker not advanced", "store", "postgres", "err", err)
+	}
 }
 
 // rdb and rtx rebind the ? placeholders of the shared SQL to $n.
