@@ -40,6 +40,7 @@ var loadgenOps = []string{"assign", "config", "events", "report"}
 type loadgenConfig struct {
 	server      *url.URL
 	key         string
+	sdkKey      string // for assign, config and events; "": key
 	duration    time.Duration
 	customers   int
 	concurrency int
@@ -54,8 +55,10 @@ func loadgenUsage(fs *flag.FlagSet) func() {
 		fmt.Fprintln(w, "usage: promolift loadgen --server URL --key TOKEN [flags]")
 		fmt.Fprintln(w, "\nSends a mix of API requests from --concurrency workers for --duration and prints")
 		fmt.Fprintln(w, "throughput and p50/p95/p99 latency per operation. The server must be on a loopback")
-		fmt.Fprintln(w, "address. events and report need an admin key (or events an sdk key and report an")
-		fmt.Fprintln(w, "analyst key: use weight 0 for what the key may not do).")
+		fmt.Fprintln(w, "address. --key serves every operation unless --sdk-key is given, which then serves")
+		fmt.Fprintln(w, "assign, config and events as a shop's app servers do (sdk keys have no rate limit by")
+		fmt.Fprintln(w, "default; admin and analyst keys have 1000/s each). report needs an admin or analyst")
+		fmt.Fprintln(w, "key: use weight 0 for what the keys may not do.")
 		fmt.Fprintln(w)
 		fs.PrintDefaults()
 	}
@@ -67,6 +70,7 @@ func parseLoadgen(args []string, stderr io.Writer) (*loadgenConfig, error) {
 	fs.Usage = loadgenUsage(fs)
 	server := fs.String("server", "http://127.0.0.1:8080", "base URL of the server (loopback only)")
 	key := fs.String("key", "", "API key sent as a bearer token (required)")
+	sdkKey := fs.String("sdk-key", "", "sdk key for assign, config and events (default: --key)")
 	duration := fs.Duration("duration", 30*time.Second, "how long to run (at most 1h)")
 	customers := fs.Int("customers", 10000, "distinct customer ids to draw from")
 	concurrency := fs.Int("concurrency", 8, "concurrent workers (at most 256)")
@@ -79,7 +83,7 @@ func parseLoadgen(args []string, stderr io.Writer) (*loadgenConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := &loadgenConfig{key: *key, duration: *duration, customers: *customers, concurrency: *concurrency,
+	cfg := &loadgenConfig{key: *key, sdkKey: *sdkKey, duration: *duration, customers: *customers, concurrency: *concurrency,
 		maxRequests: *maxRequests, experiment: *experiment}
 	if cfg.key == "" {
 		return nil, errors.New("--key is required")
@@ -248,8 +252,12 @@ func loadgen(ctx context.Context, cfg *loadgenConfig) *loadgenResult {
 				case "report":
 					method, path = http.MethodGet, "/api/v1/experiments/"+url.PathEscape(cfg.experiment)+"/report"
 				}
+				key := cfg.key
+				if op != "report" && cfg.sdkKey != "" {
+					key = cfg.sdkKey
+				}
 				t0 := time.Now()
-				code, err := loadgenDo(ctx, client, method, base+path, cfg.key, body)
+				code, err := loadgenDo(ctx, client, method, base+path, key, body)
 				if ctx.Err() != nil {
 					return // cut short by the end of the run: not counted
 				}

@@ -66,12 +66,18 @@ func TestLoadgenRuns(t *testing.T) {
 	if _, err := svc.Transition(ctx, experiments.Principal{}, "spring-sale", experiments.ActionStart); err != nil {
 		t.Fatal(err)
 	}
+	_, sdkKey, err := svc.CreateKey(ctx, experiments.Principal{}, "loadgen", experiments.ScopeSDK, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's default limits: the shop's traffic goes with an sdk key,
+	// which they never throttle; the reports with the admin key.
 	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{}, nil))
 	defer srv.Close()
 
 	var out, errb strings.Builder
 	start := time.Now()
-	code := run(ctx, []string{"loadgen", "--server", srv.URL, "--key", token, "--duration", "2s",
+	code := run(ctx, []string{"loadgen", "--server", srv.URL, "--key", token, "--sdk-key", sdkKey, "--duration", "2s",
 		"--customers", "500", "--concurrency", "4", "--experiment", "spring-sale",
 		"--mix", "assign=70,config=10,events=15,report=5"}, nil, &out, &errb)
 	if code != 0 {
