@@ -200,11 +200,19 @@ var httpClient = &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxId
 
 // post sends body and fails unless the status is 200.
 func post(url, token string, body []byte) error {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	return send(http.MethodPost, url, token, body)
+}
+
+// send sends a request (a JSON body when body is not nil, the token when
+// not empty) and fails unless the status is 200.
+func send(method, url, token string, body []byte) error {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -215,7 +223,7 @@ func post(url, token string, body []byte) error {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %d %s", url, resp.StatusCode, data)
+		return fmt.Errorf("%s %s: %d %.200s", method, url, resp.StatusCode, data)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -120,23 +119,7 @@ func reportStore(b testing.TB, store string) *reportEnv {
 }
 
 // get sends GET url with token and fails unless the status is 200.
-func get(url, token string) error {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %.200s", url, resp.StatusCode, data)
-	}
-	return nil
-}
+func get(url, token string) error { return send(http.MethodGet, url, token, nil) }
 
 // loop runs workers clients that call do back to back until stop, and
 // returns the latency of every call made after from.
