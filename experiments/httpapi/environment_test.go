@@ -99,7 +99,6 @@ func exposureBatch(exp, unit string) map[string]any {
 type envFixture struct {
 	*env
 	tokens map[string]map[experiments.Scope]string // binding → scope → token
-	n      int
 }
 
 // The bindings of the caller's key in the matrix, relative to the

@@ -28,11 +28,11 @@ import (
 // env is a server with the API and the console over one store, and keys
 // of every scope.
 type env struct {
-	srv                  *httptest.Server
-	svc                  *experiments.Service
-	reports              *reportsnap.Snapshots
-	admin, analyst, sdk  string
-	boundAdmin, stagingX string
+	srv                 *httptest.Server
+	svc                 *experiments.Service
+	reports             *reportsnap.Snapshots
+	admin, analyst, sdk string
+	boundAdmin          string
 }
 
 func newEnvOn(t *testing.T, st experiments.Store) *env {
