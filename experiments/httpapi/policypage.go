@@ -1,14 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/stats/policy"
@@ -118,11 +117,11 @@ func upliftCurve(curve []policy.CurvePoint, f func(float64) string) template.HTM
 
 // policySection learns the policy of the report's experiment for its page;
 // nil (no section) when the store cannot or the read fails (logged).
-func (a *api) policySection(c *gin.Context, key string, money func(float64) string) *policyView {
-	out, _, err := a.svc.Policy(c.Request.Context(), key, experiments.PolicyOptions{})
+func (a *api) policySection(ctx context.Context, requestID, key string, money func(float64) string) *policyView {
+	out, _, err := a.svc.Policy(ctx, key, experiments.PolicyOptions{})
 	if err != nil {
 		if !errors.Is(err, experiments.ErrNoPolicy) {
-			a.log.Warn("report page: policy", "request_id", c.GetString(ctxRequestID), "err", err)
+			a.log.Warn("report page: policy", "request_id", requestID, "err", err)
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/csv"
 	"fmt"
@@ -200,6 +201,18 @@ func pageHeaders(c *gin.Context) {
 }
 
 func (a *api) renderPage(c *gin.Context, status int, name string, data any) {
+	b, err := executePage(name, data)
+	if err != nil {
+		a.log.Error("render page", "template", name, "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("could not render the page"))
+		return
+	}
+	pageHeaders(c)
+	c.Data(status, "text/html; charset=utf-8", b)
+}
+
+// executePage renders the page template name with data and the pages' CSS.
+func executePage(name string, data any) ([]byte, error) {
 	switch d := data.(type) {
 	case errorPage:
 		d.CSS = reportCSS
@@ -211,12 +224,9 @@ func (a *api) renderPage(c *gin.Context, status int, name string, data any) {
 	}
 	var b bytes.Buffer
 	if err := reportTemplates.ExecuteTemplate(&b, name, data); err != nil {
-		a.log.Error("render page", "template", name, "err", err)
-		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("could not render the page"))
-		return
+		return nil, err
 	}
-	pageHeaders(c)
-	c.Data(status, "text/html; charset=utf-8", b.Bytes())
+	return b.Bytes(), nil
 }
 
 // loadReport reads the options of the query and answers the report's
@@ -1024,13 +1034,25 @@ func (a *api) reportPage(c *gin.Context) {
 		a.renderPage(c, p.Status, "error", errorPage{Title: http.StatusText(p.Status), Detail: p.Detail})
 		return
 	}
-	// The page also shows the policy section, read per request
-	// (policypage.go), so it is rendered here; the JSON and CSV are kept
-	// with the snapshot.
-	r := snap.Report
-	d := buildPage(r, c.Request.URL)
-	d.Policy = a.policySection(c, r.Experiment.Key, d.Money) // policypage.go
-	a.renderPage(c, http.StatusOK, "report", d)
+	// The page, with its policy section (policypage.go), is rendered once
+	// per snapshot like the JSON and CSV: learning the policy reads every
+	// unit, which a page read must not repeat. The snapshot is kept per
+	// multiple_exposure mode, the one query value the page depends on.
+	page, err := snap.Bytes("html", func(r *experiments.Report) ([]byte, error) {
+		d := buildPage(r, c.Request.URL)
+		// Kept with the snapshot for every later reader: the first
+		// reader's going away must not cut it short.
+		ctx := context.WithoutCancel(c.Request.Context())
+		d.Policy = a.policySection(ctx, c.GetString(ctxRequestID), r.Experiment.Key, d.Money)
+		return executePage("report", d)
+	})
+	if err != nil {
+		a.log.Error("render page", "template", "report", "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("could not render the page"))
+		return
+	}
+	pageHeaders(c)
+	c.Data(http.StatusOK, "text/html; charset=utf-8", page)
 }
 
 // moneyFormatter formats minor units in the currency's major unit; with
