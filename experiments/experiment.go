@@ -171,6 +171,9 @@ type Experiment struct {
 	PlannedMDE float64
 	CapGroup   string // frequency cap group, if any
 	MinROI     float64
+	// Allocation is how traffic is split: fixed weights (the zero value)
+	// or an adaptive bandit (bandit.go).
+	Allocation Allocation
 
 	StartedAt time.Time // zero until started
 	EndedAt   time.Time // zero until stopped
@@ -224,6 +227,10 @@ func (e *Experiment) ApplyDefaults() {
 	}
 	if e.Name == "" {
 		e.Name = e.Key
+	}
+	e.Allocation.applyDefaults()
+	if e.Allocation.Bandit() {
+		e.Sticky = true // a unit keeps its variant when the weights move
 	}
 	for i := range e.Variants {
 		if e.Variants[i].Promotion.Type == "" {
@@ -323,6 +330,7 @@ func (e *Experiment) Validate() error {
 		}
 	}
 	validateVariants(e.Variants, &errs)
+	e.Allocation.validate(len(e.Variants), &errs)
 	return errs.Err()
 }
 

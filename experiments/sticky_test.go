@@ -16,17 +16,23 @@ import (
 // experiment and its non-sticky twin (same weights, different seed).
 func stickyFixture(t *testing.T) (*experiments.Service, *sqlite.Store) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "promolift.db"), nil)
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc := experiments.NewService(st, nil)
+	svc, st := sqliteService(t)
 	sticky := specExperiment("sticky-sale", "")
 	sticky.Sticky = true
 	startExperiment(t, svc, sticky)
 	startExperiment(t, svc, specExperiment("plain-sale", ""))
 	return svc, st
+}
+
+// sqliteService is a Service over a fresh SQLite file.
+func sqliteService(t *testing.T) (*experiments.Service, *sqlite.Store) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		t.Fatalf("sqlite.Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return experiments.NewService(st, nil), st
 }
 
 // assignUnits assigns units u0..u(n-1) to both experiments and returns the

@@ -15,6 +15,7 @@ import (
 
 	"github.com/promolift/promolift/assign"
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/banditrun"
 	"github.com/promolift/promolift/experiments/httpapi"
 	"github.com/promolift/promolift/experiments/httpapi/console"
 	"github.com/promolift/promolift/experiments/reportsnap"
@@ -136,6 +137,16 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	fmt.Fprintf(stderr, "promolift: listening on %s://%s\n", scheme, addr)
 	log.Info("listening", "addr", addr, "scheme", scheme)
 
+	// The bandit updater (package banditrun) runs until shutdown starts;
+	// the store closes only after its pass in flight ended.
+	banditCtx, stopBandits := context.WithCancel(context.Background())
+	banditDone := make(chan struct{})
+	go func() {
+		defer close(banditDone)
+		banditrun.New(svc, banditrun.DefaultInterval, log).Run(banditCtx)
+	}()
+	defer func() { stopBandits(); <-banditDone }()
+
 	serveErr := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
@@ -153,6 +164,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	stopBandits()
+	<-banditDone
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	code := 0

@@ -13,15 +13,21 @@ import (
 // lower_is_better_metrics and planned_mde on both stores, reads them back,
 // checks the defaults of an experiment without them, and that bad values
 // are a 422 naming every field at fault.
+// settingsEnv is an API over a fresh store of kind (sqlite or postgres)
+// with the admin key adminToken.
+func settingsEnv(t *testing.T, kind string) *env {
+	t.Helper()
+	svc := experiments.NewService(openBadInputStore(t, kind), nil)
+	if _, _, err := svc.EnsureAdminKey(context.Background(), adminToken); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, svc: svc, h: New(svc, Config{}, slog.New(slog.DiscardHandler)), admin: adminToken}
+}
+
 func TestExperimentAnalysisSettings(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
-			ctx := context.Background()
-			svc := experiments.NewService(openBadInputStore(t, kind), nil)
-			if _, _, err := svc.EnsureAdminKey(ctx, adminToken); err != nil {
-				t.Fatal(err)
-			}
-			e := &env{t: t, svc: svc, h: New(svc, Config{}, slog.New(slog.DiscardHandler)), admin: adminToken}
+			e := settingsEnv(t, kind)
 
 			body := experimentBody("one-sided")
 			body["alternative"] = "greater"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,6 +46,20 @@ type ExperimentRequest struct {
 	PlannedMDE             float64         `json:"planned_mde"`
 	CapGroup               string          `json:"cap_group"`
 	MinROI                 float64         `json:"min_roi"`
+	Allocation             *AllocationDTO  `json:"allocation"`
+}
+
+// AllocationDTO is how an experiment splits its traffic (docs/bandit.md):
+// mode "fixed" (default) or "bandit". For a bandit, update_every and
+// flight are durations such as "6h" or "90m" (defaults "24h" and "336h"),
+// min_weight the least weight of an arm (default 0.05), budget the
+// promotion spend over the flight in minor units (0: no pacing).
+type AllocationDTO struct {
+	Mode        string   `json:"mode"`
+	UpdateEvery string   `json:"update_every,omitempty"`
+	MinWeight   *float64 `json:"min_weight,omitempty"`
+	Budget      int64    `json:"budget,omitempty"`
+	Flight      string   `json:"flight,omitempty"`
 }
 
 // VariantDTO is one variant of an experiment.
@@ -107,6 +122,7 @@ type ExperimentResponse struct {
 	PlannedMDE             float64         `json:"planned_mde,omitempty"`
 	CapGroup               string          `json:"cap_group,omitempty"`
 	MinROI                 float64         `json:"min_roi,omitempty"`
+	Allocation             AllocationDTO   `json:"allocation"`
 	StartedAt              *time.Time      `json:"started_at"`
 	EndedAt                *time.Time      `json:"ended_at"`
 	CreatedAt              time.Time       `json:"created_at"`
@@ -134,6 +150,9 @@ func (r *ExperimentRequest) toDomain() *experiments.Experiment {
 	if r.Coverage != nil {
 		e.Coverage = *r.Coverage
 	}
+	if r.Allocation != nil {
+		e.Allocation = r.Allocation.toDomain()
+	}
 	if r.Namespace != nil {
 		e.Namespace = &experiments.Namespace{ID: r.Namespace.ID, Start: r.Namespace.Start, End: r.Namespace.End}
 	}
@@ -149,6 +168,56 @@ func (r *ExperimentRequest) toDomain() *experiments.Experiment {
 		}
 	}
 	return e
+}
+
+// toDomain converts the allocation; a duration that does not parse
+// becomes -1ns, so that validation names its field.
+func (a *AllocationDTO) toDomain() experiments.Allocation {
+	out := experiments.Allocation{Mode: a.Mode, Budget: a.Budget}
+	if a.MinWeight != nil {
+		out.MinWeight = *a.MinWeight
+	} else if a.Mode == experiments.AllocationBandit {
+		out.MinWeight = experiments.DefaultBanditMinWeight
+	}
+	for _, f := range []struct {
+		src string
+		dst *time.Duration
+	}{{a.UpdateEvery, &out.UpdateEvery}, {a.Flight, &out.Flight}} {
+		if f.src == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.src)
+		if err != nil || d <= 0 {
+			d = -1
+		}
+		*f.dst = d
+	}
+	return out
+}
+
+func allocationResponse(a experiments.Allocation) AllocationDTO {
+	out := AllocationDTO{Mode: a.Mode}
+	if out.Mode == "" {
+		out.Mode = experiments.AllocationFixed
+	}
+	if a.Bandit() {
+		w := a.MinWeight
+		out.MinWeight, out.Budget = &w, a.Budget
+		out.UpdateEvery, out.Flight = formatDuration(a.UpdateEvery), formatDuration(a.Flight)
+	}
+	return out
+}
+
+// formatDuration writes d in whole hours ("24h") or minutes ("90m") when
+// it is one, else as time.Duration does.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
 }
 
 // rawOrNil drops an absent or null JSON value.
@@ -171,7 +240,8 @@ func experimentResponse(e *experiments.Experiment) ExperimentResponse {
 		Segments: nonNil(e.Segments), Personalization: e.Personalization, Engine: e.Engine,
 		SequentialTuning: e.SequentialTuning, CapGroup: e.CapGroup, MinROI: e.MinROI,
 		Alternative: e.Alternative, LowerIsBetterMetrics: nonNil(e.LowerIsBetterMetrics), PlannedMDE: e.PlannedMDE,
-		StartedAt: timePtr(e.StartedAt), EndedAt: timePtr(e.EndedAt),
+		Allocation: allocationResponse(e.Allocation),
+		StartedAt:  timePtr(e.StartedAt), EndedAt: timePtr(e.EndedAt),
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), Revision: e.Revision,
 		Variants: make([]VariantDTO, len(e.Variants)),
 	}

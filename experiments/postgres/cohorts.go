@@ -101,3 +101,20 @@ func (s *Store) OrderValues(ctx context.Context, q experiments.StatsQuery, metri
 	}
 	return out, nil
 }
+
+var _ experiments.BanditStore = (*Store)(nil)
+
+// BanditStats implements experiments.BanditStore (see
+// sqlstore.CohortDialect.BanditStats), in one repeatable-read snapshot.
+func (s *Store) BanditStats(ctx context.Context, q experiments.BanditQuery) ([]experiments.BanditCell, error) {
+	btx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, wrap("bandit stats", err)
+	}
+	defer func() { _ = btx.Rollback() }()
+	out, err := cohortDialect.BanditStats(ctx, &rtx{btx}, q)
+	if err != nil {
+		return nil, wrap("bandit stats", err)
+	}
+	return out, nil
+}

@@ -100,3 +100,20 @@ func (s *Store) OrderValues(ctx context.Context, q experiments.StatsQuery, metri
 	}
 	return out, nil
 }
+
+var _ experiments.BanditStore = (*Store)(nil)
+
+// BanditStats implements experiments.BanditStore (see
+// sqlstore.CohortDialect.BanditStats), in one read transaction.
+func (s *Store) BanditStats(ctx context.Context, q experiments.BanditQuery) ([]experiments.BanditCell, error) {
+	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, wrap("bandit stats", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	out, err := cohortDialect.BanditStats(ctx, tx, q)
+	if err != nil {
+		return nil, wrap("bandit stats", err)
+	}
+	return out, nil
+}

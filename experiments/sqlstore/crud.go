@@ -24,7 +24,7 @@ const experimentColumns = `key, name, hypothesis, owner, environment, status, un
 	fallback_attribute, seed, hash_version, bucket_version, min_bucket_version, sticky, coverage,
 	variants, namespace, layer, condition, primary_metric, secondary_metrics, guardrail_metrics,
 	attribution_window_us, segments, personalization, engine, sequential_tuning, cap_group, min_roi,
-	alternative, lower_is_better_metrics, planned_mde,
+	alternative, lower_is_better_metrics, planned_mde, allocation,
 	started_at, ended_at, created_at, updated_at, revision`
 
 func namedValues(cols string) string {

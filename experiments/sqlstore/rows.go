@@ -63,6 +63,15 @@ type namespaceJSON struct {
 	End   float64 `json:"end"`
 }
 
+// allocationJSON is the allocation column: NULL for a fixed split.
+type allocationJSON struct {
+	Mode          string  `json:"mode"`
+	UpdateEveryUS int64   `json:"update_every_us,omitempty"`
+	MinWeight     float64 `json:"min_weight,omitempty"`
+	Budget        int64   `json:"budget,omitempty"`
+	FlightUS      int64   `json:"flight_us,omitempty"`
+}
+
 type flagRuleJSON struct {
 	ID         string          `json:"id,omitempty"`
 	Condition  json.RawMessage `json:"condition,omitempty"`
@@ -105,6 +114,7 @@ type experimentRow struct {
 	Alternative         string         `db:"alternative"`
 	LowerIsBetter       string         `db:"lower_is_better_metrics"`
 	PlannedMDE          float64        `db:"planned_mde"`
+	Allocation          sql.NullString `db:"allocation"`
 	StartedAt           Time           `db:"started_at"`
 	EndedAt             Time           `db:"ended_at"`
 	CreatedAt           Time           `db:"created_at"`
@@ -142,6 +152,10 @@ func toExperimentRow(enc TimeEncoding, e *experiments.Experiment) (*experimentRo
 		LowerIsBetter: j.s(strings0(e.LowerIsBetterMetrics)), PlannedMDE: e.PlannedMDE,
 		StartedAt: enc.Encode(e.StartedAt), EndedAt: enc.Encode(e.EndedAt),
 		CreatedAt: enc.Encode(e.CreatedAt), UpdatedAt: enc.Encode(e.UpdatedAt), Revision: e.Revision,
+	}
+	if a := e.Allocation; a.Bandit() {
+		r.Allocation = sql.NullString{String: j.s(allocationJSON{Mode: a.Mode, UpdateEveryUS: a.UpdateEvery.Microseconds(),
+			MinWeight: a.MinWeight, Budget: a.Budget, FlightUS: a.Flight.Microseconds()}), Valid: true}
 	}
 	if e.Namespace != nil {
 		r.Namespace = sql.NullString{String: j.s(namespaceJSON{ID: e.Namespace.ID, Start: e.Namespace.Start, End: e.Namespace.End}), Valid: true}
@@ -185,6 +199,14 @@ func (r *experimentRow) toDomain() (*experiments.Experiment, error) {
 	}
 	if r.Condition.Valid {
 		e.Condition = compact([]byte(r.Condition.String))
+	}
+	if r.Allocation.Valid {
+		var a allocationJSON
+		if err := json.Unmarshal([]byte(r.Allocation.String), &a); err != nil {
+			return nil, err
+		}
+		e.Allocation = experiments.Allocation{Mode: a.Mode, UpdateEvery: time.Duration(a.UpdateEveryUS) * time.Microsecond,
+			MinWeight: a.MinWeight, Budget: a.Budget, Flight: time.Duration(a.FlightUS) * time.Microsecond}
 	}
 	for _, f := range []struct {
 		src string
