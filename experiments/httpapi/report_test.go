@@ -6,9 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,13 +87,7 @@ func newReportEnvOn(t *testing.T, st experiments.Store) *reportEnv {
 		}
 		*k.dst = tok
 	}
-	x := &experiments.Experiment{Key: "spring-sale", Name: "Spring sale coupon", Hypothesis: "10% off lifts purchases",
-		Coverage: 1, PrimaryMetric: "purchase", SecondaryMetrics: []string{"add_to_cart"}, GuardrailMetrics: []string{"refund"},
-		Segments: []string{"country"}, MinROI: 0,
-		Variants: []experiments.Variant{
-			{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
-			{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "USD"}},
-		}}
+	x := springSaleExperiment()
 	if err := svc.CreateExperiment(ctx, admin, x); err != nil {
 		t.Fatal(err)
 	}
@@ -107,70 +99,16 @@ func newReportEnvOn(t *testing.T, st experiments.Store) *reportEnv {
 		t.Fatal(err)
 	}
 	svc.SetClock(func() time.Time { return rptNow })
-	seedEvents(t, svc, x.Key, 1600)
+	seedEvents(t, svc, readReportFixture(t))
 	e.srv = httptest.NewServer(New(svc, Config{}, nil))
 	t.Cleanup(e.srv.Close)
 	return e
 }
 
-// seedEvents ingests a deterministic week of exposures and conversions:
-// control converts at 12%, ten_off at 16%, 1 unit in 97 sees both arms.
-func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
+// seedEvents ingests events (the fixture of readReportFixture) in
+// batches of 500.
+func seedEvents(t *testing.T, svc *experiments.Service, events []experiments.Event) {
 	t.Helper()
-	g := rng(7)
-	variants := []string{"control", "ten_off"}
-	rates := []float64{0.12, 0.16}
-	countries := []string{"KR", "JP", "US"}
-	channels := []string{"push", "email", "web"}
-	var events []experiments.Event
-	for i := 0; i < n; i++ {
-		u := fmt.Sprintf("u%05d", i)
-		vi := 0
-		if g.float() >= 0.5 {
-			vi = 1
-		}
-		at := rptStart.Add(time.Duration(g.float()*7*24*3600) * time.Second)
-		ex := experiments.Event{ID: "x-" + u, Type: experiments.EventExposure, UnitID: u, Timestamp: at, Experiment: key,
-			Variant: variants[vi], Channel: channels[i%3], Attributes: map[string]string{"country": countries[(i/3)%3]}}
-		events = append(events, ex)
-		if i%97 == 13 {
-			ex2 := ex
-			ex2.ID, ex2.Variant, ex2.Timestamp = "x2-"+u, variants[1-vi], at.Add(time.Minute)
-			events = append(events, ex2)
-		}
-		if g.float() < 0.3 {
-			events = append(events, experiments.Event{ID: "a-" + u, Type: experiments.EventConversion, UnitID: u,
-				Timestamp: at.Add(5 * time.Minute), Name: "add_to_cart"})
-		}
-		if g.float() < 0.02 {
-			events = append(events, experiments.Event{ID: "r-" + u, Type: experiments.EventConversion, UnitID: u,
-				Timestamp: at.Add(50 * time.Minute), Name: "refund"})
-		}
-		// p decides the purchase; the pre-period purchases below depend on p
-		// alone, like a customer's propensity, never on the variant.
-		if p := g.float(); p < rates[vi] {
-			orders := 1
-			if g.float() < 0.2 {
-				orders = 2
-			}
-			for o := 0; o < orders; o++ {
-				rev := int64(3000 + math.Floor(g.float()*4000))
-				var cost *int64
-				if vi == 1 {
-					c := rev / 10
-					cost = &c
-				}
-				events = append(events, experiments.Event{ID: fmt.Sprintf("p-%s-%d", u, o), Type: experiments.EventConversion,
-					UnitID: u, Timestamp: at.Add(time.Duration(30+60*o) * time.Minute), Name: "purchase", Revenue: rev,
-					PromotionCost: cost, Currency: "USD", Channel: channels[i%3]})
-			}
-			if p < 0.08 && i%2 == 0 { // a regular: bought before too
-				events = append(events, prePurchase(u, at, 2000+int64(i*37%3000)))
-			}
-		} else if i%11 == 0 {
-			events = append(events, prePurchase(u, at, 1500+int64(i*53%2000)))
-		}
-	}
 	sdk := experiments.Principal{KeyID: "sdk", Scope: experiments.ScopeSDK}
 	for len(events) > 0 {
 		k := min(len(events), 500)
@@ -185,13 +123,6 @@ func seedEvents(t *testing.T, svc *experiments.Service, key string, n int) {
 		}
 		events = events[k:]
 	}
-}
-
-// prePurchase is a purchase of unit u three days before its exposure at
-// at: not attributed, but the CUPED covariate of purchase_revenue.
-func prePurchase(u string, at time.Time, rev int64) experiments.Event {
-	return experiments.Event{ID: "pre-" + u, Type: experiments.EventConversion, UnitID: u,
-		Timestamp: at.Add(-72 * time.Hour), Name: "purchase", Revenue: rev, Currency: "USD"}
 }
 
 func (e *reportEnv) get(t *testing.T, path, token string, cookies ...*http.Cookie) (*http.Response, []byte) {
