@@ -9,6 +9,9 @@
 #   make coverage  Monte Carlo coverage of the stats intervals (COVERAGE_REPS
 #                simulated experiments each, default 10000; 94-96% asked)
 #   make lint    gofmt, go vet, staticcheck
+#   make check-values  rerun the independent scripts of the golden files'
+#                check values and fail when they differ from the committed
+#                ones (part of make test)
 #   make dist    release binaries for linux, darwin and windows (amd64, arm64)
 #   make test-policy-sim  the policy simulator at full size: 200 simulated
 #                tests through the API (about 20 minutes on an idle
@@ -22,7 +25,7 @@ FUZZTIME  ?= 10m
 COVERAGE_REPS ?= 10000
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
-.PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim
+.PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim check-values
 
 all: build
 
@@ -79,7 +82,7 @@ FUZZ_TARGETS := ./assign:FuzzParseCondition:100000 ./assign:FuzzDecodeSpec:50000
 	./experiments/httpapi:FuzzOFREPRequest:2000 ./experiments/httpapi:FuzzValidJSON:20000 \
 	./experiments/httpapi:FuzzScanJSON:20000 ./experiments/httpapi:FuzzDecodeEventBatch:5000
 
-test-go:
+test-go: check-values
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m -json ./... | $(GO) run .ci/testsummary.go
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 -short -timeout 10m ./...
@@ -88,6 +91,21 @@ test-go:
 		IFS=: read -r pkg name n <<< "$$t"; \
 		echo "fuzz $$pkg $$name ($$n runs)"; \
 		$(GO) test -count=1 -run '^$$' -fuzz "^$$name\$$" -fuzztime $${n}x $$pkg; \
+	done
+
+# check-values reruns the scripts that compute, independently of the code
+# under test, the check values of the golden files (TestReportGoldenChecks,
+# TestDesignGoldenChecks) with Debian's python3-mpmath, and fails when the
+# committed check files are not what the scripts write: a script changed
+# without its output, or the output edited by hand.
+CHECK_VALUES := experiments/httpapi/testdata/check_report_golden.py:experiments/httpapi/testdata/report-spring-sale.checks.json \
+	stats/testdata/check_design_golden.py:stats/testdata/design_example.checks.json
+
+check-values:
+	@set -e; for c in $(CHECK_VALUES); do \
+		script=$${c%%:*}; out=$${c#*:}; \
+		echo "check-values: $$script"; \
+		/usr/bin/python3 $$script | diff -q - $$out >/dev/null || { echo "$$out is not the output of $$script (regenerate: /usr/bin/python3 $$script > $$out)"; exit 1; }; \
 	done
 
 test-policy-sim:
