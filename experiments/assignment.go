@@ -138,6 +138,9 @@ type unitAssignment struct {
 	log       bool
 	exposures []Event
 	exposed   map[string]bool
+	// links: the units other than the customer that the call stores rows
+	// keyed by without an exposure (sticky docs, capped units; links.go).
+	links map[UnitLink]bool
 }
 
 // newUnitAssignment starts the assignment of the unit of attrs in one call;
@@ -205,12 +208,26 @@ func (u *unitAssignment) expose(e *Experiment, r assign.Result) {
 	u.exposures = append(u.exposures, ev)
 }
 
-// finish stores the sticky docs the call changed and logs its exposures.
+// finish links the units the call stores rows by to the customer
+// (links.go), stores the sticky docs the call changed and logs its
+// exposures.
 func (u *unitAssignment) finish(ctx context.Context, who Principal) error {
+	fresh := u.s.exposures.fresh(u.exposures)
+	for _, d := range u.sticky.changed() {
+		u.addLink(d.AttributeName, d.AttributeValue)
+	}
+	if u.rights != nil {
+		for _, c := range u.rights.cappedUnits {
+			u.addLink(c.Attribute, c.UnitID)
+		}
+	}
+	if err := u.storeLinks(ctx, fresh); err != nil {
+		return err
+	}
 	if err := u.sticky.save(ctx); err != nil {
 		return err
 	}
-	return u.s.logExposures(ctx, u.exposures)
+	return u.s.logExposures(ctx, fresh)
 }
 
 func resultOf(r assign.Result) AssignmentResult {
@@ -257,8 +274,11 @@ func ExposureID(experiment string, bucketVersion int, unit, variant string, at t
 }
 
 // exposureEvent is the exposure of an in-experiment result. The unit is the
-// hashed value (the unit that was randomized). Scalar attributes that fit
-// the event limits are kept for breakdowns; "channel" becomes the channel.
+// hashed value (the unit that was randomized); when that is not the
+// customer (attribute "id"), the exposure links it to the customer
+// (links.go). The scalar attributes the experiment keeps for breakdowns
+// (Experiment.KeepsAttribute) that fit the event limits are stored;
+// "channel" becomes the channel.
 func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now time.Time) Event {
 	ev := Event{
 		ID:         ExposureID(e.Key, e.BucketVersion, r.HashValue, r.VariantKey, now),
@@ -267,6 +287,9 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 		Timestamp:  now,
 		Experiment: e.Key,
 		Variant:    r.VariantKey,
+	}
+	if c := customerOf(attrs); c != r.HashValue {
+		ev.CustomerID, ev.UnitAttribute = c, r.HashAttribute
 	}
 	keys := make([]string, 0, len(attrs))
 	for k := range attrs {
@@ -295,7 +318,7 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 			}
 			continue
 		}
-		if k == DefaultUnitAttribute || k == TargetingKeyAttribute || k == r.HashAttribute || len(k)+len(s) > MaxAttributeLen ||
+		if !e.KeepsAttribute(k) || k == r.HashAttribute || len(k)+len(s) > MaxAttributeLen ||
 			!utf8.ValidString(k+s) || len(ev.Attributes) >= MaxAttributes {
 			continue
 		}
@@ -308,13 +331,12 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 }
 
 // logExposures stores exposures by group commit (exposurebatch.go) and
-// returns once the transaction holding them committed; exposures committed
-// recently are not stored again. Duplicates (the same unit, variant and
+// returns once the transaction holding them committed; the caller left out
+// the exposures committed recently (exposureBatcher.fresh). Duplicates (the same unit, variant and
 // day) are expected and change nothing. A rejected exposure is logged, not
 // returned: the assignment itself stands. A store failure is a
 // KindUnavailable error.
 func (s *Service) logExposures(ctx context.Context, events []Event) error {
-	events = s.exposures.fresh(events)
 	if len(events) == 0 {
 		return nil
 	}

@@ -246,16 +246,19 @@ func TestEvaluateFlag(t *testing.T) {
 
 // An OpenFeature context's targetingKey is the unit's ID, not an attribute
 // to analyse by: the exposure of an OFREP evaluation keeps the context's
-// other attributes but not targetingKey, as Assign's keeps no id.
+// attributes the experiment breaks down by, but not targetingKey (as
+// Assign's keeps no id), nor an attribute it does not declare (an email).
 func TestEvaluateFlagExposureAttributes(t *testing.T) {
 	svc := specService(t)
 	ctx := context.Background()
-	startExperiment(t, svc, specExperiment("spring-sale", ""))
+	e := specExperiment("spring-sale", "")
+	e.Segments = []string{"country", experiments.TargetingKeyAttribute}
+	startExperiment(t, svc, e)
 	if _, err := svc.EvaluateFlag(ctx, specSDK, "spring-sale", map[string]any{
-		experiments.TargetingKeyAttribute: "cust-1", "id": "cust-1", "country": "KR"}); err != nil {
+		experiments.TargetingKeyAttribute: "cust-1", "id": "cust-1", "country": "KR", "email": "cust-1@example.test"}); err != nil {
 		t.Fatal(err)
 	}
-	for dim, want := range map[string]string{"country": "KR", experiments.TargetingKeyAttribute: "(none)"} {
+	for dim, want := range map[string]string{"country": "KR", experiments.TargetingKeyAttribute: "(none)", "email": "(none)"} {
 		ss, err := svc.Store().SufficientStats(ctx, experiments.StatsQuery{Experiment: "spring-sale", Dimension: dim,
 			MultipleExposure: experiments.MultipleFirst})
 		if err != nil {

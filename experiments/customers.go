@@ -106,12 +106,19 @@ type CustomerStore interface {
 	// CustomerSecret returns the installation's secret for hashing
 	// customer IDs, creating it on first use.
 	CustomerSecret(ctx context.Context) ([]byte, error)
-	// EraseCustomer deletes, in one transaction, every row about unit
-	// (raw events, rollups, consent, capped units, and any other row of a
-	// table with a unit_id or customer_id column), keeps the unit's
-	// promotion cost in the anonymous erased_spend, appends audit (which
-	// must not contain the unit) and returns the rows deleted per table.
-	EraseCustomer(ctx context.Context, unit string, audit *AuditEntry) (map[string]int64, error)
+	// EraseCustomer deletes, in one transaction, every row about unit and
+	// about every unit linked to it (LinkUnits, and the links of ingested
+	// events): raw events, rollups, customer aggregates, consent, capped
+	// units, sticky docs, the links themselves, and any other row of a
+	// table with a unit_id or customer_id column that is one of those
+	// units. It keeps their promotion cost in the anonymous erased_spend,
+	// appends audit (which must not contain a unit; its After gets the
+	// counts) and returns the rows deleted per table and how many units
+	// (unit and the linked ones) were erased.
+	EraseCustomer(ctx context.Context, unit string, audit *AuditEntry) (rows map[string]int64, units int, err error)
+	// LinkUnits records links (idempotently): each link's unit belongs to
+	// its customer, so erasing the customer erases the unit (links.go).
+	LinkUnits(ctx context.Context, links []UnitLink) error
 }
 
 // errNoCustomerStore is returned when the store lacks customer features.
@@ -192,11 +199,15 @@ func (s *Service) SetConsent(ctx context.Context, who Principal, unit string, pr
 type Erasure struct {
 	Subject string           // the customer's CustomerHash
 	Rows    map[string]int64 // rows deleted per table
+	// Units is how many units were erased: the customer and the units
+	// linked to it (device IDs and other hash attributes; links.go).
+	Units int
 }
 
-// EraseCustomer deletes everything the store holds about a customer in one
-// transaction and records the erasure in the audit log under the
-// customer's hash.
+// EraseCustomer deletes everything the store holds about a customer, and
+// about every unit linked to the customer (links.go), in one transaction
+// and records the erasure in the audit log under the customer's hash, with
+// the counts of rows and units (never an ID).
 func (s *Service) EraseCustomer(ctx context.Context, who Principal, unit string) (*Erasure, error) {
 	if err := validCustomerID(unit); err != nil {
 		return nil, err
@@ -210,13 +221,13 @@ func (s *Service) EraseCustomer(ctx context.Context, who Principal, unit string)
 		return nil, err
 	}
 	entry := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: "customer.erase", Resource: "customer:" + h}
-	rows, err := cs.EraseCustomer(ctx, unit, entry)
+	rows, units, err := cs.EraseCustomer(ctx, unit, entry)
 	s.consentChanged(unit)
-	s.exposures.forget() // its exposures are no longer stored
+	s.exposures.forget() // its exposures and links are no longer stored
 	if err != nil {
 		return nil, fmt.Errorf("erase customer: %w", err)
 	}
-	return &Erasure{Subject: h, Rows: rows}, nil
+	return &Erasure{Subject: h, Rows: rows, Units: units}, nil
 }
 
 // PutCapGroup creates or replaces a frequency cap group.
@@ -313,6 +324,9 @@ type rightsGuard struct {
 	// same answer and is not counted twice.
 	capped map[string]bool
 	spend  map[string]map[string]int64
+	// cappedUnits: the units RecordCapped stored, each keyed by its hash
+	// attribute (linked to the customer by the call; links.go).
+	cappedUnits []UnitLink
 }
 
 // newRightsGuard returns the guard of one call for the unit of attrs, or
@@ -470,6 +484,7 @@ func (g *rightsGuard) frequencyCap(ctx context.Context, e *Experiment, r *Assign
 	if err := g.cs.RecordCapped(ctx, e.Key, r.HashValue, g.now); err != nil {
 		return fmt.Errorf("record capped unit: %w", err)
 	}
+	g.cappedUnits = append(g.cappedUnits, UnitLink{Attribute: r.HashAttribute, UnitID: r.HashValue})
 	g.capped[id] = true
 	noPromotion(e, r, ReasonFrequencyCapped)
 	return nil

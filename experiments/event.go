@@ -39,6 +39,14 @@ type Event struct {
 	Channel       string
 	Attributes    map[string]string
 	ReceivedAt    time.Time
+	// CustomerID, when set and not UnitID, is the customer the unit
+	// belongs to (the unit is another attribute of theirs, such as a
+	// device ID, named by UnitAttribute; "" is LinkAttributeEvent). The
+	// store records the link in the transaction that stores the event, so
+	// that erasing the customer erases the unit's rows (links.go); the
+	// event row does not keep it.
+	CustomerID    string
+	UnitAttribute string
 }
 
 // EventStatus is the outcome of one event in a batch.
@@ -112,6 +120,8 @@ func (e *Event) Problems(now time.Time, skew time.Duration) ValidationErrors {
 	case e.Timestamp.Before(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)):
 		v.add("timestamp", "too_old", "is before 2000-01-01")
 	}
+	add(checkText("customer_id", e.CustomerID, MaxUnitIDLen))
+	add(checkText("unit_attribute", e.UnitAttribute, MaxNameLen))
 	add(checkText("channel", e.Channel, MaxNameLen))
 	if len(e.Attributes) > MaxAttributes {
 		v.add("attributes", "too_many", "at most %d attributes", MaxAttributes)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -188,6 +189,22 @@ type Experiment struct {
 // (OFREP sets the attribute DefaultUnitAttribute from it). Exposures do not
 // keep it among their attributes, as they keep no unit ID.
 const TargetingKeyAttribute = "targetingKey"
+
+// KeepsAttribute reports whether exposures to e keep the attribute name
+// (docs/security.md, "Data kept"): only the experiment's breakdown
+// dimensions (Segments) and the built-in segment attributes rfm_segment and
+// aipl_stage. Every other attribute (email, phone, …) serves targeting and
+// hashing only and is never stored, nor is a unit ID (the attributes id,
+// targetingKey, and the hash and fallback attributes).
+func (e *Experiment) KeepsAttribute(name string) bool {
+	switch name {
+	case "", DefaultUnitAttribute, TargetingKeyAttribute, e.UnitAttribute, e.FallbackAttribute:
+		return false
+	case AttrRFMSegment, AttrAIPLStage:
+		return true
+	}
+	return slices.Contains(e.Segments, name)
+}
 
 // Defaults applied by ApplyDefaults.
 const (

@@ -131,12 +131,16 @@ func recentKey(id string) ([16]byte, bool) {
 	return k, true
 }
 
-// fresh returns the events whose IDs were not committed recently.
+// fresh returns the events whose IDs were not committed recently, or
+// whose link to a customer (links.go) was not: the same device exposed on
+// one day for a second customer is linked to that customer too.
 func (b *exposureBatcher) fresh(events []Event) []Event {
 	out := events[:0:0]
 	for i := range events {
 		if k, ok := recentKey(events[i].ID); ok && b.recent.Contains(k) {
-			continue
+			if l, linked := events[i].Link(); !linked || b.recent.Contains(linkKey(l)) {
+				continue
+			}
 		}
 		out = append(out, events[i])
 	}
@@ -149,7 +153,7 @@ func (b *exposureBatcher) fresh(events []Event) []Event {
 }
 
 // forget empties the recent set: after an erasure the store no longer
-// holds the exposures it names.
+// holds the exposures and links it names.
 func (b *exposureBatcher) forget() { b.recent.Purge() }
 
 // submit queues one request's exposures and waits until the transaction
@@ -267,6 +271,9 @@ func (b *exposureBatcher) commit(batch []*exposureWaiter) {
 		}
 		if k, ok := recentKey(ev.ID); ok {
 			b.recent.Add(k, struct{}{})
+		}
+		if l, ok := ev.Link(); ok {
+			b.recent.Add(linkKey(l), struct{}{})
 		}
 	}
 	for _, w := range batch {

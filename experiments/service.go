@@ -540,6 +540,7 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 			}
 		}
 		valid = append(valid, *e)
+		valid[len(valid)-1].Attributes = keptAttributes(exps[e.Experiment], e)
 		index = append(index, i)
 	}
 	if len(valid) > 0 {
@@ -556,6 +557,26 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 		}
 	}
 	return out, nil
+}
+
+// keptAttributes returns the attributes of e that are stored
+// (docs/security.md, "Data kept"): those an exposure's experiment x keeps
+// for breakdowns (Experiment.KeepsAttribute), none of a conversion's,
+// which no analysis reads.
+func keptAttributes(x *Experiment, e *Event) map[string]string {
+	if e.Type != EventExposure || x == nil || len(e.Attributes) == 0 {
+		return nil
+	}
+	var out map[string]string
+	for k, v := range e.Attributes {
+		if x.KeepsAttribute(k) {
+			if out == nil {
+				out = make(map[string]string, len(e.Attributes))
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // checkExposure verifies that an exposure names an experiment that is

@@ -112,8 +112,8 @@ func (r *stickyRun) evalFeature(spec *assign.Spec, key string, attrs assign.Attr
 	return spec.EvalFeatureWith(&assign.Eval{Attributes: attrs, Sticky: r.docs}, key)
 }
 
-// save stores the docs the evaluations changed, in one upsert.
-func (r *stickyRun) save(ctx context.Context) error {
+// changed returns the docs the evaluations changed that save stores.
+func (r *stickyRun) changed() []assign.StickyDoc {
 	if r == nil {
 		return nil
 	}
@@ -123,6 +123,12 @@ func (r *stickyRun) save(ctx context.Context) error {
 			out = append(out, d)
 		}
 	}
+	return out
+}
+
+// save stores the docs the evaluations changed, in one upsert.
+func (r *stickyRun) save(ctx context.Context) error {
+	out := r.changed()
 	if len(out) == 0 {
 		return nil
 	}

@@ -68,10 +68,13 @@ func (a *api) putConsent(c *gin.Context) {
 }
 
 // ErasureResponse reports an erasure. Subject is how the audit log names
-// the customer (a keyed hash, never the ID).
+// the customer (a keyed hash, never the ID); Units counts the units erased:
+// the customer and the units linked to it (device IDs and other hash
+// attributes).
 type ErasureResponse struct {
 	Erased  bool             `json:"erased"`
 	Subject string           `json:"subject"`
+	Units   int              `json:"units"`
 	Rows    map[string]int64 `json:"rows"`
 }
 
@@ -82,7 +85,7 @@ func (a *api) eraseCustomer(c *gin.Context) {
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	writeJSON(c, http.StatusOK, ErasureResponse{Erased: true, Subject: er.Subject, Rows: er.Rows})
+	writeJSON(c, http.StatusOK, ErasureResponse{Erased: true, Subject: er.Subject, Units: er.Units, Rows: er.Rows})
 }
 
 // CapGroupRequest is the body of PUT /api/v1/cap-groups/:key.

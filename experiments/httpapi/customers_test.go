@@ -139,15 +139,7 @@ func TestCustomerRoutesTakeSlashUnitIDs(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			store := openBadInputStore(t, kind)
-			svc := experiments.NewService(store, nil)
-			if _, _, err := svc.EnsureAdminKey(ctx, adminToken); err != nil {
-				t.Fatal(err)
-			}
-			e := &env{t: t, svc: svc, h: New(svc, Config{}, nil), admin: adminToken}
-			var err error
-			if _, e.sdk, err = svc.CreateKey(ctx, experiments.Principal{}, "sdk", experiments.ScopeSDK, ""); err != nil {
-				t.Fatal(err)
-			}
+			e := newEnvOn(t, store) // erasure_test.go
 			const unit, other = "shop/7c1e/cust", "shop/7c1e/keep"
 			const path = "/api/v1/customers/shop%2F7c1e%2Fcust"
 			if r := postEvents(t, e, conversion("c1", unit, 1999), conversion("c2", other, 500)); r.Accepted != 2 {

@@ -36,6 +36,10 @@ type EventDTO struct {
 	Currency      string            `json:"currency,omitempty"`
 	OrderID       string            `json:"order_id,omitempty"`
 	Channel       string            `json:"channel,omitempty"`
+	// CustomerID, when the unit is not the customer (a device ID), is the
+	// customer's ID: the unit is linked to the customer, so that erasing
+	// the customer erases it (docs/security.md, "Erasure").
+	CustomerID string `json:"customer_id,omitempty"`
 }
 
 // EventResult is the outcome of the event at Index of the batch.
@@ -94,7 +98,7 @@ func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, sca
 	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
 		Experiment: d.Experiment, Variant: d.Variant, Name: d.Name, Revenue: d.Revenue,
 		PromotionCost: d.PromotionCost, Currency: d.Currency, OrderID: d.OrderID, Channel: d.Channel,
-		Attributes: d.Attributes}
+		Attributes: d.Attributes, CustomerID: d.CustomerID}
 	if d.Timestamp != "" {
 		ts, err := time.Parse(time.RFC3339Nano, d.Timestamp)
 		if err != nil {
@@ -374,6 +378,8 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 			bit, str = 1<<8, &d.OrderID
 		case "channel":
 			bit, str = 1<<9, &d.Channel
+		case "customer_id":
+			bit, str = 1<<13, &d.CustomerID
 		case "attributes":
 			bit = 1 << 10
 			if i = decodeAttributesFast(s, i, d); i < 0 {
@@ -423,7 +429,7 @@ func decodeEventFast(raw []byte, d *EventDTO) bool {
 
 // eventFieldNames are the JSON names of the EventDTO fields.
 var eventFieldNames = []string{"event_id", "type", "experiment", "variant", "unit_id", "timestamp", "attributes",
-	"name", "revenue", "promotion_cost", "currency", "order_id", "channel"}
+	"name", "revenue", "promotion_cost", "currency", "order_id", "channel", "customer_id"}
 
 // unlikeEventFields reports whether key is ASCII and equal to no EventDTO
 // field name regardless of case (so json.Unmarshal ignores it).

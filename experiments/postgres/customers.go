@@ -68,21 +68,21 @@ func (s *Store) CustomerSecret(ctx context.Context) ([]byte, error) {
 // quoteIdent quotes an identifier (the partition names of partitions.go).
 func quoteIdent(s string) string { return pq.QuoteIdentifier(s) }
 
-// EraseCustomer deletes every row about unit in one transaction.
-func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experiments.AuditEntry) (map[string]int64, error) {
+// EraseCustomer deletes every row about unit and the units linked to it
+// in one transaction.
+func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experiments.AuditEntry) (map[string]int64, int, error) {
 	var deleted map[string]int64
+	var units []string
 	err := s.tx(ctx, func(tx *rtx) error {
 		deleted = map[string]int64{}
-		// Serialize with the ingests that maintain this unit's rollups.
-		if err := lockBuckets(ctx, tx, []int64{unitBucket(unit)}); err != nil {
+		var err error
+		if units, err = lockErasedUnits(ctx, tx, unit); err != nil {
 			return err
 		}
-		if err := sqlstore.KeepErasedSpend(ctx, tx, unit); err != nil {
-			return err
-		}
-		// The dedupe rows of the unit's events: their ids may contain the
+		// The dedupe rows of the units' events: their ids may contain the
 		// unit's ID, and event_ids has no unit_id column.
-		res, err := tx.ExecContext(ctx, `DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE unit_id = ?)`, unit)
+		res, err := tx.ExecContext(ctx, `DELETE FROM event_ids WHERE event_id IN
+			(SELECT event_id FROM events WHERE unit_id = ANY(CAST(? AS TEXT[])))`, pq.Array(units))
 		if err != nil {
 			return fmt.Errorf("erase from event_ids: %w", err)
 		}
@@ -103,16 +103,47 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 			ORDER BY c.table_name, c.column_name`); err != nil {
 			return err
 		}
-		if err := sqlstore.DeleteCustomerRows(ctx, tx, unit, cols, deleted); err != nil {
+		if err := sqlstore.EraseUnits(ctx, tx, units, cols, deleted); err != nil {
 			return err
 		}
-		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted)
+		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted, len(units))
 	})
 	if err != nil {
-		return nil, wrap("erase customer", err)
+		return nil, 0, wrap("erase customer", err)
 	}
 	s.bumpEventsMarker(ctx)
-	return deleted, nil
+	return deleted, len(units), nil
+}
+
+// lockErasedUnits returns the units an erasure of customer erases
+// (sqlstore.ErasedUnits) with the advisory locks of their buckets taken,
+// to serialize with the ingests that maintain their rollups. An ingest that
+// links a unit to a customer holds the customer's bucket too (IngestEvents),
+// so once the customer's bucket is held no new link of it can commit
+// unseen: the units are read again under the locks until no new one turns
+// up.
+func lockErasedUnits(ctx context.Context, tx *rtx, customer string) ([]string, error) {
+	held := map[int64]bool{}
+	units := []string{customer}
+	for {
+		var want []int64
+		for _, u := range units {
+			if b := unitBucket(u); !held[b] {
+				held[b] = true
+				want = append(want, b)
+			}
+		}
+		if len(want) == 0 {
+			return units, nil
+		}
+		if err := lockBuckets(ctx, tx, want); err != nil {
+			return nil, err
+		}
+		var err error
+		if units, err = sqlstore.ErasedUnits(ctx, tx, customer); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // TablesContaining returns "table.column" for every column of every table

@@ -264,20 +264,26 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if len(events) == 0 {
 		return dup, nil
 	}
-	buckets := make([]int64, len(events))
+	buckets := make([]int64, len(events), len(events)+1)
 	for i := range events {
 		buckets[i] = unitBucket(events[i].UnitID)
+	}
+	// A link to a customer holds the customer's bucket too, so that an
+	// erasure of the customer (lockErasedUnits) sees it or runs after.
+	links := experiments.EventLinks(events)
+	for _, l := range links {
+		buckets = append(buckets, unitBucket(l.CustomerID))
 	}
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
-	err := s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, buckets, dup) })
+	err := s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, links, buckets, dup) })
 	if missingPartition(err) {
 		// A partition this Store knew of was dropped behind its back (by
 		// hand): learn the partitions again and retry once.
 		s.forgetBatchPartitions(events)
 		if err = s.ensureBatchPartitions(ctx, events); err == nil {
-			err = s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, buckets, dup) })
+			err = s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, links, buckets, dup) })
 		}
 	}
 	if err != nil {
@@ -291,8 +297,8 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 
 // ingestBatch is the transaction of IngestEvents: it stores the new events
 // of the batch, sets dup[i] for the others, and maintains the customer
-// aggregates and the rollups.
-func ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, buckets []int64, dup []bool) error {
+// aggregates, the rollups and the links of the events to their customers.
+func ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, links []experiments.UnitLink, buckets []int64, dup []bool) error {
 	if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
 		return err
 	}
@@ -325,6 +331,9 @@ SELECT event_id, type FROM ins`)
 		refunds = refunds || !dup[i] && isRefund(&events[i])
 	}
 	if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+		return err
+	}
+	if err := sqlstore.RecordLinks(ctx, tx, sqlstore.Timestamp, links, time.Now()); err != nil {
 		return err
 	}
 	if exposures {

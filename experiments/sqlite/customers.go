@@ -76,30 +76,34 @@ func customerTables(ctx context.Context, tx *sqlx.Tx) ([]sqlstore.Column, error)
 	return cols, err
 }
 
-// EraseCustomer deletes every row about unit in one transaction.
-func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experiments.AuditEntry) (map[string]int64, error) {
+// EraseCustomer deletes every row about unit and the units linked to it
+// in one transaction (the single writer connection serializes it with
+// every ingest, so no link can be added meanwhile).
+func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experiments.AuditEntry) (map[string]int64, int, error) {
 	deleted := map[string]int64{}
+	var units []string
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		if err := sqlstore.KeepErasedSpend(ctx, tx, unit); err != nil {
+		var err error
+		if units, err = sqlstore.ErasedUnits(ctx, tx, unit); err != nil {
 			return err
 		}
 		tables, err := customerTables(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if err := sqlstore.DeleteCustomerRows(ctx, tx, unit, tables, deleted); err != nil {
+		if err := sqlstore.EraseUnits(ctx, tx, units, tables, deleted); err != nil {
 			return err
 		}
 		// The ingest's scratch tables of this connection.
 		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
-		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted)
+		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted, len(units))
 	})
 	if err != nil {
-		return nil, wrap("erase customer", err)
+		return nil, 0, wrap("erase customer", err)
 	}
-	return deleted, nil
+	return deleted, len(units), nil
 }
 
 // TablesContaining returns "table.column" for every column of every table

@@ -30,8 +30,10 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 	admin := experiments.Principal{KeyID: "admin", Scope: experiments.ScopeAdmin}
 	sdk := experiments.Principal{KeyID: "sdk", Scope: experiments.ScopeSDK}
 
-	const unit, email = "erase-unit-5d1e9c", "erase.me.8c2f@example.test"
-	e := &experiments.Experiment{Key: "spring", Coverage: 1, Variants: []experiments.Variant{
+	// tier is an attribute the experiment breaks down by, so its value is
+	// stored with the exposure (an undeclared one, such as an email, is not).
+	const unit, tier = "erase-unit-5d1e9c", "erase-tier-8c2f"
+	e := &experiments.Experiment{Key: "spring", Coverage: 1, Segments: []string{"tier"}, Variants: []experiments.Variant{
 		{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
 		{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "KRW"}},
 	}}
@@ -41,16 +43,15 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 	_, err = svc.SetConsent(ctx, admin, unit, true)
 	must(t, err)
 	_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: unit, Experiments: []string{"spring"},
-		Attributes: map[string]any{"email": email}, LogExposure: true})
+		Attributes: map[string]any{"tier": tier}, LogExposure: true})
 	must(t, err)
 	_, err = svc.IngestEvents(ctx, sdk, []experiments.Event{{ID: "conv-1", Type: experiments.EventConversion, UnitID: unit,
-		Name: "purchase", Revenue: 100, Currency: "KRW", OrderID: "order-1", Timestamp: now,
-		Attributes: map[string]string{"email": email}}})
+		Name: "purchase", Revenue: 100, Currency: "KRW", OrderID: "order-1", Timestamp: now}})
 	must(t, err)
 	// Other customers' rows share the pages, so deleted cells sit next to live ones.
 	for _, u := range []string{"other-1", "other-2", "other-3"} {
 		_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: u, Experiments: []string{"spring"},
-			Attributes: map[string]any{"email": u + "@example.test"}, LogExposure: true})
+			Attributes: map[string]any{"tier": u + "-tier"}, LogExposure: true})
 		must(t, err)
 	}
 
@@ -64,7 +65,7 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 				continue
 			}
 			must(t, err)
-			for _, needle := range []string{unit, email} {
+			for _, needle := range []string{unit, tier} {
 				if bytes.Contains(b, []byte(needle)) {
 					where = append(where, filepath.Base(f)+": "+needle)
 				}
@@ -73,7 +74,7 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 		return where
 	}
 	if got := found(t); len(got) < 2 {
-		t.Fatalf("before erasure the file holds %q, want the unit id and the email", got)
+		t.Fatalf("before erasure the file holds %q, want the unit id and the tier", got)
 	}
 	_, err = svc.EraseCustomer(ctx, admin, unit)
 	must(t, err)

@@ -136,7 +136,8 @@ func nullString(s string) sql.NullString {
 // IngestEvents stores a batch in one transaction and folds its new events
 // into the rollups: exposures merge into exposures_rollup, conversions add
 // to unit_metrics, and the attributed conversions of units whose exposures
-// changed are rebuilt from the raw events.
+// changed are rebuilt from the raw events. The links of the events to
+// their customers are recorded in the same transaction.
 func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([]bool, error) {
 	dup := make([]bool, len(events))
 	if len(events) == 0 {
@@ -191,6 +192,9 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			refunds = refunds || (n > 0 && e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != "")
 		}
 		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+			return err
+		}
+		if err := sqlstore.RecordLinks(ctx, tx, sqlstore.UnixMicros, experiments.EventLinks(events), now); err != nil {
 			return err
 		}
 		if exposures {

@@ -173,12 +173,13 @@ func DeleteCustomerRows(ctx context.Context, tx Queryer, unit string, cols []Col
 }
 
 // AuditErasure appends audit (when not nil) to the audit log in tx, with
-// the counts of deleted rows as its After, and sets audit.ID.
-func AuditErasure(ctx context.Context, tx Queryer, d Dialect, audit *experiments.AuditEntry, deleted map[string]int64) error {
+// the counts of deleted rows and of erased units as its After, and sets
+// audit.ID.
+func AuditErasure(ctx context.Context, tx Queryer, d Dialect, audit *experiments.AuditEntry, deleted map[string]int64, units int) error {
 	if audit == nil {
 		return nil
 	}
-	after, err := json.Marshal(map[string]any{"rows": deleted})
+	after, err := json.Marshal(map[string]any{"rows": deleted, "units": units})
 	if err != nil {
 		return err
 	}
@@ -215,3 +216,73 @@ func ColumnsContaining(ctx context.Context, q Queryer, cols []Column, needle, po
 // QuoteIdent quotes an SQL identifier (standard SQL, as both databases
 // read it).
 func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// linkRows is how many links one INSERT of RecordLinks carries (4
+// parameters each, well under both databases' parameter limits).
+const linkRows = 250
+
+// RecordLinks inserts links into customer_links (migration 0018), those
+// already stored left as they are, in as few statements as linkRows allows
+// (one for an exposure batch's links); at is the linked_at of new ones.
+func RecordLinks(ctx context.Context, q Queryer, enc TimeEncoding, links []experiments.UnitLink, at time.Time) error {
+	t := enc.Encode(at)
+	for len(links) > 0 {
+		n := min(len(links), linkRows)
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO customer_links (customer_id, attribute, unit_id, linked_at) VALUES `)
+		args := make([]any, 0, 4*n)
+		for i, l := range links[:n] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?)")
+			args = append(args, l.CustomerID, l.Attribute, l.UnitID, t)
+		}
+		sb.WriteString(` ON CONFLICT (customer_id, attribute, unit_id) DO NOTHING`)
+		if _, err := q.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("record links: %w", err)
+		}
+		links = links[n:]
+	}
+	return nil
+}
+
+// LinkUnits records links (experiments.CustomerStore).
+func (s *Store) LinkUnits(ctx context.Context, links []experiments.UnitLink) error {
+	return s.wrap("link units", RecordLinks(ctx, s.W, s.Dialect.TimeEncoding(), links, time.Now()))
+}
+
+// ErasedUnits returns the units an erasure of customer erases: the
+// customer first, then the units linked to it, each once.
+func ErasedUnits(ctx context.Context, q Queryer, customer string) ([]string, error) {
+	var linked []string
+	if err := q.SelectContext(ctx, &linked, `SELECT DISTINCT unit_id FROM customer_links WHERE customer_id = ? ORDER BY unit_id`,
+		customer); err != nil {
+		return nil, fmt.Errorf("linked units: %w", err)
+	}
+	out := []string{customer}
+	for _, u := range linked {
+		if u != customer {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// EraseUnits is the erasure of units (ErasedUnits) in tx over the columns
+// cols that key a unit: their promotion cost kept in erased_spend, then
+// every row of cols that is one of them deleted, counted by table in
+// deleted.
+func EraseUnits(ctx context.Context, tx Queryer, units []string, cols []Column, deleted map[string]int64) error {
+	for _, u := range units {
+		if err := KeepErasedSpend(ctx, tx, u); err != nil {
+			return err
+		}
+	}
+	for _, u := range units {
+		if err := DeleteCustomerRows(ctx, tx, u, cols, deleted); err != nil {
+			return err
+		}
+	}
+	return nil
+}

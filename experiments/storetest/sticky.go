@@ -171,7 +171,7 @@ func testSticky(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			{AttributeName: "id", AttributeValue: "cust-9", Assignments: map[string]string{"spring__1": "ten_off"}},
 			{AttributeName: "id", AttributeValue: "cust-8", Assignments: map[string]string{"spring__1": "ten_off"}},
 		}))
-		deleted, err := cs.EraseCustomer(ctx(t), "cust-9", nil)
+		deleted, _, err := cs.EraseCustomer(ctx(t), "cust-9", nil)
 		must(t, err)
 		if deleted["sticky_assignments"] != 1 {
 			t.Fatalf("erasure deleted %v, want 1 row of sticky_assignments", deleted)

@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
 	t.Run("Segments", func(t *testing.T) { testSegments(t, newStore) }) // segments.go
 	t.Run("Customers", func(t *testing.T) { testCustomers(t, newStore) })
+	t.Run("Erasure", func(t *testing.T) { testErasure(t, newStore) }) // erasure.go
 	t.Run("Cohorts", func(t *testing.T) { testCohorts(t, newStore) })
 	t.Run("ChannelCredit", func(t *testing.T) { testChannelCredit(t, newStore) })       // channels.go
 	t.Run("Money", func(t *testing.T) { testMoney(t, newStore) })                       // money.go
