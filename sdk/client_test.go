@@ -258,6 +258,41 @@ func TestExposureLoggedOnce(t *testing.T) {
 	}
 }
 
+// An experiment hashed on device_id: the exposure is keyed by the device and
+// names the customer (attribute id) in customer_id, so the server links the
+// device to the customer for erasure; the same device seen for a second
+// customer is logged again, for that customer's link, and then no more.
+// Conversions name the customer with WithCustomerID.
+func TestExposureNamesTheCustomerOfADevice(t *testing.T) {
+	f := newFakeServer(t, strings.Replace(testConfig, `"hashAttribute": "id", "status"`, `"hashAttribute": "device_id", "status"`, 1))
+	c := newTestClient(t, f, nil)
+	for _, attrs := range []assign.Attributes{
+		{"id": "cust-7", "device_id": "dev-1", "country": "JP"},
+		{"id": "cust-7", "device_id": "dev-1", "country": "JP"},
+		{"id": "cust-8", "device_id": "dev-1", "country": "JP"},
+		{"device_id": "dev-2", "country": "JP"},
+	} {
+		if a := c.Run("spring-sale", attrs); !a.InExperiment {
+			t.Fatalf("%v: not in experiment", attrs)
+		}
+	}
+	if err := c.Track("dev-1", "purchase", 100, "KRW", WithCustomerID("cust-7")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Second, "the events", func() bool { return f.storedCount() == 4 })
+	time.Sleep(50 * time.Millisecond)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var got []string
+	for _, e := range f.stored {
+		got = append(got, e.Type+" "+e.UnitID+" "+e.CustomerID)
+	}
+	want := []string{"exposure dev-1 cust-7", "exposure dev-1 cust-8", "exposure dev-2 ", "conversion dev-1 cust-7"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
 func TestDedupeBounded(t *testing.T) {
 	d := newDedupe(3)
 	for i := range 5 {

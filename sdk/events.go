@@ -35,6 +35,10 @@ type Event struct {
 	Currency      string            `json:"currency,omitempty"`
 	OrderID       string            `json:"order_id,omitempty"`
 	Channel       string            `json:"channel,omitempty"`
+	// CustomerID is the customer's ID when UnitID is another unit of
+	// theirs (a device ID): the server links the unit to the customer, so
+	// that erasing the customer erases it.
+	CustomerID string `json:"customer_id,omitempty"`
 }
 
 // TrackOption sets an optional field of a conversion.
@@ -60,6 +64,11 @@ func WithAttributes(attrs map[string]string) TrackOption {
 		}
 	}
 }
+
+// WithCustomerID names the customer a conversion's unit belongs to when
+// the unit is not the customer's ID (a device ID): the server links the
+// unit to the customer, so that erasing the customer erases it.
+func WithCustomerID(id string) TrackOption { return func(e *Event) { e.CustomerID = id } }
 
 // WithTimestamp sets when the conversion happened (default: now).
 func WithTimestamp(t time.Time) TrackOption {
@@ -103,16 +112,25 @@ func newEventID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// expose logs the exposure of r once per (unit, experiment, variant).
+// expose logs the exposure of r once per (unit, experiment, variant, and
+// customer). When the unit is not the customer (attribute "id"; an
+// experiment hashed on device_id), the exposure names the customer, so the
+// server links the unit to it for erasure; a unit seen with a second
+// customer is logged again for that link.
 func (c *Client) expose(r *assign.Result, attrs assign.Attributes) {
 	if c.cfg.DisableExposures || r.HashValue == "" {
 		return
 	}
-	if !c.dedupe.add(r.HashValue, r.Experiment, r.VariantKey) {
+	customer, _ := attrs["id"].(string)
+	if customer == r.HashValue {
+		customer = ""
+	}
+	if !c.dedupe.addFor(r.HashValue, customer, r.Experiment, r.VariantKey) {
 		return
 	}
 	e := Event{EventID: newEventID(), Type: "exposure", Experiment: r.Experiment, Variant: r.VariantKey,
-		UnitID: r.HashValue, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Attributes: stringAttrs(attrs, r.HashAttribute)}
+		UnitID: r.HashValue, Timestamp: time.Now().UTC().Format(time.RFC3339Nano), Attributes: stringAttrs(attrs, r.HashAttribute),
+		CustomerID: customer}
 	c.enqueue(e)
 }
 
@@ -200,9 +218,15 @@ func (d *dedupe) len() int {
 }
 
 // add reports whether (unit, exp, variant) was new, and remembers it.
-func (d *dedupe) add(unit, exp, variant string) bool {
+func (d *dedupe) add(unit, exp, variant string) bool { return d.addFor(unit, "", exp, variant) }
+
+// addFor is add of the unit seen for customer ("" for none).
+func (d *dedupe) addFor(unit, customer, exp, variant string) bool {
 	fp := maphash.String(d.seed, unit) ^ bits.RotateLeft64(maphash.String(d.seed, exp), 21) ^
 		bits.RotateLeft64(maphash.String(d.seed, variant), 42)
+	if customer != "" {
+		fp ^= bits.RotateLeft64(maphash.String(d.seed, customer), 11)
+	}
 	if fp == 0 {
 		fp = 1
 	}
