@@ -47,6 +47,8 @@ func springSaleExperiment() *experiments.Experiment {
 // need of the experiment, with the times the tests run at.
 type fixtureExperiment struct {
 	Key                    string           `json:"key"`
+	Name                   string           `json:"name"`
+	Hypothesis             string           `json:"hypothesis"`
 	PrimaryMetric          string           `json:"primary_metric"`
 	SecondaryMetrics       []string         `json:"secondary_metrics"`
 	GuardrailMetrics       []string         `json:"guardrail_metrics"`
@@ -71,7 +73,7 @@ func fixtureExperimentOf(x *experiments.Experiment) fixtureExperiment {
 	if window == 0 {
 		window = experiments.DefaultAttributionWindow
 	}
-	f := fixtureExperiment{Key: x.Key, PrimaryMetric: x.PrimaryMetric, SecondaryMetrics: x.SecondaryMetrics,
+	f := fixtureExperiment{Key: x.Key, Name: x.Name, Hypothesis: x.Hypothesis, PrimaryMetric: x.PrimaryMetric, SecondaryMetrics: x.SecondaryMetrics,
 		GuardrailMetrics: x.GuardrailMetrics, Segments: x.Segments, MinROI: x.MinROI,
 		AttributionWindowHours: window.Hours(), Engine: "frequentist", StartedAt: rptStart, AsOf: rptNow}
 	for _, v := range x.Variants {

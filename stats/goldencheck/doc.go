@@ -8,12 +8,16 @@
 // inputs following the documented semantics, and the check file it writes:
 //
 //	{"json": {"path.to.leaf": [value, tolerance], ...},
-//	 "csv":  {"key|…|column": [value, tolerance], ...}}
+//	 "csv":  {"key|…|column": [value, tolerance], ...},
+//	 "text": {"path.to.string": [value, ...], ...}}
 //
 // A JSON path joins object keys and array indices with "."; a CSV key joins
 // the cells of the key columns and the column name with "|". A number
 // matches when |golden − check| ≤ tolerance·max(|golden|, |check|). Every
 // number of the golden must have a check value (a new field without one is
 // a problem) and every check value must find its number (a field that
-// disappeared or became null is a problem too).
+// disappeared or became null is a problem too). The numbers written inside
+// JSON strings (a decision's "ROI 178.0%", a date, an hour) are checked the
+// same way against "text": each shown number must be its check value
+// rounded to the digits shown.
 package goldencheck

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type File struct {
 	Source string           `json:"source"`
 	JSON   map[string]Check `json:"json"`
 	CSV    map[string]Check `json:"csv"`
+	// Text holds, by path, the numbers written inside a JSON string
+	// (TextProblems).
+	Text map[string][]float64 `json:"text"`
 }
 
 // Load reads the check file at path.
@@ -67,20 +71,117 @@ func (c Check) match(got float64) bool {
 // off its check value, or a check value whose number is missing. Sorted by
 // path.
 func JSONProblems(golden []byte, checks map[string]Check) ([]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(golden))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := decode(golden)
+	if err != nil {
 		return nil, err
 	}
 	leaves := map[string]float64{}
-	if err := walk(doc, "", leaves); err != nil {
+	err = visit(doc, "", func(path string, leaf any) error {
+		n, ok := leaf.(json.Number)
+		if !ok {
+			return nil
+		}
+		f, err := n.Float64()
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		leaves[path] = f
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return compare("number", leaves, checks), nil
 }
 
-func walk(v any, path string, leaves map[string]float64) error {
+// TextProblems checks the numbers written inside the strings of the JSON
+// document golden (a decision's reason, a date, a slice named by an hour):
+// every string leaf with a digit must have, at its path in text, the
+// numbers it shows in order, and each shown number must be its value
+// rounded to the digits shown (within half a unit of its last digit). A
+// sign counts only after a space, a bracket or a parenthesis, so the
+// hyphens of 2026-03-01 are no minus signs. Check values whose string is
+// missing are problems too.
+func TextProblems(golden []byte, text map[string][]float64) ([]string, error) {
+	doc, err := decode(golden)
+	if err != nil {
+		return nil, err
+	}
+	strs := map[string]string{}
+	_ = visit(doc, "", func(path string, leaf any) error {
+		if s, ok := leaf.(string); ok {
+			strs[path] = s
+		}
+		return nil
+	})
+	var out []string
+	for path, s := range strs {
+		shown := numbersIn(s)
+		if len(shown) == 0 {
+			continue
+		}
+		want, ok := text[path]
+		if !ok {
+			out = append(out, fmt.Sprintf("%s: string %q shows numbers without independent check values", path, s))
+			continue
+		}
+		if len(want) != len(shown) {
+			out = append(out, fmt.Sprintf("%s: string %q shows %d numbers, the check values are %v", path, s, len(shown), want))
+			continue
+		}
+		for i, n := range shown {
+			if !n.rounds(want[i]) {
+				out = append(out, fmt.Sprintf("%s: string %q shows %s, independent check value %v", path, s, n.text, want[i]))
+			}
+		}
+	}
+	for path, want := range text {
+		if _, ok := strs[path]; !ok || len(numbersIn(strs[path])) == 0 {
+			out = append(out, fmt.Sprintf("%s: check values %v have no string with numbers in the golden", path, want))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// shownNumber is a number written in a string, with its decimals.
+type shownNumber struct {
+	text     string
+	value    float64
+	decimals int
+}
+
+// rounds reports whether the shown number is v rounded to its decimals.
+func (n shownNumber) rounds(v float64) bool {
+	half := 0.5 * math.Pow(10, -float64(n.decimals))
+	return math.Abs(n.value-v) <= half*(1+1e-9)
+}
+
+var numberRe = regexp.MustCompile(`[-+]?\d+(?:\.\d+)?`)
+
+func numbersIn(s string) []shownNumber {
+	var out []shownNumber
+	for _, loc := range numberRe.FindAllStringIndex(s, -1) {
+		t := s[loc[0]:loc[1]]
+		if (t[0] == '-' || t[0] == '+') && loc[0] > 0 && !strings.ContainsRune(" [(", rune(s[loc[0]-1])) {
+			t = t[1:] // a hyphen inside a word or a date
+		}
+		v, err := strconv.ParseFloat(t, 64)
+		if err != nil {
+			continue
+		}
+		d := 0
+		if i := strings.IndexByte(t, '.'); i >= 0 {
+			d = len(t) - i - 1
+		}
+		out = append(out, shownNumber{text: t, value: v, decimals: d})
+	}
+	return out
+}
+
+// visit calls f with the path and value of every leaf of the decoded
+// JSON v (object keys and array indices joined with ".").
+func visit(v any, path string, f func(path string, leaf any) error) error {
 	join := func(k string) string {
 		if path == "" {
 			return k
@@ -90,24 +191,29 @@ func walk(v any, path string, leaves map[string]float64) error {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			if err := walk(e, join(k), leaves); err != nil {
+			if err := visit(e, join(k), f); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for i, e := range x {
-			if err := walk(e, join(strconv.Itoa(i)), leaves); err != nil {
+			if err := visit(e, join(strconv.Itoa(i)), f); err != nil {
 				return err
 			}
 		}
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		leaves[path] = f
+	default:
+		return f(path, v)
 	}
 	return nil
+}
+
+// decode reads a JSON document with its numbers as json.Number.
+func decode(golden []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(golden))
+	dec.UseNumber()
+	var doc any
+	err := dec.Decode(&doc)
+	return doc, err
 }
 
 // CSVProblems is JSONProblems for a CSV golden with a header row: every

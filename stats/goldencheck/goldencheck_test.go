@@ -56,6 +56,50 @@ func TestCSVProblems(t *testing.T) {
 	}
 }
 
+func TestTextProblems(t *testing.T) {
+	golden := []byte(`{"reason": "ROI 178.0% [-43.7%, +399.6%] (p = 0.042)", "at": "2026-03-08T12:00:00.000001Z",
+		"slice": "00/email", "name": "no digits", "n": 3}`)
+	all := map[string][]float64{
+		"reason": {177.97492, -43.68595, 399.63579, 0.0420271},
+		"at":     {2026, 3, 8, 12, 0, 0.000001},
+		"slice":  {0},
+	}
+	for _, c := range []struct {
+		name string
+		text map[string][]float64
+		want []string
+	}{
+		{"all checked, hyphens of a date are no signs", all, nil},
+		{"rounded the other way", withText(all, "reason", []float64{177.94, -43.68595, 399.63579, 0.0420271}),
+			[]string{`reason: string "ROI 178.0% [-43.7%, +399.6%] (p = 0.042)" shows 178.0, independent check value 177.94`}},
+		{"sign lost", withText(all, "reason", []float64{177.97492, 43.68595, 399.63579, 0.0420271}), []string{"shows -43.7"}},
+		{"a number more", withText(all, "slice", []float64{0, 1}), []string{`slice: string "00/email" shows 1 numbers`}},
+		{"string without check", withText(all, "slice", nil), []string{`slice: string "00/email" shows numbers without`}},
+		{"check without string", withText(all, "gone", []float64{1}), []string{"gone: check values [1] have no string"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := TextProblems(golden, c.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			expectProblems(t, got, c.want)
+		})
+	}
+}
+
+func withText(m map[string][]float64, k string, v []float64) map[string][]float64 {
+	out := map[string][]float64{}
+	for kk, vv := range m {
+		if kk != k {
+			out[kk] = vv
+		}
+	}
+	if v != nil {
+		out[k] = v
+	}
+	return out
+}
+
 func TestCheckUnmarshal(t *testing.T) {
 	var f struct{ C map[string]Check }
 	if err := json.Unmarshal([]byte(`{"C": {"x": [1.25, 1e-9]}}`), &f); err != nil || f.C["x"] != (Check{1.25, 1e-9}) {

@@ -337,12 +337,17 @@ def emit_analysis(j, prefix, res, vkeys, weights, n, family_roles, power_n=None,
     j(prefix + ".srm.p_value", chi2_sf_df1(M(chi2)))
 
 
-def dump(out, source, sections):
+def dump(out, source, sections, lists=()):
     """Writes a check file to out: {"source": source, name: {key: [value, tolerance]}} for each
-    (name, dict) of sections, one check per line, keys sorted."""
+    (name, dict) of sections and {name: {key: [values]}} for each of lists, one entry per line,
+    keys sorted."""
     out.write('{"source": %s' % json.dumps(source))
     for name, checks in sections:
         out.write(',\n%s: {' % json.dumps(name))
         out.write(",".join("\n%s: [%r, %r]" % (json.dumps(k), float(v), float(t)) for k, (v, t) in sorted(checks.items())))
+        out.write("\n}")
+    for name, entries in lists:
+        out.write(',\n%s: {' % json.dumps(name))
+        out.write(",".join("\n%s: [%s]" % (json.dumps(k), ", ".join(repr(float(x)) for x in v)) for k, v in sorted(entries.items())))
         out.write("\n}")
     out.write("}\n")

@@ -33,6 +33,7 @@ import csv
 import json
 import math
 import os
+import re
 import sys
 from datetime import datetime, timedelta
 from fractions import Fraction as F
@@ -168,7 +169,7 @@ class Report:
         self.data = Data(exp, events)
         self.metrics = metric_list(exp, self.data)
         self.vkeys = [v["key"] for v in exp["variants"]]
-        self.J, self.C = {}, {}
+        self.J, self.C, self.T = {}, {}, {}
 
     # -- output helpers
     def j(self, path, v, tol=TOL):
@@ -176,6 +177,15 @@ class Report:
             return
         assert path not in self.J, path
         self.J[path] = [float(v), tol]
+
+    def text(self, path, *numbers):
+        """The numbers a string of the golden shows, in order (goldencheck.TextProblems)."""
+        assert path not in self.T, path
+        self.T[path] = [float(x) for x in numbers]
+
+    def time_text(self, path, t, date_only=False):
+        self.text(path, *([t.year, t.month, t.day] if date_only else
+                          [t.year, t.month, t.day, t.hour, t.minute, t.second + F(t.microsecond, 10 ** 6)]))
 
     def csv(self, dim, sl, metric, variant, col, v, tol=TOL):
         if v is None:
@@ -283,6 +293,10 @@ class Report:
         N = len(units)
         elapsed = M((now - exp["started_at"]).total_seconds()) / 86400
         self.j("experiment.min_roi", exp["min_roi"])
+        self.text("experiment.hypothesis", *[F(x) for x in re.findall(r"\d+(?:\.\d+)?", exp["hypothesis"])])
+        self.time_text("experiment.started_at", exp["started_at"])
+        self.time_text("generated_at", now)
+        self.time_text("as_of", now)
 
         # conversions by credited channel (docs/report.md, Breakdowns and channel)
         cb = {}
@@ -297,7 +311,9 @@ class Report:
             self.j("conversions_by_channel.%d.revenue" % i, cb[k][1])
 
         self.variant_summary(units, "variants", list(self.data.units.values()))
-        self.j("multiple_exposed_units", sum(1 for r in self.data.units.values() if r["multiple"]))
+        multiple = sum(1 for r in self.data.units.values() if r["multiple"])
+        self.j("multiple_exposed_units", multiple)
+        self.text("warnings.0", multiple)  # "N units were exposed to more than one variant …"
 
         res = self.analysis(units, with_cuped=True)
         emit_analysis(self.j, "analysis", res, self.vkeys, self.weights(), self.counts(units), ("primary", "secondary"),
@@ -310,6 +326,7 @@ class Report:
 
         # ROI on the primary revenue metric (docs/report.md, ROI and net incremental revenue)
         rev_i = [i for i, m in enumerate(res) if m["key"] == exp["primary_metric"] + "_revenue"][0]
+        self.rois = []
         for ci, c in enumerate(res[rev_i]["comps"]):
             v = self.vkeys[ci + 1]
             nt, cost = len([r for r in units.values() if r["variant"] == v]), costs[v]
@@ -321,6 +338,7 @@ class Report:
             for p in ("analysis.metrics.%d.comparisons.%d.roi." % (rev_i, ci), "analysis.roi."):
                 for k, x in roi.items():
                     self.j(p + k, x)
+            self.rois.append(roi)
             self.j("net_incremental_revenue.estimate", inc - cost)
             self.j("net_incremental_revenue.ci.0", inc_ci[0] - cost)
             self.j("net_incremental_revenue.ci.1", inc_ci[1] - cost)
@@ -360,6 +378,12 @@ class Report:
         roi_ok = res[rev_i]["comps"][best]
         assert (roi_ok["absolute"]["estimate"] * len([r for r in units.values() if r["variant"] == self.vkeys[best + 1]]) - costs[self.vkeys[best + 1]]) / costs[self.vkeys[best + 1]] >= exp["min_roi"]
         self.j("decision.days_needed", 0)  # ship: rule 4 of docs/report.md, Decision
+        # The decision's text: the ROI and its target in percent; the lift, its CI in percent and the
+        # adjusted p; the ROI's CI and the net and cost in the currency's major unit (USD: cents/100).
+        roi = self.rois[best]
+        self.text("decision.reason", roi["roi_percent"], 100 * M(exp["min_roi"]))
+        self.text("decision.details.0", *(100 * x for x in [c["relative"]["estimate"]] + c["relative"]["ci"]), c["adjusted"])
+        self.text("decision.details.1", roi["roi_percent"], 100 * roi["ci.0"], 100 * roi["ci.1"], roi["net"] / 100, F(roi["cost"], 100))
 
         self.breakdowns(units)
         self.series()
@@ -387,6 +411,8 @@ class Report:
             su = {u: r for u, r in units.items() if slice_of(r, dim) == sl}
             sp = "%s.slices.%d" % (prefix, si)
             self.j(sp + ".units", len(su))
+            if dim in ("hour", "hour/channel"):
+                self.text(sp + ".slice", int(sl[:2]))
             self.variant_summary(su, sp + ".variants", [r for r in all_units if slice_of(r, dim) == sl])
             res = self.analysis(su, with_cuped=False)
             per.append((sl, sp, res))
@@ -444,6 +470,8 @@ class Report:
                 arms[v] = prop_arm(sum(1 for r in us if r["metrics"].get(exp["primary_metric"], {}).get("count", 0) > 0), len(us))
             p = "series.%d." % i
             self.j(p + "units", len(units))
+            self.time_text(p + "date", first + timedelta(days=i), date_only=True)
+            self.time_text(p + "until", until)
             for ci, c in enumerate(analyse_metric("proportion", [arms[v] for v in self.vkeys])):
                 lp = p + "lifts.%d." % ci
                 if c.get("relative"):
@@ -509,6 +537,7 @@ class Report:
                 p = "order_values.%d." % oi
                 oi += 1
                 self.j(p + "quantile", q)
+                self.text(p + "metric", int(q * 100))
                 self.j(p + "orders", n)
                 self.j(p + "value", val)
                 self.j(p + "ci.0", lo)
@@ -523,6 +552,8 @@ class Report:
                 var = (n - 1) * ((up - lo) / (2 * Z)) ** 2
                 arms[v] = {"units": n, "sum": 0, "mean": val, "variance": var, "se": mp.sqrt(var / n)}
             self.j("order_value_analyze_input.metrics.%d.quantile" % qi, q)
+            self.text("order_value_analyze_input.metrics.%d.key" % qi, int(q * 100))
+            self.text("order_value_analysis.metrics.%d.key" % qi, int(q * 100))
             self.j("order_value_analysis.metrics.%d.quantile" % qi, q)
             comps = []
             for v in self.vkeys[1:]:
@@ -543,7 +574,7 @@ def main():
     exp, events = load()
     r = Report(exp, events)
     r.run()
-    dump(sys.stdout, "check_report_golden.py", [("json", r.J), ("csv", r.C)])
+    dump(sys.stdout, "check_report_golden.py", [("json", r.J), ("csv", r.C)], [("text", r.T)])
 
 
 if __name__ == "__main__":
