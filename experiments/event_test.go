@@ -1,6 +1,7 @@
 package experiments_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,13 @@ func TestEventValidate(t *testing.T) {
 		{"NUL in currency", func() experiments.Event { e := conversion(); e.Currency = "KRW\x00"; return e }, "currency"},
 		{"NUL in order id", func() experiments.Event { e := conversion(); e.OrderID = "o\x00"; return e }, "order_id"},
 		{"NUL in channel", func() experiments.Event { e := conversion(); e.Channel = "\x00web"; return e }, "channel"},
+		{"with a customer", func() experiments.Event { e := conversion(); e.CustomerID = "cust-1"; return e }, ""},
+		{"NUL in customer", func() experiments.Event { e := conversion(); e.CustomerID = "c\x00"; return e }, "customer_id"},
+		{"long customer", func() experiments.Event {
+			e := conversion()
+			e.CustomerID = strings.Repeat("c", experiments.MaxUnitIDLen+1)
+			return e
+		}, "customer_id"},
 		{"NUL in attribute key", func() experiments.Event {
 			e := conversion()
 			e.Attributes = map[string]string{"a\x00": "v"}
@@ -82,5 +90,29 @@ func TestCurrency(t *testing.T) {
 	}
 	if experiments.ValidCurrency("usd") || experiments.ValidCurrency("") {
 		t.Error("lower case and empty codes must be invalid")
+	}
+}
+
+// An event links its unit to its customer only when the customer is
+// another unit: the link's attribute is the event's UnitAttribute, else
+// LinkAttributeEvent; EventLinks lists each link once.
+func TestEventLinks(t *testing.T) {
+	ev := func(unit, customer, attr string) experiments.Event {
+		return experiments.Event{UnitID: unit, CustomerID: customer, UnitAttribute: attr}
+	}
+	got := experiments.EventLinks([]experiments.Event{
+		ev("dev-1", "cust-1", "device_id"),
+		ev("dev-1", "cust-1", "device_id"),   // again: listed once
+		ev("cust-1", "cust-1", "id"),         // the customer itself: no link
+		ev("dev-2", "", "device_id"),         // no customer: no link
+		ev("phone-1", "cust-1", ""),          // an API event: the unit_id attribute
+		ev("dev-3", "cust\x00", "device_id"), // not storable: no link
+	})
+	want := []experiments.UnitLink{
+		{CustomerID: "cust-1", Attribute: "device_id", UnitID: "dev-1"},
+		{CustomerID: "cust-1", Attribute: experiments.LinkAttributeEvent, UnitID: "phone-1"},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("EventLinks = %+v, want %+v", got, want)
 	}
 }

@@ -25,8 +25,10 @@ import (
 //     group commit of exposurebatch.go: no extra round trip);
 //   - an event sent to the events API with a customer_id besides its
 //     unit_id (a conversion keyed by the device ID) links the same way;
-//   - a sticky doc or a capped unit stored without an exposure is linked by
-//     CustomerStore.LinkUnits before it is stored.
+//   - a sticky doc or a capped unit stored by a call that logs no exposure
+//     of its unit (a bulk prefetch, a capped promotion) is linked by
+//     CustomerStore.LinkUnits in the same call (before the sticky docs are
+//     saved; a capped unit is recorded while the call assigns, just before).
 //
 // EraseCustomer erases every row keyed by the customer or by a unit linked
 // to it, and every link of those units, in one transaction. A unit linked
