@@ -21,16 +21,23 @@ const (
 // Event is an exposure (the unit was shown a variant of an experiment) or a
 // conversion (the unit did something worth counting, such as a purchase).
 // Money is in integer minor units of Currency. ID is chosen by the client;
-// an ID seen before is a duplicate and changes nothing.
+// an ID seen before in the same Environment is a duplicate and changes
+// nothing.
 type Event struct {
-	ID         string
-	Type       EventType
-	UnitID     string
-	Timestamp  time.Time
-	Experiment string // exposure
-	Variant    string // exposure
-	Name       string // conversion: the metric, such as "purchase"
-	Revenue    int64  // conversion, minor units
+	ID string
+	// Environment is set by the Service, never by the client: for a
+	// conversion the environment of the key that sent it ("" for a key
+	// bound to none), for an exposure its experiment's. A conversion counts
+	// for an experiment only when its Environment is the experiment's or ""
+	// (sqlstore.CountsIn; docs/report.md, "Which conversions count").
+	Environment string
+	Type        EventType
+	UnitID      string
+	Timestamp   time.Time
+	Experiment  string // exposure
+	Variant     string // exposure
+	Name        string // conversion: the metric, such as "purchase"
+	Revenue     int64  // conversion, minor units
 	// PromotionCost is the promotion's cost on this conversion in minor
 	// units; nil when the client did not say (it is derived from the rule).
 	PromotionCost *int64

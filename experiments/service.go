@@ -538,6 +538,9 @@ func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Even
 				out[i].Status, out[i].Err = EventRejected, ErrOptedOut
 				continue
 			}
+			e.Environment = exps[e.Experiment].Environment
+		} else {
+			e.Environment = who.Environment
 		}
 		valid = append(valid, *e)
 		valid[len(valid)-1].Attributes = keptAttributes(exps[e.Experiment], e)

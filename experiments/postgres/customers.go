@@ -42,9 +42,11 @@ func (s *Store) CountExposures(ctx context.Context, unit string, pairs []experim
 // HasEvent reports whether the event is stored.
 func (s *Store) HasEvent(ctx context.Context, id string) (bool, error) {
 	var ok bool
-	// event_ids holds exactly the ids of the stored events, by primary key
-	// (events is partitioned by time and has no index on event_id).
-	err := s.r.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM event_ids WHERE event_id = ?)`, id)
+	// event_ids and event_ids_env hold exactly the ids of the stored
+	// events, by primary key (events is partitioned by time and has no
+	// index on event_id).
+	err := s.r.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM event_ids WHERE event_id = ?)
+		OR EXISTS (SELECT 1 FROM event_ids_env WHERE event_id = ?)`, id, id)
 	return ok, wrap("has event", err)
 }
 
@@ -81,15 +83,21 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 		}
 		// The dedupe rows of the units' events: their ids may contain the
 		// unit's ID, and event_ids has no unit_id column.
-		res, err := tx.ExecContext(ctx, `DELETE FROM event_ids WHERE event_id IN
-			(SELECT event_id FROM events WHERE unit_id = ANY(CAST(? AS TEXT[])))`, pq.Array(units))
-		if err != nil {
-			return fmt.Errorf("erase from event_ids: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n > 0 {
-			deleted["event_ids"] = n
+		for _, del := range []struct{ table, query string }{
+			{"event_ids", `DELETE FROM event_ids WHERE event_id IN
+				(SELECT event_id FROM events WHERE unit_id = ANY(CAST(? AS TEXT[])) AND environment = '')`},
+			{"event_ids_env", `DELETE FROM event_ids_env WHERE (event_id, environment) IN
+				(SELECT event_id, environment FROM events WHERE unit_id = ANY(CAST(? AS TEXT[])) AND environment <> '')`},
+		} {
+			res, err := tx.ExecContext(ctx, del.query, pq.Array(units))
+			if err != nil {
+				return fmt.Errorf("erase from %s: %w", del.table, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n > 0 {
+				deleted[del.table] = n
+			}
 		}
 		var cols []sqlstore.Column
 		// Partitions (of events) are left out: deleting from the

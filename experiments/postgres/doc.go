@@ -10,7 +10,8 @@
 // partitions a batch needs are created before its transaction, and old
 // months are dropped whole for retention (DropEventsBefore). An event batch
 // is copied (COPY) into a temporary staging table; its ids go into the
-// unpartitioned event_ids table with INSERT ... ON CONFLICT (event_id) DO
+// unpartitioned event_ids table (events of no environment) or event_ids_env
+// (an id is unique within its environment) with INSERT ... ON CONFLICT DO
 // NOTHING RETURNING, which says which events are new, and only those are
 // moved into events; in the same transaction the new events are folded
 // into the rollups: exposures are merged into exposures_rollup (the least

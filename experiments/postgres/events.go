@@ -67,7 +67,8 @@ FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
-	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'` + convWhere + `
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
+	AND ` + sqlstore.CountsIn("c", "xw.environment") + convWhere + `
 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
@@ -75,7 +76,7 @@ const (
 	allEvents      = `events e`
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
-	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at`
+	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at, environment`
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
 
@@ -88,10 +89,11 @@ CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT 
 CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
 	unit_id TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT,
 	revenue BIGINT NOT NULL, promotion_cost BIGINT, currency TEXT NOT NULL, order_id TEXT NOT NULL,
-	channel TEXT NOT NULL, attributes JSONB, received_at TIMESTAMPTZ NOT NULL) ON COMMIT DELETE ROWS;
+	channel TEXT NOT NULL, attributes JSONB, received_at TIMESTAMPTZ NOT NULL, environment TEXT NOT NULL) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NULL, unit_id TEXT NOT NULL,
 	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
-	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL) ON COMMIT DELETE ROWS;
+	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL,
+	environment TEXT NOT NULL) ON COMMIT DELETE ROWS;
 DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
 	return err
 }
@@ -240,7 +242,7 @@ func copyStaging(ctx context.Context, tx *rtx, events []experiments.Event) (err 
 		}
 		if _, err := cp.ExecContext(ctx, i, e.ID, string(e.Type), e.UnitID, e.Timestamp.UTC(),
 			nullable(e.Experiment), nullable(e.Variant), nullable(e.Name), e.Revenue, cost,
-			e.Currency, e.OrderID, e.Channel, attrv, received.UTC()); err != nil {
+			e.Currency, e.OrderID, e.Channel, attrv, received.UTC(), e.Environment); err != nil {
 			return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
 		}
 	}
@@ -250,9 +252,13 @@ func copyStaging(ctx context.Context, tx *rtx, events []experiments.Event) (err 
 
 // freshRow is an event of the batch stored for the first time.
 type freshRow struct {
-	ID   string `db:"event_id"`
-	Type string `db:"type"`
+	ID          string `db:"event_id"`
+	Environment string `db:"environment"`
+	Type        string `db:"type"`
 }
+
+// eventKey is what makes an event unique: its id within its environment.
+type eventKey struct{ id, environment string }
 
 // IngestEvents stores a batch in one transaction (COPY into a staging
 // table, then INSERT ... ON CONFLICT DO NOTHING) and folds its new events
@@ -312,22 +318,22 @@ func ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, links
 	err := tx.SelectContext(ctx, &fresh, freshEventsSQL+`, f AS (
 	INSERT INTO fresh SELECT * FROM ins
 )
-SELECT event_id, type FROM ins`)
+SELECT event_id, environment, type FROM ins`)
 	if err != nil {
 		return err
 	}
-	isNew := make(map[string]bool, len(fresh))
+	isNew := make(map[eventKey]bool, len(fresh))
 	var exposures, conversions bool
 	for _, f := range fresh {
-		isNew[f.ID] = true
+		isNew[eventKey{f.ID, f.Environment}] = true
 		exposures = exposures || f.Type == string(experiments.EventExposure)
 		conversions = conversions || f.Type == string(experiments.EventConversion)
 	}
 	refunds := false
 	for i := range events {
-		id := events[i].ID
-		dup[i] = !isNew[id]
-		delete(isNew, id) // later copies in the batch are duplicates
+		k := eventKey{events[i].ID, events[i].Environment}
+		dup[i] = !isNew[k]
+		delete(isNew, k) // later copies in the batch are duplicates
 		refunds = refunds || !dup[i] && isRefund(&events[i])
 	}
 	if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go

@@ -351,8 +351,12 @@ func (s *Store) DropEventsBefore(ctx context.Context, before time.Time) ([]strin
 			RETURNING horizon`, horizon); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM event_ids WHERE ts < ?`, h)
-		return err
+		for _, table := range []string{"event_ids", "event_ids_env"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, h); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, wrap("drop events", err)
@@ -364,23 +368,33 @@ func (s *Store) DropEventsBefore(ctx context.Context, before time.Time) ([]strin
 
 // freshEventsSQL is the first part of the ingest merge (IngestEvents): the
 // CTE ins inserts into events the first copy (by ord) of every staged
-// event whose id event_ids did not hold yet and that is not older than the
-// retention horizon, and returns the columns of the temp table fresh for
-// each row it inserted.
+// event whose (id, environment) was not stored yet and that is not older
+// than the retention horizon, and returns the columns of the temp table
+// fresh for each row it inserted. The ids of environment "" are kept in
+// event_ids, those of the other environments in event_ids_env (migration
+// 0019): both inserts are of the same statement.
 var freshEventsSQL = `WITH ids AS (
 	INSERT INTO event_ids (event_id, ts)
 	SELECT DISTINCT ON (event_id) event_id, ts FROM staging
-	WHERE ts >= COALESCE((SELECT horizon FROM event_retention), '-infinity')
+	WHERE environment = '' AND ts >= COALESCE((SELECT horizon FROM event_retention), '-infinity')
 	ORDER BY event_id, ord
 	ON CONFLICT (event_id) DO NOTHING
-	RETURNING event_id
+	RETURNING event_id, CAST('' AS TEXT) AS environment
+), env_ids AS (
+	INSERT INTO event_ids_env (event_id, environment, ts)
+	SELECT DISTINCT ON (event_id, environment) event_id, environment, ts FROM staging
+	WHERE environment <> '' AND ts >= COALESCE((SELECT horizon FROM event_retention), '-infinity')
+	ORDER BY event_id, environment, ord
+	ON CONFLICT (event_id, environment) DO NOTHING
+	RETURNING event_id, environment
 ), ins AS (
 	INSERT INTO events (` + eventColumns + `)
-	SELECT DISTINCT ON (s.event_id) ` + prefixColumns("s.", eventColumns) + `
-	FROM staging s JOIN ids ON ids.event_id = s.event_id
+	SELECT DISTINCT ON (s.event_id, s.environment) ` + prefixColumns("s.", eventColumns) + `
+	FROM staging s JOIN (SELECT event_id, environment FROM ids UNION ALL SELECT event_id, environment FROM env_ids) k
+		ON k.event_id = s.event_id AND k.environment = s.environment
 	WHERE s.ts >= COALESCE((SELECT horizon FROM event_retention), '-infinity')
-	ORDER BY s.event_id, s.ord
-	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes, currency
+	ORDER BY s.event_id, s.environment, s.ord
+	RETURNING event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, order_id, channel, attributes, currency, environment
 )`
 
 // prefixColumns prefixes every name of the comma-separated list cols.

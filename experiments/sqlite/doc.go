@@ -9,8 +9,8 @@
 // text. The schema comes from package migrations and is brought up to date
 // by Open.
 //
-// Events are stored raw (event_id is the primary key: a re-sent event
-// changes nothing) and, in the same transaction, the events the batch
+// Events are stored raw ((event_id, environment) is the primary key: a
+// re-sent event changes nothing) and, in the same transaction, the events the batch
 // stored are folded into the rollups that analysis reads: exposures_rollup
 // (the unit's first exposure — the least (ts, event_id) —, exposure count,
 // whether it saw more than one variant) takes the new exposures with an

@@ -26,7 +26,8 @@ func metricsSelect(from, where string) string {
 FROM ` + from + `
 LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
 WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
-	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + where + `
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)
+	AND ` + sqlstore.CountsIn("c", "xw.environment") + where + `
 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
@@ -153,9 +154,10 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		if err := tx.GetContext(ctx, &lastRowID, `SELECT COALESCE(MAX(rowid), 0) FROM events`); err != nil {
 			return err
 		}
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, name,
+		// An event ID is unique within its environment (migration 0019).
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, environment, type, unit_id, ts, experiment, variant, name,
 			revenue, promotion_cost, currency, order_id, channel, attributes, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, environment) DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -176,7 +178,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			if received.IsZero() {
 				received = now
 			}
-			res, err := ins.ExecContext(ctx, e.ID, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
+			res, err := ins.ExecContext(ctx, e.ID, e.Environment, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
 				nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
 				e.Currency, e.OrderID, e.Channel, attrs, received.UnixMicro())
 			if err != nil {

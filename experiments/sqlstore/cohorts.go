@@ -61,6 +61,12 @@ func (d CohortDialect) firstExposure(agg string) string {
 	return `(SELECT ` + agg + `(first_exposed_at) FROM exposures_rollup WHERE experiment = ` + d.TextParam + `)`
 }
 
+// environmentOf is the environment of one experiment (parameter: its
+// key), for CountsIn in the queries that do not join experiments.
+func (d CohortDialect) environmentOf() string {
+	return `(SELECT environment FROM experiments WHERE key = ` + d.TextParam + `)`
+}
+
 // SufficientStats reads the sufficient statistics of q in tx (pass a
 // transaction: one snapshot for all its queries). Without q.Until they come
 // from the rollups (RollupSources); with q.Until they are recomputed from the
@@ -84,7 +90,7 @@ LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-	AND c.ts < ` + d.TimeParam + `
+	AND c.ts < ` + d.TimeParam + ` AND ` + CountsIn("c", "xw.environment") + `
 GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
 		unitRelArgs = unitArgs
 		until := d.TimeArg(q.Until)
@@ -174,7 +180,7 @@ rep AS (
 			ROW_NUMBER() OVER (PARTITION BY u.unit_id ORDER BY c.ts, c.event_id) AS rn
 		FROM u ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = u.unit_id
 			AND c.name = ` + d.TextParam + ` AND c.ts >= u.f AND c.ts < ` + d.TimeParam + `
-			AND c.ts >= ` + d.firstExposure("MIN") + `
+			AND c.ts >= ` + d.firstExposure("MIN") + ` AND ` + CountsIn("c", d.environmentOf()) + `
 	) x WHERE rn >= 2
 )
 SELECT u.variant, wk.k AS week, COUNT(*) AS units, COUNT(rep.unit_id) AS repurchasers
@@ -182,7 +188,7 @@ FROM u JOIN wk ON u.f + wk.k * ` + week + ` <= ` + d.TimeParam + `
 LEFT JOIN rep ON rep.unit_id = u.unit_id AND rep.week = wk.k
 GROUP BY u.variant, wk.k
 ORDER BY u.variant, wk.k`
-	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, sq.Experiment, cut)
+	args := append(append([]any{weeks}, unitArgs...), cut, metric, cut, sq.Experiment, sq.Experiment, cut)
 	var rows []CohortRow
 	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, err
@@ -210,8 +216,8 @@ func (d CohortDialect) AddPrePeriod(ctx context.Context, tx Queryer, sq experime
 		y = `COALESCE((SELECT SUM(a.revenue) FROM events a WHERE a.type = 'conversion' AND a.unit_id = p.unit_id
 		AND a.name = p.metric AND a.ts >= p.first_exposed_at AND a.ts < ` + d.TimeParam + `
 		AND a.ts <= p.first_exposed_at + COALESCE((SELECT attribution_window_us FROM experiments WHERE key = ` + d.TextParam + `), ` +
-			fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `), 0)`
-		yArgs = []any{d.TimeArg(sq.Until), sq.Experiment}
+			fmt.Sprint(defaultWindowUS) + `)` + d.Micros + ` AND ` + CountsIn("a", d.environmentOf()) + `), 0)`
+		yArgs = []any{d.TimeArg(sq.Until), sq.Experiment, sq.Experiment}
 	}
 	f := d.Float
 	pre := fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros
@@ -228,13 +234,14 @@ FROM (
 		` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 			AND c.ts >= r.first_exposed_at - ` + pre + ` AND c.ts < r.first_exposed_at
 			AND c.ts >= ` + d.firstExposure("MIN") + ` - ` + pre + ` AND c.ts < ` + d.firstExposure("MAX") + `
+			AND ` + CountsIn("c", d.environmentOf()) + `
 		WHERE ` + sl.Analysed + `
 		GROUP BY r.unit_id, r.first_variant, r.first_exposed_at, r.attributes, r.channel, c.name
 		HAVING SUM(c.revenue) <> 0
 	) p
 ) m
 GROUP BY 1, 2, 3`
-	args := append(append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...), sq.Experiment, sq.Experiment)
+	args := append(append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...), sq.Experiment, sq.Experiment, sq.Experiment)
 	var rows []PreRow
 	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 		return err

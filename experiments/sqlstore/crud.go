@@ -111,12 +111,14 @@ func (s *Store) ListExperiments(ctx context.Context, f experiments.ExperimentFil
 }
 
 // UpdateExperiment replaces the stored experiment if its revision is still
-// e.Revision. When the attribution window changes, the experiment's
-// attributed conversions are recomputed in the same transaction.
+// e.Revision. When the attribution window or the environment changes, the
+// experiment's attributed conversions are recomputed in the same
+// transaction (which conversions count depends on both).
 //
 // inTx runs its function in a transaction of the store; windowChanged runs
-// in that transaction after the update when the attribution window changed,
-// and recomputes what depends on it (see TouchExperimentUnits).
+// in that transaction after the update when the attribution window or the
+// environment changed, and recomputes what depends on them (see
+// TouchExperimentUnits).
 func UpdateExperiment[T Queryer](ctx context.Context, s *Store, e *experiments.Experiment,
 	inTx func(context.Context, func(T) error) error, windowChanged func(tx T) error) error {
 	row, err := toExperimentRow(s.Dialect.TimeEncoding(), e)
@@ -125,10 +127,11 @@ func UpdateExperiment[T Queryer](ctx context.Context, s *Store, e *experiments.E
 	}
 	err = inTx(ctx, func(tx T) error {
 		var old struct {
-			Revision int64 `db:"revision"`
-			Window   int64 `db:"attribution_window_us"`
+			Revision    int64  `db:"revision"`
+			Window      int64  `db:"attribution_window_us"`
+			Environment string `db:"environment"`
 		}
-		err := tx.GetContext(ctx, &old, `SELECT revision, attribution_window_us FROM experiments WHERE key = ?`, e.Key)
+		err := tx.GetContext(ctx, &old, `SELECT revision, attribution_window_us, environment FROM experiments WHERE key = ?`, e.Key)
 		if errors.Is(err, sql.ErrNoRows) {
 			return experiments.NotFound("experiment", e.Key)
 		}
@@ -147,7 +150,7 @@ func UpdateExperiment[T Queryer](ctx context.Context, s *Store, e *experiments.E
 		} else if n == 0 {
 			return revisionConflict("experiment", e.Key)
 		}
-		if old.Window != row.AttributionWindowUS {
+		if old.Window != row.AttributionWindowUS || old.Environment != row.Environment {
 			if err := windowChanged(tx); err != nil {
 				return err
 			}

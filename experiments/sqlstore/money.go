@@ -17,6 +17,16 @@ package sqlstore
 //     discount goes back with the goods; else c's own promotion_cost, or
 //     the rule's cost when c is an order (revenue > 0 or an order ID).
 
+// CountsIn is true when the conversion alias (events, a refund included)
+// may count for an experiment of environment env, an SQL expression such as
+// xw.environment: when it was sent by a key bound to that environment or to
+// none (environment ""). A NULL env (no such experiment) admits only "".
+// Every read that attributes conversions to an experiment's units applies
+// it (docs/report.md, "Which conversions count").
+func CountsIn(alias, env string) string {
+	return `(` + alias + `.environment = '' OR ` + alias + `.environment = ` + env + `)`
+}
+
 // MoneyDialect names the database's functions in the money expressions.
 type MoneyDialect struct {
 	// Least and Greatest are the two-argument minimum and maximum
@@ -28,11 +38,13 @@ type MoneyDialect struct {
 }
 
 // refunded is the amount refunded of c; cond is an extra condition on the
-// refunds f (such as a time bound with its parameter).
+// refunds f (such as a time bound with its parameter). Only refunds that
+// count for the experiment xw (CountsIn) reverse c: a query using it joins
+// experiments xw.
 func refunded(cond string) string {
 	return `CASE WHEN c.order_id <> '' AND c.name <> 'refund' THEN COALESCE((SELECT SUM(CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END)
 	FROM events f WHERE f.type = 'conversion' AND f.name = 'refund' AND f.unit_id = c.unit_id AND f.order_id = c.order_id
-		AND f.ts >= c.ts` + cond + `), 0) ELSE 0 END`
+		AND ` + CountsIn("f", "xw.environment") + ` AND f.ts >= c.ts` + cond + `), 0) ELSE 0 END`
 }
 
 // Revenue is c's revenue net of its refunds (see above), the refunds

@@ -24,7 +24,7 @@ LEFT JOIN experiments xw ON xw.key = r.experiment
 ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id AND c.name = ` + d.TextParam + `
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-	AND c.ts >= ` + d.firstExposure("MIN") + `
+	AND c.ts >= ` + d.firstExposure("MIN") + ` AND ` + CountsIn("c", "xw.environment") + `
 WHERE r.experiment = ` + d.TextParam + ` AND ` + analysed
 	args := []any{metric, sq.Experiment, sq.Experiment}
 	var counts []struct {

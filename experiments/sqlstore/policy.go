@@ -53,6 +53,7 @@ FROM exposures_rollup r
 LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
 ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id AND c.name = ` + d.TextParam + `
 	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + CAST(? AS BIGINT)` + d.Micros + `
+	AND ` + CountsIn("c", "xw.environment") + `
 WHERE r.experiment = ` + d.TextParam + `
 GROUP BY r.unit_id`
 		convArgs = []any{pq.Metric, pq.Horizon.Microseconds(), pq.Experiment}

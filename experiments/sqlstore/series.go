@@ -89,7 +89,8 @@ SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GRO
 	` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 		AND c.ts >= r.f
 		AND c.ts <= r.f + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-		AND c.ts < ` + d.TimeParam + ` AND c.ts >= ` + d.firstExposure("MIN")
+		AND c.ts < ` + d.TimeParam + ` AND c.ts >= ` + d.firstExposure("MIN") + `
+		AND ` + CountsIn("c", "xw.environment")
 	fday := d.Day("f.ts")
 	keepRefund := ""
 	if exclude {
@@ -116,7 +117,8 @@ c0 AS (
 			SUM(CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END) OVER (PARTITION BY c.event_id ORDER BY f.ts, f.event_id) AS cum
 		` + attributed + ` AND c.order_id <> '' AND c.name <> 'refund'
 		` + d.JoinEvents + ` events f ON f.type = 'conversion' AND f.name = 'refund' AND f.unit_id = c.unit_id
-			AND f.order_id = c.order_id AND f.ts >= c.ts AND f.ts < ` + d.TimeParam + keepRefund + `
+			AND f.order_id = c.order_id AND f.ts >= c.ts AND f.ts < ` + d.TimeParam + `
+			AND ` + CountsIn("f", "xw.environment") + keepRefund + `
 	) x
 ),
 c AS (
