@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -104,24 +105,11 @@ func testEnvironments(t *testing.T, newStore func(t *testing.T) experiments.Stor
 		// The production report of envx: a1's production purchases (1000
 		// and the production copy of "same", 200), a2's unbound one (300,
 		// 100 of it refunded by production); the staging ones are left out.
-		st := stats(t, mixed, experiments.StatsQuery{Experiment: "envx"})
-		got := map[string][2]float64{}
-		for _, m := range st.Metrics {
-			if m.Metric == "purchase" {
-				got[m.Variant] = [2]float64{m.Count, m.Revenue}
-			}
-		}
-		equalJSON(t, "envx purchases (count, revenue)", got, map[string][2]float64{"control": {2, 1200}, "treat": {1, 200}})
+		equalJSON(t, "envx purchases (count, revenue)", purchases(t, mixed, "envx"),
+			map[string][2]float64{"control": {2, 1200}, "treat": {1, 200}})
 		// The staging report of stgx: a1's staging purchases (5000 and the
 		// staging copy of "same", 70000) and none of production.
-		st = stats(t, mixed, experiments.StatsQuery{Experiment: "stgx"})
-		got = map[string][2]float64{}
-		for _, m := range st.Metrics {
-			if m.Metric == "purchase" {
-				got[m.Variant] = [2]float64{m.Count, m.Revenue}
-			}
-		}
-		equalJSON(t, "stgx purchases (count, revenue)", got, map[string][2]float64{"treat": {2, 75000}})
+		equalJSON(t, "stgx purchases (count, revenue)", purchases(t, mixed, "stgx"), map[string][2]float64{"treat": {2, 75000}})
 	})
 
 	t.Run("SameReads", func(t *testing.T) {
@@ -138,10 +126,10 @@ func testEnvironments(t *testing.T, newStore func(t *testing.T) experiments.Stor
 		}
 		// The same id from staging, production and an unbound key: three
 		// events; sent again from each: duplicates.
-		if got := ingest(t, s, []experiments.Event{e("staging", 1), e("production", 2), e("", 3), e("production", 4)}); !equalBools(got, false, false, false, true) {
+		if got := ingest(t, s, []experiments.Event{e("staging", 1), e("production", 2), e("", 3), e("production", 4)}); !slices.Equal(got, []bool{false, false, false, true}) {
 			t.Fatalf("first batch: duplicates %v, want [false false false true]", got)
 		}
-		if got := ingest(t, s, []experiments.Event{e("", 5), e("staging", 6), e("production", 7)}); !equalBools(got, true, true, true) {
+		if got := ingest(t, s, []experiments.Event{e("", 5), e("staging", 6), e("production", 7)}); !slices.Equal(got, []bool{true, true, true}) {
 			t.Fatalf("second batch: duplicates %v, want all", got)
 		}
 		if cs, ok := s.(experiments.CustomerStore); ok {
@@ -161,17 +149,10 @@ func testEnvironments(t *testing.T, newStore func(t *testing.T) experiments.Stor
 		must(t, err)
 		x.Environment = "staging"
 		must(t, s.UpdateExperiment(ctx(t), x))
-		st := stats(t, s, experiments.StatsQuery{Experiment: "envx"})
-		got := map[string][2]float64{}
-		for _, m := range st.Metrics {
-			if m.Metric == "purchase" {
-				got[m.Variant] = [2]float64{m.Count, m.Revenue}
-			}
-		}
 		// control a1: 5000, 70000 and the staging refund reverses nothing
 		// of them (it refunds the production order o-pa1); treat a2: 7000
 		// and the unbound 300, whose production refund no longer counts.
-		equalJSON(t, "envx in staging: purchases (count, revenue)", got,
+		equalJSON(t, "envx in staging: purchases (count, revenue)", purchases(t, s, "envx"),
 			map[string][2]float64{"control": {2, 75000}, "treat": {2, 7300}})
 		checkRollups(t, s)
 	})
@@ -179,16 +160,17 @@ func testEnvironments(t *testing.T, newStore func(t *testing.T) experiments.Stor
 	t.Run("CheckRollups", func(t *testing.T) { checkRollups(t, mixed) })
 }
 
-func equalBools(got []bool, want ...bool) bool {
-	if len(got) != len(want) {
-		return false
-	}
-	for i := range got {
-		if got[i] != want[i] {
-			return false
+// purchases are the count and revenue of the attributed purchases of
+// experiment exp's variants.
+func purchases(t *testing.T, s experiments.Store, exp string) map[string][2]float64 {
+	t.Helper()
+	got := map[string][2]float64{}
+	for _, m := range stats(t, s, experiments.StatsQuery{Experiment: exp}).Metrics {
+		if m.Metric == "purchase" {
+			got[m.Variant] = [2]float64{m.Count, m.Revenue}
 		}
 	}
-	return true
+	return got
 }
 
 // compareEnvReads compares every read of experiment exp that attributes
