@@ -447,3 +447,79 @@ func (s *Service) UpdateBandits(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// BanditReport is the report section of a bandit experiment: its weight
+// history, its spend against the pacing line, and the per-period weighted
+// estimates that stay valid while the weights change (docs/bandit.md).
+type BanditReport struct {
+	Allocation Allocation
+	// History is the weight history, one row per period.
+	History []BanditPeriod
+	// PeriodUnits are the analysed units first exposed in each period of
+	// History, per variant in the experiment's order.
+	PeriodUnits [][]int64
+	// Spend is the promotion spend of the analysed units as of the report
+	// and PacingTarget the pacing line then (0 without a budget).
+	Spend, PacingTarget float64
+	// Estimates has one entry per variant, in order.
+	Estimates []BanditEstimate
+}
+
+// BanditEstimate is one arm's per-period weighted net revenue per unit
+// and, for a treatment, its effect against control (nil for control).
+type BanditEstimate struct {
+	Variant string
+	Mean    bandit.Effect
+	Effect  *bandit.Effect
+}
+
+// banditZ is the normal quantile of the bandit estimates' 95% intervals.
+const banditZ = 1.959963984540054
+
+// banditReport builds the bandit section of e's report as of now; nil
+// for an experiment that is not a bandit or a store without the history.
+func (s *Service) banditReport(ctx context.Context, e *Experiment, now time.Time) (*BanditReport, error) {
+	st, ok := s.store.(BanditStore)
+	if !ok || !e.Allocation.Bandit() {
+		return nil, nil
+	}
+	rows, err := st.BanditPeriods(ctx, e.Key)
+	if err != nil {
+		return nil, err
+	}
+	out := &BanditReport{Allocation: e.Allocation, History: rows}
+	if len(rows) == 0 {
+		return out, nil
+	}
+	cells, err := st.BanditStats(ctx, banditQuery(e, rows))
+	if err != nil {
+		return nil, err
+	}
+	per := banditArms(e, cells, len(rows))
+	for _, ps := range per {
+		units := make([]int64, len(ps))
+		for a, arm := range ps {
+			units[a] = int64(arm.N)
+		}
+		out.PeriodUnits = append(out.PeriodUnits, units)
+	}
+	for _, c := range banditCosts(e, cells) {
+		out.Spend += c
+	}
+	if !e.StartedAt.IsZero() {
+		end := now
+		if !e.EndedAt.IsZero() && e.EndedAt.Before(end) {
+			end = e.EndedAt
+		}
+		out.PacingTarget = e.Allocation.PacingLine(end.Sub(e.StartedAt))
+	}
+	for a, v := range e.Variants {
+		est := BanditEstimate{Variant: v.Key, Mean: bandit.PeriodWeightedMean(per, a, banditZ)}
+		if a > 0 {
+			eff := bandit.PeriodWeighted(per, a, banditZ)
+			est.Effect = &eff
+		}
+		out.Estimates = append(out.Estimates, est)
+	}
+	return out, nil
+}

@@ -109,6 +109,9 @@ type Report struct {
 	// (orderquantiles.go); nil when the store cannot tell (OrderValueStore).
 	OrderValues        []OrderValueQuantile
 	OrderValueAnalysis *stats.AnalyzeOutput
+	// Bandit is the bandit section (bandit.go); nil unless the experiment
+	// runs as a bandit.
+	Bandit *BanditReport
 	// Warnings are data-quality notes for people.
 	Warnings []string
 
@@ -399,10 +402,20 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 		}
 		r.Warnings = append(r.Warnings, fmt.Sprintf("%d units were exposed to more than one variant and are %s the analysis", r.MultipleExposed, verb))
 	}
-	if r.Analysis.SRM.Flagged {
+	if exp.Allocation.Bandit() {
+		if r.Bandit, err = s.banditReport(ctx, exp, now); err != nil {
+			return nil, fmt.Errorf("report %s: bandit: %w", key, err)
+		}
+		r.Warnings = append(r.Warnings, "this experiment is a bandit: its weights change every period, so the pooled "+
+			"figures and the sample-ratio check are not valid; read the effects from the bandit section (per-period weighting)")
+	}
+	if r.Analysis.SRM.Flagged && !exp.Allocation.Bandit() {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("sample ratio mismatch: the traffic split differs from the design (chi² = %.2f, p = %.2g)", r.Analysis.SRM.Chi2, r.Analysis.SRM.PValue))
 	}
 	for _, w := range r.Analysis.SRM.Warnings {
+		if exp.Allocation.Bandit() {
+			break // the split moves by design
+		}
 		r.Warnings = append(r.Warnings, "srm: "+w)
 	}
 	if exp.PrimaryMetric == "" {
@@ -1328,7 +1341,7 @@ func decide(e *Experiment, out, guard *stats.AnalyzeOutput, elapsedDays float64,
 			return d
 		}
 	}
-	if out.SRM.Flagged {
+	if out.SRM.Flagged && !e.Allocation.Bandit() { // a bandit's split moves by design
 		d.Action, d.Code = DecisionStop, "srm"
 		d.Reason = "Stop and investigate: the traffic split does not match the design (sample ratio mismatch), so the results cannot be trusted."
 		d.Details = append(d.Details, fmt.Sprintf("SRM chi² = %.2f, p = %.2g (flagged below 0.001). Check assignment, targeting changes, bots and exposure logging.", out.SRM.Chi2, out.SRM.PValue))

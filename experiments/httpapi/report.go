@@ -322,6 +322,7 @@ type ReportResponse struct {
 	OrderValues           []OrderValueDTO          `json:"order_values"`
 	OrderValueAnalysis    *stats.AnalyzeOutput     `json:"order_value_analysis"`
 	OrderValueInput       *stats.AnalyzeInput      `json:"order_value_analyze_input"`
+	Bandit                *BanditDTO               `json:"bandit"`
 	Warnings              []string                 `json:"warnings"`
 	AnalyzeInput          stats.AnalyzeInput       `json:"analyze_input"`
 }
@@ -656,6 +657,7 @@ func NewReportResponse(r *experiments.Report) ReportResponse {
 	if n := r.NetIncrementalRevenue; n != nil {
 		resp.NetIncrementalRevenue = &IntervalDTO{Estimate: n.Estimate, CI: n.CI}
 	}
+	resp.Bandit = banditDTO(r.Bandit) // banditpage.go
 	for i := range r.Breakdowns {
 		resp.Breakdowns = append(resp.Breakdowns, breakdownDTO(&r.Breakdowns[i]))
 	}
@@ -896,6 +898,7 @@ type reportPageData struct {
 	ArmROI    []roiView
 	Pers      *persView
 	Policy    *policyView
+	Bandit    *banditView // banditpage.go
 	CSVURL    string
 	JSONURL   string
 	OtherMode string
@@ -1080,6 +1083,7 @@ func buildPage(r *experiments.Report, u *url.URL) *reportPageData {
 	resp := NewReportResponse(r)
 	money := moneyFormatter(r.Currency, len(r.Currencies) > 1 || r.CurrencyTotals != nil)
 	d := &reportPageData{R: resp, Decision: resp.Decision, Money: money}
+	d.Bandit = banditPage(resp.Bandit, money)
 	h := resp.Headline
 	if h.Lift != nil {
 		d.Headline = fmt.Sprintf("%s on %s: %s%s", h.Variant, h.Metric, signed(*h.Lift), "")

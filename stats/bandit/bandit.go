@@ -39,7 +39,8 @@
 // N_p the units of period p, over the periods where the arm and control
 // each have at least 2 units (N = Σ N_p over them), and the effect of arm a
 // is M_a − M_0 with the sum of the variances (GrowthBook's bandit analysis
-// weights periods the same way).
+// weights periods the same way). PeriodWeightedMean is M_a alone, over the
+// periods where arm a has at least 2 units.
 package bandit
 
 import (
@@ -207,9 +208,7 @@ func PeriodWeighted(periods [][]Arm, a int, z float64) Effect {
 	for p, ps := range periods {
 		if ps[a].N >= 2 && ps[0].N >= 2 {
 			used = append(used, p)
-			for _, s := range ps {
-				n += s.N
-			}
+			n += periodUnits(ps)
 		}
 	}
 	var e Effect
@@ -218,11 +217,7 @@ func PeriodWeighted(periods [][]Arm, a int, z float64) Effect {
 	}
 	var v float64
 	for _, p := range used {
-		var np float64
-		for _, s := range periods[p] {
-			np += s.N
-		}
-		wp := np / n
+		wp := periodUnits(periods[p]) / n
 		t, c := periods[p][a], periods[p][0]
 		e.Estimate += wp * (t.mean() - c.mean())
 		v += wp * wp * (t.variance()/t.N + c.variance()/c.N)
@@ -231,4 +226,41 @@ func PeriodWeighted(periods [][]Arm, a int, z float64) Effect {
 	e.CI = [2]float64{e.Estimate - z*e.SE, e.Estimate + z*e.SE}
 	e.Periods = len(used)
 	return e
+}
+
+// PeriodWeightedMean returns the per-period weighted mean of arm a,
+// M_a = Σ_p (N_p/N)·ȳ_{a,p} with Var = Σ_p (N_p/N)²·s²_{a,p}/n_{a,p}, over
+// the periods where the arm has at least 2 units (N = Σ N_p over them).
+func PeriodWeightedMean(periods [][]Arm, a int, z float64) Effect {
+	var e Effect
+	var n float64
+	for _, ps := range periods {
+		if ps[a].N >= 2 {
+			n += periodUnits(ps)
+		}
+	}
+	if n == 0 {
+		return e
+	}
+	var v float64
+	for _, ps := range periods {
+		if ps[a].N < 2 {
+			continue
+		}
+		wp := periodUnits(ps) / n
+		e.Estimate += wp * ps[a].mean()
+		v += wp * wp * ps[a].variance() / ps[a].N
+		e.Periods++
+	}
+	e.SE = math.Sqrt(v)
+	e.CI = [2]float64{e.Estimate - z*e.SE, e.Estimate + z*e.SE}
+	return e
+}
+
+func periodUnits(ps []Arm) float64 {
+	var n float64
+	for _, s := range ps {
+		n += s.N
+	}
+	return n
 }

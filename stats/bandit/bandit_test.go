@@ -25,6 +25,10 @@ type checks struct {
 		} `json:"periods"`
 		Estimate float64 `json:"estimate"`
 		SE       float64 `json:"se"`
+		Means    []struct {
+			Estimate float64 `json:"estimate"`
+			SE       float64 `json:"se"`
+		} `json:"means"`
 	} `json:"period_weighted"`
 }
 
@@ -62,6 +66,15 @@ func TestChecks(t *testing.T) {
 	e := PeriodWeighted(periods, 1, 1.96)
 	if math.Abs(e.Estimate-c.PeriodWeighted.Estimate) > 1e-9 || math.Abs(e.SE-c.PeriodWeighted.SE) > 1e-9 || e.Periods != 3 {
 		t.Errorf("period weighted %+v, want %.12g ± %.12g", e, c.PeriodWeighted.Estimate, c.PeriodWeighted.SE)
+	}
+	if len(c.PeriodWeighted.Means) != 2 {
+		t.Fatalf("checks.json has %d means, want 2", len(c.PeriodWeighted.Means))
+	}
+	for a, want := range c.PeriodWeighted.Means {
+		m := PeriodWeightedMean(periods, a, 1.96)
+		if math.Abs(m.Estimate-want.Estimate) > 1e-9 || math.Abs(m.SE-want.SE) > 1e-9 || m.Periods != 3 {
+			t.Errorf("arm %d: period weighted mean %+v, want %.12g ± %.12g", a, m, want.Estimate, want.SE)
+		}
 	}
 }
 

@@ -47,7 +47,15 @@ def main():
     N = sum(len(y) for _, y in units)
     est = sum(len(y) / N * (y[a].mean() - y[~a].mean()) for a, y in units)
     var = sum((len(y) / N) ** 2 * (y[a].var(ddof=1) / a.sum() + y[~a].var(ddof=1) / (~a).sum()) for a, y in units)
-    print(json.dumps({"prob_best": cases, "period_weighted": {"periods": periods, "estimate": est, "se": float(np.sqrt(var))}}, indent=1))
+    # Per-period weighted mean of each arm (every period has both arms).
+    means = []
+    for arm_is_treat in (False, True):
+        sel = [(a if arm_is_treat else ~a, y) for a, y in units]
+        m = sum(len(y) / N * y[s].mean() for s, y in sel)
+        v = sum((len(y) / N) ** 2 * y[s].var(ddof=1) / s.sum() for s, y in sel)
+        means.append({"estimate": m, "se": float(np.sqrt(v))})
+    print(json.dumps({"prob_best": cases, "period_weighted": {"periods": periods, "estimate": est, "se": float(np.sqrt(var)),
+                      "means": means}}, indent=1))
 
 
 if __name__ == "__main__":
