@@ -13,8 +13,8 @@
 #                check values and fail when they differ from the committed
 #                ones (part of make test)
 #   make dist    release binaries for linux, darwin and windows (amd64, arm64)
-#   make test-policy-sim  the policy simulator at full size: 200 simulated
-#                tests through the API (about 20 minutes on an idle
+#   make test-policy-sim  the policy simulator at full size: 400 simulated
+#                tests through the API (about 40 minutes on an idle
 #                2-core machine, 12,000 units each) and 2000 Monte
 #                Carlo runs of the estimators
 
@@ -110,7 +110,7 @@ check-values:
 
 test-policy-sim:
 	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
-	PROMOLIFT_POLICY_SIM_RUNS=200 $(GO) test -count=1 -timeout 60m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
+	PROMOLIFT_POLICY_SIM_RUNS=400 $(GO) test -count=1 -timeout 120m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -301,13 +301,20 @@ func simRuns(t *testing.T, def int) int {
 // /api/v1/assign with its budget. Over the runs: the learned rule equals
 // the planted best arm in every cell whose planted gap exceeds
 // policysim.StandardMargin in ≥ 95% of the runs; the 95% CI of the value
-// covers the planted value in 93–97%; the live personalized arm never
-// spends more than its budget plus one batch of spend. Each test has 12,000
+// covers in 93–97% the planted value of the policies it values (the fold
+// policies, each learned without its fold: foldPoliciesValue); the live
+// personalized arm never spends more than its budget plus one batch of
+// spend. The log also gives the CI's coverage of the planted value of the
+// learned rules and of the planted best policy: a fold policy learned on
+// 4/5 of the units misses a clear cell now and then, so those are about
+// 0.4 points lower (94.4–94.6% against 94.6–95.1% in 20,000 simulated
+// tests of the same data path without the server). Each test has 12,000
 // units: with 8,000 the rules were right in only about 93% of the runs
 // (the smallest planted gap, 485, is then about 2.7 standard errors of a
 // segment's difference). make test runs 8 runs with wider bands (rules
-// right in ≥ 7, value covered in ≥ 6); make test-policy-sim runs 200
-// (PROMOLIFT_POLICY_SIM_RUNS).
+// right in ≥ 7, value covered in ≥ 6); make test-policy-sim runs 400
+// (PROMOLIFT_POLICY_SIM_RUNS): with 200 even an exact 95% interval lands
+// outside 93–97% in 14% of the seeds, with 400 in 5%.
 func TestPolicyLoop(t *testing.T) {
 	runs := simRuns(t, 8)
 	const units = 12000
@@ -318,7 +325,7 @@ func TestPolicyLoop(t *testing.T) {
 		best[c], _ = w.Best(c)
 	}
 	planted := w.Value(best)
-	var rulesOK, covered, liveRuns int
+	var rulesOK, covered, rulesCovered, bestCovered, liveRuns int
 	for run := 0; run < runs; run++ {
 		if run%20 == 0 {
 			// A fresh database every 20 runs keeps each run's cost flat.
@@ -351,16 +358,28 @@ func TestPolicyLoop(t *testing.T) {
 		if ok {
 			rulesOK++
 		}
-		if out.Value.CI[0] <= planted && planted <= out.Value.CI[1] {
+		in95 := func(v float64) bool { return out.Value.CI[0] <= v && v <= out.Value.CI[1] }
+		if in95(foldPoliciesValue(t, w, in)) {
 			covered++
+		}
+		var learned []int
+		for c := range w.Cells {
+			learned = append(learned, ruleArm(t, w, out.Output, c))
+		}
+		if in95(w.Value(learned)) {
+			rulesCovered++
+		}
+		if in95(planted) {
+			bestCovered++
 		}
 		if run%10 == 0 {
 			liveRuns++
 			s.live(t, key, out)
 		}
 	}
-	t.Logf("%d runs of %d units: rules right in %d, value CI covers the planted value %.1f in %d; %d live follow-ups",
-		runs, units, rulesOK, planted, covered, liveRuns)
+	lo, hi := wilson(covered, runs)
+	t.Logf("%d runs of %d units: rules right in %d; the value CI covers the planted value of the fold policies in %d (%.1f%%, 95%% interval %.1f–%.1f%%), of the learned rules in %d, of the planted best policy (%.1f) in %d; %d live follow-ups",
+		runs, units, rulesOK, covered, 100*float64(covered)/float64(runs), 100*lo, 100*hi, rulesCovered, planted, bestCovered, liveRuns)
 	rulesMin, covLo, covHi := 0.95, 0.93, 0.97
 	if runs < 100 {
 		rulesMin, covLo, covHi = float64(runs-1)/float64(runs), float64(runs-2)/float64(runs), 1
@@ -371,6 +390,47 @@ func TestPolicyLoop(t *testing.T) {
 	if f := float64(covered) / float64(runs); f < covLo || f > covHi {
 		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, covLo, covHi)
 	}
+}
+
+// foldPoliciesValue is the planted value of the policies the cross-fitted
+// value estimates, Σ_k share_k·V(π_k): π_k is the policy learned without
+// fold k (policy.Learn of the other folds' cells) and share_k fold k's
+// share of the units.
+func foldPoliciesValue(t *testing.T, w *policysim.World, in policy.Input) float64 {
+	t.Helper()
+	var v, total float64
+	for k := 0; k < in.Folds; k++ {
+		train := in
+		train.Cells = nil
+		var nk float64
+		for _, c := range in.Cells {
+			if c.Fold == k {
+				nk += c.Units
+			} else {
+				train.Cells = append(train.Cells, c)
+			}
+		}
+		out, err := policy.Learn(train)
+		if err != nil || out.Error != "" {
+			t.Fatalf("fold %d: %v %s", k, err, out.Error)
+		}
+		arm := make([]int, len(w.Cells))
+		for c := range w.Cells {
+			arm[c] = ruleArm(t, w, out, c)
+		}
+		v += nk * w.Value(arm)
+		total += nk
+	}
+	return v / total
+}
+
+// wilson is the 95% Wilson score interval of the proportion k of n.
+func wilson(k, n int) (float64, float64) {
+	const z = 1.959963984540054
+	p, nf := float64(k)/float64(n), float64(n)
+	mid := (p + z*z/(2*nf)) / (1 + z*z/nf)
+	half := z / (1 + z*z/nf) * math.Sqrt(p*(1-p)/nf+z*z/(4*nf*nf))
+	return mid - half, mid + half
 }
 
 // live creates the follow-up of experiment key with a budget, starts it,

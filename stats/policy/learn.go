@@ -131,7 +131,8 @@ func validate(in *Input) error {
 type dataset struct {
 	features []string
 	arms     []string
-	w        []float64
+	design   []float64 // the design weights, normalized
+	w        []float64 // the propensities: the arms' shares of the units
 	folds    int
 	values   [][]string // per cell, in feature order
 	st       [][][]suff
@@ -149,7 +150,7 @@ func newDataset(in *Input) *dataset {
 		wsum += a.Weight
 	}
 	for _, a := range in.Arms {
-		d.w = append(d.w, a.Weight/wsum)
+		d.design = append(d.design, a.Weight/wsum)
 	}
 	cellIdx := map[string]int{}
 	type row struct {
@@ -198,7 +199,45 @@ func newDataset(in *Input) *dataset {
 		d.n += c.Units
 	}
 	d.tree = newTree(d.values)
+	d.w = d.propensities()
 	return d
+}
+
+// propensities are the arms' shares of the units, n_a/N (the design
+// weights when there is no unit): see the package documentation.
+func (d *dataset) propensities() []float64 {
+	if d.n <= 0 {
+		return d.design
+	}
+	w := make([]float64, len(d.arms))
+	for c := range d.st {
+		for a := range d.st[c] {
+			for _, s := range d.st[c][a] {
+				w[a] += s.n / d.n
+			}
+		}
+	}
+	return w
+}
+
+// srmAlpha is the level of the check of the arms' shares against the
+// design weights (sample ratio mismatch).
+const srmAlpha = 0.001
+
+// sharesDiffer reports whether the arms' shares of the units differ from
+// the design weights beyond chance: Pearson's χ² = Σ_a (n_a − N·w_a)²/(N·w_a)
+// on A−1 degrees of freedom, p < srmAlpha.
+func (d *dataset) sharesDiffer() bool {
+	if d.n <= 0 || len(d.arms) < 2 {
+		return false
+	}
+	var chi2 float64
+	for a := range d.arms {
+		e := d.n * d.design[a]
+		o := d.n * d.w[a]
+		chi2 += (o - e) * (o - e) / e
+	}
+	return distuv.ChiSquared{K: float64(len(d.arms) - 1)}.Survival(chi2) < srmAlpha
 }
 
 // training sums the folds other than exclude (all folds when exclude < 0):
@@ -438,6 +477,9 @@ func Learn(in Input) (*Output, error) {
 	if d.n == 0 {
 		out.Error = ErrNoUnits
 		return out, nil
+	}
+	if d.sharesDiffer() {
+		out.Warnings = append(out.Warnings, WarnArmShares)
 	}
 	full := d.fit(-1)
 	if full.sums[0][0][0].n == 0 {

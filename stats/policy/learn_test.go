@@ -23,6 +23,7 @@ type checkCase struct {
 		SpendPerUnit     float64        `json:"spend_per_unit"`
 		Lambda           float64        `json:"lambda"`
 		BudgetInfeasible bool           `json:"budget_infeasible"`
+		ArmSharesDiffer  bool           `json:"arm_shares_differ"`
 		Units            float64        `json:"units"`
 		Curve            [][2]float64   `json:"curve"`
 		Rules            []expectedRule `json:"rules"`
@@ -95,6 +96,9 @@ func TestLearnChecks(t *testing.T) {
 			near(t, "lambda", out.Lambda, want.Lambda)
 			if infeasible := contains(out.Warnings, WarnBudgetInfeas); infeasible != want.BudgetInfeasible {
 				t.Errorf("budget_infeasible %v, want %v", infeasible, want.BudgetInfeasible)
+			}
+			if differ := contains(out.Warnings, WarnArmShares); differ != want.ArmSharesDiffer {
+				t.Errorf("%s %v, want %v", WarnArmShares, differ, want.ArmSharesDiffer)
 			}
 			if len(out.Curve) != len(want.Curve) {
 				t.Fatalf("curve has %d points, want %d", len(out.Curve), len(want.Curve))

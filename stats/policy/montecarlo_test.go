@@ -31,12 +31,16 @@ func mcRuns(t *testing.T) int {
 // TestMonteCarlo simulates tests of policysim.Standard and checks, over
 // the runs: the learned rule is the planted best arm in every cell whose
 // planted gap exceeds StandardMargin in ≥ 95% of the runs; the 95% CI of
-// the policy value covers the planted value of the planted best policy in
-// 93–97% of the runs; the gain CI covers the planted gain of the fold
-// policies over the planted best single promotion in 93–97% (the fold
-// policies differ from the planted best one in the cells below the margin,
-// a difference the gain, smaller and more precise than the value, notices:
-// against the planted best policy it covers about 92.5%).
+// the policy value covers the planted value of the policies it values (the
+// fold policies, Σ_k share_k·V(π_k), what cross-fitting estimates) in
+// 93–97% of the runs, and logs its coverage of the planted best policy's
+// value (a fold policy learned on 4/5 of the units misses a clear cell now
+// and then: about 94.5% at 12,000 units against 94.9%); the gain CI covers
+// the planted gain of the fold policies over the planted best single
+// promotion in 93–97% (the fold policies differ from the planted best one
+// in the cells below the margin, a difference the gain, smaller and more
+// precise than the value, notices: against the planted best policy it
+// covers about 92.5%).
 func TestMonteCarlo(t *testing.T) {
 	w := policysim.Standard()
 	const units, folds = 10000, 5
@@ -58,7 +62,7 @@ func TestMonteCarlo(t *testing.T) {
 	}
 	runs := mcRuns(t)
 	r := rand.New(rand.NewPCG(7, 11))
-	var rulesOK, covered, gainCovered, gainPlanted, singleOK int
+	var rulesOK, covered, bestCovered, gainCovered, gainPlanted, singleOK int
 	for run := 0; run < runs; run++ {
 		in := w.Input(r, units, folds)
 		out, err := policy.Learn(in)
@@ -76,20 +80,24 @@ func TestMonteCarlo(t *testing.T) {
 			rulesOK++
 		}
 		if out.Value.CI[0] <= planted && planted <= out.Value.CI[1] {
+			bestCovered++
+		}
+		folds := crossFitted(t, w, in)
+		if out.Value.CI[0] <= folds && folds <= out.Value.CI[1] {
 			covered++
 		}
 		if g := planted - bsValue; out.GainOverBestSingle.CI[0] <= g && g <= out.GainOverBestSingle.CI[1] {
 			gainPlanted++
 		}
-		if g := crossFitted(t, w, in) - bsValue; out.GainOverBestSingle.CI[0] <= g && g <= out.GainOverBestSingle.CI[1] {
+		if g := folds - bsValue; out.GainOverBestSingle.CI[0] <= g && g <= out.GainOverBestSingle.CI[1] {
 			gainCovered++
 		}
 		if out.BestSingle.Variant == w.Arms[bestSingle] {
 			singleOK++
 		}
 	}
-	t.Logf("%d runs: rules right %d, value CI covers %d, gain CI covers %d (the planted best policy's gain: %d), best single right %d (planted value %.1f, gain %.1f)",
-		runs, rulesOK, covered, gainCovered, gainPlanted, singleOK, planted, planted-bsValue)
+	t.Logf("%d runs: rules right %d, value CI covers %d (the planted best policy's value: %d), gain CI covers %d (the planted best policy's gain: %d), best single right %d (planted value %.1f, gain %.1f)",
+		runs, rulesOK, covered, bestCovered, gainCovered, gainPlanted, singleOK, planted, planted-bsValue)
 	if f := float64(rulesOK) / float64(runs); f < 0.95 {
 		t.Errorf("rules right in %.3f of the runs, want ≥ 0.95", f)
 	}
@@ -190,6 +198,41 @@ func TestMonteCarloBudget(t *testing.T) {
 	if over > 0 {
 		t.Errorf("the planted spend exceeded the budget by more than one cell's switch in %d runs", over)
 	}
+	lo, hi := coverageBand(runs)
+	if f := float64(covered) / float64(runs); f < lo || f > hi {
+		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, lo, hi)
+	}
+}
+
+// TestMonteCarloWithheld: ten_off's budget ran out after a fifth of the
+// units had arrived, and its later units are missing from the data (they
+// got control with reason budget_exhausted and no exposure). The value CI
+// still covers the planted value of the fold policies in 93–97% of the
+// runs (the band widened for few runs, as everywhere here), because the estimator weighs by the arms' shares of the units
+// analysed; with the design weights it covered about 86.5% (4,000 runs at
+// 12,000 units), its augmentation no longer cancelling the outcome
+// model's error. Every run warns that the shares differ from the design.
+// A quarter of the Monte Carlo runs (250; make test-policy-sim: 500).
+func TestMonteCarloWithheld(t *testing.T) {
+	w := policysim.Standard()
+	const units, folds, after = 12000, 5, 0.2
+	runs := mcRuns(t) / 4
+	r := rand.New(rand.NewPCG(19, 23))
+	var covered int
+	for run := 0; run < runs; run++ {
+		in := w.InputWithheld(r, units, folds, 1, after)
+		out, err := policy.Learn(in)
+		if err != nil || out.Error != "" {
+			t.Fatalf("run %d: %v %s", run, err, out.Error)
+		}
+		if !contains(out.Warnings, policy.WarnArmShares) {
+			t.Fatalf("run %d: warnings %v, want %s", run, out.Warnings, policy.WarnArmShares)
+		}
+		if v := crossFitted(t, w, in); out.Value.CI[0] <= v && v <= out.Value.CI[1] {
+			covered++
+		}
+	}
+	t.Logf("%d runs: value CI covers the fold policies' planted value in %d", runs, covered)
 	lo, hi := coverageBand(runs)
 	if f := float64(covered) / float64(runs); f < lo || f > hi {
 		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, lo, hi)

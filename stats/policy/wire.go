@@ -22,7 +22,9 @@ type Input struct {
 	// parent drops the last one.
 	Features []string `json:"features"`
 	// Arms are the experiment's arms, control first, with their design
-	// (randomization) weights, any positive scale.
+	// (randomization) weights, any positive scale. The estimators weigh by
+	// the arms' shares of the cells' units; the design weights are what
+	// those shares are checked against (WarnArmShares).
 	Arms []Arm `json:"arms"`
 	// Folds is K, the number of hash-assigned folds (at least 2).
 	Folds int `json:"folds"`
@@ -148,6 +150,10 @@ const (
 	ErrNoControl       = "no_control_units"
 	WarnBudgetInfeas   = "budget_infeasible"
 	WarnFewUnitsInFold = "low_sample"
+	// WarnArmShares: the arms' shares of the units differ from the design
+	// weights beyond chance (χ² test, p < 0.001), as when units of an arm
+	// whose budget ran out were held back; the value weighs by the shares.
+	WarnArmShares = "arm_shares_differ_from_design"
 )
 
 // DecodeInput reads an Input from JSON. Unknown fields are allowed

@@ -181,10 +181,21 @@ const StandardMargin = 300
 // uniform, as a hash of the unit id gives them) and returns the sufficient
 // statistics policy.Learn reads.
 func (w *World) Input(r *rand.Rand, n, folds int) policy.Input {
+	return w.InputWithheld(r, n, folds, -1, 1)
+}
+
+// InputWithheld is Input for a test in which arm's budget ran out after
+// the share after of the n units had arrived: the later units drawn into
+// arm got control and no exposure was logged, so they are missing from the
+// statistics (the other arms keep all their units).
+func (w *World) InputWithheld(r *rand.Rand, n, folds, arm int, after float64) policy.Input {
 	type key struct{ c, a, k int }
 	acc := map[key]*policy.CellStats{}
 	for i := 0; i < n; i++ {
 		c, a, k := w.DrawCell(r), w.DrawArm(r), r.IntN(folds)
+		if a == arm && float64(i) >= after*float64(n) {
+			continue
+		}
 		s := acc[key{c, a, k}]
 		if s == nil {
 			s = &policy.CellStats{Segment: w.Segment(c), Variant: w.Arms[a], Fold: k}

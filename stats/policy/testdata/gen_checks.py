@@ -13,18 +13,25 @@ Run: /usr/bin/python3 gen_checks.py > checks.json   (Debian python3-numpy, pytho
 import json
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import chi2 as chi2_dist
 
 D0 = 10.0  # moderated-variance prior degrees of freedom
 
 
-def simulate(rng, features, values, arms, weights, folds, n, effect, base_conv=0.1, drop=()):
-    """Units: cell values, arm, fold, y (net revenue), converted, cost."""
+def simulate(rng, features, values, arms, weights, folds, n, effect, base_conv=0.1, drop=(), withhold=None):
+    """Units: cell values, arm, fold, y (net revenue), converted, cost.
+
+    withhold = (arm, share): the units of arm drawn after that share of the
+    n units are left out, as when the arm's budget ran out (they got control
+    and no exposure was logged)."""
     units = []
     w = np.array(weights) / sum(weights)
-    for _ in range(n):
+    for i in range(n):
         cell = tuple(rng.choice(values[f]) for f in features)
         a = int(rng.choice(len(arms), p=w))
         if (cell, a) in drop:
+            continue
+        if withhold is not None and a == withhold[0] and i >= withhold[1] * n:
             continue
         k = int(rng.integers(folds))
         lift, rev_mult, cost_rate = effect(cell, a)
@@ -200,9 +207,15 @@ def est(scores, zq):
     return {"estimate": m, "se": se, "ci": [m - zq * se, m + zq * se]}
 
 
-def run_case(name, rng, features, values, arms, weights, folds, n, effect, budget=None, alpha=0.05, drop=()):
-    units = simulate(rng, features, values, arms, weights, folds, n, effect, drop=drop)
-    w = np.array(weights) / sum(weights)
+def run_case(name, rng, features, values, arms, weights, folds, n, effect, budget=None, alpha=0.05, drop=(),
+             withhold=None):
+    units = simulate(rng, features, values, arms, weights, folds, n, effect, drop=drop, withhold=withhold)
+    # The propensities are the arms' shares of the units (not the design
+    # weights): counted here unit by unit.
+    w = np.array([sum(1 for u in units if u[1] == a) for a in range(len(arms))], dtype=float) / len(units)
+    design = np.array(weights) / sum(weights)
+    chi2 = float((((w - design) * len(units)) ** 2 / (design * len(units))).sum())
+    shares_differ = bool(chi2_dist.sf(chi2, len(arms) - 1) < 0.001)
     zq = norm.ppf(1 - alpha / 2)
     depth = len(features)
     all_cells = sorted({u[0] for u in units})
@@ -262,7 +275,7 @@ def run_case(name, rng, features, values, arms, weights, folds, n, effect, budge
         "value": est(gp, zq), "best_single": {"variant": arms[bs], "value": est(gb, zq)},
         "gain_over_best_single": est(np.array(gp) - np.array(gb), zq),
         "spend": spu * N, "spend_per_unit": spu, "lambda": lam, "budget_infeasible": infeasible,
-        "rules": rules, "curve": curve, "units": N,
+        "rules": rules, "curve": curve, "units": N, "arm_shares_differ": shares_differ,
     }
     inp = {"metric": "net_revenue", "features": features,
            "arms": [{"key": a, "weight": wt} for a, wt in zip(arms, weights)],
@@ -294,6 +307,9 @@ def main():
         run_case("sparse", rng, feats, vals, arms, [0.5, 0.25, 0.25], 4, 900, effect, alpha=0.1,
                  drop={(("new", "push"), 1)}),
         run_case("no_features", rng, [], {}, arms, [1, 1, 1], 3, 1500, lambda c, a: effect(("at_risk",), a)),
+        # ten_off's budget ran out after 40% of the units: its later units
+        # are missing, so its share is about 0.18, not 0.3.
+        run_case("withheld", rng, feats, vals, arms, [0.4, 0.3, 0.3], 5, 6000, effect, withhold=(1, 0.4)),
     ]
     print(json.dumps(cases, indent=1, default=float))
 
