@@ -3,9 +3,11 @@ package migrations_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -15,7 +17,7 @@ import (
 )
 
 func TestList(t *testing.T) {
-	var versions [2][]int
+	var versions [2][]int64
 	for i, d := range []string{migrations.SQLite, migrations.Postgres} {
 		ms, err := migrations.List(d)
 		if err != nil {
@@ -28,143 +30,327 @@ func TestList(t *testing.T) {
 			if j > 0 && m.Version <= ms[j-1].Version {
 				t.Fatalf("%s: versions out of order: %v", d, ms)
 			}
-			if strings.TrimSpace(m.SQL) == "" {
-				t.Fatalf("%s: %s is empty", d, m.Name)
+			if !strings.HasPrefix(m.SQL, "-- +goose Up\n") {
+				t.Fatalf("%s: %s does not start with the line -- +goose Up", d, m.Name)
 			}
 			versions[i] = append(versions[i], m.Version)
 		}
 	}
-	if len(versions[0]) != len(versions[1]) {
+	if fmt.Sprint(versions[0]) != fmt.Sprint(versions[1]) {
 		t.Fatalf("sqlite has versions %v, postgres %v: every change needs both", versions[0], versions[1])
-	}
-	for i := range versions[0] {
-		if versions[0][i] != versions[1][i] {
-			t.Fatalf("sqlite has versions %v, postgres %v: every change needs both", versions[0], versions[1])
-		}
 	}
 	if _, err := migrations.List("mysql"); err == nil {
 		t.Fatal("List(mysql) did not fail")
 	}
 }
 
-func TestApplySQLite(t *testing.T) {
-	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "m.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)")
+// testStore is one database flavour: newDSN makes a fresh, empty database.
+type testStore struct {
+	dialect string
+	driver  string
+	newDSN  func(t *testing.T) string
+}
+
+var testStores = []testStore{
+	{migrations.SQLite, "sqlite", func(t *testing.T) string {
+		// As the store opens its writer.
+		return "file:" + filepath.Join(t.TempDir(), "m.db") + "?_txlock=immediate&_pragma=busy_timeout(10000)"
+	}},
+	{migrations.Postgres, "postgres", func(t *testing.T) string { return storetest.PostgresURL(t) }},
+}
+
+func (s testStore) open(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open(s.driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	testApply(t, ctx, db, migrations.SQLite)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
-func testApply(t *testing.T, ctx context.Context, db *sql.DB, dialect string) {
-	latest, err := migrations.Latest(dialect)
+func mustList(t *testing.T, dialect string) []migrations.Migration {
+	t.Helper()
+	ms, err := migrations.List(dialect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := migrations.List(dialect)
-	n, err := migrations.Apply(ctx, db, dialect)
-	if err != nil || n != len(ms) {
-		t.Fatalf("first Apply = %d, %v; want %d", n, err, len(ms))
-	}
-	n, err = migrations.Apply(ctx, db, dialect)
-	if err != nil || n != 0 {
-		t.Fatalf("second Apply = %d, %v; want 0", n, err)
-	}
-	v, err := migrations.Version(ctx, db, dialect)
-	if err != nil || v != latest {
-		t.Fatalf("Version = %d, %v; want %d", v, err, latest)
-	}
-	var count int
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&count); err != nil {
-		t.Fatalf("the events table is missing: %v", err)
-	}
-	// A database from a newer binary is refused.
-	q := `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99999, 'future.sql', 'x')`
-	if _, err := db.ExecContext(ctx, q); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := migrations.Apply(ctx, db, dialect); err == nil || !strings.Contains(err.Error(), "newer") {
-		t.Fatalf("Apply on a newer schema: %v", err)
-	}
+	return ms
 }
 
-func TestApplyPostgres(t *testing.T) {
-	db, err := sql.Open("postgres", storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	testApply(t, context.Background(), db, migrations.Postgres)
-}
-
-func TestApplyPostgresConcurrently(t *testing.T) {
-	u := storetest.PostgresURL(t)
-	ms, _ := migrations.List(migrations.Postgres)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	type result struct {
-		n   int
-		err error
-	}
-	results := make(chan result, 4)
-	for i := 0; i < 4; i++ {
-		go func() {
-			db, err := sql.Open("postgres", u)
-			if err != nil {
-				results <- result{0, err}
-				return
+func TestApplyFresh(t *testing.T) {
+	for _, s := range testStores {
+		t.Run(s.dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := s.open(t, s.newDSN(t))
+			ms := mustList(t, s.dialect)
+			n, err := migrations.Apply(ctx, db, s.dialect)
+			if err != nil || n != len(ms) {
+				t.Fatalf("first Apply = %d, %v; want %d", n, err, len(ms))
 			}
-			defer db.Close()
-			n, err := migrations.Apply(ctx, db, migrations.Postgres)
-			results <- result{n, err}
-		}()
-	}
-	total := 0
-	for i := 0; i < 4; i++ {
-		r := <-results
-		if r.err != nil {
-			t.Fatal(r.err)
-		}
-		total += r.n
-	}
-	if total != len(ms) {
-		t.Fatalf("4 concurrent Apply calls applied %d files in all, want %d", total, len(ms))
+			n, err = migrations.Apply(ctx, db, s.dialect)
+			if err != nil || n != 0 {
+				t.Fatalf("second Apply = %d, %v; want 0", n, err)
+			}
+			st, err := migrations.Status(ctx, db, s.dialect)
+			if err != nil || len(st) != len(ms) {
+				t.Fatalf("Status = %d states, %v; want %d", len(st), err, len(ms))
+			}
+			for i, m := range ms {
+				if st[i].Version != m.Version || st[i].Name != m.Name || !st[i].Applied || st[i].AppliedAt.IsZero() {
+					t.Errorf("Status[%d] = %+v; want %s applied", i, st[i], m.Name)
+				}
+			}
+			checkVersionsOnce(t, db, ms)
+			var count int
+			if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM events`).Scan(&count); err != nil {
+				t.Fatalf("the events table is missing: %v", err)
+			}
+			// A database from a newer binary is refused.
+			if _, err := db.ExecContext(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (99999, TRUE)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := migrations.Apply(ctx, db, s.dialect); err == nil || !strings.Contains(err.Error(), "newer") {
+				t.Fatalf("Apply on a newer schema: %v", err)
+			}
+		})
 	}
 }
 
-func TestApplySQLiteConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "m.db")
-	ms, _ := migrations.List(migrations.SQLite)
-	type result struct {
-		n   int
-		err error
+// checkVersionsOnce fails unless goose's table records each of ms exactly
+// once (and the zero version goose starts with).
+func checkVersionsOnce(t *testing.T, db *sql.DB, ms []migrations.Migration) {
+	t.Helper()
+	rows, err := db.Query(`SELECT version_id, COUNT(*) FROM goose_db_version GROUP BY version_id ORDER BY version_id`)
+	if err != nil {
+		t.Fatal(err)
 	}
-	results := make(chan result, 4)
-	for i := 0; i < 4; i++ {
-		go func() {
-			// As the store opens it: no journal_mode pragma per connection
-			// (a concurrent switch to WAL answers SQLITE_BUSY without
-			// waiting, which made this test fail under load).
-			db, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate&_pragma=busy_timeout(10000)")
-			if err != nil {
-				results <- result{0, err}
-				return
-			}
-			defer db.Close()
-			n, err := migrations.Apply(context.Background(), db, migrations.SQLite)
-			results <- result{n, err}
-		}()
-	}
-	total := 0
-	for i := 0; i < 4; i++ {
-		r := <-results
-		if r.err != nil {
-			t.Fatal(r.err)
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v, n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			t.Fatal(err)
 		}
-		total += r.n
+		got = append(got, fmt.Sprintf("%d×%d", v, n))
 	}
-	if total != len(ms) {
-		t.Fatalf("4 concurrent Apply calls applied %d files in all, want %d", total, len(ms))
+	want := []string{"0×1"}
+	for _, m := range ms {
+		want = append(want, fmt.Sprintf("%d×1", m.Version))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("goose_db_version holds %v; want %v", got, want)
+	}
+}
+
+// legacyMigrate is the old runner's bookkeeping, reduced to what a
+// database it migrated holds: the files of versions up to upTo, each run
+// whole, and one row per file in schema_migrations.
+func legacyMigrate(t *testing.T, db *sql.DB, dialect string, upTo int64) (applied int) {
+	t.Helper()
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	version INTEGER PRIMARY KEY,
+	name TEXT NOT NULL,
+	applied_at TEXT NOT NULL
+)`); err != nil {
+		t.Fatal(err)
+	}
+	insert := `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
+	if dialect == migrations.Postgres {
+		insert = `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
+	}
+	for _, m := range mustList(t, dialect) {
+		if m.Version > upTo {
+			break
+		}
+		if _, err := db.Exec(m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := db.Exec(insert, m.Version, m.Name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			t.Fatal(err)
+		}
+		applied++
+	}
+	return applied
+}
+
+// schema describes the tables, columns, indexes and views of db without
+// the migration bookkeeping, with the name of the PostgreSQL schema
+// removed, so that two databases can be compared.
+func schema(t *testing.T, db *sql.DB, dialect string) string {
+	t.Helper()
+	q := `SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master
+WHERE name NOT IN ('goose_db_version', 'schema_migrations', 'sqlite_sequence') ORDER BY 1`
+	if dialect == migrations.Postgres {
+		q = `SELECT 'column ' || table_name || ' ' || ordinal_position || ' ' || column_name || ' ' || data_type || ' ' ||
+	is_nullable || ' ' || COALESCE(column_default, '')
+FROM information_schema.columns WHERE table_schema = current_schema()
+	AND table_name NOT IN ('goose_db_version', 'schema_migrations')
+UNION ALL SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+UNION ALL SELECT 'view ' || viewname || ': ' || definition FROM pg_views WHERE schemaname = current_schema()
+UNION ALL SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(c.oid) FROM pg_constraint c
+	JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = current_schema()
+ORDER BY 1`
+	}
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(line, "goose_db_version") || strings.Contains(line, "schema_migrations") {
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if dialect == migrations.Postgres {
+		var name string
+		if err := db.QueryRow(`SELECT current_schema()`).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		out = strings.ReplaceAll(out, name+".", "")
+	}
+	return out
+}
+
+// TestAdoptLegacy upgrades databases migrated by the old runner: goose
+// records their versions without running them again and applies only the
+// newer files, and the schema ends the same as a fresh one's.
+func TestAdoptLegacy(t *testing.T) {
+	for _, s := range testStores {
+		t.Run(s.dialect, func(t *testing.T) {
+			ms := mustList(t, s.dialect)
+			fresh := s.open(t, s.newDSN(t))
+			if _, err := migrations.Apply(context.Background(), fresh, s.dialect); err != nil {
+				t.Fatal(err)
+			}
+			want := schema(t, fresh, s.dialect)
+			for _, c := range []struct {
+				name        string
+				upTo        int64
+				statusFirst bool // a status read created goose's table before the upgrade
+			}{
+				{"at 0001", 1, false},
+				{"at 0009", 9, false},
+				{"at 0009, status read first", 9, true},
+				{"all applied", ms[len(ms)-1].Version, false},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					ctx := context.Background()
+					db := s.open(t, s.newDSN(t))
+					old := legacyMigrate(t, db, s.dialect, c.upTo)
+					if c.statusFirst {
+						if _, err := migrations.Status(ctx, db, s.dialect); err != nil {
+							t.Fatal(err)
+						}
+					}
+					n, err := migrations.Apply(ctx, db, s.dialect)
+					if err != nil || n != len(ms)-old {
+						t.Fatalf("Apply = %d, %v; want %d (the files after the old runner's %d)", n, err, len(ms)-old, old)
+					}
+					checkVersionsOnce(t, db, ms)
+					if got := schema(t, db, s.dialect); got != want {
+						t.Fatalf("schema after the upgrade differs from a fresh one:\n%s\nwant\n%s", got, want)
+					}
+					// The old runner's check now refuses the database.
+					var top int64
+					if err := db.QueryRow(`SELECT MAX(version) FROM schema_migrations`).Scan(&top); err != nil || top <= ms[len(ms)-1].Version {
+						t.Fatalf("schema_migrations tops at %d, %v: an old binary would migrate again", top, err)
+					}
+					n, err = migrations.Apply(ctx, db, s.dialect)
+					if err != nil || n != 0 {
+						t.Fatalf("second Apply = %d, %v; want 0", n, err)
+					}
+					checkVersionsOnce(t, db, ms)
+				})
+			}
+		})
+	}
+}
+
+// testApplyConcurrently starts several Apply calls at once on one
+// database, each with its own pool (as separate processes): every file is
+// applied exactly once, fresh and when adopting the old runner's table.
+func TestApplySQLiteConcurrently(t *testing.T)   { testApplyConcurrently(t, testStores[0]) }
+func TestApplyPostgresConcurrently(t *testing.T) { testApplyConcurrently(t, testStores[1]) }
+
+func testApplyConcurrently(t *testing.T, s testStore) {
+	for _, upTo := range []int64{0, 9} {
+		t.Run(fmt.Sprintf("old runner at %d", upTo), func(t *testing.T) {
+			ms := mustList(t, s.dialect)
+			dsn := s.newDSN(t)
+			old := 0
+			if upTo > 0 {
+				old = legacyMigrate(t, s.open(t, dsn), s.dialect, upTo)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			const callers = 4
+			type result struct {
+				n   int
+				err error
+			}
+			results := make(chan result, callers)
+			for range callers {
+				db := s.open(t, dsn)
+				go func() {
+					n, err := migrations.Apply(ctx, db, s.dialect)
+					results <- result{n, err}
+				}()
+			}
+			total := 0
+			for range callers {
+				r := <-results
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				total += r.n
+			}
+			if total != len(ms)-old {
+				t.Fatalf("%d concurrent Apply calls applied %d files in all, want %d", callers, total, len(ms)-old)
+			}
+			checkVersionsOnce(t, s.open(t, dsn), ms)
+		})
+	}
+}
+
+// TestApplyFailing: a failing migration is rolled back whole and its
+// version stays unrecorded; the next Apply runs it again.
+func TestApplyFailing(t *testing.T) {
+	good := &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE a (x INTEGER);\n")}
+	for _, s := range testStores {
+		t.Run(s.dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := s.open(t, s.newDSN(t))
+			fsys := fstest.MapFS{
+				"0001_a.sql": good,
+				"0002_b.sql": {Data: []byte("-- +goose Up\nCREATE TABLE b (x INTEGER);\nINSERT INTO missing VALUES (1);\n")},
+			}
+			n, err := migrations.ApplyFS(ctx, db, s.dialect, fsys)
+			if err == nil || n != 1 || !strings.Contains(err.Error(), "0002_b.sql") {
+				t.Fatalf("Apply = %d, %v; want 1 and an error naming 0002_b.sql", n, err)
+			}
+			var count int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM goose_db_version WHERE version_id = 2`).Scan(&count); err != nil || count != 0 {
+				t.Fatalf("version 2 recorded %d times (%v) after it failed", count, err)
+			}
+			if _, err := db.Exec(`SELECT COUNT(*) FROM b`); err == nil {
+				t.Fatal("the failed migration's table b was kept")
+			}
+			fsys["0002_b.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE b (x INTEGER);\n")}
+			n, err = migrations.ApplyFS(ctx, db, s.dialect, fsys)
+			if err != nil || n != 1 {
+				t.Fatalf("Apply after the fix = %d, %v; want 1", n, err)
+			}
+		})
 	}
 }

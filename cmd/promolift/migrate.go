@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -23,9 +23,11 @@ func runMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	logs := addLogOptions(o)
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift migrate [--db DB] [--log-level LEVEL] [--log-format json|text]")
-		fmt.Fprintln(stderr, "\nApplies the pending database migrations (SQLite or PostgreSQL; on PostgreSQL a lock")
-		fmt.Fprintln(stderr, "lets one process migrate at a time), then lists every migration as applied or pending")
-		fmt.Fprintln(stderr, "and prints the schema version. serve applies them too when it starts.")
+		fmt.Fprintln(stderr, "\nApplies the pending database migrations (SQLite or PostgreSQL, with goose; a lock lets")
+		fmt.Fprintln(stderr, "one process migrate a database at a time), then lists every migration as applied (with")
+		fmt.Fprintln(stderr, "the time goose recorded it) or pending and prints the schema version. A database")
+		fmt.Fprintln(stderr, "migrated by promolift before goose has its versions adopted, not run again. serve")
+		fmt.Fprintln(stderr, "applies the migrations too when it starts.")
 		fmt.Fprintln(stderr, "Exit status: 0 done, 1 failure, 2 usage error.")
 		fmt.Fprintln(stderr, "\nflags:")
 		o.printDefaults()
@@ -58,35 +60,26 @@ func runMigrate(ctx context.Context, args []string, _ io.Reader, stdout, stderr 
 	if isPostgresURL(db.value) {
 		dialect = migrations.Postgres
 	}
-	all, err := migrations.List(dialect)
+	h, ok := store.(interface{ DB() *sqlx.DB })
+	if !ok {
+		fmt.Fprintf(stderr, "promolift migrate: the store of %s has no database handle\n", describeDB(db.value))
+		return 1
+	}
+	states, err := migrations.Status(ctx, h.DB().DB, dialect)
 	if err != nil {
 		fmt.Fprintf(stderr, "promolift migrate: %v\n", err)
 		return 1
 	}
-	version := -1
-	if h, ok := store.(interface{ DB() *sqlx.DB }); ok {
-		version, err = migrations.Version(ctx, h.DB().DB, dialect)
-		if err != nil {
-			fmt.Fprintf(stderr, "promolift migrate: read the schema version: %v\n", err)
-			return 1
-		}
-	} else if h, ok := store.(interface{ DB() *sql.DB }); ok {
-		version, err = migrations.Version(ctx, h.DB(), dialect)
-		if err != nil {
-			fmt.Fprintf(stderr, "promolift migrate: read the schema version: %v\n", err)
-			return 1
-		}
-	}
 	fmt.Fprintf(stdout, "database %s\n", describeDB(db.value))
-	for _, m := range all {
-		if version < 0 || m.Version <= version {
-			fmt.Fprintf(stdout, "applied  %04d  %s\n", m.Version, m.Name)
+	var version int64
+	for _, m := range states {
+		if m.Applied {
+			version = max(version, m.Version)
+			fmt.Fprintf(stdout, "applied  %04d  %-40s %s\n", m.Version, m.Name, m.AppliedAt.Format(time.DateTime))
 		} else {
 			fmt.Fprintf(stdout, "pending  %04d  %s\n", m.Version, m.Name)
 		}
 	}
-	if version >= 0 {
-		fmt.Fprintf(stdout, "schema version %d\n", version)
-	}
+	fmt.Fprintf(stdout, "schema version %d\n", version)
 	return 0
 }

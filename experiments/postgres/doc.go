@@ -3,8 +3,8 @@
 //
 // Timestamps are timestamptz, money BIGINT minor units, and variants,
 // rules, conditions and segments jsonb. The schema comes from package
-// migrations and is brought up to date by Open under an advisory lock, so
-// several replicas may start at once.
+// migrations and is brought up to date by Open (goose, under an advisory
+// lock), so several replicas may start at once.
 //
 // The events table is partitioned by month of ts (partitions.go): the
 // partitions a batch needs are created before its transaction, and old

@@ -1,3 +1,4 @@
+-- +goose Up
 -- promolift schema for PostgreSQL. Timestamps are timestamptz; money is
 -- BIGINT minor units; JSON documents are jsonb (json where the exact text
 -- matters).

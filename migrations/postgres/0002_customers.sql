@@ -1,3 +1,4 @@
+-- +goose Up
 -- Customers' rights (DESIGN.md §3): consent, frequency caps across
 -- experiments, promotion budgets, erasure. Every per-customer row keys the
 -- customer in a column named unit_id, which is what erasure deletes by.

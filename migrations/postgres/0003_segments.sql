@@ -1,3 +1,4 @@
+-- +goose Up
 -- Promotion cost rules and customer segments (issue 9).
 
 -- The per-redemption cost rule of each (experiment, variant), written by

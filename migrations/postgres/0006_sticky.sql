@@ -1,3 +1,4 @@
+-- +goose Up
 -- Sticky assignments stored server-side (issue 4): one GrowthBook sticky
 -- bucket doc per unit attribute and value. The value is in unit_id so that
 -- customer erasure (which deletes from every table with a unit_id column)

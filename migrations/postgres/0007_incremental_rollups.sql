@@ -1,3 +1,4 @@
+-- +goose Up
 -- Rollups maintained incrementally at ingest (issue 5).
 --
 -- exposures_rollup.first_event_id breaks ties between exposures at the same

@@ -1,3 +1,4 @@
+-- +goose Up
 -- The raw events table becomes partitioned by month of ts (native range
 -- partitioning), so that old months can be dropped whole (retention).
 --
@@ -55,6 +56,7 @@ CREATE TABLE events (
 
 -- One partition per month present in the old table. The bounds are
 -- computed on UTC timestamps, independent of the session's TimeZone.
+-- +goose StatementBegin
 DO $$
 DECLARE
 	m TIMESTAMP;
@@ -67,6 +69,7 @@ BEGIN
 	END LOOP;
 END
 $$;
+-- +goose StatementEnd
 
 INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency,
 	order_id, channel, attributes, received_at)

@@ -1,3 +1,4 @@
+-- +goose Up
 -- promolift schema for SQLite. Timestamps are INTEGER unix microseconds
 -- (UTC); money is INTEGER minor units; JSON documents are TEXT.
 

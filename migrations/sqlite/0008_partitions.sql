@@ -1,3 +1,4 @@
+-- +goose Up
 -- PostgreSQL only: postgres/0008_partitions.sql partitions the events table
 -- by month and moves the exactly-once check to event_ids. SQLite has no
 -- table partitioning, so its events table keeps event_id as its primary

@@ -1,3 +1,4 @@
+-- +goose Up
 -- The report's reads of raw conversions (the CUPED pre-period and the
 -- repurchase cohorts) are bounded by the earliest and the latest first
 -- exposure of the experiment's units, so that PostgreSQL reads only the
