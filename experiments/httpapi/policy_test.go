@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -332,7 +333,7 @@ func TestPolicyLoop(t *testing.T) {
 			s.e = newEnv(t, Config{MaxBatchEvents: 1000})
 		}
 		if run > 0 && run%10 == 0 {
-			t.Logf("after %d runs: rules right in %d, value CI covers the planted value in %d", run, rulesOK, covered)
+			t.Logf("after %d runs: rules right in %d, value CI covers the fold policies' planted value in %d", run, rulesOK, covered)
 		}
 		key := fmt.Sprintf("sim-%d", run)
 		s.run(key, units)
@@ -475,14 +476,7 @@ func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
 			c := s.w.DrawCell(s.r)
 			unit := fmt.Sprintf("%s-live-%d-%d", key, b, i)
 			seg := s.w.Segment(c)
-			attrs := map[string]any{"rfm_segment": seg["rfm_segment"], "channel": seg["channel"]}
-			w := e.do("POST", "/api/v1/assign", e.sdk, map[string]any{"unit_id": unit, "attributes": attrs, "experiments": []string{x.Key}})
-			wantStatus(t, w, 200)
-			var res AssignResponse
-			if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || len(res.Assignments) != 1 {
-				t.Fatalf("assign: %s", w.Body.String())
-			}
-			as := res.Assignments[0]
+			as := s.assign(x.Key, unit, seg)
 			arm := armOf[as.Variant]
 			if as.Variant == "personalized" {
 				arm = armOf[ruleFor(t, as.Value, seg)]
@@ -515,6 +509,91 @@ func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
 		t.Errorf("%s: the follow-up's policy spends %.0f of %d (lambda %g)", x.Key, fu.Policy.Spend, budget, fu.Policy.Lambda)
 	}
 	t.Logf("%s: the personalized arm spent %d of its budget %d (largest batch %d)", x.Key, spent, persBudget, maxBatch)
+}
+
+// assign assigns unit of cell seg to experiment key through
+// /api/v1/assign (the server logs the exposure of an answer in the
+// experiment).
+func (s *policySim) assign(key, unit string, seg map[string]string) AssignmentDTO {
+	t := s.e.t
+	t.Helper()
+	attrs := map[string]any{"rfm_segment": seg["rfm_segment"], "channel": seg["channel"]}
+	w := s.e.do("POST", "/api/v1/assign", s.e.sdk, map[string]any{"unit_id": unit, "attributes": attrs, "experiments": []string{key}})
+	wantStatus(t, w, 200)
+	var res AssignResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || len(res.Assignments) != 1 {
+		t.Fatalf("assign: %s", w.Body.String())
+	}
+	return res.Assignments[0]
+}
+
+// TestPolicyBudgetExhausted: a test whose ten_off budget runs out early,
+// its customers assigned through /api/v1/assign and their purchases posted
+// after each batch of 100. The customers of ten_off who came after the
+// budget ran out got control with reason budget_exhausted: they are not
+// in the policy's statistics (no exposure was logged, so they count in no
+// arm, not as control), the arms' shares of the analysed customers then
+// differ from the design weights, and the policy says so
+// (arm_shares_differ_from_design; its value weighs by the shares).
+func TestPolicyBudgetExhausted(t *testing.T) {
+	e := newEnv(t, Config{MaxBatchEvents: 1000})
+	s := &policySim{e: e, w: policysim.Standard(), r: rand.New(rand.NewPCG(5, 8))}
+	def := s.experimentOf("pol-budget")
+	// About 118 of spend per ten_off customer, 1000 of them: the budget
+	// runs out after about a fifth of the customers.
+	def["variants"].([]map[string]any)[1]["promotion"].(map[string]any)["budget"] = 25000
+	wantStatus(t, e.do("POST", "/api/v1/experiments", e.admin, def), 201)
+	wantStatus(t, e.do("POST", "/api/v1/experiments/pol-budget/start", e.admin, nil), 200)
+	armOf := map[string]int{}
+	for a, k := range s.w.Arms {
+		armOf[k] = a
+	}
+	inExperiment := map[string]float64{}
+	var exhausted int
+	for b := 0; b < 30; b++ {
+		var batch []simEvent
+		for i := 0; i < 100; i++ {
+			c := s.w.DrawCell(s.r)
+			unit := fmt.Sprintf("pol-budget-%d-%d", b, i)
+			as := s.assign("pol-budget", unit, s.w.Segment(c))
+			switch {
+			case as.InExperiment:
+				inExperiment[as.Variant]++
+			case as.Reason == experiments.ReasonBudgetExhausted:
+				exhausted++
+			default:
+				t.Fatalf("%s: %+v", unit, as)
+			}
+			if bought, rev, cost := s.w.Outcome(s.r, c, armOf[as.Variant]); bought {
+				batch = append(batch, simEvent{ID: unit + "-p", Type: "conversion", Name: "purchase", Unit: unit,
+					Revenue: rev, PromotionCost: &cost, Currency: "USD", Timestamp: time.Now().UTC().Add(time.Second)})
+			}
+		}
+		if len(batch) > 0 {
+			wantStatus(t, e.do("POST", "/api/v1/events", e.sdk, map[string]any{"events": batch}), 200)
+		}
+	}
+	if exhausted < 500 {
+		t.Fatalf("%d customers got control for the spent budget, want the budget to run out early", exhausted)
+	}
+	w := e.do("GET", "/api/v1/experiments/pol-budget/policy?features=rfm_segment,channel&format=input", e.analyst, nil)
+	wantStatus(t, w, 200)
+	in, err := policy.DecodeInput(w.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	units := map[string]float64{}
+	for _, c := range in.Cells {
+		units[c.Variant] += c.Units
+	}
+	if !reflect.DeepEqual(units, inExperiment) {
+		t.Errorf("units per arm in the policy's statistics %v, want those assigned in the experiment %v (%d budget-exhausted left out)",
+			units, inExperiment, exhausted)
+	}
+	out := s.policy("pol-budget", "")
+	if !slices.Contains(out.Warnings, policy.WarnArmShares) {
+		t.Errorf("warnings %v, want %s", out.Warnings, policy.WarnArmShares)
+	}
 }
 
 // ruleFor reads the rule table of a personalized arm's flag value and
