@@ -15,8 +15,10 @@
 #   make dist    release binaries for linux, darwin and windows (amd64, arm64)
 #   make test-policy-sim  the policy simulator at full size: 400 simulated
 #                tests through the API (about 40 minutes on an idle
-#                2-core machine, 12,000 units each) and 2000 Monte
-#                Carlo runs of the estimators
+#                2-core machine, 12,000 units each), then 2000 Monte
+#                Carlo runs of the estimators (whose budget test fails
+#                at that size: the value CI covers about 91% under a
+#                binding budget, see stats/policy/doc.go)
 
 GO        ?= go
 SHELL     := /bin/bash
@@ -109,8 +111,8 @@ check-values:
 	done
 
 test-policy-sim:
-	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
 	PROMOLIFT_POLICY_SIM_RUNS=400 $(GO) test -count=1 -timeout 120m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
+	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
