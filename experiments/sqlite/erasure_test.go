@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +17,8 @@ import (
 )
 
 // An erasure leaves none of the customer's bytes in the database file or
-// its write-ahead log: deleted cells and freed pages are zeroed
+// its write-ahead log, nor those of the device linked to the customer by an
+// experiment hashed on device_id: deleted cells and freed pages are zeroed
 // (secure_delete), not merely unlinked.
 func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 	ctx := context.Background()
@@ -34,26 +36,28 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 
 	// tier is an attribute the experiment breaks down by, so its value is
 	// stored with the exposure (an undeclared one, such as an email, is not).
-	const unit, tier = "erase-unit-5d1e9c", "erase-tier-8c2f"
-	e := &experiments.Experiment{Key: "spring", Coverage: 1, Segments: []string{"tier"}, Variants: []experiments.Variant{
-		{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
-		{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "KRW"}},
-	}}
-	must(t, svc.CreateExperiment(ctx, admin, e))
-	_, err = svc.Transition(ctx, admin, "spring", experiments.ActionStart)
-	must(t, err)
+	const unit, tier, device = "erase-unit-5d1e9c", "erase-tier-8c2f", "erase-device-3a77"
+	for key, attr := range map[string]string{"spring": "id", "spring-device": "device_id"} {
+		e := &experiments.Experiment{Key: key, Coverage: 1, UnitAttribute: attr, Segments: []string{"tier"}, Variants: []experiments.Variant{
+			{Key: "control", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoNone}},
+			{Key: "ten_off", Weight: 0.5, Promotion: experiments.Promotion{Type: experiments.PromoPercentOff, Value: 10, Currency: "KRW"}},
+		}}
+		must(t, svc.CreateExperiment(ctx, admin, e))
+		_, err = svc.Transition(ctx, admin, key, experiments.ActionStart)
+		must(t, err)
+	}
 	_, err = svc.SetConsent(ctx, admin, unit, true)
 	must(t, err)
-	_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: unit, Experiments: []string{"spring"},
-		Attributes: map[string]any{"tier": tier}, LogExposure: true})
+	_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: unit, Experiments: []string{"spring", "spring-device"},
+		Attributes: map[string]any{"tier": tier, "device_id": device}, LogExposure: true})
 	must(t, err)
 	_, err = svc.IngestEvents(ctx, sdk, []experiments.Event{{ID: "conv-1", Type: experiments.EventConversion, UnitID: unit,
 		Name: "purchase", Revenue: 100, Currency: "KRW", OrderID: "order-1", Timestamp: now}})
 	must(t, err)
 	// Other customers' rows share the pages, so deleted cells sit next to live ones.
 	for _, u := range []string{"other-1", "other-2", "other-3"} {
-		_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: u, Experiments: []string{"spring"},
-			Attributes: map[string]any{"tier": u + "-tier"}, LogExposure: true})
+		_, err = svc.Assign(ctx, sdk, experiments.AssignRequest{UnitID: u, Experiments: []string{"spring", "spring-device"},
+			Attributes: map[string]any{"tier": u + "-tier", "device_id": u + "-device"}, LogExposure: true})
 		must(t, err)
 	}
 
@@ -67,7 +71,7 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 				continue
 			}
 			must(t, err)
-			for _, needle := range []string{unit, tier} {
+			for _, needle := range []string{unit, tier, device} {
 				if bytes.Contains(b, []byte(needle)) {
 					where = append(where, filepath.Base(f)+": "+needle)
 				}
@@ -75,8 +79,11 @@ func TestEraseCustomerLeavesNoBytesInFile(t *testing.T) {
 		}
 		return where
 	}
-	if got := found(t); len(got) < 2 {
-		t.Fatalf("before erasure the file holds %q, want the unit id and the tier", got)
+	got := strings.Join(found(t), " ")
+	for _, needle := range []string{unit, tier, device} {
+		if !strings.Contains(got, needle) {
+			t.Fatalf("before erasure the files hold %q, want the unit id, the tier and the device id", got)
+		}
 	}
 	_, err = svc.EraseCustomer(ctx, admin, unit)
 	must(t, err)
