@@ -354,3 +354,28 @@ func TestApplyFailing(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyOutOfOrder: a file numbered below the newest applied one (its
+// change landed later) is applied, as the runner before goose did.
+func TestApplyOutOfOrder(t *testing.T) {
+	for _, s := range testStores {
+		t.Run(s.dialect, func(t *testing.T) {
+			ctx := context.Background()
+			db := s.open(t, s.newDSN(t))
+			fsys := fstest.MapFS{
+				"0001_a.sql": {Data: []byte("-- +goose Up\nCREATE TABLE a (x INTEGER);\n")},
+				"0003_c.sql": {Data: []byte("-- +goose Up\nCREATE TABLE c (x INTEGER);\n")},
+			}
+			if n, err := migrations.ApplyFS(ctx, db, s.dialect, fsys); err != nil || n != 2 {
+				t.Fatalf("Apply = %d, %v; want 2", n, err)
+			}
+			fsys["0002_b.sql"] = &fstest.MapFile{Data: []byte("-- +goose Up\nCREATE TABLE b (x INTEGER);\n")}
+			if n, err := migrations.ApplyFS(ctx, db, s.dialect, fsys); err != nil || n != 1 {
+				t.Fatalf("Apply with 0002 added = %d, %v; want 1", n, err)
+			}
+			if _, err := db.Exec(`SELECT COUNT(*) FROM b`); err != nil {
+				t.Fatalf("0002 did not run: %v", err)
+			}
+		})
+	}
+}
