@@ -13,6 +13,9 @@
 #                check values and fail when they differ from the committed
 #                ones (part of make test)
 #   make dist    release binaries for linux, darwin and windows (amd64, arm64)
+#   make test-bandit-sim  the bandit simulation at full size: 1000 unpaced
+#                and 60 paced simulated bandit experiments through the
+#                service (the default test runs 200 and 12)
 #   make test-policy-sim  the policy simulator at full size: 400 simulated
 #                tests through the API (about 40 minutes on an idle
 #                2-core machine, 12,000 units each), then 2000 Monte
@@ -27,7 +30,7 @@ FUZZTIME  ?= 10m
 COVERAGE_REPS ?= 10000
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
-.PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim check-values
+.PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim test-bandit-sim check-values
 
 all: build
 
@@ -109,6 +112,9 @@ check-values:
 		echo "check-values: $$script"; \
 		/usr/bin/python3 $$script | diff -q - $$out >/dev/null || { echo "$$out is not the output of $$script (regenerate: /usr/bin/python3 $$script > $$out)"; exit 1; }; \
 	done
+
+test-bandit-sim:
+	PROMOLIFT_BANDIT_SIM_RUNS=1000 PROMOLIFT_BANDIT_SIM_PACED=60 $(GO) test -count=1 -timeout 60m -run '^TestBanditSimulation$$' -v ./experiments
 
 test-policy-sim:
 	PROMOLIFT_POLICY_SIM_RUNS=400 $(GO) test -count=1 -timeout 120m -run '^TestPolicyLoop$$' -v ./experiments/httpapi

@@ -523,3 +523,19 @@ func (s *Service) banditReport(ctx context.Context, e *Experiment, now time.Time
 	}
 	return out, nil
 }
+
+// BanditReport returns the bandit section of experiment key's report as
+// of now (the per-period weighted estimates, the weight history and the
+// spend against the pacing line) without the rest of the report; nil when
+// the experiment is not a bandit.
+func (s *Service) BanditReport(ctx context.Context, key string) (*BanditReport, error) {
+	e, err := s.store.GetExperiment(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.banditReport(ctx, e, s.now().UTC())
+	if err != nil {
+		return nil, fmt.Errorf("bandit report %s: %w", key, err)
+	}
+	return out, nil
+}
