@@ -1,36 +1,120 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/promolift/promolift/experiments"
 )
 
-// decodeEventBatchRef is decodeEventBatch as it was before its fast
-// paths, over the Token based scanners: the reference it is tested
-// against.
-func decodeEventBatchRef(data []byte, maxEvents int) (decodedBatch, *Problem) {
-	var batch EventBatch
-	if derr := unmarshal(data, &batch); derr != nil {
-		return decodedBatch{}, badRequest(derr.Field, derr.Code, derr.Detail)
+// refBatch is what encoding/json (v1) and the Token reference scanners make
+// of an event batch, the reference decodeEventBatch is tested against:
+// the code of the problem of the whole batch, or for each event whether
+// it is rejected as it is decoded and, if not, the event (the domain's
+// rules are checked later, by the service).
+func refBatch(data []byte, maxEvents int) (code string, rejected []bool, valid []experiments.Event) {
+	var batch struct {
+		Events []json.RawMessage `json:"events"`
 	}
-	if key := duplicateTopKeyTokens(data); key != "" {
-		return decodedBatch{}, scanProblem(key, "duplicate_key")
+	switch err := json.Unmarshal(data, &batch); {
+	case err != nil && !json.Valid(data):
+		return "invalid_json", nil, nil
+	case err != nil:
+		return "invalid_type", nil, nil
+	case duplicateTopKeyTokens(data) != "":
+		return "duplicate_key", nil, nil
+	case batch.Events == nil:
+		return "required", nil, nil
+	case len(batch.Events) > maxEvents:
+		return "too_many_events", nil, nil
 	}
-	return decodeEvents(batch, maxEvents, decodeEventRef)
+	for _, raw := range batch.Events {
+		var d EventDTO
+		ok := utf8.Valid(raw) && bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) && json.Unmarshal(raw, &d) == nil
+		if _, code := scanJSONTokens(raw); code != "" {
+			ok = false
+		}
+		e, errs := eventOf(&d, nil) // the DTO as the service gets it, with its timestamp parsed
+		ok = ok && errs == nil
+		rejected = append(rejected, !ok)
+		if ok {
+			valid = append(valid, e)
+		}
+	}
+	return "", rejected, valid
 }
 
-// decodeEventRef is decodeEvent as it was before its fast path: the
-// general path alone, with the reference (encoding/json token) scanner.
-func decodeEventRef(raw json.RawMessage) (experiments.Event, string, *decodeError) {
-	return decodeEventWith(raw, func([]byte, *EventDTO) bool { return false }, scanJSONTokens)
+// comparable reports whether the reference decodes data as the API does:
+// it matches names regardless of case and reads lone UTF-16 surrogate
+// escapes as U+FFFD, where the API's decoder takes names as they are and
+// refuses such escapes.
+func comparable(data []byte) bool {
+	if bytes.Contains(bytes.ToLower(data), []byte(`\ud`)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true
+		}
+		s, ok := tok.(string)
+		if !ok {
+			continue
+		}
+		for _, name := range append(eventFieldNames, "events") {
+			if s != name && strings.EqualFold(s, name) {
+				return false
+			}
+		}
+	}
 }
 
-// batchSeeds are batch bodies that take the fast paths and that leave
-// them at each of their conditions.
+// eventFieldNames are the JSON names of the EventDTO fields.
+var eventFieldNames = []string{"event_id", "type", "experiment", "variant", "unit_id", "timestamp", "attributes",
+	"name", "revenue", "promotion_cost", "currency", "order_id", "channel", "customer_id"}
+
+// checkBatch compares decodeEventBatch with the reference on data; ""
+// when they agree.
+func checkBatch(t *testing.T, data []byte, maxEvents int) {
+	t.Helper()
+	got, p := decodeEventBatch(data, maxEvents)
+	if p != nil && (p.Code == "" || p.Field == "" || p.Status < 400) {
+		t.Fatalf("%.200q: malformed problem %+v", data, p)
+	}
+	for i, r := range got.results {
+		if r.Index != i || r.Status == "rejected" && (r.Code == "" || r.Field == "" || len(r.Errors) == 0 || r.Errors[0].Field != r.Field) {
+			t.Fatalf("%.200q: malformed result %d %+v", data, i, r)
+		}
+	}
+	if !comparable(data) {
+		return
+	}
+	code, rejected, valid := refBatch(data, maxEvents)
+	if p != nil || code != "" {
+		if p == nil || p.Code != code && !(code == "duplicate_key" && p.Code == "invalid_type") {
+			t.Fatalf("%.200q: problem %+v; the reference says %q", data, p, code)
+		}
+		return
+	}
+	if len(got.results) != len(rejected) {
+		t.Fatalf("%.200q: %d results; the reference has %d events", data, len(got.results), len(rejected))
+	}
+	for i, r := range got.results {
+		if (r.Status == "rejected") != rejected[i] {
+			t.Fatalf("%.200q: event %d %+v; the reference rejects it: %v", data, i, r, rejected[i])
+		}
+	}
+	if len(got.valid) != len(valid) || len(valid) > 0 && !reflect.DeepEqual(got.valid, valid) {
+		t.Fatalf("%.200q:\n got %+v\nwant %+v", data, got.valid, valid)
+	}
+}
+
+// batchSeeds are batch bodies of the usual shape and of each unusual one.
 var batchSeeds = []string{
 	`{"events":[{"event_id":"e1","type":"exposure","unit_id":"u1","timestamp":"2026-03-01T12:00:00Z","experiment":"spring-sale","variant":"control"}]}`,
 	`{"events":[{"event_id":"e2","type":"conversion","unit_id":"u1","timestamp":"2026-03-01T12:00:00Z","name":"purchase","revenue":125000,"promotion_cost":5000,"currency":"KRW","order_id":"o1","channel":"web","attributes":{"plan":"pro","tier":"x"}}]}`,
@@ -51,50 +135,34 @@ func TestDecodeEventBatchMatchesReference(t *testing.T) {
 	seeds := append([]string{string(benchBatch())}, batchSeeds...)
 	for _, s := range seeds {
 		for _, limit := range []int{1000, 3} {
-			got, gp := decodeEventBatch([]byte(s), limit)
-			want, wp := decodeEventBatchRef([]byte(s), limit)
-			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gp, wp) {
-				t.Errorf("%.200s (limit %d):\n got %+v %+v\nwant %+v %+v", s, limit, got, gp, want, wp)
-			}
+			checkBatch(t, []byte(s), limit)
 		}
 	}
 }
 
-// FuzzDecodeEventBatch checks decodeEventBatch, fast paths and all,
-// against the reference decoder on arbitrary bodies.
+// FuzzDecodeEventBatch checks decodeEventBatch against the reference
+// (encoding/json v1 and the Token scanners) on arbitrary bodies: the same
+// batch problems, the same events rejected, the same events accepted.
 func FuzzDecodeEventBatch(f *testing.F) {
 	for _, s := range batchSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, gp := decodeEventBatch(data, 5)
-		want, wp := decodeEventBatchRef(data, 5)
-		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gp, wp) {
-			t.Fatalf("%q:\n got %+v %+v\nwant %+v %+v", data, got, gp, want, wp)
-		}
+		checkBatch(t, data, 5)
 	})
 }
 
-// TestFastPathsTaken checks that the usual batch takes the fast paths
-// (which the reference tests cannot tell from the general ones).
-func TestFastPathsTaken(t *testing.T) {
-	var batch EventBatch
-	if !splitEventBatch(benchBatch(), &batch) || len(batch.Events) != 1000 {
-		t.Fatalf("the benchmark batch does not split: %d events", len(batch.Events))
+// TestCaseSensitiveNames: names match fields exactly; a name that differs
+// only in case is an unknown member (ignored in an event, refused in a
+// definition), never a second copy of the field.
+func TestCaseSensitiveNames(t *testing.T) {
+	d, p := decodeEventBatch([]byte(`{"events":[{"EVENT_ID":"e7","event_id":"e8","Unit_ID":"x"}],"EVENTS":null}`), 5)
+	if p != nil || len(d.results) != 1 || d.results[0].EventID != "e8" {
+		t.Fatalf("%+v %+v", d, p)
 	}
-	for _, raw := range append(batch.Events,
-		json.RawMessage(`{ "event_id" : "e" , "extra" : {"a":[1,"x",{"b":null}]}, "revenue" : -0 , "attributes" : { } }`),
-		json.RawMessage(`{}`)) {
-		var d EventDTO
-		if !decodeEventFast(raw, &d) {
-			t.Fatalf("%s does not decode fast", raw)
-		}
-	}
-	for _, raw := range []string{`{"event_id":"e","event_id":"f"}`, `{"Type":"x"}`, `{"type":"\u0041"}`, `{"revenue":1.0}`,
-		`{"attributes":{"a":"x","a":"y"}}`, `{"x":1,"x":2}`, `{"x":{"y":"\u0000"}}`, `{"unit_id":null}`} {
-		var d EventDTO
-		if decodeEventFast([]byte(raw), &d) {
-			t.Errorf("%s decodes fast", raw)
-		}
+	var req KeyRequest
+	errs := decodeJSON([]byte(`{"Name":"shop","scope":"sdk"}`), &req, strict)
+	if len(errs) != 1 || errs[0].Field != "Name" || errs[0].Code != "unknown_field" {
+		t.Fatalf("%+v", errs)
 	}
 }

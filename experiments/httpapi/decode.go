@@ -2,19 +2,22 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // readBody reads the request body within the configured limit after
@@ -53,732 +56,226 @@ func (a *api) readBody(c *gin.Context, checkUTF8 bool) ([]byte, error) {
 }
 
 // decodeBody reads the body and decodes it into v. Unknown fields are
-// ignored; every decoding error names its field.
+// ignored; every problem is reported, each naming its field.
 func (a *api) decodeBody(c *gin.Context, v any) error {
+	return a.decodeWith(c, v, lenient)
+}
+
+// decodeWith reads the body and decodes it into v with opts (lenient or
+// strict), turning the problems into one 400 problem.
+func (a *api) decodeWith(c *gin.Context, v any, opts json.Options) error {
 	data, err := a.readBody(c, true)
 	if err != nil {
 		return err
 	}
-	if err := unmarshal(data, v); err != nil {
-		return badRequest(err.Field, err.Code, err.Detail)
-	}
-	if field, code := scanJSON(data); code != "" {
-		return scanProblem(field, code)
-	}
-	return nil
-}
-
-// decodeError is a JSON decoding failure located at a field.
-type decodeError struct {
-	Field  string
-	Code   string
-	Detail string
-	All    []FieldError // every problem found, when there are several (the first is the above)
-}
-
-// unmarshal decodes data into v, turning decoding errors into field
-// errors: a syntax error is about "body"; a value of the wrong type is
-// about its full path, such as "variants[1].weight".
-func unmarshal(data []byte, v any) *decodeError {
-	err := json.Unmarshal(data, v)
-	if err == nil {
+	errs := decodeJSON(data, v, opts)
+	switch len(errs) {
+	case 0:
 		return nil
+	case 1:
+		return badRequest(errs[0].Field, errs[0].Code, errs[0].Detail)
 	}
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return &decodeError{Field: "body", Code: "invalid_json",
-			Detail: fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", se, se.Offset)}
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		field := pathAt(data, te.Offset)
-		if field == "" {
-			field = te.Field
+	return &Problem{Status: http.StatusBadRequest, Code: errs[0].Code, Field: errs[0].Field, Errors: errs,
+		Detail: "the request has several problems: see errors"}
+}
+
+// Request bodies are decoded by github.com/go-json-experiment/json (the
+// encoding/json v2 design) with its defaults: a name repeated in one
+// object and invalid UTF-8 are errors, names match struct fields exactly
+// (case-sensitively), and arrays and objects nest at most 10000 deep.
+// lenient ignores members that the Go type has no field for; strict (for
+// definitions) rejects them.
+var (
+	lenient = json.JoinOptions()
+	strict  = json.RejectUnknownMembers(true)
+	// lax reads anything that is JSON, to locate and mend what the
+	// decoder refused.
+	lax = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+)
+
+// maxFieldErrors bounds the problems one body reports (each costs a
+// decoding of the body).
+const maxFieldErrors = 20
+
+// decodeJSON decodes data into v (a pointer, zeroed first) with opts and
+// returns every problem found, each naming its field
+// ("variants[1].weight"): a value of the wrong type (invalid_type), an
+// unknown member (unknown_field, with strict), a name repeated in its
+// object (duplicate_key), a string holding a NUL character, which
+// PostgreSQL cannot store (nul_character); the unknown members come last,
+// and each kind in document order. A body that is not JSON, or not
+// an object, is one problem about "body". When the only problems are at
+// fields, v holds the rest of the document, decoded.
+//
+// The decoder reports one problem at a time, so each is mended (the
+// member removed, or its value made null) and the body decoded again, up
+// to maxFieldErrors problems.
+func decodeJSON(data []byte, v any, opts json.Options) []FieldError {
+	var found []locatedError
+	doc := data
+	for len(found) < maxFieldErrors {
+		reflect.ValueOf(v).Elem().SetZero()
+		err := json.Unmarshal(doc, v, opts)
+		if err == nil {
+			break
 		}
-		if field == "" {
-			return &decodeError{Field: "body", Code: "invalid_type", Detail: "must be a JSON object, not " + te.Value}
+		if len(found) == 0 {
+			if serr := syntaxError(data); serr != nil {
+				err = serr // not JSON: nothing else to say
+			}
 		}
-		return &decodeError{Field: field, Code: "invalid_type",
-			Detail: fmt.Sprintf("%s: must be %s, not %s", field, describeType(te), te.Value)}
+		fe, ptr, mend := classify(err)
+		if ptr == "" {
+			return []FieldError{fe}
+		}
+		le := locate(data, ptr)
+		fe.Field = le.Field
+		le.FieldError = fe
+		found = append(found, le)
+		next := mendAt(doc, ptr, mend)
+		if bytes.Equal(next, doc) {
+			break
+		}
+		doc = next
 	}
-	return &decodeError{Field: "body", Code: "invalid_json", Detail: "the body could not be decoded: " + err.Error()}
+	found = append(found, nulStrings(data)...)
+	slices.SortStableFunc(found, func(a, b locatedError) int {
+		return cmp.Or(cmp.Compare(lastIfUnknown(a), lastIfUnknown(b)), cmp.Compare(a.offset, b.offset))
+	})
+	errs := make([]FieldError, 0, len(found))
+	for _, le := range found {
+		le.Detail = strings.ReplaceAll(le.Detail, "{field}", le.Field)
+		if !slices.Contains(errs, le.FieldError) {
+			errs = append(errs, le.FieldError)
+		}
+	}
+	return errs
+}
+
+// syntaxError is the error of data when it is not one JSON value (the
+// decoder may find a repeated name before).
+func syntaxError(data []byte) error {
+	return json.Unmarshal(data, new(jsontext.Value), jsontext.AllowDuplicateNames(true))
+}
+
+// lastIfUnknown orders the unknown members after the other problems.
+func lastIfUnknown(le locatedError) int {
+	if le.Code == "unknown_field" {
+		return 1
+	}
+	return 0
+}
+
+// locatedError is a problem at a field that starts at offset of the
+// document.
+type locatedError struct {
+	FieldError
+	offset int64
+}
+
+// How a member at fault is mended before decoding again.
+const (
+	dropMember  = iota // remove the member (an unknown one)
+	dropRepeats        // remove the repeats of the member, keeping the first
+	nullValue          // make the value null (one of the wrong type)
+)
+
+// classify turns a decoding error into a field error (its Detail naming
+// the field as "{field}"), the pointer to the value at fault ("" when the
+// problem is about the whole body) and how to mend it.
+func classify(err error) (FieldError, jsontext.Pointer, int) {
+	var sy *jsontext.SyntacticError
+	if errors.As(err, &sy) {
+		if errors.Is(err, jsontext.ErrDuplicateName) && sy.JSONPointer != "" {
+			return FieldError{Code: "duplicate_key", Detail: "{field}: appears more than once in its object"}, sy.JSONPointer, dropRepeats
+		}
+		return FieldError{Field: "body", Code: "invalid_json",
+			Detail: fmt.Sprintf("the body is not valid JSON: %v (at byte %d)", sy.Err, sy.ByteOffset)}, "", 0
+	}
+	var se *json.SemanticError
+	if !errors.As(err, &se) {
+		return FieldError{Field: "body", Code: "invalid_json", Detail: "the body could not be decoded: " + err.Error()}, "", 0
+	}
+	if errors.Is(err, json.ErrUnknownName) {
+		return FieldError{Code: "unknown_field",
+			Detail: "{field}: is not a field of this definition (unknown fields are rejected; check the spelling)"}, se.JSONPointer, dropMember
+	}
+	got := kindName(se.JSONKind)
+	if se.JSONKind == '0' && len(se.JSONValue) > 0 {
+		got += " " + string(se.JSONValue)
+	}
+	if se.JSONPointer == "" {
+		return FieldError{Field: "body", Code: "invalid_type", Detail: "must be a JSON object, not " + got}, "", 0
+	}
+	return FieldError{Code: "invalid_type", Detail: "{field}: must be " + describeType(se.GoType) + ", not " + got}, se.JSONPointer, nullValue
+}
+
+// kindName names a JSON kind for messages.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 't', 'f':
+		return "bool"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "another value"
 }
 
 // describeType names the JSON shape a Go type expects, for messages.
-func describeType(te *json.UnmarshalTypeError) string {
-	if te.Type == nil {
+func describeType(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
 		return "another type"
 	}
-	switch te.Type.Kind().String() {
-	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "an integer"
-	case "float32", "float64":
+	case reflect.Float32, reflect.Float64:
 		return "a number"
-	case "string":
+	case reflect.String:
 		return "a string"
-	case "bool":
+	case reflect.Bool:
 		return "true or false"
-	case "slice", "array":
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case "map", "struct":
+	case reflect.Map, reflect.Struct:
 		return "an object"
-	case "ptr":
-		switch te.Type.Elem().Kind().String() {
-		case "int", "int64", "int32":
-			return "an integer"
-		case "float64", "float32":
-			return "a number"
-		case "bool":
-			return "true or false"
-		case "string":
-			return "a string"
-		case "struct", "map":
-			return "an object"
-		}
 	}
 	return "another type"
 }
 
-// pathAt returns the path ("a.b[2].c") of the JSON value of data that ends
-// at byte offset (for a scalar) or whose opening delimiter ends there (for
-// an object or array), as reported by json.UnmarshalTypeError; "" when not
-// found or when it is the top-level value.
-func pathAt(data []byte, offset int64) string {
-	type frame struct {
-		array     bool
-		index     int
-		key       string
-		expectKey bool
-	}
-	var stack []*frame
-	path := func() string {
-		var b strings.Builder
-		for _, f := range stack {
-			if f.array {
-				b.WriteString("[" + strconv.Itoa(f.index) + "]")
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(f.key)
-		}
-		return b.String()
-	}
-	advance := func() {
-		if n := len(stack); n > 0 {
-			if f := stack[n-1]; f.array {
-				f.index++
-			} else {
-				f.expectKey = true
-			}
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		end := dec.InputOffset()
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			advance()
-			continue
-		}
-		if n := len(stack); n > 0 && !stack[n-1].array && stack[n-1].expectKey {
-			stack[n-1].key, _ = tok.(string)
-			stack[n-1].expectKey = false
-			continue
-		}
-		if end >= offset {
-			return path()
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{expectKey: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{array: true})
-		default:
-			advance()
-		}
-	}
-}
-
-// scanJSON walks the JSON document data (already known to decode) and
-// returns the path of the first string (key or value) that holds a NUL
-// character, which PostgreSQL cannot store, with code "nul_character", or
-// of the first key repeated in one object, with code "duplicate_key"
-// (decoders disagree on which copy wins); "" when there is neither.
-//
-// Keys are compared as decoded strings, so "a" and "\u0061" are the same
-// key. It allocates nothing when it finds nothing, unless an object holds
-// many keys.
-func scanJSON(data []byte) (field, code string) {
-	s := newJSONScan(data)
-	defer s.free()
-	if s.value(s.space(0), 0) >= 0 || s.code == "" {
-		return "", ""
-	}
-	return s.field(), s.code
-}
-
-// duplicateTopKey returns a key that appears twice in the top-level
-// object of data (already known to decode), decoded, skipping nested
-// values without checking them; "" when there is none or data is not an
-// object.
-func duplicateTopKey(data []byte) string {
-	s := newJSONScan(data)
-	defer s.free()
-	i := s.space(0)
-	if i >= len(data) || data[i] != '{' {
-		return ""
-	}
-	var set map[string]struct{}
-	if i = s.space(i + 1); i < len(data) && data[i] == '}' {
-		return ""
-	}
-	for i < len(data) && data[i] == '"' {
-		end, k, _ := s.str(i)
-		if end < 0 {
-			return ""
-		}
-		if s.seen(0, &set, k) {
-			return s.name(k)
-		}
-		if i = s.space(end); i >= len(data) || data[i] != ':' {
-			return ""
-		}
-		if i = s.skip(s.space(i + 1)); i < 0 {
-			return ""
-		}
-		if i = s.space(i); i >= len(data) || data[i] != ',' {
-			return ""
-		}
-		i = s.space(i + 1)
-	}
-	return ""
-}
-
-// maxNesting is how deeply encoding/json lets arrays and objects nest.
-const maxNesting = 10000
-
-// validJSON reports whether data is one JSON value with optional white
-// space around it, exactly as json.Valid does (invalid UTF-8 in strings
-// is accepted; more than maxNesting levels of nesting are not), only
-// faster.
-func validJSON(data []byte) bool {
-	var objects [maxNesting/64 + 1]uint64 // bit d: the container at depth d+1 is an object
-	depth, i := 0, 0
-	space := func(i int) int {
-		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-			i++
-		}
-		return i
-	}
-	// member validates the key and colon at data[i], the start of an
-	// object member, and returns the index past them (-1 if invalid).
-	member := func(i int) int {
-		if i >= len(data) || data[i] != '"' {
-			return -1
-		}
-		if i = validString(data, i); i < 0 {
-			return -1
-		}
-		if i = space(i); i >= len(data) || data[i] != ':' {
-			return -1
-		}
-		return i + 1
-	}
-	for {
-		// A value starts at or after i.
-		if i = space(i); i >= len(data) {
-			return false
-		}
-		switch c := data[i]; c {
-		case '{', '[':
-			if depth == maxNesting {
-				return false
-			}
-			if c == '{' {
-				objects[depth/64] |= 1 << (depth % 64)
-			} else {
-				objects[depth/64] &^= 1 << (depth % 64)
-			}
-			depth++
-			if i = space(i + 1); i < len(data) && (c == '{' && data[i] == '}' || c == '[' && data[i] == ']') {
-				depth--
-				i++
-				break
-			}
-			if c == '{' {
-				if i = member(i); i < 0 {
-					return false
-				}
-			}
-			continue
-		case '"':
-			i = validString(data, i)
-		case 't':
-			i = validLiteral(data, i, "true")
-		case 'f':
-			i = validLiteral(data, i, "false")
-		case 'n':
-			i = validLiteral(data, i, "null")
-		default:
-			i = validNumber(data, i)
-		}
-		if i < 0 {
-			return false
-		}
-		// A value ended at i: close containers until the next value.
-		for {
-			i = space(i)
-			if depth == 0 {
-				return i == len(data)
-			}
-			if i >= len(data) {
-				return false
-			}
-			object := objects[(depth-1)/64]&(1<<((depth-1)%64)) != 0
-			if c := data[i]; c == ',' {
-				if i++; object {
-					if i = member(space(i)); i < 0 {
-						return false
-					}
-				}
-				break
-			} else if object && c == '}' || !object && c == ']' {
-				depth--
-				i++
-				continue
-			}
-			return false
-		}
-	}
-}
-
-// validString returns the index past the JSON string whose opening quote
-// is at data[i], or -1 if it is not valid (it holds a control character
-// or a bad escape, or does not end).
-func validString(data []byte, i int) int {
-	for i++; i < len(data); i++ {
-		switch c := data[i]; {
-		case c == '"':
-			return i + 1
-		case c < 0x20:
-			return -1
-		case c == '\\':
-			if i++; i >= len(data) {
-				return -1
-			}
-			switch data[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if i+4 >= len(data) {
-					return -1
-				}
-				for _, h := range data[i+1 : i+5] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return -1
-					}
-				}
-				i += 4
-			default:
-				return -1
-			}
-		}
-	}
-	return -1
-}
-
-// validNumber returns the index past the JSON number at data[i], or -1
-// if there is none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
-func validNumber(data []byte, i int) int {
-	digits := func(i int) (int, bool) {
-		start := i
-		for i < len(data) && '0' <= data[i] && data[i] <= '9' {
-			i++
-		}
-		return i, i > start
-	}
-	if i < len(data) && data[i] == '-' {
-		i++
-	}
-	switch {
-	case i >= len(data):
-		return -1
-	case data[i] == '0':
-		i++
-	case '1' <= data[i] && data[i] <= '9':
-		i, _ = digits(i)
-	default:
-		return -1
-	}
-	ok := true
-	if i < len(data) && data[i] == '.' {
-		if i, ok = digits(i + 1); !ok {
-			return -1
-		}
-	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
-			i++
-		}
-		if i, ok = digits(i); !ok {
-			return -1
-		}
-	}
-	return i
-}
-
-// validLiteral returns the index past lit (true, false, null) at data[i],
-// or -1 if it is not there.
-func validLiteral(data []byte, i int, lit string) int {
-	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
-		return -1
-	}
-	return i + len(lit)
-}
-
-// jsonScan is one scan of a JSON document for NUL characters and
-// repeated keys (see scanJSON), of data known to be valid JSON. Given
-// anything else its methods return nonsense or stop (returning -1 without
-// a code), but never read outside data or loop forever.
-type jsonScan struct {
-	data []byte
-	keys []jsonKey // the keys of the objects being scanned, innermost last
-
-	// What was found: code, and the path to it, innermost first: the
-	// segments and, for a key, the key itself (last).
-	code    string
-	last    string
-	hasLast bool
-	path    []pathSegment
-}
-
-// scanPool holds idle scans, so that scanning does not allocate.
-var scanPool = sync.Pool{New: func() any { return &jsonScan{keys: make([]jsonKey, 0, 64)} }}
-
-// newJSONScan returns a scan of data; free it when done.
-func newJSONScan(data []byte) *jsonScan {
-	s := scanPool.Get().(*jsonScan)
-	s.data = data
-	return s
-}
-
-// free returns s to the pool, without references into what it scanned.
-func (s *jsonScan) free() {
-	if cap(s.keys) > 1024 {
-		return // let an unusually large scan go
-	}
-	*s = jsonScan{keys: s.keys[:0]}
-	scanPool.Put(s)
-}
-
-// jsonKey is a string (a key) of the data being scanned.
-type jsonKey struct {
-	start, end int // data[start:end] is the string between its quotes
-	// escaped is whether it holds an escape or invalid UTF-8, so that it
-	// differs from its decoded form; seen records that form in decoded.
-	escaped bool
-	decoded string
-}
-
-// pathSegment is an object key or an array index of a path.
-type pathSegment struct {
-	key   string
-	index int
-	array bool
-}
-
-// maxScanDepth bounds the nesting the scan follows; encoding/json rejects
-// deeper documents.
-const maxScanDepth = 10001
-
-// linearKeys is how many keys of one object are compared pairwise before
-// the scan switches to a map.
-const linearKeys = 16
-
-// space returns the index of the first byte at or after i that is not
-// JSON white space.
-func (s *jsonScan) space(i int) int {
-	for i < len(s.data) {
-		switch s.data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// next reads what follows a member of an object, or an element of an
-// array, that ends at data[i]: white space, then either a comma or the
-// container's closing byte, end ('}' or ']'). After a comma it returns the
-// index of the next member or element (past white space) and more true;
-// after end, the index just past it and more false; -1 and false when
-// neither follows.
-func (s *jsonScan) next(i int, end byte) (j int, more bool) {
-	if i = s.space(i); i < len(s.data) {
-		switch s.data[i] {
-		case ',':
-			return s.space(i + 1), true
-		case end:
-			return i + 1, false
-		}
-	}
-	return -1, false
-}
-
-// value scans the value starting at data[i] and returns the index just
-// past it, or -1 when it found a NUL or a repeated key (and set code and
-// the path from there) or stopped at invalid JSON.
-func (s *jsonScan) value(i, depth int) int {
-	if i >= len(s.data) || depth > maxScanDepth {
-		return -1
-	}
-	switch s.data[i] {
-	case '"':
-		end, _, nul := s.str(i)
-		if nul {
-			s.code = "nul_character"
-			return -1
-		}
-		return end
-	case '{':
-		return s.object(i, depth)
-	case '[':
-		return s.array(i, depth)
-	}
-	return s.scalar(i)
-}
-
-// object scans the object whose '{' is at data[i], as value does.
-func (s *jsonScan) object(i, depth int) int {
-	base := len(s.keys)
-	defer func() { s.keys = s.keys[:base] }()
-	var set map[string]struct{}
-	if i = s.space(i + 1); i < len(s.data) && s.data[i] == '}' {
-		return i + 1
-	}
-	for i < len(s.data) && s.data[i] == '"' {
-		end, k, nul := s.str(i)
-		switch {
-		case end < 0:
-			return -1
-		case nul:
-			s.code, s.last, s.hasLast = "nul_character", strings.ReplaceAll(s.name(k), "\x00", `\u0000`), true
-			return -1
-		case s.seen(base, &set, k):
-			s.code, s.last, s.hasLast = "duplicate_key", s.name(k), true
-			return -1
-		}
-		if i = s.space(end); i >= len(s.data) || s.data[i] != ':' {
-			return -1
-		}
-		if i = s.value(s.space(i+1), depth+1); i < 0 {
-			if s.code != "" {
-				s.path = append(s.path, pathSegment{key: s.name(k)})
-			}
-			return -1
-		}
-		var more bool
-		if i, more = s.next(i, '}'); !more {
-			return i
-		}
-	}
-	return -1
-}
-
-// array scans the array whose '[' is at data[i], as value does.
-func (s *jsonScan) array(i, depth int) int {
-	if i = s.space(i + 1); i < len(s.data) && s.data[i] == ']' {
-		return i + 1
-	}
-	for n := 0; ; n++ {
-		if i = s.value(i, depth+1); i < 0 {
-			if s.code != "" {
-				s.path = append(s.path, pathSegment{index: n, array: true})
-			}
-			return -1
-		}
-		var more bool
-		if i, more = s.next(i, ']'); !more {
-			return i
-		}
-	}
-}
-
-// scalar returns the index just past the number or literal at data[i].
-func (s *jsonScan) scalar(i int) int {
-	start := i
-	for i < len(s.data) {
-		switch s.data[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			if i == start {
-				return -1
-			}
-			return i
-		case '"', '{', '[', ':':
-			return -1
-		}
-		i++
-	}
-	if i == start {
-		return -1
-	}
-	return i
-}
-
-// skip returns the index just past the value at data[i] without looking
-// inside its strings, or -1 at invalid JSON.
-func (s *jsonScan) skip(i int) int {
-	if i >= len(s.data) {
-		return -1
-	}
-	if c := s.data[i]; c != '{' && c != '[' {
-		if c == '"' {
-			end, _, _ := s.str(i)
-			return end
-		}
-		return s.scalar(i)
-	}
-	depth := 0
-	for i < len(s.data) {
-		switch s.data[i] {
-		case '"':
-			end, _, _ := s.str(i)
-			if end < 0 {
-				return -1
-			}
-			i = end
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		}
-		i++
-	}
-	return -1
-}
-
-// str scans the string whose opening quote is at data[i]. It returns the
-// index just past the closing quote (-1 if there is none), the string as
-// a key, and whether it holds a NUL (the escape \u0000: a NUL byte is not
-// valid JSON).
-func (s *jsonScan) str(i int) (end int, k jsonKey, nul bool) {
-	d := s.data
-	start := i + 1
-	q := bytes.IndexByte(d[start:], '"')
-	if q < 0 {
-		return -1, jsonKey{}, false
-	}
-	end = start + q
-	if bytes.IndexByte(d[start:end], '\\') >= 0 {
-		// Escapes: find the closing quote the slow way.
-		end = -1
-		for j := start; j < len(d); j++ {
-			if c := d[j]; c == '"' {
-				end = j
-				break
-			} else if c == '\\' {
-				if j+5 < len(d) && d[j+1] == 'u' && string(d[j+2:j+6]) == "0000" {
-					nul = true
-				}
-				j++
-			}
-		}
-		if end < 0 {
-			return -1, jsonKey{}, false
-		}
-		k = jsonKey{start: start, end: end, escaped: true}
-		return end + 1, k, nul
-	}
-	k = jsonKey{start: start, end: end, escaped: !utf8.Valid(d[start:end])}
-	return end + 1, k, false
-}
-
-// name is the decoded key k.
-func (s *jsonScan) name(k jsonKey) string {
-	if !k.escaped {
-		return string(s.data[k.start:k.end])
-	}
-	if k.decoded == "" {
-		_ = json.Unmarshal(s.data[k.start-1:k.end+1], &k.decoded)
-	}
-	return k.decoded
-}
-
-// seen reports whether the key k was seen before in the object whose keys
-// start at keys[base] (or are in *set, once there are many), and records
-// it.
-func (s *jsonScan) seen(base int, set *map[string]struct{}, k jsonKey) bool {
-	if k.escaped {
-		k.decoded = s.name(k)
-	}
-	if *set != nil {
-		name := s.name(k)
-		if _, ok := (*set)[name]; ok {
-			return true
-		}
-		(*set)[name] = struct{}{}
-		return false
-	}
-	for _, o := range s.keys[base:] {
-		if s.same(o, k) {
-			return true
-		}
-	}
-	s.keys = append(s.keys, k)
-	if len(s.keys)-base > linearKeys {
-		*set = make(map[string]struct{}, 2*linearKeys)
-		for _, o := range s.keys[base:] {
-			(*set)[s.name(o)] = struct{}{}
-		}
-		s.keys = s.keys[:base]
-	}
-	return false
-}
-
-// same reports whether the keys a and b decode to the same string.
-func (s *jsonScan) same(a, b jsonKey) bool {
-	switch {
-	case !a.escaped && !b.escaped:
-		return bytes.Equal(s.data[a.start:a.end], s.data[b.start:b.end])
-	case a.escaped && b.escaped:
-		return a.decoded == b.decoded
-	case a.escaped:
-		return a.decoded == string(s.data[b.start:b.end])
-	default:
-		return b.decoded == string(s.data[a.start:a.end])
-	}
-}
-
-// field is the path of what the scan found, as scanJSON reports it: keys
-// joined with '.', array indexes in brackets, "body" for the document.
-func (s *jsonScan) field() string {
+// fieldOf is the field that dec has just read (a name or a value), as
+// errors name it: keys joined with '.', array indexes in brackets
+// ("a.b[2].c"), a NUL shown as \u0000, "body" for the document itself.
+// An empty name just read adds nothing.
+func fieldOf(dec *jsontext.Decoder) string {
 	var b strings.Builder
-	for j := len(s.path) - 1; j >= 0; j-- {
-		if seg := s.path[j]; seg.array {
-			b.WriteString("[" + strconv.Itoa(seg.index) + "]")
-		} else {
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(seg.key)
-		}
-	}
-	if s.hasLast && s.last != "" {
-		if b.Len() > 0 {
+	depth := dec.StackDepth()
+	level := 0
+	for tok := range dec.StackPointer().Tokens() {
+		level++
+		k, n := dec.StackIndex(level)
+		switch {
+		case k == '[':
+			b.WriteString("[" + tok + "]")
+			continue
+		case tok == "" && level == depth && n%2 == 1:
+			continue
+		case b.Len() > 0:
 			b.WriteByte('.')
 		}
-		b.WriteString(s.last)
+		b.WriteString(strings.ReplaceAll(tok, "\x00", `\u0000`))
 	}
 	if b.Len() == 0 {
 		return "body"
@@ -786,7 +283,94 @@ func (s *jsonScan) field() string {
 	return b.String()
 }
 
-// scanProblem is the 400 problem of what scanJSON found at field.
+// locate finds the value at ptr in data (JSON): its field (see fieldOf)
+// and where its member or element starts.
+func locate(data []byte, ptr jsontext.Pointer) locatedError {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), lax)
+	for {
+		offset := dec.InputOffset()
+		if _, err := dec.ReadToken(); err != nil {
+			return locatedError{FieldError: FieldError{Field: "body"}, offset: offset}
+		}
+		if dec.StackPointer() == ptr {
+			return locatedError{FieldError: FieldError{Field: fieldOf(dec)}, offset: offset}
+		}
+	}
+}
+
+// nulStrings finds the strings of data (JSON), names and values, that hold
+// a NUL character.
+func nulStrings(data []byte) []locatedError {
+	// A NUL can only be written \u0000: a NUL byte is not JSON.
+	if !bytes.Contains(data, []byte(`\u0000`)) {
+		return nil
+	}
+	var out []locatedError
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), lax)
+	for len(out) < maxFieldErrors {
+		offset := dec.InputOffset()
+		tok, err := dec.ReadToken()
+		if err != nil {
+			break
+		}
+		if tok.Kind() == '"' && strings.IndexByte(tok.String(), 0) >= 0 {
+			field := fieldOf(dec)
+			out = append(out, locatedError{offset: offset, FieldError: FieldError{Field: field, Code: "nul_character",
+				Detail: "{field}: must not contain NUL characters (\\u0000)"}})
+		}
+	}
+	return out
+}
+
+// mendAt returns data (JSON) with the member or element at ptr mended as
+// mend says.
+func mendAt(data []byte, ptr jsontext.Pointer, mend int) []byte {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), lax)
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out, lax)
+	kept := false
+	for {
+		k, n := dec.StackIndex(dec.StackDepth())
+		if k == '[' && dec.PeekKind() != ']' && mend == nullValue {
+			elem := dec.StackPointer()
+			if n > 0 {
+				elem = elem.Parent()
+			}
+			if elem.AppendToken(strconv.FormatInt(n, 10)) == ptr {
+				if dec.SkipValue() != nil || enc.WriteToken(jsontext.Null) != nil {
+					return data
+				}
+				continue
+			}
+		}
+		tok, err := dec.ReadToken()
+		if err != nil {
+			break
+		}
+		if k, n := dec.StackIndex(dec.StackDepth()); k == '{' && n%2 == 1 && dec.StackPointer() == ptr {
+			switch {
+			case mend == nullValue:
+				if enc.WriteToken(tok) != nil || dec.SkipValue() != nil || enc.WriteToken(jsontext.Null) != nil {
+					return data
+				}
+				continue
+			case mend == dropMember || kept:
+				if dec.SkipValue() != nil {
+					return data
+				}
+				continue
+			}
+			kept = true
+		}
+		if enc.WriteToken(tok) != nil {
+			return data
+		}
+	}
+	return out.Bytes()
+}
+
+// scanProblem is the 400 problem of a name repeated in its object, or of
+// a NUL character, at field.
 func scanProblem(field, code string) *Problem {
 	if code == "duplicate_key" {
 		return badRequest(field, code, field+": appears more than once in its object")
@@ -812,4 +396,10 @@ func checkParams(c *gin.Context) {
 		}
 	}
 	c.Next()
+}
+
+// syntaxProblem is the 400 problem of a body that is not JSON.
+func syntaxProblem(err error) *Problem {
+	fe, _, _ := classify(err)
+	return badRequest(cmp.Or(fe.Field, "body"), fe.Code, strings.ReplaceAll(fe.Detail, "{field}", "body"))
 }

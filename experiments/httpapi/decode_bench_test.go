@@ -1,9 +1,14 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // benchBatch is the body of a 1000-event batch: 250 exposures and 750
@@ -63,16 +68,61 @@ func BenchmarkEventsResponse(b *testing.B) {
 	}
 }
 
-// BenchmarkScanJSON measures the NUL and repeated-key scan that the
-// general decoding path (decodeBody, and events off the fast path) runs
-// after json.Unmarshal, on the 1000-event batch.
+// BenchmarkScanJSON measures the NUL check that decoding adds (duplicate
+// names and invalid UTF-8 are the decoder's own checks), on the
+// 1000-event batch.
 func BenchmarkScanJSON(b *testing.B) {
 	data := benchBatch()
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if field, code := scanJSON(data); code != "" {
-			b.Fatalf("%s at %s", code, field)
+		if errs := nulStrings(data); errs != nil {
+			b.Fatal(errs)
 		}
 	}
+}
+
+// benchAssignBody and benchOFREPBody are the bodies of a usual POST
+// /api/v1/assign and OFREP evaluation.
+const (
+	benchAssignBody = `{"unit_id":"user-004217","attributes":{"country":"KR","platform":"ios","app_version":"5.12.0","tier":"gold","age":34,"vip":true},"experiments":["spring-sale"],"log_exposure":true}`
+	benchOFREPBody  = `{"context":{"targetingKey":"user-004217","country":"KR","platform":"ios","app_version":"5.12.0","tier":"gold","age":34,"vip":true}}`
+)
+
+// benchRequest measures decode on a gin context whose request carries
+// body, as the handler runs it (reading the body included).
+func benchRequest(b *testing.B, body string, decode func(*api, *gin.Context) error) {
+	b.Helper()
+	a := &api{cfg: Config{MaxBodyBytes: 1 << 20}}
+	c, _ := gin.CreateTestContext(httptest.NewRecorder())
+	c.Request = httptest.NewRequest("POST", "/", nil)
+	c.Request.Header.Set("Content-Type", "application/json")
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Request.Body = io.NopCloser(strings.NewReader(body))
+		if err := decode(a, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeAssign measures reading and decoding the body of POST
+// /api/v1/assign.
+func BenchmarkDecodeAssign(b *testing.B) {
+	benchRequest(b, benchAssignBody, func(a *api, c *gin.Context) error {
+		var req AssignRequestDTO
+		return a.decodeBody(c, &req)
+	})
+}
+
+// BenchmarkDecodeOFREP measures reading and decoding the body of an OFREP
+// evaluation into its context.
+func BenchmarkDecodeOFREP(b *testing.B) {
+	benchRequest(b, benchOFREPBody, func(a *api, c *gin.Context) error {
+		if _, _, fail, _ := a.ofrepContext(c); fail != nil {
+			return errors.New(fail.ErrorDetails)
+		}
+		return nil
+	})
 }

@@ -2,23 +2,20 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/promolift/promolift/experiments"
 )
-
-// EventBatch is the body of POST /api/v1/events. Each event is decoded on
-// its own, so that one malformed event is rejected alone.
-type EventBatch struct {
-	Events []json.RawMessage `json:"events"`
-}
 
 // EventDTO is one exposure or conversion. Money (revenue, promotion_cost)
 // is an integer count of minor units of currency.
@@ -67,34 +64,49 @@ type EventsResponse struct {
 // moneyFields are the fields that must be integers of minor units.
 var moneyFields = map[string]bool{"revenue": true, "promotion_cost": true}
 
-// decodeEvent decodes one event, a valid JSON value (an element of a
-// batch that decoded); the error names the field.
-func decodeEvent(raw json.RawMessage) (experiments.Event, string, *decodeError) {
-	return decodeEventWith(raw, decodeEventFast, scanJSON)
-}
-
-// decodeEventWith is decodeEvent with its fast path (which reports
-// whether it decoded the event) and its scanner for NULs and repeated keys
-// given: the tests compare decodeEvent with the general path alone and the
-// reference scanner.
-func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, scan func([]byte) (string, string)) (experiments.Event, string, *decodeError) {
-	if !utf8.Valid(raw) {
-		return experiments.Event{}, "", &decodeError{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}
-	}
+// decodeEvent decodes one event, an element of a batch (JSON, not yet
+// checked), and returns it with its event_id and its problems: every one
+// found, each naming its field, or one about the whole event (Field "").
+func decodeEvent(raw jsontext.Value) (experiments.Event, string, []FieldError) {
+	invalidUTF8 := []FieldError{{Code: "invalid_utf8", Detail: "the event is not valid UTF-8"}}
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
-		return experiments.Event{}, "", &decodeError{Code: "invalid_type", Detail: "an event must be a JSON object"}
+		if !utf8.Valid(raw) {
+			return experiments.Event{}, "", invalidUTF8
+		}
+		return experiments.Event{}, "", []FieldError{{Code: "invalid_type", Detail: "an event must be a JSON object"}}
 	}
 	var d EventDTO
 	var errs []FieldError
-	if !fast(raw, &d) {
-		d, errs = decodeEventSlow(raw)
-		if len(errs) > 0 && errs[0].Field == "" {
-			return experiments.Event{}, d.EventID, &decodeError{Code: errs[0].Code, Detail: errs[0].Detail}
+	// The decoder refuses invalid UTF-8 itself: it is looked for only when
+	// the event does not decode.
+	if json.Unmarshal(raw, &d) != nil || bytes.Contains(raw, nul) {
+		if !utf8.Valid(raw) {
+			return experiments.Event{}, "", invalidUTF8
 		}
-		if field, code := scan(raw); code != "" {
-			errs = append(errs, FieldError{Field: field, Code: code, Detail: scanProblem(field, code).Detail})
+		errs = decodeJSON(raw, &d, lenient)
+		if len(errs) > 0 && errs[0].Field == "body" {
+			return experiments.Event{}, d.EventID, []FieldError{{Code: errs[0].Code, Detail: errs[0].Detail}}
+		}
+		for i, fe := range errs {
+			if fe.Code == "invalid_type" && moneyFields[fe.Field] {
+				errs[i] = FieldError{Field: fe.Field, Code: "invalid_money",
+					Detail: fe.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"}
+			}
 		}
 	}
+	e, errs := eventOf(&d, errs)
+	return e, d.EventID, errs
+}
+
+// nul is how a NUL character is written in JSON (a NUL byte is not JSON).
+var nul = []byte(`\u0000`)
+
+// eventOf is the event d, with its timestamp parsed, and errs (the
+// problems of decoding it) with the timestamp's; when there are problems,
+// the rest of the event is checked too, so that every problem is reported
+// at once (a field that did not decode is not also reported as missing).
+// Without problems, the domain's rules are left to the service.
+func eventOf(d *EventDTO, errs []FieldError) (experiments.Event, []FieldError) {
 	e := experiments.Event{ID: d.EventID, Type: experiments.EventType(d.Type), UnitID: d.UnitID,
 		Experiment: d.Experiment, Variant: d.Variant, Name: d.Name, Revenue: d.Revenue,
 		PromotionCost: d.PromotionCost, Currency: d.Currency, OrderID: d.OrderID, Channel: d.Channel,
@@ -108,11 +120,8 @@ func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, sca
 		e.Timestamp = ts
 	}
 	if len(errs) == 0 {
-		return e, d.EventID, nil
+		return e, nil
 	}
-	// The rest of the event is checked too, so that every problem is
-	// reported at once; a field that did not decode is not also reported
-	// as missing.
 	bad := map[string]bool{}
 	for _, fe := range errs {
 		bad[topField(fe.Field)] = true
@@ -122,46 +131,7 @@ func decodeEventWith(raw json.RawMessage, fast func([]byte, *EventDTO) bool, sca
 			errs = append(errs, FieldError{Field: pe.Field, Code: pe.Code, Detail: pe.Error()})
 		}
 	}
-	return e, d.EventID, &decodeError{Field: errs[0].Field, Code: errs[0].Code, Detail: errs[0].Detail, All: errs}
-}
-
-// decodeEventSlow decodes the event raw the general way. A value of the
-// wrong type does not stop it: the member is left out and the rest decoded
-// again, so that every such member is reported (in document order of
-// discovery). An error without a field is about the whole event.
-func decodeEventSlow(raw []byte) (EventDTO, []FieldError) {
-	var errs []FieldError
-	for range len(eventFieldNames) + 1 {
-		var d EventDTO
-		err := unmarshal(raw, &d)
-		if err == nil {
-			return d, errs
-		}
-		if moneyFields[err.Field] {
-			err.Code = "invalid_money"
-			err.Detail = err.Field + ": must be an integer number of minor units of the currency (such as 1999 for 19.99 USD)"
-		}
-		if err.Field == "body" {
-			return d, append(errs, FieldError{Code: err.Code, Detail: err.Detail})
-		}
-		errs = append(errs, FieldError{Field: err.Field, Code: err.Code, Detail: err.Detail})
-		var members map[string]json.RawMessage
-		if json.Unmarshal(raw, &members) != nil {
-			return d, errs
-		}
-		top := topField(err.Field)
-		for k := range members {
-			if strings.EqualFold(k, top) {
-				delete(members, k)
-			}
-		}
-		next, merr := json.Marshal(members)
-		if merr != nil || len(members) == 0 {
-			return d, errs
-		}
-		raw = next
-	}
-	return EventDTO{}, errs
+	return e, errs
 }
 
 // topField is the top-level member of a field path: "attributes" of
@@ -186,333 +156,164 @@ type decodedBatch struct {
 // about the whole batch (not JSON, a repeated top-level key, no events,
 // more than maxEvents events) is returned as the error; a bad event is
 // rejected in its result without affecting the others.
+//
+// The usual batch, where every event decodes, is decoded in one pass;
+// otherwise each event is decoded on its own, to find its problems.
 func decodeEventBatch(data []byte, maxEvents int) (decodedBatch, *Problem) {
-	var batch EventBatch
-	if !splitEventBatch(data, &batch) {
-		batch = EventBatch{}
-		if derr := unmarshal(data, &batch); derr != nil {
-			return decodedBatch{}, badRequest(derr.Field, derr.Code, derr.Detail)
-		}
-		if key := duplicateTopKey(data); key != "" {
-			return decodedBatch{}, scanProblem(key, "duplicate_key")
-		}
+	var batch struct {
+		Events []EventDTO `json:"events"`
 	}
-	return decodeEvents(batch, maxEvents, decodeEvent)
-}
-
-// decodeEvents checks the events of batch (present, at most maxEvents)
-// and decodes each with decode: a bad event is rejected in its result.
-func decodeEvents(batch EventBatch, maxEvents int,
-	decode func(json.RawMessage) (experiments.Event, string, *decodeError)) (decodedBatch, *Problem) {
-	if batch.Events == nil {
-		return decodedBatch{}, badRequest("events", "required", `events: is required: {"events": [...]}`)
+	// The decoder reuses the capacity given: there are fewer events than
+	// opening braces.
+	batch.Events = make([]EventDTO, 0, min(bytes.Count(data, []byte{'{'}), maxEvents+1))
+	// An empty batch may have no events member; an event without event_id
+	// is rejected (a null, which is no event, decodes as an empty one):
+	// their problems are found apart.
+	if json.Unmarshal(data, &batch) != nil || bytes.Contains(data, nul) || len(batch.Events) == 0 ||
+		slices.ContainsFunc(batch.Events, func(d EventDTO) bool { return d.EventID == "" }) {
+		return decodeEventsApart(data, maxEvents)
 	}
-	if n := len(batch.Events); n > maxEvents {
-		return decodedBatch{}, &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
-			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", maxEvents, n)}
+	if p := checkEventCount(len(batch.Events), false, maxEvents); p != nil {
+		return decodedBatch{}, p
 	}
-	d := decodedBatch{
-		results: make([]EventResult, len(batch.Events)),
-		valid:   make([]experiments.Event, 0, len(batch.Events)),
-		index:   make([]int, 0, len(batch.Events)),
-	}
-	for i, raw := range batch.Events {
-		e, id, derr := decode(raw)
-		d.results[i] = EventResult{Index: i, EventID: id}
-		if derr != nil {
-			d.results[i].Status = string(experiments.EventRejected)
-			d.results[i].Code, d.results[i].Field, d.results[i].Detail = derr.Code, derr.Field, derr.Detail
-			if derr.Field == "" {
-				d.results[i].Field = fmt.Sprintf("events[%d]", i)
-			}
-			d.results[i].Errors = derr.All
-			if derr.All == nil {
-				d.results[i].Errors = fieldErrors(d.results[i].Field, derr.Code, derr.Detail)
-			}
-			continue
-		}
-		d.valid = append(d.valid, e)
-		d.index = append(d.index, i)
+	d := newDecodedBatch(len(batch.Events))
+	for i := range batch.Events {
+		e, errs := eventOf(&batch.Events[i], nil)
+		d.add(i, e, batch.Events[i].EventID, errs)
 	}
 	return d, nil
 }
 
-// splitEventBatch decodes the batch body data into batch (zero) when data
-// is valid JSON of the usual shape: an object whose keys are each there
-// once, "events" (an array) and ASCII keys unlike "events" regardless of
-// case. It reports whether it did; then batch is what json.Unmarshal
-// would decode (the events being slices of data rather than copies) and
-// duplicateTopKey would find nothing. Otherwise batch is to be thrown
-// away and the body decoded the general way, which also finds the error.
-func splitEventBatch(data []byte, batch *EventBatch) bool {
-	if !validJSON(data) {
-		return false
+// decodeEventsApart is decodeEventBatch decoding each event on its own.
+func decodeEventsApart(data []byte, maxEvents int) (decodedBatch, *Problem) {
+	events, p := splitEventBatch(data)
+	if p != nil {
+		return decodedBatch{}, p
 	}
-	s := newJSONScan(data)
-	defer s.free()
-	var set map[string]struct{}
-	i := s.space(0)
-	if i >= len(data) || data[i] != '{' {
-		return false
+	if p := checkEventCount(len(events), events == nil, maxEvents); p != nil {
+		return decodedBatch{}, p
 	}
-	if i = s.space(i + 1); i < len(data) && data[i] == '}' {
-		return true
+	d := newDecodedBatch(len(events))
+	for i, raw := range events {
+		e, id, errs := decodeEvent(raw)
+		d.add(i, e, id, errs)
 	}
-	for {
-		if i >= len(data) || data[i] != '"' {
-			return false
-		}
-		end, k, _ := s.str(i)
-		if end < 0 || k.escaped || s.seen(0, &set, k) {
-			return false
-		}
-		if i = s.space(end); i >= len(data) || data[i] != ':' {
-			return false
-		}
-		i = s.space(i + 1)
-		switch key := data[k.start:k.end]; {
-		case string(key) == "events":
-			if i = splitEvents(s, i, batch); i < 0 {
-				return false
-			}
-		case !isASCII(key) || strings.EqualFold(string(key), "events"):
-			return false
-		default:
-			if i = s.skip(i); i < 0 {
-				return false
-			}
-		}
-		var more bool
-		if i, more = s.next(i, '}'); !more {
-			return i >= 0
-		}
+	return d, nil
+}
+
+// checkEventCount is the problem of a batch of n events (none: absent).
+func checkEventCount(n int, absent bool, maxEvents int) *Problem {
+	if absent {
+		return badRequest("events", "required", `events: is required: {"events": [...]}`)
+	}
+	if n > maxEvents {
+		return &Problem{Status: http.StatusRequestEntityTooLarge, Code: "too_many_events", Field: "events",
+			Detail: fmt.Sprintf("a batch holds at most %d events; this one has %d: split it", maxEvents, n)}
+	}
+	return nil
+}
+
+// newDecodedBatch is an empty decodedBatch for n events.
+func newDecodedBatch(n int) decodedBatch {
+	return decodedBatch{results: make([]EventResult, n), valid: make([]experiments.Event, 0, n), index: make([]int, 0, n)}
+}
+
+// add records the event at index i of the batch, e with id, rejected when
+// it has problems (errs; one with no field is about the whole event).
+func (d *decodedBatch) add(i int, e experiments.Event, id string, errs []FieldError) {
+	d.results[i] = EventResult{Index: i, EventID: id}
+	if errs == nil {
+		d.valid = append(d.valid, e)
+		d.index = append(d.index, i)
+		return
+	}
+	r := &d.results[i]
+	r.Status = string(experiments.EventRejected)
+	r.Code, r.Field, r.Detail, r.Errors = errs[0].Code, errs[0].Field, errs[0].Detail, errs
+	if r.Field == "" {
+		r.Field = fmt.Sprintf("events[%d]", i)
+		r.Errors = fieldErrors(r.Field, r.Code, r.Detail)
 	}
 }
 
-// splitEvents sets batch.Events to the values of the array at data[i]
-// and returns the index past it; -1 when there is no array there.
-func splitEvents(s *jsonScan, i int, batch *EventBatch) int {
-	data := s.data
-	if i >= len(data) || data[i] != '[' {
-		return -1
+// splitEventBatch returns the events of the batch body data, each the
+// bytes of data that hold it, to be decoded one by one (so that one bad
+// event is rejected alone): nil when there is no events member or it is
+// null (or the body is null). The problem is about the whole batch: not JSON, not an object, a
+// name repeated at its top level, events not an array.
+func splitEventBatch(data []byte) ([]jsontext.Value, *Problem) {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(data), lax)
+	var events []jsontext.Value
+	var names []string
+	var p *Problem // the first problem, reported once data is known to be JSON
+	object := dec.PeekKind() == '{'
+	if k := dec.PeekKind(); !object && k != 'n' {
+		p = badRequest("body", "invalid_type", "must be a JSON object, not "+kindName(k))
 	}
-	batch.Events = make([]json.RawMessage, 0, 64)
-	if i = s.space(i + 1); i < len(data) && data[i] == ']' {
-		return i + 1
-	}
-	for {
-		end := s.skip(i)
-		if end < 0 {
-			return -1
+	if !object {
+		if err := dec.SkipValue(); err != nil {
+			return nil, syntaxProblem(err)
 		}
-		batch.Events = append(batch.Events, data[i:end:end])
-		var more bool
-		if i, more = s.next(end, ']'); !more {
-			return i
+	} else if _, err := dec.ReadToken(); err != nil {
+		return nil, syntaxProblem(err)
+	}
+	for object && p == nil && dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil, syntaxProblem(err)
+		}
+		name := tok.String()
+		switch {
+		case slices.Contains(names, name):
+			p = scanProblem(name, "duplicate_key")
+		case name == "events" && dec.PeekKind() == '[':
+			if events, err = splitArray(dec, data); err != nil {
+				return nil, syntaxProblem(err)
+			}
+		case name == "events" && dec.PeekKind() != 'n':
+			p = badRequest("events", "invalid_type", "events: must be an array, not "+kindName(dec.PeekKind()))
+		}
+		names = append(names, name)
+		if name != "events" || dec.PeekKind() == 'n' {
+			if err := dec.SkipValue(); err != nil {
+				return nil, syntaxProblem(err)
+			}
 		}
 	}
+	// The rest must be JSON too, and nothing follow it.
+	for dec.StackDepth() > 0 {
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, syntaxProblem(err)
+		}
+	}
+	offset := dec.InputOffset()
+	switch _, err := dec.ReadToken(); {
+	case err == nil:
+		return nil, badRequest("body", "invalid_json",
+			fmt.Sprintf("the body is not valid JSON: another value follows the first (at byte %d)", offset))
+	case err != io.EOF:
+		return nil, syntaxProblem(err)
+	}
+	return events, p
 }
 
-// isASCII reports whether b is all ASCII.
-func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			return false
-		}
+// splitArray reads the array that dec is at and returns its elements, as
+// the bytes of data that hold them.
+func splitArray(dec *jsontext.Decoder, data []byte) ([]jsontext.Value, error) {
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, err
 	}
-	return true
-}
-
-// decodeEventFast decodes the event raw, valid UTF-8 JSON, into d (zero)
-// when the event has the shape SDKs send: an object whose keys are the
-// EventDTO fields or ASCII keys unlike any of them, each once; strings
-// without escapes for the string fields; integers of at most 18 digits for
-// the money; an object of such strings for attributes. It reports
-// whether it did; then d is what json.Unmarshal would decode and scanJSON
-// would find nothing. Otherwise d is to be thrown away and the event
-// decoded the general way, which also finds the error to report.
-func decodeEventFast(raw []byte, d *EventDTO) bool {
-	s := newJSONScan(raw)
-	defer s.free()
-	var set map[string]struct{} // unknown keys, once there are many
-	var seen uint16             // the EventDTO fields seen, one bit each
-	i := s.space(0)
-	if i >= len(raw) || raw[i] != '{' {
-		return false
+	elems := make([]jsontext.Value, 0, 64)
+	for dec.PeekKind() != ']' {
+		start := dec.InputOffset()
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, err
+		}
+		end := dec.InputOffset()
+		elems = append(elems, bytes.TrimLeft(data[start:end:end], ", \t\r\n"))
 	}
-	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
-		return s.space(i+1) == len(raw)
-	}
-	for {
-		if i >= len(raw) || raw[i] != '"' {
-			return false
-		}
-		end, k, _ := s.str(i)
-		if end < 0 || k.escaped {
-			return false
-		}
-		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
-			return false
-		}
-		i = s.space(i + 1)
-		var bit uint16
-		var str *string
-		switch key := raw[k.start:k.end]; string(key) {
-		case "event_id":
-			bit, str = 1<<0, &d.EventID
-		case "type":
-			bit, str = 1<<1, &d.Type
-		case "experiment":
-			bit, str = 1<<2, &d.Experiment
-		case "variant":
-			bit, str = 1<<3, &d.Variant
-		case "unit_id":
-			bit, str = 1<<4, &d.UnitID
-		case "timestamp":
-			bit, str = 1<<5, &d.Timestamp
-		case "name":
-			bit, str = 1<<6, &d.Name
-		case "currency":
-			bit, str = 1<<7, &d.Currency
-		case "order_id":
-			bit, str = 1<<8, &d.OrderID
-		case "channel":
-			bit, str = 1<<9, &d.Channel
-		case "customer_id":
-			bit, str = 1<<13, &d.CustomerID
-		case "attributes":
-			bit = 1 << 10
-			if i = decodeAttributesFast(s, i, d); i < 0 {
-				return false
-			}
-		case "revenue":
-			bit = 1 << 11
-			if i = decodeIntFast(raw, i, s.scalar(i), &d.Revenue); i < 0 {
-				return false
-			}
-		case "promotion_cost":
-			bit = 1 << 12
-			d.PromotionCost = new(int64)
-			if i = decodeIntFast(raw, i, s.scalar(i), d.PromotionCost); i < 0 {
-				return false
-			}
-		default:
-			// Ignored by json.Unmarshal unless it matches a field
-			// regardless of case; still scanned for NULs and repeats.
-			if !unlikeEventFields(key) || s.seen(0, &set, k) {
-				return false
-			}
-			if i = s.value(i, 1); i < 0 {
-				return false
-			}
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		if str != nil {
-			if i >= len(raw) || raw[i] != '"' {
-				return false
-			}
-			end, v, nul := s.str(i)
-			if end < 0 || nul || v.escaped {
-				return false
-			}
-			*str, i = string(raw[v.start:v.end]), end
-		}
-		var more bool
-		if i, more = s.next(i, '}'); !more {
-			return i >= 0 && s.space(i) == len(raw)
-		}
-	}
-}
-
-// eventFieldNames are the JSON names of the EventDTO fields.
-var eventFieldNames = []string{"event_id", "type", "experiment", "variant", "unit_id", "timestamp", "attributes",
-	"name", "revenue", "promotion_cost", "currency", "order_id", "channel", "customer_id"}
-
-// unlikeEventFields reports whether key is ASCII and equal to no EventDTO
-// field name regardless of case (so json.Unmarshal ignores it).
-func unlikeEventFields(key []byte) bool {
-	if !isASCII(key) {
-		return false
-	}
-	for _, f := range eventFieldNames {
-		if strings.EqualFold(string(key), f) {
-			return false
-		}
-	}
-	return true
-}
-
-// decodeIntFast stores in *n the integer raw[start:end] and returns end
-// when it is a JSON integer of at most 18 digits (which never overflows);
-// -1 otherwise (and when end is -1).
-func decodeIntFast(raw []byte, start, end int, n *int64) int {
-	if end < 0 {
-		return -1
-	}
-	digits, neg := raw[start:end], false
-	if len(digits) > 0 && digits[0] == '-' {
-		digits, neg = digits[1:], true
-	}
-	if len(digits) == 0 || len(digits) > 18 {
-		return -1
-	}
-	var v int64
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return -1
-		}
-		v = v*10 + int64(c-'0')
-	}
-	if neg {
-		v = -v
-	}
-	*n = v
-	return end
-}
-
-// decodeAttributesFast decodes the attributes object at data[i] into
-// d.Attributes when its keys and values are strings without escapes, each
-// key once, and returns the index past it; -1 otherwise.
-func decodeAttributesFast(s *jsonScan, i int, d *EventDTO) int {
-	raw := s.data
-	if i >= len(raw) || raw[i] != '{' {
-		return -1
-	}
-	d.Attributes = map[string]string{}
-	if i = s.space(i + 1); i < len(raw) && raw[i] == '}' {
-		return i + 1
-	}
-	for {
-		if i >= len(raw) || raw[i] != '"' {
-			return -1
-		}
-		end, k, nul := s.str(i)
-		if end < 0 || nul || k.escaped {
-			return -1
-		}
-		if i = s.space(end); i >= len(raw) || raw[i] != ':' {
-			return -1
-		}
-		if i = s.space(i + 1); i >= len(raw) || raw[i] != '"' {
-			return -1
-		}
-		end, v, nul := s.str(i)
-		if end < 0 || nul || v.escaped {
-			return -1
-		}
-		key := string(raw[k.start:k.end])
-		if _, dup := d.Attributes[key]; dup {
-			return -1
-		}
-		d.Attributes[key] = string(raw[v.start:v.end])
-		var more bool
-		if i, more = s.next(end, '}'); !more {
-			return i
-		}
-	}
+	_, err := dec.ReadToken()
+	return elems, err
 }
 
 func (a *api) postEvents(c *gin.Context) {

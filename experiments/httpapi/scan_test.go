@@ -6,11 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
-// scanJSONTokens is the encoding/json Token based scanJSON that the fast
-// scanner replaced, kept as the reference it is tested against: it
-// returns the path of the first string (key or value) that holds a NUL
+// scanJSONTokens is the encoding/json (v1) Token based scanner that
+// decodeJSON's checks are tested against: it returns the path of the first string (key or value) that holds a NUL
 // character, which PostgreSQL cannot store, with code "nul_character", or
 // of the first key repeated in one object, with code "duplicate_key"
 // (decoders disagree on which copy wins); "" when there is neither.
@@ -101,8 +101,8 @@ func scanJSONTokens(data []byte) (field, code string) {
 	}
 }
 
-// duplicateTopKeyTokens is the Token based duplicateTopKey, kept as the
-// reference: it returns a key that appears twice in the top-level
+// duplicateTopKeyTokens is the Token based reference for the repeated
+// top-level names of an event batch: it returns a key that appears twice in the top-level
 // object of data, skipping nested values without walking them; "" when
 // there is none or data is not an object.
 func duplicateTopKeyTokens(data []byte) string {
@@ -129,6 +129,9 @@ func duplicateTopKeyTokens(data []byte) string {
 	return ""
 }
 
+// TestScanJSON checks that decodeJSON finds the NUL characters and the
+// names repeated in one object that the reference scanner finds, at the
+// same field.
 func TestScanJSON(t *testing.T) {
 	deep := strings.Repeat(`{"a":[`, 500) + `{"k":1,"k":2}` + strings.Repeat(`]}`, 500)
 	deepPath := strings.Repeat("a[0].", 500) + "k"
@@ -176,14 +179,28 @@ func TestScanJSON(t *testing.T) {
 		{manyKeys(40, 7), "k7", "duplicate_key"},
 		{manyKeys(40, 35), "k35", "duplicate_key"},
 	} {
-		field, code := scanJSON([]byte(c.in))
-		if field != c.field || code != c.code {
-			t.Errorf("scanJSON(%.80s) = %q, %q; want %q, %q", c.in, field, code, c.field, c.code)
+		errs := decodeJSON([]byte(c.in), new(any), lenient)
+		if !hasScanProblem(errs, c.field, c.code) {
+			t.Errorf("decodeJSON(%.80s) = %+v; want %q at %q", c.in, errs, c.code, c.field)
 		}
-		if f, c2 := scanJSONTokens([]byte(c.in)); f != field || c2 != code {
-			t.Errorf("scanJSON(%.80s) = %q, %q; the reference says %q, %q", c.in, field, code, f, c2)
+		if f, c2 := scanJSONTokens([]byte(c.in)); f != c.field || c2 != c.code {
+			t.Errorf("%.80s: the reference says %q, %q", c.in, f, c2)
 		}
 	}
+}
+
+// hasScanProblem reports whether errs holds the problem code at field, or
+// when code is "", whether errs is empty.
+func hasScanProblem(errs []FieldError, field, code string) bool {
+	if code == "" {
+		return len(errs) == 0
+	}
+	for _, fe := range errs {
+		if fe.Field == field && fe.Code == code {
+			return true
+		}
+	}
+	return false
 }
 
 // manyKeys is an object with keys k0..k(n-1), then k(dup) again when dup
@@ -198,6 +215,8 @@ func manyKeys(n, dup int) string {
 	return b.String()
 }
 
+// TestDuplicateTopKey checks that an event batch naming a top-level
+// member twice is refused, naming it, as the reference finds it.
 func TestDuplicateTopKey(t *testing.T) {
 	for _, c := range []struct{ in, key string }{
 		{`{"events":[]}`, ""},
@@ -211,8 +230,9 @@ func TestDuplicateTopKey(t *testing.T) {
 		{manyKeys(40, 33), "k33"},
 		{`[]`, ""}, {`null`, ""}, {`"x"`, ""}, {`{}`, ""}, {`{"a":1}`, ""},
 	} {
-		if got := duplicateTopKey([]byte(c.in)); got != c.key {
-			t.Errorf("duplicateTopKey(%.60s) = %q, want %q", c.in, got, c.key)
+		_, p := splitEventBatch([]byte(c.in))
+		if got := duplicateKey(p); got != c.key {
+			t.Errorf("splitEventBatch(%.60s) finds %q repeated, want %q (%+v)", c.in, got, c.key, p)
 		}
 		if ref := duplicateTopKeyTokens([]byte(c.in)); ref != c.key {
 			t.Errorf("reference duplicateTopKey(%.60s) = %q, want %q", c.in, ref, c.key)
@@ -220,31 +240,32 @@ func TestDuplicateTopKey(t *testing.T) {
 	}
 }
 
-// TestScanInvalidJSON checks that the scanners stop quietly at anything
-// that is not JSON (they are only given valid JSON).
+// duplicateKey is the field of p when it is a duplicate_key problem.
+func duplicateKey(p *Problem) string {
+	if p == nil || p.Code != "duplicate_key" {
+		return ""
+	}
+	return p.Field
+}
+
+// TestScanInvalidJSON checks that what is not JSON is one invalid_json
+// problem about the body.
 func TestScanInvalidJSON(t *testing.T) {
-	for _, in := range []string{``, `{`, `{"a"`, `{"a":`, `{"a":1,`, `[1,`, `"abc`, `"a\`, `{"a" 1}`, `{1:2}`, `]`, `}`, `[}`, `{"a":[}`, `"\u00`} {
-		scanJSON([]byte(in))
-		duplicateTopKey([]byte(in))
+	for _, in := range []string{``, `{`, `{"a"`, `{"a":`, `{"a":1,`, `[1,`, `"abc`, `"a\`, `{"a" 1}`, `{1:2}`, `]`, `}`, `[}`, `{"a":[}`, `"\u00`,
+		`{"events":[],"events":[`, `{"events":[1,2]} x`, `00`, `[] []`, `{"events":[]} {}`} {
+		errs := decodeJSON([]byte(in), new(any), lenient)
+		if len(errs) != 1 || errs[0].Field != "body" || errs[0].Code != "invalid_json" {
+			t.Errorf("decodeJSON(%q) = %+v", in, errs)
+		}
+		if _, p := splitEventBatch([]byte(in)); p == nil || p.Field != "body" || p.Code != "invalid_json" {
+			t.Errorf("splitEventBatch(%q) = %+v", in, p)
+		}
 	}
 }
 
-func TestScanJSONAllocs(t *testing.T) {
-	data := benchBatch()
-	if n := testing.AllocsPerRun(10, func() {
-		if _, code := scanJSON(data); code != "" {
-			t.Fatal(code)
-		}
-		if duplicateTopKey(data) != "" {
-			t.Fatal("duplicate")
-		}
-	}); n != 0 {
-		t.Errorf("%v allocations per scan of a clean batch", n)
-	}
-}
-
-// FuzzScanJSON checks scanJSON and duplicateTopKey against the Token based
-// reference scanners on valid JSON.
+// FuzzScanJSON checks decodeJSON's NUL and repeated-name checks and the
+// batch's repeated top-level names against the Token based reference
+// scanners, on valid JSON.
 func FuzzScanJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"a":1,"\u0061":2}`, `{"a":{"b":[1,"\u0000"]}}`, `[{"x":"\\u0000"},{"y":1,"y":2}]`,
@@ -255,16 +276,24 @@ func FuzzScanJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !json.Valid(data) {
-			scanJSON(data) // never panics
-			duplicateTopKey(data)
 			return
 		}
-		field, code := scanJSON(data)
-		if rf, rc := scanJSONTokens(data); field != rf || code != rc {
-			t.Fatalf("scanJSON(%q) = %q, %q; the reference says %q, %q", data, field, code, rf, rc)
+		if key := duplicateTopKeyTokens(data); key != "" {
+			if _, p := splitEventBatch(data); p == nil || p.Code == "duplicate_key" && p.Field != key {
+				t.Fatalf("splitEventBatch(%q) = %+v; the reference finds %q repeated", data, p, key)
+			}
+		} else if _, p := splitEventBatch(data); duplicateKey(p) != "" {
+			t.Fatalf("splitEventBatch(%q) = %+v; the reference finds no repeated name", data, p)
 		}
-		if key, ref := duplicateTopKey(data), duplicateTopKeyTokens(data); key != ref {
-			t.Fatalf("duplicateTopKey(%q) = %q; the reference says %q", data, key, ref)
+		if !utf8.Valid(data) {
+			return // refused before decoding
+		}
+		errs := decodeJSON(data, new(any), lenient)
+		if len(errs) == 1 && errs[0].Code == "invalid_json" {
+			return // a lone surrogate escape (FuzzValidJSON)
+		}
+		if field, code := scanJSONTokens(data); !hasScanProblem(errs, field, code) {
+			t.Fatalf("decodeJSON(%q) = %+v; the reference says %q at %q", data, errs, code, field)
 		}
 	})
 }

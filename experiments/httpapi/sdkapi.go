@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -327,16 +328,16 @@ func (a *api) ofrepContext(c *gin.Context) (ctxJSON []byte, attrs map[string]any
 		}
 	}
 	var req OFREPRequest
-	if err := json.Unmarshal(data, &req); err != nil {
-		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError,
-			ErrorDetails: "the body must be a JSON object {\"context\": {...}}: " + err.Error()}, http.StatusBadRequest
-	}
-	if field, code := scanJSON(data); code != "" {
-		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: scanProblem(field, code).Detail}, http.StatusBadRequest
+	if errs := decodeJSON(data, &req, lenient); len(errs) > 0 {
+		detail := errs[0].Detail
+		if errs[0].Field == "body" {
+			detail = `the body must be a JSON object {"context": {...}}: ` + detail
+		}
+		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: detail}, http.StatusBadRequest
 	}
 	attrs = map[string]any{}
 	if t := strings.TrimSpace(string(req.Context)); t != "" && t != "null" {
-		if err := json.Unmarshal(req.Context, &attrs); err != nil || attrs == nil {
+		if err := jsonv2.Unmarshal(req.Context, &attrs); err != nil || attrs == nil {
 			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context must be a JSON object"}, http.StatusBadRequest
 		}
 	}

@@ -125,3 +125,29 @@ func TestEventReportsEveryProblem(t *testing.T) {
 		})
 	}
 }
+
+// TestBodyReportsEveryProblem: a lenient body (assign) with several
+// problems is refused naming each field, not only the first; a name that
+// differs from a field only in case is an unknown member (ignored here,
+// refused in a definition).
+func TestBodyReportsEveryProblem(t *testing.T) {
+	e := newEnv(t, Config{})
+	cases := []struct {
+		name, path, key, body string
+		want                  []string
+	}{
+		{"assign", "/api/v1/assign", e.sdk,
+			`{"unit_id": 5, "attributes": {"tags": [{"a": 1, "a": 2}], "plan": "x\u0000"}, "experiments": "spring", "log_exposure": "no"}`,
+			[]string{"unit_id", "attributes.tags[0].a", "attributes.plan", "experiments", "log_exposure"}},
+		{"definition", "/api/v1/keys", e.admin, `{"Name": "shop", "scope": 1, "scope": "sdk"}`,
+			[]string{"scope", "scope", "Name"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := problem(t, e.do("POST", c.path, c.key, c.body), 400)
+			if got := fieldsOf(p.Errors); !slices.Equal(got, c.want) {
+				t.Fatalf("errors name %v, want %v: %+v", got, c.want, p.Errors)
+			}
+		})
+	}
+}
