@@ -379,3 +379,67 @@ func TestApplyOutOfOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAdoptWaitsForOldRunner: during a rolling upgrade an older replica
+// may still be migrating with the old runner (under its advisory lock);
+// the adoption waits for it and adopts what it applied.
+func TestAdoptWaitsForOldRunner(t *testing.T) {
+	s := testStores[1]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ms := mustList(t, s.dialect)
+	dsn := s.newDSN(t)
+	old := legacyMigrate(t, s.open(t, dsn), s.dialect, 9)
+	// The old runner, between two files.
+	oldRunner, err := s.open(t, dsn).Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oldRunner.Close()
+	const oldKey = 0x70726f6d6f6c6966
+	if _, err := oldRunner.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(oldKey)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	db := s.open(t, dsn)
+	go func() {
+		n, err := migrations.Apply(ctx, db, s.dialect)
+		done <- result{n, err}
+	}()
+	// Wait until Apply waits for the old runner's lock.
+	for {
+		var waiting int
+		if err := oldRunner.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+	AND ((classid::bigint << 32) | objid::bigint) = $1`, int64(oldKey)).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("Apply = %d, %v without waiting for the old runner's lock", r.n, r.err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// The old runner applies its next file and ends.
+	next := ms[old]
+	if _, err := oldRunner.ExecContext(ctx, next.SQL); err != nil {
+		t.Fatalf("%s: %v", next.Name, err)
+	}
+	if _, err := oldRunner.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 'x')`, next.Version, next.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oldRunner.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, int64(oldKey)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.n != len(ms)-old-1 {
+		t.Fatalf("Apply = %d, %v; want %d (the old runner applied %s)", r.n, r.err, len(ms)-old-1, next.Name)
+	}
+	checkVersionsOnce(t, db, ms)
+}
