@@ -258,8 +258,8 @@ func (a Allocation) PacingLine(elapsed time.Duration) float64 {
 // and nil for an experiment that is not a running bandit.
 //
 // The weights of period p (see package stats/bandit for the formulas):
-// w = Floor(ProbBest(arms), MinWeight) on every analysed unit's net revenue
-// so far; with a budget B, the pacing line is L(t) = B·min(t − start,
+// w = Floor(ProbBestPeriodWeighted(periods), MinWeight) on the analysed
+// units' net revenue so far, by period of first exposure; with a budget B, the pacing line is L(t) = B·min(t − start,
 // Flight)/Flight, and when the next period's expected spend U·Σ w_a κ_a
 // (U: the units per period of the last period's rate, κ_a: arm a's spend
 // per unit so far) exceeds L(start + (p+1)·UpdateEvery) − S (S: spent so
@@ -334,7 +334,7 @@ func (s *Service) nextBanditPeriod(ctx context.Context, st BanditStore, e *Exper
 	}
 	alloc := e.Allocation
 	start := e.StartedAt.UTC().Add(time.Duration(p) * alloc.UpdateEvery)
-	prob := bandit.ProbBest(cum)
+	prob := bandit.ProbBestPeriodWeighted(per)
 	w := bandit.Floor(prob, alloc.MinWeight)
 	row := &BanditPeriod{Experiment: e.Key, Period: p, StartsAt: start, PacingFactor: 1, CreatedAt: now}
 	costs := banditCosts(e, cells)

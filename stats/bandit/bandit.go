@@ -13,7 +13,10 @@
 //	P_a = ∫ φ((x − m_a)/σ_a)/σ_a · Π_{b≠a} Φ((x − m_b)/σ_b) dx,   σ_a = s_a/√n_a,
 //
 // computed by Simpson's rule on m_a ± 10σ_a (exact, not sampled, so the
-// weights are reproducible). The next period's weights are P floored at the
+// weights are reproducible). ProbBestPeriodWeighted takes the posterior
+// from the per-period weighted means instead (see Per-period weighting),
+// over the periods where every arm has at least 2 units, so that weights
+// that moved while the baseline drifted do not bias the sampling. The next period's weights are P floored at the
 // minimum weight w_min and renormalized: w_a = max(P_a, w_min) scaled so that
 // the arms above the floor share 1 − (arms at the floor)·w_min. Until every
 // arm has MinUnits units, the weights stay equal.
@@ -94,18 +97,81 @@ func ProbBest(arms []Arm) []float64 {
 	for i, a := range arms {
 		mu[i] = a.mean()
 		sd[i] = math.Sqrt(a.variance() / a.N)
+	}
+	return ProbBestNormal(mu, sd)
+}
+
+// ProbBestPeriodWeighted is ProbBest on the per-period weighted posterior:
+// arm a's mean is N(M_a, Var(M_a)) with M_a = Σ_p (N_p/N)·ȳ_{a,p} and
+// Var(M_a) = Σ_p (N_p/N)²·s²_{a,p}/n_{a,p} over the periods where every arm
+// has at least 2 units (N = Σ N_p over them), so that an arm that got its
+// weight in periods with a higher baseline does not look better for it.
+// Equal shares until every arm has MinUnits units in those periods.
+func ProbBestPeriodWeighted(periods [][]Arm) []float64 {
+	if len(periods) == 0 {
+		return nil
+	}
+	k := len(periods[0])
+	var used [][]Arm
+	var n float64
+	total := make([]float64, k)
+	for _, ps := range periods {
+		ok := true
+		for _, a := range ps {
+			ok = ok && a.N >= 2
+		}
+		if ok {
+			used = append(used, ps)
+			n += periodUnits(ps)
+			for i, a := range ps {
+				total[i] += a.N
+			}
+		}
+	}
+	for _, t := range total {
+		if t < MinUnits {
+			equal := make([]float64, k)
+			for i := range equal {
+				equal[i] = 1 / float64(k)
+			}
+			return equal
+		}
+	}
+	mu := make([]float64, k)
+	sd := make([]float64, k)
+	for _, ps := range used {
+		wp := periodUnits(ps) / n
+		for i, a := range ps {
+			mu[i] += wp * a.mean()
+			sd[i] += wp * wp * a.variance() / a.N
+		}
+	}
+	for i := range sd {
+		sd[i] = math.Sqrt(sd[i])
+	}
+	return ProbBestNormal(mu, sd)
+}
+
+// ProbBestNormal returns, for independent normal posteriors N(mu_a,
+// sd_a²), each arm's probability of the largest value (see the package
+// documentation), by Simpson's rule.
+func ProbBestNormal(mu, sd []float64) []float64 {
+	k := len(mu)
+	out := make([]float64, k)
+	sd = append([]float64{}, sd...)
+	for i := range sd {
 		if sd[i] == 0 {
 			sd[i] = 1e-9 * (math.Abs(mu[i]) + 1)
 		}
 	}
 	const steps = 4000 // even
 	var total float64
-	for i := range arms {
+	for i := range mu {
 		lo, hi := mu[i]-10*sd[i], mu[i]+10*sd[i]
 		h := (hi - lo) / steps
 		f := func(x float64) float64 {
 			v := distuv.UnitNormal.Prob((x-mu[i])/sd[i]) / sd[i]
-			for j := range arms {
+			for j := range mu {
 				if j != i {
 					v *= distuv.UnitNormal.CDF((x - mu[j]) / sd[j])
 				}

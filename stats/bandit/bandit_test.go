@@ -30,6 +30,14 @@ type checks struct {
 			SE       float64 `json:"se"`
 		} `json:"means"`
 	} `json:"period_weighted"`
+	ProbBestPeriodWeighted struct {
+		Periods [][]struct {
+			N          float64 `json:"n"`
+			Sum        float64 `json:"sum"`
+			SumSquares float64 `json:"sum_squares"`
+		} `json:"periods"`
+		ProbBest []float64 `json:"prob_best"`
+	} `json:"prob_best_period_weighted"`
 }
 
 // TestChecks compares ProbBest and PeriodWeighted with the independent
@@ -69,6 +77,23 @@ func TestChecks(t *testing.T) {
 	}
 	if len(c.PeriodWeighted.Means) != 2 {
 		t.Fatalf("checks.json has %d means, want 2", len(c.PeriodWeighted.Means))
+	}
+	var pw [][]Arm
+	for _, p := range c.ProbBestPeriodWeighted.Periods {
+		var ps []Arm
+		for _, a := range p {
+			ps = append(ps, Arm{a.N, a.Sum, a.SumSquares})
+		}
+		pw = append(pw, ps)
+	}
+	got := ProbBestPeriodWeighted(pw)
+	if len(got) != 3 || len(c.ProbBestPeriodWeighted.ProbBest) != 3 {
+		t.Fatalf("ProbBestPeriodWeighted: %v, checks %v", got, c.ProbBestPeriodWeighted.ProbBest)
+	}
+	for a, want := range c.ProbBestPeriodWeighted.ProbBest {
+		if math.Abs(got[a]-want) > 1e-9 {
+			t.Errorf("per-period weighted P(best) of arm %d: %.12g, want %.12g", a, got[a], want)
+		}
 	}
 	for a, want := range c.PeriodWeighted.Means {
 		m := PeriodWeightedMean(periods, a, 1.96)

@@ -24,6 +24,16 @@ def prob_best(arms):
     return [v / s for v in out]
 
 
+def prob_best_normal(mu, sd):
+    out = []
+    for i in range(len(mu)):
+        f = lambda x: norm.pdf(x, mu[i], sd[i]) * np.prod([norm.cdf(x, mu[j], sd[j]) for j in range(len(mu)) if j != i])
+        v, _ = integrate.quad(f, mu[i] - 12 * sd[i], mu[i] + 12 * sd[i], epsabs=1e-13, epsrel=1e-12, limit=200)
+        out.append(v)
+    s = sum(out)
+    return [v / s for v in out]
+
+
 def arm_stats(y):
     return {"n": float(len(y)), "sum": float(np.sum(y)), "sum_squares": float(np.sum(np.square(y)))}
 
@@ -54,8 +64,25 @@ def main():
         m = sum(len(y) / N * y[s].mean() for s, y in sel)
         v = sum((len(y) / N) ** 2 * y[s].var(ddof=1) / s.sum() for s, y in sel)
         means.append({"estimate": m, "se": float(np.sqrt(v))})
+    # Thompson on the per-period weighted posterior: 3 arms over 4 periods
+    # with changing weights and a rising baseline; in the last period arm 2
+    # has a single unit, so that period is left out for every arm.
+    pw_periods, pw_units = [], []
+    for base, counts in [(100, (60, 60, 60)), (130, (10, 20, 150)), (160, (8, 12, 170)), (190, (5, 5, 1))]:
+        cell = []
+        for a, n in enumerate(counts):
+            y = base + [0, 4, 9][a] + rng.normal(0, 30, n)
+            cell.append(y)
+        pw_units.append(cell)
+        pw_periods.append([arm_stats(y) for y in cell])
+    common = [c for c in pw_units if all(len(y) >= 2 for y in c)]
+    Nc = sum(sum(len(y) for y in c) for c in common)
+    mu = [sum(sum(len(y) for y in c) / Nc * c[a].mean() for c in common) for a in range(3)]
+    sd = [float(np.sqrt(sum((sum(len(y) for y in c) / Nc) ** 2 * c[a].var(ddof=1) / len(c[a]) for c in common))) for a in range(3)]
+    pw_prob = prob_best_normal(mu, sd)
     print(json.dumps({"prob_best": cases, "period_weighted": {"periods": periods, "estimate": est, "se": float(np.sqrt(var)),
-                      "means": means}}, indent=1))
+                      "means": means},
+                      "prob_best_period_weighted": {"periods": pw_periods, "mu": mu, "sd": sd, "prob_best": pw_prob}}, indent=1))
 
 
 if __name__ == "__main__":
