@@ -93,9 +93,14 @@ var (
 	lax = json.JoinOptions(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 )
 
-// maxFieldErrors bounds the problems one body reports (each costs a
-// decoding of the body).
-const maxFieldErrors = 20
+// maxFieldErrors bounds the problems one body reports. Each costs three
+// passes over the body, so a large body reports fewer: decodeJSON stops
+// looking once the problems found times the body's size reach
+// fieldErrorBytes (two problems for a body of 1 MiB).
+const (
+	maxFieldErrors  = 20
+	fieldErrorBytes = 2 << 20
+)
 
 // decodeJSON decodes data into v (a pointer, zeroed first) with opts and
 // returns every problem found, each naming its field
@@ -109,11 +114,11 @@ const maxFieldErrors = 20
 //
 // The decoder reports one problem at a time, so each is mended (the
 // member removed, or its value made null) and the body decoded again, up
-// to maxFieldErrors problems.
+// to maxFieldErrors problems (fewer for a large body).
 func decodeJSON(data []byte, v any, opts json.Options) []FieldError {
 	var found []locatedError
 	doc := data
-	for len(found) < maxFieldErrors {
+	for len(found) < maxFieldErrors && len(found)*len(data) < fieldErrorBytes {
 		reflect.ValueOf(v).Elem().SetZero()
 		err := json.Unmarshal(doc, v, opts)
 		if err == nil {

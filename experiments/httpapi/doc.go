@@ -30,10 +30,11 @@
 // NUL; a NUL can only be written \u0000, so a search for that text rules
 // it out), and every problem reported at its field: the library reports one
 // error at a time, so decodeJSON mends that member (removes it, or makes
-// it null) and decodes again, up to 20 problems. Definitions add
-// RejectUnknownMembers. An event batch is decoded in one pass when every
-// event decodes; otherwise each event is decoded apart, so that a bad one is
-// rejected alone.
+// it null) and decodes again, up to 20 problems (fewer for a large body:
+// each costs three passes over it). Definitions add RejectUnknownMembers.
+// An event batch is decoded in one pass when every event decodes;
+// otherwise each event is decoded apart, so that a bad one is rejected
+// alone.
 //
 // The library replaced a hand-written scanner and fast paths (validity,
 // repeated names and NULs, and a hand-written decoder of the usual event)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -149,5 +150,21 @@ func TestBodyReportsEveryProblem(t *testing.T) {
 				t.Fatalf("errors name %v, want %v: %+v", got, c.want, p.Errors)
 			}
 		})
+	}
+}
+
+// TestProblemsBoundedBySize: a body lists up to maxFieldErrors problems,
+// fewer when it is large (each costs passes over the whole body).
+func TestProblemsBoundedBySize(t *testing.T) {
+	bad := strings.Repeat(`"x",`, 30)
+	for _, pad := range []int{0, 100_000, 300_000, 1 << 20} {
+		body := []byte(`{"weights":[` + bad + `1],"pad":"` + strings.Repeat("a", pad) + `"}`)
+		var v struct {
+			Weights []float64 `json:"weights"`
+		}
+		want := min(maxFieldErrors, (fieldErrorBytes+len(body)-1)/len(body))
+		if errs := decodeJSON(body, &v, lenient); len(errs) != want || errs[0].Field != "weights[0]" || errs[len(errs)-1].Field != fmt.Sprintf("weights[%d]", want-1) {
+			t.Errorf("%d bytes: %d problems (%v), want %d", len(body), len(errs), fieldsOf(errs), want)
+		}
 	}
 }
