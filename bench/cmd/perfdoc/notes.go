@@ -118,8 +118,8 @@ End to end, ` + "`BenchmarkAssignHTTP`" + ` (promolift, 4000 requests) and ` + "
 (promolift-http, 30 batches) of ` + "`bench/`" + ` showed no regression (process CPU 0.60 s against 0.62 s, and 1.48 s
 against 1.54 s; their wall-clock rates moved by 2x between runs). The batch reaches parity only by decoding
 the whole batch in one pass when every event decodes (each event decoded apart cost 4.3 ms); a batch with a bad
-event is decoded event by event, to reject that one alone. ` + "`go list -deps ./cmd/promolift`" + ` grew from 562 to
-568 packages (the library's own six).
+event is decoded event by event, to reject that one alone. The library adds six packages (its own) and one module to
+what the binary imports (` + "`go list -deps ./cmd/promolift`" + `).
 
 ## Memory under steady load
 
