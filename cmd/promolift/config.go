@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/banditrun"
 	"github.com/promolift/promolift/experiments/httpapi"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/reportsnap"
@@ -262,6 +263,10 @@ type serveConfig struct {
 
 	// Reports configures the report snapshots (package reportsnap).
 	Reports reportsnap.Config
+
+	// BanditInterval is the time between two passes of the bandit
+	// updater (package banditrun).
+	BanditInterval time.Duration
 }
 
 // logOptions are the logging options every subcommand has.
@@ -334,6 +339,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	tracing := addTracingOptions(o)
 	prof := addPprofOptions(o)
 	reports := addReportOptions(o)
+	banditEvery := o.addDuration("bandit-interval", "PROMOLIFT_BANDIT_INTERVAL", banditrun.DefaultInterval.String(),
+		"time between two passes of the bandit updater, which moves a bandit experiment's weights once its period boundary passed (docs/bandit.md)")
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift serve [flags]")
 		fmt.Fprintln(stderr, "\nRuns the HTTP API. The admin key is taken from "+envAdminKey+" or generated and printed once.")
@@ -437,6 +444,11 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	var repErr error
 	cfg.Reports, repErr = reports.resolve()
 	errs = append(errs, repErr)
+	var bErr2 error
+	if cfg.BanditInterval, bErr2 = banditEvery.duration(); bErr2 == nil && cfg.BanditInterval <= 0 {
+		bErr2 = banditEvery.errorf("must be positive")
+	}
+	errs = append(errs, bErr2)
 	return cfg, errors.Join(errs...)
 }
 

@@ -143,7 +143,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	banditDone := make(chan struct{})
 	go func() {
 		defer close(banditDone)
-		banditrun.New(svc, banditrun.DefaultInterval, log).Run(banditCtx)
+		banditrun.New(svc, cfg.BanditInterval, log).Run(banditCtx)
 	}()
 	defer func() { stopBandits(); <-banditDone }()
 

@@ -271,3 +271,50 @@ func TestIngestLimitOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRunsTheBanditUpdater: serve runs the bandit updater every
+// --bandit-interval, so a bandit experiment started through the API gets
+// its first period in the weight history (shown in its report) without
+// anyone asking, and the server still stops cleanly.
+func TestServeRunsTheBanditUpdater(t *testing.T) {
+	t.Setenv(envAdminKey, "pl_bandit_test_admin_key_0123456789abcdef")
+	db := filepath.Join(t.TempDir(), "serve.db")
+	// Report snapshots refresh at once: the history is no event.
+	base, stderr, stop := startServe(t, "--db", db, "--bandit-interval", "50ms", "--report-refresh", "10ms", "--report-max-age", "20ms")
+	call := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer pl_bandit_test_admin_key_0123456789abcdef")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("POST", "/api/v1/experiments", `{"key": "bandit-sale", "primary_metric": "purchase",
+		"allocation": {"mode": "bandit", "update_every": "1h"},
+		"variants": [{"key": "control", "weight": 0.5}, {"key": "ten_off", "weight": 0.5,
+			"promotion": {"type": "percent_off", "value": 10}}]}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/v1/experiments/bandit-sale/start", ""); code != 200 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := call("GET", "/api/v1/experiments/bandit-sale/report", "")
+		if strings.Contains(body, `"periods":[{"period":0,`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no period 0 in the bandit report after 20s: %.400s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+}
