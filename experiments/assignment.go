@@ -227,7 +227,7 @@ func (u *unitAssignment) finish(ctx context.Context, who Principal) error {
 	if err := u.sticky.save(ctx); err != nil {
 		return err
 	}
-	return u.s.logExposures(ctx, fresh)
+	return u.s.logExposures(ctx, u.snap.exps, fresh)
 }
 
 func resultOf(r assign.Result) AssignmentResult {
@@ -330,17 +330,18 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 	return ev
 }
 
-// logExposures stores exposures by group commit (exposurebatch.go) and
+// logExposures stores exposures (of the experiments in exps, the
+// snapshot's) by group commit (exposurebatch.go) and
 // returns once the transaction holding them committed; the caller left out
 // the exposures committed recently (exposureBatcher.fresh). Duplicates (the same unit, variant and
 // day) are expected and change nothing. A rejected exposure is logged, not
 // returned: the assignment itself stands. A store failure is a
 // KindUnavailable error.
-func (s *Service) logExposures(ctx context.Context, events []Event) error {
+func (s *Service) logExposures(ctx context.Context, exps map[string]*Experiment, events []Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	return s.exposures.submit(ctx, events)
+	return s.exposures.submit(ctx, exps, events)
 }
 
 // OpenFeature resolution reasons, as OFREP reports them.

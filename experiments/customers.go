@@ -278,8 +278,12 @@ func (s *Service) VariantSpend(ctx context.Context, experiment string) (map[stri
 }
 
 // optedOutExposures returns the units of the exposures among events that
-// opted out of promotions (nil when the store has no consent).
-func (s *Service) optedOutExposures(ctx context.Context, events []Event) (map[string]bool, error) {
+// opted out of promotions (nil when the store has no consent). With
+// cached, the set of every opted-out unit answers when it can (see
+// unitOptedOut; the group commit of exposures, whose units' consent
+// Assign read the same way moments before), without a store read per
+// batch.
+func (s *Service) optedOutExposures(ctx context.Context, events []Event, cached bool) (map[string]bool, error) {
 	cs, ok := s.store.(CustomerStore)
 	if !ok {
 		return nil, nil
@@ -297,11 +301,35 @@ func (s *Service) optedOutExposures(ctx context.Context, events []Event) (map[st
 	if len(units) == 0 {
 		return nil, nil
 	}
+	if out, ok := s.cachedOptOuts(ctx, cs, units, cached); ok {
+		return out, nil
+	}
 	out, err := cs.OptedOut(ctx, units)
 	if err != nil {
 		return nil, fmt.Errorf("read consent: %w", err)
 	}
 	return out, nil
+}
+
+// cachedOptOuts answers optedOutExposures from the set of every
+// opted-out unit when cached is true and the set can answer for every unit.
+func (s *Service) cachedOptOuts(ctx context.Context, cs CustomerStore, units []string, cached bool) (map[string]bool, bool) {
+	l, ok := cs.(OptOutLister)
+	ttl := s.consentTTL()
+	if !cached || !ok || ttl <= 0 {
+		return nil, false
+	}
+	out := map[string]bool{}
+	for _, u := range units {
+		optedOut, ok := s.optOuts.lookup(ctx, l, ttl, u)
+		if !ok {
+			return nil, false
+		}
+		if optedOut {
+			out[u] = true
+		}
+	}
+	return out, true
 }
 
 // rightsGuard applies consent, budgets and frequency caps to the

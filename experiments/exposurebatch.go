@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -23,7 +24,9 @@ import (
 // batch commits, the next one fills, so under load batches grow with the
 // commit time without any wait. The exposures of one request always go in
 // one batch (a request with more than MaxEvents exposures is a batch of
-// its own).
+// its own). A store with lanes (IngestLanes; PostgreSQL) has one such
+// queue per lane, each request in the lane of its first exposure's unit,
+// and the lanes' batches commit side by side.
 //
 // Repeat exposures the store would drop anyway (the same experiment,
 // bucket version, unit, variant and UTC day: the same ExposureID) are
@@ -47,22 +50,50 @@ const (
 	exposureCommitTimeout = 30 * time.Second
 )
 
-// exposureBatcher is the group commit of exposures. Its commit loop runs
-// in a goroutine started when a request finds none, which returns when the
-// queue is empty.
+// exposureBatcher is the group commit of exposures: one lane per batch
+// that may be in flight at once (see IngestLanes), each with its own queue
+// and commit loop, started when a request finds none running and
+// returning when its queue is empty.
 type exposureBatcher struct {
 	s *Service
 
-	mu        sync.Mutex
-	maxEvents int
-	maxWait   time.Duration
-	queue     []*exposureWaiter
-	queued    int           // exposures in queue
-	running   bool          // a commit loop runs
-	full      chan struct{} // signalled when queued reaches maxEvents
+	maxEvents atomic.Int64
+	maxWait   atomic.Int64 // nanoseconds
+
+	mu    sync.Mutex
+	lanes []*exposureLane
+	// laneOf returns the lane of a unit (lanes has one lane: nil).
+	laneOf   func(unitID string) int
+	stats    ExposureBatchStats // under mu
+	inFlight int                // transactions in flight, under mu
 
 	recent *lru.Cache[[16]byte, struct{}]
-	stats  ExposureBatchStats // under mu
+}
+
+// exposureLane is one queue of the group commit: its batches are
+// committed one after another.
+type exposureLane struct {
+	b *exposureBatcher
+
+	mu      sync.Mutex
+	queue   []*exposureWaiter
+	queued  int           // exposures in queue
+	running bool          // a commit loop runs
+	full    chan struct{} // signalled when queued reaches maxEvents
+}
+
+// IngestLanes is an optional store capability: a store that commits
+// ingests of units of different lanes side by side without one waiting for
+// the other (PostgreSQL: the lanes are disjoint sets of the unit buckets
+// whose locks serialize rollup maintenance). The group commit of exposures
+// then keeps one batch per lane in flight, so one batch's commit (its WAL
+// flush) no longer holds up the next. A store without it (SQLite: one
+// writer) commits one batch at a time.
+type IngestLanes interface {
+	// IngestLanes is the number of lanes (at least 1).
+	IngestLanes() int
+	// IngestLane is the lane of unitID, from 0 to IngestLanes()-1.
+	IngestLane(unitID string) int
 }
 
 // ExposureBatchStats counts the group commits of exposures since the
@@ -73,6 +104,8 @@ type ExposureBatchStats struct {
 	Events  int64 // exposures in the committed transactions
 	Largest int   // the most exposures in one transaction (failed ones included)
 	Skipped int64 // exposures answered from the recent set, without a transaction
+	// InFlight is the most transactions that were in flight at once.
+	InFlight int
 }
 
 // ExposureBatches returns the counts of the group commit of exposures.
@@ -87,14 +120,34 @@ func (s *Service) ExposureBatches() ExposureBatchStats {
 // outcome is sent on.
 type exposureWaiter struct {
 	events []Event
+	exps   map[string]*Experiment // the snapshot's experiments, which the events name
 	at     time.Time
 	done   chan error
 }
 
 func newExposureBatcher(s *Service) *exposureBatcher {
 	recent, _ := lru.New[[16]byte, struct{}](recentExposures) // only fails for a size ≤ 0
-	return &exposureBatcher{s: s, maxEvents: DefaultExposureBatchEvents, maxWait: DefaultExposureBatchWait,
-		full: make(chan struct{}, 1), recent: recent}
+	b := &exposureBatcher{s: s, recent: recent}
+	b.maxEvents.Store(DefaultExposureBatchEvents)
+	b.maxWait.Store(int64(DefaultExposureBatchWait))
+	lanes := 1
+	if l, ok := s.store.(IngestLanes); ok && l.IngestLanes() > 1 {
+		lanes, b.laneOf = l.IngestLanes(), l.IngestLane
+	}
+	b.setLanes(lanes)
+	return b
+}
+
+// setLanes replaces the lanes with n empty ones; the old lanes commit what
+// they hold.
+func (b *exposureBatcher) setLanes(n int) {
+	lanes := make([]*exposureLane, n)
+	for i := range lanes {
+		lanes[i] = &exposureLane{b: b, full: make(chan struct{}, 1)}
+	}
+	b.mu.Lock()
+	b.lanes = lanes
+	b.mu.Unlock()
 }
 
 // SetExposureBatching sets the group commit of exposures: at most
@@ -102,7 +155,7 @@ func newExposureBatcher(s *Service) *exposureBatcher {
 // default DefaultExposureBatchEvents) and at most maxWait (0 or more;
 // default DefaultExposureBatchWait) that a request waits for its batch to
 // fill. maxWait 0 commits what is queued as soon as the previous batch
-// is done.
+// of its lane is done.
 func (s *Service) SetExposureBatching(maxEvents int, maxWait time.Duration) error {
 	if maxEvents < 1 || maxEvents > MaxExposureBatchEvents {
 		return Invalid("exposure_batch_events", "out_of_range", "must be between 1 and %d", MaxExposureBatchEvents)
@@ -110,10 +163,30 @@ func (s *Service) SetExposureBatching(maxEvents int, maxWait time.Duration) erro
 	if maxWait < 0 {
 		return Invalid("exposure_batch_wait", "out_of_range", "must not be negative")
 	}
-	b := s.exposures
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.maxEvents, b.maxWait = maxEvents, maxWait
+	s.exposures.maxEvents.Store(int64(maxEvents))
+	s.exposures.maxWait.Store(int64(maxWait))
+	return nil
+}
+
+// SetExposureLanes sets how many exposure batches may be in flight at once
+// to 1 (one batch at a time) or, with 0, to the store's lanes (see
+// IngestLanes; 1 for a store without them).
+func (s *Service) SetExposureLanes(n int) error {
+	l, ok := s.store.(IngestLanes)
+	switch {
+	case n < 0 || n > 1:
+		return Invalid("exposure_lanes", "out_of_range", "must be 0 (the store's lanes) or 1")
+	case n == 1 || !ok || l.IngestLanes() <= 1:
+		s.exposures.mu.Lock()
+		s.exposures.laneOf = nil
+		s.exposures.mu.Unlock()
+		s.exposures.setLanes(1)
+	default:
+		s.exposures.mu.Lock()
+		s.exposures.laneOf = l.IngestLane
+		s.exposures.mu.Unlock()
+		s.exposures.setLanes(l.IngestLanes())
+	}
 	return nil
 }
 
@@ -156,23 +229,39 @@ func (b *exposureBatcher) fresh(events []Event) []Event {
 // holds the exposures and links it names.
 func (b *exposureBatcher) forget() { b.recent.Purge() }
 
+// lane returns the lane of a request's exposures: the lane of its first
+// exposure's unit.
+func (b *exposureBatcher) lane(events []Event) *exposureLane {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.laneOf == nil || len(b.lanes) == 1 {
+		return b.lanes[0]
+	}
+	i := b.laneOf(events[0].UnitID)
+	if i < 0 || i >= len(b.lanes) {
+		i = 0
+	}
+	return b.lanes[i]
+}
+
 // submit queues one request's exposures and waits until the transaction
 // holding them committed (nil) or failed (a KindUnavailable error). When
 // ctx ends first, submit returns its error; the exposures may still be
 // committed with their batch.
-func (b *exposureBatcher) submit(ctx context.Context, events []Event) error {
-	w := &exposureWaiter{events: events, at: time.Now(), done: make(chan error, 1)}
-	b.mu.Lock()
-	b.queue = append(b.queue, w)
-	b.queued += len(events)
-	if b.queued >= b.maxEvents {
-		b.signalFull()
+func (b *exposureBatcher) submit(ctx context.Context, exps map[string]*Experiment, events []Event) error {
+	l := b.lane(events)
+	w := &exposureWaiter{events: events, exps: exps, at: time.Now(), done: make(chan error, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, w)
+	l.queued += len(events)
+	if l.queued >= int(b.maxEvents.Load()) {
+		l.signalFull()
 	}
-	if !b.running {
-		b.running = true
-		go b.loop()
+	if !l.running {
+		l.running = true
+		go l.loop()
 	}
-	b.mu.Unlock()
+	l.mu.Unlock()
 	select {
 	case err := <-w.done:
 		return err
@@ -181,59 +270,60 @@ func (b *exposureBatcher) submit(ctx context.Context, events []Event) error {
 	}
 }
 
-// signalFull wakes the loop waiting for the batch to fill; b.mu is held.
-func (b *exposureBatcher) signalFull() {
+// signalFull wakes the loop waiting for the batch to fill; l.mu is held.
+func (l *exposureLane) signalFull() {
 	select {
-	case b.full <- struct{}{}:
+	case l.full <- struct{}{}:
 	default:
 	}
 }
 
 // loop commits batches until the queue is empty.
-func (b *exposureBatcher) loop() {
+func (l *exposureLane) loop() {
 	for {
-		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.running = false
-			b.mu.Unlock()
+		l.mu.Lock()
+		if len(l.queue) == 0 {
+			l.running = false
+			l.mu.Unlock()
 			return
 		}
-		wait := time.Until(b.queue[0].at.Add(b.maxWait))
-		filled := b.queued >= b.maxEvents
-		b.mu.Unlock()
+		wait := time.Until(l.queue[0].at.Add(time.Duration(l.b.maxWait.Load())))
+		filled := l.queued >= int(l.b.maxEvents.Load())
+		l.mu.Unlock()
 		if !filled && wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
-			case <-b.full:
+			case <-l.full:
 			}
 			t.Stop()
 		}
-		b.commit(b.take())
+		l.b.commit(l.take())
 	}
 }
 
 // take removes the next batch from the queue: the oldest requests whose
 // exposures fit in maxEvents, at least one.
-func (b *exposureBatcher) take() []*exposureWaiter {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+func (l *exposureLane) take() []*exposureWaiter {
+	maxEvents := int(l.b.maxEvents.Load())
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	n, events := 0, 0
-	for n < len(b.queue) && (n == 0 || events+len(b.queue[n].events) <= b.maxEvents) {
-		events += len(b.queue[n].events)
+	for n < len(l.queue) && (n == 0 || events+len(l.queue[n].events) <= maxEvents) {
+		events += len(l.queue[n].events)
 		n++
 	}
 	batch := make([]*exposureWaiter, n)
-	copy(batch, b.queue)
-	clear(b.queue[:n])
-	b.queue = b.queue[n:]
-	b.queued -= events
+	copy(batch, l.queue)
+	clear(l.queue[:n])
+	l.queue = l.queue[n:]
+	l.queued -= events
 	select { // a signal for the batch just taken is stale
-	case <-b.full:
+	case <-l.full:
 	default:
 	}
-	if b.queued >= b.maxEvents {
-		b.signalFull()
+	if l.queued >= maxEvents {
+		l.signalFull()
 	}
 	return batch
 }
@@ -242,14 +332,23 @@ func (b *exposureBatcher) take() []*exposureWaiter {
 // requests.
 func (b *exposureBatcher) commit(batch []*exposureWaiter) {
 	var events []Event
+	exps := map[string]*Experiment{}
 	for _, w := range batch {
 		events = append(events, w.events...)
+		for i := range w.events {
+			if x := w.exps[w.events[i].Experiment]; x != nil {
+				exps[x.Key] = x
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), exposureCommitTimeout)
 	defer cancel()
+	b.begin()
 	// The exposures come from the caller environment's own snapshot, so the
-	// batch is checked as one principal of every environment.
-	outcomes, err := b.s.IngestEvents(ctx, Principal{}, events)
+	// batch is checked as one principal of every environment, against the
+	// experiments of those snapshots and the consent Assign read (no store
+	// read for either).
+	outcomes, err := b.s.ingestEvents(ctx, Principal{}, events, exps, true)
 	b.count(len(events), err)
 	if err != nil {
 		if KindOf(err) != KindUnavailable {
@@ -281,10 +380,19 @@ func (b *exposureBatcher) commit(batch []*exposureWaiter) {
 	}
 }
 
-// count records one batch of n exposures in the stats.
+// begin records a batch going in flight.
+func (b *exposureBatcher) begin() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inFlight++
+	b.stats.InFlight = max(b.stats.InFlight, b.inFlight)
+}
+
+// count records the end of one batch of n exposures in the stats.
 func (b *exposureBatcher) count(n int, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.inFlight--
 	b.stats.Largest = max(b.stats.Largest, n)
 	if err != nil {
 		b.stats.Failed++

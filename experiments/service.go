@@ -499,12 +499,21 @@ func (s *Service) touchKey(ctx context.Context, id string, lastUsed time.Time) {
 // The error is non-nil only when the store failed, in which case nothing
 // of the batch is known to be stored.
 func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Event) ([]EventOutcome, error) {
+	return s.ingestEvents(ctx, who, events, map[string]*Experiment{}, false)
+}
+
+// ingestEvents is IngestEvents with exps, the experiments of the
+// exposures as already read by the caller (the group commit of exposures
+// has them from the snapshot it assigned with; the others are read from
+// the store into it), and the consent of the exposures' units from the
+// consent caches when cachedConsent is true (see optedOutExposures).
+func (s *Service) ingestEvents(ctx context.Context, who Principal, events []Event, exps map[string]*Experiment,
+	cachedConsent bool) ([]EventOutcome, error) {
 	now := s.now().UTC()
 	out := make([]EventOutcome, len(events))
 	valid := make([]Event, 0, len(events))
 	index := make([]int, 0, len(events))
-	exps := map[string]*Experiment{}
-	optedOut, err := s.optedOutExposures(ctx, events) // customers.go
+	optedOut, err := s.optedOutExposures(ctx, events, cachedConsent) // customers.go
 	if err != nil {
 		return nil, err
 	}

@@ -25,24 +25,47 @@ const (
 	lockBase    = int64(0x706c_7500_0000) // "plu" << 24
 )
 
+// ingestLanes is the number of lanes of IngestLane: a lane is the
+// buckets b with b % ingestLanes equal to it, so ingests of units of
+// different lanes take disjoint advisory locks and commit side by side.
+// It divides unitBuckets, and with the exposure batches of every lane in
+// flight it leaves most of the pool (32 connections) to requests.
+const ingestLanes = 4
+
+// IngestLanes implements experiments.IngestLanes.
+func (s *Store) IngestLanes() int { return ingestLanes }
+
+// IngestLane implements experiments.IngestLanes: the lane of the unit's
+// lock bucket.
+func (s *Store) IngestLane(unitID string) int { return int(unitBucket(unitID) % ingestLanes) }
+
 func unitBucket(unitID string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(unitID))
 	return int64(h.Sum64() % unitBuckets)
 }
 
+// lockBucketsSQL takes the advisory locks of the keys of an array, in
+// its order.
+const lockBucketsSQL = `SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(? AS BIGINT[])) WITH ORDINALITY AS l(k, o) ORDER BY o`
+
 // lockBuckets takes the advisory locks of the given buckets in ascending
 // order.
 func lockBuckets(ctx context.Context, tx *rtx, buckets []int64) error {
+	_, err := tx.ExecContext(ctx, lockBucketsSQL, pq.Array(bucketKeys(buckets)))
+	return err
+}
+
+// bucketKeys sorts buckets and returns the advisory lock keys of its
+// distinct buckets, in ascending order.
+func bucketKeys(buckets []int64) []int64 {
 	slices.Sort(buckets)
 	buckets = slices.Compact(buckets)
 	keys := make([]int64, len(buckets))
 	for i, b := range buckets {
 		keys[i] = lockBase + b
 	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(? AS BIGINT[])) WITH ORDINALITY AS l(k, o) ORDER BY o`,
-		pq.Array(keys))
-	return err
+	return keys
 }
 
 // lockAllUnits serializes with every ingest (changing an attribution
@@ -150,6 +173,36 @@ LEFT JOIN event_retention h ON TRUE`); err != nil {
 // batch) comes before the stored first exposure of rollup row r.
 const firstExposure = `(EXCLUDED.first_exposed_at, EXCLUDED.first_event_id) < (r.first_exposed_at, r.first_event_id)`
 
+// batchExposures selects per (experiment, unit) of the exposures of from
+// the first (its variant, ts, event_id, attributes, channel), how many (n)
+// and whether they name more than one variant (multiple).
+func batchExposures(from string) string {
+	return `SELECT experiment, unit_id, variant, ts, event_id, n, vmin <> vmax AS multiple, attributes, channel FROM (
+		SELECT DISTINCT ON (experiment, unit_id) experiment, unit_id, variant, ts, event_id, attributes, channel,
+			COUNT(*) OVER w AS n, MIN(variant) OVER w AS vmin, MAX(variant) OVER w AS vmax
+		FROM ` + from + `
+		WINDOW w AS (PARTITION BY experiment, unit_id)
+		ORDER BY experiment, unit_id, ts, event_id
+	) x`
+}
+
+// upsertRollups merges the rows of b (batchExposures) into
+// exposures_rollup r: the earliest (ts, event_id) wins, exposure counts
+// add up, and a unit is multiple once two of its exposures name
+// different variants.
+func upsertRollups(b string) string {
+	pick := func(col string) string {
+		return col + ` = CASE WHEN ` + firstExposure + ` THEN EXCLUDED.` + col + ` ELSE r.` + col + ` END`
+	}
+	return `INSERT INTO exposures_rollup AS r (` + rollupColumns + `)
+	SELECT experiment, unit_id, variant, ts, event_id, n, multiple, attributes, channel FROM ` + b + `
+	ON CONFLICT (experiment, unit_id) DO UPDATE SET
+		exposures = r.exposures + EXCLUDED.exposures,
+		multiple = r.multiple OR EXCLUDED.multiple OR r.first_variant <> EXCLUDED.first_variant,
+		` + pick("first_variant") + `, ` + pick("first_exposed_at") + `, ` + pick("first_event_id") + `,
+		` + pick("attributes") + `, ` + pick("channel")
+}
+
 // mergeExposures folds the batch's fresh exposures into exposures_rollup
 // without reading the raw events: per (experiment, unit) the earliest
 // (ts, event_id) wins, exposure counts add up, and a unit is multiple
@@ -163,25 +216,10 @@ const firstExposure = `(EXCLUDED.first_exposed_at, EXCLUDED.first_event_id) < (r
 // conversion; it can only make the unit multiple, which is copied into its
 // unit_metrics rows directly.
 func mergeExposures(ctx context.Context, tx *rtx) error {
-	pick := func(col string) string {
-		return col + ` = CASE WHEN ` + firstExposure + ` THEN EXCLUDED.` + col + ` ELSE r.` + col + ` END`
-	}
 	_, err := tx.ExecContext(ctx, `WITH b AS (
-	SELECT experiment, unit_id, variant, ts, event_id, n, vmin <> vmax AS multiple, attributes, channel FROM (
-		SELECT DISTINCT ON (experiment, unit_id) experiment, unit_id, variant, ts, event_id, attributes, channel,
-			COUNT(*) OVER w AS n, MIN(variant) OVER w AS vmin, MAX(variant) OVER w AS vmax
-		FROM fresh WHERE type = 'exposure'
-		WINDOW w AS (PARTITION BY experiment, unit_id)
-		ORDER BY experiment, unit_id, ts, event_id
-	) x
+	`+batchExposures(`fresh WHERE type = 'exposure'`)+`
 ), up AS (
-	INSERT INTO exposures_rollup AS r (`+rollupColumns+`)
-	SELECT experiment, unit_id, variant, ts, event_id, n, multiple, attributes, channel FROM b
-	ON CONFLICT (experiment, unit_id) DO UPDATE SET
-		exposures = r.exposures + EXCLUDED.exposures,
-		multiple = r.multiple OR EXCLUDED.multiple OR r.first_variant <> EXCLUDED.first_variant,
-		`+pick("first_variant")+`, `+pick("first_exposed_at")+`, `+pick("first_event_id")+`,
-		`+pick("attributes")+`, `+pick("channel")+`
+	`+upsertRollups("b")+`
 	RETURNING experiment, unit_id, first_event_id, multiple
 ), t AS (
 	INSERT INTO touched (experiment, unit_id)
@@ -283,13 +321,17 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
-	err := s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, links, buckets, dup) })
+	ingest := ingestBatch
+	if onlyExposures(events) { // exposures.go
+		ingest = s.ingestExposures
+	}
+	err := s.tx(ctx, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
 	if missingPartition(err) {
 		// A partition this Store knew of was dropped behind its back (by
 		// hand): learn the partitions again and retry once.
 		s.forgetBatchPartitions(events)
 		if err = s.ensureBatchPartitions(ctx, events); err == nil {
-			err = s.tx(ctx, func(tx *rtx) error { return ingestBatch(ctx, tx, events, links, buckets, dup) })
+			err = s.tx(ctx, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
 		}
 	}
 	if err != nil {

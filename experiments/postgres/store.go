@@ -10,6 +10,7 @@ import (
 	"net"
 	neturl "net/url"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -38,6 +39,9 @@ type Store struct {
 	log *slog.Logger
 
 	parts partitionSet // the monthly events partitions known to exist (partitions.go)
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sqlx.Stmt // prepared statements by their SQL (see prepared)
 }
 
 var _ experiments.Store = (*Store)(nil)
@@ -137,8 +141,36 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// prepared returns the statement q (with ? placeholders) of tx, prepared
+// once for the pool: database/sql prepares it on each connection the
+// first time a transaction there uses it and reuses it after, so an
+// execution costs one round trip (bind and execute) without parsing or
+// planning.
+func (s *Store) prepared(ctx context.Context, tx *rtx, q string) (*sqlx.Stmt, error) {
+	s.stmtMu.Lock()
+	st, ok := s.stmts[q]
+	if !ok {
+		var err error
+		if st, err = s.db.PreparexContext(ctx, s.db.Rebind(q)); err != nil {
+			s.stmtMu.Unlock()
+			return nil, err
+		}
+		if s.stmts == nil {
+			s.stmts = map[string]*sqlx.Stmt{}
+		}
+		s.stmts[q] = st
+	}
+	s.stmtMu.Unlock()
+	return tx.StmtxContext(ctx, st), nil
+}
+
 // Close closes the pools.
 func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for _, st := range s.stmts {
+		_ = st.Close()
+	}
+	s.stmtMu.Unlock()
 	err := s.db.Close()
 	if rerr := s.rep.Close(); err == nil {
 		err = rerr

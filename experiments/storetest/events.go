@@ -413,6 +413,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			t.Fatalf("slice by an attribute named like a JSON path: %+v", got.Variants)
 		}
 	})
+	t.Run("ExposureOnlyBatches", func(t *testing.T) { testExposureOnlyBatches(t, newStore) })
 	t.Run("Batch999", func(t *testing.T) {
 		s := newStore(t)
 		createExp(t, s, "exp", 24*time.Hour)
@@ -565,4 +566,84 @@ func testConcurrentIngest(t *testing.T, newStore func(t *testing.T) experiments.
 		equalJSON(t, fmt.Sprint("stats ", i), got[i], want[i])
 	}
 	checkRollups(t, s)
+}
+
+// testExposureOnlyBatches ingests batches that hold exposures only (what
+// the group commit of assign and OFREP writes; a store may take a path of
+// its own for them) between batches of conversions, and checks the
+// statistics, the rollups against a recomputation and the customers'
+// last exposure.
+func testExposureOnlyBatches(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	h := time.Hour
+	tests := []struct {
+		name    string
+		batches [][]experiments.Event
+		dups    []int // duplicates per batch
+		want    []ms
+		units   []vc
+	}{
+		{name: "conversions that arrived before the exposure count from it",
+			batches: [][]experiments.Event{
+				{conversion("c1", "u", "purchase", h, 100, nil), conversion("c2", "u", "purchase", 30*h, 7, nil)},
+				{exposure("x1", "u", "exp", "treat", 0, map[string]string{"tier": "gold"}, "web")},
+			},
+			dups:  []int{0, 0},
+			units: []vc{{Variant: "treat", Units: 1, Exposures: 1}},
+			want: []ms{{Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1, Revenue: 100,
+				RevenueSquares: 10000, RevenueCount: 100}}},
+		{name: "an earlier exposure delivered late moves the attribution window",
+			batches: [][]experiments.Event{
+				{exposure("x1", "u", "exp", "control", 10*h, nil, "")},
+				{conversion("c1", "u", "purchase", 5*h, 1, nil), conversion("c2", "u", "purchase", 20*h, 2, nil),
+					conversion("c3", "u", "purchase", 40*h, 4, nil)},
+				{exposure("x0", "u", "exp", "control", 2*h, nil, "app")},
+			},
+			dups:  []int{0, 0, 0},
+			units: []vc{{Variant: "control", Units: 1, Exposures: 2}},
+			want: []ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4, Revenue: 3,
+				RevenueSquares: 9, RevenueCount: 6}}},
+		{name: "repeats and a second variant in one batch and across batches",
+			batches: [][]experiments.Event{
+				{exposure("x1", "a", "exp", "control", h, nil, ""), conversion("c1", "a", "purchase", 2*h, 5, nil),
+					exposure("y1", "b", "exp", "treat", h, nil, "")},
+				{exposure("x1", "a", "exp", "control", h, nil, ""), exposure("x2", "a", "exp", "treat", 3*h, nil, ""),
+					exposure("x2", "a", "exp", "treat", 3*h, nil, ""), exposure("y1", "b", "exp", "treat", h, nil, ""),
+					exposure("y2", "b", "exp", "treat", 4*h, nil, "")},
+			},
+			dups:  []int{0, 3},
+			units: []vc{{Variant: "control", MultipleExposed: 1}, {Variant: "treat", Units: 1, Exposures: 2}},
+			want:  nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			createExp(t, s, "exp", 24*h)
+			last := map[string]time.Time{}
+			for i, b := range tc.batches {
+				if dups := len(b) - countNew(ingest(t, s, b)); dups != tc.dups[i] {
+					t.Errorf("batch %d: %d duplicates, want %d", i, dups, tc.dups[i])
+				}
+				for _, e := range b {
+					if e.Type == experiments.EventExposure && e.Timestamp.After(last[e.UnitID]) {
+						last[e.UnitID] = e.Timestamp
+					}
+				}
+			}
+			got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+			equalJSON(t, "units", got.Variants, tc.units)
+			equalJSON(t, "metrics", got.Metrics, tc.want)
+			checkRollups(t, s)
+			cs, ok := s.(experiments.CustomerSegmentStore)
+			if !ok {
+				return
+			}
+			for u, at := range last {
+				agg, found, err := cs.CustomerAggregate(ctx(t), u)
+				must(t, err)
+				if !found || !agg.LastExposedAt.Equal(at) {
+					t.Errorf("customer %s: last exposed at %v (found %v), want %v", u, agg.LastExposedAt, found, at)
+				}
+			}
+		})
+	}
 }

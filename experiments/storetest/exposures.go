@@ -149,6 +149,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 		// make three full batches of 8.
 		s := newStore(t)
 		svc := batchService(t, s, "full", 8, time.Hour)
+		must(t, svc.SetExposureLanes(1)) // one queue: lanes would split the 24
 		units := make([]string, 24)
 		for i := range units {
 			units[i] = fmt.Sprintf("f%d", i)
@@ -167,6 +168,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 	t.Run("a store failure fails the whole batch and stores nothing of it", func(t *testing.T) {
 		s := newStore(t)
 		svc := batchService(t, s, "fail", 8, time.Hour)
+		must(t, svc.SetExposureLanes(1)) // the eight in one batch
 		units := []string{"a", "b", "c", "d", "poison", "e", "f", "g"}
 		cure := poisonUnit(t, s, "poison")
 		errs, _ := assignConcurrently(t, svc, "fail", units)
