@@ -331,11 +331,11 @@ func exposureEvent(e *Experiment, r assign.Result, attrs assign.Attributes, now 
 }
 
 // logExposures stores exposures (of the experiments in exps, the
-// snapshot's) by group commit (exposurebatch.go) and
-// returns once the transaction holding them committed; the caller left out
-// the exposures committed recently (exposureBatcher.fresh). Duplicates (the same unit, variant and
-// day) are expected and change nothing. A rejected exposure is logged, not
-// returned: the assignment itself stands. A store failure is a
+// snapshot's) by group commit (exposurebatch.go) and returns once the
+// transaction holding them committed; the caller left out the exposures
+// committed recently (exposureBatcher.fresh). Duplicates (the same unit,
+// variant and day) are expected and change nothing. A rejected exposure is
+// logged, not returned: the assignment itself stands. A store failure is a
 // KindUnavailable error.
 func (s *Service) logExposures(ctx context.Context, exps map[string]*Experiment, events []Event) error {
 	if len(events) == 0 {
