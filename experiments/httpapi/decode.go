@@ -303,11 +303,13 @@ func locate(data []byte, ptr jsontext.Pointer) locatedError {
 	}
 }
 
+// nul is how a NUL character is written in JSON (a NUL byte is not JSON).
+var nul = []byte(`\u0000`)
+
 // nulStrings finds the strings of data (JSON), names and values, that hold
 // a NUL character.
 func nulStrings(data []byte) []locatedError {
-	// A NUL can only be written \u0000: a NUL byte is not JSON.
-	if !bytes.Contains(data, []byte(`\u0000`)) {
+	if !bytes.Contains(data, nul) {
 		return nil
 	}
 	var out []locatedError
@@ -372,15 +374,6 @@ func mendAt(data []byte, ptr jsontext.Pointer, mend int) []byte {
 		}
 	}
 	return out.Bytes()
-}
-
-// scanProblem is the 400 problem of a name repeated in its object, or of
-// a NUL character, at field.
-func scanProblem(field, code string) *Problem {
-	if code == "duplicate_key" {
-		return badRequest(field, code, field+": appears more than once in its object")
-	}
-	return badRequest(field, code, field+": must not contain NUL characters (\\u0000)")
 }
 
 // checkParams rejects path parameters and query values that hold NUL

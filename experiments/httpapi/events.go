@@ -98,9 +98,6 @@ func decodeEvent(raw jsontext.Value) (experiments.Event, string, []FieldError) {
 	return e, d.EventID, errs
 }
 
-// nul is how a NUL character is written in JSON (a NUL byte is not JSON).
-var nul = []byte(`\u0000`)
-
 // eventOf is the event d, with its timestamp parsed, and errs (the
 // problems of decoding it) with the timestamp's; when there are problems,
 // the rest of the event is checked too, so that every problem is reported
@@ -239,8 +236,9 @@ func (d *decodedBatch) add(i int, e experiments.Event, id string, errs []FieldEr
 // splitEventBatch returns the events of the batch body data, each the
 // bytes of data that hold it, to be decoded one by one (so that one bad
 // event is rejected alone): nil when there is no events member or it is
-// null (or the body is null). The problem is about the whole batch: not JSON, not an object, a
-// name repeated at its top level, events not an array.
+// null (or the body is null). The problem is about the whole batch: not
+// JSON, not an object, a name repeated at its top level, events not an
+// array.
 func splitEventBatch(data []byte) ([]jsontext.Value, *Problem) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(data), lax)
 	var events []jsontext.Value
@@ -265,7 +263,7 @@ func splitEventBatch(data []byte) ([]jsontext.Value, *Problem) {
 		name := tok.String()
 		switch {
 		case slices.Contains(names, name):
-			p = scanProblem(name, "duplicate_key")
+			p = badRequest(name, "duplicate_key", name+": appears more than once in its object")
 		case name == "events" && dec.PeekKind() == '[':
 			if events, err = splitArray(dec, data); err != nil {
 				return nil, syntaxProblem(err)
