@@ -17,7 +17,7 @@
 #                and 60 paced simulated bandit experiments through the
 #                service (the default test runs 200 and 12)
 #   make test-policy-sim  the policy simulator at full size: 400 simulated
-#                tests through the API (about 40 minutes on an idle
+#                tests through the API (43 minutes measured on a busy
 #                2-core machine, 12,000 units each), then 2000 Monte
 #                Carlo runs of the estimators (whose budget test fails
 #                at that size: the value CI covers about 91% under a

@@ -282,6 +282,20 @@ func TestPolicyEndpoint(t *testing.T) {
 	})
 }
 
+// simSeed is PROMOLIFT_POLICY_SIM_SEED, else 2026: another seed simulates
+// other tests, to add runs to a measurement.
+func simSeed(t *testing.T) uint64 {
+	t.Helper()
+	if s := os.Getenv("PROMOLIFT_POLICY_SIM_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("PROMOLIFT_POLICY_SIM_SEED=%q", s)
+		}
+		return n
+	}
+	return 2026
+}
+
 // simRuns is PROMOLIFT_POLICY_SIM_RUNS, else def.
 func simRuns(t *testing.T, def int) int {
 	t.Helper()
@@ -320,7 +334,7 @@ func TestPolicyLoop(t *testing.T) {
 	runs := simRuns(t, 8)
 	const units = 12000
 	w := policysim.Standard()
-	s := &policySim{w: w, r: rand.New(rand.NewPCG(2026, 18))}
+	s := &policySim{w: w, r: rand.New(rand.NewPCG(simSeed(t), 18))}
 	best := make([]int, len(w.Cells))
 	for c := range w.Cells {
 		best[c], _ = w.Best(c)
