@@ -46,22 +46,30 @@ const (
 	touchedRollups = `touched t CROSS JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id`
 )
 
-func resetTouched(ctx context.Context, tx *sqlx.Tx) error {
-	_, err := tx.ExecContext(ctx, `
-CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, PRIMARY KEY (experiment, unit_id));
-DELETE FROM touched;`)
+const (
+	createTouchedSQL = `CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
+	PRIMARY KEY (experiment, unit_id))`
+	clearTouchedSQL        = `DELETE FROM touched`
+	clearTouchedMetricsSQL = `DELETE FROM unit_metrics WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
+)
+
+var insertTouchedMetricsSQL = `INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(touchedRollups+conversionsOf, "")
+
+func resetTouched(ctx context.Context, tx writeTx) error {
+	if _, err := tx.ExecContext(ctx, createTouchedSQL); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, clearTouchedSQL)
 	return err
 }
 
 // recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
 // the raw events.
-func recomputeMetricsTouched(ctx context.Context, tx *sqlx.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics
-		WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`); err != nil {
+func recomputeMetricsTouched(ctx context.Context, tx writeTx) error {
+	if _, err := tx.ExecContext(ctx, clearTouchedMetricsSQL); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(touchedRollups+conversionsOf, ""))
+	_, err := tx.ExecContext(ctx, insertTouchedMetricsSQL)
 	return err
 }
 
@@ -81,54 +89,78 @@ const firstExposure = `(excluded.first_exposed_at, excluded.first_event_id) < (r
 // attribution window move. A later exposure changes no attributed
 // conversion; it can only make the unit multiple, which is copied into its
 // unit_metrics rows directly.
-func mergeExposures(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
-	pick := func(col string) string {
-		return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
+func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) error {
+	if _, err := tx.ExecContext(ctx, mergeRollupSQL, lastRowID); err != nil {
+		return err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO exposures_rollup AS r (`+rollupColumns+`) `+
-		sqlstore.ExposureSelect(freshEvents, ` AND e.rowid > ?`)+`
+	if _, err := tx.ExecContext(ctx, touchMergedSQL, lastRowID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, multipleMergedSQL, lastRowID)
+	return err
+}
+
+// pickFirst sets col to the batch's value when the batch's exposure comes
+// first.
+func pickFirst(col string) string {
+	return col + ` = CASE WHEN ` + firstExposure + ` THEN excluded.` + col + ` ELSE r.` + col + ` END`
+}
+
+// mergedRollups are the rollup rows of the pairs the batch exposed.
+const mergedRollups = freshEvents + ` CROSS JOIN exposures_rollup r ON r.experiment = e.experiment AND r.unit_id = e.unit_id
+		WHERE e.rowid > ? AND e.type = 'exposure'`
+
+// The statements of mergeExposures.
+var (
+	mergeRollupSQL = `INSERT INTO exposures_rollup AS r (` + rollupColumns + `) ` +
+		sqlstore.ExposureSelect(freshEvents, ` AND e.rowid > ?`) + `
 ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	exposures = r.exposures + excluded.exposures,
 	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
-	`+pick("first_variant")+`, `+pick("first_exposed_at")+`, `+pick("first_event_id")+`,
-	`+pick("attributes")+`, `+pick("channel"), lastRowID); err != nil {
-		return err
-	}
-	// The rollup rows of the pairs the batch exposed.
-	const merged = freshEvents + ` CROSS JOIN exposures_rollup r ON r.experiment = e.experiment AND r.unit_id = e.unit_id
-		WHERE e.rowid > ? AND e.type = 'exposure'`
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
-		SELECT r.experiment, r.unit_id FROM `+merged+` AND r.first_event_id = e.event_id`, lastRowID); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE unit_metrics SET multiple = 1
-		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM `+merged+` AND r.multiple)`, lastRowID)
-	return err
-}
+	` + pickFirst("first_variant") + `, ` + pickFirst("first_exposed_at") + `, ` + pickFirst("first_event_id") + `,
+	` + pickFirst("attributes") + `, ` + pickFirst("channel")
+	touchMergedSQL = `INSERT OR IGNORE INTO touched (experiment, unit_id)
+		SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.first_event_id = e.event_id`
+	multipleMergedSQL = `UPDATE unit_metrics SET multiple = 1
+		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
+)
 
 // addConversions adds the conversions the batch stored (rowid above
 // lastRowID) to unit_metrics of the exposed units whose exposures the
 // batch did not change (those in touched are rebuilt from the raw events
 // instead).
-func addConversions(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(`events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
-	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
-ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
-	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = `+sqlstore.MergeCurrency("excluded"), lastRowID)
+func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
+	_, err := tx.ExecContext(ctx, addConversionsSQL, lastRowID)
 	return err
 }
+
+var addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` +
+	metricsSelect(`events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
+	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`) + `
+ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
+	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = ` + sqlstore.MergeCurrency("excluded")
 
 // touchRefunded puts the exposed units of the refunds the batch stored
 // (rowid above lastRowID) into touched: a refund changes the revenue of the
 // order it refunds, so their attributed conversions are rebuilt from the
 // raw events.
-func touchRefunded(ctx context.Context, tx *sqlx.Tx, lastRowID int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO touched (experiment, unit_id)
-SELECT r.experiment, r.unit_id FROM events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id
-WHERE c.rowid > ? AND c.type = 'conversion' AND c.name = 'refund' AND c.order_id <> ''`, lastRowID)
+func touchRefunded(ctx context.Context, tx writeTx, lastRowID int64) error {
+	_, err := tx.ExecContext(ctx, touchRefundedSQL, lastRowID)
 	return err
 }
+
+const touchRefundedSQL = `INSERT OR IGNORE INTO touched (experiment, unit_id)
+SELECT r.experiment, r.unit_id FROM events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id
+WHERE c.rowid > ? AND c.type = 'conversion' AND c.name = 'refund' AND c.order_id <> ''`
+
+// The statements of IngestEvents itself.
+const (
+	lastRowIDSQL = `SELECT COALESCE(MAX(rowid), 0) FROM events`
+	// An event ID is unique within its environment (migration 0019).
+	insertEventSQL = `INSERT INTO events (event_id, environment, type, unit_id, ts, experiment, variant, name,
+			revenue, promotion_cost, currency, order_id, channel, attributes, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, environment) DO NOTHING`
+)
 
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
@@ -144,24 +176,20 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if len(events) == 0 {
 		return dup, nil
 	}
-	err := s.tx(ctx, func(tx *sqlx.Tx) error {
+	if err := s.ingest.prepare(ctx, s.w); err != nil { // stmts.go
+		return nil, wrap("ingest events", err)
+	}
+	err := s.tx(ctx, func(sqltx *sqlx.Tx) error {
+		tx := ingestTx{Tx: sqltx, stmts: &s.ingest}
 		if err := resetTouched(ctx, tx); err != nil {
 			return err
 		}
 		// Rows stored by this transaction get rowids above lastRowID: the
 		// transaction is the only writer.
 		var lastRowID int64
-		if err := tx.GetContext(ctx, &lastRowID, `SELECT COALESCE(MAX(rowid), 0) FROM events`); err != nil {
+		if err := tx.QueryRowContext(ctx, lastRowIDSQL).Scan(&lastRowID); err != nil {
 			return err
 		}
-		// An event ID is unique within its environment (migration 0019).
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (event_id, environment, type, unit_id, ts, experiment, variant, name,
-			revenue, promotion_cost, currency, order_id, channel, attributes, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id, environment) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
 		var exposures, conversions, refunds bool
 		now := time.Now()
 		for i := range events {
@@ -178,7 +206,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			if received.IsZero() {
 				received = now
 			}
-			res, err := ins.ExecContext(ctx, e.ID, e.Environment, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
+			res, err := tx.ExecContext(ctx, insertEventSQL, e.ID, e.Environment, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
 				nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
 				e.Currency, e.OrderID, e.Channel, attrs, received.UnixMicro())
 			if err != nil {

@@ -35,27 +35,23 @@ func (s *Store) SyncPromotionCosts(ctx context.Context, e *experiments.Experimen
 // updateCustomers folds the batch's new events (dup[i] false) into the
 // aggregates of their customers, inside the ingest transaction (the single
 // writer connection serializes it with every other ingest).
-func updateCustomers(ctx context.Context, tx *sqlx.Tx, events []experiments.Event, dup []bool) error {
+// The statements of updateCustomers.
+const (
+	getAggregateSQL = `SELECT ` + sqlstore.AggregateColumns + ` FROM customer_aggregates WHERE unit_id = ?`
+	putAggregateSQL = `INSERT OR REPLACE INTO customer_aggregates (` + sqlstore.AggregateColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event, dup []bool) error {
 	deltas := experiments.CustomerDeltas(events, dup)
 	if len(deltas) == 0 {
 		return nil
 	}
-	get, err := tx.PrepareContext(ctx, `SELECT `+sqlstore.AggregateColumns+` FROM customer_aggregates WHERE unit_id = ?`)
-	if err != nil {
-		return err
-	}
-	defer get.Close()
-	put, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO customer_aggregates (`+sqlstore.AggregateColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer put.Close()
 	// Plain Scan and positional arguments: this runs for every customer of
 	// every batch, and reflection would cost more than the statements.
 	for _, d := range deltas {
 		var r sqlstore.AggregateRow
-		err := get.QueryRowContext(ctx, d.UnitID).Scan(r.Fields()...)
+		err := tx.QueryRowContext(ctx, getAggregateSQL, d.UnitID).Scan(r.Fields()...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -65,7 +61,7 @@ func updateCustomers(ctx context.Context, tx *sqlx.Tx, events []experiments.Even
 			cur.Merge(d)
 			d = cur
 		}
-		if _, err := put.ExecContext(ctx, sqlstore.ToAggregateRow(sqlstore.UnixMicros, d).Args()...); err != nil {
+		if _, err := tx.ExecContext(ctx, putAggregateSQL, sqlstore.ToAggregateRow(sqlstore.UnixMicros, d).Args()...); err != nil {
 			return err
 		}
 	}

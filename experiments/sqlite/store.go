@@ -33,6 +33,8 @@ type Store struct {
 	// ingest waits for. In WAL mode readers never block the writer.
 	rep *sqlx.DB
 	log *slog.Logger
+
+	ingest ingestStmts // the ingest's prepared statements (stmts.go)
 }
 
 var _ experiments.Store = (*Store)(nil)
@@ -173,6 +175,7 @@ const reportReaders = 2
 
 // Close closes the pools.
 func (s *Store) Close() error {
+	s.ingest.close()
 	err := s.w.Close()
 	for _, p := range []*sqlx.DB{s.r, s.rep} {
 		if p == s.w {
