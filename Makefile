@@ -104,7 +104,8 @@ test-go: check-values
 # committed check files are not what the scripts write: a script changed
 # without its output, or the output edited by hand.
 CHECK_VALUES := experiments/httpapi/testdata/check_report_golden.py:experiments/httpapi/testdata/report-spring-sale.checks.json \
-	stats/testdata/check_design_golden.py:stats/testdata/design_example.checks.json
+	stats/testdata/check_design_golden.py:stats/testdata/design_example.checks.json \
+	stats/policy/testdata/gen_checks.py:stats/policy/testdata/checks.json
 
 check-values:
 	@set -e; for c in $(CHECK_VALUES); do \
