@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -263,7 +264,8 @@ func splitEventBatch(data []byte) ([]jsontext.Value, *Problem) {
 		name := tok.String()
 		switch {
 		case slices.Contains(names, name):
-			p = badRequest(name, "duplicate_key", name+": appears more than once in its object")
+			field := cmp.Or(name, "body") // as fieldOf names it
+			p = badRequest(field, "duplicate_key", field+": appears more than once in its object")
 		case name == "events" && dec.PeekKind() == '[':
 			if events, err = splitArray(dec, data); err != nil {
 				return nil, syntaxProblem(err)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -102,9 +103,10 @@ func scanJSONTokens(data []byte) (field, code string) {
 }
 
 // duplicateTopKeyTokens is the Token based reference for the repeated
-// top-level names of an event batch: it returns a key that appears twice in the top-level
-// object of data, skipping nested values without walking them; "" when
-// there is none or data is not an object.
+// top-level names of an event batch: it returns a key that appears twice
+// in the top-level object of data ("body" for the empty name), skipping
+// nested values without walking them; "" when there is none or data is
+// not an object.
 func duplicateTopKeyTokens(data []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -118,7 +120,7 @@ func duplicateTopKeyTokens(data []byte) string {
 		}
 		key, _ := tok.(string)
 		if seen[key] {
-			return key
+			return cmp.Or(key, "body") // the empty name is named as the document
 		}
 		seen[key] = true
 		var skip json.RawMessage
@@ -228,7 +230,7 @@ func TestDuplicateTopKey(t *testing.T) {
 		{"{\"a\xff\":1,\"a\xfe\":2}", "a\uFFFD"},
 		{`{"\ud800":1,"\udc00":2}`, "\uFFFD"},
 		{manyKeys(40, 33), "k33"},
-		{`[]`, ""}, {`null`, ""}, {`"x"`, ""}, {`{}`, ""}, {`{"a":1}`, ""},
+		{`[]`, ""}, {`null`, ""}, {`"x"`, ""}, {`{}`, ""}, {`{"a":1}`, ""}, {`{"":[],"":[]}`, "body"},
 	} {
 		_, p := splitEventBatch([]byte(c.in))
 		if got := duplicateKey(p); got != c.key {
