@@ -17,7 +17,8 @@ import (
 // statsEnv is a PostgreSQL store holding experiments "units-N" for
 // N in statsUnits, each with N exposed units (two variants) and 5N
 // conversions, written straight with SQL (generate_series), with the
-// rollups filled by set-based SQL as ingest would.
+// rollups (exposures_rollup, unit_metrics, unit_metrics_daily) filled by
+// set-based SQL as ingest would.
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service
@@ -109,6 +110,14 @@ SELECT r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, 
 FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
 WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`, key); err != nil {
+				return nil, err
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple, conversions, revenue, cost)
+SELECT r.experiment, r.unit_id, c.name, CAST(c.ts AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01', r.first_variant, r.multiple,
+	COUNT(*), SUM(c.revenue), 0
+FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
+WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4, 5, 6`, key); err != nil {
 				return nil, err
 			}
 		}

@@ -95,8 +95,17 @@ JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
+// dailySelect selects unit_metrics_daily rows (sqlstore.DailySelect) of
+// the units of from among the conversions conv, like metricsSelect.
+func dailySelect(from, conv, convWhere string) string {
+	return cohortDialect.DailySelect(from+`
+LEFT JOIN experiments xw ON xw.key = r.experiment`+costJoin+`
+JOIN `+conv+` c ON c.type = 'conversion' AND c.unit_id = r.unit_id`, convWhere)
+}
+
 const (
 	allEvents      = `events e`
+	dailyColumns   = sqlstore.DailyColumns
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at, environment`
@@ -160,12 +169,13 @@ LEFT JOIN event_retention h ON TRUE`); err != nil {
 	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
-		WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id)`); err != nil {
-		return err
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events", ""))
+	const touchedUnits = `exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
+	_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
+	WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id);
+DELETE FROM unit_metrics_daily WHERE EXISTS (SELECT 1 FROM touched t
+	WHERE t.experiment = unit_metrics_daily.experiment AND t.unit_id = unit_metrics_daily.unit_id);
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect(touchedUnits, "events", "")+`;
+INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect(touchedUnits, "events", ""))
 	return err
 }
 
@@ -225,6 +235,9 @@ func mergeExposures(ctx context.Context, tx *rtx) error {
 	INSERT INTO touched (experiment, unit_id)
 	SELECT up.experiment, up.unit_id FROM up JOIN b USING (experiment, unit_id)
 	WHERE up.first_event_id = b.event_id
+), md AS (
+	UPDATE unit_metrics_daily d SET multiple = TRUE FROM up
+	WHERE up.multiple AND NOT d.multiple AND d.experiment = up.experiment AND d.unit_id = up.unit_id
 )
 UPDATE unit_metrics m SET multiple = TRUE FROM up
 WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id`)
@@ -240,11 +253,14 @@ func addConversions(ctx context.Context, tx *rtx) error {
 	if _, err := tx.ExecContext(ctx, `ANALYZE fresh`); err != nil {
 		return err
 	}
+	const untouched = `
+	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r`, "fresh", `
-	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)+`
+		metricsSelect(`exposures_rollup r`, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
-	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED"))
+	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED")+`;
+INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) `+dailySelect(`exposures_rollup r`, "fresh", untouched)+`
+ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED"))
 	return err
 }
 
@@ -446,9 +462,13 @@ func (s *Store) RecomputeRollups(ctx context.Context) error {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE first_exposed_at >= `+retained+`;
+DELETE FROM unit_metrics_daily d WHERE NOT EXISTS (SELECT 1 FROM exposures_rollup r
+	WHERE r.experiment = d.experiment AND r.unit_id = d.unit_id AND r.first_exposed_at < `+retained+`);
 DELETE FROM exposures_rollup WHERE first_exposed_at >= `+retained+`;
 INSERT INTO exposures_rollup (`+rollupColumns+`) `+sqlstore.ExposureSelect(allEvents, "")+` ON CONFLICT (experiment, unit_id) DO NOTHING;
 INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r", "events",
+			` AND r.first_exposed_at >= `+retained)+`;
+INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("exposures_rollup r", "events",
 			` AND r.first_exposed_at >= `+retained)+`;`)
 		return err
 	})
@@ -462,13 +482,14 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := sqlstore.ExposureSelect(allEvents, "")
 	metExpected := metricsSelect("("+expExpected+") r", "events", "")
+	dailyExpected := dailySelect("("+expExpected+") r", "events", "")
 	// One snapshot for all four comparisons.
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("check rollups", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
+	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, dailyExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
 	WHERE f.experiment = d.experiment AND f.unit_id = d.unit_id AND f.first_exposed_at < `+retained+`)`)
 	return diffs, wrap("check rollups", err)
 }

@@ -31,7 +31,15 @@ WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
 }
 
+// dailySelect selects unit_metrics_daily rows (sqlstore.DailySelect) of
+// the units r and conversions c of from, like metricsSelect.
+func dailySelect(from, where string) string {
+	return cohortDialect.DailySelect(from+`
+LEFT JOIN experiments xw ON xw.key = r.experiment`+costJoin, where)
+}
+
 const (
+	dailyColumns   = sqlstore.DailyColumns
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
 	allEvents      = `events e`
@@ -51,9 +59,13 @@ const (
 	PRIMARY KEY (experiment, unit_id))`
 	clearTouchedSQL        = `DELETE FROM touched`
 	clearTouchedMetricsSQL = `DELETE FROM unit_metrics WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
+	clearTouchedDailySQL   = `DELETE FROM unit_metrics_daily WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 )
 
-var insertTouchedMetricsSQL = `INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(touchedRollups+conversionsOf, "")
+var (
+	insertTouchedMetricsSQL = `INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(touchedRollups+conversionsOf, "")
+	insertTouchedDailySQL   = `INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(touchedRollups+conversionsOf, "")
+)
 
 func resetTouched(ctx context.Context, tx writeTx) error {
 	if _, err := tx.ExecContext(ctx, createTouchedSQL); err != nil {
@@ -66,11 +78,12 @@ func resetTouched(ctx context.Context, tx writeTx) error {
 // recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
 // the raw events.
 func recomputeMetricsTouched(ctx context.Context, tx writeTx) error {
-	if _, err := tx.ExecContext(ctx, clearTouchedMetricsSQL); err != nil {
-		return err
+	for _, q := range []string{clearTouchedMetricsSQL, clearTouchedDailySQL, insertTouchedMetricsSQL, insertTouchedDailySQL} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, insertTouchedMetricsSQL)
-	return err
+	return nil
 }
 
 // firstExposure is true when the exposure excluded (the earliest of a
@@ -93,11 +106,12 @@ func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, mergeRollupSQL, lastRowID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, touchMergedSQL, lastRowID); err != nil {
-		return err
+	for _, q := range []string{touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL} {
+		if _, err := tx.ExecContext(ctx, q, lastRowID); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, multipleMergedSQL, lastRowID)
-	return err
+	return nil
 }
 
 // pickFirst sets col to the batch's value when the batch's exposure comes
@@ -123,6 +137,8 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 		SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.first_event_id = e.event_id`
 	multipleMergedSQL = `UPDATE unit_metrics SET multiple = 1
 		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
+	multipleMergedDailySQL = `UPDATE unit_metrics_daily SET multiple = 1
+		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
 )
 
 // addConversions adds the conversions the batch stored (rowid above
@@ -130,15 +146,28 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 // batch did not change (those in touched are rebuilt from the raw events
 // instead).
 func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
-	_, err := tx.ExecContext(ctx, addConversionsSQL, lastRowID)
+	if _, err := tx.ExecContext(ctx, addConversionsSQL, lastRowID); err != nil {
+		return err
+	}
+	// DailySelect reads its conversions twice.
+	_, err := tx.ExecContext(ctx, addDailySQL, lastRowID, lastRowID)
 	return err
 }
 
-var addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` +
-	metricsSelect(`events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`, `
-	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`) + `
+// The conversions the batch stored, of units it did not touch.
+const (
+	freshConversions = `events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`
+	untouchedFresh   = `
+	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
+)
+
+var (
+	addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` + metricsSelect(freshConversions, untouchedFresh) + `
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
 	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = ` + sqlstore.MergeCurrency("excluded")
+	addDailySQL = `INSERT INTO unit_metrics_daily AS m (` + dailyColumns + `) ` + dailySelect(freshConversions, untouchedFresh) + `
+ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
+)
 
 // touchRefunded puts the exposed units of the refunds the batch stored
 // (rowid above lastRowID) into touched: a refund changes the revenue of the
@@ -256,9 +285,10 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 // RecomputeRollups rebuilds both rollup tables from the raw events.
 func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM exposures_rollup;
+		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM unit_metrics_daily; DELETE FROM exposures_rollup;
 INSERT INTO exposures_rollup (`+rollupColumns+`) `+sqlstore.ExposureSelect(allEvents, "")+`;
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r"+conversionsOf, "")+`;`)
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r"+conversionsOf, "")+`;
+INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("exposures_rollup r"+conversionsOf, "")+`;`)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -270,7 +300,8 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	expExpected := sqlstore.ExposureSelect(allEvents, "")
 	metExpected := metricsSelect("("+expExpected+") r"+conversionsOf, "")
-	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, "")
+	dailyExpected := dailySelect("("+expExpected+") r"+conversionsOf, "")
+	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, dailyExpected, "")
 	return diffs, wrap("check rollups", err)
 }
 

@@ -25,8 +25,8 @@ type ingestStmts struct {
 
 // ingestSQL is every statement IngestEvents runs through ingestTx.
 var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregateSQL, putAggregateSQL,
-	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, clearTouchedMetricsSQL, insertTouchedMetricsSQL, addConversionsSQL,
-	touchRefundedSQL}
+	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
+	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL}
 
 // prepare prepares the statements of ingestSQL once.
 func (p *ingestStmts) prepare(ctx context.Context, w *sqlx.DB) error {

@@ -44,15 +44,17 @@ FROM (
 ) x WHERE rn = 1`
 }
 
-// CheckRollups compares exposures_rollup and unit_metrics with what the
-// store's recomputation from the raw events selects (expExpected and
-// metExpected, with the columns RollupColumns and MetricsColumns) and
+// CheckRollups compares exposures_rollup, unit_metrics and
+// unit_metrics_daily with what the store's recomputation from the raw
+// events selects (expExpected, metExpected and dailyExpected, with the
+// columns RollupColumns, MetricsColumns and DailyColumns) and
 // describes each differing row, at most MaxRollupDiffs per table and
 // direction; none means the rollups are right. A non-empty scope, a
 // condition on d.experiment and d.unit_id, limits the comparison to the
 // pairs it holds for. Pass a repeatable-read transaction as q for one
 // snapshot.
-func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, scope string) ([]string, error) {
+func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, dailyExpected, scope string) ([]string, error) {
+	day := `unit_id || '/' || metric || '/' || CAST(day AS TEXT)`
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + RollupColumns + ` FROM exposures_rollup) d`},
@@ -62,6 +64,10 @@ func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, 
 			` EXCEPT SELECT ` + MetricsColumns + ` FROM unit_metrics) d`},
 		{"unit_metrics: unexpected or wrong", `SELECT experiment, unit_id || '/' || metric FROM (SELECT ` + MetricsColumns +
 			` FROM unit_metrics EXCEPT ` + metExpected + `) d`},
+		{"unit_metrics_daily: missing or wrong", `SELECT experiment, ` + day + ` FROM (` + dailyExpected +
+			` EXCEPT SELECT ` + DailyColumns + ` FROM unit_metrics_daily) d`},
+		{"unit_metrics_daily: unexpected or wrong", `SELECT experiment, ` + day + ` FROM (SELECT ` + DailyColumns +
+			` FROM unit_metrics_daily EXCEPT ` + dailyExpected + `) d`},
 	}
 	var diffs []string
 	for _, c := range checks {

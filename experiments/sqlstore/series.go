@@ -77,48 +77,62 @@ SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GRO
 	}
 	exclude := q.MultipleExposure != experiments.MultipleFirst
 	f := d.Float
-	cday := d.Day("c.ts")
-	keep := ""
-	if exclude {
-		keep = `
-	WHERE r.m IS NULL OR ` + cday + ` < ` + d.Day("r.m")
+	// The days before the last cut-off's day come from the per-day rollup
+	// (daily.go); that day, up to the cut-off, from the raw events, read
+	// by time (few rows: at most a day's). mu are the units with m.
+	lastDay := floorDiv(cuts[len(cuts)-1].Unix(), 86400)
+	midnight := d.TimeArg(time.Unix(lastDay*86400, 0))
+	// keep(day) leaves out, excluding multiple-exposed units, what comes
+	// from the day of m on.
+	keep := func(day string) string {
+		if !exclude {
+			return ""
+		}
+		return `
+		AND (mu.m IS NULL OR ` + day + ` < ` + d.Day("mu.m") + `)`
 	}
-	// The attributed conversions c of the units r.
-	attributed := `FROM u r
-	LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
-	` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-		AND c.ts >= r.f
-		AND c.ts <= r.f + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-		AND c.ts < ` + d.TimeParam + ` AND c.ts >= ` + d.firstExposure("MIN") + `
-		AND ` + CountsIn("c", "xw.environment")
-	fday := d.Day("f.ts")
-	keepRefund := ""
-	if exclude {
-		keepRefund = `
-	WHERE r.m IS NULL OR ` + fday + ` < ` + d.Day("r.m")
+	// The unit r of a raw conversion or refund e of the last day, with
+	// its experiment xw and cost rule pc (and the joins join); events e
+	// drives the join.
+	lastDayOf := func(e, join string) string {
+		return `FROM events ` + e + ` ` + d.JoinEvents + ` exposures_rollup r ON r.experiment = ` + d.TextParam + ` AND r.unit_id = ` + e + `.unit_id
+	LEFT JOIN mu ON mu.unit_id = r.unit_id
+	LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + join + `
+	WHERE ` + e + `.type = 'conversion' AND ` + e + `.ts >= ` + d.TimeParam + ` AND ` + e + `.ts < ` + d.TimeParam + `
+		AND ` + CountsIn(e, "xw.environment")
+	}
+	window := `COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros
+	amt := func(e string) string {
+		return `CASE WHEN ` + e + `.revenue > 0 THEN ` + e + `.revenue ELSE c.revenue END`
 	}
 	// A refund f (MoneyDialect) changes its order c on its own day: with
 	// cum the refunds of c up to f, by (ts, event_id), it takes back
 	// LEAST(revenue, cum) − LEAST(revenue, cum − amt) of the revenue, and
 	// the cost of a discount when it completes a full refund.
 	query := `WITH ` + units + `,
+mu AS (SELECT unit_id, m FROM u WHERE m IS NOT NULL),
 c0 AS (
-	SELECT r.unit_id, r.first_variant AS variant, r.m, c.name AS metric, ` + cday + ` AS day,
-		1 AS n, c.revenue AS rev, ` + d.GrossCost() + ` AS cost
-	` + attributed + keep + `
+	SELECT d.unit_id, d.variant, mu.m, d.metric, d.day, d.conversions AS n, d.revenue AS rev, d.cost
+	FROM unit_metrics_daily d LEFT JOIN mu ON d.multiple AND mu.unit_id = d.unit_id
+	WHERE d.experiment = ` + d.TextParam + ` AND d.day < ` + d.IntParam + keep("d.day") + `
+	UNION ALL
+	SELECT r.unit_id, r.first_variant, mu.m, c.name, ` + d.Day("c.ts") + `, 1, c.revenue, ` + d.GrossCost() + `
+	` + lastDayOf("c", "") + `
+		AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + ` + window + keep(d.Day("c.ts")) + `
 	UNION ALL
 	SELECT unit_id, variant, m, metric, day, 0,
 		-(` + d.Least + `(orev, cum) - ` + d.Least + `(orev, cum - amt)),
 		-(CASE WHEN disc = 1 AND orev > 0 AND cum >= orev AND cum - amt < orev THEN ocost ELSE 0 END)
 	FROM (
-		SELECT r.unit_id, r.first_variant AS variant, r.m, c.name AS metric, ` + fday + ` AS day, c.revenue AS orev,
-			` + d.GrossCost() + ` AS ocost, CASE WHEN ` + discount + ` THEN 1 ELSE 0 END AS disc,
-			CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END AS amt,
-			SUM(CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END) OVER (PARTITION BY c.event_id ORDER BY f.ts, f.event_id) AS cum
-		` + attributed + ` AND c.order_id <> '' AND c.name <> 'refund'
-		` + d.JoinEvents + ` events f ON f.type = 'conversion' AND f.name = 'refund' AND f.unit_id = c.unit_id
-			AND f.order_id = c.order_id AND f.ts >= c.ts AND f.ts < ` + d.TimeParam + `
-			AND ` + CountsIn("f", "xw.environment") + keepRefund + `
+		SELECT r.unit_id, r.first_variant AS variant, mu.m, c.name AS metric, ` + d.Day("f.ts") + ` AS day, c.revenue AS orev,
+			` + d.GrossCost() + ` AS ocost, CASE WHEN ` + discount + ` THEN 1 ELSE 0 END AS disc, ` + amt("f") + ` AS amt,
+			(SELECT SUM(` + amt("g") + `) FROM events g WHERE g.type = 'conversion' AND g.name = 'refund'
+				AND g.unit_id = c.unit_id AND g.order_id = c.order_id AND g.ts >= c.ts
+				AND (g.ts < f.ts OR g.ts = f.ts AND g.event_id <= f.event_id) AND ` + CountsIn("g", "xw.environment") + `) AS cum
+		` + lastDayOf("f", `
+		`+d.JoinEvents+` events c ON c.type = 'conversion' AND c.unit_id = f.unit_id AND c.order_id = f.order_id
+			AND c.name <> 'refund' AND c.ts <= f.ts AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + `+window+`
+			AND `+CountsIn("c", "xw.environment")) + ` AND f.name = 'refund' AND f.order_id <> ''` + keep(d.Day("f.ts")) + `
 	) x
 ),
 c AS (
@@ -152,11 +166,22 @@ FROM (SELECT variant, metric, m, SUM(n) AS tn, SUM(rev) AS tr, SUM(cost) AS tk
 GROUP BY variant, metric, ` + d.Day("m")
 	}
 	var ms []seriesMetricRow
-	args := append(append([]any{}, unitArgs...), last, q.Experiment, last, q.Experiment, last)
+	args := append(append([]any{}, unitArgs...), q.Experiment, lastDay, // the rollup
+		q.Experiment, midnight, last, // the last day's conversions
+		q.Experiment, midnight, last) // and refunds
 	if err := tx.SelectContext(ctx, &ms, query, args...); err != nil {
 		return nil, err
 	}
 	return addUpSeries(cuts, us, ms, exclude), nil
+}
+
+// floorDiv is a / b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b < 0 {
+		q--
+	}
+	return q
 }
 
 // addUpSeries adds the per-day changes up to each cut-off.
