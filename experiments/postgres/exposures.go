@@ -19,7 +19,7 @@ import (
 // last_exposed_at, merges the exposures into exposures_rollup and, for the
 // units it exposes for the first time, inserts their attributed
 // conversions (conversions that arrived before their exposure) into
-// unit_metrics; a second one runs only when the batch brings an exposure
+// unit_metrics and unit_metrics_daily; a second one runs only when the batch brings an exposure
 // earlier than a unit's stored first one (an exposure delivered late),
 // whose attributed conversions are then rebuilt from the raw events as the
 // general ingest does; the links of the exposures to their customers
@@ -114,8 +114,14 @@ var ingestExposuresSQL = `WITH input AS (
 ), metrics AS (
 	INSERT INTO unit_metrics (` + metricsColumns + `) ` +
 	metricsSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
+), daily AS (
+	INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` +
+	dailySelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
 ), mult AS (
 	UPDATE unit_metrics m SET multiple = TRUE FROM up
+	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
+), dmult AS (
+	UPDATE unit_metrics_daily m SET multiple = TRUE FROM up
 	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
 )
 SELECT event_id, environment, NULL AS experiment, NULL AS unit_id FROM ids
@@ -180,12 +186,21 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 	// Rare: an exposure earlier than a unit's stored first one moved its
 	// attribution window.
 	pairs := `unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS t(experiment, unit_id)`
-	if _, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics m USING `+pairs+`
-	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, pq.Array(movedExps), pq.Array(movedUnits)); err != nil {
-		return err
+	exps, units := pq.Array(movedExps), pq.Array(movedUnits)
+	moved := `exposures_rollup r JOIN ` + pairs + ` ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`DELETE FROM unit_metrics m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
+		{`DELETE FROM unit_metrics_daily m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
+		{`INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(moved, "events", ""), []any{exps, units}},
+		// DailySelect reads its pairs twice.
+		{`INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(moved, "events", ""), []any{exps, units, exps, units}},
+	} {
+		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+			return err
+		}
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO unit_metrics (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r JOIN `+pairs+` ON t.experiment = r.experiment AND t.unit_id = r.unit_id`, "events", ""),
-		pq.Array(movedExps), pq.Array(movedUnits))
-	return err
+	return nil
 }
