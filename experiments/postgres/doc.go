@@ -16,7 +16,8 @@
 // moved into events; in the same transaction the new events are folded
 // into the rollups: exposures are merged into exposures_rollup (the least
 // (ts, event_id) is the first exposure), conversions are added to
-// unit_metrics, and the units whose exposures changed have their
+// unit_metrics and to their day's row of unit_metrics_daily (the same
+// sums split by UTC day, which the daily series reads), and the units whose exposures changed have their
 // attributed conversions rebuilt from the raw events. Before that, the
 // transaction takes transaction-scoped advisory locks on the hash buckets
 // of the batch's units, in ascending order: batches that share a unit are

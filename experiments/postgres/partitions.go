@@ -304,7 +304,7 @@ func (s *Store) RetentionHorizon(ctx context.Context) (time.Time, error) {
 // any that still arrive (horizon raised by another replica moments ago)
 // as duplicates.
 //
-// The rollups (exposures_rollup, unit_metrics) are aggregates and stay, so
+// The rollups (exposures_rollup, unit_metrics, unit_metrics_daily) are aggregates and stay, so
 // reports of every experiment keep working. What is lost is the ability
 // to recompute them: RecomputeRollups and CheckRollups (promolift check)
 // reproduce only experiments whose raw events are all after the horizon.

@@ -15,7 +15,9 @@
 // (the unit's first exposure — the least (ts, event_id) —, exposure count,
 // whether it saw more than one variant) takes the new exposures with an
 // upsert, and unit_metrics (the unit's attributed conversions per
-// conversion name, with its variant) takes the new conversions; a unit
+// conversion name, with its variant) and unit_metrics_daily (the same
+// split by UTC day, which the daily series reads) take the new
+// conversions; a unit
 // whose exposures changed has its attributed conversions rebuilt from its
 // raw events, so out-of-order arrival ends exactly right.
 package sqlite
