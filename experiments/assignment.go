@@ -131,8 +131,9 @@ type unitAssignment struct {
 	snap   *snapshot
 	attrs  assign.Attributes
 	now    time.Time
-	rights *rightsGuard // customers.go; nil without customer features
-	sticky *stickyRun   // sticky.go; nil: no sticky bucketing
+	rights *rightsGuard  // customers.go; nil without customer features
+	segs   *segmentAttrs // segments.go; nil: none read
+	sticky *stickyRun    // sticky.go; nil: no sticky bucketing
 	// log: collect an exposure per in-experiment result into exposures
 	// (once per event ID: exposed).
 	log       bool
@@ -157,7 +158,7 @@ func (s *Service) newUnitAssignment(snap *snapshot, attrs assign.Attributes, log
 // when one of them is sticky (sticky.go). Neither reads the store when no
 // experiment of keys needs it.
 func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
-	u.s.addSegmentAttributes(ctx, u.snap.exps, keys, u.attrs)
+	u.segs = u.s.segmentAttributes(ctx, u.snap.exps, keys, u.attrs)
 	sticky, err := u.s.loadSticky(ctx, u.snap, keys, u.attrs, u.rights)
 	if err != nil {
 		return err
@@ -169,6 +170,7 @@ func (u *unitAssignment) prepare(ctx context.Context, keys []string) error {
 // run assigns the unit to experiment key (with its sticky docs if any) and
 // settles the result.
 func (u *unitAssignment) run(ctx context.Context, key string) (AssignmentResult, error) {
+	u.segs.use(u.snap.exps[key].Environment)
 	r, err := u.sticky.run(u.snap.spec, key, u.attrs)
 	if err != nil {
 		return AssignmentResult{}, fmt.Errorf("assign %q: %w", key, err)
@@ -521,6 +523,7 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 // promotion back, the flag answers the flag's value of the control variant
 // with reason DEFAULT, metadata in_experiment false and metadata reason.
 func (u *unitAssignment) evaluateFlag(ctx context.Context, f *Flag) (*FlagEvaluation, error) {
+	u.segs.use(f.Environment)
 	snap, attrs := u.snap, u.attrs
 	feat, ok := snap.spec.Features[f.Key]
 	if !ok {

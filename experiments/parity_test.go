@@ -376,10 +376,10 @@ type countingStore struct {
 	reads int
 }
 
-// CustomerAggregate implements experiments.CustomerSegmentStore.
-func (c *countingStore) CustomerAggregate(ctx context.Context, unit string) (experiments.CustomerAggregate, bool, error) {
+// CustomerAggregates implements experiments.CustomerSegmentStore.
+func (c *countingStore) CustomerAggregates(ctx context.Context, unit string) ([]experiments.CustomerAggregate, error) {
 	c.reads++
-	return c.Store.CustomerAggregate(ctx, unit)
+	return c.Store.CustomerAggregates(ctx, unit)
 }
 
 // Segments are read only for an evaluation that runs an experiment using

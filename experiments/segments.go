@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -12,10 +13,21 @@ import (
 
 // Customer segments computed from each customer's history: RFM and AIPL.
 //
-// The stores keep one CustomerAggregate per customer (unit ID), updated in
-// the ingest transaction from the batch's new events only (incremental: a
-// batch costs one read and one write per customer it names). RFM quintile
-// boundaries are read from the aggregate table, never from the events.
+// The stores keep one CustomerAggregate per customer (unit ID) and
+// environment (the events' Environment: an SDK key's for a conversion, the
+// experiment's for an exposure, "" for a key bound to none), updated in the
+// ingest transaction from the batch's new events only (incremental: a batch
+// costs one read and one write per customer and environment it names). RFM
+// quintile boundaries are read from the aggregate table, never from the
+// events.
+//
+// Environments: the segments of a customer in environment E are computed
+// from the merge of its aggregates of E and of "" (AggregateIn), and the
+// RFM boundaries of E over the customers' merges in E, so the events of
+// another environment's keys never move a customer's segment in E (as a
+// report counts a conversion only in its environment or, for "", in every
+// one). Targeting reads the segments in the environment of the experiment
+// it evaluates.
 //
 // Event names: a conversion named "purchase" (PurchaseEvent) is a purchase;
 // one named "review" (ReviewEvent) is a review; every other conversion
@@ -99,6 +111,7 @@ const (
 // never.
 type CustomerAggregate struct {
 	UnitID         string
+	Environment    string // the events' environment ("": a key bound to none)
 	LastPurchaseAt time.Time
 	PrevPurchaseAt time.Time // the second-latest purchase
 	PurchaseCount  int64
@@ -164,18 +177,21 @@ func later(a, b time.Time) time.Time {
 }
 
 // CustomerDeltas returns the aggregates of the events of a batch that were
-// stored now (dup[i] false), one per customer, in unit ID order.
+// stored now (dup[i] false), one per customer and environment, in (unit ID,
+// environment) order.
 func CustomerDeltas(events []Event, dup []bool) []CustomerAggregate {
-	by := map[string]*CustomerAggregate{}
+	type key struct{ unit, env string }
+	by := map[key]*CustomerAggregate{}
 	for i := range events {
 		if i < len(dup) && dup[i] {
 			continue
 		}
 		e := &events[i]
-		a := by[e.UnitID]
+		k := key{e.UnitID, e.Environment}
+		a := by[k]
 		if a == nil {
-			a = &CustomerAggregate{UnitID: e.UnitID}
-			by[e.UnitID] = a
+			a = &CustomerAggregate{UnitID: e.UnitID, Environment: e.Environment}
+			by[k] = a
 		}
 		a.Add(e)
 	}
@@ -183,8 +199,30 @@ func CustomerDeltas(events []Event, dup []bool) []CustomerAggregate {
 	for _, a := range by {
 		out = append(out, *a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].UnitID < out[j].UnitID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].UnitID != out[j].UnitID {
+			return out[i].UnitID < out[j].UnitID
+		}
+		return out[i].Environment < out[j].Environment
+	})
 	return out
+}
+
+// AggregateIn merges the aggregates of one customer (from
+// CustomerSegmentStore.CustomerAggregates) that count in environment env:
+// env's and those of "" (env "" takes those of "" alone). ok is false when
+// none does.
+func AggregateIn(rows []CustomerAggregate, env string) (agg CustomerAggregate, ok bool) {
+	for _, r := range rows {
+		if r.Environment != env && r.Environment != "" {
+			continue
+		}
+		agg.UnitID = r.UnitID
+		agg.Merge(r)
+		ok = true
+	}
+	agg.Environment = env
+	return agg, ok
 }
 
 // RFMBoundaries are the quintile boundaries q1..q4 of each RFM dimension
@@ -224,12 +262,14 @@ func quintile(v int64, q [4]int64) int {
 // CustomerSegmentStore is implemented by stores that keep customer
 // aggregates.
 type CustomerSegmentStore interface {
-	// CustomerAggregate returns the customer's aggregate; ok is false when
-	// the store has no event of the customer.
-	CustomerAggregate(ctx context.Context, unitID string) (agg CustomerAggregate, ok bool, err error)
+	// CustomerAggregates returns the customer's aggregates, one per
+	// environment it has stored events in (none without events), in one
+	// read.
+	CustomerAggregates(ctx context.Context, unitID string) ([]CustomerAggregate, error)
 	// RFMBoundaries returns the current quintile boundaries (see
-	// QuintileRanks).
-	RFMBoundaries(ctx context.Context) (RFMBoundaries, error)
+	// QuintileRanks) of environment env: over the customers' aggregates of
+	// env and "" merged (AggregateIn).
+	RFMBoundaries(ctx context.Context, env string) (RFMBoundaries, error)
 }
 
 // SegmentConfig holds the windows of the AIPL stages and how long RFM
@@ -333,12 +373,16 @@ func rfmSegment(r, f, m int) RFMSegment {
 	return RFMLost
 }
 
-// segmentState caches the RFM boundaries of one Service.
+// segmentState caches the RFM boundaries of one Service, per environment.
 type segmentState struct {
 	mu  sync.Mutex
 	cfg SegmentConfig
-	b   RFMBoundaries
-	at  time.Time
+	b   map[string]cachedBoundaries
+}
+
+type cachedBoundaries struct {
+	b  RFMBoundaries
+	at time.Time
 }
 
 // ErrNoSegments is returned by Segments when the store keeps no customer
@@ -349,46 +393,67 @@ var ErrNoSegments = &Error{Kind: KindNotFound, Code: "segments_unsupported", Mes
 func (s *Service) SetSegmentConfig(cfg SegmentConfig) {
 	s.segs.mu.Lock()
 	defer s.segs.mu.Unlock()
-	s.segs.cfg, s.segs.at = cfg, time.Time{}
+	s.segs.cfg, s.segs.b = cfg, nil
 }
 
-// boundaries returns the RFM boundaries, cached for BoundaryTTL.
-func (s *Service) boundaries(ctx context.Context, st CustomerSegmentStore, now time.Time) (RFMBoundaries, SegmentConfig, error) {
+// boundaries returns the RFM boundaries of environment env, cached for
+// BoundaryTTL.
+func (s *Service) boundaries(ctx context.Context, st CustomerSegmentStore, env string, now time.Time) (RFMBoundaries, SegmentConfig, error) {
 	s.segs.mu.Lock()
 	defer s.segs.mu.Unlock()
 	cfg := s.segs.cfg.withDefaults()
-	if !s.segs.at.IsZero() && cfg.BoundaryTTL > 0 && now.Sub(s.segs.at) < cfg.BoundaryTTL && !now.Before(s.segs.at) {
-		return s.segs.b, cfg, nil
+	if c, ok := s.segs.b[env]; ok && cfg.BoundaryTTL > 0 && now.Sub(c.at) < cfg.BoundaryTTL && !now.Before(c.at) {
+		return c.b, cfg, nil
 	}
-	b, err := st.RFMBoundaries(ctx)
+	b, err := st.RFMBoundaries(ctx, env)
 	if err != nil {
 		return RFMBoundaries{}, cfg, err
 	}
-	s.segs.b, s.segs.at = b, now
+	if s.segs.b == nil {
+		s.segs.b = map[string]cachedBoundaries{}
+	}
+	s.segs.b[env] = cachedBoundaries{b: b, at: now}
 	return b, cfg, nil
 }
 
-// Segments returns the RFM and AIPL segments of a customer (a unit ID).
-// A customer without events is Known false with RFM and AIPL "none".
-func (s *Service) Segments(ctx context.Context, customerID string) (Segment, error) {
+// Segments returns the RFM and AIPL segments of a customer (a unit ID) in
+// environment env: from its events of env's keys and experiments and of
+// keys bound to no environment, scored against the boundaries of env. A
+// customer without such events is Known false with RFM and AIPL "none".
+func (s *Service) Segments(ctx context.Context, env, customerID string) (Segment, error) {
+	gs, err := s.segmentsIn(ctx, customerID, []string{env})
+	if err != nil {
+		return Segment{}, err
+	}
+	return gs[env], nil
+}
+
+// segmentsIn returns the customer's segments in each environment of envs,
+// with one read of its aggregates.
+func (s *Service) segmentsIn(ctx context.Context, customerID string, envs []string) (map[string]Segment, error) {
 	if customerID == "" {
-		return Segment{}, Invalid("customer_id", "required", "is required")
+		return nil, Invalid("customer_id", "required", "is required")
 	}
 	st, ok := s.store.(CustomerSegmentStore)
 	if !ok {
-		return Segment{}, ErrNoSegments
+		return nil, ErrNoSegments
 	}
 	now := s.now().UTC()
-	a, known, err := st.CustomerAggregate(ctx, customerID)
+	rows, err := st.CustomerAggregates(ctx, customerID)
 	if err != nil {
-		return Segment{}, fmt.Errorf("segments: %w", err)
+		return nil, fmt.Errorf("segments: %w", err)
 	}
-	a.UnitID = customerID
-	b, cfg, err := s.boundaries(ctx, st, now)
-	if err != nil {
-		return Segment{}, fmt.Errorf("segments: %w", err)
+	out := make(map[string]Segment, len(envs))
+	for _, env := range envs {
+		a, known := AggregateIn(rows, env)
+		a.UnitID = customerID
+		b, cfg, err := s.boundaries(ctx, st, env, now)
+		if err != nil {
+			return nil, fmt.Errorf("segments: %w", err)
+		}
+		out[env] = ComputeSegment(a, known, b, cfg, now)
 	}
-	return ComputeSegment(a, known, b, cfg, now), nil
+	return out, nil
 }
 
 var segmentAttrNames = [][]byte{[]byte(`"` + AttrRFMSegment + `"`), []byte(`"` + AttrAIPLStage + `"`)}
@@ -409,43 +474,69 @@ func usesSegments(e *Experiment) bool {
 	return false
 }
 
-// addSegmentAttributes sets rfm_segment and aipl_stage of the unit in
-// attrs when one of the experiments of keys uses them and attrs do not
-// carry them, with one read of the unit's aggregate (the RFM boundaries are
-// cached); without such an experiment it reads nothing. Assign and the
-// OpenFeature evaluation call it alike (unitAssignment.prepare). A failure
-// is logged: the assignment goes on without them.
-func (s *Service) addSegmentAttributes(ctx context.Context, exps map[string]*Experiment, keys []string, attrs map[string]any) {
+// segmentAttrs are the segments of the unit of one call per environment
+// (unitAssignment.prepare): targeting in an experiment reads the unit's
+// segments in the experiment's environment.
+type segmentAttrs struct {
+	by    map[string]Segment
+	hasR  bool // the caller sent rfm_segment: it stands
+	hasA  bool // the caller sent aipl_stage: it stands
+	attrs map[string]any
+}
+
+// use sets the segment attributes of environment env in the call's
+// attributes (nothing when the call read none for env).
+func (g *segmentAttrs) use(env string) {
+	if g == nil {
+		return
+	}
+	seg, ok := g.by[env]
+	if !ok {
+		return
+	}
+	if !g.hasR {
+		g.attrs[AttrRFMSegment] = string(seg.RFM)
+	}
+	if !g.hasA {
+		g.attrs[AttrAIPLStage] = string(seg.AIPL)
+	}
+}
+
+// segmentAttributes reads the segments of the unit of attrs in the
+// environment of each experiment of keys that uses them, when attrs do not
+// carry them, with one read of the unit's aggregates (the RFM boundaries
+// are cached); without such an experiment it reads nothing (nil). It sets
+// the attributes of the first such environment in attrs; use sets those of
+// another. Assign and the OpenFeature evaluation call it alike
+// (unitAssignment.prepare). A failure is logged: the assignment goes on
+// without them.
+func (s *Service) segmentAttributes(ctx context.Context, exps map[string]*Experiment, keys []string, attrs map[string]any) *segmentAttrs {
 	_, hasR := attrs[AttrRFMSegment]
 	_, hasA := attrs[AttrAIPLStage]
 	if hasR && hasA {
-		return
+		return nil
 	}
 	if _, ok := s.store.(CustomerSegmentStore); !ok {
-		return
+		return nil
 	}
-	need := false
+	var envs []string
 	for _, k := range keys {
-		if e := exps[k]; e != nil && usesSegments(e) {
-			need = true
-			break
+		if e := exps[k]; e != nil && usesSegments(e) && !slices.Contains(envs, e.Environment) {
+			envs = append(envs, e.Environment)
 		}
 	}
 	id, _ := attrs[DefaultUnitAttribute].(string)
-	if !need || id == "" {
-		return
+	if len(envs) == 0 || id == "" {
+		return nil
 	}
-	g, err := s.Segments(ctx, id)
+	by, err := s.segmentsIn(ctx, id, envs)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			s.log.Warn("customer segments", "err", err)
 		}
-		return
+		return nil
 	}
-	if !hasR {
-		attrs[AttrRFMSegment] = string(g.RFM)
-	}
-	if !hasA {
-		attrs[AttrAIPLStage] = string(g.AIPL)
-	}
+	g := &segmentAttrs{by: by, hasR: hasR, hasA: hasA, attrs: attrs}
+	g.use(envs[0])
+	return g
 }

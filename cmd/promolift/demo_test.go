@@ -104,7 +104,7 @@ func TestDemoRecoversPlantedEffects(t *testing.T) {
 	var champ, other string
 	for i := 1; i <= 2000 && (champ == "" || other == ""); i++ {
 		id := fmt.Sprintf("cust-%06d", i)
-		g, err := svc.Segments(ctx, id)
+		g, err := svc.Segments(ctx, experiments.DefaultEnvironment, id)
 		if err != nil {
 			t.Fatal(err)
 		}

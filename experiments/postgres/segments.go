@@ -13,7 +13,7 @@ import (
 
 // Promotion costs (experiments.PromotionCostStore) and customer aggregates
 // (experiments.CustomerSegmentStore); tables in migration 0003. The shared
-// part is in package sqlstore (segments.go); CustomerAggregate comes from
+// part is in package sqlstore (segments.go); CustomerAggregates comes from
 // the embedded sqlstore.Store.
 
 var (
@@ -58,24 +58,26 @@ func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, d
 	if len(deltas) == 0 {
 		return nil
 	}
-	ids := make([]string, len(deltas))
+	ids, envs := make([]string, len(deltas)), make([]string, len(deltas))
 	for i, d := range deltas {
-		ids[i] = d.UnitID
+		ids[i], envs[i] = d.UnitID, d.Environment
 	}
 	var rows []sqlstore.AggregateRow
 	if err := tx.SelectContext(ctx, &rows, `SELECT `+sqlstore.AggregateColumns+` FROM customer_aggregates
-		WHERE unit_id = ANY(CAST(? AS TEXT[]))`, pq.Array(ids)); err != nil {
+		WHERE (unit_id, environment) IN (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])))`,
+		pq.Array(ids), pq.Array(envs)); err != nil {
 		return err
 	}
-	cur := make(map[string]experiments.CustomerAggregate, len(rows))
+	type key struct{ unit, env string }
+	cur := make(map[key]experiments.CustomerAggregate, len(rows))
 	for _, r := range rows {
-		cur[r.UnitID] = r.ToDomain()
+		cur[key{r.UnitID, r.Environment}] = r.ToDomain()
 	}
 	n := len(deltas)
 	lp, pp, pc, mon, le, lr, rc, lx := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n),
 		make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i, d := range deltas {
-		if c, ok := cur[d.UnitID]; ok {
+		if c, ok := cur[key{d.UnitID, d.Environment}]; ok {
 			c.Merge(d)
 			d = c
 		}
@@ -83,26 +85,26 @@ func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, d
 		le[i], lr[i], rc[i], lx[i] = usOrZero(d.LastEngagedAt), usOrZero(d.LastReviewAt), d.ReviewCount, usOrZero(d.LastExposedAt)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO customer_aggregates (`+sqlstore.AggregateColumns+`)
-SELECT u, `+tsOf("lp")+`, `+tsOf("pp")+`, pc, mon, `+tsOf("le")+`, `+tsOf("lr")+`, rc, `+tsOf("lx")+`
-FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]),
-	CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[])) AS a(u, lp, pp, pc, mon, le, lr, rc, lx)
-ON CONFLICT (unit_id) DO UPDATE SET last_purchase_at = EXCLUDED.last_purchase_at,
+SELECT u, env, `+tsOf("lp")+`, `+tsOf("pp")+`, pc, mon, `+tsOf("le")+`, `+tsOf("lr")+`, rc, `+tsOf("lx")+`
+FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]),
+	CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[])) AS a(u, env, lp, pp, pc, mon, le, lr, rc, lx)
+ON CONFLICT (unit_id, environment) DO UPDATE SET last_purchase_at = EXCLUDED.last_purchase_at,
 	prev_purchase_at = EXCLUDED.prev_purchase_at, purchase_count = EXCLUDED.purchase_count,
 	monetary = EXCLUDED.monetary, last_engaged_at = EXCLUDED.last_engaged_at,
 	last_review_at = EXCLUDED.last_review_at, review_count = EXCLUDED.review_count,
 	last_exposed_at = EXCLUDED.last_exposed_at`,
-		pq.Array(ids), pq.Array(lp), pq.Array(pp), pq.Array(pc), pq.Array(mon), pq.Array(le), pq.Array(lr), pq.Array(rc), pq.Array(lx))
+		pq.Array(ids), pq.Array(envs), pq.Array(lp), pq.Array(pp), pq.Array(pc), pq.Array(mon), pq.Array(le), pq.Array(lr), pq.Array(rc), pq.Array(lx))
 	return err
 }
 
-// RFMBoundaries reads the nearest-rank quintile boundaries of the buyers,
-// in one snapshot.
-func (s *Store) RFMBoundaries(ctx context.Context) (experiments.RFMBoundaries, error) {
+// RFMBoundaries reads the nearest-rank quintile boundaries of the buyers
+// of environment env, in one snapshot.
+func (s *Store) RFMBoundaries(ctx context.Context, env string) (experiments.RFMBoundaries, error) {
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return experiments.RFMBoundaries{}, wrap("rfm boundaries", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	b, err := sqlstore.RFMBoundaries(ctx, &rtx{tx})
+	b, err := sqlstore.RFMBoundaries(ctx, &rtx{tx}, env)
 	return b, wrap("rfm boundaries", err)
 }

@@ -13,7 +13,7 @@ import (
 
 // Promotion costs (experiments.PromotionCostStore) and customer aggregates
 // (experiments.CustomerSegmentStore); tables in migration 0003. The shared
-// part is in package sqlstore (segments.go); CustomerAggregate comes from
+// part is in package sqlstore (segments.go); CustomerAggregates comes from
 // the embedded sqlstore.Store.
 
 var (
@@ -37,9 +37,9 @@ func (s *Store) SyncPromotionCosts(ctx context.Context, e *experiments.Experimen
 // writer connection serializes it with every other ingest).
 // The statements of updateCustomers.
 const (
-	getAggregateSQL = `SELECT ` + sqlstore.AggregateColumns + ` FROM customer_aggregates WHERE unit_id = ?`
+	getAggregateSQL = `SELECT ` + sqlstore.AggregateColumns + ` FROM customer_aggregates WHERE unit_id = ? AND environment = ?`
 	putAggregateSQL = `INSERT OR REPLACE INTO customer_aggregates (` + sqlstore.AggregateColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event, dup []bool) error {
@@ -51,7 +51,7 @@ func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event
 	// every batch, and reflection would cost more than the statements.
 	for _, d := range deltas {
 		var r sqlstore.AggregateRow
-		err := tx.QueryRowContext(ctx, getAggregateSQL, d.UnitID).Scan(r.Fields()...)
+		err := tx.QueryRowContext(ctx, getAggregateSQL, d.UnitID, d.Environment).Scan(r.Fields()...)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
@@ -68,14 +68,14 @@ func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event
 	return nil
 }
 
-// RFMBoundaries reads the nearest-rank quintile boundaries of the buyers,
-// in one read transaction.
-func (s *Store) RFMBoundaries(ctx context.Context) (experiments.RFMBoundaries, error) {
+// RFMBoundaries reads the nearest-rank quintile boundaries of the buyers
+// of environment env, in one read transaction.
+func (s *Store) RFMBoundaries(ctx context.Context, env string) (experiments.RFMBoundaries, error) {
 	tx, err := s.r.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return experiments.RFMBoundaries{}, wrap("rfm boundaries", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	b, err := sqlstore.RFMBoundaries(ctx, tx)
+	b, err := sqlstore.RFMBoundaries(ctx, tx, env)
 	return b, wrap("rfm boundaries", err)
 }

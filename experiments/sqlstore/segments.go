@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 
 	"github.com/promolift/promolift/experiments"
@@ -43,12 +42,13 @@ func SyncPromotionCosts[T Queryer](ctx context.Context, s *Store, e *experiments
 
 // AggregateColumns are the columns of customer_aggregates, in the order of
 // AggregateRow.Fields and AggregateRow.Args.
-const AggregateColumns = `unit_id, last_purchase_at, prev_purchase_at, purchase_count, monetary,
+const AggregateColumns = `unit_id, environment, last_purchase_at, prev_purchase_at, purchase_count, monetary,
 	last_engaged_at, last_review_at, review_count, last_exposed_at`
 
 // AggregateRow is a customer_aggregates row (NULL times: never).
 type AggregateRow struct {
 	UnitID         string `db:"unit_id"`
+	Environment    string `db:"environment"`
 	LastPurchaseAt Time   `db:"last_purchase_at"`
 	PrevPurchaseAt Time   `db:"prev_purchase_at"`
 	PurchaseCount  int64  `db:"purchase_count"`
@@ -61,7 +61,7 @@ type AggregateRow struct {
 
 // ToAggregateRow is a's row with its times in encoding enc.
 func ToAggregateRow(enc TimeEncoding, a experiments.CustomerAggregate) AggregateRow {
-	return AggregateRow{UnitID: a.UnitID, LastPurchaseAt: enc.Encode(a.LastPurchaseAt),
+	return AggregateRow{UnitID: a.UnitID, Environment: a.Environment, LastPurchaseAt: enc.Encode(a.LastPurchaseAt),
 		PrevPurchaseAt: enc.Encode(a.PrevPurchaseAt), PurchaseCount: a.PurchaseCount, Monetary: a.Monetary,
 		LastEngagedAt: enc.Encode(a.LastEngagedAt), LastReviewAt: enc.Encode(a.LastReviewAt),
 		ReviewCount: a.ReviewCount, LastExposedAt: enc.Encode(a.LastExposedAt)}
@@ -69,7 +69,7 @@ func ToAggregateRow(enc TimeEncoding, a experiments.CustomerAggregate) Aggregate
 
 // ToDomain converts r.
 func (r AggregateRow) ToDomain() experiments.CustomerAggregate {
-	return experiments.CustomerAggregate{UnitID: r.UnitID, LastPurchaseAt: r.LastPurchaseAt.Time,
+	return experiments.CustomerAggregate{UnitID: r.UnitID, Environment: r.Environment, LastPurchaseAt: r.LastPurchaseAt.Time,
 		PrevPurchaseAt: r.PrevPurchaseAt.Time, PurchaseCount: r.PurchaseCount, Monetary: r.Monetary,
 		LastEngagedAt: r.LastEngagedAt.Time, LastReviewAt: r.LastReviewAt.Time,
 		ReviewCount: r.ReviewCount, LastExposedAt: r.LastExposedAt.Time}
@@ -78,59 +78,90 @@ func (r AggregateRow) ToDomain() experiments.CustomerAggregate {
 // Fields are pointers to r's fields in the order of AggregateColumns, for
 // a plain Scan.
 func (r *AggregateRow) Fields() []any {
-	return []any{&r.UnitID, &r.LastPurchaseAt, &r.PrevPurchaseAt, &r.PurchaseCount, &r.Monetary,
+	return []any{&r.UnitID, &r.Environment, &r.LastPurchaseAt, &r.PrevPurchaseAt, &r.PurchaseCount, &r.Monetary,
 		&r.LastEngagedAt, &r.LastReviewAt, &r.ReviewCount, &r.LastExposedAt}
 }
 
 // Args are r's column values in the order of AggregateColumns.
 func (r AggregateRow) Args() []any {
-	return []any{r.UnitID, r.LastPurchaseAt, r.PrevPurchaseAt, r.PurchaseCount, r.Monetary,
+	return []any{r.UnitID, r.Environment, r.LastPurchaseAt, r.PrevPurchaseAt, r.PurchaseCount, r.Monetary,
 		r.LastEngagedAt, r.LastReviewAt, r.ReviewCount, r.LastExposedAt}
 }
 
-// CustomerAggregate returns one customer's aggregate.
-func (s *Store) CustomerAggregate(ctx context.Context, unitID string) (experiments.CustomerAggregate, bool, error) {
-	var row AggregateRow
-	err := s.R.GetContext(ctx, &row, `SELECT `+AggregateColumns+` FROM customer_aggregates WHERE unit_id = ?`, unitID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return experiments.CustomerAggregate{UnitID: unitID}, false, nil
+// CustomerAggregates returns one customer's aggregates, one per
+// environment it has events in, in one read.
+func (s *Store) CustomerAggregates(ctx context.Context, unitID string) ([]experiments.CustomerAggregate, error) {
+	var rows []AggregateRow
+	if err := s.R.SelectContext(ctx, &rows, `SELECT `+AggregateColumns+` FROM customer_aggregates WHERE unit_id = ?`, unitID); err != nil {
+		return nil, s.wrap("customer aggregates", err)
 	}
-	if err != nil {
-		return experiments.CustomerAggregate{}, false, s.wrap("customer aggregate", err)
+	out := make([]experiments.CustomerAggregate, len(rows))
+	for i, r := range rows {
+		out[i] = r.ToDomain()
 	}
-	return row.ToDomain(), true, nil
+	return out, nil
 }
 
+// buyersIn are the customers with a purchase counting in environment ?
+// (their rows of that environment and of ” merged, as
+// experiments.AggregateIn merges them): unit_id, lp (last purchase), pc
+// (purchases), mon (monetary). The latest purchase of the merge is the
+// later of the rows'.
+const buyersIn = `WITH m AS (SELECT unit_id, MAX(last_purchase_at) AS lp,
+	CAST(SUM(purchase_count) AS BIGINT) AS pc, CAST(SUM(monetary) AS BIGINT) AS mon
+	FROM customer_aggregates WHERE environment IN (?, '') GROUP BY unit_id HAVING SUM(purchase_count) > 0) `
+
 // RFMBoundaries reads the nearest-rank quintile boundaries of the buyers
-// from the aggregate table (through its partial indexes). Pass a read-only
-// transaction as tx for one snapshot.
-func RFMBoundaries(ctx context.Context, tx Queryer) (experiments.RFMBoundaries, error) {
+// of environment env (their rows of env and of ” merged; env "" reads the
+// ” rows alone). Pass a read-only transaction as tx for one snapshot.
+func RFMBoundaries(ctx context.Context, tx Queryer, env string) (experiments.RFMBoundaries, error) {
 	var b experiments.RFMBoundaries
-	if err := tx.GetContext(ctx, &b.Customers, `SELECT COUNT(*) FROM customer_aggregates WHERE purchase_count > 0`); err != nil {
+	if err := tx.GetContext(ctx, &b.Customers, buyersIn+`SELECT COUNT(*) FROM m`, env); err != nil {
 		return b, err
 	}
 	if b.Customers == 0 {
 		return b, nil
 	}
-	// The value of col of the buyer at rank r (1-based) in col's order.
-	nth := func(col string) string {
-		return `SELECT ` + col + ` FROM customer_aggregates WHERE purchase_count > 0 ORDER BY ` + col + ` LIMIT 1 OFFSET ?`
+	ranks := experiments.QuintileRanks(b.Customers)
+	// The values of col at the ranks (1-based) in col's order, one query
+	// per dimension.
+	nth := func(dest any, col string) error {
+		return tx.SelectContext(ctx, dest, buyersIn+`SELECT rn, v FROM (SELECT ROW_NUMBER() OVER (ORDER BY `+col+`) AS rn, `+col+` AS v FROM m) r
+			WHERE rn IN (?, ?, ?, ?)`, env, ranks[0], ranks[1], ranks[2], ranks[3])
 	}
-	for k, r := range experiments.QuintileRanks(b.Customers) {
-		var at Time
-		if err := tx.GetContext(ctx, &at, nth("last_purchase_at"), r-1); err != nil {
-			return b, err
-		}
-		if at.Time.IsZero() {
+	var times []struct {
+		Rn int64 `db:"rn"`
+		V  Time  `db:"v"`
+	}
+	if err := nth(&times, "lp"); err != nil {
+		return b, err
+	}
+	for _, r := range times {
+		if r.V.Time.IsZero() {
 			return b, errors.New("customer_aggregates: a buyer without last_purchase_at")
 		}
-		b.Recency[k] = at.Time.UnixMicro()
-		if err := tx.GetContext(ctx, &b.Frequency[k], nth("purchase_count"), r-1); err != nil {
+		setAtRanks(&b.Recency, ranks, r.Rn, r.V.Time.UnixMicro())
+	}
+	for col, q := range map[string]*[4]int64{"pc": &b.Frequency, "mon": &b.Monetary} {
+		var vals []struct {
+			Rn int64 `db:"rn"`
+			V  int64 `db:"v"`
+		}
+		if err := nth(&vals, col); err != nil {
 			return b, err
 		}
-		if err := tx.GetContext(ctx, &b.Monetary[k], nth("monetary"), r-1); err != nil {
-			return b, err
+		for _, r := range vals {
+			setAtRanks(q, ranks, r.Rn, r.V)
 		}
 	}
 	return b, nil
+}
+
+// setAtRanks sets q[k] to v for every k whose rank is rn.
+func setAtRanks(q *[4]int64, ranks [4]int64, rn, v int64) {
+	for k, r := range ranks {
+		if r == rn {
+			q[k] = v
+		}
+	}
 }

@@ -94,7 +94,7 @@ func testSegments(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		check := func() {
 			t.Helper()
 			for _, w := range want {
-				g, err := svc.Segments(ctx(t), w.Customer)
+				g, err := svc.Segments(ctx(t), experiments.DefaultEnvironment, w.Customer)
 				must(t, err)
 				got := ExpectedSegment{Customer: g.CustomerID, Known: g.Known, R: g.Recency, F: g.Frequency, M: g.Monetary,
 					RFM: string(g.RFM), AIPL: string(g.AIPL)}
@@ -118,7 +118,7 @@ func testSegments(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		if _, ok := s.(experiments.CustomerSegmentStore); !ok {
 			t.Skip("the store keeps no customer segments")
 		}
-		g, err := experiments.NewService(s, nil).Segments(ctx(t), "nobody")
+		g, err := experiments.NewService(s, nil).Segments(ctx(t), experiments.DefaultEnvironment, "nobody")
 		must(t, err)
 		if g.Known || g.RFM != experiments.RFMNone || g.AIPL != experiments.AIPLNone {
 			t.Fatalf("unknown customer: %+v", g)
@@ -126,6 +126,7 @@ func testSegments(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	})
 	t.Run("OFREPMatchesAssign", func(t *testing.T) { testSegmentParity(t, newStore) }) // parity.go
 	t.Run("DerivedCost", func(t *testing.T) { testDerivedCost(t, newStore) })
+	t.Run("Environments", func(t *testing.T) { testSegmentEnvironments(t, newStore) }) // segments_env.go
 }
 
 // testDerivedCost checks that conversions without a promotion_cost get the
