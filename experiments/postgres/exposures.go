@@ -101,9 +101,9 @@ var ingestExposuresSQL = `WITH input AS (
 	SELECT event_id, 'exposure', unit_id, ts, experiment, variant, NULL, 0, NULL, '', '', channel, attributes, received_at, environment
 	FROM fresh
 ), cust AS (
-	INSERT INTO customer_aggregates AS c (unit_id, last_exposed_at)
-	SELECT unit_id, MAX(ts) FROM fresh GROUP BY unit_id
-	ON CONFLICT (unit_id) DO UPDATE SET last_exposed_at = GREATEST(c.last_exposed_at, EXCLUDED.last_exposed_at)
+	INSERT INTO customer_aggregates AS c (unit_id, environment, last_exposed_at)
+	SELECT unit_id, environment, MAX(ts) FROM fresh GROUP BY unit_id, environment
+	ON CONFLICT (unit_id, environment) DO UPDATE SET last_exposed_at = GREATEST(c.last_exposed_at, EXCLUDED.last_exposed_at)
 ), b AS (
 	` + batchExposures("fresh") + `
 ), up AS (

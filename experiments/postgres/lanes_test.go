@@ -65,7 +65,7 @@ func TestExposureLanes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() { _ = hold.Rollback() }()
-			if _, err := hold.ExecContext(ctx, `INSERT INTO customer_aggregates (unit_id) VALUES ($1)`, blocked); err != nil {
+			if _, err := hold.ExecContext(ctx, `INSERT INTO customer_aggregates (unit_id, environment) VALUES ($1, $2)`, blocked, experiments.DefaultEnvironment); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)

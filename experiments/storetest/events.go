@@ -638,8 +638,9 @@ func testExposureOnlyBatches(t *testing.T, newStore func(t *testing.T) experimen
 				return
 			}
 			for u, at := range last {
-				agg, found, err := cs.CustomerAggregate(ctx(t), u)
+				rows, err := cs.CustomerAggregates(ctx(t), u)
 				must(t, err)
+				agg, found := experiments.AggregateIn(rows, experiments.DefaultEnvironment)
 				if !found || !agg.LastExposedAt.Equal(at) {
 					t.Errorf("customer %s: last exposed at %v (found %v), want %v", u, agg.LastExposedAt, found, at)
 				}
