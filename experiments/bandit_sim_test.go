@@ -192,7 +192,8 @@ func (s *simEnv) period(p int, runs []*simRun) {
 //   - unbiasedness: the per-period weighted effect of big against control
 //     has a mean error within 2 standard errors over the unpaced runs,
 //     while the naive pooled difference is biased (more than 2 standard
-//     errors), so the world does test the weighting.
+//     errors), so the world does test the weighting; its 95% CI covers the
+//     planted effect in 95% of the runs, within 3 binomial standard errors.
 func TestBanditSimulation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the bandit simulation is not short")
@@ -246,6 +247,7 @@ func TestBanditSimulation(t *testing.T) {
 	// Unbiasedness of the per-period weighted effect; the pooled one.
 	truth := simTau[2] - simTau[0]
 	var errs, pooled []float64
+	covered := 0
 	for _, r := range runs {
 		rep, err := svc.BanditReport(ctx, r.key)
 		if err != nil {
@@ -256,6 +258,9 @@ func TestBanditSimulation(t *testing.T) {
 			t.Fatalf("%s: effect %+v", r.key, eff)
 		}
 		errs = append(errs, eff.Estimate-truth)
+		if eff.CI[0] <= truth && truth <= eff.CI[1] {
+			covered++
+		}
 		pooled = append(pooled, r.pooled[2].sum/r.pooled[2].n-r.pooled[0].sum/r.pooled[0].n-truth)
 	}
 	meanW, seW := meanSE(errs)
@@ -281,8 +286,14 @@ func TestBanditSimulation(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d unpaced runs: the bandit beat the equal split in %d (mean gain %.1f per customer); per-period weighted error %.2f ± %.2f (SE), pooled %.2f ± %.2f; %d paced runs: worst gap to the pacing line %.2f%% (%s)",
-		len(runs), wins, gain/float64(len(runs)), meanW, seW, meanP, seP, len(paced), 100*worst, worstAt)
+	coverage := float64(covered) / float64(len(runs))
+	t.Logf("%d unpaced runs: the bandit beat the equal split in %d (mean gain %.1f per customer); per-period weighted error %.2f ± %.2f (SE), its 95%% CI covered the truth in %.1f%%; pooled error %.2f ± %.2f; %d paced runs: worst gap to the pacing line %.2f%% (%s)",
+		len(runs), wins, gain/float64(len(runs)), meanW, seW, 100*coverage, meanP, seP, len(paced), 100*worst, worstAt)
+	// 95% coverage over the runs: a binomial standard error of about 1.5
+	// points at 200 runs; the band is 3 of them either side.
+	if band := 3 * math.Sqrt(0.95*0.05/float64(len(runs))); math.Abs(coverage-0.95) > band {
+		t.Errorf("the 95%% CI of the per-period weighted effect covered the truth in %.1f%% of %d runs", 100*coverage, len(runs))
+	}
 	if wins != len(runs) {
 		t.Errorf("the bandit beat the equal split in %d of %d runs", wins, len(runs))
 	}
