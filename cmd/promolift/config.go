@@ -309,7 +309,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	maxInflight := o.addInt("max-inflight-ingest", envMaxInflight, "0",
 		"most POST /api/v1/events handled at once; excess ones wait 100ms, then get 503 (0: 4×GOMAXPROCS, at least 16; -1: no limit)")
 	maxPerKey := o.addInt("max-ingest-per-key", envMaxIngestPerKey, "0",
-		"most POST /api/v1/events one API key has handled at once (0: half of --max-inflight-ingest, at least 1; -1: no bound)")
+		"most POST /api/v1/events one API key has handled at once while another key's batch waits for a slot; a key alone may use every slot (0: half of --max-inflight-ingest, at least 1; -1: no bound)")
 	ingestReadTO := o.addDuration("ingest-read-timeout", envIngestReadTO, "5s",
 		"how long the body of a POST /api/v1/events may take to arrive, read before an ingest slot is taken (408 past it)")
 	maxStreams := o.addInt("max-streams-per-key", envMaxStreams, strconv.Itoa(httpapi.DefaultMaxStreamsPerKey),

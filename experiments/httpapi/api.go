@@ -48,7 +48,9 @@ type Config struct {
 	MaxInflightIngest  int
 	IngestQueueTimeout time.Duration
 	// MaxIngestPerKey caps the ingest slots one API key holds at once
-	// (default half of MaxInflightIngest, at least 1; negative: none), and
+	// while a request of another key waits for one (a key alone may use
+	// every slot; default half of MaxInflightIngest, at least 1; negative:
+	// none), and
 	// IngestReadTimeout bounds the reading of an events body, done before
 	// a slot is taken (default 5 s) (overload.go).
 	MaxIngestPerKey   int

@@ -136,42 +136,56 @@ func TestIngestSlowBodiesHoldNoSlot(t *testing.T) {
 	})
 }
 
-// TestIngestSlotsPerKey: one key holds at most half of the ingest slots;
-// its excess batches get 503 while another key's batch still gets in.
+// TestIngestSlotsPerKey: a key alone may use every ingest slot (a shop
+// with one SDK key is never held to a share), and while it holds them all,
+// another key's waiting batch gets the next slot freed although the busy
+// key keeps sending.
 func TestIngestSlotsPerKey(t *testing.T) {
-	srv, store, keyA, keyB := ingestServer(t, Config{MaxInflightIngest: 4, IngestQueueTimeout: 50 * time.Millisecond})
+	srv, store, keyA, keyB := ingestServer(t, Config{MaxInflightIngest: 4, IngestQueueTimeout: time.Second})
 	var wg sync.WaitGroup
-	codes := make(chan int, 8)
-	for i := range 2 {
+	type answer struct {
+		who  string
+		code int
+	}
+	answers := make(chan answer, 16)
+	post := func(who, key, id, unit string) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code, _ := postBatch(t, srv, keyA, eventsBody(fmt.Sprintf("held%d", i), fmt.Sprintf("held%d", i)))
-			codes <- code
+			code, _ := postBatch(t, srv, key, eventsBody(id, unit))
+			answers <- answer{who, code}
 		}()
 	}
-	for range 2 {
+	for i := range 4 {
+		post("held", keyA, fmt.Sprintf("held%d", i), fmt.Sprintf("held%d", i))
+	}
+	for range 4 {
 		select {
 		case <-store.entered:
 		case <-time.After(20 * time.Second):
-			t.Fatal("held batches did not reach the store")
+			t.Fatal("key A alone did not get every slot: its held batches did not all reach the store")
 		}
 	}
-	// Key A holds 2 of 4 slots, its share: its next batch is refused.
+	// Every slot is taken: key A's next batch waits the queue timeout.
 	if code, body := postBatch(t, srv, keyA, eventsBody("a-extra", "u")); code != http.StatusServiceUnavailable {
-		t.Errorf("key A over its share: %d %s, want 503", code, body)
+		t.Errorf("key A with every slot taken: %d %s, want 503", code, body)
 	} else if !strings.Contains(body, `"overloaded"`) {
 		t.Errorf("503 body %s, want code overloaded", body)
 	}
-	if code, body := postBatch(t, srv, keyB, eventsBody("b1", "u")); code != http.StatusOK {
-		t.Errorf("key B: %d %s, want 200", code, body)
+	// Key B waits for a slot while key A keeps sending; the held batches
+	// then end, and B's batch is stored.
+	post("b", keyB, "b1", "u")
+	time.Sleep(100 * time.Millisecond)
+	for i := range 6 {
+		post("more", keyA, fmt.Sprintf("a-more%d", i), "u")
 	}
+	time.Sleep(100 * time.Millisecond)
 	close(store.gate)
 	wg.Wait()
-	close(codes)
-	for code := range codes {
-		if code != http.StatusOK {
-			t.Errorf("held batch: %d, want 200", code)
+	close(answers)
+	for a := range answers {
+		if a.who != "more" && a.code != http.StatusOK {
+			t.Errorf("%s batch: %d, want 200", a.who, a.code)
 		}
 	}
 	if code, body := postBatch(t, srv, keyA, eventsBody("a-after", "u")); code != http.StatusOK {

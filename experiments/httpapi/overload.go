@@ -33,7 +33,8 @@ func DefaultMaxInflightIngest() int { return max(16, 4*runtime.GOMAXPROCS(0)) }
 // the queue timeout for a slot, and only a bounded number of requests
 // wait; the others get 503 overloaded with Retry-After: 1. The body is
 // read before (readEventsBody, under a short deadline), so a slow client
-// never holds a slot, and one key holds at most perKey.max slots, so one
+// never holds a slot. One key may use every free slot while no other key
+// waits, and holds at most perKey.max slots while one does (take), so one
 // key's burst leaves room for the others.
 type ingestLimiter struct {
 	slots   chan struct{} // nil: no limit
@@ -95,45 +96,77 @@ func (l *ingestLimiter) limit(c *gin.Context) {
 		return
 	}
 	key := who(c).KeyID
-	keyHeld := l.perKey.acquire(key)
-	if keyHeld {
-		select {
-		case l.slots <- struct{}{}:
-			defer l.release(key)
-			c.Next()
-			return
-		default:
-		}
-	}
-	if l.waiting.Add(1) > l.maxWait {
-		l.waiting.Add(-1)
-		l.refuse(c, key, keyHeld)
-		return
-	}
-	ctx := c.Request.Context()
-	t := time.NewTimer(l.timeout)
-	defer t.Stop()
-	if !keyHeld {
-		if !l.perKey.wait(ctx, key, t.C) {
-			l.waiting.Add(-1)
-			l.refuse(c, key, false)
-			return
-		}
-	}
-	select {
-	case l.slots <- struct{}{}:
-		l.waiting.Add(-1)
-	case <-t.C:
-		l.waiting.Add(-1)
-		l.refuse(c, key, true)
-		return
-	case <-ctx.Done():
-		l.waiting.Add(-1)
-		l.refuse(c, key, true)
+	if !l.take(c, key) {
 		return
 	}
 	defer l.release(key)
 	c.Next()
+}
+
+// take takes a slot for key, or answers 503 and reports false. Within its
+// share (perKey.max) a request takes a free slot or waits for one; beyond
+// it, it takes a free slot only while no request of another key waits
+// (perKey.borrow), and never waits on the slots themselves, so a waiting
+// key gets the next slot freed: one key alone may use every slot, and a
+// busy key still leaves the others their share.
+func (l *ingestLimiter) take(c *gin.Context, key string) bool {
+	share := l.perKey.acquire(key)
+	if share || l.perKey.borrow(key) {
+		select {
+		case l.slots <- struct{}{}:
+			return true
+		default:
+		}
+		if !share {
+			l.perKey.unborrow(key)
+		}
+	}
+	if l.waiting.Add(1) > l.maxWait {
+		l.waiting.Add(-1)
+		l.refuse(c, key, share)
+		return false
+	}
+	defer l.waiting.Add(-1)
+	l.perKey.queued(key, 1)
+	defer l.perKey.queued(key, -1)
+	ctx := c.Request.Context()
+	t := time.NewTimer(l.timeout)
+	defer t.Stop()
+	for !share {
+		ok, over := l.perKey.wait(ctx, key, t.C)
+		if !ok {
+			l.refuse(c, key, false)
+			return false
+		}
+		if !over {
+			share = true
+			break
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return true
+		default:
+		}
+		// Every slot is taken: wait for one to be freed (a release),
+		// then ask again.
+		select {
+		case <-l.perKey.unborrow(key):
+		case <-t.C:
+			l.refuse(c, key, false)
+			return false
+		case <-ctx.Done():
+			l.refuse(c, key, false)
+			return false
+		}
+	}
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	l.refuse(c, key, true)
+	return false
 }
 
 // release gives back a slot and key's share of it.
@@ -149,7 +182,7 @@ func (l *ingestLimiter) refuse(c *gin.Context, key string, keyHeld bool) {
 	if keyHeld {
 		l.perKey.release(key)
 	} else {
-		detail = fmt.Sprintf("this key has too many event batches being ingested (at most %d at once); retry after a second", l.perKey.max)
+		detail = fmt.Sprintf("this key has too many event batches being ingested while other keys wait (at most %d at once); retry after a second", l.perKey.max)
 	}
 	c.Header("Retry-After", "1")
 	writeProblem(c, &Problem{Status: http.StatusServiceUnavailable, Code: "overloaded", Detail: detail})
