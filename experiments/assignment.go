@@ -353,7 +353,23 @@ const (
 	ReasonSplit          = "SPLIT"
 	ReasonDefault        = "DEFAULT"
 	ReasonDisabled       = "DISABLED"
+	// ReasonOptedOutFlag is the reason of an evaluation that gave an
+	// opted-out customer the no-promotion answer (a custom reason, as OFREP
+	// allows): the same the SDKs answer evaluating locally (sdk
+	// ReasonOptedOut), so a customer's reason does not depend on where the
+	// flag was evaluated. The other rights (budget, frequency cap), which
+	// only the server applies, answer DEFAULT.
+	ReasonOptedOutFlag = "OPTED_OUT"
 )
+
+// rightsFlagReason is the flag reason of an answer that the unit's rights
+// (reason, an AssignmentResult's) turned into the no-promotion answer.
+func rightsFlagReason(reason string) string {
+	if reason == ReasonOptedOut {
+		return ReasonOptedOutFlag
+	}
+	return ReasonDefault
+}
 
 // ErrTargetingKeyMissing is the error (KindInvalid, code
 // "targeting_key_missing") of a flag evaluation that needs a unit to hash
@@ -390,8 +406,8 @@ type FlagEvaluation struct {
 // experiment that opted out of promotions, whose variant's budget is spent,
 // or that reached the frequency cap of the experiment's cap group gets the
 // control's value (for a flag rule, the flag's value of the control
-// variant), reason DEFAULT, metadata in_experiment false and metadata
-// reason (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped),
+// variant), reason DEFAULT (OPTED_OUT when opted out: rightsFlagReason),
+// metadata in_experiment false and metadata reason (ReasonOptedOut, ReasonBudgetExhausted or ReasonFrequencyCapped),
 // and no exposure. attrs are not modified.
 //
 // A KindNotFound error when neither exists; ErrTargetingKeyMissing when the
@@ -481,7 +497,8 @@ func (s *Service) evaluateFlags(ctx context.Context, who Principal, attrs map[st
 
 // evaluate evaluates one flag, or one experiment read as a flag through
 // run, so the unit's rights apply as in Assign: a result they turned into
-// the no-promotion answer gets the control's value, reason DEFAULT and
+// the no-promotion answer gets the control's value, reason DEFAULT (OPTED_OUT
+// for an opted-out customer, rightsFlagReason) and
 // metadata reason (the AssignmentResult's), and no exposure.
 func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluation, error) {
 	if f := u.snap.flags[key]; f != nil {
@@ -504,7 +521,7 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 	case res.InExperiment:
 		ev.Reason = ReasonSplit
 	case rightsReason(res.Reason): // customers.go
-		ev.Reason = ReasonDefault
+		ev.Reason = rightsFlagReason(res.Reason)
 		ev.Metadata["reason"] = res.Reason
 	case e.Status == StatusPaused:
 		ev.Reason = ReasonDisabled
@@ -521,7 +538,8 @@ func (u *unitAssignment) evaluate(ctx context.Context, key string) (*FlagEvaluat
 // with the unit's sticky docs and settles the result as run does, so the
 // unit gets the variant Assign gives it; when the unit's rights hold the
 // promotion back, the flag answers the flag's value of the control variant
-// with reason DEFAULT, metadata in_experiment false and metadata reason.
+// with reason DEFAULT (OPTED_OUT for an opted-out customer, as the SDKs),
+// metadata in_experiment false and metadata reason.
 func (u *unitAssignment) evaluateFlag(ctx context.Context, f *Flag) (*FlagEvaluation, error) {
 	u.segs.use(f.Environment)
 	snap, attrs := u.snap, u.attrs
@@ -570,7 +588,7 @@ func (u *unitAssignment) evaluateFlag(ctx context.Context, f *Flag) (*FlagEvalua
 				}
 				if rightsReason(ar.Reason) { // customers.go
 					ev.Value, ev.Variant = ruleValue(res.Experiment, ar.Variant, ar.Value), ar.Variant
-					ev.Reason = ReasonDefault
+					ev.Reason = rightsFlagReason(ar.Reason)
 					ev.Metadata["in_experiment"] = false
 					ev.Metadata["reason"] = ar.Reason
 				}

@@ -108,7 +108,7 @@ func TestEvaluateFlagOptedOut(t *testing.T) {
 		return n
 	}
 	optedOut := func(ev *experiments.FlagEvaluation) bool {
-		return ev.Err == nil && ev.Variant == "control" && string(ev.Value) == `"control"` && ev.Reason == experiments.ReasonDefault &&
+		return ev.Err == nil && ev.Variant == "control" && string(ev.Value) == `"control"` && ev.Reason == experiments.ReasonOptedOutFlag &&
 			ev.Metadata["reason"] == experiments.ReasonOptedOut && ev.Metadata["in_experiment"] == false
 	}
 	for _, u := range units {
@@ -341,8 +341,12 @@ func checkRightsEvaluation(t *testing.T, ev *experiments.FlagEvaluation, key, re
 		}
 		return
 	}
-	if ev.Variant != "control" || string(ev.Value) != `"control"` || ev.Reason != experiments.ReasonDefault ||
+	wantReason := experiments.ReasonDefault
+	if reason == experiments.ReasonOptedOut {
+		wantReason = experiments.ReasonOptedOutFlag // as the SDKs evaluating locally
+	}
+	if ev.Variant != "control" || string(ev.Value) != `"control"` || ev.Reason != wantReason ||
 		ev.Metadata["in_experiment"] != false || ev.Metadata["reason"] != reason || ev.Metadata["experiment"] != key {
-		t.Errorf("%s = %+v, want control, DEFAULT, not in experiment, metadata reason %s", key, ev, reason)
+		t.Errorf("%s = %+v, want control, %s, not in experiment, metadata reason %s", key, ev, wantReason, reason)
 	}
 }

@@ -153,8 +153,11 @@ func answerOf(t *testing.T, ev *experiments.FlagEvaluation, exp string, flag boo
 		wantValue = flagValues[ev.Variant]
 	}
 	wantReason := experiments.ReasonDefault
-	if in {
+	switch {
+	case in:
 		wantReason = experiments.ReasonSplit
+	case rights == experiments.ReasonOptedOut:
+		wantReason = experiments.ReasonOptedOutFlag
 	}
 	_, hasExp := ev.Metadata["experiment"]
 	if string(ev.Value) != wantValue || ev.Reason != wantReason || (in || rights != "") && ev.Metadata["experiment"] != exp ||
@@ -518,6 +521,9 @@ func checkDelegatingFlag(t *testing.T, ev *experiments.FlagEvaluation, key, reas
 	variant, value, evReason, in := "ten_off", `"10%"`, experiments.ReasonSplit, true
 	if reason != "" {
 		variant, value, evReason, in = "control", `"none"`, experiments.ReasonDefault, false
+		if reason == experiments.ReasonOptedOut {
+			evReason = experiments.ReasonOptedOutFlag
+		}
 	}
 	md := ev.Metadata
 	if ev.Variant != variant || string(ev.Value) != value || ev.Reason != evReason || md["in_experiment"] != in ||

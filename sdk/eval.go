@@ -224,8 +224,13 @@ func (c *Client) evalFlag(s *snapshot, key string, feat *assign.Feature, attrs a
 			ev.Variant = r.VariantKey
 			ev.InExperiment = r.InExperiment
 			ev.Experiment = r.Experiment
-			if r.InExperiment {
+			switch {
+			case r.InExperiment:
 				c.expose(r, attrs)
+			case r.Reason == assign.ReasonOptedOut: // as the server's OFREP answers
+				ev.Reason = ReasonOptedOut
+			case r.Reason == assign.ReasonConsentUnknown:
+				ev.Reason = ReasonConsentUnknown
 			}
 		}
 		return ev

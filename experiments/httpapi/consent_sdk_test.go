@@ -16,7 +16,9 @@ import (
 // through the API and checks that the Go SDK and the OpenFeature provider,
 // both evaluating the config locally, give that customer control with the
 // reason OPTED_OUT (as POST /api/v1/assign answers opted_out), while a
-// customer who did not withdraw consent keeps the promotion.
+// customer who did not withdraw consent keeps the promotion; the server's
+// OFREP evaluation (single and bulk) answers each customer the value,
+// variant and reason that the OpenFeature Go SDK resolved locally.
 func TestSDKLocalEvaluationHonoursConsent(t *testing.T) {
 	s := newE2EServer(t)
 	s.startExperiment("spring-sale")
@@ -84,6 +86,27 @@ func TestSDKLocalEvaluationHonoursConsent(t *testing.T) {
 				openfeature.NewEvaluationContext(tt.unit, map[string]any{"country": "KR"}))
 			if err != nil || d.Value != tt.variant || string(d.Reason) != tt.reason {
 				t.Errorf("OpenFeature = %+v (%v), want %s (%s)", d, err, tt.variant, tt.reason)
+			}
+			type ofrepEval struct {
+				Key     string `json:"key"`
+				Value   any    `json:"value"`
+				Variant string `json:"variant"`
+				Reason  string `json:"reason"`
+			}
+			body := map[string]any{"context": map[string]any{"targetingKey": tt.unit, "country": "KR"}}
+			var single ofrepEval
+			s.call("POST", "/ofrep/v1/evaluate/flags/spring-sale", s.sdk, body, &single)
+			var bulk struct {
+				Flags []ofrepEval `json:"flags"`
+			}
+			s.call("POST", "/ofrep/v1/evaluate/flags", s.sdk, body, &bulk)
+			for _, got := range append(bulk.Flags, single) {
+				if got.Key != "spring-sale" {
+					continue
+				}
+				if got.Value != d.Value || got.Variant != d.Variant || got.Reason != string(d.Reason) {
+					t.Errorf("server OFREP = %+v; the OpenFeature SDK locally %s/%s (%s)", got, d.Value, d.Variant, d.Reason)
+				}
 			}
 		})
 	}

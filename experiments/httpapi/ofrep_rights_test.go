@@ -125,6 +125,9 @@ func checkOFREPRights(t *testing.T, e *sdkEnv, got map[string]any, key, reason s
 	wantValue, wantReason, wantIn := "ten_off", "SPLIT", true
 	if reason != "" {
 		wantValue, wantReason, wantIn = "control", "DEFAULT", false
+		if reason == experiments.ReasonOptedOut {
+			wantReason = "OPTED_OUT" // as the SDKs evaluating locally
+		}
 	}
 	if got["key"] != key || got["value"] != wantValue || got["variant"] != wantValue || got["reason"] != wantReason ||
 		md["in_experiment"] != wantIn || md["experiment"] != key || (reason != "" && md["reason"] != reason) || (reason == "" && md["reason"] != nil) {
