@@ -387,6 +387,19 @@ func printReport(w io.Writer, r *httpapi.ReportResponse) error {
 			return err
 		}
 	}
+	if len(r.OrderValues) > 0 {
+		fmt.Fprintln(w, "\nORDER VALUES (quantiles of the order value per variant, with their confidence intervals)")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "METRIC\tQUANTILE\tVARIANT\tORDERS\tVALUE\tCI")
+		for _, o := range r.OrderValues {
+			m := reportMoney(o.Currency, false)
+			fmt.Fprintf(tw, "%s\tp%s\t%s\t%d\t%s\t[%s, %s]\n", o.Metric, strconv.FormatFloat(100*o.Quantile, 'g', -1, 64),
+				o.Variant, o.Orders, m(o.Value), m(o.CI[0]), m(o.CI[1]))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if chans := r.HeadlineChannels(); len(chans) > 0 {
 		fmt.Fprintf(w, "\nCONVERSIONS OF %s BY CHANNEL (each credited to its own channel, else the exposure's)\n", r.Headline.Metric)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -230,6 +231,49 @@ func TestReportCommand(t *testing.T) {
 		}
 		if !strings.HasSuffix(out, "\n") {
 			t.Error("--json output does not end with a newline")
+		}
+	})
+
+	// The table's order values are the JSON's, each in its currency's
+	// major unit with the currency code.
+	t.Run("OrderValues", func(t *testing.T) {
+		code, out, errOut := runCLI(t, append(base, "--json")...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var r httpapi.ReportResponse
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.OrderValues) == 0 {
+			t.Fatal("the JSON report has no order values")
+		}
+		code, table, errOut := runCLI(t, base...)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		rows := block(t, table, "ORDERS  VALUE")
+		if len(rows) != len(r.OrderValues)+1 {
+			t.Fatalf("order value table has %d rows, the JSON %d order values:\n%s", len(rows)-1, len(r.OrderValues), strings.Join(rows, "\n"))
+		}
+		major := func(v float64, cur string) string {
+			d, ok := experiments.MinorUnits(cur)
+			if !ok {
+				t.Fatalf("currency %q", cur)
+			}
+			return fmt.Sprintf("%.*f %s", d, v/math.Pow10(d), cur)
+		}
+		for i, o := range r.OrderValues {
+			f := strings.Fields(rows[i+1])
+			want := []string{o.Metric, fmt.Sprintf("p%g", 100*o.Quantile), o.Variant, fmt.Sprint(o.Orders)}
+			if len(f) < 4 || strings.Join(f[:4], " ") != strings.Join(want, " ") {
+				t.Errorf("row %d %q, want it to start %v", i, rows[i+1], want)
+			}
+			for _, v := range []string{major(o.Value, o.Currency), "[" + major(o.CI[0], o.Currency) + ", " + major(o.CI[1], o.Currency) + "]"} {
+				if !strings.Contains(rows[i+1], v) {
+					t.Errorf("row %d %q lacks %q (JSON %+v)", i, rows[i+1], v, o)
+				}
+			}
 		}
 	})
 
