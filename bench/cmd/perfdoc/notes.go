@@ -141,7 +141,10 @@ const why = `
   conversions 5 ms), the customer aggregates (2–3 ms), and HTTP with JSON (about 3 ms of CPU). This session did not
   profile ingest again: the work went into the serving path. The next steps are one write per event (partitioning
   ` + "`event_ids`" + ` with ` + "`events`" + `, or keying the partitions by the event's day, which the event ID would then carry)
-  and the per-unit, per-day rollup named below, which would also replace the rebuild of new units from raw events.
+  and a cheaper fold of the conversions into the rollups. The per-unit, per-day rollup ` + "`unit_metrics_daily`" + ` (below)
+  adds one upsert per batch with conversions: ` + "`BenchmarkIngest1000`" + ` (PostgreSQL, 11 interleaved pairs of runs of
+  20 batches, 2026-12-07, load average 7–16) took a median 86 ms per batch before and 158 ms after, the median of the
+  pairs' ratios 1.30 (the spread was 0.41–5.9 on this shared machine).
 - **The serving path (issue 17): runs of 2026-12-07.** The table above is the full run of 02:32 UTC. Two changes
   came after it: on PostgreSQL a batch of exposures is one prepared statement after the unit locks (the dedupe, the
   events, the customers' ` + "`last_exposed_at`" + `, the rollup merge and the conversions of the units it exposes first),
@@ -178,16 +181,40 @@ const why = `
   (two probes of the index ` + "`exposures_rollup_first`" + `): PostgreSQL prunes the monthly partitions outside, and
   filters the conversions after the last first exposure before the join, which took the report at 1,000,000 units
   from about 5 s to 3.3–4.1 s here. Those two reads still grow with the experiment's raw conversions (they are not
-  rolled up); a pre-period rollup maintained at ingest would remove the larger one, at the cost of one more probe
-  per new unit at ingest.
-- **` + "`Service.Report`" + ` with the daily series at 1,000,000 units (target ≤ 1 s on PostgreSQL).** The series is one
-  query for all days (` + "`SeriesStore`" + `) instead of one recomputation from the raw events per day, so its cost no
-  longer grows with the days, but that query still joins every attributed raw conversion (5,000,000 here) to its unit
-  and groups them by unit, metric and day, because Σy² at each day's end needs each unit's running total, which is
-  seconds at this size on this machine. The next step is a per-unit, per-day rollup of the
-  attributed conversions maintained at ingest (the unit_metrics row split by day), which the series, the cohorts and
-  the pre-period would read instead of raw events. Report reads themselves no longer wait for any of this: they answer
-  from the snapshot (` + "`BenchmarkReportLoad`" + `).
+  rolled up); see the next item for the choice of a pre-period rollup.
+- **` + "`Service.Report`" + ` with the daily series at 1,000,000 units (target ≤ 1 s on PostgreSQL; missed, run of 2026-12-07
+  below).** The series no longer reads raw conversions: it reads ` + "`unit_metrics_daily`" + ` (migration 0023,
+  ` + "`experiments/sqlstore/daily.go`" + `), a rollup kept at ingest in the same transaction as the other rollups (also by the
+  exposure group commit), checked by ` + "`promolift check`" + ` and rebuilt by ` + "`RecomputeRollups`" + `: per unit, conversion name
+  and UTC day, the changes that day brings to the unit's count, revenue (a refund on its own day) and cost of
+  attributed conversions, with the unit's variant and multiple flag. Σy² at each day's end is a window sum over these
+  rows (` + "`SUM … OVER (PARTITION BY unit, metric ORDER BY day)`" + `), one row per unit and day with conversions
+  (about 1,000,000 here instead of 5,000,000 raw conversions). Per-day deltas of Σy² kept at ingest
+  (y_new² − y_old² from the unit's running total) were not chosen: they are right only while a unit's conversions
+  arrive in time order, and a late conversion, a refund or an earlier first exposure changes the delta of every later
+  day of that unit, so ingest would rewrite those rows; the window has no such case. The days before the last
+  cut-off's day come from the rollup, that day up to the cut-off from the raw events read by time (at most a day's
+  rows), and the multiple-exposure exclusion reads only the units marked multiple. In the run of 2026-12-07 (load
+  average 6–9 on 2 CPUs) the series' two queries took 2.0 s (units by day) and 15.0 s (the window over the rollup)
+  at 1,000,000 units (PostgreSQL's statement log), beside the sections that still read raw conversions. Same load,
+  interleaved, at 100,000 units: ` + "`Service.Report`" + ` 8.06 s before, 3.33 s after; with the series 12.2 s before, 6.71 s
+  after. At 1,000,000 units: 41.1 s without the series and 69.8 s with it, against 102.8 s and 109.8 s
+  before (the previous code, run right after at a load average falling from 9 to 1: its series query alone took 25.8 s,
+  its 12 order-value queries about 5 s each), still far from the target of 1 s;
+  the largest reads in the statement log at that size were the channel credit (26.8 s), the order values (23.9 s),
+  the order count per variant (10.9 s) and the cohorts (7.0 s), run at most 4 at a time.
+  The order values (quantiles of the primary metric's orders) rank each variant's orders in one query instead of
+  one query per rank (6 per variant). Still reading raw conversions, and the cost at this size: the channel credit
+  and the order values (every attributed conversion, with its refunds), the order count per variant, the repurchase
+  cohorts and the CUPED pre-period. Neither of the last two fits the per-unit daily rollup: a cohort week is counted
+  from the instant of the unit's first exposure (not a UTC day) and counts conversions outside the attribution
+  window, and the pre-period is each unit's conversions in the 28 days before its first exposure, before it was a unit
+  of the experiment at all. Chosen for the pre-period, not built in this session: a per-customer daily rollup of all
+  conversions keyed across experiments (one more upsert per conversion at ingest, no extra probe per new unit), read
+  for the whole days of the window and the raw events for its two partial end days; a per-unit pre-period rollup
+  written when the unit's first exposure lands would cost one more probe per new unit (a range read of its earlier
+  conversions, like the rebuild of a new unit's attributed conversions that ingest already does). Report reads
+  themselves wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
 - **Assign p99 with 8 report readers (target ≤ 2× without).** The readers are closed-loop clients on the same 2 CPUs:
   a read answers the snapshot's encoded JSON (no computation, no encoding), but 8 clients reading back to back still
   take CPU time from the 8 assigning ones, and the background recomputations (at most one at a time, on the store's
