@@ -2,9 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
@@ -56,49 +54,6 @@ func TestConcurrentOpen(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// TestCheckRollupsFindsDamage: a damaged row of each rollup of
-// conversions is reported by CheckRollups as missing and unexpected, and
-// RecomputeRollups repairs it.
-func TestCheckRollupsFindsDamage(t *testing.T) {
-	for _, table := range []string{"unit_metrics", "unit_metrics_daily"} {
-		t.Run(table, func(t *testing.T) {
-			ctx := context.Background()
-			s := open(t)
-			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-			e := &experiments.Experiment{Key: "exp", Variants: []experiments.Variant{{Key: "a", Weight: 1}, {Key: "b"}},
-				CreatedAt: at, UpdatedAt: at}
-			e.ApplyDefaults()
-			e.Status = experiments.StatusRunning
-			if err := s.CreateExperiment(ctx, e); err != nil {
-				t.Fatal(err)
-			}
-			evs := []experiments.Event{
-				{ID: "1", Type: experiments.EventExposure, UnitID: "u", Experiment: "exp", Variant: "a", Timestamp: at},
-				{ID: "2", Type: experiments.EventConversion, UnitID: "u", Name: "purchase", Revenue: 5, Currency: "KRW", Timestamp: at},
-			}
-			if _, err := s.IngestEvents(ctx, evs); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.DB().ExecContext(ctx, `UPDATE `+table+` SET revenue = revenue + 1`); err != nil {
-				t.Fatal(err)
-			}
-			diffs, err := s.CheckRollups(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(diffs) != 2 || !strings.HasPrefix(diffs[0], table+": ") || !strings.HasPrefix(diffs[1], table+": ") {
-				t.Fatalf("CheckRollups = %q, want a missing and an unexpected %s row", diffs, table)
-			}
-			if err := s.RecomputeRollups(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
-				t.Fatalf("after RecomputeRollups: %q, %v", diffs, err)
-			}
-		})
 	}
 }
 

@@ -1,17 +1,6 @@
 package sqlite_test
 
-import (
-	"testing"
-	"time"
-)
-
-func mustTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+import "testing"
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/promolift/promolift/experiments"
@@ -55,50 +54,6 @@ func TestReopenAndMigrate(t *testing.T) {
 		t.Fatalf("Migrate on an up-to-date database = %d, %v", n, err)
 	}
 }
-
-// TestCheckRollupsFindsDamage: a damaged row of each rollup of
-// conversions is reported by CheckRollups as missing and unexpected, and
-// RecomputeRollups repairs it.
-func TestCheckRollupsFindsDamage(t *testing.T) {
-	for _, table := range []string{"unit_metrics", "unit_metrics_daily"} {
-		t.Run(table, func(t *testing.T) {
-			ctx := context.Background()
-			s := open(t)
-			e := &experiments.Experiment{Key: "exp", Variants: []experiments.Variant{{Key: "a", Weight: 1}, {Key: "b"}}}
-			e.ApplyDefaults()
-			e.Status = experiments.StatusRunning
-			e.CreatedAt, e.UpdatedAt = storetestTime, storetestTime
-			if err := s.CreateExperiment(ctx, e); err != nil {
-				t.Fatal(err)
-			}
-			evs := []experiments.Event{
-				{ID: "1", Type: experiments.EventExposure, UnitID: "u", Experiment: "exp", Variant: "a", Timestamp: storetestTime},
-				{ID: "2", Type: experiments.EventConversion, UnitID: "u", Name: "purchase", Revenue: 5, Currency: "KRW", Timestamp: storetestTime},
-			}
-			if _, err := s.IngestEvents(ctx, evs); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.DB().ExecContext(ctx, `UPDATE `+table+` SET revenue = revenue + 1`); err != nil {
-				t.Fatal(err)
-			}
-			diffs, err := s.CheckRollups(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(diffs) != 2 || !strings.HasPrefix(diffs[0], table+": ") || !strings.HasPrefix(diffs[1], table+": ") {
-				t.Fatalf("CheckRollups = %q, want a missing and an unexpected %s row", diffs, table)
-			}
-			if err := s.RecomputeRollups(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if diffs, err := s.CheckRollups(ctx); err != nil || len(diffs) != 0 {
-				t.Fatalf("after RecomputeRollups: %q, %v", diffs, err)
-			}
-		})
-	}
-}
-
-var storetestTime = mustTime("2026-01-01T00:00:00Z")
 
 func BenchmarkIngest1000(b *testing.B) {
 	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "promolift.db"), nil)

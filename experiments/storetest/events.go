@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -443,6 +444,46 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		}
 	})
 	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, newStore) })
+	t.Run("CheckRollupsFindsDamage", func(t *testing.T) { testCheckRollupsFindsDamage(t, newStore) })
+}
+
+// testCheckRollupsFindsDamage: a damaged row of each rollup of
+// conversions is reported by CheckRollups as missing and unexpected, and
+// RecomputeRollups repairs it.
+func testCheckRollupsFindsDamage(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	for _, table := range []string{"unit_metrics", "unit_metrics_daily"} {
+		t.Run(table, func(t *testing.T) {
+			s := newStore(t)
+			rm, ok := s.(RollupMaintainer)
+			db, raw := s.(rawDB)
+			if !ok || !raw {
+				t.Skip("the store keeps no rollups")
+			}
+			c := ctx(t)
+			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			e := &experiments.Experiment{Key: "exp", Variants: []experiments.Variant{{Key: "a", Weight: 1}, {Key: "b"}},
+				CreatedAt: at, UpdatedAt: at}
+			e.ApplyDefaults()
+			e.Status = experiments.StatusRunning
+			must(t, s.CreateExperiment(c, e))
+			_, err := s.IngestEvents(c, []experiments.Event{
+				{ID: "1", Type: experiments.EventExposure, UnitID: "u", Experiment: "exp", Variant: "a", Timestamp: at},
+				{ID: "2", Type: experiments.EventConversion, UnitID: "u", Name: "purchase", Revenue: 5, Currency: "KRW", Timestamp: at},
+			})
+			must(t, err)
+			_, err = db.DB().ExecContext(c, `UPDATE `+table+` SET revenue = revenue + 1`)
+			must(t, err)
+			diffs, err := rm.CheckRollups(c)
+			must(t, err)
+			if len(diffs) != 2 || !strings.HasPrefix(diffs[0], table+": ") || !strings.HasPrefix(diffs[1], table+": ") {
+				t.Fatalf("CheckRollups = %q, want a missing and an unexpected %s row", diffs, table)
+			}
+			must(t, rm.RecomputeRollups(c))
+			if diffs, err := rm.CheckRollups(c); err != nil || len(diffs) != 0 {
+				t.Fatalf("after RecomputeRollups: %q, %v", diffs, err)
+			}
+		})
+	}
 }
 
 // checkRollups verifies the rollups against a recomputation, recomputes
