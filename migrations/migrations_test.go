@@ -14,6 +14,7 @@ import (
 
 	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/migrations"
+	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 func TestList(t *testing.T) {
@@ -143,37 +144,6 @@ func checkVersionsOnce(t *testing.T, db *sql.DB, ms []migrations.Migration) {
 	}
 }
 
-// legacyMigrate is the old runner's bookkeeping, reduced to what a
-// database it migrated holds: the files of versions up to upTo, each run
-// whole, and one row per file in schema_migrations.
-func legacyMigrate(t *testing.T, db *sql.DB, dialect string, upTo int64) (applied int) {
-	t.Helper()
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-	version INTEGER PRIMARY KEY,
-	name TEXT NOT NULL,
-	applied_at TEXT NOT NULL
-)`); err != nil {
-		t.Fatal(err)
-	}
-	insert := `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
-	if dialect == migrations.Postgres {
-		insert = `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
-	}
-	for _, m := range mustList(t, dialect) {
-		if m.Version > upTo {
-			break
-		}
-		if _, err := db.Exec(m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.Exec(insert, m.Version, m.Name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-			t.Fatal(err)
-		}
-		applied++
-	}
-	return applied
-}
-
 // schema describes the tables, columns, indexes and views of db without
 // the migration bookkeeping, with the name of the PostgreSQL schema
 // removed, so that two databases can be compared.
@@ -247,7 +217,7 @@ func TestAdoptLegacy(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					ctx := context.Background()
 					db := s.open(t, s.newDSN(t))
-					old := legacyMigrate(t, db, s.dialect, c.upTo)
+					old := migrationstest.Legacy(t, db, s.dialect, c.upTo)
 					if c.statusFirst {
 						if _, err := migrations.Status(ctx, db, s.dialect); err != nil {
 							t.Fatal(err)
@@ -290,7 +260,7 @@ func testApplyConcurrently(t *testing.T, s testStore) {
 			dsn := s.newDSN(t)
 			old := 0
 			if upTo > 0 {
-				old = legacyMigrate(t, s.open(t, dsn), s.dialect, upTo)
+				old = migrationstest.Legacy(t, s.open(t, dsn), s.dialect, upTo)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -389,7 +359,7 @@ func TestAdoptWaitsForOldRunner(t *testing.T) {
 	defer cancel()
 	ms := mustList(t, s.dialect)
 	dsn := s.newDSN(t)
-	old := legacyMigrate(t, s.open(t, dsn), s.dialect, 9)
+	old := migrationstest.Legacy(t, s.open(t, dsn), s.dialect, 9)
 	// The old runner, between two files.
 	oldRunner, err := s.open(t, dsn).Conn(ctx)
 	if err != nil {

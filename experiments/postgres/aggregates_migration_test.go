@@ -9,6 +9,7 @@ import (
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/migrations"
+	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 // TestMigrationGivesAggregatesAnEnvironment builds a schema at version 25
@@ -23,24 +24,7 @@ func TestMigrationGivesAggregatesAnEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ms, err := migrations.List(migrations.Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version >= 26 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, 'test')`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrationstest.Legacy(t, db, migrations.Postgres, 25)
 	bought := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := db.ExecContext(ctx, `INSERT INTO customer_aggregates (unit_id, last_purchase_at, purchase_count, monetary)
 		VALUES ('u1', $1, 2, 5000)`, bought); err != nil {

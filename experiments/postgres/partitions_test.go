@@ -15,6 +15,7 @@ import (
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/migrations"
+	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 func month(y int, m time.Month, day int) time.Time {
@@ -411,24 +412,7 @@ func TestMigrationUpgradesEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ms, err := migrations.List(migrations.Postgres)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version >= 8 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, 'test')`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrationstest.Legacy(t, db, migrations.Postgres, 7)
 	// Events over 14 months (one gap month), in a session whose TimeZone
 	// is not UTC, which must not shift the month bounds.
 	if _, err := db.ExecContext(ctx, `SET TIME ZONE 'America/New_York'`); err != nil {

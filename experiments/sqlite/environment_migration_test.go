@@ -12,6 +12,7 @@ import (
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/sqlite"
 	"github.com/promolift/promolift/migrations"
+	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 // TestMigrationGivesEventsAnEnvironment upgrades a database of version 18
@@ -27,24 +28,7 @@ func TestMigrationGivesEventsAnEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := migrations.List(migrations.SQLite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms {
-		if m.Version >= 19 {
-			break
-		}
-		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, 'test')`, m.Version, m.Name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	migrationstest.Legacy(t, db, migrations.SQLite, 18)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, id := range []string{"ev-a", "ev-b", "ev-c"} {
 		if _, err := db.ExecContext(ctx, `INSERT INTO events (rowid, event_id, type, unit_id, ts, name, received_at)
