@@ -111,15 +111,15 @@ class Data:
             for c in rec["convs"]:
                 name = c["name"]
                 if f <= c["ts"] <= f + exp["window"]:
-                    m = rec["metrics"].setdefault(name, {"count": 0, "revenue": 0, "cost": 0, "redemptions": 0, "credits": []})
+                    m = rec["metrics"].setdefault(name, {"count": 0, "revenue": 0, "cost": 0, "credits": []})
                     m["count"] += 1
                     m["revenue"] += c["revenue"]
-                    redemption = name in metric_names and (c["revenue"] != 0 or c["promotion_cost"] is not None)
-                    if redemption:
+                    # docs/report.md, Cost: a redemption (an order or a conversion with its own
+                    # cost, of the primary or a secondary metric) adds its cost.
+                    if name in metric_names and (c["revenue"] != 0 or c["promotion_cost"] is not None):
                         cost = c["promotion_cost"] if c["promotion_cost"] is not None else \
                             promotion_cost(variants[rec["variant"]], c["revenue"])
                         m["cost"] += cost
-                        m["redemptions"] += 1
                     m["credits"].append((c["channel"] or rec["channel"], c["revenue"]))
                     if name == exp["primary_metric"]:
                         rec["orders"].append(c["revenue"])
@@ -242,10 +242,9 @@ class Report:
             self.j(p + "revenue_per_customer", F(rev, n) if n else 0)
             self.j(p + "average_order_value", F(rev, conv) if conv else 0)
             self.j(p + "promotion_cost", cost)
-            # docs/report.md: a redemption is an attributed conversion of the primary or a secondary
-            # metric that is an order or carries its own cost; a variant without a promotion has none.
-            red = sum(m["redemptions"] for r in us for m in r["metrics"].values())
-            self.j(p + "redemptions", red if v["promotion"] not in ("none", "") else 0)
+            # docs/report.md, Cost: the report's redemptions figure is the variant's attributed
+            # conversions of the primary metric, 0 for a variant without a promotion.
+            self.j(p + "redemptions", conv if v["promotion"] not in ("none", "") else 0)
             self.j(p + "multiple_exposed", sum(1 for r in slice_all_units if r["multiple"] and r["variant"] == v["key"]))
 
     def weights(self):
