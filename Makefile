@@ -19,9 +19,9 @@
 #   make test-policy-sim  the policy simulator at full size: 400 simulated
 #                tests through the API (43 minutes measured on a busy
 #                2-core machine, 12,000 units each), then 2000 Monte
-#                Carlo runs of the estimators (whose budget test fails
-#                at that size: the value CI covers about 91% under a
-#                binding budget, see stats/policy/doc.go)
+#                Carlo runs of the estimators (the budget test's CIs use
+#                a bootstrap of the whole procedure, 200 replicates a
+#                run: about a minute more; see stats/policy/doc.go)
 
 GO        ?= go
 SHELL     := /bin/bash
@@ -105,7 +105,8 @@ test-go: check-values
 # without its output, or the output edited by hand.
 CHECK_VALUES := experiments/httpapi/testdata/check_report_golden.py:experiments/httpapi/testdata/report-spring-sale.checks.json \
 	stats/testdata/check_design_golden.py:stats/testdata/design_example.checks.json \
-	stats/policy/testdata/gen_checks.py:stats/policy/testdata/checks.json
+	stats/policy/testdata/gen_checks.py:stats/policy/testdata/checks.json \
+	stats/policy/testdata/gen_bootstrap.py:stats/policy/testdata/bootstrap.checks.json
 
 check-values:
 	@set -e; for c in $(CHECK_VALUES); do \

@@ -138,6 +138,9 @@ type dataset struct {
 	st       [][][]suff
 	tree     *tree
 	n        float64
+	// objectiveOnly skips the conversion effects in fit (a bootstrap
+	// replicate needs only the objective's).
+	objectiveOnly bool
 }
 
 func newDataset(in *Input) *dataset {
@@ -276,8 +279,10 @@ func (d *dataset) fit(exclude int) *model {
 	m := &model{sums: t.sums(train)}
 	leaves := t.depth()
 	eff := t.effects(t.moments(m.sums, objective))
-	conv := t.effects(t.moments(m.sums, conversion))
-	m.eff, m.conv, m.root = eff[leaves], conv[leaves], eff[0][0]
+	m.eff, m.root = eff[leaves], eff[0][0]
+	if !d.objectiveOnly {
+		m.conv = t.effects(t.moments(m.sums, conversion))[leaves]
+	}
 	m.kappa = make([][]float64, len(train))
 	m.m0 = make([]float64, len(train))
 	m.share = make([]float64, len(train))
@@ -456,7 +461,11 @@ type curveGroup struct {
 // Learn learns the policy and values it (see the package documentation).
 // Bad input gives ValidationErrors; degenerate data an output with Error
 // set.
-func Learn(in Input) (*Output, error) {
+func Learn(in Input) (*Output, error) { return learn(in, BootstrapReplicates) }
+
+// learn is Learn with reps bootstrap replicates (0: the fixed-policy SE
+// only, as the independent checks compute it).
+func learn(in Input, reps int) (*Output, error) {
 	if err := validate(&in); err != nil {
 		return nil, err
 	}
@@ -508,17 +517,54 @@ func Learn(in Input) (*Output, error) {
 		}
 	}
 
-	// Cross-fitting.
-	var zp, zb, zg scoreSums
-	var groups []curveGroup
+	cf := d.crossFit(b)
+	for _, k := range cf.skipped {
+		out.Warnings = append(out.Warnings, fmt.Sprintf("%s: fold %d's training folds have no control unit", WarnFewUnitsInFold, k))
+	}
+	out.Value = cf.value.estimate(d.n, zq)
+	out.BestSingle.Value = cf.single.estimate(d.n, zq)
+	out.GainOverBestSingle = cf.gain.estimate(d.n, zq)
+	out.Curve = curve(cf.groups, d.n)
+	if reps > 0 && (pol.lambda > 0 || cf.binds) {
+		if se, ok := d.bootstrap(full, b, reps); ok {
+			out.Bootstrap = reps
+			out.Value = withSE(out.Value, se.value, zq)
+			out.GainOverBestSingle = withSE(out.GainOverBestSingle, se.gain, zq)
+		}
+	}
+	return out, nil
+}
+
+// crossFitted is what cross-fitting d gives: the sums of the scores of the
+// fold policies, of the fold best single promotions and of their
+// difference, the curve's groups, the folds skipped (no control unit in
+// their training folds) and, per fold, the policy and the best single
+// promotion (nil and -1 for a skipped fold).
+type crossFitted struct {
+	value, single, gain scoreSums
+	groups              []curveGroup
+	skipped             []int
+	policies            [][]int
+	singles             []int
+	binds               bool // some fold policy's budget binds (λ > 0)
+}
+
+// crossFit fits the policy of every fold on the other folds under the
+// per-unit budget b and scores the fold's units with it.
+func (d *dataset) crossFit(b *float64) *crossFitted {
+	cf := &crossFitted{policies: make([][]int, d.folds), singles: make([]int, d.folds)}
 	for k := 0; k < d.folds; k++ {
+		cf.singles[k] = -1
 		m := d.fit(k)
 		if m.sums[0][0][0].n == 0 {
-			out.Warnings = append(out.Warnings, fmt.Sprintf("%s: fold %d's training folds have no control unit", WarnFewUnitsInFold, k))
+			cf.skipped = append(cf.skipped, k)
 			continue
 		}
-		pk := m.choose(b).arm
+		pf := m.choose(b)
+		pk := pf.arm
+		cf.binds = cf.binds || pf.lambda > 0
 		bk := m.bestSingle()
+		cf.policies[k], cf.singles[k] = pk, bk
 		for c := range d.st {
 			mhat := make([]float64, len(d.arms))
 			for a := range mhat {
@@ -531,29 +577,25 @@ func Learn(in Input) (*Output, error) {
 					continue
 				}
 				ap, bp := d.coef(pk[c], a, mhat)
-				zp.add(st, ap, bp, mhat[a])
+				cf.value.add(st, ap, bp, mhat[a])
 				g.n += st.n
 				g.score += st.n*ap + bp*(st.s-st.n*mhat[a])
 				ab, bb := 0.0, 0.0
 				if bk > 0 {
 					ab, bb = d.coef(bk, a, mhat)
 				}
-				zb.add(st, ab, bb, mhat[a])
-				zg.add(st, ap-ab, bp-bb, mhat[a])
+				cf.single.add(st, ab, bb, mhat[a])
+				cf.gain.add(st, ap-ab, bp-bb, mhat[a])
 			}
 			if g.n > 0 {
 				if pk[c] == 0 {
 					g.pred = math.Inf(-1)
 				}
-				groups = append(groups, g)
+				cf.groups = append(cf.groups, g)
 			}
 		}
 	}
-	out.Value = zp.estimate(d.n, zq)
-	out.BestSingle.Value = zb.estimate(d.n, zq)
-	out.GainOverBestSingle = zg.estimate(d.n, zq)
-	out.Curve = curve(groups, d.n)
-	return out, nil
+	return cf
 }
 
 // rules lists every cell with its arm and effects under model m.

@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"strings"
@@ -27,6 +28,7 @@ type checkCase struct {
 		Units            float64        `json:"units"`
 		Curve            [][2]float64   `json:"curve"`
 		Rules            []expectedRule `json:"rules"`
+		FixedValues      [][]float64    `json:"fixed_values"`
 	} `json:"expected"`
 }
 
@@ -72,11 +74,14 @@ func nearEstimate(t *testing.T, what string, got, want Estimate) {
 
 // TestLearnChecks compares Learn with the independent implementation of
 // testdata/gen_checks.py (effects and shrinkage, the Lagrangian budget
-// policy, the cross-fitted doubly robust scores unit by unit, the curve).
+// policy, the cross-fitted doubly robust scores unit by unit, the curve,
+// the planted values of the bootstrap's world). The SEs compared are the
+// fixed-policy ones (learn without bootstrap replicates); the bootstrap's
+// are checked in bootstrap_test.go.
 func TestLearnChecks(t *testing.T) {
 	for _, tc := range loadChecks(t) {
 		t.Run(tc.Name, func(t *testing.T) {
-			out, err := Learn(tc.Input)
+			out, err := learn(tc.Input, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,6 +114,20 @@ func TestLearnChecks(t *testing.T) {
 			}
 			if len(out.Rules) != len(want.Rules) {
 				t.Fatalf("%d rules, want %d", len(out.Rules), len(want.Rules))
+			}
+			d := newDataset(&tc.Input)
+			g, _ := d.fixedValues(d.fit(-1))
+			if len(want.FixedValues) != len(d.st) {
+				t.Fatalf("%d cells of fixed values, want %d", len(want.FixedValues), len(d.st))
+			}
+			for c, row := range want.FixedValues {
+				for p, v := range row {
+					var got float64
+					for k := range g {
+						got += g[k][c][p]
+					}
+					near(t, fmt.Sprintf("fixed value of arm %d in cell %d", p, c), got, v)
+				}
 			}
 			for i, wr := range want.Rules {
 				r := out.Rules[i]

@@ -97,6 +97,10 @@ type Output struct {
 	// Lambda is the Lagrange multiplier of the budget (0 when the budget
 	// does not bind or there is none).
 	Lambda float64 `json:"lambda"`
+	// Bootstrap is the number of bootstrap replicates behind the SE of
+	// Value and GainOverBestSingle (0: the fixed-policy SE; see the
+	// package documentation).
+	Bootstrap int `json:"bootstrap,omitempty"`
 	// Curve is the cross-fitted uplift (Qini) curve.
 	Curve    []CurvePoint `json:"curve"`
 	Error    string       `json:"error,omitempty"`

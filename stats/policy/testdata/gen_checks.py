@@ -6,7 +6,10 @@ per-fold sufficient statistics Learn reads ("input") and the expected answer
 ("expected") computed here from the units themselves: the effects from the
 unit-level means and variances, the doubly robust scores Gamma_i unit by unit
 (not through the sufficient-statistics algebra of the Go code), the budget
-policy by a linear scan of the Lagrangian's breakpoints.
+policy by a linear scan of the Lagrangian's breakpoints, and the planted
+values of the bootstrap's world (the doubly robust value on all the units
+of assigning arm p in a cell, "fixed_values"; the bootstrap's resampling
+moments are checked by gen_bootstrap.py).
 
 Run: /usr/bin/python3 gen_checks.py > checks.json   (Debian python3-numpy, python3-scipy)
 """
@@ -236,6 +239,23 @@ def run_case(name, rng, features, values, arms, weights, folds, n, effect, budge
                             "spend_per_unit": full.kappa(cell, a)})
         rules.append({"segment": dict(zip(features, cell)), "variant": arms[pol[cell]], "arms": arm_eff})
     bs = full.best_single()
+    # The bootstrap's planted values (package doc, "the bootstrap's world"):
+    # per cell and arm p, the sum over all the units of the cell of
+    # Gamma_i(p) with the outcome model fitted on all the folds.
+    fixed = []
+    for cell in all_cells:
+        m0 = full.deepest(cell, 0, 0)
+        mhat = [m0 + full.tau(cell, a) for a in range(len(arms))]
+        row = []
+        for pa in range(len(arms)):
+            tot = 0.0
+            for ucell, a, _, y, _, _ in units:
+                if ucell != cell or pa == 0:
+                    continue
+                ind = (1.0 / w[pa] if a == pa else 0.0) - (1.0 / w[0] if a == 0 else 0.0)
+                tot += mhat[pa] - mhat[0] + ind * (y - mhat[a])
+            row.append(tot)
+        fixed.append(row)
     # Cross-fitting, unit by unit.
     gp, gb = [], []
     groups = []
@@ -276,6 +296,7 @@ def run_case(name, rng, features, values, arms, weights, folds, n, effect, budge
         "gain_over_best_single": est(np.array(gp) - np.array(gb), zq),
         "spend": spu * N, "spend_per_unit": spu, "lambda": lam, "budget_infeasible": infeasible,
         "rules": rules, "curve": curve, "units": N, "arm_shares_differ": shares_differ,
+        "fixed_values": fixed,
     }
     inp = {"metric": "net_revenue", "features": features,
            "arms": [{"key": a, "weight": wt} for a, wt in zip(arms, weights)],
