@@ -122,6 +122,22 @@ func (s *Service) GetExperiment(ctx context.Context, key string) (*Experiment, e
 	return s.store.GetExperiment(ctx, key)
 }
 
+// LiveExperiment returns experiment key as the assignment snapshot holds it
+// when it is running or paused, else as the store holds it (a draft or a
+// stopped experiment). It is as fresh as assignment itself: a change made
+// through this Service shows at once, one made by another replica within
+// specMaxAge. The report read path uses it so that reading a report costs
+// no store read while the shop's traffic is served from the same store.
+// The experiment may be shared: callers must not modify it.
+func (s *Service) LiveExperiment(ctx context.Context, key string) (*Experiment, error) {
+	if snap, err := s.snapshot(ctx, ""); err == nil {
+		if e := snap.exps[key]; e != nil {
+			return e, nil
+		}
+	}
+	return s.store.GetExperiment(ctx, key)
+}
+
 // ListExperiments lists experiments.
 func (s *Service) ListExperiments(ctx context.Context, f ExperimentFilter) ([]*Experiment, error) {
 	return s.store.ListExperiments(ctx, f)

@@ -276,3 +276,45 @@ func TestSDKSpecLeavesOutUnservableExperiment(t *testing.T) {
 		t.Fatalf("Assign(b-layered) = %v, want unknown_experiment", err)
 	}
 }
+
+// TestLiveExperiment: the report read path's lookup answers a draft from
+// the store, a running experiment from the assignment snapshot, and a
+// change made through the Service (a pause, a stop) at once.
+func TestLiveExperiment(t *testing.T) {
+	ctx := context.Background()
+	svc := specService(t)
+	if err := svc.CreateExperiment(ctx, specAdmin, specExperiment("promo", experiments.StatusDraft)); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name   string
+		action experiments.Action
+		want   experiments.Status
+	}{
+		{"draft", "", experiments.StatusDraft},
+		{"started", experiments.ActionStart, experiments.StatusRunning},
+		{"paused", experiments.ActionPause, experiments.StatusPaused},
+		{"stopped", experiments.ActionStop, experiments.StatusStopped},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			var want *experiments.Experiment
+			if st.action != "" {
+				var err error
+				if want, err = svc.Transition(ctx, specAdmin, "promo", st.action); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := svc.LiveExperiment(ctx, "promo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != st.want || (want != nil && got.Revision != want.Revision) {
+				t.Fatalf("LiveExperiment = %s revision %d; want %s revision %v", got.Status, got.Revision, st.want, want)
+			}
+		})
+	}
+	if _, err := svc.LiveExperiment(ctx, "missing"); !errors.Is(err, experiments.ErrNotFound) {
+		t.Fatalf("LiveExperiment(missing) = %v, want not found", err)
+	}
+}

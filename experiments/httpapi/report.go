@@ -244,7 +244,7 @@ func (a *api) loadReport(c *gin.Context) (*reportsnap.Snapshot, error) {
 	}
 	// An experiment of another environment was answered like a missing one
 	// by checkEnvironment (rule EnvExperiment).
-	exp, err := a.svc.GetExperiment(c.Request.Context(), c.Param("key"))
+	exp, err := a.svc.LiveExperiment(c.Request.Context(), c.Param("key"))
 	if err != nil {
 		return nil, err
 	}
