@@ -80,16 +80,12 @@ func (a Arm) variance() float64 {
 // MinUnits units.
 func ProbBest(arms []Arm) []float64 {
 	k := len(arms)
-	out := make([]float64, k)
 	if k == 0 {
-		return out
+		return []float64{}
 	}
 	for _, a := range arms {
 		if a.N < MinUnits {
-			for i := range out {
-				out[i] = 1 / float64(k)
-			}
-			return out
+			return equalShares(k)
 		}
 	}
 	mu := make([]float64, k)
@@ -130,11 +126,7 @@ func ProbBestPeriodWeighted(periods [][]Arm) []float64 {
 	}
 	for _, t := range total {
 		if t < MinUnits {
-			equal := make([]float64, k)
-			for i := range equal {
-				equal[i] = 1 / float64(k)
-			}
-			return equal
+			return equalShares(k)
 		}
 	}
 	mu := make([]float64, k)
@@ -329,4 +321,14 @@ func periodUnits(ps []Arm) float64 {
 		n += s.N
 	}
 	return n
+}
+
+// equalShares is 1/k for each of k arms: the answer before the data say
+// anything.
+func equalShares(k int) []float64 {
+	out := make([]float64, k)
+	for i := range out {
+		out[i] = 1 / float64(k)
+	}
+	return out
 }
