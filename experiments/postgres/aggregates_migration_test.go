@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
+	"github.com/promolift/promolift/experiments/storetest"
 	"github.com/promolift/promolift/migrations"
 	"github.com/promolift/promolift/migrations/migrationstest"
 )
@@ -35,23 +35,5 @@ func TestMigrationGivesAggregatesAnEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.CustomerAggregates(ctx, "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 1 || rows[0].Environment != "" || rows[0].PurchaseCount != 2 || rows[0].Monetary != 5000 ||
-		!rows[0].LastPurchaseAt.Equal(bought) {
-		t.Fatalf("aggregates after the migration: %+v, want one row of environment \"\"", rows)
-	}
-	svc := experiments.NewService(s, nil)
-	svc.SetClock(func() time.Time { return bought.Add(24 * time.Hour) })
-	for _, env := range []string{experiments.DefaultEnvironment, "staging"} {
-		g, err := svc.Segments(ctx, env, "u1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !g.Known || g.Aggregate.PurchaseCount != 2 || g.AIPL != experiments.AIPLPurchase {
-			t.Errorf("Segments(%s) after the migration: %+v", env, g)
-		}
-	}
+	storetest.AggregateHasNoEnvironment(t, s, "u1", bought)
 }

@@ -4,15 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/sqlite"
-	"github.com/promolift/promolift/migrations"
-	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 // TestMigrationGivesEventsAnEnvironment upgrades a database of version 18
@@ -23,12 +20,7 @@ import (
 // key's is a new event.
 func TestMigrationGivesEventsAnEnvironment(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "promolift.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	migrationstest.Legacy(t, db, migrations.SQLite, 18)
+	path, db := legacyFile(t, 18)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, id := range []string{"ev-a", "ev-b", "ev-c"} {
 		if _, err := db.ExecContext(ctx, `INSERT INTO events (rowid, event_id, type, unit_id, ts, name, received_at)

@@ -99,3 +99,31 @@ func testSegmentEnvironments(t *testing.T, newStore func(t *testing.T) experimen
 		})
 	}
 }
+
+// AggregateHasNoEnvironment checks a store just upgraded by migration 0026
+// from a database holding one aggregate of unit (2 purchases, 5000 in all,
+// the last at bought): the row has the environment "", so the customer is
+// a purchaser in every environment's segments.
+func AggregateHasNoEnvironment(t *testing.T, s experiments.Store, unit string, bought time.Time) {
+	t.Helper()
+	c := ctx(t)
+	cs, ok := s.(experiments.CustomerSegmentStore)
+	if !ok {
+		t.Fatalf("%T keeps no customer aggregates", s)
+	}
+	rows, err := cs.CustomerAggregates(c, unit)
+	must(t, err)
+	if len(rows) != 1 || rows[0].Environment != "" || rows[0].PurchaseCount != 2 || rows[0].Monetary != 5000 ||
+		!rows[0].LastPurchaseAt.Equal(bought) {
+		t.Fatalf("aggregates after the migration: %+v, want one row of environment \"\"", rows)
+	}
+	svc := experiments.NewService(s, nil)
+	svc.SetClock(func() time.Time { return bought.Add(24 * time.Hour) })
+	for _, env := range []string{experiments.DefaultEnvironment, "staging"} {
+		g, err := svc.Segments(c, env, unit)
+		must(t, err)
+		if !g.Known || g.Aggregate.PurchaseCount != 2 || g.AIPL != experiments.AIPLPurchase {
+			t.Errorf("Segments(%s) after the migration: %+v", env, g)
+		}
+	}
+}
