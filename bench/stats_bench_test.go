@@ -199,51 +199,48 @@ FROM unit_metrics WHERE experiment = $1 AND NOT multiple AND conversions > 0 GRO
 	return nil
 }
 
+// runStats runs op b.N times as the sub-benchmark name over the stats
+// fixture.
+func runStats(b *testing.B, name string, op func(ctx context.Context, e *statsEnv) error) {
+	b.Run(name, func(b *testing.B) {
+		e := statsFixture(b)
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := op(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkSuffStats at each unit count: promolift's SufficientStats (from
 // the rollups) and the anchor, the same statistics from the raw events.
 func BenchmarkSuffStats(b *testing.B) {
 	for _, n := range statsUnits() {
 		key := fmt.Sprintf("units-%d", n)
-		b.Run(fmt.Sprintf("units=%d/impl=rollups", n), func(b *testing.B) {
-			e := statsFixture(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				ss, err := e.store.SufficientStats(ctx, experiments.StatsQuery{Experiment: key, MultipleExposure: experiments.MultipleExclude})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(ss.Variants) != 2 || ss.Variants[0].Units+ss.Variants[1].Units != int64(n) {
-					b.Fatalf("stats %+v", ss.Variants)
-				}
-				if len(ss.Metrics) != 2 || ss.Metrics[0].Variant != "control" || ss.Metrics[1].Variant != "treat1" {
-					b.Fatalf("metrics %+v", ss.Metrics)
-				}
+		runStats(b, fmt.Sprintf("units=%d/impl=rollups", n), func(ctx context.Context, e *statsEnv) error {
+			ss, err := e.store.SufficientStats(ctx, experiments.StatsQuery{Experiment: key, MultipleExposure: experiments.MultipleExclude})
+			if err != nil {
+				return err
 			}
+			if len(ss.Variants) != 2 || ss.Variants[0].Units+ss.Variants[1].Units != int64(n) {
+				return fmt.Errorf("stats %+v", ss.Variants)
+			}
+			if len(ss.Metrics) != 2 || ss.Metrics[0].Variant != "control" || ss.Metrics[1].Variant != "treat1" {
+				return fmt.Errorf("metrics %+v", ss.Metrics)
+			}
+			return nil
 		})
-		b.Run(fmt.Sprintf("units=%d/impl=rollup-sql", n), func(b *testing.B) {
-			e := statsFixture(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := rollupStats(ctx, e.store, key); err != nil {
-					b.Fatal(err)
-				}
-			}
+		runStats(b, fmt.Sprintf("units=%d/impl=rollup-sql", n), func(ctx context.Context, e *statsEnv) error {
+			return rollupStats(ctx, e.store, key)
 		})
-		b.Run(fmt.Sprintf("units=%d/impl=raw-groupby", n), func(b *testing.B) {
-			e := statsFixture(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				rows, err := rawStats(ctx, e.store, key)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if rows != 4 {
-					b.Fatalf("raw stats: %d rows, want 4", rows)
-				}
+		runStats(b, fmt.Sprintf("units=%d/impl=raw-groupby", n), func(ctx context.Context, e *statsEnv) error {
+			rows, err := rawStats(ctx, e.store, key)
+			if err == nil && rows != 4 {
+				err = fmt.Errorf("raw stats: %d rows, want 4", rows)
 			}
+			return err
 		})
 	}
 }
@@ -254,15 +251,9 @@ func BenchmarkSuffStats(b *testing.B) {
 func BenchmarkReport(b *testing.B) {
 	for _, n := range statsUnits() {
 		key := fmt.Sprintf("units-%d", n)
-		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
-			e := statsFixture(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := e.svc.Report(ctx, key, experiments.ReportOptions{NoSeries: true}); err != nil {
-					b.Fatal(err)
-				}
-			}
+		runStats(b, fmt.Sprintf("units=%d", n), func(ctx context.Context, e *statsEnv) error {
+			_, err := e.svc.Report(ctx, key, experiments.ReportOptions{NoSeries: true})
+			return err
 		})
 	}
 }
@@ -273,19 +264,15 @@ func BenchmarkReport(b *testing.B) {
 func BenchmarkReportSeries(b *testing.B) {
 	for _, n := range statsUnits() {
 		key := fmt.Sprintf("units-%d", n)
-		b.Run(fmt.Sprintf("units=%d", n), func(b *testing.B) {
-			e := statsFixture(b)
-			ctx := context.Background()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				r, err := e.svc.Report(ctx, key, experiments.ReportOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(r.Series) == 0 || r.Series[len(r.Series)-1].Units != int64(n) {
-					b.Fatalf("series %+v, want its last point at %d units", r.Series, n)
-				}
+		runStats(b, fmt.Sprintf("units=%d", n), func(ctx context.Context, e *statsEnv) error {
+			r, err := e.svc.Report(ctx, key, experiments.ReportOptions{})
+			if err != nil {
+				return err
 			}
+			if len(r.Series) == 0 || r.Series[len(r.Series)-1].Units != int64(n) {
+				return fmt.Errorf("series %+v, want its last point at %d units", r.Series, n)
+			}
+			return nil
 		})
 	}
 }
