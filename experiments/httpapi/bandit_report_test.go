@@ -56,16 +56,7 @@ func newBanditReportEnv(t *testing.T, st experiments.Store) *reportEnv {
 	setNow := func(t time.Time) { mu.Lock(); now = t; mu.Unlock() }
 	e := &reportEnv{svc: svc}
 	admin := experiments.Principal{KeyID: "test", Scope: experiments.ScopeAdmin}
-	for _, k := range []struct {
-		scope experiments.Scope
-		dst   *string
-	}{{experiments.ScopeAdmin, &e.admin}, {experiments.ScopeSDK, &e.sdk}, {experiments.ScopeAnalyst, &e.analyst}} {
-		_, tok, err := svc.CreateKey(ctx, admin, string(k.scope), k.scope, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		*k.dst = tok
-	}
+	e.createKeys(t, admin)
 	x := &experiments.Experiment{Key: "bandit-sale", Name: "Bandit sale", Coverage: 1, PrimaryMetric: "purchase",
 		Allocation: experiments.Allocation{Mode: experiments.AllocationBandit, UpdateEvery: 6 * time.Hour, MinWeight: 0.05,
 			Budget: 200000, Flight: 24 * time.Hour}}

@@ -68,6 +68,22 @@ func reportStores(t *testing.T, test func(t *testing.T, e *reportEnv)) {
 	})
 }
 
+// createKeys gives e an admin, an SDK and an analyst key of e.svc,
+// created by admin.
+func (e *reportEnv) createKeys(t *testing.T, admin experiments.Principal) {
+	t.Helper()
+	for _, k := range []struct {
+		scope experiments.Scope
+		dst   *string
+	}{{experiments.ScopeAdmin, &e.admin}, {experiments.ScopeSDK, &e.sdk}, {experiments.ScopeAnalyst, &e.analyst}} {
+		_, tok, err := e.svc.CreateKey(context.Background(), admin, string(k.scope), k.scope, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		*k.dst = tok
+	}
+}
+
 // newReportEnvOn seeds the report dataset into st (closed at cleanup).
 func newReportEnvOn(t *testing.T, st experiments.Store) *reportEnv {
 	t.Helper()
@@ -77,16 +93,7 @@ func newReportEnvOn(t *testing.T, st experiments.Store) *reportEnv {
 	svc.SetClock(func() time.Time { return rptStart })
 	e := &reportEnv{svc: svc}
 	admin := experiments.Principal{KeyID: "test", Scope: experiments.ScopeAdmin}
-	for _, k := range []struct {
-		scope experiments.Scope
-		dst   *string
-	}{{experiments.ScopeAdmin, &e.admin}, {experiments.ScopeSDK, &e.sdk}, {experiments.ScopeAnalyst, &e.analyst}} {
-		_, tok, err := svc.CreateKey(ctx, admin, string(k.scope), k.scope, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		*k.dst = tok
-	}
+	e.createKeys(t, admin)
 	x := springSaleExperiment()
 	if err := svc.CreateExperiment(ctx, admin, x); err != nil {
 		t.Fatal(err)
