@@ -209,6 +209,12 @@ func classify(err error) (FieldError, jsontext.Pointer, int) {
 	if se.JSONKind == '0' && len(se.JSONValue) > 0 {
 		got += " " + string(se.JSONValue)
 	}
+	if errors.Is(err, strconv.ErrRange) {
+		if se.JSONPointer == "" {
+			return FieldError{Field: "body", Code: "out_of_range", Detail: "the " + got + " is out of range"}, "", 0
+		}
+		return FieldError{Code: "out_of_range", Detail: "{field}: the " + got + " is out of range"}, se.JSONPointer, nullValue
+	}
 	if se.JSONPointer == "" {
 		return FieldError{Field: "body", Code: "invalid_type", Detail: "must be a JSON object, not " + got}, "", 0
 	}
