@@ -118,6 +118,8 @@ func resetTouched(ctx context.Context, tx *rtx) error {
 	_, err := tx.ExecContext(ctx, `
 CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
 	PRIMARY KEY (experiment, unit_id)) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS touched_rollup (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, first_variant TEXT NOT NULL,
+	first_exposed_at TIMESTAMPTZ NOT NULL, multiple BOOLEAN NOT NULL, channel TEXT NOT NULL) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
 	unit_id TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT,
 	revenue BIGINT NOT NULL, promotion_cost BIGINT, currency TEXT NOT NULL, order_id TEXT NOT NULL,
@@ -126,9 +128,19 @@ CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NUL
 	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
 	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL,
 	environment TEXT NOT NULL) ON COMMIT DELETE ROWS;
-DELETE FROM touched; DELETE FROM staging; DELETE FROM fresh;`)
+DELETE FROM touched; DELETE FROM touched_rollup; DELETE FROM staging; DELETE FROM fresh;`)
 	return err
 }
+
+// unitConversions is the conversions relation of metricsSelect and
+// dailySelect when the units r are few (a batch's): each unit's
+// conversions from its first exposure on, read through events_conversions.
+// LATERAL with OFFSET 0 keeps the planner from turning it into a join it
+// plans from statistics: a freshly grown events partition has none, and
+// it then reads every conversion of the partition once per batch (or per
+// unit) instead of probing the index.
+const unitConversions = `LATERAL (SELECT * FROM events e WHERE e.type = 'conversion' AND e.unit_id = r.unit_id
+	AND e.ts >= r.first_exposed_at OFFSET 0)`
 
 // recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
 // the raw events. It refuses (KindConflict, code events_dropped) when a
@@ -140,7 +152,16 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	// the touched units' windows, which covers the newest rows), the
 	// planner scans every row in it through the BRIN index on ts instead of
 	// probing each touched unit's conversions through events_conversions,
-	// and a batch costs O(recent events) instead of O(its units).
+	// and a batch costs O(recent events) instead of O(its units). The
+	// touched pairs' rollup rows are copied into touched_rollup first, so
+	// that the rebuild below reads them without joining exposures_rollup.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO touched_rollup
+SELECT r.experiment, r.unit_id, r.first_variant, r.first_exposed_at, r.multiple, r.channel
+FROM touched t CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x
+	WHERE x.experiment = t.experiment AND x.unit_id = t.unit_id OFFSET 0) r;
+ANALYZE touched_rollup`); err != nil {
+		return err
+	}
 	var touched struct {
 		Units      int64          `db:"units"`
 		Frozen     int64          `db:"frozen"`
@@ -150,8 +171,7 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	if err := tx.GetContext(ctx, &touched, `SELECT COUNT(*) AS units,
 	COUNT(*) FILTER (WHERE r.first_exposed_at < h.horizon) AS frozen,
 	MIN(r.experiment) FILTER (WHERE r.first_exposed_at < h.horizon) AS experiment, MIN(h.horizon) AS horizon
-FROM touched t JOIN exposures_rollup r ON r.experiment = t.experiment AND r.unit_id = t.unit_id
-LEFT JOIN event_retention h ON TRUE`); err != nil {
+FROM touched_rollup r LEFT JOIN event_retention h ON TRUE`); err != nil {
 		return err
 	}
 	if touched.Frozen > 0 {
@@ -164,18 +184,12 @@ LEFT JOIN event_retention h ON TRUE`); err != nil {
 	if touched.Units == 0 {
 		return nil
 	}
-	// Fresh statistics let the planner join the touched units to the
-	// events through the indexes.
-	if _, err := tx.ExecContext(ctx, `ANALYZE touched`); err != nil {
-		return err
-	}
-	const touchedUnits = `exposures_rollup r JOIN touched t ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
-	_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics WHERE EXISTS (SELECT 1 FROM touched t
-	WHERE t.experiment = unit_metrics.experiment AND t.unit_id = unit_metrics.unit_id);
-DELETE FROM unit_metrics_daily WHERE EXISTS (SELECT 1 FROM touched t
-	WHERE t.experiment = unit_metrics_daily.experiment AND t.unit_id = unit_metrics_daily.unit_id);
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect(touchedUnits, "events", "")+`;
-INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect(touchedUnits, "events", ""))
+	_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics m USING touched_rollup t
+	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
+DELETE FROM unit_metrics_daily m USING touched_rollup t
+	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
+INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("touched_rollup r", unitConversions, "")+`;
+INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("touched_rollup r", unitConversions, ""))
 	return err
 }
 
@@ -255,11 +269,15 @@ func addConversions(ctx context.Context, tx *rtx) error {
 	}
 	const untouched = `
 	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
+	// The rollup rows are those of the fresh conversions' units, read
+	// through exposures_rollup_unit (LATERAL, see unitConversions).
+	const converted = `(SELECT DISTINCT unit_id FROM fresh WHERE type = 'conversion') u
+	CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x WHERE x.unit_id = u.unit_id OFFSET 0) r`
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(`exposures_rollup r`, "fresh", untouched)+`
+		metricsSelect(converted, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
 	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED")+`;
-INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) `+dailySelect(`exposures_rollup r`, "fresh", untouched)+`
+INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) `+dailySelect(converted, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED"))
 	return err
 }
