@@ -16,9 +16,10 @@
 #   make test-bandit-sim  the bandit simulation at full size: 1000 unpaced
 #                and 60 paced simulated bandit experiments through the
 #                service (the default test runs 200 and 12)
-#   make test-policy-sim  the policy simulator at full size: 400 simulated
-#                tests through the API (43 minutes measured on a busy
-#                2-core machine, 12,000 units each), then 2000 Monte
+#   make test-policy-sim  the policy simulator at full size: 1000 simulated
+#                tests through the API (12,000 units each; two shards in
+#                parallel, about 5 s a test on a busy 2-core machine;
+#                POLICY_SIM_PARALLEL sets the shards), then 2000 Monte
 #                Carlo runs of the estimators (the budget test's CIs use
 #                a bootstrap of the whole procedure, 200 replicates a
 #                run: about a minute more; see stats/policy/doc.go)
@@ -28,6 +29,7 @@ SHELL     := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 FUZZTIME  ?= 10m
 COVERAGE_REPS ?= 10000
+POLICY_SIM_PARALLEL ?= 2
 PGDIR     := $(shell mktemp -u -d 2>/dev/null || echo /tmp/promolift-pg-$$$$)
 
 .PHONY: all build dist test test-go deps-test lint fuzz coverage bench clean test-policy-sim test-bandit-sim check-values
@@ -119,7 +121,8 @@ test-bandit-sim:
 	PROMOLIFT_BANDIT_SIM_RUNS=1000 PROMOLIFT_BANDIT_SIM_PACED=60 $(GO) test -count=1 -timeout 60m -run '^TestBanditSimulation$$' -v ./experiments
 
 test-policy-sim:
-	PROMOLIFT_POLICY_SIM_RUNS=400 $(GO) test -count=1 -timeout 120m -run '^TestPolicyLoop$$' -v ./experiments/httpapi
+	PROMOLIFT_POLICY_SIM_RUNS=1000 PROMOLIFT_POLICY_SIM_PARALLEL=$(POLICY_SIM_PARALLEL) $(GO) test -count=1 -timeout 240m \
+		-parallel $(POLICY_SIM_PARALLEL) -run '^TestPolicyLoop$$' -v ./experiments/httpapi
 	PROMOLIFT_POLICY_RUNS=2000 $(GO) test -count=1 -timeout 30m -run 'MonteCarlo' -v ./stats/policy
 
 lint:

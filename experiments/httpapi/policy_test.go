@@ -299,14 +299,35 @@ func simSeed(t *testing.T) uint64 {
 // simRuns is PROMOLIFT_POLICY_SIM_RUNS, else def.
 func simRuns(t *testing.T, def int) int {
 	t.Helper()
-	if s := os.Getenv("PROMOLIFT_POLICY_SIM_RUNS"); s != "" {
+	return simCount(t, "PROMOLIFT_POLICY_SIM_RUNS", def)
+}
+
+// simCount is the positive integer of the environment variable name, else
+// def.
+func simCount(t *testing.T, name string, def int) int {
+	t.Helper()
+	if s := os.Getenv(name); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			t.Fatalf("PROMOLIFT_POLICY_SIM_RUNS=%q", s)
+			t.Fatalf("%s=%q", name, s)
 		}
 		return n
 	}
 	return def
+}
+
+// simResult is what one simulated test of TestPolicyLoop found.
+type simResult struct {
+	rulesOK bool // the rules of the cells beyond the margin are the planted best arms
+	// covered, rulesCovered, bestCovered: the value CI covers the planted
+	// value of the fold policies, of the learned rules, of the planted
+	// best policy.
+	covered, rulesCovered, bestCovered bool
+	live                               bool // the follow-up ran live
+	done                               bool // the run ended
+	// spent, budget, maxBatch: the live personalized arm's spend, its
+	// budget and the largest spend of one batch of 100 units.
+	spent, budget, maxBatch int64
 }
 
 // TestPolicyLoop is the simulator of issue 18: simulated tests of
@@ -327,74 +348,94 @@ func simRuns(t *testing.T, def int) int {
 // units: with 8,000 the rules were right in only about 93% of the runs
 // (the smallest planted gap, 485, is then about 2.7 standard errors of a
 // segment's difference). make test runs 8 runs with wider bands (rules
-// right in ≥ 7, value covered in ≥ 6); make test-policy-sim runs 400
+// right in ≥ 7, value covered in ≥ 6); make test-policy-sim runs 1000
 // (PROMOLIFT_POLICY_SIM_RUNS): with 200 even an exact 95% interval lands
-// outside 93–97% in 14% of the seeds, with 400 in 5%.
+// outside 93–97% in 14% of the seeds, with 400 in 5%, with 1000 in 0.2%.
+//
+// Run i draws from its own stream, PCG(seed, i) (seed:
+// PROMOLIFT_POLICY_SIM_SEED), so a run's data do not depend on the runs
+// before it nor on how the runs are spread over
+// PROMOLIFT_POLICY_SIM_PARALLEL shards (default 1): each shard is a
+// parallel subtest with its own server and database, running the runs
+// i ≡ shard (mod shards), so the same seed and run count give the same
+// counts at any parallelism. Every run's findings are logged as it ends.
+// PROMOLIFT_POLICY_SIM_MINUTES, when set, is a stopping rule fixed before
+// the runs: no run starts after that many minutes, and the checks judge
+// the runs 0 … M−1 that all ended (M is logged), never a choice by result.
 func TestPolicyLoop(t *testing.T) {
 	runs := simRuns(t, 8)
+	shards := simCount(t, "PROMOLIFT_POLICY_SIM_PARALLEL", 1)
+	seed := simSeed(t)
+	stopAt := time.Time{}
+	if os.Getenv("PROMOLIFT_POLICY_SIM_MINUTES") != "" {
+		stopAt = time.Now().Add(time.Duration(simCount(t, "PROMOLIFT_POLICY_SIM_MINUTES", 0)) * time.Minute)
+	}
 	const units = 12000
 	w := policysim.Standard()
-	s := &policySim{w: w, r: rand.New(rand.NewPCG(simSeed(t), 18))}
 	best := make([]int, len(w.Cells))
 	for c := range w.Cells {
 		best[c], _ = w.Best(c)
 	}
 	planted := w.Value(best)
-	var rulesOK, covered, rulesCovered, bestCovered, liveRuns int
-	for run := 0; run < runs; run++ {
-		if run%20 == 0 {
-			// A fresh database every 20 runs keeps each run's cost flat.
-			s.e = newEnv(t, Config{MaxBatchEvents: 1000})
+	results := make([]simResult, runs)
+	t.Run("shards", func(t *testing.T) {
+		for p := range shards {
+			t.Run(strconv.Itoa(p), func(t *testing.T) {
+				if shards > 1 {
+					t.Parallel()
+				}
+				s := &policySim{w: w}
+				for i, run := 0, p; run < runs; i, run = i+1, run+shards {
+					if i%20 == 0 {
+						// A fresh database every 20 runs keeps each run's cost flat.
+						s.e = newEnv(t, Config{MaxBatchEvents: 1000})
+					}
+					if !stopAt.IsZero() && time.Now().After(stopAt) {
+						t.Logf("shard %d: the time limit stops it before run %d", p, run)
+						return
+					}
+					s.r = rand.New(rand.NewPCG(seed, uint64(run)))
+					r := s.simulate(t, run, units, planted)
+					r.done = true
+					results[run] = r
+					t.Logf("run %d: rules right %t, value CI covers the fold policies %t, the learned rules %t, the planted best %t",
+						run, r.rulesOK, r.covered, r.rulesCovered, r.bestCovered)
+				}
+			})
 		}
-		if run > 0 && run%10 == 0 {
-			t.Logf("after %d runs: rules right in %d, value CI covers the fold policies' planted value in %d", run, rulesOK, covered)
-		}
-		key := fmt.Sprintf("sim-%d", run)
-		s.run(key, units)
-		out := s.policy(key, "")
-		var in policy.Input
-		for _, c := range s.sent {
-			in.Cells = append(in.Cells, *c)
-		}
-		in.Features, in.Folds = w.Features, experiments.DefaultPolicyFolds
-		for a, k := range w.Arms {
-			in.Arms = append(in.Arms, policy.Arm{Key: k, Weight: w.Weights[a]})
-		}
-		// The answer through the API is policy.Learn of the units as sent.
-		if mem, err := policy.Learn(in); err != nil || mem.Value != out.Value {
-			t.Fatalf("run %d: through the API %v, from the units sent %v (%v)", run, out.Value, mem.Value, err)
-		}
-		ok := true
-		for c := range w.Cells {
-			if arm, gap := w.Best(c); gap > policysim.StandardMargin && ruleArm(t, w, out.Output, c) != arm {
-				ok = false
-			}
-		}
-		if ok {
-			rulesOK++
-		}
-		in95 := func(v float64) bool { return out.Value.CI[0] <= v && v <= out.Value.CI[1] }
-		if in95(foldPoliciesValue(t, w, in)) {
-			covered++
-		}
-		var learned []int
-		for c := range w.Cells {
-			learned = append(learned, ruleArm(t, w, out.Output, c))
-		}
-		if in95(w.Value(learned)) {
-			rulesCovered++
-		}
-		if in95(planted) {
-			bestCovered++
-		}
-		if run%10 == 0 {
-			liveRuns++
-			s.live(t, key, out)
+	})
+	if t.Failed() {
+		return
+	}
+	// The runs judged: all of them, or under the time limit the runs
+	// before the first that did not end.
+	if m := slices.IndexFunc(results, func(r simResult) bool { return !r.done }); m >= 0 {
+		t.Logf("the time limit stopped the simulator after the first %d of %d runs", m, runs)
+		results, runs = results[:m], m
+		if m == 0 {
+			t.Fatal("no run ended within the time limit")
 		}
 	}
+	var rulesOK, covered, rulesCovered, bestCovered, liveRuns, overBudget, overBatch int
+	var worst float64 // the largest overspend, in largest batches
+	for _, r := range results {
+		if r.spent > r.budget {
+			overBudget++
+			worst = max(worst, float64(r.spent-r.budget)/float64(r.maxBatch))
+		}
+		if r.spent > r.budget+r.maxBatch {
+			overBatch++
+		}
+		rulesOK += b2i(r.rulesOK)
+		covered += b2i(r.covered)
+		rulesCovered += b2i(r.rulesCovered)
+		bestCovered += b2i(r.bestCovered)
+		liveRuns += b2i(r.live)
+	}
 	lo, hi := wilson(covered, runs)
-	t.Logf("%d runs of %d units: rules right in %d; the value CI covers the planted value of the fold policies in %d (%.1f%%, 95%% interval %.1f–%.1f%%), of the learned rules in %d, of the planted best policy (%.1f) in %d; %d live follow-ups",
-		runs, units, rulesOK, covered, 100*float64(covered)/float64(runs), 100*lo, 100*hi, rulesCovered, planted, bestCovered, liveRuns)
+	t.Logf("%d runs of %d units (seed %d): rules right in %d; the value CI covers the planted value of the fold policies in %d (%.1f%%, 95%% interval %.1f–%.1f%%), of the learned rules in %d, of the planted best policy (%.1f) in %d; %d live follow-ups: %d spent more than their budget (by at most %.2f of their largest batch), %d more than their budget plus one batch",
+		runs, units, seed, rulesOK, covered, 100*float64(covered)/float64(runs), 100*lo, 100*hi, rulesCovered, planted, bestCovered,
+		liveRuns, overBudget, worst, overBatch)
 	rulesMin, covLo, covHi := 0.95, 0.93, 0.97
 	if runs < 100 {
 		rulesMin, covLo, covHi = float64(runs-1)/float64(runs), float64(runs-2)/float64(runs), 1
@@ -405,6 +446,54 @@ func TestPolicyLoop(t *testing.T) {
 	if f := float64(covered) / float64(runs); f < covLo || f > covHi {
 		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, covLo, covHi)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// simulate runs simulated test number run through the API and judges its
+// answer; every 10th test's follow-up runs live.
+func (s *policySim) simulate(t *testing.T, run, units int, planted float64) simResult {
+	t.Helper()
+	w := s.w
+	key := fmt.Sprintf("sim-%d", run)
+	s.run(key, units)
+	out := s.policy(key, "")
+	var in policy.Input
+	for _, c := range s.sent {
+		in.Cells = append(in.Cells, *c)
+	}
+	in.Features, in.Folds = w.Features, experiments.DefaultPolicyFolds
+	for a, k := range w.Arms {
+		in.Arms = append(in.Arms, policy.Arm{Key: k, Weight: w.Weights[a]})
+	}
+	// The answer through the API is policy.Learn of the units as sent.
+	if mem, err := policy.Learn(in); err != nil || mem.Value != out.Value {
+		t.Fatalf("run %d: through the API %v, from the units sent %v (%v)", run, out.Value, mem.Value, err)
+	}
+	res := simResult{rulesOK: true}
+	for c := range w.Cells {
+		if arm, gap := w.Best(c); gap > policysim.StandardMargin && ruleArm(t, w, out.Output, c) != arm {
+			res.rulesOK = false
+		}
+	}
+	in95 := func(v float64) bool { return out.Value.CI[0] <= v && v <= out.Value.CI[1] }
+	res.covered = in95(foldPoliciesValue(t, w, in))
+	var learned []int
+	for c := range w.Cells {
+		learned = append(learned, ruleArm(t, w, out.Output, c))
+	}
+	res.rulesCovered = in95(w.Value(learned))
+	res.bestCovered = in95(planted)
+	if run%10 == 0 {
+		res.live = true
+		res.spent, res.budget, res.maxBatch = s.live(t, key, out)
+	}
+	return res
 }
 
 // foldPoliciesValue is the planted value of the policies the cross-fitted
@@ -453,16 +542,16 @@ func wilson(k, n int) (float64, float64) {
 // (the purchases of a batch are posted after it): the personalized arm
 // applies the rule table of its flag value. The personalized arm's spend
 // must stay within its budget plus the largest spend of one batch.
-func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
+func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) (spent, budget, maxBatch int64) {
 	t.Helper()
 	e := s.e
 	// The budget, 45 per unit for 1000 planned units, binds the learned
 	// policy; the live traffic is 1500 units, more than planned, so the
 	// arms' budgets run out during the live run.
 	const planned, liveUnits = 1000, 1500
-	budget := int64(45 * planned)
+	total := int64(45 * planned)
 	w := e.do("POST", "/api/v1/experiments/"+key+"/policy/experiment", e.admin,
-		map[string]any{"features": []string{"rfm_segment", "channel"}, "budget": budget, "units": planned})
+		map[string]any{"features": []string{"rfm_segment", "channel"}, "budget": total, "units": planned})
 	wantStatus(t, w, 201)
 	var fu FollowUpResponse
 	if err := json.Unmarshal(w.Body.Bytes(), &fu); err != nil {
@@ -474,7 +563,7 @@ func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
 		t.Fatalf("follow-up %+v", x)
 	}
 	persBudget := x.Variants[2].Promotion.Budget
-	if persBudget != int64(math.Round(float64(budget)*x.Variants[2].Weight)) {
+	if persBudget != int64(math.Round(float64(total)*x.Variants[2].Weight)) {
 		t.Fatalf("personalized budget %d", persBudget)
 	}
 	wantStatus(t, e.do("POST", "/api/v1/experiments/"+x.Key+"/start", e.admin, nil), 200)
@@ -482,7 +571,6 @@ func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
 	for a, k := range s.w.Arms {
 		armOf[k] = a
 	}
-	var spent, maxBatch int64
 	for b := 0; b < liveUnits/100; b++ {
 		var batch []simEvent
 		var batchSpend int64
@@ -519,10 +607,11 @@ func (s *policySim) live(t *testing.T, key string, learned PolicyResponse) {
 	if spent > persBudget+maxBatch {
 		t.Errorf("%s: the personalized arm spent %d, over its budget %d plus one batch (%d)", x.Key, spent, persBudget, maxBatch)
 	}
-	if fu.Policy.Lambda <= 0 || fu.Policy.Spend > float64(budget) {
-		t.Errorf("%s: the follow-up's policy spends %.0f of %d (lambda %g)", x.Key, fu.Policy.Spend, budget, fu.Policy.Lambda)
+	if fu.Policy.Lambda <= 0 || fu.Policy.Spend > float64(total) {
+		t.Errorf("%s: the follow-up's policy spends %.0f of %d (lambda %g)", x.Key, fu.Policy.Spend, total, fu.Policy.Lambda)
 	}
 	t.Logf("%s: the personalized arm spent %d of its budget %d (largest batch %d)", x.Key, spent, persBudget, maxBatch)
+	return spent, persBudget, maxBatch
 }
 
 // assign assigns unit of cell seg to experiment key through
