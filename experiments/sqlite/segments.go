@@ -3,7 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -32,40 +32,76 @@ func (s *Store) SyncPromotionCosts(ctx context.Context, e *experiments.Experimen
 		func(tx *sqlx.Tx) error { return recomputeExperiment(ctx, tx, e.Key) })
 }
 
+// customerChunk is how many customers one statement of updateCustomers
+// reads or writes: a batch's customers take a few statements instead of
+// two each. Both statements take exactly customerChunk customers (a short
+// last chunk repeats its last customer, which changes nothing), so that
+// they are prepared once.
+const customerChunk = 64
+
+// The statements of updateCustomers.
+var (
+	getAggregatesSQL = `SELECT ` + sqlstore.AggregateColumns + ` FROM customer_aggregates WHERE unit_id IN (?` +
+		strings.Repeat(`, ?`, customerChunk-1) + `)`
+	putAggregatesSQL = `INSERT OR REPLACE INTO customer_aggregates (` + sqlstore.AggregateColumns + `) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, customerChunk), `, `)
+)
+
 // updateCustomers folds the batch's new events (dup[i] false) into the
 // aggregates of their customers, inside the ingest transaction (the single
 // writer connection serializes it with every other ingest).
-// The statements of updateCustomers.
-const (
-	getAggregateSQL = `SELECT ` + sqlstore.AggregateColumns + ` FROM customer_aggregates WHERE unit_id = ? AND environment = ?`
-	putAggregateSQL = `INSERT OR REPLACE INTO customer_aggregates (` + sqlstore.AggregateColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-)
-
 func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event, dup []bool) error {
 	deltas := experiments.CustomerDeltas(events, dup)
-	if len(deltas) == 0 {
-		return nil
-	}
-	// Plain Scan and positional arguments: this runs for every customer of
-	// every batch, and reflection would cost more than the statements.
-	for _, d := range deltas {
-		var r sqlstore.AggregateRow
-		err := tx.QueryRowContext(ctx, getAggregateSQL, d.UnitID, d.Environment).Scan(r.Fields()...)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		default:
-			cur := r.ToDomain()
-			cur.Merge(d)
-			d = cur
+	for len(deltas) > 0 {
+		chunk := deltas[:min(customerChunk, len(deltas))]
+		deltas = deltas[len(chunk):]
+		units := make([]any, customerChunk)
+		for i := range units {
+			units[i] = chunk[min(i, len(chunk)-1)].UnitID
 		}
-		if _, err := tx.ExecContext(ctx, putAggregateSQL, sqlstore.ToAggregateRow(sqlstore.UnixMicros, d).Args()...); err != nil {
+		cur, err := readAggregates(ctx, tx, units)
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, 10*customerChunk)
+		for i := range customerChunk {
+			d := chunk[min(i, len(chunk)-1)]
+			if c, ok := cur[customerKey{d.UnitID, d.Environment}]; ok {
+				c.Merge(d)
+				d = c
+			}
+			args = append(args, sqlstore.ToAggregateRow(sqlstore.UnixMicros, d).Args()...)
+		}
+		if _, err := tx.ExecContext(ctx, putAggregatesSQL, args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// customerKey is a customer in an environment.
+type customerKey struct{ unit, env string }
+
+// readAggregates reads the stored aggregates of the customers units (every
+// environment), by unit and environment.
+func readAggregates(ctx context.Context, tx writeTx, units []any) (map[customerKey]experiments.CustomerAggregate, error) {
+	rows, err := tx.QueryContext(ctx, getAggregatesSQL, units...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[customerKey]experiments.CustomerAggregate, len(units))
+	for rows.Next() {
+		// Plain Scan and positional arguments: this runs for every
+		// customer of every batch, and reflection would cost more than
+		// the statements.
+		var r sqlstore.AggregateRow
+		if err := rows.Scan(r.Fields()...); err != nil {
+			return nil, err
+		}
+		out[customerKey{r.UnitID, r.Environment}] = r.ToDomain()
+	}
+	return out, rows.Err()
 }
 
 // RFMBoundaries reads the nearest-rank quintile boundaries of the buyers

@@ -24,7 +24,7 @@ type ingestStmts struct {
 }
 
 // ingestSQL is every statement IngestEvents runs through ingestTx.
-var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregateSQL, putAggregateSQL,
+var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
 	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL}
 
@@ -97,6 +97,14 @@ func (t ingestTx) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 	return t.Tx.ExecContext(ctx, q, args...)
 }
 
+// QueryContext runs q, prepared when it is one of ingestSQL.
+func (t ingestTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.Tx.QueryContext(ctx, q, args...)
+}
+
 // QueryRowContext runs q, prepared when it is one of ingestSQL.
 func (t ingestTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
@@ -110,6 +118,7 @@ func (t ingestTx) QueryRowContext(ctx context.Context, q string, args ...any) *s
 // ingestTx.
 type writeTx interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 

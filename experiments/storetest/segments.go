@@ -3,6 +3,7 @@ package storetest
 import (
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"math/rand"
 	"testing"
 	"time"
@@ -124,6 +125,7 @@ func testSegments(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			t.Fatalf("unknown customer: %+v", g)
 		}
 	})
+	t.Run("ManyCustomersPerBatch", func(t *testing.T) { testManyCustomers(t, newStore) })
 	t.Run("OFREPMatchesAssign", func(t *testing.T) { testSegmentParity(t, newStore) }) // parity.go
 	t.Run("DerivedCost", func(t *testing.T) { testDerivedCost(t, newStore) })
 	t.Run("Environments", func(t *testing.T) { testSegmentEnvironments(t, newStore) }) // segments_env.go
@@ -209,4 +211,68 @@ func testDerivedCost(t *testing.T, newStore func(t *testing.T) experiments.Store
 	must(t, pcs.SyncPromotionCosts(ctx(t), cur))
 	want["ship"] = 450 + 450 + 77
 	checkCosts("after sync", want, experiments.StatsQuery{Experiment: "costs"})
+}
+
+// testManyCustomers checks the aggregates of batches with more customers
+// than a store folds in one statement, each customer stored before: every
+// customer's aggregate merges its own stored row, whatever its place in
+// the batch.
+func testManyCustomers(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	s := newStore(t)
+	cs, ok := s.(experiments.CustomerSegmentStore)
+	if !ok {
+		t.Skip("the store keeps no customer segments")
+	}
+	const customers = 150
+	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	unit := func(k int) string { return fmt.Sprintf("many-%03d", k) }
+	var first, second []experiments.Event
+	for k := range customers {
+		at := base.Add(time.Duration(k) * time.Minute)
+		first = append(first,
+			experiments.Event{ID: fmt.Sprintf("m1-%d", k), Type: experiments.EventConversion, UnitID: unit(k), Timestamp: at,
+				Name: experiments.PurchaseEvent, Revenue: int64(100 + k), Currency: "KRW"},
+			experiments.Event{ID: fmt.Sprintf("m2-%d", k), Type: experiments.EventConversion, UnitID: unit(k), Timestamp: at.Add(time.Hour),
+				Name: experiments.PurchaseEvent, Revenue: int64(100 + k), Currency: "KRW"})
+		// In reverse order: the stored rows are read in no batch order.
+		second = append([]experiments.Event{
+			{ID: fmt.Sprintf("m3-%d", k), Type: experiments.EventConversion, UnitID: unit(k), Timestamp: base.Add(48 * time.Hour),
+				Name: experiments.PurchaseEvent, Revenue: 7, Currency: "KRW"},
+			{ID: fmt.Sprintf("m4-%d", k), Type: experiments.EventConversion, UnitID: unit(k), Timestamp: at.Add(30 * time.Minute),
+				Name: experiments.ReviewEvent},
+		}, second...)
+	}
+	ingest(t, s, first)
+	ingest(t, s, second)
+	for _, k := range []int{0, 1, 63, 64, 65, 127, 128, 149} {
+		t.Run(unit(k), func(t *testing.T) {
+			rows, err := cs.CustomerAggregates(ctx(t), unit(k))
+			must(t, err)
+			at := base.Add(time.Duration(k) * time.Minute)
+			want := experiments.CustomerAggregate{UnitID: unit(k), LastPurchaseAt: base.Add(48 * time.Hour),
+				PrevPurchaseAt: at.Add(time.Hour), PurchaseCount: 3, Monetary: 2*int64(100+k) + 7,
+				LastEngagedAt: at.Add(30 * time.Minute), LastReviewAt: at.Add(30 * time.Minute), ReviewCount: 1}
+			if len(rows) != 1 {
+				t.Fatalf("CustomerAggregates = %+v, want one row", rows)
+			}
+			if !sameAggregate(rows[0], want) {
+				t.Errorf("CustomerAggregates = %+v, want %+v", rows[0], want)
+			}
+		})
+	}
+}
+
+// sameAggregate compares two aggregates, their times as instants.
+func sameAggregate(a, b experiments.CustomerAggregate) bool {
+	times := func(c experiments.CustomerAggregate) []time.Time {
+		return []time.Time{c.LastPurchaseAt, c.PrevPurchaseAt, c.LastEngagedAt, c.LastReviewAt, c.LastExposedAt}
+	}
+	ta, tb := times(a), times(b)
+	for i := range ta {
+		if !ta[i].Equal(tb[i]) {
+			return false
+		}
+	}
+	return a.UnitID == b.UnitID && a.Environment == b.Environment && a.PurchaseCount == b.PurchaseCount &&
+		a.Monetary == b.Monetary && a.ReviewCount == b.ReviewCount
 }
