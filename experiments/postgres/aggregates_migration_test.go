@@ -2,14 +2,10 @@ package postgres_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
-	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/storetest"
-	"github.com/promolift/promolift/migrations"
-	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 // TestMigrationGivesAggregatesAnEnvironment builds a schema at version 25
@@ -18,22 +14,12 @@ import (
 // environment "", so it counts in every environment's segments.
 func TestMigrationGivesAggregatesAnEnvironment(t *testing.T) {
 	ctx := context.Background()
-	u := testURL(t)
-	db, err := sql.Open("postgres", u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	migrationstest.Legacy(t, db, migrations.Postgres, 25)
+	db, u := legacySchema(t, 25)
 	bought := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := db.ExecContext(ctx, `INSERT INTO customer_aggregates (unit_id, last_purchase_at, purchase_count, monetary)
 		VALUES ('u1', $1, 2, 5000)`, bought); err != nil {
 		t.Fatal(err)
 	}
-	s, err := postgres.Open(ctx, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openURL(t, u)
 	storetest.AggregateHasNoEnvironment(t, s, "u1", bought)
 }

@@ -21,9 +21,11 @@ var _ experiments.CohortStore = (*Store)(nil)
 // microseconds (never calendar days, which DST would stretch).
 var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	IntParam: `CAST(? AS INTEGER)`, TextParam: `CAST(? AS TEXT)`, TimeParam: `CAST(? AS TIMESTAMPTZ)`,
-	TimeArg:    func(t time.Time) any { return t.UTC() },
-	Micros:     ` * INTERVAL '1 microsecond'`,
-	Weeks:      `CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - u.f) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`,
+	TimeArg: func(t time.Time) any { return t.UTC() },
+	Micros:  ` * INTERVAL '1 microsecond'`,
+	WeeksSince: func(ts, f string) string {
+		return `CAST(FLOOR(EXTRACT(EPOCH FROM ` + ts + ` - ` + f + `) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`
+	},
 	JoinEvents: `JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `LEAST`, Greatest: `GREATEST`, Strpos: `strpos`},
 	Day: func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` }}
 

@@ -17,7 +17,10 @@
 // into the rollups: exposures are merged into exposures_rollup (the least
 // (ts, event_id) is the first exposure), conversions are added to
 // unit_metrics and to their day's row of unit_metrics_daily (the same
-// sums split by UTC day, which the daily series reads), and the units whose exposures changed have their
+// sums split by UTC day, which the daily series reads) and to their week's
+// row of unit_weeks (every conversion from the pre-period on, by week since
+// the first exposure, which the pre-period sums and the cohorts read), and
+// the units whose exposures changed have their
 // attributed conversions rebuilt from the raw events. Before that, the
 // transaction takes transaction-scoped advisory locks on the hash buckets
 // of the batch's units, in ascending order: batches that share a unit are

@@ -2,11 +2,14 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/postgres"
 	"github.com/promolift/promolift/experiments/storetest"
+	"github.com/promolift/promolift/migrations"
+	"github.com/promolift/promolift/migrations/migrationstest"
 )
 
 // testURL returns the URL of a fresh, empty schema (see
@@ -16,9 +19,31 @@ func testURL(t testing.TB) string {
 	return storetest.PostgresURL(t)
 }
 
+// legacySchema returns a connection to a new schema migrated to version
+// upTo by the runner before goose, for the test to store rows as that
+// version did, and the schema's URL (closed at the end of the test).
+func legacySchema(t *testing.T, upTo int64) (*sql.DB, string) {
+	t.Helper()
+	u := testURL(t)
+	db, err := sql.Open("postgres", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	migrationstest.Legacy(t, db, migrations.Postgres, upTo)
+	return db, u
+}
+
 func open(t *testing.T) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), testURL(t), nil)
+	return openURL(t, testURL(t))
+}
+
+// openURL opens the store on the schema of u, which migrates it to the
+// current schema (closed at the end of the test).
+func openURL(t *testing.T, u string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

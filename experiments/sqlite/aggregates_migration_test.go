@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/promolift/promolift/experiments/sqlite"
 	"github.com/promolift/promolift/experiments/storetest"
 )
 
@@ -21,14 +20,6 @@ func TestMigrationGivesAggregatesAnEnvironment(t *testing.T) {
 		VALUES ('u1', ?, 2, 5000)`, bought.UnixMicro()); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s, err := sqlite.Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := upgraded(t, path, db)
 	storetest.AggregateHasNoEnvironment(t, s, "u1", bought)
 }

@@ -21,8 +21,10 @@ var _ experiments.CohortStore = (*Store)(nil)
 // numbers of microseconds and a week number an integer division.
 var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	IntParam: `?`, TextParam: `?`, TimeParam: `?`,
-	TimeArg:    func(t time.Time) any { return t.UnixMicro() },
-	Weeks:      `(c.ts - u.f) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()),
+	TimeArg: func(t time.Time) any { return t.UnixMicro() },
+	WeeksSince: func(ts, f string) string {
+		return `((` + ts + ` - ` + f + `) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + `)`
+	},
 	JoinEvents: `CROSS JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `MIN`, Greatest: `MAX`, Strpos: `instr`},
 	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` }}
 

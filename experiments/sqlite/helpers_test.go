@@ -1,10 +1,12 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
 
+	"github.com/promolift/promolift/experiments/sqlite"
 	"github.com/promolift/promolift/migrations"
 	"github.com/promolift/promolift/migrations/migrationstest"
 )
@@ -29,4 +31,20 @@ func legacyFile(t *testing.T, upTo int64) (string, *sql.DB) {
 	}
 	migrationstest.Legacy(t, db, migrations.SQLite, upTo)
 	return path, db
+}
+
+// upgraded closes db, the connection of legacyFile, and opens the store on
+// path, which migrates it to the current schema (closed at the end of the
+// test).
+func upgraded(t *testing.T, path string, db *sql.DB) *sqlite.Store {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -26,8 +26,8 @@ type ingestStmts struct {
 // ingestSQL is every statement IngestEvents runs through ingestTx.
 var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
-	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL,
-	clearTouchedOrdersSQL, insertTouchedOrdersSQL, multipleMergedOrdersSQL, addOrdersSQL}
+	clearTouchedWeeksSQL, insertTouchedMetricsSQL, insertTouchedDailySQL, insertTouchedWeeksSQL, addConversionsSQL, addDailySQL,
+	addWeeksSQL, touchRefundedSQL}
 
 // prepare prepares the statements of ingestSQL once.
 func (p *ingestStmts) prepare(ctx context.Context, w *sqlx.DB) error {

@@ -25,9 +25,9 @@ type CohortDialect struct {
 	// duration to add to a timestamp column (empty when timestamps are
 	// microseconds themselves).
 	Micros string
-	// Weeks is the number of whole weeks from u.f to c.ts (both
-	// timestamps).
-	Weeks string
+	// WeeksSince is the number of whole weeks (7×24 h) from the
+	// timestamp expression f to the timestamp expression ts, for ts ≥ f.
+	WeeksSince func(ts, f string) string
 	// JoinEvents is the join of the conversions (events c) to the few
 	// units on its left: SQLite's CROSS JOIN keeps the units as the outer
 	// loop, so that it finds their events through the indexes.
@@ -158,16 +158,21 @@ var defaultWindowUS = experiments.DefaultAttributionWindow.Microseconds()
 //     unit's first such conversion since f (order: timestamp, event ID).
 //
 // Conversions are not limited to the attribution window. Rows come in
-// (variant, week) order; weeks nobody has reached are absent. One query,
-// over the experiment's units and their conversions of metric.
+// (variant, week) order; weeks nobody has reached are absent. One query:
+// without sq.Until over the rollups exposures_rollup and unit_weeks
+// (weeks.go), with it over the units of Units and their raw conversions
+// of metric.
 func (d CohortDialect) CohortStats(ctx context.Context, q Queryer, sq experiments.StatsQuery,
 	metric string, weeks int) ([]experiments.CohortRow, error) {
-	units, unitArgs := d.Units(sq)
-	cut := d.TimeArg(CohortCutoff(sq))
 	analysed := `NOT multiple`
 	if sq.MultipleExposure == experiments.MultipleFirst {
 		analysed = d.True
 	}
+	if sq.Until.IsZero() {
+		return d.cohortStatsFromWeeks(ctx, q, sq, metric, weeks, analysed) // weeks.go
+	}
+	units, unitArgs := d.Units(sq)
+	cut := d.TimeArg(CohortCutoff(sq))
 	week := fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + d.Micros
 	query := `WITH RECURSIVE wk(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM wk WHERE k < ` + d.IntParam + `),
 u AS (
@@ -176,7 +181,7 @@ u AS (
 ),
 rep AS (
 	SELECT DISTINCT unit_id, week FROM (
-		SELECT u.unit_id, ` + d.Weeks + ` + 1 AS week,
+		SELECT u.unit_id, ` + d.WeeksSince("c.ts", "u.f") + ` + 1 AS week,
 			ROW_NUMBER() OVER (PARTITION BY u.unit_id ORDER BY c.ts, c.event_id) AS rn
 		FROM u ` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = u.unit_id
 			AND c.name = ` + d.TextParam + ` AND c.ts >= u.f AND c.ts < ` + d.TimeParam + `
@@ -203,49 +208,57 @@ ORDER BY u.variant, wk.k`
 // The covariate x_u of a unit and conversion name is its revenue of that
 // name in [f − PrePeriod, f), f its first exposure; y_u is its attributed
 // revenue (before sq.Until). Units without pre-period revenue add nothing
-// to the sums, so the query visits only the experiment's units and their
-// conversions before exposure. Sums of a metric without an entry in ms (no
+// to the sums. Without sq.Until both come from the rollups (x from week 0
+// of unit_weeks, y from unit_metrics); with it from the raw events
+// (prePeriodFromEvents). Sums of a metric without an entry in ms (no
 // attributed conversion at all) are dropped.
 func (d CohortDialect) AddPrePeriod(ctx context.Context, tx Queryer, sq experiments.StatsQuery, sl StatsSlice,
 	ms []experiments.MetricSums) error {
-	units, unitArgs := d.Units(sq)
-	y := `COALESCE((SELECT m.revenue FROM unit_metrics m
-		WHERE m.experiment = ` + d.TextParam + ` AND m.unit_id = p.unit_id AND m.metric = p.metric), 0)`
-	yArgs := []any{sq.Experiment}
-	if !sq.Until.IsZero() {
-		y = `COALESCE((SELECT SUM(a.revenue) FROM events a WHERE a.type = 'conversion' AND a.unit_id = p.unit_id
-		AND a.name = p.metric AND a.ts >= p.first_exposed_at AND a.ts < ` + d.TimeParam + `
-		AND a.ts <= p.first_exposed_at + COALESCE((SELECT attribution_window_us FROM experiments WHERE key = ` + d.TextParam + `), ` +
-			fmt.Sprint(defaultWindowUS) + `)` + d.Micros + ` AND ` + CountsIn("a", d.environmentOf()) + `), 0)`
-		yArgs = []any{d.TimeArg(sq.Until), sq.Experiment, sq.Experiment}
-	}
 	f := d.Float
-	pre := fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros
+	rel, args := prePeriodFromWeeks, []any{sq.Experiment} // weeks.go
+	if !sq.Until.IsZero() {
+		rel, args = d.prePeriodFromEvents(sq)
+	}
 	query := `SELECT ` + sl.Expr + ` AS slice, variant, metric,
 	SUM(CAST(x AS ` + f + `)) AS pre_sum,
 	SUM(CAST(x AS ` + f + `) * x) AS pre_sum_squares,
 	SUM(CAST(x AS ` + f + `) * y) AS pre_cross_sum
-FROM (
-	SELECT p.variant, p.attributes, p.channel, p.first_exposed_at, p.metric, p.x, ` + y + ` AS y
-	FROM (
-		SELECT r.unit_id, r.first_variant AS variant, r.first_exposed_at, r.attributes, r.channel,
-			c.name AS metric, SUM(c.revenue) AS x
-		FROM (` + units + `) r
-		` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-			AND c.ts >= r.first_exposed_at - ` + pre + ` AND c.ts < r.first_exposed_at
-			AND c.ts >= ` + d.firstExposure("MIN") + ` - ` + pre + ` AND c.ts < ` + d.firstExposure("MAX") + `
-			AND ` + CountsIn("c", d.environmentOf()) + `
-		WHERE ` + sl.Analysed + `
-		GROUP BY r.unit_id, r.first_variant, r.first_exposed_at, r.attributes, r.channel, c.name
-		HAVING SUM(c.revenue) <> 0
-	) p
-) m
+FROM (` + rel + `) m
+WHERE ` + sl.Analysed + `
 GROUP BY 1, 2, 3`
-	args := append(append(append(append([]any{}, sl.Args...), yArgs...), unitArgs...), sq.Experiment, sq.Experiment, sq.Experiment)
+	args = append(append([]any{}, sl.Args...), args...)
 	var rows []PreRow
 	if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 		return err
 	}
 	MergePrePeriod(ms, rows)
 	return nil
+}
+
+// prePeriodFromEvents is the relation of AddPrePeriod recomputed from the
+// raw events before sq.Until, with its arguments: per analysable unit of
+// Units and conversion name with pre-period revenue x, its attributed
+// revenue y before sq.Until, with the unit's variant, multiple flag,
+// attributes, channel and first exposure.
+func (d CohortDialect) prePeriodFromEvents(sq experiments.StatsQuery) (string, []any) {
+	units, unitArgs := d.Units(sq)
+	y := `COALESCE((SELECT SUM(a.revenue) FROM events a WHERE a.type = 'conversion' AND a.unit_id = p.unit_id
+		AND a.name = p.metric AND a.ts >= p.first_exposed_at AND a.ts < ` + d.TimeParam + `
+		AND a.ts <= p.first_exposed_at + COALESCE((SELECT attribution_window_us FROM experiments WHERE key = ` + d.TextParam + `), ` +
+		fmt.Sprint(defaultWindowUS) + `)` + d.Micros + ` AND ` + CountsIn("a", d.environmentOf()) + `), 0)`
+	pre := fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros
+	rel := `SELECT p.variant, p.multiple, p.attributes, p.channel, p.first_exposed_at, p.metric, p.x, ` + y + ` AS y
+	FROM (
+		SELECT r.unit_id, r.first_variant AS variant, r.multiple, r.first_exposed_at, r.attributes, r.channel,
+			c.name AS metric, SUM(c.revenue) AS x
+		FROM (` + units + `) r
+		` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+			AND c.ts >= r.first_exposed_at - ` + pre + ` AND c.ts < r.first_exposed_at
+			AND c.ts >= ` + d.firstExposure("MIN") + ` - ` + pre + ` AND c.ts < ` + d.firstExposure("MAX") + `
+			AND ` + CountsIn("c", d.environmentOf()) + `
+		GROUP BY r.unit_id, r.first_variant, r.multiple, r.first_exposed_at, r.attributes, r.channel, c.name
+		HAVING SUM(c.revenue) <> 0
+	) p`
+	args := append(append([]any{d.TimeArg(sq.Until), sq.Experiment, sq.Experiment}, unitArgs...), sq.Experiment, sq.Experiment, sq.Experiment)
+	return rel, args
 }

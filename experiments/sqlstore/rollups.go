@@ -45,21 +45,18 @@ FROM (
 }
 
 // CheckRollups compares exposures_rollup, unit_metrics,
-// unit_metrics_daily and unit_orders with what the store's recomputation
+// unit_metrics_daily and unit_weeks with what the store's recomputation
 // from the raw events selects (expExpected, metExpected, dailyExpected and
-// ordersExpected, with the columns RollupColumns, MetricsColumns,
-// DailyColumns and OrdersColumns), and variant_orders with the sums of
-// unit_orders (VariantOrdersSelect), and
+// weeksExpected, with the columns RollupColumns, MetricsColumns,
+// DailyColumns and WeekColumns) and
 // describes each differing row, at most MaxRollupDiffs per table and
 // direction; none means the rollups are right. A non-empty scope, a
 // condition on d.experiment and d.unit_id, limits the comparison to the
 // pairs it holds for. Pass a repeatable-read transaction as q for one
 // snapshot.
-func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, dailyExpected, ordersExpected, scope string) ([]string, error) {
+func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, dailyExpected, weeksExpected, scope string) ([]string, error) {
 	day := `unit_id || '/' || metric || '/' || CAST(day AS TEXT)`
-	order := `unit_id || '/' || metric || '/' || channel || '/' || CAST(value AS TEXT)`
-	variantOrder := `metric || '/' || variant || '/' || channel || '/' || CAST(value AS TEXT)`
-	variantOrders := `SELECT ` + VariantOrdersColumns + ` FROM variant_orders WHERE orders <> 0`
+	week := `unit_id || '/' || metric || '/' || CAST(week AS TEXT)`
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + RollupColumns + ` FROM exposures_rollup) d`},
@@ -73,22 +70,15 @@ func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, 
 			` EXCEPT SELECT ` + DailyColumns + ` FROM unit_metrics_daily) d`},
 		{"unit_metrics_daily: unexpected or wrong", `SELECT experiment, ` + day + ` FROM (SELECT ` + DailyColumns +
 			` FROM unit_metrics_daily EXCEPT ` + dailyExpected + `) d`},
-		{"unit_orders: missing or wrong", `SELECT experiment, ` + order + ` FROM (` + ordersExpected +
-			` EXCEPT SELECT ` + OrdersColumns + ` FROM unit_orders) d`},
-		{"unit_orders: unexpected or wrong", `SELECT experiment, ` + order + ` FROM (SELECT ` + OrdersColumns +
-			` FROM unit_orders EXCEPT ` + ordersExpected + `) d`},
-	}
-	// variant_orders follows unit_orders, frozen units included: no scope.
-	unscoped := []struct{ label, q string }{
-		{"variant_orders: missing or wrong", `SELECT experiment, ` + variantOrder + ` FROM (` + VariantOrdersSelect +
-			` EXCEPT ` + variantOrders + `) d`},
-		{"variant_orders: unexpected or wrong", `SELECT experiment, ` + variantOrder + ` FROM (` + variantOrders +
-			` EXCEPT ` + VariantOrdersSelect + `) d`},
+		{"unit_weeks: missing or wrong", `SELECT experiment, ` + week + ` FROM (` + weeksExpected +
+			` EXCEPT SELECT ` + WeekColumns + ` FROM unit_weeks) d`},
+		{"unit_weeks: unexpected or wrong", `SELECT experiment, ` + week + ` FROM (SELECT ` + WeekColumns +
+			` FROM unit_weeks EXCEPT ` + weeksExpected + `) d`},
 	}
 	var diffs []string
-	for i, c := range append(checks, unscoped...) {
+	for _, c := range checks {
 		query := c.q
-		if scope != "" && i < len(checks) {
+		if scope != "" {
 			query += ` WHERE ` + scope
 		}
 		found, err := listPairs(ctx, q, query+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))

@@ -194,3 +194,202 @@ func testCohorts(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 		}
 	})
 }
+
+// testWeeksRollup: the report's pre-period sums and cohorts, read from the
+// rollups (unit_weeks), stay equal to their recomputation from the raw
+// events (the same queries with Until) and to hand-computed values while
+// events arrive out of order: conversions before and long after the
+// exposure that arrive late, a refund, a unit whose conversions came before
+// its exposure (an exposure-only batch, the group commit's path), an
+// earlier first exposure delivered late (in a mixed and in an
+// exposure-only batch), and the erasure of a customer. CheckRollups stays
+// clean after each step.
+func testWeeksRollup(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	s := newStore(t)
+	createExp(t, s, "wk", 24*time.Hour)
+	cs, isCohorts := s.(experiments.CohortStore)
+	d, h := 24*time.Hour, time.Hour
+	later := t0.Add(365 * d)
+	// same compares the rollup reads with the raw recomputation and
+	// returns the rollups' pre-period sums of purchase per variant and
+	// cohorts over 4 weeks.
+	same := func(t *testing.T) (map[string][3]float64, cohortRows) {
+		t.Helper()
+		checkRollups(t, s)
+		pre := map[string][3]float64{}
+		for _, mult := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
+			q := experiments.StatsQuery{PrePeriod: true, Experiment: "wk", MultipleExposure: mult}
+			got := stats(t, s, q)
+			q.Until = later
+			want := stats(t, s, q)
+			equalJSON(t, "pre-period sums from the rollups vs the raw events ("+string(mult)+")", got.Metrics, want.Metrics)
+			for _, m := range got.Metrics {
+				if mult == experiments.MultipleExclude && m.Metric == "purchase" {
+					pre[m.Variant] = [3]float64{m.PreSum, m.PreSumSquares, m.PreCrossSum}
+				}
+			}
+		}
+		if !isCohorts {
+			return pre, nil
+		}
+		var rows cohortRows
+		for _, mult := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
+			got, err := cs.CohortStats(ctx(t), experiments.StatsQuery{Experiment: "wk", AsOf: t0.Add(30 * d), MultipleExposure: mult}, "purchase", 4)
+			must(t, err)
+			want, err := cs.CohortStats(ctx(t), experiments.StatsQuery{Experiment: "wk", Until: t0.Add(30 * d), MultipleExposure: mult}, "purchase", 4)
+			must(t, err)
+			equalJSON(t, "cohorts from the rollups vs the raw events ("+string(mult)+")", got, want)
+			if mult == experiments.MultipleExclude {
+				rows = got
+			}
+		}
+		return pre, rows
+	}
+
+	// u1 control exposed at 0, purchases at +2d (300) and +3d (100).
+	ingest(t, s, []experiments.Event{
+		exposure("w-u1", "u1", "wk", "control", 0, nil, ""),
+		conversion("w-u1-1", "u1", "purchase", 2*d, 300, nil),
+		conversion("w-u1-2", "u1", "purchase", 3*d, 100, nil),
+		exposure("w-v1", "v1", "wk", "treat", 0, nil, ""),
+		conversion("w-v1-1", "v1", "purchase", 1*h, 50, nil),
+	})
+	t.Run("LateConversions", func(t *testing.T) {
+		// Late: a pre-period purchase (-5d, 1000), one too early for it
+		// (-29d), an attributed one (+1h, 500) and one of week 2 (+9d).
+		ingest(t, s, []experiments.Event{
+			conversion("w-u1-0", "u1", "purchase", -5*d, 1000, nil),
+			conversion("w-u1-00", "u1", "purchase", -29*d, 7000, nil),
+			conversion("w-u1-3", "u1", "purchase", 1*h, 500, nil),
+			conversion("w-u1-4", "u1", "purchase", 9*d, 40, nil),
+		})
+		pre, rows := same(t)
+		// x = 1000, y = 500 (only +1h is in the 24 h window).
+		if want := [3]float64{1000, 1000 * 1000, 1000 * 500}; pre["control"] != want {
+			t.Fatalf("control pre-period sums %v, want %v", pre["control"], want)
+		}
+		if isCohorts {
+			// u1: first at +1h; repurchases in week 1 (+2d, +3d) and
+			// week 2 (+9d); v1: only its first.
+			equalJSON(t, "cohorts", rows, cohortRows{
+				{Variant: "control", Week: 1, Units: 1, Repurchasers: 1},
+				{Variant: "control", Week: 2, Units: 1, Repurchasers: 1},
+				{Variant: "control", Week: 3, Units: 1, Repurchasers: 0},
+				{Variant: "control", Week: 4, Units: 1, Repurchasers: 0},
+				{Variant: "treat", Week: 1, Units: 1, Repurchasers: 0},
+				{Variant: "treat", Week: 2, Units: 1, Repurchasers: 0},
+				{Variant: "treat", Week: 3, Units: 1, Repurchasers: 0},
+				{Variant: "treat", Week: 4, Units: 1, Repurchasers: 0},
+			})
+		}
+	})
+	t.Run("Refund", func(t *testing.T) {
+		// A refund of u1's +2d order and a pre-period refund of v1 (its
+		// own name, with revenue).
+		ingest(t, s, []experiments.Event{
+			refund("w-u1-r", "u1", "o-w-u1-1", 4*d, 0),
+			conversion("w-v1-0", "v1", "purchase", -3*d, 80, nil),
+			refund("w-v1-r", "v1", "o-w-v1-0", -2*d, 80),
+		})
+		pre, _ := same(t)
+		if want := [3]float64{80, 80 * 80, 80 * 50}; pre["treat"] != want {
+			t.Fatalf("treat pre-period sums %v, want %v", pre["treat"], want)
+		}
+	})
+	t.Run("ConversionsBeforeTheExposure", func(t *testing.T) {
+		// u2's purchases arrive first (-10d pre-period, +1d, +9d), then
+		// its exposure alone, as the group commit stores it.
+		ingest(t, s, []experiments.Event{
+			conversion("w-u2-0", "u2", "purchase", -10*d, 200, nil),
+			conversion("w-u2-1", "u2", "purchase", 1*d, 30, nil),
+			conversion("w-u2-2", "u2", "purchase", 9*d, 20, nil),
+		})
+		ingest(t, s, []experiments.Event{exposure("w-u2", "u2", "wk", "control", 0, nil, "")})
+		pre, _ := same(t)
+		if want := [3]float64{1000 + 200, 1000*1000 + 200*200, 1000*500 + 200*30}; pre["control"] != want {
+			t.Fatalf("control pre-period sums %v, want %v", pre["control"], want)
+		}
+	})
+	t.Run("EarlierFirstExposureArrivesLate", func(t *testing.T) {
+		// u1's first exposure moves to -6d (a mixed batch): -5d is no longer
+		// pre-period but attributed (exactly 24 h after),
+		// the -29d purchase now is (23 days before). u2's moves to -12d in
+		// an exposure-only batch: none of its purchases is then in its
+		// pre-period or its 24 h window.
+		ingest(t, s, []experiments.Event{
+			exposure("w-u1-early", "u1", "wk", "control", -6*d, nil, ""),
+			conversion("w-u1-5", "u1", "purchase", 20*d, 5, nil),
+		})
+		ingest(t, s, []experiments.Event{exposure("w-u2-early", "u2", "wk", "control", -12*d, nil, "")})
+		pre, _ := same(t)
+		// u1: x = 7000 (-29d is within [-34d, -6d)), y = 1000 (-5d);
+		// u2: x = 0.
+		if want := [3]float64{7000, 7000 * 7000, 7000 * 1000}; pre["control"] != want {
+			t.Fatalf("control pre-period sums %v, want %v", pre["control"], want)
+		}
+	})
+	t.Run("Erasure", func(t *testing.T) {
+		if _, ok := s.(experiments.CustomerStore); !ok {
+			t.Skip("the store cannot erase customers")
+		}
+		svc := experiments.NewService(s, nil)
+		_, err := svc.EraseCustomer(ctx(t), rightsAdmin, "u1")
+		must(t, err)
+		pre, _ := same(t)
+		if pre["control"] != [3]float64{} {
+			t.Fatalf("control pre-period sums %v after u1's erasure, want none", pre["control"])
+		}
+		if db, ok := s.(rawDB); ok {
+			var n int
+			must(t, db.DB().GetContext(ctx(t), &n, db.DB().Rebind(`SELECT COUNT(*) FROM unit_weeks WHERE unit_id = ?`), "u1"))
+			if n != 0 {
+				t.Fatalf("%d unit_weeks rows of the erased u1", n)
+			}
+		}
+	})
+}
+
+// UpgradeWeeksEvents are raw events an upgrade test writes into a database
+// of version 26 (before unit_weeks), with UpgradeWeeksUnit's exposure in
+// exposures_rollup: unit u1 of experiment "wk" (not in the experiments
+// table), exposed at t0 (UpgradeWeeksT0), with purchases before its
+// pre-period (-29d), in it (-3d), in week 1 (+1h, +2d), in week 2 (+8d),
+// and one of another environment (+1d), which counts nowhere.
+func UpgradeWeeksEvents() []experiments.Event {
+	d := 24 * time.Hour
+	staging := conversion("up-5", "u1", "purchase", 1*d, 77, nil)
+	staging.Environment = "staging"
+	return []experiments.Event{
+		exposure("up-x", "u1", "wk", "control", 0, nil, ""),
+		conversion("up-0", "u1", "purchase", -29*d, 9999, nil),
+		conversion("up-1", "u1", "purchase", -3*d, 1000, nil),
+		conversion("up-2", "u1", "purchase", time.Hour, 500, nil),
+		conversion("up-3", "u1", "purchase", 2*d, 300, nil),
+		conversion("up-4", "u1", "purchase", 8*d, 100, nil),
+		staging,
+	}
+}
+
+// UpgradeWeeksT0 is the time the offsets of UpgradeWeeksEvents count from.
+var UpgradeWeeksT0 = t0
+
+// WantUpgradedWeeks checks the unit_weeks rows migration 0027 wrote from
+// UpgradeWeeksEvents.
+func WantUpgradedWeeks(t *testing.T, s experiments.Store) {
+	t.Helper()
+	db := s.(rawDB).DB()
+	type row struct {
+		Metric      string `db:"metric"`
+		Week        int64  `db:"week"`
+		Conversions int64  `db:"conversions"`
+		Revenue     int64  `db:"revenue"`
+	}
+	var got []row
+	must(t, db.SelectContext(ctx(t), &got, `SELECT metric, week, conversions, revenue FROM unit_weeks
+		WHERE experiment = 'wk' AND unit_id = 'u1' ORDER BY metric, week`))
+	equalJSON(t, "unit_weeks after the upgrade", got, []row{
+		{Metric: "purchase", Week: 0, Conversions: 1, Revenue: 1000},
+		{Metric: "purchase", Week: 1, Conversions: 2, Revenue: 800},
+		{Metric: "purchase", Week: 2, Conversions: 1, Revenue: 100},
+	})
+}
