@@ -17,8 +17,8 @@ import (
 // statsEnv is a PostgreSQL store holding experiments "units-N" for
 // N in statsUnits, each with N exposed units (two variants) and 5N
 // conversions, written straight with SQL (generate_series), with the
-// rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks) filled by
-// set-based SQL as ingest would.
+// rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks,
+// unit_orders, variant_orders) filled by set-based SQL as ingest would.
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service
@@ -126,6 +126,20 @@ SELECT r.experiment, r.unit_id, c.name, CASE WHEN c.ts < r.first_exposed_at THEN
 FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at - INTERVAL '28 days'
 WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4`, key); err != nil {
+				return nil, err
+			}
+			// The order rollups; variant_orders sums unit_orders (what
+			// their triggers and the ingest's flush keep).
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_orders (experiment, unit_id, metric, channel, value, variant, multiple, orders)
+SELECT r.experiment, r.unit_id, c.name, '(none)', c.revenue, r.first_variant, r.multiple, COUNT(*)
+FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
+WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4, 5, 6, 7`, key); err != nil {
+				return nil, err
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO variant_orders (experiment, metric, variant, multiple, channel, value, orders)
+SELECT experiment, metric, variant, multiple, channel, value, SUM(orders) FROM unit_orders WHERE experiment = $1
+GROUP BY 1, 2, 3, 4, 5, 6`, key); err != nil {
 				return nil, err
 			}
 		}

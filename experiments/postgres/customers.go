@@ -114,6 +114,10 @@ func (s *Store) EraseCustomer(ctx context.Context, unit string, audit *experimen
 		if err := sqlstore.EraseUnits(ctx, tx, units, cols, deleted); err != nil {
 			return err
 		}
+		// The units' orders leave variant_orders too.
+		if err := flushOrders(ctx, tx); err != nil {
+			return err
+		}
 		return sqlstore.AuditErasure(ctx, tx, s.Dialect, audit, deleted, len(units))
 	})
 	if err != nil {

@@ -86,13 +86,28 @@ func metricsSelect(from, conv, convWhere string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
 	COUNT(*) AS conversions, SUM(` + cohortDialect.Revenue("") + `) AS revenue, SUM(` + cohortDialect.Cost("") + `) AS cost,
 	` + sqlstore.Currency + ` AS currency
-FROM ` + from + `
-LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
+` + attributed(from, costJoin, conv, convWhere) + `
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
+}
+
+// ordersSelect selects unit_orders rows (sqlstore.OrdersSelectList) of
+// the units of from among the conversions conv, like metricsSelect.
+func ordersSelect(from, conv, convWhere string) string {
+	return `SELECT ` + cohortDialect.OrdersSelectList() + `
+` + attributed(from, "", conv, convWhere) + `
+` + sqlstore.OrdersGroupBy
+}
+
+// attributed is the FROM clause of the attributed conversions c of the
+// units r of from among conv (see metricsSelect), joined to experiments xw
+// and by join (costJoin or nothing).
+func attributed(from, join, conv, convWhere string) string {
+	return `FROM ` + from + `
+LEFT JOIN experiments xw ON xw.key = r.experiment` + join + `
 JOIN ` + conv + ` c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `) * INTERVAL '1 microsecond'
-	AND ` + sqlstore.CountsIn("c", "xw.environment") + convWhere + `
-GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
+	AND ` + sqlstore.CountsIn("c", "xw.environment") + convWhere
 }
 
 // dailySelect selects unit_metrics_daily rows (sqlstore.DailySelect) of
@@ -117,6 +132,7 @@ const (
 	dailyColumns   = sqlstore.DailyColumns
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
+	ordersColumns  = sqlstore.OrdersColumns
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at, environment`
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
@@ -156,8 +172,10 @@ const unitConversions = `LATERAL (SELECT * FROM events e WHERE e.type = 'convers
 var unitWeekConversions = `LATERAL (SELECT * FROM events e WHERE e.type = 'conversion' AND e.unit_id = r.unit_id
 	AND e.ts >= r.first_exposed_at - ` + fmt.Sprint(experiments.PrePeriod.Microseconds()) + ` * INTERVAL '1 microsecond' OFFSET 0)`
 
-// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
-// the raw events. It refuses (KindConflict, code events_dropped) when a
+// recomputeMetricsTouched rebuilds unit_metrics, unit_metrics_daily and
+// unit_orders of the touched pairs from the raw events, then adds the
+// changes of unit_orders to variant_orders (flushOrders). It refuses
+// (KindConflict, code events_dropped) when a
 // touched unit is frozen (see retained): after an ingest none is, but a
 // change of an experiment's attribution window or cost rules touches all
 // its units.
@@ -196,17 +214,34 @@ FROM touched_rollup r LEFT JOIN event_retention h ON TRUE`); err != nil {
 			touched.Experiment.String, touched.Horizon.Time.UTC().Format(time.DateOnly))
 	}
 	if touched.Units == 0 {
-		return nil
+		return flushOrders(ctx, tx) // the batch may have added conversions
 	}
 	_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics m USING touched_rollup t
 	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
 DELETE FROM unit_metrics_daily m USING touched_rollup t
 	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
+DELETE FROM unit_orders m USING touched_rollup t
+	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
 DELETE FROM unit_weeks m USING touched_rollup t
 	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
 INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("touched_rollup r", unitConversions, "")+`;
 INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("touched_rollup r", unitConversions, "")+`;
-INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("touched_rollup r", unitWeekConversions, ""))
+INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("touched_rollup r", unitWeekConversions, "")+`;
+INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("touched_rollup r", unitConversions, "")+`;
+`+flushOrdersSQL)
+	return err
+}
+
+// flushOrdersSQL adds the changes of unit_orders that this transaction's
+// statements collected (its triggers, migration 0028) to variant_orders,
+// in key order, so that concurrent transactions lock its rows in one
+// order (sqlstore/orders.go). Run it after the last change of
+// unit_orders of a transaction.
+const flushOrdersSQL = `SELECT promolift_flush_orders()`
+
+// flushOrders runs flushOrdersSQL.
+func flushOrders(ctx context.Context, tx *rtx) error {
+	_, err := tx.ExecContext(ctx, flushOrdersSQL)
 	return err
 }
 
@@ -269,15 +304,19 @@ func mergeExposures(ctx context.Context, tx *rtx) error {
 ), md AS (
 	UPDATE unit_metrics_daily d SET multiple = TRUE FROM up
 	WHERE up.multiple AND NOT d.multiple AND d.experiment = up.experiment AND d.unit_id = up.unit_id
+), mo AS (
+	UPDATE unit_orders o SET multiple = TRUE FROM up
+	WHERE up.multiple AND NOT o.multiple AND o.experiment = up.experiment AND o.unit_id = up.unit_id
 )
 UPDATE unit_metrics m SET multiple = TRUE FROM up
 WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id`)
 	return err
 }
 
-// addConversions adds the batch's fresh conversions to unit_metrics of
-// the exposed units whose exposures the batch did not change (those in
-// touched are rebuilt from the raw events instead).
+// addConversions adds the batch's fresh conversions to unit_metrics,
+// unit_metrics_daily and unit_orders of the exposed units whose exposures
+// the batch did not change (those in touched are rebuilt from the raw
+// events instead).
 func addConversions(ctx context.Context, tx *rtx) error {
 	// Without statistics the planner takes fresh for a big table and
 	// hashes all of exposures_rollup instead of probing its unit index.
@@ -297,7 +336,9 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) `+dailySelect(converted, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
 INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", untouched)+`
-ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED"))
+ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
+INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", untouched)+`
+ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + EXCLUDED.orders`)
 	return err
 }
 
@@ -453,7 +494,10 @@ SELECT event_id, environment, type FROM ins`)
 		}
 	}
 	if exposures || refunds {
-		return recomputeMetricsTouched(ctx, tx)
+		return recomputeMetricsTouched(ctx, tx) // flushes the order rollup
+	}
+	if conversions {
+		return flushOrders(ctx, tx)
 	}
 	return nil
 }
@@ -491,8 +535,9 @@ func nullable(s string) any {
 // them.
 const retained = `COALESCE((SELECT horizon FROM event_retention), '-infinity')`
 
-// RecomputeRollups rebuilds both rollup tables from the raw events, except
-// the rows of frozen units (see retained), which stay as they are.
+// RecomputeRollups rebuilds the rollup tables from the raw events, except
+// the rows of frozen units (see retained), which stay as they are, and
+// variant_orders from unit_orders.
 func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *rtx) error {
 		if err := lockAllUnits(ctx, tx); err != nil {
@@ -510,7 +555,13 @@ INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup 
 INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("exposures_rollup r", "events",
 			` AND r.first_exposed_at >= `+retained)+`;
 INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("exposures_rollup r", "events",
-			` AND r.first_exposed_at >= `+retained)+`;`)
+			` AND r.first_exposed_at >= `+retained)+`;
+DELETE FROM unit_orders o WHERE NOT EXISTS (SELECT 1 FROM exposures_rollup r
+	WHERE r.experiment = o.experiment AND r.unit_id = o.unit_id AND r.first_exposed_at < `+retained+`);
+INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("exposures_rollup r", "events",
+			` AND r.first_exposed_at >= `+retained)+`;
+DELETE FROM pg_temp.orders_delta;
+`+sqlstore.RebuildVariantOrders)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -525,13 +576,14 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	metExpected := metricsSelect("("+expExpected+") r", "events", "")
 	dailyExpected := dailySelect("("+expExpected+") r", "events", "")
 	weeksExpected := weeksSelect("("+expExpected+") r", "events", "")
+	ordersExpected := ordersSelect("("+expExpected+") r", "events", "")
 	// One snapshot for all the comparisons.
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return nil, wrap("check rollups", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, dailyExpected, weeksExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
+	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, dailyExpected, weeksExpected, ordersExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
 	WHERE f.experiment = d.experiment AND f.unit_id = d.unit_id AND f.first_exposed_at < `+retained+`)`)
 	return diffs, wrap("check rollups", err)
 }

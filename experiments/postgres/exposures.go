@@ -19,7 +19,7 @@ import (
 // last_exposed_at, merges the exposures into exposures_rollup and, for the
 // units it exposes for the first time, inserts their attributed
 // conversions (conversions that arrived before their exposure) into
-// unit_metrics and unit_metrics_daily, and their conversions since the
+// unit_metrics, unit_metrics_daily and unit_orders, and their conversions since the
 // pre-period into unit_weeks; a second one runs only when the batch brings an exposure
 // earlier than a unit's stored first one (an exposure delivered late),
 // whose attributed conversions are then rebuilt from the raw events as the
@@ -75,7 +75,8 @@ func onlyExposures(events []experiments.Event) bool {
 // are the columns of exposureArrays; it returns the batch's new events'
 // IDs and environments (unit NULL) and, per (experiment, unit) whose first exposure the batch
 // moved earlier, one row with unit set (their conversions are rebuilt
-// afterwards).
+// afterwards), and one row of NULLs when it changed unit_orders (whose
+// changes then go to variant_orders, flushOrders).
 var ingestExposuresSQL = `WITH input AS (
 	SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
 		CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS JSONB[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[])) WITH ORDINALITY
@@ -121,18 +122,28 @@ var ingestExposuresSQL = `WITH input AS (
 ), weeks AS (
 	INSERT INTO unit_weeks (` + weekColumns + `) ` +
 	weeksSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
+), orders AS (
+	INSERT INTO unit_orders (` + ordersColumns + `) ` +
+	ordersSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
+	RETURNING 1
 ), mult AS (
 	UPDATE unit_metrics m SET multiple = TRUE FROM up
 	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
 ), dmult AS (
 	UPDATE unit_metrics_daily m SET multiple = TRUE FROM up
 	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
+), omult AS (
+	UPDATE unit_orders m SET multiple = TRUE FROM up
+	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
+	RETURNING 1
 )
 SELECT event_id, environment, NULL AS experiment, NULL AS unit_id FROM ids
 UNION ALL
 SELECT event_id, environment, NULL, NULL FROM env_ids
 UNION ALL
-SELECT NULL, NULL, experiment, unit_id FROM moved WHERE NOT inserted`
+SELECT NULL, NULL, experiment, unit_id FROM moved WHERE NOT inserted
+UNION ALL
+SELECT NULL, NULL, NULL, NULL WHERE EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM omult)`
 
 // ingestExposures is the transaction of IngestEvents for a batch of
 // exposures only (onlyExposures): it stores the new events of the batch,
@@ -169,11 +180,15 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 	}
 	isNew := make(map[eventKey]bool, len(rows))
 	var movedExps, movedUnits []string
+	orders := false
 	for _, r := range rows {
-		if r.ID.Valid {
+		switch {
+		case r.ID.Valid:
 			isNew[eventKey{r.ID.String, r.Environment.String}] = true
-		} else {
+		case r.Unit.Valid:
 			movedExps, movedUnits = append(movedExps, r.Experiment.String), append(movedUnits, r.Unit.String)
+		default:
+			orders = true
 		}
 	}
 	for i := range events {
@@ -185,6 +200,9 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 		return err
 	}
 	if len(movedUnits) == 0 {
+		if orders {
+			return flushOrders(ctx, tx)
+		}
 		return nil
 	}
 	// Rare: an exposure earlier than a unit's stored first one moved its
@@ -199,10 +217,13 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 		{`DELETE FROM unit_metrics m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
 		{`DELETE FROM unit_metrics_daily m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
 		{`DELETE FROM unit_weeks m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
+		{`DELETE FROM unit_orders m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
 		{`INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(moved, "events", ""), []any{exps, units}},
 		// DailySelect reads its pairs twice.
 		{`INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(moved, "events", ""), []any{exps, units, exps, units}},
+		{`INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(moved, "events", ""), []any{exps, units}},
 		{`INSERT INTO unit_weeks (` + weekColumns + `) ` + weeksSelect(moved, "events", ""), []any{exps, units}},
+		{flushOrdersSQL, nil},
 	} {
 		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
 			return err

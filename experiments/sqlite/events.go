@@ -23,12 +23,27 @@ func metricsSelect(from, where string) string {
 	return `SELECT r.experiment, r.unit_id, c.name AS metric, r.first_variant AS variant, r.multiple, r.channel, r.first_exposed_at,
 	COUNT(*) AS conversions, SUM(` + cohortDialect.Revenue("") + `) AS revenue, SUM(` + cohortDialect.Cost("") + `) AS cost,
 	` + sqlstore.Currency + ` AS currency
-FROM ` + from + `
-LEFT JOIN experiments xw ON xw.key = r.experiment` + costJoin + `
+` + attributed(from, costJoin, where) + `
+GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
+}
+
+// ordersSelect selects unit_orders rows (sqlstore.OrdersSelectList) of the
+// units r and conversions c of from, like metricsSelect.
+func ordersSelect(from, where string) string {
+	return `SELECT ` + cohortDialect.OrdersSelectList() + `
+` + attributed(from, "", where) + `
+` + sqlstore.OrdersGroupBy
+}
+
+// attributed is the FROM and WHERE clauses of the attributed conversions
+// c of the units r of from (see metricsSelect), joined to experiments xw
+// and by join (costJoin or nothing).
+func attributed(from, join, where string) string {
+	return `FROM ` + from + `
+LEFT JOIN experiments xw ON xw.key = r.experiment` + join + `
 WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at
 	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)
-	AND ` + sqlstore.CountsIn("c", "xw.environment") + where + `
-GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`
+	AND ` + sqlstore.CountsIn("c", "xw.environment") + where
 }
 
 // dailySelect selects unit_metrics_daily rows (sqlstore.DailySelect) of
@@ -50,6 +65,7 @@ const (
 	dailyColumns   = sqlstore.DailyColumns
 	rollupColumns  = sqlstore.RollupColumns
 	metricsColumns = sqlstore.MetricsColumns
+	ordersColumns  = sqlstore.OrdersColumns
 	allEvents      = `events e`
 	// freshEvents are read by rowid range (e.rowid > the largest rowid
 	// before the batch): NOT INDEXED keeps SQLite from scanning a whole
@@ -69,12 +85,14 @@ const (
 	clearTouchedMetricsSQL = `DELETE FROM unit_metrics WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 	clearTouchedDailySQL   = `DELETE FROM unit_metrics_daily WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 	clearTouchedWeeksSQL   = `DELETE FROM unit_weeks WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
+	clearTouchedOrdersSQL  = `DELETE FROM unit_orders WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 )
 
 var (
 	insertTouchedMetricsSQL = `INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(touchedRollups+conversionsOf, "")
 	insertTouchedDailySQL   = `INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(touchedRollups+conversionsOf, "")
 	insertTouchedWeeksSQL   = `INSERT INTO unit_weeks (` + weekColumns + `) ` + weeksSelect(touchedRollups+conversionsOf, "")
+	insertTouchedOrdersSQL  = `INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(touchedRollups+conversionsOf, "")
 )
 
 func resetTouched(ctx context.Context, tx writeTx) error {
@@ -85,11 +103,12 @@ func resetTouched(ctx context.Context, tx writeTx) error {
 	return err
 }
 
-// recomputeMetricsTouched rebuilds unit_metrics of the touched pairs from
-// the raw events.
+// recomputeMetricsTouched rebuilds unit_metrics, unit_metrics_daily and
+// unit_orders (and by its triggers variant_orders) of the touched pairs
+// from the raw events.
 func recomputeMetricsTouched(ctx context.Context, tx writeTx) error {
-	for _, q := range []string{clearTouchedMetricsSQL, clearTouchedDailySQL, clearTouchedWeeksSQL,
-		insertTouchedMetricsSQL, insertTouchedDailySQL, insertTouchedWeeksSQL} {
+	for _, q := range []string{clearTouchedMetricsSQL, clearTouchedDailySQL, clearTouchedWeeksSQL, clearTouchedOrdersSQL,
+		insertTouchedMetricsSQL, insertTouchedDailySQL, insertTouchedWeeksSQL, insertTouchedOrdersSQL} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return err
 		}
@@ -117,7 +136,7 @@ func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, mergeRollupSQL, lastRowID); err != nil {
 		return err
 	}
-	for _, q := range []string{touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL} {
+	for _, q := range []string{touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, multipleMergedOrdersSQL} {
 		if _, err := tx.ExecContext(ctx, q, lastRowID); err != nil {
 			return err
 		}
@@ -150,6 +169,8 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
 	multipleMergedDailySQL = `UPDATE unit_metrics_daily SET multiple = 1
 		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
+	multipleMergedOrdersSQL = `UPDATE unit_orders SET multiple = 1
+		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
 )
 
 // addConversions adds the conversions the batch stored (rowid above
@@ -164,7 +185,10 @@ func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, addDailySQL, lastRowID, lastRowID); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, addWeeksSQL, lastRowID)
+	if _, err := tx.ExecContext(ctx, addWeeksSQL, lastRowID); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, addOrdersSQL, lastRowID)
 	return err
 }
 
@@ -183,6 +207,8 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
 	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, untouchedFresh) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
+	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, untouchedFresh) + `
+ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + excluded.orders`
 )
 
 // touchRefunded puts the exposed units of the refunds the batch stored
@@ -298,7 +324,8 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	return dup, nil
 }
 
-// RecomputeRollups rebuilds both rollup tables from the raw events.
+// RecomputeRollups rebuilds the rollup tables from the raw events, and
+// variant_orders from unit_orders.
 func (s *Store) RecomputeRollups(ctx context.Context) error {
 	err := s.tx(ctx, func(tx *sqlx.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics; DELETE FROM unit_metrics_daily; DELETE FROM unit_weeks;
@@ -306,7 +333,10 @@ DELETE FROM exposures_rollup;
 INSERT INTO exposures_rollup (`+rollupColumns+`) `+sqlstore.ExposureSelect(allEvents, "")+`;
 INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("exposures_rollup r"+conversionsOf, "")+`;
 INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("exposures_rollup r"+conversionsOf, "")+`;
-INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("exposures_rollup r"+conversionsOf, "")+`;`)
+INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("exposures_rollup r"+conversionsOf, "")+`;
+DELETE FROM unit_orders;
+INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("exposures_rollup r"+conversionsOf, "")+`;
+`+sqlstore.RebuildVariantOrders)
 		return err
 	})
 	return wrap("recompute rollups", err)
@@ -320,7 +350,8 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	metExpected := metricsSelect("("+expExpected+") r"+conversionsOf, "")
 	dailyExpected := dailySelect("("+expExpected+") r"+conversionsOf, "")
 	weeksExpected := weeksSelect("("+expExpected+") r"+conversionsOf, "")
-	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, dailyExpected, weeksExpected, "")
+	ordersExpected := ordersSelect("("+expExpected+") r"+conversionsOf, "")
+	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, dailyExpected, weeksExpected, ordersExpected, "")
 	return diffs, wrap("check rollups", err)
 }
 

@@ -26,8 +26,9 @@ type ingestStmts struct {
 // ingestSQL is every statement IngestEvents runs through ingestTx.
 var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
-	clearTouchedWeeksSQL, insertTouchedMetricsSQL, insertTouchedDailySQL, insertTouchedWeeksSQL, addConversionsSQL, addDailySQL,
-	addWeeksSQL, touchRefundedSQL}
+	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL,
+	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL,
+	clearTouchedOrdersSQL, insertTouchedOrdersSQL, multipleMergedOrdersSQL, addOrdersSQL}
 
 // prepare prepares the statements of ingestSQL once.
 func (p *ingestStmts) prepare(ctx context.Context, w *sqlx.DB) error {

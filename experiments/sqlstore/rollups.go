@@ -45,18 +45,23 @@ FROM (
 }
 
 // CheckRollups compares exposures_rollup, unit_metrics,
-// unit_metrics_daily and unit_weeks with what the store's recomputation
-// from the raw events selects (expExpected, metExpected, dailyExpected and
-// weeksExpected, with the columns RollupColumns, MetricsColumns,
-// DailyColumns and WeekColumns) and
+// unit_metrics_daily, unit_weeks and unit_orders with what the store's
+// recomputation from the raw events selects (expExpected, metExpected,
+// dailyExpected, weeksExpected and ordersExpected, with the columns
+// RollupColumns, MetricsColumns, DailyColumns, WeekColumns and
+// OrdersColumns), and variant_orders with the sums of unit_orders
+// (VariantOrdersSelect), and
 // describes each differing row, at most MaxRollupDiffs per table and
 // direction; none means the rollups are right. A non-empty scope, a
 // condition on d.experiment and d.unit_id, limits the comparison to the
 // pairs it holds for. Pass a repeatable-read transaction as q for one
 // snapshot.
-func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, dailyExpected, weeksExpected, scope string) ([]string, error) {
+func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, dailyExpected, weeksExpected, ordersExpected, scope string) ([]string, error) {
 	day := `unit_id || '/' || metric || '/' || CAST(day AS TEXT)`
 	week := `unit_id || '/' || metric || '/' || CAST(week AS TEXT)`
+	order := `unit_id || '/' || metric || '/' || channel || '/' || CAST(value AS TEXT)`
+	variantOrder := `metric || '/' || variant || '/' || channel || '/' || CAST(value AS TEXT)`
+	variantOrders := `SELECT ` + VariantOrdersColumns + ` FROM variant_orders WHERE orders <> 0`
 	checks := []struct{ label, q string }{
 		{"exposures_rollup: missing or wrong", `SELECT experiment, unit_id FROM (` + expExpected +
 			` EXCEPT SELECT ` + RollupColumns + ` FROM exposures_rollup) d`},
@@ -74,11 +79,22 @@ func CheckRollups(ctx context.Context, q RowsQueryer, expExpected, metExpected, 
 			` EXCEPT SELECT ` + WeekColumns + ` FROM unit_weeks) d`},
 		{"unit_weeks: unexpected or wrong", `SELECT experiment, ` + week + ` FROM (SELECT ` + WeekColumns +
 			` FROM unit_weeks EXCEPT ` + weeksExpected + `) d`},
+		{"unit_orders: missing or wrong", `SELECT experiment, ` + order + ` FROM (` + ordersExpected +
+			` EXCEPT SELECT ` + OrdersColumns + ` FROM unit_orders) d`},
+		{"unit_orders: unexpected or wrong", `SELECT experiment, ` + order + ` FROM (SELECT ` + OrdersColumns +
+			` FROM unit_orders EXCEPT ` + ordersExpected + `) d`},
+	}
+	// variant_orders follows unit_orders, frozen units included: no scope.
+	unscoped := []struct{ label, q string }{
+		{"variant_orders: missing or wrong", `SELECT experiment, ` + variantOrder + ` FROM (` + VariantOrdersSelect +
+			` EXCEPT ` + variantOrders + `) d`},
+		{"variant_orders: unexpected or wrong", `SELECT experiment, ` + variantOrder + ` FROM (` + variantOrders +
+			` EXCEPT ` + VariantOrdersSelect + `) d`},
 	}
 	var diffs []string
-	for _, c := range checks {
+	for i, c := range append(checks, unscoped...) {
 		query := c.q
-		if scope != "" {
+		if scope != "" && i < len(checks) {
 			query += ` WHERE ` + scope
 		}
 		found, err := listPairs(ctx, q, query+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))

@@ -1,0 +1,93 @@
+-- +goose Up
+-- The order rollups (issue 17; experiments/sqlstore/orders.go): the
+-- attributed conversions per unit, conversion name, credited channel (the
+-- conversion's own, else that of the unit's first exposure, else
+-- '(none)') and order value (revenue net of refunds, minor units), and the
+-- same summed per variant. The channel credit and the order values of the
+-- report read variant_orders instead of every attributed raw conversion
+-- with its refunds. unit_orders is maintained at ingest with the other
+-- rollups; variant_orders follows it by the triggers below, whose changes
+-- FlushOrders (promolift_flush_orders) adds in key order once per
+-- transaction. Both are filled here from the events stored so far.
+CREATE TABLE unit_orders (
+	experiment TEXT NOT NULL,
+	unit_id    TEXT NOT NULL,
+	metric     TEXT NOT NULL,
+	channel    TEXT NOT NULL,
+	value      BIGINT NOT NULL,
+	variant    TEXT NOT NULL,
+	multiple   BOOLEAN NOT NULL,
+	orders     BIGINT NOT NULL,
+	PRIMARY KEY (experiment, unit_id, metric, channel, value)
+);
+
+CREATE TABLE variant_orders (
+	experiment TEXT NOT NULL,
+	metric     TEXT NOT NULL,
+	variant    TEXT NOT NULL,
+	multiple   BOOLEAN NOT NULL,
+	channel    TEXT NOT NULL,
+	value      BIGINT NOT NULL,
+	orders     BIGINT NOT NULL,
+	PRIMARY KEY (experiment, metric, variant, multiple, channel, value)
+);
+
+INSERT INTO unit_orders (experiment, unit_id, metric, channel, value, variant, multiple, orders)
+SELECT r.experiment, r.unit_id, c.name AS metric,
+	COALESCE(NULLIF(c.channel, ''), NULLIF(r.channel, ''), '(none)') AS channel,
+	CAST(GREATEST(c.revenue - (CASE WHEN c.order_id <> '' AND c.name <> 'refund' THEN COALESCE((SELECT SUM(CASE WHEN f.revenue > 0 THEN f.revenue ELSE c.revenue END)
+	FROM events f WHERE f.type = 'conversion' AND f.name = 'refund' AND f.unit_id = c.unit_id AND f.order_id = c.order_id
+		AND (f.environment = '' OR f.environment = xw.environment) AND f.ts >= c.ts), 0) ELSE 0 END), 0) AS BIGINT) AS value,
+	r.first_variant AS variant, r.multiple, COUNT(*) AS orders
+FROM exposures_rollup r
+LEFT JOIN experiments xw ON xw.key = r.experiment
+JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, 604800000000) * INTERVAL '1 microsecond'
+	AND (c.environment = '' OR c.environment = xw.environment)
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+INSERT INTO variant_orders (experiment, metric, variant, multiple, channel, value, orders)
+SELECT experiment, metric, variant, multiple, channel, value, SUM(orders) AS orders
+FROM unit_orders GROUP BY experiment, metric, variant, multiple, channel, value HAVING SUM(orders) <> 0;
+
+-- +goose StatementBegin
+CREATE FUNCTION promolift_orders_delta() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF to_regclass('pg_temp.orders_delta') IS NULL THEN
+		CREATE TEMP TABLE orders_delta (experiment TEXT NOT NULL, metric TEXT NOT NULL, variant TEXT NOT NULL,
+			multiple BOOLEAN NOT NULL, channel TEXT NOT NULL, value BIGINT NOT NULL, orders BIGINT NOT NULL) ON COMMIT DELETE ROWS;
+	END IF;
+	IF TG_OP IN ('INSERT', 'UPDATE') THEN
+		INSERT INTO pg_temp.orders_delta SELECT experiment, metric, variant, multiple, channel, value, orders FROM new_rows;
+	END IF;
+	IF TG_OP IN ('DELETE', 'UPDATE') THEN
+		INSERT INTO pg_temp.orders_delta SELECT experiment, metric, variant, multiple, channel, value, -orders FROM old_rows;
+	END IF;
+	RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION promolift_flush_orders() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	IF to_regclass('pg_temp.orders_delta') IS NULL THEN
+		RETURN;
+	END IF;
+	INSERT INTO variant_orders AS v (experiment, metric, variant, multiple, channel, value, orders)
+	SELECT experiment, metric, variant, multiple, channel, value, SUM(orders) FROM pg_temp.orders_delta
+	GROUP BY experiment, metric, variant, multiple, channel, value HAVING SUM(orders) <> 0
+	ORDER BY experiment, metric, variant, multiple, channel, value
+	ON CONFLICT (experiment, metric, variant, multiple, channel, value) DO UPDATE SET orders = v.orders + EXCLUDED.orders;
+	DELETE FROM pg_temp.orders_delta;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER unit_orders_insert AFTER INSERT ON unit_orders REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION promolift_orders_delta();
+CREATE TRIGGER unit_orders_update AFTER UPDATE ON unit_orders REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION promolift_orders_delta();
+CREATE TRIGGER unit_orders_delete AFTER DELETE ON unit_orders REFERENCING OLD TABLE AS old_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION promolift_orders_delta();
