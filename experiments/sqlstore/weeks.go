@@ -3,7 +3,8 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"time"
+	"slices"
+	"sort"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -50,46 +51,83 @@ WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at - ` + fmt.Sprint(expe
 GROUP BY 1, 2, 3, 4`
 }
 
-// cohortsFromWeeks is the query of CohortStats over unit_weeks (without
-// Until): a unit repurchased in week k when its week-k row counts two
-// conversions, or one that is not its first since f (an earlier week ≥ 1
-// has a row). Only weeks the cut-off has completed count, so every
-// conversion of such a week, and the unit's first since f when it lies in
-// one of them, is before the cut-off, as in the raw query; the rows of
-// weeks that not even the earliest exposed unit has completed are not
-// read.
+// cohortsFromWeeks is the query of CohortStats over the rollups (without
+// Until), in one statement (one snapshot). It returns two kinds of rows:
+// kind 'u', the analysed units of each variant by the number of weeks the
+// cut-off has completed since their first exposure (done: f + done·7·24 h
+// ≤ cut-off < f + (done+1)·7·24 h); and kind 'r', per variant and week k
+// the analysed units that repurchased in week k, among those whose week k
+// is complete. A unit repurchased in week k when its unit_weeks row of
+// week k counts two conversions, or one that is not its first since f (it
+// has a row of an earlier week ≥ 1). Every conversion of a complete week,
+// and the unit's first since f when it lies in one, is before the cut-off,
+// as in the raw query. Rows of weeks that not even the earliest exposed
+// unit has completed are not read. cohortsFromRows adds the units up.
 func (d CohortDialect) cohortsFromWeeks(analysed string) string {
-	week := fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + d.Micros
-	return `WITH RECURSIVE wk(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM wk WHERE k < ` + d.IntParam + `),
-u AS (
-	SELECT unit_id, first_variant AS variant, first_exposed_at AS f FROM exposures_rollup
-	WHERE experiment = ` + d.TextParam + ` AND ` + analysed + ` AND first_exposed_at < ` + d.TimeParam + `
-),
-rep AS (
-	SELECT unit_id, week FROM (
-		SELECT unit_id, week, conversions, MIN(week) OVER (PARTITION BY unit_id) AS first
-		FROM unit_weeks WHERE experiment = ` + d.TextParam + ` AND metric = ` + d.TextParam + `
-			AND week >= 1 AND week <= ` + d.IntParam + `
-			AND week <= ` + d.WeeksSince(d.TimeParam, d.firstExposure("MIN")) + `
-	) w WHERE conversions >= 2 OR week > first
-)
-SELECT u.variant, wk.k AS week, COUNT(*) AS units, COUNT(rep.unit_id) AS repurchasers
-FROM u JOIN wk ON u.f + wk.k * ` + week + ` <= ` + d.TimeParam + `
-LEFT JOIN rep ON rep.unit_id = u.unit_id AND rep.week = wk.k
-GROUP BY u.variant, wk.k
-ORDER BY u.variant, wk.k`
+	return `SELECT 'u' AS kind, first_variant AS variant, ` + d.WeeksSince(d.TimeParam, "first_exposed_at") + ` AS week, COUNT(*) AS n
+FROM exposures_rollup WHERE experiment = ` + d.TextParam + ` AND ` + analysed + ` AND first_exposed_at < ` + d.TimeParam + `
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT 'r', r.first_variant, w.week, COUNT(*)
+FROM (
+	SELECT unit_id, week, conversions, MIN(week) OVER (PARTITION BY unit_id) AS first
+	FROM unit_weeks WHERE experiment = ` + d.TextParam + ` AND metric = ` + d.TextParam + `
+		AND week >= 1 AND week <= ` + d.IntParam + `
+		AND week <= ` + d.WeeksSince(d.TimeParam, d.firstExposure("MIN")) + `
+) w
+JOIN exposures_rollup r ON r.experiment = ` + d.TextParam + ` AND r.unit_id = w.unit_id
+WHERE (w.conversions >= 2 OR w.week > w.first) AND ` + analysed + ` AND r.first_exposed_at < ` + d.TimeParam + `
+	AND w.week <= ` + d.WeeksSince(d.TimeParam, "r.first_exposed_at") + `
+GROUP BY 1, 2, 3`
 }
 
-// cohortStatsFromWeeks runs cohortsFromWeeks for sq (whose Until is zero).
+// cohortStatsFromWeeks runs cohortsFromWeeks for sq (whose Until is zero)
+// and adds the units up: week k counts the units with at least k weeks
+// done.
 func (d CohortDialect) cohortStatsFromWeeks(ctx context.Context, q Queryer, sq experiments.StatsQuery, metric string,
 	weeks int, analysed string) ([]experiments.CohortRow, error) {
 	cut := d.TimeArg(CohortCutoff(sq))
-	var rows []CohortRow
+	var rows []struct {
+		Kind    string `db:"kind"`
+		Variant string `db:"variant"`
+		Week    int    `db:"week"`
+		N       int64  `db:"n"`
+	}
 	if err := q.SelectContext(ctx, &rows, d.cohortsFromWeeks(analysed),
-		weeks, sq.Experiment, cut, sq.Experiment, metric, weeks, cut, sq.Experiment, cut); err != nil {
+		cut, sq.Experiment, cut, sq.Experiment, metric, weeks, cut, sq.Experiment, sq.Experiment, cut, cut); err != nil {
 		return nil, err
 	}
-	return Cohorts(rows), nil
+	done := map[string][]int64{} // units by variant and week, before the sums
+	reps := map[string]int64{}
+	for _, r := range rows {
+		if done[r.Variant] == nil {
+			done[r.Variant] = make([]int64, weeks+1)
+		}
+		switch {
+		case r.Kind == "r":
+			reps[fmt.Sprint(r.Variant, "/", r.Week)] = r.N
+		case r.Week >= 1:
+			done[r.Variant][min(r.Week, weeks)] += r.N
+		}
+	}
+	variants := make([]string, 0, len(done))
+	for v := range done {
+		variants = append(variants, v)
+	}
+	sort.Strings(variants)
+	var out []experiments.CohortRow
+	for _, v := range variants {
+		var units int64
+		var vs []experiments.CohortRow
+		for k := weeks; k >= 1; k-- {
+			if units += done[v][k]; units > 0 {
+				vs = append(vs, experiments.CohortRow{Variant: v, Week: k, Units: units, Repurchasers: reps[fmt.Sprint(v, "/", k)]})
+			}
+		}
+		slices.Reverse(vs)
+		out = append(out, vs...)
+	}
+	return out, nil
 }
 
 // prePeriodFromWeeks is the relation of AddPrePeriod over unit_weeks
