@@ -17,11 +17,13 @@
 // into the rollups: exposures are merged into exposures_rollup (the least
 // (ts, event_id) is the first exposure), conversions are added to
 // unit_metrics and to their day's row of unit_metrics_daily (the same
-// sums split by UTC day, which the daily series reads) and to their week's
+// sums split by UTC day, which the daily series reads), to their week's
 // row of unit_weeks (every conversion from the pre-period on, by week since
-// the first exposure, which the pre-period sums and the cohorts read), and
-// the units whose exposures changed have their
-// attributed conversions rebuilt from the raw events. Before that, the
+// the first exposure, which the pre-period sums and the cohorts read) and
+// to unit_orders (per credited channel and net order value, summed per
+// variant into variant_orders once per transaction, sqlstore/orders.go),
+// and the units whose exposures changed have their attributed conversions
+// rebuilt from the raw events. Before that, the
 // transaction takes transaction-scoped advisory locks on the hash buckets
 // of the batch's units, in ascending order: batches that share a unit are
 // serialized (no double counting, no lost update), batches that do not run

@@ -16,10 +16,11 @@
 // whether it saw more than one variant) takes the new exposures with an
 // upsert, and unit_metrics (the unit's attributed conversions per
 // conversion name, with its variant) and unit_metrics_daily (the same
-// split by UTC day, which the daily series reads) and unit_weeks (every
+// split by UTC day, which the daily series reads), unit_weeks (every
 // conversion from the pre-period on, by week since the first exposure,
-// which the pre-period sums and the cohorts read) take the new
-// conversions; a unit
+// which the pre-period sums and the cohorts read) and unit_orders (per
+// credited channel and net order value, summed per variant into
+// variant_orders by triggers) take the new conversions; a unit
 // whose exposures changed has its attributed conversions rebuilt from its
 // raw events, so out-of-order arrival ends exactly right.
 package sqlite

@@ -247,3 +247,33 @@ func rawOrderValues(orders []rawOrder, metric string, ranks func(n int64) []int6
 	}
 	return out
 }
+
+// IngestOrderStream creates experiment "ord" in s and ingests the stream of
+// testOrderRollups (seed 1) into it, for an upgrade test: it returns the
+// events for CheckOrderRollups.
+func IngestOrderStream(t *testing.T, s experiments.Store) []experiments.Event {
+	t.Helper()
+	createExp(t, s, "ord", 24*time.Hour)
+	var stored []experiments.Event
+	for _, batch := range append(orderStream(1), scriptedOrders()...) {
+		ingest(t, s, batch)
+		stored = append(stored, batch...)
+	}
+	return stored
+}
+
+// CheckOrderRollups checks the channel credit and order values of
+// IngestOrderStream's experiment against the recomputation from the
+// events stored, and that CheckRollups finds no difference (after an
+// upgrade that filled the order rollups from the stored events).
+func CheckOrderRollups(t *testing.T, s experiments.Store, stored []experiments.Event) {
+	t.Helper()
+	checkOrderRollups(t, s, "after the upgrade", stored)
+	if rm, ok := s.(RollupMaintainer); ok {
+		diffs, err := rm.CheckRollups(ctx(t))
+		must(t, err)
+		if len(diffs) > 0 {
+			t.Fatalf("CheckRollups after the upgrade: %v", diffs)
+		}
+	}
+}
