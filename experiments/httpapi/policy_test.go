@@ -68,7 +68,6 @@ func (s *policySim) run(key string, n int) {
 	t.Helper()
 	wantStatus(t, s.e.do("POST", "/api/v1/experiments", s.e.admin, s.experimentOf(key)), 201)
 	wantStatus(t, s.e.do("POST", "/api/v1/experiments/"+key+"/start", s.e.admin, nil), 200)
-	at := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
 	var batch []simEvent
 	flush := func() {
 		if len(batch) == 0 {
@@ -83,6 +82,21 @@ func (s *policySim) run(key string, n int) {
 		}
 		batch = batch[:0]
 	}
+	s.draw(key, n, func(unit []simEvent) {
+		batch = append(batch, unit...)
+		if len(batch) >= 900 {
+			flush()
+		}
+	})
+	flush()
+}
+
+// draw draws the n units of experiment key (cell, arm, purchase), passes
+// each unit's events to send and keeps their statistics in s.sent, by
+// cell, arm and fold (experiments.PolicyFold of the unit ID, as the
+// stores compute it).
+func (s *policySim) draw(key string, n int, send func([]simEvent)) {
+	at := time.Now().UTC().Add(-48 * time.Hour).Truncate(time.Second)
 	s.sent = map[string]*policy.CellStats{}
 	for i := 0; i < n; i++ {
 		c, a := s.w.DrawCell(s.r), s.w.DrawArm(s.r)
@@ -98,10 +112,10 @@ func (s *policySim) run(key string, n int) {
 		attrs := s.w.Segment(c)
 		channel := attrs["channel"]
 		delete(attrs, "channel")
-		batch = append(batch, simEvent{ID: unit + "-x", Type: "exposure", Experiment: key, Variant: s.w.Arms[a],
-			Unit: unit, Timestamp: at, Attributes: attrs, Channel: channel})
+		events := []simEvent{{ID: unit + "-x", Type: "exposure", Experiment: key, Variant: s.w.Arms[a],
+			Unit: unit, Timestamp: at, Attributes: attrs, Channel: channel}}
 		if bought, rev, cost := s.w.Outcome(s.r, c, a); bought {
-			batch = append(batch, simEvent{ID: unit + "-p", Type: "conversion", Name: "purchase", Unit: unit,
+			events = append(events, simEvent{ID: unit + "-p", Type: "conversion", Name: "purchase", Unit: unit,
 				Timestamp: at.Add(time.Hour), Revenue: rev, PromotionCost: &cost, Currency: "USD"})
 			y := float64(rev - cost)
 			st.Sum += y
@@ -109,11 +123,8 @@ func (s *policySim) run(key string, n int) {
 			st.Converted++
 			st.Cost += float64(cost)
 		}
-		if len(batch) >= 900 {
-			flush()
-		}
+		send(events)
 	}
-	flush()
 }
 
 func (s *policySim) policy(key, query string) PolicyResponse {
@@ -323,8 +334,12 @@ type simResult struct {
 	// value of the fold policies, of the learned rules, of the planted
 	// best policy.
 	covered, rulesCovered, bestCovered bool
-	live                               bool // the follow-up ran live
-	done                               bool // the run ended
+	// sampleCovered: the CI covers the fold policies' planted value for
+	// the cells the units fell in; z is (estimate − planted)/SE.
+	sampleCovered bool
+	z             float64
+	live          bool // the follow-up ran live
+	done          bool // the run ended
 	// spent, budget, maxBatch: the live personalized arm's spend, its
 	// budget and the largest spend of one batch of 100 units.
 	spent, budget, maxBatch int64
@@ -459,36 +474,15 @@ func b2i(b bool) int {
 // answer; every 10th test's follow-up runs live.
 func (s *policySim) simulate(t *testing.T, run, units int, planted float64) simResult {
 	t.Helper()
-	w := s.w
 	key := fmt.Sprintf("sim-%d", run)
 	s.run(key, units)
 	out := s.policy(key, "")
-	var in policy.Input
-	for _, c := range s.sent {
-		in.Cells = append(in.Cells, *c)
-	}
-	in.Features, in.Folds = w.Features, experiments.DefaultPolicyFolds
-	for a, k := range w.Arms {
-		in.Arms = append(in.Arms, policy.Arm{Key: k, Weight: w.Weights[a]})
-	}
+	in := s.input()
 	// The answer through the API is policy.Learn of the units as sent.
 	if mem, err := policy.Learn(in); err != nil || mem.Value != out.Value {
 		t.Fatalf("run %d: through the API %v, from the units sent %v (%v)", run, out.Value, mem.Value, err)
 	}
-	res := simResult{rulesOK: true}
-	for c := range w.Cells {
-		if arm, gap := w.Best(c); gap > policysim.StandardMargin && ruleArm(t, w, out.Output, c) != arm {
-			res.rulesOK = false
-		}
-	}
-	in95 := func(v float64) bool { return out.Value.CI[0] <= v && v <= out.Value.CI[1] }
-	res.covered = in95(foldPoliciesValue(t, w, in))
-	var learned []int
-	for c := range w.Cells {
-		learned = append(learned, ruleArm(t, w, out.Output, c))
-	}
-	res.rulesCovered = in95(w.Value(learned))
-	res.bestCovered = in95(planted)
+	res := s.judge(t, out.Output, in, planted)
 	if run%10 == 0 {
 		res.live = true
 		res.spent, res.budget, res.maxBatch = s.live(t, key, out)
@@ -496,20 +490,61 @@ func (s *policySim) simulate(t *testing.T, run, units int, planted float64) simR
 	return res
 }
 
+// input is the policy input of the units in s.sent.
+func (s *policySim) input() policy.Input {
+	in := policy.Input{Features: s.w.Features, Folds: experiments.DefaultPolicyFolds}
+	for _, c := range s.sent {
+		in.Cells = append(in.Cells, *c)
+	}
+	for a, k := range s.w.Arms {
+		in.Arms = append(in.Arms, policy.Arm{Key: k, Weight: s.w.Weights[a]})
+	}
+	return in
+}
+
+// judge compares the answer out for the units of in with the planted
+// world (planted: the planted best policy's value).
+func (s *policySim) judge(t *testing.T, out *policy.Output, in policy.Input, planted float64) simResult {
+	t.Helper()
+	w := s.w
+	res := simResult{rulesOK: true}
+	for c := range w.Cells {
+		if arm, gap := w.Best(c); gap > policysim.StandardMargin && ruleArm(t, w, out, c) != arm {
+			res.rulesOK = false
+		}
+	}
+	in95 := func(v float64) bool { return out.Value.CI[0] <= v && v <= out.Value.CI[1] }
+	target, sample := foldPoliciesValue(t, w, in)
+	res.covered = in95(target)
+	res.sampleCovered = in95(sample)
+	res.z = (out.Value.Estimate - target) / out.Value.SE
+	var learned []int
+	for c := range w.Cells {
+		learned = append(learned, ruleArm(t, w, out, c))
+	}
+	res.rulesCovered = in95(w.Value(learned))
+	res.bestCovered = in95(planted)
+	return res
+}
+
 // foldPoliciesValue is the planted value of the policies the cross-fitted
 // value estimates, Σ_k share_k·V(π_k): π_k is the policy learned without
 // fold k (policy.Learn of the other folds' cells) and share_k fold k's
-// share of the units.
-func foldPoliciesValue(t *testing.T, w *policysim.World, in policy.Input) float64 {
+// share of the units. sample is their planted value for the cells the
+// units fell in, (1/N) Σ_k Σ_c n_{c,k}·τ_{c,π_k(c)}, instead of the
+// planted shares of the cells.
+func foldPoliciesValue(t *testing.T, w *policysim.World, in policy.Input) (value, sample float64) {
 	t.Helper()
-	var v, total float64
+	var total float64
 	for k := 0; k < in.Folds; k++ {
 		train := in
 		train.Cells = nil
 		var nk float64
+		nc := map[string]float64{} // units of fold k by cell
 		for _, c := range in.Cells {
 			if c.Fold == k {
 				nk += c.Units
+				nc[fmt.Sprint(c.Segment)] += c.Units
 			} else {
 				train.Cells = append(train.Cells, c)
 			}
@@ -521,11 +556,69 @@ func foldPoliciesValue(t *testing.T, w *policysim.World, in policy.Input) float6
 		arm := make([]int, len(w.Cells))
 		for c := range w.Cells {
 			arm[c] = ruleArm(t, w, out, c)
+			sample += nc[fmt.Sprint(w.Segment(c))] * w.Effect(c, arm[c])
 		}
-		v += nk * w.Value(arm)
+		value += nk * w.Value(arm)
 		total += nk
 	}
-	return v / total
+	return value / total, sample / total
+}
+
+// TestPolicySimWithoutServer is TestPolicyLoop's data path without the
+// server: the same draws from the same per-test streams, the same unit
+// IDs hashed into folds as the stores do, money rounded to minor units,
+// and policy.Learn of the units' statistics. Since the endpoint answers
+// exactly policy.Learn of the units as sent (TestPolicyLoop checks it in
+// every test), its test i finds what TestPolicyLoop's test i finds at the
+// same seed, at a few milliseconds a test instead of seconds: it measures
+// the coverage of the simulator's own data path over many tests
+// (PROMOLIFT_POLICY_SIM_OFFLINE_RUNS, default 200; seed
+// PROMOLIFT_POLICY_SIM_SEED). The value CI must cover the fold policies'
+// planted value in 95% ± 3.5 binomial standard errors of the tests (at
+// least 93–97%) and the rules be right in ≥ 95%. It logs the mean and sd
+// of the error over the SE and the coverage of the planted value for the
+// sample's own cells (finite population) instead of the planted shares.
+func TestPolicySimWithoutServer(t *testing.T) {
+	runs := simCount(t, "PROMOLIFT_POLICY_SIM_OFFLINE_RUNS", 200)
+	seed := simSeed(t)
+	const units = 12000
+	w := policysim.Standard()
+	best := make([]int, len(w.Cells))
+	for c := range w.Cells {
+		best[c], _ = w.Best(c)
+	}
+	planted := w.Value(best)
+	s := &policySim{w: w}
+	var rulesOK, covered, sampleCovered int
+	var zSum, zSquares float64
+	for run := range runs {
+		s.r = rand.New(rand.NewPCG(seed, uint64(run)))
+		s.draw(fmt.Sprintf("sim-%d", run), units, func([]simEvent) {})
+		in := s.input()
+		out, err := policy.Learn(in)
+		if err != nil || out.Error != "" || out.Bootstrap != 0 {
+			t.Fatalf("run %d: %v %q (bootstrap %d)", run, err, out.Error, out.Bootstrap)
+		}
+		r := s.judge(t, out, in, planted)
+		rulesOK += b2i(r.rulesOK)
+		covered += b2i(r.covered)
+		sampleCovered += b2i(r.sampleCovered)
+		zSum += r.z
+		zSquares += r.z * r.z
+	}
+	n := float64(runs)
+	lo, hi := wilson(covered, runs)
+	mean := zSum / n
+	t.Logf("%d tests (seed %d): rules right in %d; the value CI covers the fold policies' planted value in %d (%.2f%%, 95%% interval %.2f–%.2f%%), their planted value for the sample's cells in %d; (estimate − planted)/SE: mean %.3f, sd %.3f",
+		runs, seed, rulesOK, covered, 100*float64(covered)/n, 100*lo, 100*hi, sampleCovered, mean, math.Sqrt((zSquares-n*mean*mean)/(n-1)))
+	se := math.Sqrt(0.95 * 0.05 / n)
+	covLo, covHi := math.Min(0.93, 0.95-3.5*se), math.Max(0.97, 0.95+3.5*se)
+	if f := float64(covered) / n; f < covLo || f > covHi {
+		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, covLo, covHi)
+	}
+	if f := float64(rulesOK) / n; f < 0.95 {
+		t.Errorf("rules right in %.3f of the tests, want ≥ 0.95", f)
+	}
 }
 
 // wilson is the 95% Wilson score interval of the proportion k of n.
