@@ -387,11 +387,7 @@ func TestPolicyLoop(t *testing.T) {
 	}
 	const units = 12000
 	w := policysim.Standard()
-	best := make([]int, len(w.Cells))
-	for c := range w.Cells {
-		best[c], _ = w.Best(c)
-	}
-	planted := w.Value(best)
+	planted := plantedBest(w)
 	results := make([]simResult, runs)
 	t.Run("shards", func(t *testing.T) {
 		for p := range shards {
@@ -461,6 +457,15 @@ func TestPolicyLoop(t *testing.T) {
 	if f := float64(covered) / float64(runs); f < covLo || f > covHi {
 		t.Errorf("value CI coverage %.3f, want in [%.3f, %.3f]", f, covLo, covHi)
 	}
+}
+
+// plantedBest is the planted value of w's planted best policy.
+func plantedBest(w *policysim.World) float64 {
+	best := make([]int, len(w.Cells))
+	for c := range w.Cells {
+		best[c], _ = w.Best(c)
+	}
+	return w.Value(best)
 }
 
 func b2i(b bool) int {
@@ -583,11 +588,7 @@ func TestPolicySimWithoutServer(t *testing.T) {
 	seed := simSeed(t)
 	const units = 12000
 	w := policysim.Standard()
-	best := make([]int, len(w.Cells))
-	for c := range w.Cells {
-		best[c], _ = w.Best(c)
-	}
-	planted := w.Value(best)
+	planted := plantedBest(w)
 	s := &policySim{w: w}
 	var rulesOK, covered, sampleCovered int
 	var zSum, zSquares float64
