@@ -290,17 +290,24 @@ func upsertRollups(b string) string {
 // unit, or an earlier exposure than the stored one): only then does its
 // attribution window move. A later exposure changes no attributed
 // conversion; it can only make the unit multiple, which is copied into its
-// unit_metrics rows directly.
+// unit_metrics rows directly. A pair the batch exposes for the first time
+// whose unit has no conversions stored before the batch (the unit's
+// conversions in events are the batch's own) is not touched either: the
+// rebuild would read only the batch's conversions, which addConversions
+// adds to its (empty) rollup rows all the same.
 func mergeExposures(ctx context.Context, tx *rtx) error {
 	_, err := tx.ExecContext(ctx, `WITH b AS (
 	`+batchExposures(`fresh WHERE type = 'exposure'`)+`
 ), up AS (
 	`+upsertRollups("b")+`
-	RETURNING experiment, unit_id, first_event_id, multiple
+	RETURNING experiment, unit_id, first_event_id, multiple, xmax = 0 AS inserted
+), fc AS (
+	SELECT unit_id, COUNT(*) AS n FROM fresh WHERE type = 'conversion' GROUP BY unit_id
 ), t AS (
 	INSERT INTO touched (experiment, unit_id)
-	SELECT up.experiment, up.unit_id FROM up JOIN b USING (experiment, unit_id)
-	WHERE up.first_event_id = b.event_id
+	SELECT up.experiment, up.unit_id FROM up JOIN b USING (experiment, unit_id) LEFT JOIN fc ON fc.unit_id = up.unit_id
+	WHERE up.first_event_id = b.event_id AND NOT (up.inserted
+		AND (SELECT COUNT(*) FROM events o WHERE o.type = 'conversion' AND o.unit_id = up.unit_id) = COALESCE(fc.n, 0))
 ), md AS (
 	UPDATE unit_metrics_daily d SET multiple = TRUE FROM up
 	WHERE up.multiple AND NOT d.multiple AND d.experiment = up.experiment AND d.unit_id = up.unit_id

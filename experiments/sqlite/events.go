@@ -163,8 +163,15 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
 	` + pickFirst("first_variant") + `, ` + pickFirst("first_exposed_at") + `, ` + pickFirst("first_event_id") + `,
 	` + pickFirst("attributes") + `, ` + pickFirst("channel")
+	// A pair the batch exposes for the first time (all its exposures are
+	// the batch's) whose unit has no conversions stored before the batch
+	// is not touched: addConversions adds the batch's conversions to its
+	// (empty) rollup rows, which is what a rebuild would read.
 	touchMergedSQL = `INSERT OR IGNORE INTO touched (experiment, unit_id)
-		SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.first_event_id = e.event_id`
+		SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.first_event_id = e.event_id
+		AND NOT (r.exposures = (SELECT COUNT(*) FROM events x WHERE x.type = 'exposure' AND x.experiment = r.experiment
+				AND x.unit_id = r.unit_id AND x.rowid > ?1)
+			AND NOT EXISTS (SELECT 1 FROM events o WHERE o.type = 'conversion' AND o.unit_id = r.unit_id AND o.rowid <= ?1))`
 	multipleMergedSQL = `UPDATE unit_metrics SET multiple = 1
 		WHERE NOT multiple AND (experiment, unit_id) IN (SELECT r.experiment, r.unit_id FROM ` + mergedRollups + ` AND r.multiple)`
 	multipleMergedDailySQL = `UPDATE unit_metrics_daily SET multiple = 1

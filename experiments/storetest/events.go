@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -355,6 +356,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 				Revenue: 12, RevenueSquares: 144, RevenueCount: 24}})
 		checkRollups(t, s)
 	})
+	t.Run("FirstExposureOfStoredUnits", func(t *testing.T) { testFirstExposureOfStoredUnits(t, newStore) })
 	t.Run("RepeatAndLateExposures", func(t *testing.T) {
 		// A later exposure of an exposed unit leaves its attribution alone
 		// while conversions of the same batch are added; a late exposure
@@ -686,6 +688,64 @@ func testExposureOnlyBatches(t *testing.T, newStore func(t *testing.T) experimen
 					t.Errorf("customer %s: last exposed at %v (found %v), want %v", u, agg.LastExposedAt, found, at)
 				}
 			}
+		})
+	}
+}
+
+// testFirstExposureOfStoredUnits checks the rollups of units a batch
+// exposes for the first time, with and without conversions stored before
+// the batch (a store may fold a unit without stored conversions from the
+// batch alone, but must rebuild the others from the raw events).
+func testFirstExposureOfStoredUnits(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	h := time.Hour
+	tests := []struct {
+		name    string
+		batches [][]experiments.Event
+		want    []ms
+	}{
+		{"only the batch's conversions", [][]experiments.Event{{
+			exposure("x1", "u1", "exp", "control", 0, nil, ""),
+			conversion("c1", "u1", "purchase", h, 10, nil), conversion("c2", "u1", "purchase", 2*h, 20, nil)}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 30, RevenueSquares: 900, RevenueCount: 60}}},
+		{"a conversion stored before", [][]experiments.Event{
+			{conversion("c1", "u1", "purchase", h, 10, nil)},
+			{exposure("x1", "u1", "exp", "control", 0, nil, ""), conversion("c2", "u1", "purchase", 2*h, 20, nil)}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 30, RevenueSquares: 900, RevenueCount: 60}}},
+		{"a conversion stored before, none in the batch", [][]experiments.Event{
+			{conversion("c1", "u1", "purchase", h, 10, nil)},
+			{exposure("x1", "u1", "exp", "control", 0, nil, "")}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
+				Revenue: 10, RevenueSquares: 100, RevenueCount: 10}}},
+		{"exposed in another experiment before", [][]experiments.Event{
+			{exposure("x0", "u1", "other", "control", -h, nil, ""), conversion("c1", "u1", "purchase", h, 10, nil)},
+			{exposure("x1", "u1", "exp", "control", 0, nil, ""), conversion("c2", "u1", "purchase", 2*h, 20, nil)}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 30, RevenueSquares: 900, RevenueCount: 60}}},
+		{"a conversion before the exposure in the batch", [][]experiments.Event{{
+			conversion("c1", "u1", "purchase", -h, 10, nil), exposure("x1", "u1", "exp", "control", 0, nil, ""),
+			conversion("c2", "u1", "purchase", h, 20, nil)}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
+				Revenue: 20, RevenueSquares: 400, RevenueCount: 20}}},
+		{"an order and its refund stored before", [][]experiments.Event{
+			{conversion("c1", "u1", "purchase", h, 100, nil), refund("f1", "u1", "o-c1", 2*h, 30)},
+			{exposure("x1", "u1", "exp", "control", 0, nil, ""), conversion("c2", "u1", "purchase", 3*h, 20, nil)}},
+			[]ms{{Variant: "control", Metric: "purchase", Converted: 1, Count: 2, CountSquares: 4,
+				Revenue: 90, RevenueSquares: 8100, RevenueCount: 180}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			createExp(t, s, "exp", 24*h)
+			for _, b := range tt.batches {
+				ingest(t, s, b)
+			}
+			got := stats(t, s, experiments.StatsQuery{Experiment: "exp"})
+			// Only the purchases: a refund is a conversion of its own name.
+			got.Metrics = slices.DeleteFunc(got.Metrics, func(m experiments.MetricSums) bool { return m.Metric != "purchase" })
+			wantStats(t, got, []vc{{Variant: "control", Units: 1, Exposures: 1}}, tt.want)
+			checkRollups(t, s)
 		})
 	}
 }
