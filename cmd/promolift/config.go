@@ -56,6 +56,7 @@ const (
 	envReportRefresh   = "PROMOLIFT_REPORT_REFRESH"
 	envReportMaxAge    = "PROMOLIFT_REPORT_MAX_AGE"
 	envReportSnapshots = "PROMOLIFT_REPORT_SNAPSHOTS"
+	envReportReadRate  = "PROMOLIFT_REPORT_READ_RATE"
 )
 
 // defaultDB is the SQLite file used when no database is configured.
@@ -263,6 +264,9 @@ type serveConfig struct {
 
 	// Reports configures the report snapshots (package reportsnap).
 	Reports reportsnap.Config
+	// ReportReadRate paces the report reads of the whole server, reads
+	// per second (0: none; httpapi.Config.ReportReadLimit).
+	ReportReadRate float64
 
 	// BanditInterval is the time between two passes of the bandit
 	// updater (package banditrun).
@@ -444,6 +448,11 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	var repErr error
 	cfg.Reports, repErr = reports.resolve()
 	errs = append(errs, repErr)
+	if r, err := strconv.ParseFloat(strings.TrimSpace(reports.readRate.value), 64); err != nil || !(r >= 0 && r <= 1e6) {
+		errs = append(errs, reports.readRate.errorf("must be a number of reads per second between 0 (no limit) and 1000000"))
+	} else {
+		cfg.ReportReadRate = r
+	}
 	var bErr2 error
 	if cfg.BanditInterval, bErr2 = banditEvery.duration(); bErr2 == nil && cfg.BanditInterval <= 0 {
 		bErr2 = banditEvery.errorf("must be positive")
@@ -453,7 +462,7 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 }
 
 // reportOptions are serve's settings of the report snapshots.
-type reportOptions struct{ refresh, maxAge, size *option }
+type reportOptions struct{ refresh, maxAge, size, readRate *option }
 
 func addReportOptions(o *options) reportOptions {
 	return reportOptions{
@@ -463,6 +472,8 @@ func addReportOptions(o *options) reportOptions {
 			"age past which a report snapshot being read is recomputed even when this server stored no new events (events sent to other replicas)"),
 		size: o.addInt("report-snapshots", envReportSnapshots, fmt.Sprint(reportsnap.DefaultSize),
 			"most report snapshots kept in memory (least recently read dropped first)"),
+		readRate: o.addNumber("report-read-rate", envReportReadRate, strconv.FormatFloat(httpapi.DefaultReportReadLimit.Rate, 'g', -1, 64),
+			"report reads (JSON, CSV, HTML pages) the whole server answers per second, so that polling readers never take the CPU from assignment; a read over it waits its turn up to 1s, then gets 503 (0: no limit)"),
 	}
 }
 

@@ -103,6 +103,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	handler := httpapi.New(svc, httpapi.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		DisableMetrics: !cfg.Metrics, RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, CORSOrigins: cfg.CORSOrigins,
 		ScopeRateLimits: cfg.ScopeRateLimits, AuthFailureLimit: authFailureLimit(cfg.AuthFailureRate),
+		ReportReadLimit:   reportReadLimit(cfg.ReportReadRate),
 		MaxInflightIngest: cfg.MaxInflightIngest, MaxStreamsPerKey: cfg.MaxStreamsPerKey,
 		MaxIngestPerKey: cfg.MaxIngestPerKey, IngestReadTimeout: cfg.IngestReadTimeout, TracerProvider: tp, Reports: reports,
 		Console: console.New(svc, reports, log)}, log)
@@ -225,6 +226,15 @@ func printAdminKey(w io.Writer, token string) {
 
 // authFailureLimit is the limit of requests with an invalid key per client
 // address: rate per second with bursts of ten times that; 0 is none.
+// reportReadLimit is the pacing of report reads for --report-read-rate
+// (0: none): bursts of a tenth of a second's reads, at least one.
+func reportReadLimit(rate float64) httpapi.RateLimit {
+	if rate <= 0 {
+		return httpapi.RateLimit{Rate: -1}
+	}
+	return httpapi.RateLimit{Rate: rate, Burst: max(1, int(rate/10))}
+}
+
 func authFailureLimit(rate float64) httpapi.RateLimit {
 	if rate <= 0 {
 		return httpapi.RateLimit{Rate: -1}

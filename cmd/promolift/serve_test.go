@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/promolift/promolift/experiments/httpapi"
 )
 
 // lockedBuffer collects the output of a command running in a goroutine.
@@ -316,5 +318,43 @@ func TestServeRunsTheBanditUpdater(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+}
+
+func TestReportReadRateOption(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		rate    float64
+		limit   httpapi.RateLimit
+		wantErr bool
+	}{
+		{name: "default", rate: httpapi.DefaultReportReadLimit.Rate, limit: httpapi.DefaultReportReadLimit},
+		{name: "flag", args: []string{"--report-read-rate", "50"}, rate: 50, limit: httpapi.RateLimit{Rate: 50, Burst: 5}},
+		{name: "environment, none", env: map[string]string{envReportReadRate: "0"}, rate: 0, limit: httpapi.RateLimit{Rate: -1}},
+		{name: "small rate keeps a burst of one", args: []string{"--report-read-rate", "2"}, rate: 2, limit: httpapi.RateLimit{Rate: 2, Burst: 1}},
+		{name: "negative", args: []string{"--report-read-rate", "-1"}, wantErr: true},
+		{name: "not a number", env: map[string]string{envReportReadRate: "fast"}, wantErr: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := parseServeConfig(c.args, io.Discard)
+			if c.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "report-read-rate") {
+					t.Fatalf("err = %v, want one naming --report-read-rate", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ReportReadRate != c.rate || reportReadLimit(cfg.ReportReadRate) != c.limit {
+				t.Fatalf("rate %v, limit %+v; want %v, %+v", cfg.ReportReadRate, reportReadLimit(cfg.ReportReadRate), c.rate, c.limit)
+			}
+		})
 	}
 }

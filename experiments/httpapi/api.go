@@ -66,6 +66,13 @@ type Config struct {
 	// (package reportsnap); nil: New makes them over the service with
 	// reportsnap's default settings.
 	Reports *reportsnap.Snapshots
+	// ReportReadLimit paces the report reads (JSON, CSV and the HTML
+	// pages) of the whole server: Rate reads per second, bursts of Burst
+	// (reportpace.go); zero takes DefaultReportReadLimit, Rate < 0 none.
+	// A read over it waits up to ReportReadWait (0: DefaultReportReadWait,
+	// negative: no wait) for its turn, then answers 503 overloaded.
+	ReportReadLimit RateLimit
+	ReportReadWait  time.Duration
 	// Console, when set, answers every path under /console (package
 	// console) after the sign-in of the report pages (consolemount.go).
 	Console http.Handler
@@ -114,6 +121,8 @@ type api struct {
 	envRules map[string]EnvRule
 	// streams counts each key's open config streams.
 	streams *perKey
+	// reads paces the report reads (nil: not paced).
+	reads *readPacer
 }
 
 func init() { gin.SetMode(gin.ReleaseMode) }
@@ -126,6 +135,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	}
 	a := &api{svc: svc, cfg: cfg.withDefaults(), log: log, reports: cfg.Reports, envRules: envRules()}
 	a.streams = newPerKey(a.cfg.MaxStreamsPerKey)
+	a.reads = newReadPacer(a.cfg)
 	if a.reports == nil {
 		a.reports = reportsnap.New(svc, reportsnap.Config{}, log)
 	}

@@ -84,11 +84,12 @@ func mustCSS() template.CSS {
 
 var reportCSS = mustCSS()
 
-// registerReportRoutes registers the JSON/CSV report and the HTML pages.
+// registerReportRoutes registers the JSON/CSV report and the HTML pages;
+// their reads are paced server-wide (reportpace.go).
 func (a *api) registerReportRoutes(r *gin.Engine) {
-	r.GET("/api/v1/experiments/:key/report", a.reportAuth(false), a.getReport)
-	r.GET("/experiments", a.reportAuth(true), a.reportIndexPage)
-	r.GET("/experiments/:key", a.reportAuth(true), a.reportPage)
+	r.GET("/api/v1/experiments/:key/report", a.reportAuth(false), a.paceReads(false), a.getReport)
+	r.GET("/experiments", a.reportAuth(true), a.paceReads(true), a.reportIndexPage)
+	r.GET("/experiments/:key", a.reportAuth(true), a.paceReads(true), a.reportPage)
 	r.GET(ReportDocsPath, reportDocs)
 }
 
