@@ -49,8 +49,12 @@ const (
 // servingEnv is a running promolift serve over one store.
 type servingEnv struct {
 	base, sdk string
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	pprof     string // the server's pprof base URL, when servingProfileDir is set
+	// postmaster is the PID of the PostgreSQL cluster's postmaster (0:
+	// SQLite, or not found).
+	postmaster int
+	cmd        *exec.Cmd
+	exited     chan struct{}
 }
 
 // promoliftBin builds cmd/promolift once, in the product's own module.
@@ -72,7 +76,14 @@ func promoliftBin(b testing.TB) string {
 // defaults (.ci/pg.sh with PG_DURABLE=1) and returns its URL. It needs the
 // PostgreSQL binaries, as the rest of the PostgreSQL benchmarks need a
 // server: without PROMOLIFT_TEST_DATABASE_URL it is skipped.
+//
+// PROMOLIFT_BENCH_DURABLE_URL names a durable cluster of the caller's
+// instead (to watch it with pg_stat_statements, say): the benchmark then
+// uses it as it is.
 func durablePostgres(b testing.TB) string {
+	if url := os.Getenv("PROMOLIFT_BENCH_DURABLE_URL"); url != "" {
+		return url
+	}
 	pgBase(b)
 	return fixture(b, "pg-durable", func() (string, error) {
 		dir, err := os.MkdirTemp("", "promolift-bench-pg-")
@@ -112,7 +123,16 @@ func servingStore(kind, pgURL string) (experiments.Store, string, error) {
 	return s, pgURL, err
 }
 
-var listenLine = regexp.MustCompile(`^promolift: listening on (http://\S+)$`)
+var (
+	listenLine = regexp.MustCompile(`^promolift: listening on (http://\S+)$`)
+	pprofLine  = regexp.MustCompile(`^promolift: pprof listening on (http://\S+)/debug/pprof/$`)
+)
+
+// servingProfileDir, from PROMOLIFT_BENCH_PROFILE_DIR, is where each
+// serving run writes the CPU profile of the server process during its
+// measured load (<store>-<path>.pprof); empty: no profiling (the server
+// then runs without a pprof listener, as in make bench).
+var servingProfileDir = os.Getenv("PROMOLIFT_BENCH_PROFILE_DIR")
 
 // servingAPI seeds a store of kind with an admin key, an sdk key and the
 // running experiments srv-assign and srv-ofrep, then starts promolift
@@ -148,7 +168,11 @@ func servingAPI(b testing.TB, kind string) *servingEnv {
 		if err := store.Close(); err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "warn")
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "warn"}
+		if servingProfileDir != "" {
+			args = append(args, "--pprof-addr", "127.0.0.1:0")
+		}
+		cmd := exec.Command(bin, args...)
 		for _, kv := range os.Environ() { // the defaults, whatever the caller's environment says
 			if !strings.HasPrefix(kv, "PROMOLIFT_") {
 				cmd.Env = append(cmd.Env, kv)
@@ -162,6 +186,9 @@ func servingAPI(b testing.TB, kind string) *servingEnv {
 			return nil, err
 		}
 		e := &servingEnv{sdk: sdk, cmd: cmd, exited: make(chan struct{})}
+		if kind == "postgres" {
+			e.postmaster = postmasterPID(pgURL)
+		}
 		addr := make(chan string, 1)
 		go func() {
 			sc := bufio.NewScanner(stderr)
@@ -169,6 +196,8 @@ func servingAPI(b testing.TB, kind string) *servingEnv {
 			for sc.Scan() {
 				if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
 					addr <- m[1]
+				} else if m := pprofLine.FindStringSubmatch(sc.Text()); m != nil {
+					e.pprof = m[1] // printed before the API's line, read after it
 				} else {
 					fmt.Fprintln(os.Stderr, "serve:", sc.Text())
 				}
@@ -193,6 +222,67 @@ func servingAPI(b testing.TB, kind string) *servingEnv {
 		}
 		return e, nil
 	})
+}
+
+// profile writes the server's CPU profile over the next servingDuration
+// to servingProfileDir/name.pprof (nothing without servingProfileDir) and
+// sends the outcome on the returned channel.
+func (e *servingEnv) profile(name string) <-chan error {
+	done := make(chan error, 1)
+	if servingProfileDir == "" || e.pprof == "" {
+		done <- nil
+		return done
+	}
+	go func() {
+		url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", e.pprof, int(servingDuration/time.Second))
+		resp, err := http.Get(url)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		f, err := os.Create(filepath.Join(servingProfileDir, name+".pprof"))
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		done <- errors.Join(err, f.Close())
+	}()
+	return done
+}
+
+// servingCPU is the CPU time the server and its PostgreSQL had used when
+// a run began.
+type servingCPU struct {
+	e                *servingEnv
+	server, postgres time.Duration
+	ok, pgOK         bool
+}
+
+func (e *servingEnv) cpu() servingCPU {
+	c := servingCPU{e: e}
+	c.server, c.ok = processCPU(e.cmd.Process.Pid)
+	if e.postmaster != 0 {
+		c.postgres, c.pgOK = clusterCPU(e.postmaster)
+	}
+	return c
+}
+
+// report reports the CPU time per answered request since c was taken:
+// the server's (server-us/req) and, on PostgreSQL, the cluster's
+// (postgres-us/req). Both leave the load generator out.
+func (c servingCPU) report(b *testing.B, answered int64) {
+	if answered == 0 {
+		return
+	}
+	now := c.e.cpu()
+	if c.ok && now.ok {
+		b.ReportMetric(float64((now.server-c.server).Microseconds())/float64(answered), "server-us/req")
+	}
+	if c.pgOK && now.pgOK {
+		b.ReportMetric(float64((now.postgres-c.postgres).Microseconds())/float64(answered), "postgres-us/req")
+	}
 }
 
 // servingPath is one request kind of the serving benchmark.
@@ -362,8 +452,14 @@ func BenchmarkServing(b *testing.B) {
 				}
 				warm := c.ok.Load()
 				c.ok.Store(0)
+				profiled := e.profile(kind + "-" + p.name)
+				cpu := e.cpu()
 				rate, err := servingLoad(url, e.sdk, p.name+"-", p.body, servingDuration, &c)
 				if err != nil {
+					b.Fatal(err)
+				}
+				cpu.report(b, c.ok.Load())
+				if err := <-profiled; err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(rate, "req/s")

@@ -29,8 +29,14 @@ const (
 // buckets b with b % ingestLanes equal to it, so ingests of units of
 // different lanes take disjoint advisory locks and commit side by side.
 // It divides unitBuckets, and with the exposure batches of every lane in
-// flight it leaves most of the pool (32 connections) to requests.
-const ingestLanes = 4
+// flight it leaves most of the pool (32 connections) to requests. Each
+// lane's batch pays the same round trips, statement start and WAL flush
+// whatever its size, so more lanes mean smaller batches and more CPU per
+// exposure: with 64 clients assigning (BenchmarkServing), the exposure
+// added about 320 µs of the server's and PostgreSQL's CPU per request
+// with 4 lanes, 210 µs with 2 and 140 µs with 1, which serializes the
+// WAL flushes instead.
+const ingestLanes = 2
 
 // IngestLanes implements experiments.IngestLanes.
 func (s *Store) IngestLanes() int { return ingestLanes }

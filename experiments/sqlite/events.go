@@ -299,7 +299,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 			conversions = conversions || (n > 0 && e.Type == experiments.EventConversion)
 			refunds = refunds || (n > 0 && e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != "")
 		}
-		if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+		if err := updateCustomers(ctx, tx, events, dup, lastRowID); err != nil { // segments.go
 			return err
 		}
 		if err := sqlstore.RecordLinks(ctx, tx, sqlstore.UnixMicros, experiments.EventLinks(events), now); err != nil {

@@ -45,13 +45,37 @@ var (
 		strings.Repeat(`, ?`, customerChunk-1) + `)`
 	putAggregatesSQL = `INSERT OR REPLACE INTO customer_aggregates (` + sqlstore.AggregateColumns + `) VALUES ` +
 		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), `, customerChunk), `, `)
+	// exposedCustomersSQL moves last_exposed_at of the customers of the
+	// exposures stored with a rowid above its parameter.
+	exposedCustomersSQL = `INSERT INTO customer_aggregates AS c (unit_id, environment, last_exposed_at)
+		SELECT unit_id, environment, MAX(ts) FROM events NOT INDEXED WHERE rowid > ? AND type = 'exposure'
+		GROUP BY unit_id, environment
+		ON CONFLICT (unit_id, environment) DO UPDATE
+		SET last_exposed_at = MAX(COALESCE(c.last_exposed_at, excluded.last_exposed_at), excluded.last_exposed_at)`
 )
 
-// updateCustomers folds the batch's new events (dup[i] false) into the
-// aggregates of their customers, inside the ingest transaction (the single
-// writer connection serializes it with every other ingest).
-func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event, dup []bool) error {
-	deltas := experiments.CustomerDeltas(events, dup)
+// updateCustomers folds the batch's new events (dup[i] false; those
+// stored with a rowid above lastRowID) into the aggregates of their
+// customers, inside the ingest transaction (the single writer connection
+// serializes it with every other ingest). A new exposure only moves its
+// customer's last_exposed_at: one statement over the stored rows does
+// that for all of them (a fifth of the exposure group commit's CPU went
+// to reading and writing back their whole rows), and only the customers
+// of the other events are read and written back.
+func updateCustomers(ctx context.Context, tx writeTx, events []experiments.Event, dup []bool, lastRowID int64) error {
+	skip := make([]bool, len(events))
+	exposures := false
+	for i := range events {
+		exposure := events[i].Type == experiments.EventExposure
+		exposures = exposures || exposure && !dup[i]
+		skip[i] = dup[i] || exposure
+	}
+	if exposures {
+		if _, err := tx.ExecContext(ctx, exposedCustomersSQL, lastRowID); err != nil {
+			return err
+		}
+	}
+	deltas := experiments.CustomerDeltas(events, skip)
 	for len(deltas) > 0 {
 		chunk := deltas[:min(customerChunk, len(deltas))]
 		deltas = deltas[len(chunk):]

@@ -24,7 +24,7 @@ type ingestStmts struct {
 }
 
 // ingestSQL is every statement IngestEvents runs through ingestTx.
-var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL,
+var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL, exposedCustomersSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
 	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL,
 	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL,
