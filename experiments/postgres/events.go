@@ -343,8 +343,10 @@ func addConversions(ctx context.Context, tx *rtx) error {
 		metricsSelect(converted, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
 	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED")+`;
-INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) `+dailySelect(converted, "fresh", untouched)+`
+INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredPrev("x")+` FROM (`+
+		dailySelect(converted, "fresh", untouched)+`) x
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
+`+sqlstore.FixPrevSQL(`SELECT r.experiment, r.unit_id FROM `+converted+` WHERE TRUE`+untouched)+`;
 INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", untouched)+`
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
 INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", untouched)+`
@@ -572,7 +574,10 @@ INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("exposures_rollup r",
 			` AND r.first_exposed_at >= `+retained)+`;
 DELETE FROM pg_temp.orders_delta;
 `+sqlstore.RebuildVariantOrders)
-		return err
+		if err != nil {
+			return err
+		}
+		return cohortDialect.RebuildSeries(ctx, tx)
 	})
 	return wrap("recompute rollups", err)
 }
@@ -595,7 +600,11 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	defer func() { _ = tx.Rollback() }()
 	diffs, err := sqlstore.CheckRollups(ctx, tx, expExpected, metExpected, dailyExpected, weeksExpected, ordersExpected, `NOT EXISTS (SELECT 1 FROM exposures_rollup f
 	WHERE f.experiment = d.experiment AND f.unit_id = d.unit_id AND f.first_exposed_at < `+retained+`)`)
-	return diffs, wrap("check rollups", err)
+	if err != nil {
+		return nil, wrap("check rollups", err)
+	}
+	series, err := cohortDialect.CheckSeries(ctx, tx)
+	return append(diffs, series...), wrap("check rollups", err)
 }
 
 // statsDialect is this database's SQL in the sufficient-statistics

@@ -192,6 +192,9 @@ func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, addDailySQL, lastRowID, lastRowID); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, fixDailyPrevSQL, lastRowID); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, addWeeksSQL, lastRowID); err != nil {
 		return err
 	}
@@ -210,8 +213,12 @@ var (
 	addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` + metricsSelect(freshConversions, untouchedFresh) + `
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
 	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = ` + sqlstore.MergeCurrency("excluded")
-	addDailySQL = `INSERT INTO unit_metrics_daily AS m (` + dailyColumns + `) ` + dailySelect(freshConversions, untouchedFresh) + `
+	addDailySQL = `INSERT INTO unit_metrics_daily AS m (` + dailyColumns + `) SELECT ` + sqlstore.StoredPrev("x") + ` FROM (` +
+		dailySelect(freshConversions, untouchedFresh) + `) x WHERE TRUE
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
+	// The later days of the units the batch's conversions changed.
+	fixDailyPrevSQL = sqlstore.FixPrevSQL(`SELECT r.experiment, r.unit_id FROM ` + freshConversions + `
+	WHERE c.rowid > ? AND c.type = 'conversion'`)
 	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, untouchedFresh) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
 	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, untouchedFresh) + `
@@ -344,7 +351,10 @@ INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("exposures_rollup r"+conv
 DELETE FROM unit_orders;
 INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("exposures_rollup r"+conversionsOf, "")+`;
 `+sqlstore.RebuildVariantOrders)
-		return err
+		if err != nil {
+			return err
+		}
+		return cohortDialect.RebuildSeries(ctx, tx)
 	})
 	return wrap("recompute rollups", err)
 }
@@ -359,7 +369,11 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	weeksExpected := weeksSelect("("+expExpected+") r"+conversionsOf, "")
 	ordersExpected := ordersSelect("("+expExpected+") r"+conversionsOf, "")
 	diffs, err := sqlstore.CheckRollups(ctx, s.r, expExpected, metExpected, dailyExpected, weeksExpected, ordersExpected, "")
-	return diffs, wrap("check rollups", err)
+	if err != nil {
+		return nil, wrap("check rollups", err)
+	}
+	series, err := cohortDialect.CheckSeries(ctx, s.r)
+	return append(diffs, series...), wrap("check rollups", err)
 }
 
 // statsDialect is this database's SQL in the sufficient-statistics

@@ -26,7 +26,7 @@ type ingestStmts struct {
 // ingestSQL is every statement IngestEvents runs through ingestTx.
 var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL, exposedCustomersSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
-	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, touchRefundedSQL,
+	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, fixDailyPrevSQL, touchRefundedSQL,
 	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL,
 	clearTouchedOrdersSQL, insertTouchedOrdersSQL, multipleMergedOrdersSQL, addOrdersSQL}
 

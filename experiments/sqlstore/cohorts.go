@@ -37,6 +37,9 @@ type CohortDialect struct {
 	// Day is the UTC day of the timestamp expression col, as whole days
 	// since 1970-01-01.
 	Day func(col string) string
+	// Exact is the type the series sums of squares are kept in, exact
+	// for products of two BIGINTs (seriessums.go).
+	Exact string
 }
 
 // Units selects the units of q.Experiment (the exposures_rollup columns)

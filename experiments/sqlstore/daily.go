@@ -26,9 +26,13 @@ import "fmt"
 // units whose first exposure moved or that got a refund are rebuilt from
 // the raw events, like their unit_metrics rows.
 
+// prev_conversions and prev_revenue are the running sums of the unit's
+// rows before day (seriessums.go); DailySelect computes them over the
+// conversions it reads, all of the unit's when it rebuilds a unit.
+//
 // DailyColumns are the columns of unit_metrics_daily, in the order of
 // DailySelect.
-const DailyColumns = `experiment, unit_id, metric, day, variant, multiple, conversions, revenue, cost`
+const DailyColumns = `experiment, unit_id, metric, day, variant, multiple, conversions, revenue, cost, prev_conversions, prev_revenue`
 
 // DailySelect selects unit_metrics_daily rows. pairs is a FROM fragment
 // binding r (the exposures_rollup columns), xw (LEFT JOIN experiments),
@@ -43,7 +47,8 @@ func (d CohortDialect) DailySelect(pairs, where string) string {
 		AND ` + CountsIn("c", "xw.environment") + cond + where
 	}
 	return `SELECT experiment, unit_id, metric, day, variant, multiple,
-	SUM(n) AS conversions, SUM(rev) AS revenue, SUM(cost) AS cost
+	SUM(n) AS conversions, SUM(rev) AS revenue, SUM(cost) AS cost,
+	SUM(SUM(n)) OVER k - SUM(n) AS prev_conversions, SUM(SUM(rev)) OVER k - SUM(rev) AS prev_revenue
 FROM (
 	SELECT r.experiment, r.unit_id, c.name AS metric, ` + d.Day("c.ts") + ` AS day, r.first_variant AS variant, r.multiple,
 		1 AS n, c.revenue AS rev, ` + d.GrossCost() + ` AS cost
@@ -63,7 +68,7 @@ FROM (
 		` AND c.order_id <> '' AND c.name <> 'refund'`) + `
 	) x
 ) y
-GROUP BY experiment, unit_id, metric, day, variant, multiple`
+GROUP BY experiment, unit_id, metric, day, variant, multiple` + dailyPrevKey
 }
 
 // AddDaily is the SET clause of an upsert into unit_metrics_daily that adds

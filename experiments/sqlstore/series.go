@@ -28,6 +28,14 @@ import (
 //     of m on are left out, and on that day everything it added is taken
 //     back.
 //
+// The days before the last cut-off's day come from the per-day sums of
+// seriessums.go (series_units; series_metrics for the units that are not
+// multiple-exposed), which hold these changes added up over units. The
+// multiple-exposed units (few) are read per unit from
+// unit_metrics_daily as above, and so is the last day from the raw
+// events, with the earlier days of the units it has conversions of for
+// their running totals.
+//
 // A day counts for a cut-off t when it starts before t: exact for
 // cut-offs at midnight, and for the last one, since nothing at or after
 // the last cut-off is read.
@@ -60,28 +68,36 @@ func (d CohortDialect) SeriesStats(ctx context.Context, tx Queryer, q experiment
 		return nil, experiments.Invalid("cuts", "invalid", "cut-offs must ascend and all but the last be midnights UTC")
 	}
 	last := d.TimeArg(cuts[len(cuts)-1])
+	// The days before the last cut-off's day come from the per-day sums
+	// (seriessums.go) and the per-day rollup (daily.go); that day, up to
+	// the cut-off, from the raw events, read by time (few rows: at most a
+	// day's).
+	lastDay := floorDiv(cuts[len(cuts)-1].Unix(), 86400)
+	midnight := d.TimeArg(time.Unix(lastDay*86400, 0))
+	// u: the multiple-exposed units (few), with m.
 	units := `u AS (
 	SELECT r.experiment, r.unit_id, r.first_variant, r.first_exposed_at AS f,
-		CASE WHEN r.multiple THEN (SELECT MIN(x.ts) FROM events x WHERE x.type = 'exposure' AND x.experiment = r.experiment
-			AND x.unit_id = r.unit_id AND x.variant <> r.first_variant AND x.ts < ` + d.TimeParam + `) END AS m
-	FROM exposures_rollup r WHERE r.experiment = ` + d.TextParam + ` AND r.first_exposed_at < ` + d.TimeParam + `
+		(SELECT MIN(x.ts) FROM events x WHERE x.type = 'exposure' AND x.experiment = r.experiment
+			AND x.unit_id = r.unit_id AND x.variant <> r.first_variant AND x.ts < ` + d.TimeParam + `) AS m
+	FROM exposures_rollup r WHERE r.experiment = ` + d.TextParam + ` AND r.multiple AND r.first_exposed_at < ` + d.TimeParam + `
 )`
 	unitArgs := []any{last, q.Experiment, last}
 	var us []seriesUnitRow
 	err := tx.SelectContext(ctx, &us, `WITH `+units+`
-SELECT first_variant AS variant, `+d.Day("f")+` AS day, COUNT(*) AS present, 0 AS multiple FROM u GROUP BY 1, 2
+SELECT variant, day, SUM(units) AS present, 0 AS multiple FROM series_units
+WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+` GROUP BY variant, day HAVING SUM(units) <> 0
 UNION ALL
-SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GROUP BY 1, 2`, unitArgs...)
+SELECT first_variant, `+d.Day("first_exposed_at")+`, COUNT(*), 0 FROM exposures_rollup
+WHERE experiment = `+d.TextParam+` AND first_exposed_at >= `+d.TimeParam+` AND first_exposed_at < `+d.TimeParam+` GROUP BY 1, 2
+UNION ALL
+SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GROUP BY 1, 2`,
+		append(append([]any{}, unitArgs...), q.Experiment, lastDay, q.Experiment, midnight, last)...)
 	if err != nil {
 		return nil, err
 	}
 	exclude := q.MultipleExposure != experiments.MultipleFirst
 	f := d.Float
-	// The days before the last cut-off's day come from the per-day rollup
-	// (daily.go); that day, up to the cut-off, from the raw events, read
-	// by time (few rows: at most a day's). mu are the units with m.
-	lastDay := floorDiv(cuts[len(cuts)-1].Unix(), 86400)
-	midnight := d.TimeArg(time.Unix(lastDay*86400, 0))
+	// mu are the units with m.
 	// keep(day) leaves out, excluding multiple-exposed units, what comes
 	// from the day of m on.
 	keep := func(day string) string {
@@ -111,20 +127,25 @@ SELECT first_variant, `+d.Day("m")+`, 0, COUNT(*) FROM u WHERE m IS NOT NULL GRO
 	// the cost of a discount when it completes a full refund.
 	query := `WITH ` + units + `,
 mu AS (SELECT unit_id, m FROM u WHERE m IS NOT NULL),
+ld AS (SELECT DISTINCT unit_id FROM events WHERE type = 'conversion' AND ts >= ` + d.TimeParam + ` AND ts < ` + d.TimeParam + `),
 c0 AS (
-	SELECT d.unit_id, d.variant, mu.m, d.metric, d.day, d.conversions AS n, d.revenue AS rev, d.cost
-	FROM unit_metrics_daily d LEFT JOIN mu ON d.multiple AND mu.unit_id = d.unit_id
-	WHERE d.experiment = ` + d.TextParam + ` AND d.day < ` + d.IntParam + keep("d.day") + `
+	SELECT d.unit_id, d.variant, mu.m, d.multiple AS mult, d.metric, d.day, d.conversions AS n, d.revenue AS rev, d.cost
+	FROM unit_metrics_daily d LEFT JOIN mu ON mu.unit_id = d.unit_id
+	WHERE d.experiment = ` + d.TextParam + ` AND d.multiple AND d.day < ` + d.IntParam + keep("d.day") + `
 	UNION ALL
-	SELECT r.unit_id, r.first_variant, mu.m, c.name, ` + d.Day("c.ts") + `, 1, c.revenue, ` + d.GrossCost() + `
+	SELECT d.unit_id, d.variant, NULL, d.multiple, d.metric, d.day, d.conversions, d.revenue, d.cost
+	FROM ld ` + d.JoinEvents + ` unit_metrics_daily d ON d.experiment = ` + d.TextParam + ` AND d.unit_id = ld.unit_id
+	WHERE NOT d.multiple AND d.day < ` + d.IntParam + `
+	UNION ALL
+	SELECT r.unit_id, r.first_variant, mu.m, r.multiple, c.name, ` + d.Day("c.ts") + `, 1, c.revenue, ` + d.GrossCost() + `
 	` + lastDayOf("c", "") + `
 		AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + ` + window + keep(d.Day("c.ts")) + `
 	UNION ALL
-	SELECT unit_id, variant, m, metric, day, 0,
+	SELECT unit_id, variant, m, mult, metric, day, 0,
 		-(` + d.Least + `(orev, cum) - ` + d.Least + `(orev, cum - amt)),
 		-(CASE WHEN disc = 1 AND orev > 0 AND cum >= orev AND cum - amt < orev THEN ocost ELSE 0 END)
 	FROM (
-		SELECT r.unit_id, r.first_variant AS variant, mu.m, c.name AS metric, ` + d.Day("f.ts") + ` AS day, c.revenue AS orev,
+		SELECT r.unit_id, r.first_variant AS variant, mu.m, r.multiple AS mult, c.name AS metric, ` + d.Day("f.ts") + ` AS day, c.revenue AS orev,
 			` + d.GrossCost() + ` AS ocost, CASE WHEN ` + discount + ` THEN 1 ELSE 0 END AS disc, ` + amt("f") + ` AS amt,
 			(SELECT SUM(` + amt("g") + `) FROM events g WHERE g.type = 'conversion' AND g.name = 'refund'
 				AND g.unit_id = c.unit_id AND g.order_id = c.order_id AND g.ts >= c.ts
@@ -136,11 +157,11 @@ c0 AS (
 	) x
 ),
 c AS (
-	SELECT unit_id, variant, m, metric, day, SUM(n) AS n, SUM(rev) AS rev, SUM(cost) AS cost
-	FROM c0 GROUP BY unit_id, variant, m, metric, day
+	SELECT unit_id, variant, m, mult, metric, day, SUM(n) AS n, SUM(rev) AS rev, SUM(cost) AS cost
+	FROM c0 GROUP BY unit_id, variant, m, mult, metric, day
 ),
 w AS (
-	SELECT variant, metric, day, n, rev, cost,
+	SELECT variant, mult, metric, day, n, rev, cost,
 		SUM(n) OVER (PARTITION BY unit_id, metric ORDER BY day) AS cn,
 		SUM(rev) OVER (PARTITION BY unit_id, metric ORDER BY day) AS cr
 	FROM c
@@ -153,7 +174,7 @@ SELECT variant, metric, day,
 	SUM(CAST(cr AS ` + f + `) * cr - CAST(cr - rev AS ` + f + `) * (cr - rev)) AS revenue_squares,
 	SUM(CAST(cr AS ` + f + `) * cn - CAST(cr - rev AS ` + f + `) * (cn - n)) AS revenue_count,
 	SUM(CAST(cost AS ` + f + `)) AS cost
-FROM w GROUP BY variant, metric, day`
+FROM w WHERE mult OR day >= ` + d.IntParam + ` GROUP BY variant, metric, day`
 	if exclude {
 		query += `
 UNION ALL
@@ -166,13 +187,25 @@ FROM (SELECT variant, metric, m, SUM(n) AS tn, SUM(rev) AS tr, SUM(cost) AS tk
 GROUP BY variant, metric, ` + d.Day("m")
 	}
 	var ms []seriesMetricRow
-	args := append(append([]any{}, unitArgs...), q.Experiment, lastDay, // the rollup
+	args := append(append([]any{}, unitArgs...), midnight, last, // ld
+		q.Experiment, lastDay, q.Experiment, lastDay, // the rollup
 		q.Experiment, midnight, last, // the last day's conversions
-		q.Experiment, midnight, last) // and refunds
+		q.Experiment, midnight, last, // and refunds
+		lastDay)
 	if err := tx.SelectContext(ctx, &ms, query, args...); err != nil {
 		return nil, err
 	}
-	return addUpSeries(cuts, us, ms, exclude), nil
+	// The other units' days before the last: their per-day sums.
+	var sums []seriesMetricRow
+	if err := tx.SelectContext(ctx, &sums, `SELECT variant, metric, day, SUM(converted) AS converted,
+	CAST(SUM(conversions) AS `+f+`) AS count, CAST(SUM(count_squares) AS `+f+`) AS count_squares,
+	CAST(SUM(revenue) AS `+f+`) AS revenue, CAST(SUM(revenue_squares) AS `+f+`) AS revenue_squares,
+	CAST(SUM(revenue_count) AS `+f+`) AS revenue_count, CAST(SUM(cost) AS `+f+`) AS cost
+FROM series_metrics WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+` GROUP BY variant, metric, day`,
+		q.Experiment, lastDay); err != nil {
+		return nil, err
+	}
+	return addUpSeries(cuts, us, append(ms, sums...), exclude), nil
 }
 
 // floorDiv is a / b rounded down (b > 0).
