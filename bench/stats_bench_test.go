@@ -18,7 +18,8 @@ import (
 // N in statsUnits, each with N exposed units (two variants) and 5N
 // conversions, written straight with SQL (generate_series), with the
 // rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks,
-// unit_orders, variant_orders) filled by set-based SQL as ingest would.
+// unit_orders, variant_orders, and through their triggers the series sums)
+// filled by set-based SQL as ingest would.
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service
@@ -112,12 +113,16 @@ FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r
 WHERE r.experiment = $1 GROUP BY r.experiment, r.unit_id, c.name, r.first_variant, r.multiple, r.channel, r.first_exposed_at`, key); err != nil {
 				return nil, err
 			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple, conversions, revenue, cost)
-SELECT r.experiment, r.unit_id, c.name, CAST(c.ts AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01', r.first_variant, r.multiple,
-	COUNT(*), SUM(c.revenue), 0
+			// With the unit's running totals before each day; the triggers
+			// of migration 0029 add the rows up into the series sums.
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple, conversions, revenue, cost,
+	prev_conversions, prev_revenue)
+SELECT r.experiment, r.unit_id, c.name, CAST(c.ts AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01' AS day, r.first_variant, r.multiple,
+	COUNT(*), SUM(c.revenue), 0, SUM(COUNT(*)) OVER k - COUNT(*), SUM(SUM(c.revenue)) OVER k - SUM(c.revenue)
 FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
 	AND c.ts >= r.first_exposed_at AND c.ts <= r.first_exposed_at + INTERVAL '7 days'
-WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4, 5, 6`, key); err != nil {
+WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4, 5, 6
+WINDOW k AS (PARTITION BY r.experiment, r.unit_id, c.name ORDER BY CAST(c.ts AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')`, key); err != nil {
 				return nil, err
 			}
 			if _, err := db.ExecContext(ctx, `INSERT INTO unit_weeks (experiment, unit_id, metric, week, conversions, revenue)

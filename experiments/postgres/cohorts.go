@@ -27,7 +27,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 		return `CAST(FLOOR(EXTRACT(EPOCH FROM ` + ts + ` - ` + f + `) / ` + fmt.Sprint(7*24*3600) + `) AS INTEGER)`
 	},
 	JoinEvents: `JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `LEAST`, Greatest: `GREATEST`, Strpos: `strpos`},
-	Day: func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` },
+	Day:   func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` },
 	Exact: `NUMERIC`}
 
 // SeriesStats implements experiments.SeriesStore in one repeatable-read

@@ -26,7 +26,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 		return `((` + ts + ` - ` + f + `) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + `)`
 	},
 	JoinEvents: `CROSS JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `MIN`, Greatest: `MAX`, Strpos: `instr`},
-	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
+	Day:   func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
 	Exact: `INTEGER`}
 
 // SeriesStats implements experiments.SeriesStore in one read transaction

@@ -1,0 +1,43 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/promolift/promolift/experiments/sqlite"
+	"github.com/promolift/promolift/experiments/storetest"
+)
+
+// TestMigrationFillsSeriesSums upgrades a database of version 28 holding
+// rollup rows (storetest.LegacySeriesRows) to the current schema:
+// migration 0029 fills in the running totals of unit_metrics_daily and the
+// per-day series sums, which the series then reads.
+func TestMigrationFillsSeriesSums(t *testing.T) {
+	ctx := context.Background()
+	path, db := legacyFile(t, 28)
+	rows := storetest.LegacySeriesRows
+	for _, u := range rows.Units {
+		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
+			first_event_id, exposures, multiple, channel) VALUES ('exp', ?, ?, ?, ?, 1, 0, '')`,
+			u.Unit, u.Variant, u.First.UnixMicro(), "e-"+u.Unit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day0 := rows.Start.Unix() / 86400
+	for _, r := range rows.Dailys {
+		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple,
+			conversions, revenue, cost) VALUES ('exp', ?, 'purchase', ?, ?, 0, ?, ?, 0)`,
+			r.Unit, day0+r.Day, r.Variant, r.Count, r.Revenue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.SeriesBackfilled(t, s)
+}
