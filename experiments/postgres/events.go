@@ -331,12 +331,15 @@ WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit
 // the batch did not change (those in touched are rebuilt from the raw
 // events instead).
 func addConversions(ctx context.Context, tx *rtx) error {
+	// Without statistics the planner takes fresh for a big table and
+	// hashes all of exposures_rollup instead of probing its unit index.
+	if _, err := tx.ExecContext(ctx, `ANALYZE fresh`); err != nil {
+		return err
+	}
 	const untouched = `
 	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
 	// The rollup rows are those of the fresh conversions' units, read
-	// through exposures_rollup_unit (LATERAL, see unitConversions): the
-	// planner needs no statistics of fresh (an ANALYZE per batch) to
-	// probe that index instead of hashing all of exposures_rollup.
+	// through exposures_rollup_unit (LATERAL, see unitConversions).
 	const converted = `(SELECT DISTINCT unit_id FROM fresh WHERE type = 'conversion') u
 	CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x WHERE x.unit_id = u.unit_id OFFSET 0) r`
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
