@@ -206,10 +206,9 @@ const why = `
   the largest reads in the statement log at that size were the channel credit (26.8 s), the order values (23.9 s),
   the order count per variant (10.9 s) and the cohorts (7.0 s), run at most 4 at a time.
   The order values (quantiles of the primary metric's orders) rank each variant's orders in one query instead of
-  one query per rank (6 per variant). Still reading raw conversions, and the cost at this size: the channel credit
-  and the order values (every attributed conversion, with its refunds), the order count per variant, the repurchase
-  cohorts and the CUPED pre-period. Neither of the last two fits the per-unit daily rollup: a cohort week is counted
-  from the instant of the unit's first exposure (not a UTC day) and counts conversions outside the attribution
+  one query per rank (6 per variant); the channel credit, order count and order values now read the order rollups
+  (next item). Still reading raw conversions then: the repurchase cohorts and the CUPED pre-period. Neither of
+  the last two fits the per-unit daily rollup: a cohort week is counted from the instant of the unit's first exposure (not a UTC day) and counts conversions outside the attribution
   window, and the pre-period is each unit's conversions in the 28 days before its first exposure, before it was a unit
   of the experiment at all. Chosen for the pre-period, not built in this session: a per-customer daily rollup of all
   conversions keyed across experiments (one more upsert per conversion at ingest, no extra probe per new unit), read
@@ -217,6 +216,26 @@ const why = `
   written when the unit's first exposure lands would cost one more probe per new unit (a range read of its earlier
   conversions, like the rebuild of a new unit's attributed conversions that ingest already does). Report reads
   themselves wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
+- **Channel credit, order count and order values from the order rollups (2026-12-07).** The three largest reads
+  above (every attributed raw conversion with its refunds) now read ` + "`variant_orders`" + ` (migration 0028,
+  ` + "`experiments/sqlstore/orders.go`" + `): per experiment, conversion name, variant, multiple flag, credited channel and
+  net order value (minor units), the number of orders. Money is discrete, so the rows are the distinct values (10,000
+  at 1,000,000 units here, whatever the number of orders); the channel credit sums value × orders, and the order count
+  and the order quantiles are one query: each variant's values in order with their counts, the k-th order the first
+  value whose running count reaches k (exact, the same ranks as before). ` + "`variant_orders`" + ` sums a per-unit
+  rollup ` + "`unit_orders`" + ` (unit, name, channel, value, orders), kept at ingest like ` + "`unit_metrics`" + ` (a refund rebuilds
+  its unit and so moves its order to its new value; an earlier first exposure, a second variant or an erasure
+  likewise); triggers on ` + "`unit_orders`" + ` carry each change to ` + "`variant_orders`" + ` (on PostgreSQL collected per
+  statement and added once per transaction in key order, so concurrent ingests wait on its few shared rows only at
+  the end and never deadlock). PostgreSQL statement log at 1,000,000 units (load average about 7 on 2 CPUs, the run
+  before at the same load): channel credit 59.4 s → 3 ms, order count 21.1 s and order values 76.0 s → one query of
+  50 ms. ` + "`Service.Report`" + ` (no series), interleaved with the tree before: at 100,000 units 12.7, 8.1, 7.7 s
+  before and 2.5, 2.2, 1.7 s after (median ratio 0.22); at 1,000,000 units 100.7 s before, 13.5 s after (one pair;
+  what remained at that size were the cohorts, 8.5 s, since read from ` + "`unit_weeks`" + `, and the hour and attribute
+  breakdowns, 1–5 s each). The cost at ingest (` + "`BenchmarkIngestPostgres`" + ` / ` + "`BenchmarkIngestSQLite`" + `, batches of
+  1,000 events of new units, 3 interleaved pairs of 40 batches, median ratio after/before): PostgreSQL store 1.34,
+  HTTP 1.32; SQLite store 1.32, HTTP 1.10 (single ratios 0.68–1.91 on this shared machine): one more per-unit rollup
+  written from the same attributed conversions as ` + "`unit_metrics`" + `, as ` + "`unit_metrics_daily`" + ` costs.
 - **Assign p99 with 8 report readers (target ≤ 2× without): analysis of 2026-12-07, 06:00–07:00 UTC.** Measured with
   CPU, block and mutex profiles of the benchmark process, a runtime trace (scheduler, syscall and sync waits), the
   process's own CPU time and run-queue wait (getrusage and the threads' schedstat) over the 3 s window,
