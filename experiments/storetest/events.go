@@ -453,7 +453,7 @@ func testEvents(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 // conversions is reported by CheckRollups as missing and unexpected, and
 // RecomputeRollups repairs it.
 func testCheckRollupsFindsDamage(t *testing.T, newStore func(t *testing.T) experiments.Store) {
-	for _, table := range []string{"unit_metrics", "unit_metrics_daily"} {
+	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_weeks"} {
 		t.Run(table, func(t *testing.T) {
 			s := newStore(t)
 			rm, ok := s.(RollupMaintainer)
