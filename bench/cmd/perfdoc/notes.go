@@ -182,8 +182,8 @@ const why = `
   connections. The pre-period and cohort reads are bounded by the experiment's earliest and latest first exposure
   (two probes of the index ` + "`exposures_rollup_first`" + `): PostgreSQL prunes the monthly partitions outside, and
   filters the conversions after the last first exposure before the join, which took the report at 1,000,000 units
-  from about 5 s to 3.3–4.1 s here. Those two reads still grow with the experiment's raw conversions (they are not
-  rolled up); see the next item for the choice of a pre-period rollup.
+  from about 5 s to 3.3–4.1 s here. Both now read the rollup ` + "`unit_weeks`" + ` instead of raw conversions (see
+  "The pre-period and the cohorts from a rollup" below).
 - **` + "`Service.Report`" + ` with the daily series at 1,000,000 units (target ≤ 1 s on PostgreSQL; missed, run of 2026-12-07
   below).** The series no longer reads raw conversions: it reads ` + "`unit_metrics_daily`" + ` (migration 0023,
   ` + "`experiments/sqlstore/daily.go`" + `), a rollup kept at ingest in the same transaction as the other rollups (also by the
@@ -207,15 +207,8 @@ const why = `
   the order count per variant (10.9 s) and the cohorts (7.0 s), run at most 4 at a time.
   The order values (quantiles of the primary metric's orders) rank each variant's orders in one query instead of
   one query per rank (6 per variant); the channel credit, order count and order values now read the order rollups
-  (next item). Still reading raw conversions then: the repurchase cohorts and the CUPED pre-period. Neither of
-  the last two fits the per-unit daily rollup: a cohort week is counted from the instant of the unit's first exposure (not a UTC day) and counts conversions outside the attribution
-  window, and the pre-period is each unit's conversions in the 28 days before its first exposure, before it was a unit
-  of the experiment at all. Chosen for the pre-period, not built in this session: a per-customer daily rollup of all
-  conversions keyed across experiments (one more upsert per conversion at ingest, no extra probe per new unit), read
-  for the whole days of the window and the raw events for its two partial end days; a per-unit pre-period rollup
-  written when the unit's first exposure lands would cost one more probe per new unit (a range read of its earlier
-  conversions, like the rebuild of a new unit's attributed conversions that ingest already does). Report reads
-  themselves wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
+  (next item), the repurchase cohorts and the CUPED pre-period ` + "`unit_weeks`" + ` (below). Report reads themselves
+  wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
 - **Channel credit, order count and order values from the order rollups (2026-12-07).** The three largest reads
   above (every attributed raw conversion with its refunds) now read ` + "`variant_orders`" + ` (migration 0028,
   ` + "`experiments/sqlstore/orders.go`" + `): per experiment, conversion name, variant, multiple flag, credited channel and
@@ -236,6 +229,50 @@ const why = `
   1,000 events of new units, 3 interleaved pairs of 40 batches, median ratio after/before): PostgreSQL store 1.34,
   HTTP 1.32; SQLite store 1.32, HTTP 1.10 (single ratios 0.68–1.91 on this shared machine): one more per-unit rollup
   written from the same attributed conversions as ` + "`unit_metrics`" + `, as ` + "`unit_metrics_daily`" + ` costs.
+- **Why the report at 1,000,000 units went from 6.7 s (run of 02:32 UTC) to 26–31 s (runs of 05:15 and 05:37).**
+  Analysis of 06:00–06:45 UTC, on a cluster of ` + "`.ci/pg.sh`" + ` with every statement logged (` + "`log_min_duration_statement = 0`" + `)
+  and EXPLAIN ANALYZE. Not the fixture, the cluster or a plan: the fixture runs a plain ` + "`ANALYZE`" + ` (every table,
+  ` + "`unit_metrics_daily`" + ` included) after building the indexes of ` + "`events`" + `; it writes no customer table and the report
+  reads none; JIT is off on promolift's connections; the cluster has PostgreSQL's defaults (shared_buffers 128 MB,
+  work_mem 4 MB), so every sort of a read of raw conversions at this size spills to disk (external merge), as it
+  already did at 02:32. The report itself grew: the order values (median and p90 order value per variant, commit of
+  02:34, two minutes after that run) and the order count per variant read every attributed conversion with its
+  refunds. Interleaved at 100,000 units on the tree before and after that commit (three pairs, load average 14–28):
+  3.9, 5.0 and 6.3 s before, 20.7, 30.8 and 26.6 s after (median ratio 5.3; the first order values ran one query per
+  rank). At 1,000,000 units, one report of this analysis (load near 20) spent in the statement log 47–57 s on the
+  channel credit, 51–67 s on the order-value ranks, 16–23 s on the order count, 11–15 s on the cohorts, 4–7 s on each
+  hour breakdown and 1.0–1.8 s on the pre-period (at most 4 at a time). The A/B of the daily series (2.18 s against
+  4.77 s at 100,000 units) compared two trees that both had the order values: the gap is new reads, not a slower
+  old one, with the machine's load (1.5 at the start of the 05:37 run, 14–28 here) moving every absolute figure by
+  2–3x on top. The channel credit and the order values now read rollups (migration 0028, the item before), the
+  pre-period and the cohorts ` + "`unit_weeks`" + ` (next item).
+- **The pre-period and the cohorts from a rollup (` + "`unit_weeks`" + `, migration 0027, ` + "`experiments/sqlstore/weeks.go`" + `).**
+  Built instead of the per-customer daily rollup chosen before: per unit, conversion name and week since the unit's
+  first exposure f, the count and revenue of all its conversions (not only attributed ones) from f − 28 days on;
+  week 0 is the CUPED pre-period [f − 28 d, f), week k ≥ 1 the cohort week [f + 7(k−1)·24 h, f + 7k·24 h). The
+  pre-period reads one row per unit with pre-period revenue (y from ` + "`unit_metrics`" + `) and no raw event, where the daily
+  rollup would read up to 28 rows per unit and the raw events of two partial days; the cohorts count a unit's week k
+  as a repurchase when its row counts two conversions, or one after a row of an earlier week, and count the units by
+  weeks completed instead of joining every unit to every week. Kept at ingest in the same transaction as the other
+  rollups: one more upsert per batch with conversions, and for a unit first exposed by the batch (or whose first
+  exposure moved earlier) its rows rebuilt from its conversions from f − 28 d on, one range read of
+  ` + "`events_conversions`" + ` beside the one the attributed conversions already take (general ingest and the exposure group
+  commit alike). Erased with the customer (its ` + "`unit_id`" + ` column), checked by ` + "`promolift check`" + `, rebuilt by
+  ` + "`RecomputeRollups`" + `, filled from the stored events by migration 0027; reads as of a past time (` + "`Until`" + `) still
+  recompute from the raw events. Measured 06:40–07:05 UTC (load average 15–29 on 2 CPUs,
+  statement log on): at 100,000 units (16 reads each, interleaved with the tree before) the cohort read took a median
+  0.97 s from raw conversions and 0.47 s from the rollup, the pre-period 0.18 s and under 1 ms; at 1,000,000 units the
+  cohorts 10.9–11.7 s before and 4.7–5.3 s after, the pre-period 1.0–1.8 s and under 1 ms. The stats fixture is a day
+  old and has no conversion before an exposure, so no cohort week is complete and the pre-period is empty: the raw
+  reads still scanned every unit and conversion, the rollup reads only the units (cohorts) or nothing (pre-period).
+  With a cut-off 60 days later (every week complete) EXPLAIN ANALYZE at 100,000 units gave 16.3 s raw (a sort of the
+  500,000 conversions that spilled to disk) and 5.0 s from the rollup. ` + "`Service.Report`" + ` as a whole, interleaved at
+  100,000 units (three pairs): 2.13, 1.95, 1.70 s before and 1.79, 1.84, 2.62 s after without the series, 7.9, 6.6,
+  5.8 s and 9.1, 5.9, 8.0 s with it: within the noise, as these two reads ran beside slower ones (4 at a time). At
+  1,000,000 units one run gave 10.8 s without the series (with the order rollups of migration 0028; load 16–20). Ingest
+  (` + "`BenchmarkIngestPostgres`" + ` and ` + "`BenchmarkIngestSQLite`" + `, ` + "`impl=promolift-store`" + `, batches of 1000, interleaved
+  pairs of 30 batches, 6 pairs, batch time after/before): PostgreSQL median 1.09 (0.85–1.92), SQLite 0.89 (0.59–1.43):
+  the extra upsert and range read are below what this machine can resolve, at most about a tenth of a batch.
 - **Assign p99 with 8 report readers (target ≤ 2× without): analysis of 2026-12-07, 06:00–07:00 UTC.** Measured with
   CPU, block and mutex profiles of the benchmark process, a runtime trace (scheduler, syscall and sync waits), the
   process's own CPU time and run-queue wait (getrusage and the threads' schedstat) over the 3 s window,
