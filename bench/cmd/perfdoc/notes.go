@@ -136,17 +136,36 @@ const why = `
   ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` into a table with the key and the four secondary indexes of ` + "`events`" + `,
   without rollups. In the run of 2026-12-07 ours reached 0.13 of it on PostgreSQL and 0.37 on SQLite (missed by
   74% and 26%; an earlier run the same day, on a machine with a load average near 30, gave 0.25 and 1.7: the SQLite
-  anchor moves a lot with the load). What the store does beyond the anchor, from the
-  per-statement log of 2026-11-23 (per batch of 1000): the events are written twice, once into ` + "`event_ids`" + ` (the
-  exactly-once key: a partitioned ` + "`events`" + ` cannot have a primary key without the partition column) and once
-  into the monthly partition; then the rollups (exposure upsert 3 ms, conversion upsert 2 ms, rebuild of the new units'
-  conversions 5 ms), the customer aggregates (2–3 ms), and HTTP with JSON (about 3 ms of CPU). This session did not
-  profile ingest again: the work went into the serving path. The next steps are one write per event (partitioning
-  ` + "`event_ids`" + ` with ` + "`events`" + `, or keying the partitions by the event's day, which the event ID would then carry)
-  and a cheaper fold of the conversions into the rollups. The per-unit, per-day rollup ` + "`unit_metrics_daily`" + ` (below)
-  adds one upsert per batch with conversions: ` + "`BenchmarkIngest1000`" + ` (PostgreSQL, 11 interleaved pairs of runs of
-  20 batches, 2026-12-07, load average 7–16) took a median 86 ms per batch before and 158 ms after, the median of the
-  pairs' ratios 1.30 (the spread was 0.41–5.9 on this shared machine).
+  anchor moves a lot with the load). Profiled again at 06:00–07:00 UTC (PostgreSQL statement log and auto_explain
+  plans of the bench's batches; Go CPU profiles of the SQLite store and the HTTP handler; load average 17–24 on 2
+  CPUs, so single timings swing 2–5x). PostgreSQL, per batch of 1000 before the changes below: the rebuild of the
+  new units' attributed conversions from the raw events 43 ms (a plan from missing statistics: the fresh tables of a
+  running benchmark have none, and the planner probed ` + "`exposures_rollup`" + ` through ` + "`exposures_rollup_first`" + ` by
+  experiment alone and hashed every conversion of the month, O(table) per batch), the double write into
+  ` + "`event_ids`" + ` and the month's partition with the dedupe 24 ms, the conversion fold 10 ms (again a scan of all of
+  ` + "`exposures_rollup`" + `), ` + "`COPY`" + ` into staging 7 ms, the customer aggregates 5–6 ms, the exposure merge 5 ms, commit
+  5 ms; the anchor's whole batch was 14.6 ms. HTTP, JSON and validation are 5–6% of the handler's CPU; the store is
+  the rest. SQLite (CPU profile, per batch): the 1000 prepared inserts about as much as the whole anchor (10–12 ms),
+  the customer aggregates 9–10 ms (a SELECT and an upsert per customer), the rebuild 9 ms, the merge 5 ms, the fold
+  2 ms. Changes, each checked by interleaved runs against the tree before it: (1) PostgreSQL reads a batch's units'
+  conversions and rollup rows through LATERAL subqueries (` + "`OFFSET 0`" + `), per-unit index probes whatever the
+  statistics say, and the rebuild reads a copy of the touched rollup rows (` + "`touched_rollup`" + `): ours over the anchor
+  0.10 → 0.23 (medians of 4 pairs of 1 s runs); (2) SQLite reads and writes the customer aggregates 64 customers per
+  statement: the store's CPU per batch −13% (anchor/ours in CPU 0.36 → 0.38); (3) a unit a batch exposes first with
+  no conversions stored before is folded from the batch with the other fresh conversions instead of rebuilt from the
+  raw events (both stores; most new units): with (1), PostgreSQL 0.09 → 0.27 (3 pairs), SQLite CPU 0.37 → 0.40.
+  An attempt to drop the per-batch ` + "`ANALYZE fresh`" + ` was reverted: without it the planner loops over ` + "`fresh`" + ` for
+  every unit (250 × 750 rollup probes). Since then three rollups joined the same transaction (` + "`unit_weeks`" + `,
+  ` + "`unit_orders`" + `/` + "`variant_orders`" + `, the series sums' triggers): the conversion fold now writes five tables per
+  fresh conversion and is again the largest statement (about 2.5x the dedupe-and-insert statement in the log of
+  07:00). What is left, largest first: the fold's per-row work across the five rollups (one staging pass computing
+  each unit's attributed rows once and feeding every rollup from it would save the repeated joins); the double write
+  of each event (one write per event needs the exactly-once key in ` + "`events`" + `: partitions keyed by a day the event
+  ID carries, or ` + "`event_ids`" + ` partitioned with ` + "`events`" + `, a schema change not made in this session); on SQLite a
+  multi-row ` + "`INSERT … RETURNING`" + ` instead of one statement per event. The per-unit, per-day rollup
+  ` + "`unit_metrics_daily`" + ` (below) added one upsert per batch with conversions: ` + "`BenchmarkIngest1000`" + ` (PostgreSQL, 11
+  interleaved pairs of runs of 20 batches, 2026-12-07, load average 7–16) took a median 86 ms per batch before and
+  158 ms after, the median of the pairs' ratios 1.30 (the spread was 0.41–5.9 on this shared machine).
 - **The serving path (issue 17): runs of 2026-12-07.** The table above is the full run of 02:32 UTC. Two changes
   came after it: on PostgreSQL a batch of exposures is one prepared statement after the unit locks (the dedupe, the
   events, the customers' ` + "`last_exposed_at`" + `, the rollup merge and the conversions of the units it exposes first),
