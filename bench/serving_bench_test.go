@@ -37,6 +37,11 @@ import (
 // PostgreSQL runs on a cluster of its own started with PostgreSQL's
 // durable defaults (fsync, synchronous_commit and full_page_writes on):
 // the test cluster of make bench has them off.
+//
+// Each run also reports the CPU time the server (server-us/req) and the
+// PostgreSQL cluster (postgres-us/req) spent per answered request, which a
+// loaded machine moves far less than throughput; PROMOLIFT_BENCH_PROFILE_DIR
+// has each run write the server's CPU profile.
 
 const (
 	servingClients    = 64
