@@ -31,24 +31,37 @@ const (
 	// each time with its exposure logged.
 	reportAssigners  = 8
 	reportLoadWarmup = 500 * time.Millisecond
-	reportLoadRun    = 3 * time.Second
-	// reportLoadRefresh is the snapshots' minimum interval in the run:
-	// a tenth of the default, so that the run holds several background
-	// computations (every assign stores an exposure, so the events
-	// marker always moves).
-	reportLoadRefresh = time.Second
+	// reportLoadRun is the measured window: two refresh intervals of the
+	// server's default (reportsnap.DefaultMinInterval), so that the
+	// readers' run holds the background recomputations as often as a
+	// server with default settings makes them (every assign stores an
+	// exposure, so the events marker always moves and a read starts a
+	// recomputation once the interval has passed): about two.
+	reportLoadRun = 2 * reportsnap.DefaultMinInterval
+	// reportShortRun is the window under -short: no recomputation falls
+	// in it at the default refresh.
+	reportShortRun = 3 * time.Second
+	// reportStressRefresh is the refresh interval of the stress case, a
+	// tenth of the default, and reportStressRun its window: a
+	// recomputation runs most of the time, which shows what one costs
+	// the assigning requests.
+	reportStressRefresh = time.Second
+	reportStressRun     = 3 * time.Second
 )
 
 // reportEnv is the API over a store holding reportLoadExperiment.
 type reportEnv struct {
-	base string
-	sdk  string
+	// base is the server with every setting at its default (that of
+	// promolift serve), stressBase the same over snapshots refreshed
+	// every reportStressRefresh (stressSnaps).
+	base, stressBase string
+	sdk              string
 	// analysts are the readers' keys, one per reader as each analyst has
 	// their own: the default limit of an analyst key (1,000 requests per
 	// second) is per key, and 8 readers back to back on one key can pass it.
-	analysts []string
-	snaps    *reportsnap.Snapshots
-	svc      *experiments.Service
+	analysts           []string
+	snaps, stressSnaps *reportsnap.Snapshots
+	svc                *experiments.Service
 }
 
 func newReportEnv(store experiments.Store) (*reportEnv, error) {
@@ -94,10 +107,16 @@ func newReportEnv(store experiments.Store) (*reportEnv, error) {
 			evs = evs[:0]
 		}
 	}
-	snaps := reportsnap.New(svc, reportsnap.Config{MinInterval: reportLoadRefresh}, nil)
+	// Zero settings are the defaults of promolift serve (its flags'
+	// defaults are these packages' defaults): the snapshots' refresh and
+	// the pacing of report reads, the rate limits, the exposure batches.
+	snaps := reportsnap.New(svc, reportsnap.Config{}, nil)
 	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Reports: snaps}, nil))
-	cleanups = append(cleanups, func() { srv.Close(); snaps.Close(); store.Close() })
-	return &reportEnv{svc: svc, base: srv.URL, sdk: sdk, analysts: analysts, snaps: snaps}, nil
+	stressSnaps := reportsnap.New(svc, reportsnap.Config{MinInterval: reportStressRefresh}, nil)
+	stressSrv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Reports: stressSnaps}, nil))
+	cleanups = append(cleanups, func() { srv.Close(); stressSrv.Close(); snaps.Close(); stressSnaps.Close(); store.Close() })
+	return &reportEnv{svc: svc, base: srv.URL, stressBase: stressSrv.URL, sdk: sdk, analysts: analysts,
+		snaps: snaps, stressSnaps: stressSnaps}, nil
 }
 
 func reportStore(b testing.TB, store string) *reportEnv {
@@ -164,53 +183,84 @@ func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]time.Du
 // to back for reportLoadRun after a warm-up, with readers clients reading
 // GET /api/v1/experiments/{key}/report (JSON) back to back at the same
 // time: readers=0 is assignment alone, readers=8 the same with 8 report
-// readers. It reports the p50 and p99 of assign and of the report reads,
-// and how many report computations ran. The snapshot exists before the
-// run (a first read waits for it), as on a server that has answered the
-// report once. One measurement whatever b.N.
+// readers, on a server with promolift serve's default settings. The
+// stress case readers=8-refresh=1s recomputes the snapshot ten times as
+// often, over a shorter window. Each reports the p50 and p99 of assign
+// and of the report reads, and how many report computations ran. The
+// snapshot is fresh when the window starts, as on a server that has just
+// recomputed it. One measurement whatever b.N.
 func BenchmarkReportLoad(b *testing.B) {
+	run := reportLoadRun
+	if testing.Short() {
+		run = reportShortRun
+	}
 	for _, store := range []string{"sqlite", "postgres"} {
-		for _, readers := range []int{0, reportReaders} {
-			b.Run(fmt.Sprintf("store=%s/readers=%d", store, readers), func(b *testing.B) {
+		cases := []struct {
+			name    string
+			readers int
+			stress  bool
+			run     time.Duration
+		}{
+			{"readers=0", 0, false, run},
+			{fmt.Sprintf("readers=%d", reportReaders), reportReaders, false, run},
+			{fmt.Sprintf("readers=%d-refresh=%v", reportReaders, reportStressRefresh), reportReaders, true, reportStressRun},
+		}
+		for _, c := range cases {
+			b.Run("store="+store+"/"+c.name, func(b *testing.B) {
 				e := reportStore(b, store)
-				reportURL := e.base + "/api/v1/experiments/" + reportLoadExperiment + "/report"
-				if err := get(reportURL, e.analysts[0]); err != nil {
-					b.Fatal(err)
+				base, snaps := e.base, e.snaps
+				if c.stress {
+					base, snaps = e.stressBase, e.stressSnaps
 				}
-				before := e.snaps.Computations()
-				start := time.Now()
-				from, stop := start.Add(reportLoadWarmup), start.Add(reportLoadWarmup+reportLoadRun)
-				var readLat []time.Duration
-				var readErr error
-				var wg sync.WaitGroup
-				if readers > 0 {
-					wg.Go(func() {
-						readLat, readErr = loop(readers, from, stop, func(w, _ int) error { return get(reportURL, e.analysts[w]) })
-					})
-				}
-				run := fmt.Sprintf("%d-%d-", readers, start.UnixNano())
-				assignLat, err := loop(reportAssigners, from, stop, func(w, i int) error {
-					body := fmt.Sprintf(`{"unit_id": "a%s%d-%d", "attributes": {"country": "KR"}, "experiments": [%q], "log_exposure": true}`,
-						run, w, i, reportLoadExperiment)
-					return post(e.base+"/api/v1/assign", e.sdk, []byte(body))
-				})
-				wg.Wait()
-				if err != nil {
-					b.Fatal(err)
-				}
-				if readErr != nil {
-					b.Fatal(readErr)
-				}
-				b.ReportMetric(float64(len(assignLat))/reportLoadRun.Seconds(), "assign-req/s")
-				b.ReportMetric(float64(percentile(assignLat, 0.50).Microseconds()), "assign-p50-us")
-				b.ReportMetric(float64(percentile(assignLat, 0.99).Microseconds()), "assign-p99-us")
-				b.ReportMetric(float64(e.snaps.Computations()-before), "computations")
-				if readers > 0 {
-					b.ReportMetric(float64(len(readLat))/reportLoadRun.Seconds(), "read-req/s")
-					b.ReportMetric(float64(percentile(readLat, 0.50).Microseconds()), "read-p50-us")
-					b.ReportMetric(float64(percentile(readLat, 0.99).Microseconds()), "read-p99-us")
-				}
+				reportLoad(b, e, base, snaps, c.readers, c.run)
 			})
 		}
+	}
+}
+
+// reportLoad is one run of BenchmarkReportLoad against the server at base
+// answering from snaps.
+func reportLoad(b *testing.B, e *reportEnv, base string, snaps *reportsnap.Snapshots, readers int, run time.Duration) {
+	reportURL := base + "/api/v1/experiments/" + reportLoadExperiment + "/report"
+	// The first read computes the snapshot, or starts its refresh when it
+	// is older than the refresh interval: wait for that to end.
+	if err := get(reportURL, e.analysts[0]); err != nil {
+		b.Fatal(err)
+	}
+	snaps.Wait()
+	before := snaps.Computations()
+	start := time.Now()
+	from, stop := start.Add(reportLoadWarmup), start.Add(reportLoadWarmup+run)
+	var readLat []time.Duration
+	var readErr error
+	var wg sync.WaitGroup
+	if readers > 0 {
+		wg.Go(func() {
+			readLat, readErr = loop(readers, from, stop, func(w, _ int) error { return get(reportURL, e.analysts[w]) })
+		})
+	}
+	tag := fmt.Sprintf("%d-%d-", readers, start.UnixNano())
+	assignLat, err := loop(reportAssigners, from, stop, func(w, i int) error {
+		body := fmt.Sprintf(`{"unit_id": "a%s%d-%d", "attributes": {"country": "KR"}, "experiments": [%q], "log_exposure": true}`,
+			tag, w, i, reportLoadExperiment)
+		return post(base+"/api/v1/assign", e.sdk, []byte(body))
+	})
+	wg.Wait()
+	// A refresh the last reads started ends before the next run.
+	snaps.Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if readErr != nil {
+		b.Fatal(readErr)
+	}
+	b.ReportMetric(float64(len(assignLat))/run.Seconds(), "assign-req/s")
+	b.ReportMetric(float64(percentile(assignLat, 0.50).Microseconds()), "assign-p50-us")
+	b.ReportMetric(float64(percentile(assignLat, 0.99).Microseconds()), "assign-p99-us")
+	b.ReportMetric(float64(snaps.Computations()-before), "computations")
+	if readers > 0 {
+		b.ReportMetric(float64(len(readLat))/run.Seconds(), "read-req/s")
+		b.ReportMetric(float64(percentile(readLat, 0.50).Microseconds()), "read-p50-us")
+		b.ReportMetric(float64(percentile(readLat, 0.99).Microseconds()), "read-p99-us")
 	}
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/httpapi"
+	"github.com/promolift/promolift/experiments/reportsnap"
 )
 
 // lockedBuffer collects the output of a command running in a goroutine.
@@ -318,6 +320,40 @@ func TestServeRunsTheBanditUpdater(t *testing.T) {
 	}
 	if code := stop(); code != 0 {
 		t.Fatalf("exit code %d:\n%s", code, stderr)
+	}
+}
+
+// serve's defaults are the packages' defaults, so that a server built with
+// zero settings (the benchmarks, httptest servers) runs as serve does.
+func TestServeDefaultsArePackageDefaults(t *testing.T) {
+	cfg, err := parseServeConfig(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (reportsnap.Config{MinInterval: reportsnap.DefaultMinInterval, MaxAge: reportsnap.DefaultMaxAge,
+		Size: reportsnap.DefaultSize}); cfg.Reports != want {
+		t.Errorf("report snapshots %+v, want %+v", cfg.Reports, want)
+	}
+	if got := reportReadLimit(cfg.ReportReadRate); got != httpapi.DefaultReportReadLimit {
+		t.Errorf("report read pacing %+v, want %+v", got, httpapi.DefaultReportReadLimit)
+	}
+	if got := authFailureLimit(cfg.AuthFailureRate); got != httpapi.DefaultAuthFailureLimit {
+		t.Errorf("auth failure limit %+v, want %+v", got, httpapi.DefaultAuthFailureLimit)
+	}
+	for scope, def := range httpapi.DefaultScopeRateLimits {
+		// serve gives the rate; the burst is then twice the rate, as in the
+		// defaults.
+		if got := cfg.ScopeRateLimits[scope]; got.Rate != def.Rate || (def.Burst != 0 && def.Burst != int(2*def.Rate)) {
+			t.Errorf("scope %s: limit %+v, want %+v", scope, got, def)
+		}
+	}
+	if cfg.RateLimit != 0 || cfg.MaxInflightIngest != 0 || cfg.MaxIngestPerKey != 0 || cfg.MaxStreamsPerKey != httpapi.DefaultMaxStreamsPerKey {
+		t.Errorf("rate limit %v, ingest slots %d (per key %d), streams per key %d; want the defaults",
+			cfg.RateLimit, cfg.MaxInflightIngest, cfg.MaxIngestPerKey, cfg.MaxStreamsPerKey)
+	}
+	if cfg.ExposureBatchEvents != experiments.DefaultExposureBatchEvents || cfg.ExposureBatchWait != experiments.DefaultExposureBatchWait {
+		t.Errorf("exposure batches of %d events, wait %v; want %d, %v", cfg.ExposureBatchEvents, cfg.ExposureBatchWait,
+			experiments.DefaultExposureBatchEvents, experiments.DefaultExposureBatchWait)
 	}
 }
 

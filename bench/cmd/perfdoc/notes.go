@@ -63,14 +63,16 @@ const notes = `
   cut-off) whatever the number of days, instead of one recomputation from the raw events per day. The fixture's
   experiment started a day before its data, so its series has two points.
 - **Report reads under load** (` + "`BenchmarkReportLoad`" + `, SQLite and PostgreSQL): an experiment of 10,000 units, then
-  8 clients send ` + "`POST /api/v1/assign`" + ` back to back for 3 s after a 0.5 s warm-up (a new customer each request,
+  8 clients send ` + "`POST /api/v1/assign`" + ` back to back for 20 s after a 0.5 s warm-up (a new customer each request,
   exposure logged), alone (` + "`readers=0`" + `) and with 8 more clients reading ` + "`GET /api/v1/experiments/{key}/report`" + `
-  back to back (` + "`readers=8`" + `). Reads answer from the report snapshot (package ` + "`reportsnap`" + `); its refresh
-  interval is 1 s in this run (a tenth of the default), so the run holds background recomputations (the
-  ` + "`computations`" + ` metric), each on the store's own report connections. Everything else is the server's default,
-  the pacing of report reads included (200 a second for the whole server: the readers' ` + "`read-req/s`" + ` is that
-  rate, not what they would ask for). The figures are the p99 of the reads and the p99 of assign with readers over
-  assign alone, in the same run.
+  back to back (` + "`readers=8`" + `). The server has ` + "`promolift serve`" + `'s default settings: reads answer from the
+  report snapshot (package ` + "`reportsnap`" + `), recomputed in the background at most every 10 s (` + "`--report-refresh`" + `),
+  so the 20 s window holds about two recomputations (the ` + "`computations`" + ` metric), each on the store's own report
+  connections; report reads are paced (` + "`--report-read-rate`" + `, 200 a second for the whole server: the readers'
+  ` + "`read-req/s`" + ` is that rate, not what they would ask for). The snapshot is fresh when the window starts. The
+  figures are the p99 of the reads and the p99 of assign with readers over assign alone, in the same run. The stress
+  case (` + "`readers=8-refresh=1s`" + `, 3 s) refreshes the snapshot every second, so that a recomputation runs most of
+  the time: what a recomputation costs the assigning requests, for reference.
 `
 
 // staticSections end the document.
