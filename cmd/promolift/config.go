@@ -473,7 +473,7 @@ func addReportOptions(o *options) reportOptions {
 		size: o.addInt("report-snapshots", envReportSnapshots, fmt.Sprint(reportsnap.DefaultSize),
 			"most report snapshots kept in memory (least recently read dropped first)"),
 		readRate: o.addNumber("report-read-rate", envReportReadRate, strconv.FormatFloat(httpapi.DefaultReportReadLimit.Rate, 'g', -1, 64),
-			"report reads (JSON, CSV, HTML pages) the whole server answers per second, so that polling readers never take the CPU from assignment; a read over it waits its turn up to 1s, then gets 503 (0: no limit)"),
+			"report reads (JSON, CSV, HTML pages) the whole server answers per second, each API key at most a quarter of them, so that polling readers never take the CPU from assignment nor crowd out each other; a read over it waits its turn up to 1s, then gets 503 (0: no limit)"),
 	}
 }
 

@@ -68,9 +68,10 @@ type Config struct {
 	Reports *reportsnap.Snapshots
 	// ReportReadLimit paces the report reads (JSON, CSV and the HTML
 	// pages) of the whole server: Rate reads per second, bursts of Burst
-	// (reportpace.go); zero takes DefaultReportReadLimit, Rate < 0 none.
-	// A read over it waits up to ReportReadWait (0: DefaultReportReadWait,
-	// negative: no wait) for its turn, then answers 503 overloaded.
+	// (reportpace.go), each API key at most a quarter of both; zero takes
+	// DefaultReportReadLimit, Rate < 0 none. A read over it waits up to
+	// ReportReadWait in all (0: DefaultReportReadWait, negative: no wait)
+	// for its turn, then answers 503 overloaded.
 	ReportReadLimit RateLimit
 	ReportReadWait  time.Duration
 	// Console, when set, answers every path under /console (package

@@ -78,9 +78,8 @@ func newBucketSet(l RateLimit) *bucketSet {
 	return &bucketSet{limit: l, buckets: c}
 }
 
-// allow takes a token from name's bucket. When there is none it returns
-// false and how long until there is one.
-func (s *bucketSet) allow(name string, now time.Time) (bool, time.Duration) {
+// limiter returns name's bucket, a full one when it has none.
+func (s *bucketSet) limiter(name string) *rate.Limiter {
 	lim, ok := s.buckets.Get(name)
 	if !ok {
 		lim = rate.NewLimiter(rate.Limit(s.limit.Rate), s.limit.burst())
@@ -88,7 +87,13 @@ func (s *bucketSet) allow(name string, now time.Time) (bool, time.Duration) {
 			lim = prev
 		}
 	}
-	r := lim.ReserveN(now, 1)
+	return lim
+}
+
+// allow takes a token from name's bucket. When there is none it returns
+// false and how long until there is one.
+func (s *bucketSet) allow(name string, now time.Time) (bool, time.Duration) {
+	r := s.limiter(name).ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d

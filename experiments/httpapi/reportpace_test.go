@@ -2,11 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 // The report reads of the whole server share one bucket: past its burst a
@@ -25,23 +28,27 @@ func TestReportReadsPaced(t *testing.T) {
 	}
 	for _, r := range routes {
 		t.Run(r.name, func(t *testing.T) {
-			// One token a thousand seconds: after the burst of 2 the next
-			// read would wait far longer than it may (no wait at all).
-			e := newEnv(t, Config{ReportReadLimit: RateLimit{Rate: 0.001, Burst: 2}, ReportReadWait: -1})
+			// One token a thousand seconds: after the burst of 4 (1 for
+			// each key) the next read would wait far longer than it may
+			// (no wait at all).
+			e := newEnv(t, Config{ReportReadLimit: RateLimit{Rate: 0.001, Burst: 4}, ReportReadWait: -1})
 			e.startedExperiment(key)
 			// A read without a valid key takes no token.
 			wantStatus(t, e.do("GET", r.path, "pl_bogus_key", nil), http.StatusUnauthorized)
-			// The bucket is the server's, not a key's: two keys share it.
-			wantStatus(t, e.do("GET", r.path, e.analyst, nil), http.StatusOK)
-			wantStatus(t, e.do("GET", r.path, e.admin, nil), http.StatusOK)
-			w := e.do("GET", r.path, e.analyst, nil)
+			// The bucket is the server's, not a key's: four keys share it,
+			// and a fifth finds it empty.
+			tokens := append([]string{e.analyst, e.admin}, e.analystKeys(3)...)
+			for _, tok := range tokens[:4] {
+				wantStatus(t, e.do("GET", r.path, tok, nil), http.StatusOK)
+			}
+			w := e.do("GET", r.path, tokens[4], nil)
 			if r.page {
 				wantStatus(t, w, http.StatusServiceUnavailable)
 				if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 					t.Errorf("page over the rate: Content-Type %q, want an HTML page", ct)
 				}
-			} else if p := problem(t, w, http.StatusServiceUnavailable); p.Code != "overloaded" {
-				t.Errorf("code %q, want overloaded", p.Code)
+			} else if p := problem(t, w, http.StatusServiceUnavailable); p.Code != "overloaded" || !strings.Contains(p.Detail, "on this server") {
+				t.Errorf("code %q (%s), want overloaded on this server", p.Code, p.Detail)
 			}
 			if s, err := strconv.Atoi(w.Header().Get("Retry-After")); err != nil || s < 1 {
 				t.Errorf("Retry-After %q, want whole seconds ≥ 1", w.Header().Get("Retry-After"))
@@ -49,6 +56,38 @@ func TestReportReadsPaced(t *testing.T) {
 			// Other routes are not paced.
 			wantStatus(t, e.do("GET", "/api/v1/experiments/"+key, e.analyst, nil), http.StatusOK)
 		})
+	}
+}
+
+// One key reading back to back takes at most its share of the server's
+// reads (a quarter), and the other keys still read: the reads over its
+// share are refused to it alone.
+func TestReportReadsFairAcrossKeys(t *testing.T) {
+	const key = "paced"
+	path := "/api/v1/experiments/" + key + "/report"
+	// A burst of 8 for the server, 2 for each key; no refill to speak of.
+	e := newEnv(t, Config{ReportReadLimit: RateLimit{Rate: 0.001, Burst: 8}, ReportReadWait: -1})
+	e.startedExperiment(key)
+	ok := 0
+	for range 20 {
+		w := e.do("GET", path, e.analyst, nil)
+		if w.Code == http.StatusOK {
+			ok++
+			continue
+		}
+		if p := problem(t, w, http.StatusServiceUnavailable); p.Code != "overloaded" || !strings.Contains(p.Detail, "this API key") {
+			t.Fatalf("code %q (%s), want overloaded for this API key", p.Code, p.Detail)
+		}
+	}
+	if ok != 2 {
+		t.Errorf("the polling key read %d times, want 2 (its share of the burst)", ok)
+	}
+	for i, tok := range append([]string{e.admin}, e.analystKeys(2)...) {
+		for j := range 2 {
+			if w := e.do("GET", path, tok, nil); w.Code != http.StatusOK {
+				t.Fatalf("key %d, read %d after the poller: %d %s", i, j, w.Code, w.Body)
+			}
+		}
 	}
 }
 
@@ -91,5 +130,22 @@ func TestReportReadPacingSettings(t *testing.T) {
 			p.maxWait != DefaultReportReadWait {
 			t.Fatalf("default pacer %+v, want %v and wait %v", p, DefaultReportReadLimit, DefaultReportReadWait)
 		}
+		if want := (RateLimit{Rate: DefaultReportReadLimit.Rate / 4, Burst: DefaultReportReadLimit.Burst / 4}); p.keys.limit != want {
+			t.Fatalf("a key's share %+v, want %+v", p.keys.limit, want)
+		}
 	})
+}
+
+// analystKeys creates n more analyst keys and returns their tokens.
+func (e *env) analystKeys(n int) []string {
+	e.t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		var err error
+		if _, out[i], err = e.svc.CreateKey(context.Background(), experiments.Principal{}, fmt.Sprintf("analyst-%d", i),
+			experiments.ScopeAnalyst, ""); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return out
 }
