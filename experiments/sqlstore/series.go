@@ -34,7 +34,10 @@ import (
 // multiple-exposed units (few) are read per unit from
 // unit_metrics_daily as above, and so is the last day from the raw
 // events, with the earlier days of the units it has conversions of for
-// their running totals.
+// their running totals. When no conversion (nor refund) is stored at or
+// after the last cut-off, as for a report as of now, the last day's
+// conversions are all before it: their sums are read like the days
+// before, and no raw event is.
 //
 // A day counts for a cut-off t when it starts before t: exact for
 // cut-offs at midnight, and for the last one, since nothing at or after
@@ -82,6 +85,19 @@ func (d CohortDialect) SeriesStats(ctx context.Context, tx Queryer, q experiment
 	FROM exposures_rollup r WHERE r.experiment = ` + d.TextParam + ` AND r.multiple AND r.first_exposed_at < ` + d.TimeParam + `
 )`
 	unitArgs := []any{last, q.Experiment, last}
+	// mDay is the first day whose conversions come from the raw events:
+	// the last cut-off's, or the day after when no conversion is at or
+	// after the cut-off (see above); mMidnight is its start.
+	mDay, mMidnight := lastDay, midnight
+	var later bool
+	if err := tx.GetContext(ctx, &later, `SELECT EXISTS (SELECT 1 FROM events WHERE type = 'conversion' AND ts >= `+
+		d.TimeParam+`)`, last); err != nil {
+		return nil, err
+	}
+	if !later {
+		mDay++
+		mMidnight = d.TimeArg(time.Unix(mDay*86400, 0))
+	}
 	var us []seriesUnitRow
 	err := tx.SelectContext(ctx, &us, `WITH `+units+`
 SELECT variant, day, SUM(units) AS present, 0 AS multiple FROM series_units
@@ -187,11 +203,11 @@ FROM (SELECT variant, metric, m, SUM(n) AS tn, SUM(rev) AS tr, SUM(cost) AS tk
 GROUP BY variant, metric, ` + d.Day("m")
 	}
 	var ms []seriesMetricRow
-	args := append(append([]any{}, unitArgs...), midnight, last, // ld
-		q.Experiment, lastDay, q.Experiment, lastDay, // the rollup
-		q.Experiment, midnight, last, // the last day's conversions
-		q.Experiment, midnight, last, // and refunds
-		lastDay)
+	args := append(append([]any{}, unitArgs...), mMidnight, last, // ld
+		q.Experiment, mDay, q.Experiment, mDay, // the rollup
+		q.Experiment, mMidnight, last, // the last day's conversions
+		q.Experiment, mMidnight, last, // and refunds
+		mDay)
 	if err := tx.SelectContext(ctx, &ms, query, args...); err != nil {
 		return nil, err
 	}
@@ -202,7 +218,7 @@ GROUP BY variant, metric, ` + d.Day("m")
 	CAST(SUM(revenue) AS `+f+`) AS revenue, CAST(SUM(revenue_squares) AS `+f+`) AS revenue_squares,
 	CAST(SUM(revenue_count) AS `+f+`) AS revenue_count, CAST(SUM(cost) AS `+f+`) AS cost
 FROM series_metrics WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+` GROUP BY variant, metric, day`,
-		q.Experiment, lastDay); err != nil {
+		q.Experiment, mDay); err != nil {
 		return nil, err
 	}
 	return addUpSeries(cuts, us, append(ms, sums...), exclude), nil

@@ -30,6 +30,26 @@ func testSeries(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 			conversion("lm-c2", "lm", "purchase", 26*time.Hour, 200, nil),
 			exposure("lm-e2", "lm", "exp", "control", 2*d+time.Hour, nil, ""),
 			conversion("lm-c3", "lm", "purchase", 3*d, 100, nil)), -1 * d, 4 * d, 4*d + time.Hour},
+		// The last cut-off inside a day, after its conversions and refunds
+		// but before exposures: a unit first exposed after it, and a
+		// converted unit exposed to another variant after it (multiple
+		// only then), besides one multiple before it. The last day's
+		// conversions then come from the per-day sums (series.go).
+		{"last-day-from-sums", "exp", 7 * d, []experiments.Event{
+			exposure("s1-e1", "s1", "exp", "treat", time.Hour, nil, ""),
+			conversion("s1-c1", "s1", "purchase", 2*time.Hour, 300, nil),
+			conversion("s1-c2", "s1", "purchase", d+time.Hour, 200, nil),
+			exposure("s2-e1", "s2", "exp", "control", 3*time.Hour, nil, ""),
+			conversion("s2-c1", "s2", "purchase", d+2*time.Hour, 150, nil),
+			refund("s2-f1", "s2", "o-s2-c1", d+150*time.Minute, 50),
+			exposure("s3-e1", "s3", "exp", "treat", d+30*time.Minute, nil, ""),
+			conversion("s3-c1", "s3", "purchase", d+3*time.Hour, 80, nil),
+			exposure("s5-e1", "s5", "exp", "control", 2*time.Hour, nil, ""),
+			conversion("s5-c1", "s5", "purchase", d+time.Hour, 60, nil),
+			exposure("s5-e2", "s5", "exp", "treat", d+2*time.Hour, nil, ""),
+			conversion("s5-c2", "s5", "purchase", d+3*time.Hour, 40, nil),
+			exposure("s4-e1", "s4", "exp", "control", d+5*time.Hour, nil, ""),
+			exposure("s1-e2", "s1", "exp", "control", d+6*time.Hour, nil, "")}, -1 * d, d, d + 4*time.Hour},
 		{"cohorts", "coh", 24 * time.Hour, cohortFixture(), -42 * d, 16 * d, 16*d + 5*time.Hour},
 		// Every conversion counts (a long window), the last cut-off before
 		// some of them.
