@@ -117,12 +117,20 @@ func BenchmarkDecodeAssign(b *testing.B) {
 }
 
 // BenchmarkDecodeOFREP measures reading and decoding the body of an OFREP
-// evaluation into its context.
+// evaluation into its context, as the single evaluation does and as the
+// bulk one does (which also needs the context's canonical JSON).
 func BenchmarkDecodeOFREP(b *testing.B) {
-	benchRequest(b, benchOFREPBody, func(a *api, c *gin.Context) error {
-		if _, _, fail, _ := a.ofrepContext(c); fail != nil {
-			return errors.New(fail.ErrorDetails)
-		}
-		return nil
-	})
+	for _, route := range []struct {
+		name      string
+		canonical bool
+	}{{"single", false}, {"bulk", true}} {
+		b.Run(route.name, func(b *testing.B) {
+			benchRequest(b, benchOFREPBody, func(a *api, c *gin.Context) error {
+				if _, _, fail, _ := a.ofrepContext(c, route.canonical); fail != nil {
+					return errors.New(fail.ErrorDetails)
+				}
+				return nil
+			})
+		})
+	}
 }

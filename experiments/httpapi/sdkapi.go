@@ -313,9 +313,11 @@ func (a *api) ofrepAuth(c *gin.Context) {
 
 // ofrepContext reads the evaluation context of an OFREP request and
 // returns it with the attributes to evaluate: the context, with the
-// targetingKey as the attribute "id" unless the context has one. An empty
-// body is an empty context. The failure has no key.
-func (a *api) ofrepContext(c *gin.Context) (ctxJSON []byte, attrs map[string]any, fail *OFREPFailure, status int) {
+// targetingKey as the attribute "id" unless the context has one, and, when
+// canonical is set, the attributes as canonical JSON (for the bulk
+// answer's ETag; nil otherwise). An empty body is an empty context. The
+// failure has no key.
+func (a *api) ofrepContext(c *gin.Context, canonical bool) (ctxJSON []byte, attrs map[string]any, fail *OFREPFailure, status int) {
 	data, err := a.readBody(c, true)
 	if err != nil {
 		var p *Problem
@@ -354,6 +356,9 @@ func (a *api) ofrepContext(c *gin.Context) (ctxJSON []byte, attrs map[string]any
 			attrs[experiments.DefaultUnitAttribute] = s
 		}
 	}
+	if !canonical {
+		return nil, attrs, nil, 0
+	}
 	canon, _ := json.Marshal(attrs) // map keys are sorted: a canonical form
 	return canon, attrs, nil, 0
 }
@@ -383,7 +388,7 @@ func ofrepSuccess(ev *experiments.FlagEvaluation) OFREPSuccess {
 
 func (a *api) ofrepEvaluate(c *gin.Context) {
 	key := c.Param("key")
-	_, attrs, fail, status := a.ofrepContext(c)
+	_, attrs, fail, status := a.ofrepContext(c, false)
 	if fail != nil {
 		fail.Key = key
 		c.JSON(status, fail)
@@ -430,7 +435,7 @@ func (a *api) ofrepBulk(c *gin.Context) {
 		}
 		logExposures = b
 	}
-	ctxJSON, attrs, fail, status := a.ofrepContext(c)
+	ctxJSON, attrs, fail, status := a.ofrepContext(c, true)
 	if fail != nil {
 		c.JSON(status, fail)
 		return
