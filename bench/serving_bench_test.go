@@ -38,10 +38,11 @@ import (
 // durable defaults (fsync, synchronous_commit and full_page_writes on):
 // the test cluster of make bench has them off.
 //
-// Each run also reports the CPU time the server (server-us/req) and the
-// PostgreSQL cluster (postgres-us/req) spent per answered request, which a
-// loaded machine moves far less than throughput; PROMOLIFT_BENCH_PROFILE_DIR
-// has each run write the server's CPU profile.
+// Each run also reports the CPU time the server (server-us/req), the
+// PostgreSQL cluster (postgres-us/req) and the load generator
+// (client-us/req) spent per answered request, which a loaded machine moves
+// far less than throughput; PROMOLIFT_BENCH_PROFILE_DIR has each run write
+// the server's CPU profile.
 
 const (
 	servingClients = 64
@@ -262,17 +263,18 @@ func (e *servingEnv) profile(name string) <-chan error {
 	return done
 }
 
-// servingCPU is the CPU time the server and its PostgreSQL had used when
-// a run began.
+// servingCPU is the CPU time the server, its PostgreSQL and this process
+// (the load generator) had used when a run began.
 type servingCPU struct {
-	e                *servingEnv
-	server, postgres time.Duration
-	ok, pgOK         bool
+	e                        *servingEnv
+	server, postgres, client time.Duration
+	ok, pgOK, clientOK       bool
 }
 
 func (e *servingEnv) cpu() servingCPU {
 	c := servingCPU{e: e}
 	c.server, c.ok = processCPU(e.cmd.Process.Pid)
+	c.client, c.clientOK = processCPU(os.Getpid())
 	if e.postmaster != 0 {
 		c.postgres, c.pgOK = clusterCPU(e.postmaster)
 	}
@@ -280,8 +282,11 @@ func (e *servingEnv) cpu() servingCPU {
 }
 
 // report reports the CPU time per answered request since c was taken:
-// the server's (server-us/req) and, on PostgreSQL, the cluster's
-// (postgres-us/req). Both leave the load generator out.
+// the server's (server-us/req), on PostgreSQL the cluster's
+// (postgres-us/req), and the load generator's (client-us/req: this
+// process, whose other fixtures are idle meanwhile). Their sum is what a
+// request costs the machine: with nothing else running, throughputs
+// compare as the inverse of these sums.
 func (c servingCPU) report(b *testing.B, answered int64) {
 	if answered == 0 {
 		return
@@ -292,6 +297,9 @@ func (c servingCPU) report(b *testing.B, answered int64) {
 	}
 	if c.pgOK && now.pgOK {
 		b.ReportMetric(float64((now.postgres-c.postgres).Microseconds())/float64(answered), "postgres-us/req")
+	}
+	if c.clientOK && now.clientOK {
+		b.ReportMetric(float64((now.client-c.client).Microseconds())/float64(answered), "client-us/req")
 	}
 }
 
