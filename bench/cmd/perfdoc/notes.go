@@ -46,7 +46,9 @@ const notes = `
   the default, whatever ` + "`PROMOLIFT_*`" + ` variables the caller has), once on a SQLite file and once on a PostgreSQL
   cluster of its own started with PostgreSQL's durable defaults (` + "`fsync`" + `, ` + "`synchronous_commit`" + ` and
   ` + "`full_page_writes`" + ` on; the test cluster of ` + "`make bench`" + ` has them off). 64 clients over loopback send
-  back to back for 3 s (after 0.3 s of warm-up), each request for a customer never seen before:
+  back to back for 3 s after 2 s of warm-up (a fresh server opens its store connections, and PostgreSQL plans the
+  exposure statement on each, in its first second or so: a running server did that long ago), each request for a
+  customer never seen before:
   ` + "`POST /api/v1/assign`" + ` with ` + "`log_exposure: false`" + `, the same with the exposure logged (the default),
   and OFREP single evaluation of an experiment read as a flag (which logs the exposure). The floor is the bare gin
   handler of "Assign over HTTP" fed the same new-customer bodies. Every answer is counted: the throughput counts 200s
@@ -185,10 +187,10 @@ const why = `
   assign with the exposure ≥ 0.25 of the floor on both stores, and ≥ 0.5 of itself without it on PostgreSQL
   (0.50 and 0.53). Not met in both runs: SQLite exposure over no exposure (0.58, 0.49) and OFREP over the floor on
   both stores. The PostgreSQL exposure path went from about 800 to 1,500–2,500 req/s in these runs; its batch now
-  costs 5 round trips (begin, locks, the statement, commit, the events marker) and one WAL flush.
+  costs 6 round trips (begin, locks, the plan mode, the statement, commit, the events marker) and one WAL flush.
 - **Where the serving path's CPU goes (issue 17): profiles of 2026-12-07, 06:00–07:05 UTC.** ` + "`BenchmarkServing`" + `
-  now reports the CPU the server process (` + "`server-us/req`" + `) and the whole PostgreSQL cluster
-  (` + "`postgres-us/req`" + `) spent per answered request, read from ` + "`/proc`" + `: on this shared machine (load average 13–28
+  now reports the CPU the server process (` + "`server-us/req`" + `), the whole PostgreSQL cluster
+  (` + "`postgres-us/req`" + `) and the load generator (` + "`client-us/req`" + `) spent per answered request, read from ` + "`/proc`" + `: on this shared machine (load average 13–28
   during these runs) throughput moved 2x between runs while CPU per request moved about 10%. With
   ` + "`PROMOLIFT_BENCH_PROFILE_DIR`" + ` set it also writes the server's CPU profile of each run (the server's
   ` + "`--pprof-addr`" + ` listener); ` + "`PROMOLIFT_BENCH_DURABLE_URL`" + ` runs it on a cluster of one's own (one with
@@ -203,7 +205,9 @@ const why = `
   1.1 ms for the 8.5 exposures of an average batch with 4 lanes (about 14 WAL records per new exposure: the dedupe
   row, the event with its indexes, the customer, the rollup with its indexes), so the cost per exposure fell with
   the batch size, and with 64 clients over 4 lanes the batches stayed small. OFREP's own decoding of its evaluation
-  context and the metadata of its answer were under 5% of its CPU: its cost is the exposure's, as assign's is.
+  context and the metadata of its answer were under 5% of its CPU: its cost is the exposure's, as assign's is (a
+  third of the context's part was its canonical JSON, which only the bulk answer's ETag needs; the single evaluation
+  no longer makes it: 20 allocations and 1.4 KB per decode instead of 38 and 2.2 KB, ` + "`BenchmarkDecodeOFREP`" + `).
   Two changes came of it. On PostgreSQL the exposure group commit has 2 lanes instead of 4: with 64 clients, the
   exposure cost the server and PostgreSQL about 320 µs of CPU per request over no exposure with 4 lanes, 210 µs with
   2 and 140 µs with 1 (single runs, lanes set by hand); 2 keeps a second batch in flight while one waits for its WAL
@@ -222,6 +226,32 @@ const why = `
   13.6 ms per batch of a lane against a 3 ms WAL flush) it is bound by CPU, which is what the change saves. What is
   left is mostly per exposure, not per batch: on PostgreSQL the rows and index entries each new exposure writes, on
   SQLite the events insert, the rollup merge and the commit; the floor targets also pay the JSON decoding above.
+- **The serving ratios: the full run vs the interleaved runs (issue 17), 2026-12-07, 13:50–14:30 UTC.** The full run
+  of 05:37 (load average 1.5) gave the exposure over no exposure 0.44 on SQLite and 0.33 on PostgreSQL, the interleaved
+  runs of 04:38 (load average 12–15) 0.49–0.58 and 0.50–0.53. Two causes, neither an ordering of the sub-benchmarks
+  (each store's runs have a server of their own, and a run's report reads end before the next run starts). First,
+  the bench's warm-up was 0.3 s: a fresh server opens about a dozen connections to PostgreSQL in its first seconds, and
+  PostgreSQL planned the exposure statement (fourteen parts) five times or more on each before settling on a plan,
+  tens of ms per plan on this loaded machine (` + "`pg_stat_statements`" + `: 11–44 plans and 0.45–2.1 s of planning
+  in a run of 3,000–11,000 exposures, beside 0.45–1.1 ms of execution per exposure). The statement now runs on its
+  generic plan (` + "`SET LOCAL plan_cache_mode = force_generic_plan`" + ` in the batch's transaction), made once per
+  connection (plans per run: 28, 44 and 33 before, 14, 22 and 19 after; with the 0.3-s warm-up, planning 0.27–0.33 ms per
+  exposure before, 0.14–0.27 after), and the warm-up is 2 s. The warm-up alone, 3 interleaved pairs (same code, 0.3 s vs 2 s,
+  PostgreSQL only, load average 11.6–13.2): PostgreSQL's CPU per request 467 → 346 µs for assign, 420 → 318 µs for
+  OFREP (medians). Second, load: on a quiet machine the run is bound by CPU, so throughputs compare as the inverse of
+  the CPU a request costs the server, PostgreSQL and the load generator together; with other jobs holding the load
+  average at 12–15, the exposure runs, with more processes runnable (PostgreSQL's backends and WAL writer), win a
+  larger share of the CPU than the run without exposure, and the ratio comes out higher. From the CPU per request of 6
+  runs at 14:19–14:27 (load average 11–15), the CPU-bound ratios are: SQLite, assign with the exposure over without it
+  0.37–0.57 (server 275–401 µs, load generator 97–153 µs per request, against 107–150 and 80–119 without the
+  exposure), OFREP over no exposure 0.48–0.61; PostgreSQL 0.26–0.34 for assign (PostgreSQL's own 248–416 µs per
+  request) and 0.24–0.29 for OFREP: the full run's 0.33 on PostgreSQL is what a user on a 2-core machine of their
+  own sees, not a fault of the bench. The load generator costs about as much CPU per request as the server without
+  the exposure (80–120 µs), which bounds every ratio to the floor. The same 6 runs, main (with the bench's two
+  changes) vs these changes interleaved, gave throughput ratios that swung between 0.11 and 0.69 from run to run
+  of one tree: no change of throughput can be read from them. Noticed and left: when a key's last use is more than a
+  minute old, every request in flight writes its ` + "`last_used_at`" + ` (9 updates of one row per run, 81 ms each
+  waiting for one another's commit), a stall of the requests that make them.
 - **429s in the serving runs.** The runs count every 429; with the default settings a production SDK key is no longer
   rate-limited (SDK keys are unlimited by default), so any 429 counted here is a regression.
 - **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only the rollups:
