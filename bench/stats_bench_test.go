@@ -18,8 +18,8 @@ import (
 // N in statsUnits, each with N exposed units (two variants) and 5N
 // conversions, written straight with SQL (generate_series), with the
 // rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks,
-// unit_orders, variant_orders, and through their triggers the series sums)
-// filled by set-based SQL as ingest would.
+// unit_orders, variant_orders, and through their triggers the series and
+// slice sums) filled by set-based SQL as ingest would.
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service

@@ -580,7 +580,7 @@ DELETE FROM pg_temp.orders_delta;
 		if err != nil {
 			return err
 		}
-		return cohortDialect.RebuildSeries(ctx, tx)
+		return cohortDialect.RebuildSums(ctx, tx)
 	})
 	return wrap("recompute rollups", err)
 }
@@ -606,7 +606,7 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, wrap("check rollups", err)
 	}
-	series, err := cohortDialect.CheckSeries(ctx, tx)
+	series, err := cohortDialect.CheckSums(ctx, tx)
 	return append(diffs, series...), wrap("check rollups", err)
 }
 

@@ -14,7 +14,8 @@ import (
 // TestMigrationFillsSeriesSums builds a schema at version 28 holding
 // rollup rows (storetest.LegacySeriesRows), then opens the store, which
 // applies 0029: it fills in the running totals of unit_metrics_daily and
-// the per-day series sums, which the series then reads.
+// the per-day series sums, which the series then reads; and 0030, which
+// fills in the slice sums from the units' rollup rows.
 func TestMigrationFillsSeriesSums(t *testing.T) {
 	ctx := context.Background()
 	u := testURL(t)
@@ -27,8 +28,13 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	rows := storetest.LegacySeriesRows
 	for _, r := range rows.Units {
 		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
-			first_event_id, exposures, multiple, channel) VALUES ('exp', $1, $2, $3, $4, 1, FALSE, '')`,
-			r.Unit, r.Variant, r.First, "e-"+r.Unit); err != nil {
+			first_event_id, exposures, multiple, channel) VALUES ('exp', $1, $2, $3, $4, 1, FALSE, $5)`,
+			r.Unit, r.Variant, r.First, "e-"+r.Unit, r.Channel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
+			variant, multiple, channel, first_exposed_at) VALUES ('exp', $1, 'purchase', $2, $3, 0, $4, FALSE, $5, $6)`,
+			r.Unit, r.Count, r.Revenue, r.Variant, r.Channel, r.First); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,4 +52,5 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.SeriesBackfilled(t, s)
+	storetest.SlicesBackfilled(t, s)
 }

@@ -354,7 +354,7 @@ INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("exposures_rollup r"+
 		if err != nil {
 			return err
 		}
-		return cohortDialect.RebuildSeries(ctx, tx)
+		return cohortDialect.RebuildSums(ctx, tx)
 	})
 	return wrap("recompute rollups", err)
 }
@@ -372,7 +372,7 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, wrap("check rollups", err)
 	}
-	series, err := cohortDialect.CheckSeries(ctx, s.r)
+	series, err := cohortDialect.CheckSums(ctx, s.r)
 	return append(diffs, series...), wrap("check rollups", err)
 }
 

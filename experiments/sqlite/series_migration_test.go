@@ -11,15 +11,21 @@ import (
 // TestMigrationFillsSeriesSums upgrades a database of version 28 holding
 // rollup rows (storetest.LegacySeriesRows) to the current schema:
 // migration 0029 fills in the running totals of unit_metrics_daily and the
-// per-day series sums, which the series then reads.
+// per-day series sums, which the series then reads; 0030 the slice sums
+// from the units' rollup rows.
 func TestMigrationFillsSeriesSums(t *testing.T) {
 	ctx := context.Background()
 	path, db := legacyFile(t, 28)
 	rows := storetest.LegacySeriesRows
 	for _, u := range rows.Units {
 		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
-			first_event_id, exposures, multiple, channel) VALUES ('exp', ?, ?, ?, ?, 1, 0, '')`,
-			u.Unit, u.Variant, u.First.UnixMicro(), "e-"+u.Unit); err != nil {
+			first_event_id, exposures, multiple, channel) VALUES ('exp', ?, ?, ?, ?, 1, 0, ?)`,
+			u.Unit, u.Variant, u.First.UnixMicro(), "e-"+u.Unit, u.Channel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
+			variant, multiple, channel, first_exposed_at) VALUES ('exp', ?, 'purchase', ?, ?, 0, ?, 0, ?, ?)`,
+			u.Unit, u.Count, u.Revenue, u.Variant, u.Channel, u.First.UnixMicro()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -40,4 +46,5 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.SeriesBackfilled(t, s)
+	storetest.SlicesBackfilled(t, s)
 }

@@ -72,7 +72,8 @@ func (d CohortDialect) environmentOf() string {
 
 // SufficientStats reads the sufficient statistics of q in tx (pass a
 // transaction: one snapshot for all its queries). Without q.Until they come
-// from the rollups (RollupSources); with q.Until they are recomputed from the
+// from the slice sums (slicesums.go) when they hold q.Dimension, else from
+// the rollups (RollupSources); with q.Until they are recomputed from the
 // raw events before it (the units of Units, to which the attributed
 // conversions are joined here). With q.PrePeriod, AddPrePeriod adds
 // the CUPED pre-period sums.
@@ -100,7 +101,13 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		metricRelArgs = append(append([]any{until, until}, unitArgs...), until)
 	}
 	sl := d.SliceOf(q)
-	out, err := d.ReadStats(ctx, tx, sl, unitRel, unitRelArgs, metricRel, metricRelArgs)
+	var out *experiments.SufficientStats
+	var err error
+	if q.Until.IsZero() && summedDimension(q.Dimension) {
+		out, err = d.readSlices(ctx, tx, q) // slicesums.go
+	} else {
+		out, err = d.ReadStats(ctx, tx, sl, unitRel, unitRelArgs, metricRel, metricRelArgs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +125,7 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 }
 
 // currencies reads the money of the analysed units of experiment per
-// variant, conversion name and currency from the rollups
+// variant, conversion name and currency from the slice sums
 // (experiments.SufficientStats.Currencies).
 func (d CohortDialect) currencies(ctx context.Context, tx Queryer, experiment, analysed string) ([]experiments.CurrencySums, error) {
 	var rows []struct {
@@ -129,10 +136,10 @@ func (d CohortDialect) currencies(ctx context.Context, tx Queryer, experiment, a
 		Revenue  float64 `db:"revenue"`
 		Cost     float64 `db:"cost"`
 	}
-	err := tx.SelectContext(ctx, &rows, `SELECT variant, metric, currency, COUNT(*) AS units,
-	SUM(CAST(revenue AS `+d.Float+`)) AS revenue, SUM(CAST(cost AS `+d.Float+`)) AS cost
-FROM unit_metrics WHERE experiment = `+d.TextParam+` AND `+analysed+` AND conversions > 0
-GROUP BY variant, metric, currency ORDER BY variant, metric, currency`, experiment)
+	err := tx.SelectContext(ctx, &rows, `SELECT variant, metric, currency, SUM(converted) AS units,
+	CAST(SUM(revenue) AS `+d.Float+`) AS revenue, CAST(SUM(cost) AS `+d.Float+`) AS cost
+FROM slice_metrics WHERE experiment = `+d.TextParam+` AND `+analysed+`
+GROUP BY variant, metric, currency HAVING SUM(converted) <> 0 ORDER BY variant, metric, currency`, experiment)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // The per-day sums of the daily series (migration 0029), so that the
@@ -81,14 +82,15 @@ func StoredPrev(x string) string {
 		x + `.prev_revenue + ` + before("revenue")
 }
 
-// seriesMetricSums are the sums of series_metrics, in order.
-const seriesMetricSums = `converted, conversions, count_squares, revenue, revenue_squares, revenue_count, cost`
-
-// seriesExpected selects the series_metrics and series_units sums from
-// the stored rollups (see above), per key.
-func (d CohortDialect) seriesExpected() (metrics, units string) {
+// seriesSums are the tables of the series sums, with the SELECTs of
+// their sums from the stored rollups (see above), per key.
+func (d CohortDialect) seriesSums() []sumsTable {
 	x := d.Exact
-	metrics = `SELECT experiment, variant, metric, day,
+	return []sumsTable{
+		{name: "series_metrics", keys: "experiment, variant, metric, day",
+			sums:  "converted, conversions, count_squares, revenue, revenue_squares, revenue_count, cost",
+			label: `variant || '/' || metric || '/' || CAST(day AS TEXT)`,
+			expected: `SELECT experiment, variant, metric, day,
 	SUM(CASE WHEN prev_conversions = 0 THEN 1 ELSE 0 END) AS converted,
 	SUM(conversions) AS conversions,
 	SUM(conversions * (2 * prev_conversions + conversions)) AS count_squares,
@@ -96,67 +98,90 @@ func (d CohortDialect) seriesExpected() (metrics, units string) {
 	SUM(CAST(revenue AS ` + x + `) * (2 * prev_revenue + revenue)) AS revenue_squares,
 	SUM(CAST(prev_revenue + revenue AS ` + x + `) * (prev_conversions + conversions) - CAST(prev_revenue AS ` + x + `) * prev_conversions) AS revenue_count,
 	SUM(cost) AS cost
-FROM unit_metrics_daily WHERE NOT multiple GROUP BY experiment, variant, metric, day`
-	units = `SELECT experiment, first_variant AS variant, ` + d.Day("first_exposed_at") + ` AS day, COUNT(*) AS units
-FROM exposures_rollup GROUP BY experiment, first_variant, ` + d.Day("first_exposed_at")
-	return metrics, units
+FROM unit_metrics_daily WHERE NOT multiple GROUP BY experiment, variant, metric, day`},
+		{name: "series_units", keys: "experiment, variant, day", sums: "units",
+			label: `variant || '/' || CAST(day AS TEXT)`,
+			expected: `SELECT experiment, first_variant AS variant, ` + d.Day("first_exposed_at") + ` AS day, COUNT(*) AS units
+FROM exposures_rollup GROUP BY experiment, first_variant, ` + d.Day("first_exposed_at")},
+	}
 }
 
-// seriesStored selects the sums of series_metrics and series_units per
-// key, the shards added up, leaving out keys whose sums are all zero.
-const (
-	seriesMetricsStored = `SELECT experiment, variant, metric, day, SUM(converted) AS converted, SUM(conversions) AS conversions,
-	SUM(count_squares) AS count_squares, SUM(revenue) AS revenue, SUM(revenue_squares) AS revenue_squares,
-	SUM(revenue_count) AS revenue_count, SUM(cost) AS cost
-FROM series_metrics GROUP BY experiment, variant, metric, day`
-	seriesNonZero = ` WHERE converted <> 0 OR conversions <> 0 OR count_squares <> 0 OR revenue <> 0
-	OR revenue_squares <> 0 OR revenue_count <> 0 OR cost <> 0`
-	seriesUnitsStored = `SELECT experiment, variant, day, SUM(units) AS units FROM series_units GROUP BY experiment, variant, day`
-)
+// sumsTable is a table of sums that triggers keep from a per-unit rollup
+// (series_metrics, slice_metrics, ...), split over shards: how CheckSums
+// compares it with the rollup and RebuildSums rebuilds it.
+type sumsTable struct {
+	name     string // the table
+	keys     string // its key columns but shard, comma-separated
+	sums     string // its sum columns, comma-separated
+	label    string // a key in a diff (the key columns but experiment, as text)
+	expected string // SELECT keys, sums from the rollup, one row per key
+}
 
-// CheckSeries compares series_metrics and series_units with their sums
-// recomputed from unit_metrics_daily and exposures_rollup (which
-// CheckRollups compares with the raw events) and describes each differing
-// key, at most MaxRollupDiffs per table and direction.
-func (d CohortDialect) CheckSeries(ctx context.Context, q RowsQueryer) ([]string, error) {
-	metrics, units := d.seriesExpected()
-	nz := func(s string) string { return `SELECT * FROM (` + s + `) z` + seriesNonZero }
-	key := `variant || '/' || metric || '/' || CAST(day AS TEXT)`
-	ukey := `variant || '/' || CAST(day AS TEXT)`
-	checks := []struct{ label, q string }{
-		{"series_metrics: missing or wrong", `SELECT experiment, ` + key + ` FROM (` + nz(metrics) + ` EXCEPT ` + nz(seriesMetricsStored) + `) d`},
-		{"series_metrics: unexpected or wrong", `SELECT experiment, ` + key + ` FROM (` + nz(seriesMetricsStored) + ` EXCEPT ` + nz(metrics) + `) d`},
-		{"series_units: missing or wrong", `SELECT experiment, ` + ukey + ` FROM (` + units + ` EXCEPT SELECT * FROM (` +
-			seriesUnitsStored + `) z WHERE units <> 0) d`},
-		{"series_units: unexpected or wrong", `SELECT experiment, ` + ukey + ` FROM (SELECT * FROM (` + seriesUnitsStored +
-			`) z WHERE units <> 0 EXCEPT ` + units + `) d`},
+// nonZero selects the rows of rel (keys, sums) whose sums are not all zero.
+func (t sumsTable) nonZero(rel string) string {
+	return `SELECT * FROM (` + rel + `) z WHERE ` + strings.Join(strings.Split(t.sums, ","), ` <> 0 OR `) + ` <> 0`
+}
+
+// stored selects the sums of t per key, the shards added up.
+func (t sumsTable) stored() string {
+	cols := strings.Split(t.sums, ",")
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i] = `SUM(` + c + `) AS ` + c
 	}
+	return `SELECT ` + t.keys + `, ` + strings.Join(cols, ", ") + ` FROM ` + t.name + ` GROUP BY ` + t.keys
+}
+
+// CheckSums compares the tables of sums that triggers keep (the series
+// sums here, the slice sums of slicesums.go) with their sums recomputed
+// from the rollups they add up (which CheckRollups compares with the raw
+// events) and describes each differing key, at most MaxRollupDiffs per
+// table and direction.
+func (d CohortDialect) CheckSums(ctx context.Context, q RowsQueryer) ([]string, error) {
+	return checkSums(ctx, q, append(d.seriesSums(), d.sliceSums()...))
+}
+
+// checkSums compares each table of tables, its keys whose sums are not all
+// zero, with its expected sums, and describes each differing key, at most
+// MaxRollupDiffs per table and direction.
+func checkSums(ctx context.Context, q RowsQueryer, tables []sumsTable) ([]string, error) {
 	var diffs []string
-	for _, c := range checks {
-		found, err := listPairs(ctx, q, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range found {
-			diffs = append(diffs, fmt.Sprintf("%s: experiment %q key %q", c.label, p[0], p[1]))
+	for _, t := range tables {
+		expected, stored := t.nonZero(t.expected), t.nonZero(t.stored())
+		for _, c := range []struct{ label, q string }{
+			{t.name + ": missing or wrong", `SELECT experiment, ` + t.label + ` FROM (` + expected + ` EXCEPT ` + stored + `) d`},
+			{t.name + ": unexpected or wrong", `SELECT experiment, ` + t.label + ` FROM (` + stored + ` EXCEPT ` + expected + `) d`},
+		} {
+			found, err := listPairs(ctx, q, c.q+` ORDER BY 1, 2 LIMIT `+fmt.Sprint(MaxRollupDiffs))
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range found {
+				diffs = append(diffs, fmt.Sprintf("%s: experiment %q key %q", c.label, p[0], p[1]))
+			}
 		}
 	}
 	return diffs, nil
 }
 
-// RebuildSeries recomputes series_metrics and series_units in tx from
-// the stored rollups (after RecomputeRollups rebuilt those).
-func (d CohortDialect) RebuildSeries(ctx context.Context, tx Queryer) error {
-	metrics, units := d.seriesExpected()
-	for _, q := range []string{
-		`DELETE FROM series_metrics`,
-		`INSERT INTO series_metrics (experiment, variant, metric, day, shard, ` + seriesMetricSums + `)
-SELECT experiment, variant, metric, day, 0, ` + seriesMetricSums + ` FROM (` + metrics + `) x`,
-		`DELETE FROM series_units`,
-		`INSERT INTO series_units (experiment, variant, day, shard, units) SELECT experiment, variant, day, 0, units FROM (` + units + `) x`,
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rebuild series sums: %w", err)
+// RebuildSums recomputes the tables of CheckSums in tx from the stored
+// rollups (after RecomputeRollups rebuilt those).
+func (d CohortDialect) RebuildSums(ctx context.Context, tx Queryer) error {
+	return rebuildSums(ctx, tx, append(d.seriesSums(), d.sliceSums()...))
+}
+
+// rebuildSums recomputes each table of tables in tx from its rollup, into
+// shard 0.
+func rebuildSums(ctx context.Context, tx Queryer, tables []sumsTable) error {
+	for _, t := range tables {
+		for _, q := range []string{
+			`DELETE FROM ` + t.name,
+			`INSERT INTO ` + t.name + ` (` + t.keys + `, shard, ` + t.sums + `) SELECT ` + t.keys + `, 0, ` + t.sums +
+				` FROM (` + t.expected + `) x`,
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("rebuild %s: %w", t.name, err)
+			}
 		}
 	}
 	return nil

@@ -7,29 +7,35 @@ import (
 	"github.com/promolift/promolift/experiments"
 )
 
-// testSeriesIncremental checks the per-day sums the daily series reads
-// (kept at ingest, sqlstore/seriessums.go) after batches that change a
-// unit's earlier or later days: SeriesStats against the recomputation
-// from the raw events (compareSeries) at every midnight and at a last
-// cut-off after all data, so that every day comes from the sums, and at
-// last cut-offs inside the data, and CheckRollups clean.
-func testSeriesIncremental(t *testing.T, newStore func(t *testing.T) experiments.Store) {
-	d := 24 * time.Hour
-	h := time.Hour
-	// Units exposed and converting in order, around the cases.
-	base := []experiments.Event{
+// incrementalCase is a history of batches after incrementalBase that
+// change a unit's earlier or later rollup rows, with a customer erased
+// after them (erase, when set).
+type incrementalCase struct {
+	name    string
+	batches [][]experiments.Event
+	erase   string
+}
+
+// incrementalBase are units of experiment "exp" exposed and converting in
+// order, on two channels, around the cases of incrementalCases.
+func incrementalBase() []experiments.Event {
+	d, h := 24*time.Hour, time.Hour
+	return []experiments.Event{
 		exposure("b1-e", "b1", "exp", "control", h, nil, ""),
 		conversion("b1-c1", "b1", "purchase", 2*h, 500, nil),
 		conversion("b1-c2", "b1", "purchase", d+2*h, 700, nil),
-		exposure("b2-e", "b2", "exp", "treat", 3*h, nil, ""),
+		exposure("b2-e", "b2", "exp", "treat", 3*h, nil, "email"),
 		conversion("b2-c1", "b2", "purchase", 2*d+h, 900, nil),
 		exposure("b3-e", "b3", "exp", "treat", d+3*h, nil, ""),
 	}
-	for _, tc := range []struct {
-		name    string
-		batches [][]experiments.Event
-		erase   string // a customer erased after the batches
-	}{
+}
+
+// incrementalCases are the histories the sums kept at ingest are tested
+// on: conversions out of order, refunds on later days, an earlier first
+// exposure arriving late, units turning multiple and an erasure.
+func incrementalCases() []incrementalCase {
+	d, h := 24*time.Hour, time.Hour
+	return []incrementalCase{
 		{"out-of-order conversions", [][]experiments.Event{
 			{exposure("a-e", "a", "exp", "treat", h, nil, ""), conversion("a-c3", "a", "purchase", 3*d+h, 300, nil)},
 			{conversion("a-c1", "a", "purchase", d+h, 200, nil)}, // before a stored later day
@@ -46,7 +52,7 @@ func testSeriesIncremental(t *testing.T, newStore func(t *testing.T) experiments
 		}, ""},
 		{"an earlier first exposure arriving late", [][]experiments.Event{
 			{conversion("f-c0", "f", "purchase", d+h, 250, nil), // before the exposure: not attributed yet
-				exposure("f-e2", "f", "exp", "treat", 2*d, nil, ""), conversion("f-c1", "f", "purchase", 2*d+h, 400, nil),
+				exposure("f-e2", "f", "exp", "treat", 2*d, nil, "push"), conversion("f-c1", "f", "purchase", 2*d+h, 400, nil),
 				conversion("f-c2", "f", "purchase", 3*d+h, 100, nil)},
 			{exposure("f-e1", "f", "exp", "treat", d, nil, "")}, // the first exposure, a day earlier
 		}, ""},
@@ -64,22 +70,53 @@ func testSeriesIncremental(t *testing.T, newStore func(t *testing.T) experiments
 				conversion("x-c2", "x", "purchase", 2*d, 900, nil)},
 			{refund("x-f", "x", "o-x-c1", 3*d, 100)},
 		}, "x"},
-	} {
+	}
+}
+
+// ingestCase creates experiment "exp" (7-day window) in s, ingests
+// incrementalBase and the batches of tc, and erases tc.erase.
+func ingestCase(t *testing.T, s experiments.Store, tc incrementalCase) {
+	t.Helper()
+	createExp(t, s, "exp", 7*24*time.Hour)
+	ingest(t, s, incrementalBase())
+	for _, b := range tc.batches {
+		ingest(t, s, b)
+	}
+	if tc.erase != "" {
+		_, err := experiments.NewService(s, nil).EraseCustomer(ctx(t), rightsAdmin, tc.erase)
+		must(t, err)
+	}
+}
+
+// checkRollupsClean fails t unless s, when it keeps rollups, finds them
+// all right (CheckRollups).
+func checkRollupsClean(t *testing.T, s experiments.Store) {
+	t.Helper()
+	if rm, ok := s.(RollupMaintainer); ok {
+		diffs, err := rm.CheckRollups(ctx(t))
+		must(t, err)
+		if len(diffs) != 0 {
+			t.Fatalf("CheckRollups: %q", diffs)
+		}
+	}
+}
+
+// testSeriesIncremental checks the per-day sums the daily series reads
+// (kept at ingest, sqlstore/seriessums.go) after each history of
+// incrementalCases: SeriesStats against the recomputation from the raw
+// events (compareSeries) at every midnight and at a last cut-off after
+// all data, so that every day comes from the sums, and at last cut-offs
+// inside the data, and CheckRollups clean.
+func testSeriesIncremental(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	d, h := 24*time.Hour, time.Hour
+	for _, tc := range incrementalCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
 			ss, ok := s.(experiments.SeriesStore)
 			if !ok {
 				t.Fatalf("%T has no SeriesStats", s)
 			}
-			createExp(t, s, "exp", 7*d)
-			ingest(t, s, base)
-			for _, b := range tc.batches {
-				ingest(t, s, b)
-			}
-			if tc.erase != "" {
-				_, err := experiments.NewService(s, nil).EraseCustomer(ctx(t), rightsAdmin, tc.erase)
-				must(t, err)
-			}
+			ingestCase(t, s, tc)
 			var midnights []time.Time
 			for at := -d; at <= 5*d; at += d {
 				midnights = append(midnights, t0.Add(at))
@@ -89,32 +126,57 @@ func testSeriesIncremental(t *testing.T, newStore func(t *testing.T) experiments
 			// then read from the sums), before later ones in others.
 			compareSeries(t, s, ss, "exp", append(midnights[:5:5], t0.Add(3*d+2*h)))
 			compareSeries(t, s, ss, "exp", append(midnights[:4], t0.Add(2*d+90*time.Minute)))
-			if rm, ok := s.(RollupMaintainer); ok {
-				diffs, err := rm.CheckRollups(ctx(t))
-				must(t, err)
-				if len(diffs) != 0 {
-					t.Fatalf("CheckRollups: %q", diffs)
+			checkRollupsClean(t, s)
+		})
+	}
+}
+
+// testSliceSums checks the per-slice sums the report's statistics read
+// (kept at ingest, sqlstore/slicesums.go) after each history of
+// incrementalCases: SufficientStats overall and by channel, hour and hour
+// × channel, multiple-exposed units excluded or counted, the same as
+// recomputed from the raw events (Until after all data), and
+// CheckRollups clean.
+func testSliceSums(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+	for _, tc := range incrementalCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			ingestCase(t, s, tc)
+			for _, dim := range []string{"", experiments.DimensionChannel, experiments.DimensionHour, experiments.DimensionHourChannel} {
+				for _, mode := range []experiments.MultipleExposure{experiments.MultipleExclude, experiments.MultipleFirst} {
+					q := experiments.StatsQuery{Experiment: "exp", Dimension: dim, MultipleExposure: mode}
+					got := stats(t, s, q)
+					q.Until = t0.Add(30 * 24 * time.Hour)
+					want := stats(t, s, q)
+					what := "stats by " + dim + " " + string(mode)
+					equalJSON(t, what+": variants", got.Variants, want.Variants)
+					equalJSON(t, what+": metrics", got.Metrics, want.Metrics)
 				}
 			}
+			checkRollupsClean(t, s)
 		})
 	}
 }
 
 // LegacySeriesRows are rollup rows of a database before migration 0029
-// (SeriesBackfilled), relative to t0: units u1 (control, first exposed at
-// t0+1h, purchases: 1 for 200 on day 0, 2 for 300 on day 1) and u2
-// (treat, first exposed at t0+25h, 1 purchase for 50 on day 1).
+// (SeriesBackfilled, SlicesBackfilled), relative to t0: units u1 (control,
+// channel email, first exposed at t0+1h, purchases: 1 for 200 on day 0, 2
+// for 300 on day 1) and u2 (treat, no channel, first exposed at t0+25h, 1
+// purchase for 50 on day 1).
 var LegacySeriesRows = struct {
 	Start  time.Time
 	Units  []LegacyUnit
 	Dailys []LegacyDaily
-}{t0, []LegacyUnit{{"u1", "control", t0.Add(time.Hour)}, {"u2", "treat", t0.Add(25 * time.Hour)}},
+}{t0, []LegacyUnit{{"u1", "control", t0.Add(time.Hour), "email", 3, 500}, {"u2", "treat", t0.Add(25 * time.Hour), "", 1, 50}},
 	[]LegacyDaily{{"u1", "control", 0, 1, 200}, {"u1", "control", 1, 2, 300}, {"u2", "treat", 1, 1, 50}}}
 
-// LegacyUnit is an exposures_rollup row of LegacySeriesRows.
+// LegacyUnit is an exposures_rollup row of LegacySeriesRows (one
+// exposure), with its unit_metrics row of purchases (Count, Revenue).
 type LegacyUnit struct {
-	Unit, Variant string
-	First         time.Time
+	Unit, Variant  string
+	First          time.Time
+	Channel        string
+	Count, Revenue int64
 }
 
 // LegacyDaily is a unit_metrics_daily row of LegacySeriesRows (metric
@@ -164,4 +226,19 @@ func SeriesBackfilled(t *testing.T, s experiments.Store) {
 			}
 		}
 	}
+}
+
+// SlicesBackfilled checks a store of experiment "exp" just upgraded by
+// migration 0030 from the rollup rows of LegacySeriesRows: the statistics
+// by channel, read from the slice sums the migration filled in, worked out
+// by hand.
+func SlicesBackfilled(t *testing.T, s experiments.Store) {
+	t.Helper()
+	got := stats(t, s, experiments.StatsQuery{Experiment: "exp", Dimension: experiments.DimensionChannel})
+	wantStats(t, got, []vc{{Slice: experiments.NoSlice, Variant: "treat", Units: 1, Exposures: 1},
+		{Slice: "email", Variant: "control", Units: 1, Exposures: 1}},
+		[]ms{{Slice: experiments.NoSlice, Variant: "treat", Metric: "purchase", Converted: 1, Count: 1, CountSquares: 1,
+			Revenue: 50, RevenueSquares: 2500, RevenueCount: 50},
+			{Slice: "email", Variant: "control", Metric: "purchase", Converted: 1, Count: 3, CountSquares: 9,
+				Revenue: 500, RevenueSquares: 250000, RevenueCount: 1500}})
 }
