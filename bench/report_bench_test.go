@@ -49,6 +49,39 @@ const (
 	reportStressRun     = 3 * time.Second
 )
 
+// timedSource is the service as the snapshots' source, recording when
+// each report computation ran.
+type timedSource struct {
+	*experiments.Service
+	mu    sync.Mutex
+	spans []span
+}
+
+// span is a time interval.
+type span struct{ from, to time.Time }
+
+func (s *timedSource) Report(ctx context.Context, key string, opts experiments.ReportOptions) (*experiments.Report, error) {
+	from := time.Now()
+	r, err := s.Service.Report(ctx, key, opts)
+	s.mu.Lock()
+	s.spans = append(s.spans, span{from, time.Now()})
+	s.mu.Unlock()
+	return r, err
+}
+
+// since returns the computations that ended after t.
+func (s *timedSource) since(t time.Time) []span {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []span
+	for _, c := range s.spans {
+		if c.to.After(t) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // reportEnv is the API over a store holding reportLoadExperiment.
 type reportEnv struct {
 	// base is the server with every setting at its default (that of
@@ -62,6 +95,8 @@ type reportEnv struct {
 	analysts           []string
 	snaps, stressSnaps *reportsnap.Snapshots
 	svc                *experiments.Service
+	// src is the snapshots' source, with the times of the computations.
+	src *timedSource
 }
 
 func newReportEnv(store experiments.Store) (*reportEnv, error) {
@@ -110,13 +145,14 @@ func newReportEnv(store experiments.Store) (*reportEnv, error) {
 	// Zero settings are the defaults of promolift serve (its flags'
 	// defaults are these packages' defaults): the snapshots' refresh and
 	// the pacing of report reads, the rate limits, the exposure batches.
-	snaps := reportsnap.New(svc, reportsnap.Config{}, nil)
+	src := &timedSource{Service: svc}
+	snaps := reportsnap.New(src, reportsnap.Config{}, nil)
 	srv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Reports: snaps}, nil))
-	stressSnaps := reportsnap.New(svc, reportsnap.Config{MinInterval: reportStressRefresh}, nil)
+	stressSnaps := reportsnap.New(src, reportsnap.Config{MinInterval: reportStressRefresh}, nil)
 	stressSrv := httptest.NewServer(httpapi.New(svc, httpapi.Config{Reports: stressSnaps}, nil))
 	cleanups = append(cleanups, func() { srv.Close(); stressSrv.Close(); snaps.Close(); stressSnaps.Close(); store.Close() })
 	return &reportEnv{svc: svc, base: srv.URL, stressBase: stressSrv.URL, sdk: sdk, analysts: analysts,
-		snaps: snaps, stressSnaps: stressSnaps}, nil
+		snaps: snaps, stressSnaps: stressSnaps, src: src}, nil
 }
 
 func reportStore(b testing.TB, store string) *reportEnv {
@@ -146,16 +182,22 @@ func reportStore(b testing.TB, store string) *reportEnv {
 // get sends GET url with token and fails unless the status is 200.
 func get(url, token string) error { return send(http.MethodGet, url, token, nil) }
 
+// sample is one call of loop: when it started and how long it took.
+type sample struct {
+	at time.Time
+	d  time.Duration
+}
+
 // loop runs workers clients that call do back to back until stop, and
-// returns the latency of every call made after from.
-func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]time.Duration, error) {
+// returns every call made after from.
+func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]sample, error) {
 	var mu sync.Mutex
-	var lat []time.Duration
+	var out []sample
 	var failed atomic.Value
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Go(func() {
-			var mine []time.Duration
+			var mine []sample
 			for i := 0; time.Now().Before(stop); i++ {
 				t := time.Now()
 				if err := do(w, i); err != nil {
@@ -163,11 +205,11 @@ func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]time.Du
 					return
 				}
 				if t.After(from) {
-					mine = append(mine, time.Since(t))
+					mine = append(mine, sample{t, time.Since(t)})
 				}
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
+			out = append(out, mine...)
 			mu.Unlock()
 		})
 	}
@@ -175,7 +217,29 @@ func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]time.Du
 	if err, _ := failed.Load().(error); err != nil {
 		return nil, err
 	}
-	return lat, nil
+	return out, nil
+}
+
+// durations are the durations of samples, and of those that overlap
+// one of spans (during) and of the others (outside).
+func durations(samples []sample, spans []span) (all, during, outside []time.Duration) {
+	for _, x := range samples {
+		all = append(all, x.d)
+		end := x.at.Add(x.d)
+		overlaps := false
+		for _, c := range spans {
+			if x.at.Before(c.to) && end.After(c.from) {
+				overlaps = true
+				break
+			}
+		}
+		if overlaps {
+			during = append(during, x.d)
+		} else {
+			outside = append(outside, x.d)
+		}
+	}
+	return all, during, outside
 }
 
 // BenchmarkReportLoad runs, on each store, reportAssigners clients sending
@@ -186,7 +250,9 @@ func loop(workers int, from, stop time.Time, do func(w, i int) error) ([]time.Du
 // readers, on a server with promolift serve's default settings. The
 // stress case readers=8-refresh=1s recomputes the snapshot ten times as
 // often, over a shorter window. Each reports the p50 and p99 of assign
-// and of the report reads, and how many report computations ran. The
+// and of the report reads, how many report computations ran, their mean
+// time, and the p99 of the assigns that overlapped one and of the others
+// (what a computation costs assignment). The
 // snapshot is fresh when the window starts, as on a server that has just
 // recomputed it. One measurement whatever b.N.
 func BenchmarkReportLoad(b *testing.B) {
@@ -231,16 +297,16 @@ func reportLoad(b *testing.B, e *reportEnv, base string, snaps *reportsnap.Snaps
 	before := snaps.Computations()
 	start := time.Now()
 	from, stop := start.Add(reportLoadWarmup), start.Add(reportLoadWarmup+run)
-	var readLat []time.Duration
+	var reads []sample
 	var readErr error
 	var wg sync.WaitGroup
 	if readers > 0 {
 		wg.Go(func() {
-			readLat, readErr = loop(readers, from, stop, func(w, _ int) error { return get(reportURL, e.analysts[w]) })
+			reads, readErr = loop(readers, from, stop, func(w, _ int) error { return get(reportURL, e.analysts[w]) })
 		})
 	}
 	tag := fmt.Sprintf("%d-%d-", readers, start.UnixNano())
-	assignLat, err := loop(reportAssigners, from, stop, func(w, i int) error {
+	assigns, err := loop(reportAssigners, from, stop, func(w, i int) error {
 		body := fmt.Sprintf(`{"unit_id": "a%s%d-%d", "attributes": {"country": "KR"}, "experiments": [%q], "log_exposure": true}`,
 			tag, w, i, reportLoadExperiment)
 		return post(base+"/api/v1/assign", e.sdk, []byte(body))
@@ -254,13 +320,25 @@ func reportLoad(b *testing.B, e *reportEnv, base string, snaps *reportsnap.Snaps
 	if readErr != nil {
 		b.Fatal(readErr)
 	}
+	spans := e.src.since(from)
+	assignLat, during, outside := durations(assigns, spans)
 	b.ReportMetric(float64(len(assignLat))/run.Seconds(), "assign-req/s")
 	b.ReportMetric(float64(percentile(assignLat, 0.50).Microseconds()), "assign-p50-us")
 	b.ReportMetric(float64(percentile(assignLat, 0.99).Microseconds()), "assign-p99-us")
 	b.ReportMetric(float64(snaps.Computations()-before), "computations")
 	if readers > 0 {
+		readLat, _, _ := durations(reads, nil)
 		b.ReportMetric(float64(len(readLat))/run.Seconds(), "read-req/s")
 		b.ReportMetric(float64(percentile(readLat, 0.50).Microseconds()), "read-p50-us")
 		b.ReportMetric(float64(percentile(readLat, 0.99).Microseconds()), "read-p99-us")
+	}
+	if len(spans) > 0 {
+		var busy time.Duration
+		for _, c := range spans {
+			busy += c.to.Sub(c.from)
+		}
+		b.ReportMetric(float64(busy.Milliseconds())/float64(len(spans)), "computation-ms")
+		b.ReportMetric(float64(percentile(during, 0.99).Microseconds()), "assign-p99-computing-us")
+		b.ReportMetric(float64(percentile(outside, 0.99).Microseconds()), "assign-p99-between-us")
 	}
 }

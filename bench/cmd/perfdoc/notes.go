@@ -74,7 +74,9 @@ const notes = `
   ` + "`read-req/s`" + ` is that rate, not what they would ask for). The snapshot is fresh when the window starts. The
   figures are the p99 of the reads and the p99 of assign with readers over assign alone, in the same run. The stress
   case (` + "`readers=8-refresh=1s`" + `, 3 s) refreshes the snapshot every second, so that a recomputation runs most of
-  the time: what a recomputation costs the assigning requests, for reference.
+  the time: what a recomputation costs the assigning requests, for reference. Each run with readers also reports a
+  computation's mean time (` + "`computation-ms`" + `) and the p99 of the assigns that overlapped a computation
+  (` + "`assign-p99-computing-us`" + `) and of the others (` + "`assign-p99-between-us`" + `).
 `
 
 // staticSections end the document.
