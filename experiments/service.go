@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -28,6 +29,9 @@ type Service struct {
 	segs segmentState
 	// auth caches verified API keys (authcache.go).
 	auth authCache
+	// touching holds the IDs of the keys whose last use is being written
+	// (touchKey), so that one request writes it and the others go on.
+	touching sync.Map
 	// consent caches units' consent for Assign (consentcache.go).
 	consent *ttlCache[bool]
 	// horizon caches the store's retention horizon (retention.go).
@@ -498,16 +502,24 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 }
 
 // touchKey records the use of key id when its last use (lastUsed) is more
-// than a minute ago.
+// than a minute ago. One request at a time writes a key's last use: the
+// requests that find it stale while that write is in flight do not wait
+// for it nor write the same row again (a shop's SDK key is used by every
+// request in flight, which would otherwise queue on that one row).
 func (s *Service) touchKey(ctx context.Context, id string, lastUsed time.Time) {
 	now := s.now().UTC()
-	if now.Sub(lastUsed) > time.Minute {
-		if err := s.store.TouchKey(ctx, id, now); err != nil {
-			s.log.Warn("record key use", "key_id", id, "err", err)
-			return
-		}
-		s.auth.touched(id, now)
+	if now.Sub(lastUsed) <= time.Minute {
+		return
 	}
+	if _, busy := s.touching.LoadOrStore(id, struct{}{}); busy {
+		return
+	}
+	defer s.touching.Delete(id)
+	if err := s.store.TouchKey(ctx, id, now); err != nil {
+		s.log.Warn("record key use", "key_id", id, "err", err)
+		return
+	}
+	s.auth.touched(id, now)
 }
 
 // IngestEvents validates a batch and stores the valid events. One bad
