@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -52,25 +54,55 @@ GROUP BY 1, 2, 3, 4`
 }
 
 // cohortsFromWeeks is the query of CohortStats over the rollups (without
-// Until), in one statement (one snapshot). It returns two kinds of rows:
-// kind 'u', the analysed units of each variant by the number of weeks the
-// cut-off has completed since their first exposure (done: f + done·7·24 h
-// ≤ cut-off < f + (done+1)·7·24 h); and kind 'r', per variant and week k
-// the analysed units that repurchased in week k, among those whose week k
-// is complete. A unit repurchased in week k when its unit_weeks row of
-// week k counts two conversions, or one that is not its first since f (it
-// has a row of an earlier week ≥ 1). Every conversion of a complete week,
-// and the unit's first since f when it lies in one, is before the cut-off,
-// as in the raw query. Rows of weeks that not even the earliest exposed
-// unit has completed are not read. cohortsFromRows adds the units up.
+// Until) for cut-off cut, in one statement (one snapshot), with its
+// arguments. It returns two kinds of rows: kind 'u', per variant and week
+// k = 1..weeks the analysed units whose week k is complete at the cut-off
+// (f + k·7·24 h ≤ cut, f the first exposure); and kind 'r', per variant
+// and week k the analysed units that repurchased in week k, among those
+// whose week k is complete. A unit repurchased in week k when its
+// unit_weeks row of week k counts two conversions, or one that is not its
+// first since f (it has a row of an earlier week ≥ 1). Every conversion of
+// a complete week, and the unit's first since f when it lies in one, is
+// before the cut-off, as in the raw query. Rows of weeks that not even the
+// earliest exposed unit has completed are not read.
+//
+// The units of kind 'u' are not read unit by unit: the units first
+// exposed on a UTC day before the day of t = cut − k·7·24 h come from the
+// per-day counts of series_units (seriessums.go), less the few
+// multiple-exposed ones when they are not analysed, and those of t's day up
+// to t from the index exposures_rollup_first, so that a report reads at
+// most a day of units per week instead of all of them.
+//
 // The repurchase rows reach exposures_rollup from the window subquery by
 // the rollup's key (d.JoinEvents: SQLite's CROSS JOIN keeps that order;
 // left to itself SQLite scanned the materialized subquery once per unit,
 // 10-45 s instead of about 1 s for a report of 10,000 units).
-func (d CohortDialect) cohortsFromWeeks(analysed string) string {
-	return `SELECT 'u' AS kind, first_variant AS variant, ` + d.WeeksSince(d.TimeParam, "first_exposed_at") + ` AS week, COUNT(*) AS n
-FROM exposures_rollup WHERE experiment = ` + d.TextParam + ` AND ` + analysed + ` AND first_exposed_at < ` + d.TimeParam + `
-GROUP BY 1, 2, 3
+func (d CohortDialect) cohortsFromWeeks(experiment, metric string, weeks int, analysed string, cut time.Time) (string, []any) {
+	var units []string
+	var args []any
+	for k := 1; k <= weeks; k++ {
+		t := cut.Add(-time.Duration(k) * 7 * 24 * time.Hour)
+		day := t.Unix() / 86400
+		if t.Unix() < 0 && t.Unix()%86400 != 0 {
+			day-- // floor, as the stores' days are
+		}
+		week := fmt.Sprint(k)
+		units = append(units, `SELECT variant, `+week+` AS week, units AS n FROM series_units
+	WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+`
+UNION ALL
+SELECT first_variant, `+week+`, -1 FROM exposures_rollup
+	WHERE experiment = `+d.TextParam+` AND multiple AND NOT (`+analysed+`) AND first_exposed_at < `+d.TimeParam+`
+UNION ALL
+SELECT first_variant, `+week+`, 1 FROM exposures_rollup
+	WHERE experiment = `+d.TextParam+` AND `+analysed+` AND first_exposed_at >= `+d.TimeParam+` AND first_exposed_at <= `+d.TimeParam)
+		dayStart := d.TimeArg(time.Unix(day*86400, 0))
+		args = append(args, experiment, day, experiment, dayStart, experiment, dayStart, d.TimeArg(t))
+	}
+	c := d.TimeArg(cut)
+	args = append(args, experiment, metric, weeks, c, experiment, experiment, c, c)
+	return `SELECT 'u' AS kind, variant, week, SUM(n) AS n FROM (
+` + strings.Join(units, "\nUNION ALL\n") + `
+) u GROUP BY variant, week
 UNION ALL
 SELECT 'r', r.first_variant, w.week, COUNT(*)
 FROM (
@@ -82,54 +114,48 @@ FROM (
 ` + d.JoinEvents + ` exposures_rollup r ON r.experiment = ` + d.TextParam + ` AND r.unit_id = w.unit_id
 WHERE (w.conversions >= 2 OR w.week > w.first) AND ` + analysed + ` AND r.first_exposed_at < ` + d.TimeParam + `
 	AND w.week <= ` + d.WeeksSince(d.TimeParam, "r.first_exposed_at") + `
-GROUP BY 1, 2, 3`
+GROUP BY 1, 2, 3`, args
 }
 
 // cohortStatsFromWeeks runs cohortsFromWeeks for sq (whose Until is zero)
-// and adds the units up: week k counts the units with at least k weeks
-// done.
+// and makes the rows of its answer.
 func (d CohortDialect) cohortStatsFromWeeks(ctx context.Context, q Queryer, sq experiments.StatsQuery, metric string,
 	weeks int, analysed string) ([]experiments.CohortRow, error) {
-	cut := d.TimeArg(CohortCutoff(sq))
 	var rows []struct {
 		Kind    string `db:"kind"`
 		Variant string `db:"variant"`
 		Week    int    `db:"week"`
 		N       int64  `db:"n"`
 	}
-	if err := q.SelectContext(ctx, &rows, d.cohortsFromWeeks(analysed),
-		cut, sq.Experiment, cut, sq.Experiment, metric, weeks, cut, sq.Experiment, sq.Experiment, cut, cut); err != nil {
+	query, args := d.cohortsFromWeeks(sq.Experiment, metric, weeks, analysed, CohortCutoff(sq))
+	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, err
 	}
-	done := map[string][]int64{} // units by variant and week, before the sums
-	reps := map[string]int64{}
+	type key struct {
+		variant string
+		week    int
+	}
+	units, reps := map[key]int64{}, map[key]int64{}
+	var variants []string
 	for _, r := range rows {
-		if done[r.Variant] == nil {
-			done[r.Variant] = make([]int64, weeks+1)
-		}
 		switch {
 		case r.Kind == "r":
-			reps[fmt.Sprint(r.Variant, "/", r.Week)] = r.N
-		case r.Week >= 1:
-			done[r.Variant][min(r.Week, weeks)] += r.N
+			reps[key{r.Variant, r.Week}] = r.N
+		case r.N > 0:
+			units[key{r.Variant, r.Week}] = r.N
+			if !slices.Contains(variants, r.Variant) {
+				variants = append(variants, r.Variant)
+			}
 		}
-	}
-	variants := make([]string, 0, len(done))
-	for v := range done {
-		variants = append(variants, v)
 	}
 	sort.Strings(variants)
 	var out []experiments.CohortRow
 	for _, v := range variants {
-		var units int64
-		var vs []experiments.CohortRow
-		for k := weeks; k >= 1; k-- {
-			if units += done[v][k]; units > 0 {
-				vs = append(vs, experiments.CohortRow{Variant: v, Week: k, Units: units, Repurchasers: reps[fmt.Sprint(v, "/", k)]})
+		for k := 1; k <= weeks; k++ {
+			if n := units[key{v, k}]; n > 0 {
+				out = append(out, experiments.CohortRow{Variant: v, Week: k, Units: n, Repurchasers: reps[key{v, k}]})
 			}
 		}
-		slices.Reverse(vs)
-		out = append(out, vs...)
 	}
 	return out, nil
 }
