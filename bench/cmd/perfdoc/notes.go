@@ -256,48 +256,67 @@ const why = `
   waiting for one another's commit), a stall of the requests that make them.
 - **429s in the serving runs.** The runs count every 429; with the default settings a production SDK key is no longer
   rate-limited (SDK keys are unlimited by default), so any 429 counted here is a regression.
-- **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only the rollups:
-  ` + "`exposures_rollup`" + ` for unit counts and ` + "`unit_metrics`" + `, which carries each unit's variant and multiple-exposure
-  flag, for the metric sums, so neither joins a million rows. The CUPED pre-period sums (a read of raw conversions in
-  each unit's pre-period window) are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall
-  analysis.
+- **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only rollups: overall and
+  by channel or hour, the per-slice sums ` + "`slice_units`" + ` and ` + "`slice_metrics`" + ` (a few rows per variant, hour, channel
+  and metric, whatever the number of units; see "Statistics from per-slice sums" below); by a declared attribute,
+  ` + "`exposures_rollup`" + ` for unit counts and ` + "`unit_metrics`" + ` joined to it for the metric sums. The CUPED pre-period sums
+  are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall analysis.
 - **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in earlier runs, 6.5 and 9.1
-  in the two runs of 2026-11-23 after the change below).** The report runs the statistics query and, besides it, reads that the bare
-  statistics do not: the CUPED pre-period sums of the overall analysis (each unit's conversions in the 28 days before
-  its first exposure, a join of the raw conversions with the units), the repurchase cohorts (raw conversions per
-  unit by week), the channel and hour breakdowns (single scans of ` + "`unit_metrics`" + `, which carries each unit's
-  channel and first exposure time) and the promotion spend. The independent reads run concurrently (at most 4);
-  PostgreSQL's JIT, which cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's
-  connections. The pre-period and cohort reads are bounded by the experiment's earliest and latest first exposure
-  (two probes of the index ` + "`exposures_rollup_first`" + `): PostgreSQL prunes the monthly partitions outside, and
-  filters the conversions after the last first exposure before the join, which took the report at 1,000,000 units
-  from about 5 s to 3.3–4.1 s here. Both now read the rollup ` + "`unit_weeks`" + ` instead of raw conversions (see
-  "The pre-period and the cohorts from a rollup" below).
-- **` + "`Service.Report`" + ` with the daily series at 1,000,000 units (target ≤ 1 s on PostgreSQL; missed, run of 2026-12-07
-  below).** The series no longer reads raw conversions: it reads ` + "`unit_metrics_daily`" + ` (migration 0023,
-  ` + "`experiments/sqlstore/daily.go`" + `), a rollup kept at ingest in the same transaction as the other rollups (also by the
-  exposure group commit), checked by ` + "`promolift check`" + ` and rebuilt by ` + "`RecomputeRollups`" + `: per unit, conversion name
-  and UTC day, the changes that day brings to the unit's count, revenue (a refund on its own day) and cost of
-  attributed conversions, with the unit's variant and multiple flag. Σy² at each day's end is a window sum over these
-  rows (` + "`SUM … OVER (PARTITION BY unit, metric ORDER BY day)`" + `), one row per unit and day with conversions
-  (about 1,000,000 here instead of 5,000,000 raw conversions). Per-day deltas of Σy² kept at ingest
-  (y_new² − y_old² from the unit's running total) were not chosen: they are right only while a unit's conversions
-  arrive in time order, and a late conversion, a refund or an earlier first exposure changes the delta of every later
-  day of that unit, so ingest would rewrite those rows; the window has no such case. The days before the last
-  cut-off's day come from the rollup, that day up to the cut-off from the raw events read by time (at most a day's
-  rows), and the multiple-exposure exclusion reads only the units marked multiple. In the run of 2026-12-07 (load
-  average 6–9 on 2 CPUs) the series' two queries took 2.0 s (units by day) and 15.0 s (the window over the rollup)
-  at 1,000,000 units (PostgreSQL's statement log), beside the sections that still read raw conversions. Same load,
-  interleaved, at 100,000 units: ` + "`Service.Report`" + ` 8.06 s before, 3.33 s after; with the series 12.2 s before, 6.71 s
-  after. At 1,000,000 units: 41.1 s without the series and 69.8 s with it, against 102.8 s and 109.8 s
-  before (the previous code, run right after at a load average falling from 9 to 1: its series query alone took 25.8 s,
-  its 12 order-value queries about 5 s each), still far from the target of 1 s;
-  the largest reads in the statement log at that size were the channel credit (26.8 s), the order values (23.9 s),
-  the order count per variant (10.9 s) and the cohorts (7.0 s), run at most 4 at a time.
-  The order values (quantiles of the primary metric's orders) rank each variant's orders in one query instead of
-  one query per rank (6 per variant); the channel credit, order count and order values now read the order rollups
-  (next item), the repurchase cohorts and the CUPED pre-period ` + "`unit_weeks`" + ` (below). Report reads themselves
-  wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
+  in the two runs of 2026-11-23).** The report runs the statistics query and, besides it, reads that the bare
+  statistics do not: the CUPED pre-period sums (` + "`unit_weeks`" + `), the repurchase cohorts (` + "`unit_weeks`" + ` and
+  ` + "`series_units`" + `), the channel, hour and hour × channel breakdowns (the slice sums), the breakdowns by declared
+  attribute and by the RFM segment that post-stratifies the analysis (` + "`exposures_rollup`" + ` joined to
+  ` + "`unit_metrics`" + `), the channel credit and order values (the order rollups), the daily series (the series sums) and
+  the promotion spend (` + "`unit_metrics`" + `). The independent reads run concurrently (at most 4); PostgreSQL's JIT, which
+  cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's connections.
+- **` + "`Service.Report`" + ` at 1,000,000 units, the daily series included (target ≤ 1 s on PostgreSQL; missed: 3.1–3.9 s
+  on 2026-12-07 at 14:40 UTC).** Interleaved with the tree before the slice sums and the cohort change below (3 pairs;
+  one stats fixture built by the tree before, 8 min 40 s, copied per tree with ` + "`CREATE DATABASE … TEMPLATE`" + ` and
+  upgraded by the tree after; load average 6–10 on 2 CPUs): without the series 11.2, 12.1, 10.0 s before and 4.3,
+  3.8, 3.5 s after (median ratio 0.35), with it 10.4, 10.5, 8.7 s and 3.9, 3.1, 3.4 s (0.37); the reports equal but
+  for their time stamps. Left in PostgreSQL's statement log: the breakdown by the RFM segment, which every report
+  reads (it post-stratifies the analysis), 0.5–0.85 s for its unit counts and 2.9–3.3 s for its metric sums, both
+  over every unit (` + "`exposures_rollup`" + ` joined to ` + "`unit_metrics`" + `); the promotion spend, 0.46 s (Σ cost over
+  ` + "`unit_metrics`" + ` per variant); every other read under 50 ms, the cohorts only because no week of this fixture is
+  complete (see the cohorts item: 11.5–17.2 s with every week complete). What would reach 1 s: the attribute breakdowns from sums
+  like the slice sums keyed by attribute and value (a unit keeps only the segment attributes, ` + "`rfm_segment`" + ` and
+  ` + "`aipl_stage`" + `), kept by triggers on ` + "`unit_metrics`" + ` that look up the unit's attributes and on
+  ` + "`exposures_rollup`" + ` that move a unit's sums when its attributes change (an earlier first exposure) or it is erased;
+  and the promotion spend from ` + "`slice_metrics`" + ` plus the few ` + "`unit_metrics`" + ` rows without conversions. Such sums
+  hold attribute values outside the tables keyed by unit: an erasure must also delete the keys whose sums (all shards
+  added up) fall to zero, or a customer's own segment value outlives them (tried on 2026-12-07: the triggers kept the
+  sums right, and the erasure tests, ` + "`MigrationStripsAttributesStoredBefore`" + ` and
+  ` + "`TestEraseCustomerLeavesNoBytesInFile`" + `, found such a value left behind; not landed). The way
+  here on 2026-12-07: 102.8 s without the series and 109.8 s with it in the morning (the order values, channel credit
+  and order count reading raw conversions, the series a window over ` + "`unit_metrics_daily`" + `), 41.1 and 69.8 s with the
+  series from ` + "`unit_metrics_daily`" + `, 11.0–13.5 s with the order rollups and ` + "`unit_weeks`" + `, then the items below.
+  Report reads themselves wait for none of this: they answer from the snapshot (` + "`BenchmarkReportLoad`" + `).
+- **The daily series from per-day sums (` + "`series_metrics`" + `, ` + "`series_units`" + `, migration 0029,
+  ` + "`experiments/sqlstore/seriessums.go`" + `).** Each ` + "`unit_metrics_daily`" + ` row (per unit, conversion name and UTC day)
+  carries the unit's running count and revenue before its day, so the change it brings to the day's sums of y, y²
+  and y·n is its own (y² − y_before², ...); statement-level triggers add these per experiment, variant, metric and day
+  and take them back when the row changes. A late conversion, a refund or an earlier first exposure changes the
+  running totals of the unit's later days: ingest rewrites those rows (and so their contributions) in the same
+  transaction. Each PostgreSQL session writes its own shard of rows, so concurrent ingests do not wait on them.
+  Checked, rebuilt, erased and backfilled like the other rollups. The series reads a few rows per variant, metric
+  and day: at 1,000,000 units its reads took 0.1–1.6 ms in the statement log (the window over
+  ` + "`unit_metrics_daily`" + ` it replaced took 15.0 s in the morning run), and the report with the series is no slower
+  than without it (item above).
+- **Statistics from per-slice sums (` + "`slice_units`" + `, ` + "`slice_metrics`" + `, migration 0030,
+  ` + "`experiments/sqlstore/slicesums.go`" + `).** Per experiment, variant, multiple flag, UTC hour of the first exposure and
+  channel, the units and their exposures, and per conversion name and currency too the converted units and the sums
+  of n, n², r, r², r·n and cost over the ` + "`unit_metrics`" + ` rows with conversions. Kept like the series sums by
+  statement-level triggers on ` + "`exposures_rollup`" + ` and ` + "`unit_metrics`" + ` (ingest, exposure group commit, erasure,
+  ` + "`RecomputeRollups`" + `), sharded per session, in exact integers (NUMERIC) turned to floating point when read: the
+  same numbers as the per-unit sums whenever those were exact in float64. The overall statistics, the currencies and
+  the channel, hour and hour × channel breakdowns group these rows instead of scanning ` + "`exposures_rollup`" + ` and
+  ` + "`unit_metrics`" + ` eleven times per report. Statement log at 1,000,000 units (load 7–9), before: overall 1.1–1.3 s
+  (units) and 1.3–2.0 s (metrics), currencies 1.3–1.5 s, channel 1.1–1.3 and 1.4–1.5 s, hour 4.5–5.3 and 3.9–4.3 s,
+  hour × channel 6.1–6.5 and 3.4–4.7 s (the hour formatted per row); after, none over 50 ms. The migration's backfill
+  took 19.5 s for the fixture's 1.11 million units. Ingest (` + "`BenchmarkIngestPostgres`" + ` / ` + "`BenchmarkIngestSQLite`" + `,
+  ` + "`impl=promolift-store`" + ` and ` + "`impl=promolift-http`" + `, 40 batches of 1,000 events, 3 interleaved pairs, load 12–15,
+  batch time after/before): PostgreSQL store 0.91, HTTP 0.90; SQLite store 1.42, HTTP 1.04 (medians; single ratios
+  0.46–2.05): no cost this machine resolves under that load.
 - **Channel credit, order count and order values from the order rollups (2026-12-07).** The three largest reads
   above (every attributed raw conversion with its refunds) now read ` + "`variant_orders`" + ` (migration 0028,
   ` + "`experiments/sqlstore/orders.go`" + `): per experiment, conversion name, variant, multiple flag, credited channel and
@@ -361,7 +380,14 @@ const why = `
   1,000,000 units one run gave 10.8 s without the series (with the order rollups of migration 0028; load 16–20). Ingest
   (` + "`BenchmarkIngestPostgres`" + ` and ` + "`BenchmarkIngestSQLite`" + `, ` + "`impl=promolift-store`" + `, batches of 1000, interleaved
   pairs of 30 batches, 6 pairs, batch time after/before): PostgreSQL median 1.09 (0.85–1.92), SQLite 0.89 (0.59–1.43):
-  the extra upsert and range read are below what this machine can resolve, at most about a tenth of a batch.
+  the extra upsert and range read are below what this machine can resolve, at most about a tenth of a batch. Since
+  then the cohorts count the units by weeks completed from the per-day unit counts of ` + "`series_units`" + ` and, for each
+  week's boundary day, the index range of ` + "`exposures_rollup_first`" + ` (a day of units, not every unit): at 1,000,000
+  units the cohort read took 3.4–5.7 s before and under 1 ms after (statement log, 2026-12-07 14:05 and 14:39 UTC).
+  That fixture has no complete week; with the cut-off 60 days later (every week complete) EXPLAIN ANALYZE gave under
+  1 ms for the units but 11.5–17.2 s for the repurchasers (a probe of ` + "`exposures_rollup`" + ` per unit with a
+  repurchase, here every unit): in a mature experiment the cohorts still read per unit. Per-variant repurchase
+  counts by first-exposure day and week, with the same boundary-day read, would remove it.
 - **Assign p99 with 8 report readers (target ≤ 2× without): analysis of 2026-12-07, 06:00–07:00 UTC.** Measured with
   CPU, block and mutex profiles of the benchmark process, a runtime trace (scheduler, syscall and sync waits), the
   process's own CPU time and run-queue wait (getrusage and the threads' schedstat) over the 3 s window,
