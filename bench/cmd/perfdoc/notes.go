@@ -452,7 +452,9 @@ const why = `
   single 20 s run swings 0.8–3.4 in either tree: the CPU saved does not show in it here; the target (≤ 2) is met in
   half of the runs of each tree. The stress case (1 s refresh): medians 2.99 → 3.11, a computation 2.7 s → 1.6 s.
   PostgreSQL, 3 pairs: 1.16 → 0.73, 1.05 → 0.53, 1.10 → 0.96. Report read p99 at the defaults: SQLite 62–199 ms,
-  PostgreSQL 49–81 ms (target 250 ms).
+  PostgreSQL 49–81 ms (target 250 ms). Three runs of main at 14:52–15:00 UTC (with the slice sums of efb74d0, the
+  simulation over, load average 2–6, same raised priority): SQLite 1.30, 1.27, 1.20 (a computation 0.45–0.62 s, the
+  stress case 3.23, 2.61, 2.63), PostgreSQL 0.37, 1.11, 1.28; read p99 43–56 ms.
 - **Latency at half saturation.** On a 2-CPU machine the load generator, the server (and for ingest PostgreSQL)
   share the CPUs with each other and with the other jobs. When the load average is far above 2, "half
   saturation" is still queueing, and p50 itself is in milliseconds. Read the p99/p50 ratio, not the absolute values.
