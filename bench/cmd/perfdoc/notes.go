@@ -172,6 +172,15 @@ const why = `
   ` + "`unit_metrics_daily`" + ` (below) added one upsert per batch with conversions: ` + "`BenchmarkIngest1000`" + ` (PostgreSQL, 11
   interleaved pairs of runs of 20 batches, 2026-12-07, load average 7–16) took a median 86 ms per batch before and
   158 ms after, the median of the pairs' ratios 1.30 (the spread was 0.41–5.9 on this shared machine).
+  The run of 15:13 UTC (0.09 PostgreSQL, 0.24 SQLite) against the tree of the 05:37 run (b76eb76), PostgreSQL, two
+  interleaved pairs of 1 s runs at 15:20 UTC (load average 1–3): batches of new units 3,935 and 4,523 events/s before,
+  7,401 and 7,736 after (the LATERAL probes and the fold from the batch); batches of later exposures of stored units
+  (` + "`impl=promolift-store-repeat`" + `) 11,142 and 11,226 before, 4,412 and 3,538 after; HTTP 8,393 and 8,617 before,
+  4,377 and 3,846 after (in other pairs of the same hour HTTP on main gave 7,251–7,651). Against the tree before the
+  series sums (a1b12be) the repeat batches went 8,157 and 8,504 → 5,705 and 5,734 (9038b08): the statement-level
+  triggers of the series and slice sums on ` + "`exposures_rollup`" + ` run on every update of a stored unit's row, also when
+  a later exposure changes only its count. Not yet addressed: the triggers could aggregate the transition tables
+  directly instead of casting them to arrays, and skip the rows whose keyed columns did not change.
 - **The serving path (issue 17): runs of 2026-12-07.** The table above is the full run of 02:32 UTC. Two changes
   came after it: on PostgreSQL a batch of exposures is one prepared statement after the unit locks (the dedupe, the
   events, the customers' ` + "`last_exposed_at`" + `, the rollup merge and the conversions of the units it exposes first),
