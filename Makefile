@@ -102,7 +102,8 @@ test-go: check-values
 
 # check-values reruns the scripts that compute, independently of the code
 # under test, the check values of the golden files (TestReportGoldenChecks,
-# TestDesignGoldenChecks) with Debian's python3-mpmath, and fails when the
+# TestDesignGoldenChecks, the policy estimators') with Debian's python3-mpmath,
+# -numpy and -scipy (.ci/deps.sh installs them), and fails when the
 # committed check files are not what the scripts write: a script changed
 # without its output, or the output edited by hand.
 CHECK_VALUES := experiments/httpapi/testdata/check_report_golden.py:experiments/httpapi/testdata/report-spring-sale.checks.json \
