@@ -612,7 +612,7 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 
 // statsDialect is this database's SQL in the sufficient-statistics
 // queries.
-var statsDialect = sqlstore.StatsDialect{Float: "DOUBLE PRECISION", True: "TRUE",
+var statsDialect = sqlstore.StatsDialect{Float: "DOUBLE PRECISION", FloatSum: "CAST(SUM(%s) AS DOUBLE PRECISION)", True: "TRUE",
 	HourSlice: `to_char(first_exposed_at AT TIME ZONE 'UTC', 'HH24')`, AttributeValue: `attributes ->> CAST(? AS TEXT)`}
 
 // SufficientStats reads the rollups of one experiment, in one

@@ -26,8 +26,10 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 		return `((` + ts + ` - ` + f + `) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + `)`
 	},
 	JoinEvents: `CROSS JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `MIN`, Greatest: `MAX`, Strpos: `instr`},
-	Day:   func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
-	Exact: `INTEGER`}
+	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
+	// REAL, not INTEGER: SQLite's SUM of integers fails past int64, which
+	// squares of large amounts reach (exact below 2^53 either way).
+	Exact: `REAL`}
 
 // SeriesStats implements experiments.SeriesStore in one read transaction
 // (see sqlstore.CohortDialect.SeriesStats).

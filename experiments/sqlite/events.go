@@ -378,7 +378,7 @@ func (s *Store) CheckRollups(ctx context.Context) ([]string, error) {
 
 // statsDialect is this database's SQL in the sufficient-statistics
 // queries.
-var statsDialect = sqlstore.StatsDialect{Float: "REAL", True: "1 = 1",
+var statsDialect = sqlstore.StatsDialect{Float: "REAL", FloatSum: "TOTAL(%s)", True: "1 = 1",
 	HourSlice: `strftime('%H', first_exposed_at / 1000000, 'unixepoch')`,
 	// json_each matches the key exactly, whatever characters it has.
 	AttributeValue: `(SELECT CAST(j.value AS TEXT) FROM json_each(attributes) j WHERE j.key = ?)`}

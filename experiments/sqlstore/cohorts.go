@@ -37,8 +37,11 @@ type CohortDialect struct {
 	// Day is the UTC day of the timestamp expression col, as whole days
 	// since 1970-01-01.
 	Day func(col string) string
-	// Exact is the type the series sums of squares are kept in, exact
-	// for products of two BIGINTs (seriessums.go).
+	// Exact is the type the products of the sums of squares are computed
+	// in when they are recomputed from the rollups (seriessums.go,
+	// slicesums.go): NUMERIC in PostgreSQL, exact for products of two
+	// BIGINTs; REAL in SQLite, exact below 2^53 and never overflowing
+	// (SQLite's own triggers add integers and turn to REAL past int64).
 	Exact string
 }
 

@@ -153,7 +153,14 @@ WHERE r.experiment = ?`
 // sufficient-statistics queries.
 type StatsDialect struct {
 	Float string // the floating-point type the sums are cast to
-	True  string // a condition that always holds
+	// FloatSum is the aggregate, a format with one %s for the column,
+	// that adds up an integer column of kept sums (the slice and series
+	// sums' squares pass int64 with large amounts) as floating point:
+	// CAST(SUM(col) AS DOUBLE PRECISION) on PostgreSQL, whose NUMERIC
+	// sums are exact; TOTAL(col) on SQLite, whose SUM fails with
+	// "integer overflow" when integers add up past int64.
+	FloatSum string
+	True     string // a condition that always holds
 	// HourSlice is the hour (00–23, UTC) of first_exposed_at, as text.
 	HourSlice string
 	// AttributeValue is the text value of the attribute named by one

@@ -214,9 +214,7 @@ GROUP BY variant, metric, ` + d.Day("m")
 	// The other units' days before the last: their per-day sums.
 	var sums []seriesMetricRow
 	if err := tx.SelectContext(ctx, &sums, `SELECT variant, metric, day, SUM(converted) AS converted,
-	CAST(SUM(conversions) AS `+f+`) AS count, CAST(SUM(count_squares) AS `+f+`) AS count_squares,
-	CAST(SUM(revenue) AS `+f+`) AS revenue, CAST(SUM(revenue_squares) AS `+f+`) AS revenue_squares,
-	CAST(SUM(revenue_count) AS `+f+`) AS revenue_count, CAST(SUM(cost) AS `+f+`) AS cost
+	`+d.sumsAsFloat()+`
 FROM series_metrics WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+` GROUP BY variant, metric, day`,
 		q.Experiment, mDay); err != nil {
 		return nil, err

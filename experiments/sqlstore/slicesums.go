@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/promolift/promolift/experiments"
 )
@@ -82,7 +84,6 @@ func (d CohortDialect) readSlices(ctx context.Context, tx Queryer, q experiments
 	hd := d.StatsDialect
 	hd.HourSlice = "hour"
 	s := hd.SliceOf(q)
-	f := d.Float
 	var vs []VariantRow
 	err := tx.SelectContext(ctx, &vs, `SELECT `+s.Expr+` AS slice, variant,
 	SUM(CASE WHEN `+s.Analysed+` THEN units ELSE 0 END) AS units,
@@ -94,16 +95,23 @@ FROM slice_units WHERE experiment = `+d.TextParam+` GROUP BY 1, 2 HAVING SUM(uni
 	}
 	var ms []MetricRow
 	err = tx.SelectContext(ctx, &ms, `SELECT `+s.Expr+` AS slice, variant, metric, SUM(converted) AS converted,
-	CAST(SUM(conversions) AS `+f+`) AS count,
-	CAST(SUM(count_squares) AS `+f+`) AS count_squares,
-	CAST(SUM(revenue) AS `+f+`) AS revenue,
-	CAST(SUM(revenue_squares) AS `+f+`) AS revenue_squares,
-	CAST(SUM(revenue_count) AS `+f+`) AS revenue_count,
-	CAST(SUM(cost) AS `+f+`) AS cost
+	`+d.sumsAsFloat()+`
 FROM slice_metrics WHERE experiment = `+d.TextParam+` AND `+s.Analysed+`
 GROUP BY 1, 2, 3 HAVING SUM(converted) <> 0`, q.Experiment)
 	if err != nil {
 		return nil, err
 	}
 	return AssembleStats(vs, ms), nil
+}
+
+// sumsAsFloat is the select list of the metric sums of the series and
+// slice sums tables added up as floating point (StatsDialect.FloatSum):
+// count, count_squares, revenue, revenue_squares, revenue_count, cost.
+func (d CohortDialect) sumsAsFloat() string {
+	var cols []string
+	for _, c := range [][2]string{{"conversions", "count"}, {"count_squares", "count_squares"}, {"revenue", "revenue"},
+		{"revenue_squares", "revenue_squares"}, {"revenue_count", "revenue_count"}, {"cost", "cost"}} {
+		cols = append(cols, fmt.Sprintf(d.FloatSum, c[0])+" AS "+c[1])
+	}
+	return strings.Join(cols, ", ")
 }

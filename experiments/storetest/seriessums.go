@@ -65,6 +65,12 @@ func incrementalCases() []incrementalCase {
 			{exposure("n-e2", "n", "exp", "treat", d, nil, ""), conversion("n-c1", "n", "purchase", d+h, 70, nil)},
 			{exposure("n-e1", "n", "exp", "control", h, nil, "")},
 		}, ""},
+		// Squares past int64 (6.25·10¹⁸ each, in two slices), as in a
+		// currency of large nominal amounts: the sums must add up.
+		{"amounts whose squares add up past int64", [][]experiments.Event{
+			{exposure("g-e", "g", "exp", "control", 5*h, nil, ""), conversion("g-c1", "g", "purchase", 6*h, 2_500_000_000, nil)},
+			{exposure("k-e", "k", "exp", "control", 7*h, nil, "push"), conversion("k-c1", "k", "purchase", 8*h, 2_500_000_000, nil)},
+		}, ""},
 		{"erasure", [][]experiments.Event{
 			{exposure("x-e", "x", "exp", "control", h, nil, ""), conversion("x-c1", "x", "purchase", 2*h, 800, nil),
 				conversion("x-c2", "x", "purchase", 2*d, 900, nil)},
