@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,8 +127,13 @@ func BenchmarkDecodeOFREP(b *testing.B) {
 	}{{"single", false}, {"bulk", true}} {
 		b.Run(route.name, func(b *testing.B) {
 			benchRequest(b, benchOFREPBody, func(a *api, c *gin.Context) error {
-				if _, _, fail, _ := a.ofrepContext(c, route.canonical); fail != nil {
+				attrs, fail, _ := a.ofrepContext(c)
+				if fail != nil {
 					return errors.New(fail.ErrorDetails)
+				}
+				if route.canonical {
+					_, err := json.Marshal(attrs)
+					return err
 				}
 				return nil
 			})

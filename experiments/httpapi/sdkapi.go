@@ -312,21 +312,19 @@ func (a *api) ofrepAuth(c *gin.Context) {
 }
 
 // ofrepContext reads the evaluation context of an OFREP request and
-// returns it with the attributes to evaluate: the context, with the
-// targetingKey as the attribute "id" unless the context has one, and, when
-// canonical is set, the attributes as canonical JSON (for the bulk
-// answer's ETag; nil otherwise). An empty body is an empty context. The
-// failure has no key.
-func (a *api) ofrepContext(c *gin.Context, canonical bool) (ctxJSON []byte, attrs map[string]any, fail *OFREPFailure, status int) {
+// returns the attributes to evaluate: the context, with the targetingKey
+// as the attribute "id" unless the context has one. An empty body is an
+// empty context. The failure has no key.
+func (a *api) ofrepContext(c *gin.Context) (attrs map[string]any, fail *OFREPFailure, status int) {
 	data, err := a.readBody(c, true)
 	if err != nil {
 		var p *Problem
 		if errors.As(err, &p) && p.Code == "empty_body" {
 			data = []byte(`{}`)
 		} else if errors.As(err, &p) && p.Status == http.StatusRequestEntityTooLarge {
-			return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: p.Detail}, http.StatusRequestEntityTooLarge
+			return nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: p.Detail}, http.StatusRequestEntityTooLarge
 		} else {
-			return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: err.Error()}, http.StatusBadRequest
+			return nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: err.Error()}, http.StatusBadRequest
 		}
 	}
 	var req OFREPRequest
@@ -335,32 +333,28 @@ func (a *api) ofrepContext(c *gin.Context, canonical bool) (ctxJSON []byte, attr
 		if errs[0].Field == "body" {
 			detail = `the body must be a JSON object {"context": {...}}: ` + detail
 		}
-		return nil, nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: detail}, http.StatusBadRequest
+		return nil, &OFREPFailure{ErrorCode: ofrepParseError, ErrorDetails: detail}, http.StatusBadRequest
 	}
 	attrs = map[string]any{}
 	if t := strings.TrimSpace(string(req.Context)); t != "" && t != "null" {
 		if err := jsonv2.Unmarshal(req.Context, &attrs); err != nil || attrs == nil {
-			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context must be a JSON object"}, http.StatusBadRequest
+			return nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context must be a JSON object"}, http.StatusBadRequest
 		}
 	}
 	if tk, ok := attrs[experiments.TargetingKeyAttribute]; ok && tk != nil {
 		s, isString := tk.(string)
 		if !isString {
-			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context.targetingKey must be a string"}, http.StatusBadRequest
+			return nil, &OFREPFailure{ErrorCode: ofrepInvalid, ErrorDetails: "context.targetingKey must be a string"}, http.StatusBadRequest
 		}
 		if len(s) > experiments.MaxUnitIDLen {
-			return nil, nil, &OFREPFailure{ErrorCode: ofrepInvalid,
+			return nil, &OFREPFailure{ErrorCode: ofrepInvalid,
 				ErrorDetails: fmt.Sprintf("context.targetingKey must be at most %d bytes", experiments.MaxUnitIDLen)}, http.StatusBadRequest
 		}
 		if _, has := attrs[experiments.DefaultUnitAttribute]; !has && s != "" {
 			attrs[experiments.DefaultUnitAttribute] = s
 		}
 	}
-	if !canonical {
-		return nil, attrs, nil, 0
-	}
-	canon, _ := json.Marshal(attrs) // map keys are sorted: a canonical form
-	return canon, attrs, nil, 0
+	return attrs, nil, 0
 }
 
 // ofrepError maps a domain error of one flag to an OFREP failure.
@@ -388,7 +382,7 @@ func ofrepSuccess(ev *experiments.FlagEvaluation) OFREPSuccess {
 
 func (a *api) ofrepEvaluate(c *gin.Context) {
 	key := c.Param("key")
-	_, attrs, fail, status := a.ofrepContext(c, false)
+	attrs, fail, status := a.ofrepContext(c)
 	if fail != nil {
 		fail.Key = key
 		c.JSON(status, fail)
@@ -435,11 +429,12 @@ func (a *api) ofrepBulk(c *gin.Context) {
 		}
 		logExposures = b
 	}
-	ctxJSON, attrs, fail, status := a.ofrepContext(c, true)
+	attrs, fail, status := a.ofrepContext(c)
 	if fail != nil {
 		c.JSON(status, fail)
 		return
 	}
+	ctxJSON, _ := json.Marshal(attrs) // map keys are sorted: a canonical form, for the ETag
 	evaluate := a.svc.EvaluateFlags
 	if logExposures {
 		evaluate = a.svc.EvaluateFlagsLogged
