@@ -138,8 +138,12 @@ func (t sumsTable) stored() string {
 // events) and describes each differing key, at most MaxRollupDiffs per
 // table and direction.
 func (d CohortDialect) CheckSums(ctx context.Context, q RowsQueryer) ([]string, error) {
-	return checkSums(ctx, q, append(d.seriesSums(), d.sliceSums()...))
+	return checkSums(ctx, q, d.sumsTables())
 }
+
+// sumsTables are the tables of sums that triggers keep: the series sums
+// and the slice sums (slicesums.go).
+func (d CohortDialect) sumsTables() []sumsTable { return append(d.seriesSums(), d.sliceSums()...) }
 
 // checkSums compares each table of tables, its keys whose sums are not all
 // zero, with its expected sums, and describes each differing key, at most
@@ -167,7 +171,7 @@ func checkSums(ctx context.Context, q RowsQueryer, tables []sumsTable) ([]string
 // RebuildSums recomputes the tables of CheckSums in tx from the stored
 // rollups (after RecomputeRollups rebuilt those).
 func (d CohortDialect) RebuildSums(ctx context.Context, tx Queryer) error {
-	return rebuildSums(ctx, tx, append(d.seriesSums(), d.sliceSums()...))
+	return rebuildSums(ctx, tx, d.sumsTables())
 }
 
 // rebuildSums recomputes each table of tables in tx from its rollup, into

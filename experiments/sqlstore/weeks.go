@@ -82,10 +82,7 @@ func (d CohortDialect) cohortsFromWeeks(experiment, metric string, weeks int, an
 	var args []any
 	for k := 1; k <= weeks; k++ {
 		t := cut.Add(-time.Duration(k) * 7 * 24 * time.Hour)
-		day := t.Unix() / 86400
-		if t.Unix() < 0 && t.Unix()%86400 != 0 {
-			day-- // floor, as the stores' days are
-		}
+		day := floorDiv(t.Unix(), 86400) // as the stores' days are
 		week := fmt.Sprint(k)
 		units = append(units, `SELECT variant, `+week+` AS week, units AS n FROM series_units
 	WHERE experiment = `+d.TextParam+` AND day < `+d.IntParam+`
