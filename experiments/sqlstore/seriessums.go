@@ -88,7 +88,7 @@ func (d CohortDialect) seriesSums() []sumsTable {
 	x := d.Exact
 	return []sumsTable{
 		{name: "series_metrics", keys: "experiment, variant, metric, day",
-			sums:  "converted, conversions, count_squares, revenue, revenue_squares, revenue_count, cost",
+			sums:  metricSums,
 			label: `variant || '/' || metric || '/' || CAST(day AS TEXT)`,
 			expected: `SELECT experiment, variant, metric, day,
 	SUM(CASE WHEN prev_conversions = 0 THEN 1 ELSE 0 END) AS converted,

@@ -54,7 +54,7 @@ func (d CohortDialect) sliceSums() []sumsTable {
 	COUNT(*) AS units, SUM(exposures) AS exposures
 FROM exposures_rollup GROUP BY experiment, first_variant, multiple, ` + hour + `, channel`},
 		{name: "slice_metrics", keys: "experiment, variant, multiple, hour, channel, metric, currency",
-			sums: "converted, conversions, count_squares, revenue, revenue_squares, revenue_count, cost",
+			sums: metricSums,
 			label: `variant || '/' || CAST(multiple AS TEXT) || '/' || hour || '/' || channel || '/' || metric || '/' ||
 	currency`,
 			expected: `SELECT experiment, variant, multiple, ` + hour + ` AS hour, channel, metric, currency,
@@ -103,6 +103,9 @@ GROUP BY 1, 2, 3 HAVING SUM(converted) <> 0`, q.Experiment)
 	}
 	return AssembleStats(vs, ms), nil
 }
+
+// metricSums are the sum columns of series_metrics and slice_metrics.
+const metricSums = "converted, conversions, count_squares, revenue, revenue_squares, revenue_count, cost"
 
 // sumsAsFloat is the select list of the metric sums of the series and
 // slice sums tables added up as floating point (StatsDialect.FloatSum):
