@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +18,22 @@ import (
 
 // Two go test runs: CPU-bound micro benchmarks sized by time, and I/O
 // benchmarks (HTTP, databases) that share fixtures built once per process.
-// Their benchtimes keep make bench under 10 minutes with the 5-minute
+// Their benchtimes keep make bench under 15 minutes with the 5-minute
 // memory run: BenchmarkAssignLatency takes its own fixed time, and the
 // slowest statistics benchmarks (seconds per operation) run once anyway.
+// The micro run is repeated (each repeat runs every micro benchmark once, so
+// ours and its anchors alternate) and each figure is the median of the
+// repeats: one 0.5 s run of a ratio of two nanosecond figures moved by a
+// third from run to run on this shared machine.
 var runs = []struct {
-	name string
-	args []string
+	name   string
+	repeat int
+	args   []string
 }{
-	{"micro", []string{"test", "-vet=off", "-run", "^$", "-bench",
+	{"micro", 5, []string{"test", "-vet=off", "-run", "^$", "-bench",
 		"^(BenchmarkFNV1a32|BenchmarkHashV2|BenchmarkAssignRun|BenchmarkGrowthBookRunExperiment|BenchmarkOpenFeatureBool|BenchmarkGrowthAssign)$",
 		"-benchmem", "-benchtime", "0.5s", "-count", "1", "."}},
-	{"io", []string{"test", "-vet=off", "-run", "^$", "-bench",
+	{"io", 1, []string{"test", "-vet=off", "-run", "^$", "-bench",
 		"^(BenchmarkServing|BenchmarkAssignHTTP|BenchmarkAssignLatency|BenchmarkIngestPostgres|BenchmarkIngestSQLite|BenchmarkGrowthIngest|BenchmarkSuffStats|BenchmarkReport|BenchmarkReportSeries|BenchmarkReportLoad)$",
 		"-benchtime", "1s", "-count", "1", "-timeout", "20m", "."}},
 }
@@ -50,7 +56,10 @@ type results map[string]map[string]float64
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.+)$`)
 
+// parse reads go test -bench output into results. A benchmark that appears
+// more than once (repeated runs) gets the median of each metric.
 func parse(r io.Reader, into results) {
+	samples := map[string]map[string][]float64{}
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		m := line.FindStringSubmatch(sc.Text())
@@ -58,15 +67,35 @@ func parse(r io.Reader, into results) {
 			continue
 		}
 		f := strings.Fields(m[3])
-		ms := map[string]float64{}
+		ms := samples[m[1]]
+		if ms == nil {
+			ms = map[string][]float64{}
+			samples[m[1]] = ms
+		}
 		for i := 0; i+1 < len(f); i += 2 {
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err == nil {
-				ms[f[i+1]] = v
+				ms[f[i+1]] = append(ms[f[i+1]], v)
 			}
 		}
-		into[m[1]] = ms
 	}
+	for name, ms := range samples {
+		into[name] = map[string]float64{}
+		for unit, vs := range ms {
+			into[name][unit] = median(vs)
+		}
+	}
+}
+
+// median is the middle value of vs, or the mean of the two middle values.
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func main() {
@@ -89,13 +118,15 @@ func main() {
 		raw.Write(b)
 	} else {
 		for _, r := range runs {
-			fmt.Fprintf(os.Stderr, "perfdoc: go %s\n", strings.Join(r.args, " "))
 			t0 := time.Now()
-			cmd := exec.Command("go", r.args...)
-			cmd.Stdout = io.MultiWriter(&raw, os.Stderr)
-			cmd.Stderr = os.Stderr
-			if err := cmd.Run(); err != nil {
-				fatal(fmt.Errorf("go test (%s): %w", r.name, err))
+			for i := 1; i <= r.repeat; i++ {
+				fmt.Fprintf(os.Stderr, "perfdoc: (%d/%d) go %s\n", i, r.repeat, strings.Join(r.args, " "))
+				cmd := exec.Command("go", r.args...)
+				cmd.Stdout = io.MultiWriter(&raw, os.Stderr)
+				cmd.Stderr = os.Stderr
+				if err := cmd.Run(); err != nil {
+					fatal(fmt.Errorf("go test (%s): %w", r.name, err))
+				}
 			}
 			timed(r.name, t0)
 		}

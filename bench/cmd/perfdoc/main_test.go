@@ -28,6 +28,31 @@ BenchmarkBroken-2  notanumber
 	}
 }
 
+func TestParseRepeatsTakesMedian(t *testing.T) {
+	out := `BenchmarkHashV2-2   100   50 ns/op   0 B/op
+BenchmarkHashV2-2   100   90 ns/op   0 B/op
+BenchmarkHashV2-2   100   60 ns/op   0 B/op
+BenchmarkFNV1a32-2  100   20 ns/op
+BenchmarkFNV1a32-2  100   30 ns/op
+`
+	res := results{}
+	parse(strings.NewReader(out), res)
+	for _, tc := range []struct {
+		name, unit string
+		want       float64
+	}{
+		{"BenchmarkHashV2", "ns/op", 60},
+		{"BenchmarkHashV2", "B/op", 0},
+		{"BenchmarkFNV1a32", "ns/op", 25},
+	} {
+		t.Run(tc.name+" "+tc.unit, func(t *testing.T) {
+			if got := res[tc.name][tc.unit]; got != tc.want {
+				t.Errorf("%s %s = %v, want the median %v", tc.name, tc.unit, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestTargets(t *testing.T) {
 	for _, tc := range []struct {
 		check func(float64) (bool, string)

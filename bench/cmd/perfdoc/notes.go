@@ -7,7 +7,9 @@ const notes = `
 - **Assignment**: ` + "`assign.Spec.Run`" + ` on a 2-variant experiment with a compiled targeting condition
   (` + "`country $in [KR, JP]`, `tier $ne banned`" + `), hash version 2. Anchors: raw FNV-1a 32 (` + "`hash/fnv`" + `), the v2 hash
   alone (` + "`assign.Hash`" + `), and the GrowthBook Go SDK v0.7.0 ` + "`RunExperiment`" + ` on the same experiment JSON
-  (` + "`TestSameAssignment`" + ` checks both pick the same variant).
+  (` + "`TestSameAssignment`" + ` checks both pick the same variant). The micro benchmarks (assignment and
+  OpenFeature) run 5 times, each time all of them in turn for 0.5 s, and every figure is the median of the 5: single
+  runs of the same code gave ` + "`Spec.Run`" + ` / v2 hash 2.69, 4.69, 2.83 and 3.49.
 - **OpenFeature**: ` + "`openfeature.Client.Boolean`" + ` on one flag with a targeting rule, through our provider
   (local evaluation of the SDK's config snapshot) and through the SDK's in-memory provider with an equivalent
   context evaluator. Both pay the OpenFeature client's own cost (hooks, context merge), which dominates. The issue
