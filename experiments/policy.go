@@ -123,6 +123,24 @@ func DefaultPolicyFeatures(e *Experiment) []string {
 	return out
 }
 
+// checkKeptFeatures refuses the features that exposures of e do not keep
+// (Experiment.KeepsAttribute; docs/security.md, "Data kept"): every unit
+// would fall in (none) for them, so the policy could not tell anyone apart.
+// channel is always kept. Every such feature is named in one error.
+func checkKeptFeatures(e *Experiment, features []string) error {
+	var errs ValidationErrors
+	for _, f := range features {
+		if f != DimensionChannel && f != DimensionHour && !e.KeepsAttribute(f) {
+			errs.add("features", "feature_not_kept",
+				"exposures of %s do not keep %q: add it to the experiment's segments to learn from it", e.Key, f)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
 // WithDefaults returns o with its zero Metric and Folds set to the
 // defaults.
 func (o PolicyOptions) WithDefaults() PolicyOptions {
@@ -192,6 +210,9 @@ func (s *Service) PolicyInput(ctx context.Context, key string, opts PolicyOption
 	}
 	if opts.Features == nil {
 		opts.Features = DefaultPolicyFeatures(exp)
+	}
+	if err := checkKeptFeatures(exp, opts.Features); err != nil {
+		return policy.Input{}, nil, err
 	}
 	q := PolicyQuery{Experiment: key, Metric: exp.PrimaryMetric, Features: opts.Features, Folds: opts.Folds,
 		Horizon: opts.Horizon, MultipleExposure: MultipleExclude, ExposureCosts: map[string]int64{}}

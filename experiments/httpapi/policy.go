@@ -98,6 +98,17 @@ func optionsProblem(o experiments.PolicyOptions, errs experiments.ValidationErro
 	if len(errs) == 0 {
 		return nil
 	}
+	return queryProblem(errs)
+}
+
+// queryProblem makes the rule violations in err a 400 problem: they are
+// about the request's query, not a definition (422). Other errors pass
+// through.
+func queryProblem(err error) error {
+	var errs experiments.ValidationErrors
+	if !errors.As(err, &errs) {
+		return err
+	}
 	p := problemFor(errs)
 	p.Status = http.StatusBadRequest
 	return p
@@ -117,7 +128,7 @@ func (a *api) getPolicy(c *gin.Context) {
 	key := c.Param("key") // of the caller's environment: rule EnvExperiment
 	in, exp, err := a.svc.PolicyInput(c.Request.Context(), key, opts)
 	if err != nil {
-		abortProblem(c, err)
+		abortProblem(c, queryProblem(err)) // features the exposures do not keep
 		return
 	}
 	if format == "input" {

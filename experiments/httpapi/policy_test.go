@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -257,6 +258,21 @@ func TestPolicyEndpoint(t *testing.T) {
 			}
 		}
 		problem(t, e.do("GET", "/api/v1/experiments/nope/policy", e.analyst, nil), 404)
+	})
+
+	t.Run("features exposures do not keep", func(t *testing.T) {
+		p := problem(t, e.do("GET", "/api/v1/experiments/pol-a/policy?features=rfm_segment,zip,channel,favourite_color", e.analyst, nil), 400)
+		var msgs []string
+		for _, fe := range p.Errors {
+			if fe.Field != "features" {
+				t.Errorf("error on %s, want features: %+v", fe.Field, fe)
+			}
+			msgs = append(msgs, fe.Detail)
+		}
+		all := strings.Join(msgs, "\n")
+		if len(msgs) != 2 || !strings.Contains(all, `"zip"`) || !strings.Contains(all, `"favourite_color"`) {
+			t.Errorf("want one error for each of zip and favourite_color, got %q", msgs)
+		}
 		problem(t, e.do("GET", "/api/v1/experiments/pol-a/policy", e.sdk, nil), 403)
 		problem(t, e.do("GET", "/api/v1/experiments/pol-a/policy", "", nil), 401)
 		problem(t, e.do("GET", "/api/v1/experiments/pol-a/policy?format=xml", e.analyst, nil), 400)
