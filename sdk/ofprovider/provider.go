@@ -339,9 +339,14 @@ func (p *Provider) ObjectEvaluation(_ context.Context, flag string, def any, fla
 
 // Track records a conversion named trackingEventName of the evaluation
 // context's targeting key. details.Value() is the revenue in minor units;
-// the attributes "currency", "order_id", "channel" and "promotion_cost"
-// fill those fields, other string attributes go into the event's attributes.
-// Without a targeting key the event is dropped.
+// the attributes "currency", "order_id", "channel", "promotion_cost" and
+// "customer_id" fill those fields, other string attributes go into the
+// event's attributes. When the targeting key is not the customer (a device
+// ID) and the context's attribute "id" names the customer, the conversion
+// names that customer (sdk.WithCustomerID), as the exposures logged for the
+// same context do, so that erasing the customer erases the unit too; a
+// "customer_id" attribute of details names it explicitly. Without a
+// targeting key the event is dropped.
 func (p *Provider) Track(_ context.Context, name string, evalCtx openfeature.EvaluationContext, details openfeature.TrackingEventDetails) {
 	_ = p.track(name, evalCtx, details)
 }
@@ -361,6 +366,7 @@ func (p *Provider) track(name string, evalCtx openfeature.EvaluationContext, det
 		return fmt.Errorf("ofprovider: Track: value %v is not a revenue in minor units", v)
 	}
 	var opts []sdk.TrackOption
+	customer, _ := evalCtx.Attribute("id").(string)
 	currency := ""
 	extra := map[string]string{}
 	for k, a := range details.Attributes() {
@@ -375,6 +381,10 @@ func (p *Provider) track(name string, evalCtx openfeature.EvaluationContext, det
 			if s, ok := a.(string); ok {
 				opts = append(opts, sdk.WithChannel(s))
 			}
+		case "customer_id", "customerId":
+			if s, ok := a.(string); ok {
+				customer = s
+			}
 		case "promotion_cost", "promotionCost":
 			if f, ok := toFloat(a); ok && f >= 0 {
 				opts = append(opts, sdk.WithPromotionCost(int64(math.Round(f))))
@@ -387,6 +397,9 @@ func (p *Provider) track(name string, evalCtx openfeature.EvaluationContext, det
 	}
 	if len(extra) > 0 {
 		opts = append(opts, sdk.WithAttributes(extra))
+	}
+	if customer != "" && customer != unit {
+		opts = append(opts, sdk.WithCustomerID(customer))
 	}
 	return p.client.Track(unit, name, int64(math.Round(v)), currency, opts...)
 }

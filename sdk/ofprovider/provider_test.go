@@ -224,6 +224,45 @@ func TestTrackBecomesConversion(t *testing.T) {
 	}
 }
 
+// A conversion of a device names the customer of the context (attribute
+// id), or the one its details name, so that erasing the customer erases
+// the device's unit too; a context whose unit is the customer names none.
+func TestTrackNamesTheCustomerOfADevice(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		evalCtx  openfeature.EvaluationContext
+		details  openfeature.TrackingEventDetails
+		unit     string
+		customer any // nil: no customer_id in the event
+	}{
+		{"device with customer id", openfeature.NewEvaluationContext("dev-1", map[string]any{"id": "cust-7"}),
+			openfeature.NewTrackingEventDetails(100), "dev-1", "cust-7"},
+		{"customer_id in details", openfeature.NewEvaluationContext("dev-2", nil),
+			openfeature.NewTrackingEventDetails(100).Add("customer_id", "cust-8"), "dev-2", "cust-8"},
+		{"unit is the customer", openfeature.NewEvaluationContext("cust-9", map[string]any{"id": "cust-9"}),
+			openfeature.NewTrackingEventDetails(100), "cust-9", nil},
+		{"no customer", openfeature.NewEvaluationContext("dev-3", map[string]any{"country": "KR"}),
+			openfeature.NewTrackingEventDetails(100), "dev-3", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, srv, of := newTestProvider(t, shopConfig, nil)
+			of.Track(context.Background(), "purchase", tc.evalCtx, tc.details.Add("currency", "KRW"))
+			if err := p.ShutdownWithContext(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if len(srv.events) != 1 {
+				t.Fatalf("events %v", srv.events)
+			}
+			e := srv.events[0]
+			if e["unit_id"] != tc.unit || e["customer_id"] != tc.customer {
+				t.Errorf("unit %v customer %v, want %v %v", e["unit_id"], e["customer_id"], tc.unit, tc.customer)
+			}
+		})
+	}
+}
+
 // The same boolean flag, on for gold customers, in both providers.
 func benchProviders(b *testing.B) (promolift, mem *openfeature.Client) {
 	cfg := `{"features": {"gate": {"defaultValue": false, "variants": {"on": true, "off": false}, "defaultVariant": "off",
