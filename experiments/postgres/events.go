@@ -151,6 +151,7 @@ CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT 
 	PRIMARY KEY (experiment, unit_id)) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS touched_rollup (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, first_variant TEXT NOT NULL,
 	first_exposed_at TIMESTAMPTZ NOT NULL, multiple BOOLEAN NOT NULL, channel TEXT NOT NULL) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS converted_rollup (LIKE touched_rollup) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,
 	unit_id TEXT NOT NULL, ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT,
 	revenue BIGINT NOT NULL, promotion_cost BIGINT, currency TEXT NOT NULL, order_id TEXT NOT NULL,
@@ -159,7 +160,7 @@ CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NUL
 	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
 	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL,
 	environment TEXT NOT NULL) ON COMMIT DELETE ROWS;
-DELETE FROM touched; DELETE FROM touched_rollup; DELETE FROM staging; DELETE FROM fresh;`)
+DELETE FROM touched; DELETE FROM touched_rollup; DELETE FROM converted_rollup; DELETE FROM staging; DELETE FROM fresh;`)
 	return err
 }
 
@@ -327,32 +328,39 @@ WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit
 }
 
 // addConversions adds the batch's fresh conversions to unit_metrics,
-// unit_metrics_daily and unit_orders of the exposed units whose exposures
-// the batch did not change (those in touched are rebuilt from the raw
-// events instead).
+// unit_metrics_daily, unit_weeks and unit_orders of the exposed units whose
+// exposures the batch did not change (those in touched are rebuilt from
+// the raw events instead).
+//
+// The rollup rows of those units are read once, into converted_rollup
+// (through exposures_rollup_unit, LATERAL as in unitConversions), and
+// analysed with fresh, so that each rollup's statement joins two small
+// tables with statistics by hash instead of probing exposures_rollup and
+// scanning experiments once per unit again.
 func addConversions(ctx context.Context, tx *rtx) error {
-	// Without statistics the planner takes fresh for a big table and
-	// hashes all of exposures_rollup instead of probing its unit index.
-	if _, err := tx.ExecContext(ctx, `ANALYZE fresh`); err != nil {
+	// Without statistics the planner would take fresh for a big table
+	// and hash all of exposures_rollup (and, in the statements after,
+	// loop over fresh per unit).
+	if _, err := tx.ExecContext(ctx, `INSERT INTO converted_rollup
+SELECT r.experiment, r.unit_id, r.first_variant, r.first_exposed_at, r.multiple, r.channel
+FROM (SELECT DISTINCT unit_id FROM fresh WHERE type = 'conversion') u
+	CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x WHERE x.unit_id = u.unit_id OFFSET 0) r
+WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id);
+ANALYZE fresh, converted_rollup`); err != nil {
 		return err
 	}
-	const untouched = `
-	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
-	// The rollup rows are those of the fresh conversions' units, read
-	// through exposures_rollup_unit (LATERAL, see unitConversions).
-	const converted = `(SELECT DISTINCT unit_id FROM fresh WHERE type = 'conversion') u
-	CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x WHERE x.unit_id = u.unit_id OFFSET 0) r`
+	const converted = `converted_rollup r`
 	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(converted, "fresh", untouched)+`
+		metricsSelect(converted, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
 	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED")+`;
 INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredPrev("x")+` FROM (`+
-		dailySelect(converted, "fresh", untouched)+`) x
+		dailySelect(converted, "fresh", "")+`) x
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
-`+sqlstore.FixPrevSQL(`SELECT r.experiment, r.unit_id FROM `+converted+` WHERE TRUE`+untouched)+`;
-INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", untouched)+`
+`+sqlstore.FixPrevSQL(`SELECT experiment, unit_id FROM converted_rollup`)+`;
+INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
-INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", untouched)+`
+INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + EXCLUDED.orders`)
 	return err
 }
