@@ -74,7 +74,7 @@ func banditDTO(b *experiments.BanditReport) *BanditDTO {
 	if b == nil {
 		return nil
 	}
-	out := &BanditDTO{Allocation: allocationResponse(b.Allocation), Periods: []BanditPeriodDTO{},
+	out := &BanditDTO{Allocation: AllocationOf(b.Allocation), Periods: []BanditPeriodDTO{},
 		Spend: b.Spend, PacingTarget: b.PacingTarget, Estimates: []BanditVariantEstimateDTO{}}
 	for i, h := range b.History {
 		p := BanditPeriodDTO{Period: h.Period, StartsAt: h.StartsAt.UTC(), UnitsBefore: h.Units, Spend: h.Spend,

@@ -195,7 +195,9 @@ func (a *AllocationDTO) toDomain() experiments.Allocation {
 	return out
 }
 
-func allocationResponse(a experiments.Allocation) AllocationDTO {
+// AllocationOf is the allocation as the API returns it: mode fixed or
+// bandit, and a bandit's settings with its defaults applied.
+func AllocationOf(a experiments.Allocation) AllocationDTO {
 	out := AllocationDTO{Mode: a.Mode}
 	if out.Mode == "" {
 		out.Mode = experiments.AllocationFixed
@@ -240,7 +242,7 @@ func experimentResponse(e *experiments.Experiment) ExperimentResponse {
 		Segments: nonNil(e.Segments), Personalization: e.Personalization, Engine: e.Engine,
 		SequentialTuning: e.SequentialTuning, CapGroup: e.CapGroup, MinROI: e.MinROI,
 		Alternative: e.Alternative, LowerIsBetterMetrics: nonNil(e.LowerIsBetterMetrics), PlannedMDE: e.PlannedMDE,
-		Allocation: allocationResponse(e.Allocation),
+		Allocation: AllocationOf(e.Allocation),
 		StartedAt:  timePtr(e.StartedAt), EndedAt: timePtr(e.EndedAt),
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), Revision: e.Revision,
 		Variants: make([]VariantDTO, len(e.Variants)),

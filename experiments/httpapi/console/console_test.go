@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/httpapi"
@@ -271,6 +272,14 @@ func TestBadFormChangesNothing(t *testing.T) {
 				// The unreadable weight counts as 0, so the weights no longer
 				// add up to 1 either ("variants").
 				nil, []string{"cond[0].value", "variants", "variants[0].weight", "variants[1].promotion.budget"}},
+			{"bandit settings out of range", with(goodForm("bd"), "allocation.mode", "bandit", "allocation.update_every", "1s",
+				"allocation.min_weight", "0.9", "allocation.flight", "forever"),
+				map[string]any{"key": "bd", "variants": []any{map[string]any{"key": "control", "weight": 0.5},
+					map[string]any{"key": "ten_off", "weight": 0.5, "promotion": map[string]any{"type": "percent_off", "value": 10, "currency": "USD", "budget": 500000}}},
+					"allocation": map[string]any{"mode": "bandit", "update_every": "1s", "min_weight": 0.9, "flight": "forever"}},
+				nil},
+			{"a bandit setting on a fixed split, a word for a budget", with(goodForm("fx"), "allocation.mode", "fixed", "allocation.update_every", "6h", "allocation.budget", "lots"),
+				nil, []string{"allocation.budget", "allocation.mode"}},
 			{"one variant", with(goodForm("one"), "variants[1].key", "\x00", "variants[1].weight", "\x00", "variants[1].promotion.type", "\x00",
 				"variants[1].promotion.value", "\x00", "variants[1].promotion.currency", "\x00", "variants[1].promotion.budget", "\x00", "variants[0].weight", "1"),
 				map[string]any{"key": "one", "variants": []any{map[string]any{"key": "control", "weight": 1}}}, nil},
@@ -310,6 +319,46 @@ func TestBadFormChangesNothing(t *testing.T) {
 		if string(x.Condition) != `{"country":{"$in":["KR","JP"]}}` || x.Variants[1].Promotion.Budget != 500000 ||
 			x.AttributionWindow.Hours() != 72 || x.Status != experiments.StatusDraft || !slices.Equal(x.Segments, []string{"country"}) {
 			t.Errorf("stored %+v", x)
+		}
+	})
+}
+
+// TestBanditAllocationForm creates a bandit experiment from the form: the
+// stored allocation is the one typed, the experiment's page says so, and
+// the edit form shows it back.
+func TestBanditAllocationForm(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		b := e.signIn(t, e.admin)
+		form := with(goodForm("bandit-coupon"), "_csrf", b.csrf(t, "/console/experiments/new"), "allocation.mode", "bandit",
+			"allocation.update_every", "6h", "allocation.min_weight", "0.1", "allocation.budget", "100000", "allocation.flight", "168h")
+		if status, page := b.post(t, "/console/experiments/new", form, nil); status != http.StatusSeeOther {
+			t.Fatalf("create: %d\n%s", status, page)
+		}
+		x, err := e.svc.GetExperiment(context.Background(), "bandit-coupon")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := experiments.Allocation{Mode: experiments.AllocationBandit, UpdateEvery: 6 * time.Hour, MinWeight: 0.1,
+			Budget: 100000, Flight: 168 * time.Hour}
+		if x.Allocation != want {
+			t.Errorf("stored allocation %+v, want %+v", x.Allocation, want)
+		}
+		if _, page := b.get(t, "/console/experiments/bandit-coupon"); !strings.Contains(page, "bandit: new weights every 6 h, each variant at least 10%, promotion budget 1000.00 USD over 168 h") {
+			t.Errorf("the experiment's page does not show the allocation:\n%s", page)
+		}
+		_, page := b.get(t, "/console/experiments/bandit-coupon/edit")
+		for _, in := range []string{`name="allocation.update_every" type="text" value="6h"`, `name="allocation.min_weight" type="number" value="0.1"`,
+			`name="allocation.budget" type="number" value="100000"`, `name="allocation.flight" type="text" value="168h"`, `<option value="bandit" selected>`} {
+			if !strings.Contains(page, in) {
+				t.Errorf("the edit form lacks %s", in)
+			}
+		}
+		// Saved again unchanged, the draft keeps its allocation.
+		if status, page := b.post(t, "/console/experiments/bandit-coupon/edit", with(form, "_csrf", b.csrf(t, "/console/experiments/bandit-coupon/edit")), nil); status != http.StatusSeeOther {
+			t.Fatalf("save: %d\n%s", status, page)
+		}
+		if x, _ := e.svc.GetExperiment(context.Background(), "bandit-coupon"); x.Allocation != want {
+			t.Errorf("after saving the edit form: %+v", x.Allocation)
 		}
 	})
 }

@@ -20,6 +20,8 @@ import (
 // httpapi.ExperimentRequest the JSON API decodes, so that the same
 // conversion and the same validation run; values that are not numbers
 // where the API wants numbers are field errors named by their path.
+// The allocation's inputs (allocation.mode, .update_every, .min_weight,
+// .budget, .flight) become the API's allocation object when any is set.
 // List fields (secondary_metrics, guardrail_metrics, segments) are
 // comma-separated. The targeting builder's rows (cond[i].attr, .op,
 // .value; not API fields) join the raw JSON condition under "$and".
@@ -31,6 +33,9 @@ const maxFormVariants = 20
 const maxFormConditions = 20
 
 var variantField = regexp.MustCompile(`^variants\[(\d{1,2})\]\.`)
+
+// allocationFields are the allocation's inputs, after "allocation.".
+var allocationFields = []string{"mode", "update_every", "min_weight", "budget", "flight"}
 
 // condRow is one row of the targeting builder.
 type condRow struct {
@@ -112,6 +117,15 @@ func decodeExperimentForm(form url.Values) (*experimentForm, []httpapi.FieldErro
 	r.MinROI = num("min_roi")
 	r.Alternative, r.PlannedMDE = text("alternative"), num("planned_mde")
 	r.LowerIsBetterMetrics = list("lower_is_better_metrics")
+	if slices.ContainsFunc(allocationFields, func(n string) bool { return text("allocation."+n) != "" }) {
+		a := &httpapi.AllocationDTO{Mode: text("allocation.mode"), UpdateEvery: text("allocation.update_every"),
+			Budget: integer("allocation.budget"), Flight: text("allocation.flight")}
+		if text("allocation.min_weight") != "" {
+			w := num("allocation.min_weight")
+			a.MinWeight = &w
+		}
+		r.Allocation = a
+	}
 
 	rows := 0
 	for name := range form {
@@ -254,6 +268,16 @@ func formOf(e *experiments.Experiment) *experimentForm {
 	if len(e.Condition) > 0 {
 		set("condition", string(e.Condition))
 	}
+	a := httpapi.AllocationOf(e.Allocation)
+	set("allocation.mode", a.Mode)
+	if e.Allocation.Bandit() {
+		set("allocation.update_every", a.UpdateEvery)
+		set("allocation.min_weight", strconv.FormatFloat(*a.MinWeight, 'g', -1, 64))
+		if a.Budget != 0 {
+			set("allocation.budget", strconv.FormatInt(a.Budget, 10))
+		}
+		set("allocation.flight", a.Flight)
+	}
 	for i, va := range e.Variants {
 		p := fmt.Sprintf("variants[%d].", i)
 		set(p+"key", va.Key)
@@ -287,6 +311,7 @@ func newForm(env string) *experimentForm {
 	v.Set("variants[1].promotion.type", "percent_off")
 	v.Set("attribution_window_hours", "168")
 	v.Set("coverage", "1")
+	v.Set("allocation.mode", experiments.AllocationFixed)
 	if env != "" {
 		v.Set("environment", env)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/httpapi"
 )
 
@@ -47,6 +48,10 @@ var funcs = template.FuncMap{
 	"hours": func(d time.Duration) string { return fmt.Sprintf("%.0f h", d.Hours()) },
 	"pct":   func(v float64) string { return pctOf(v) },
 	"str":   func(b []byte) string { return string(b) },
+	// banditBudget is a bandit's budget in the experiment's currency.
+	"banditBudget": func(e *experiments.Experiment) string {
+		return httpapi.Money(e.Currency())(float64(e.Allocation.Budget))
+	},
 	"plain": httpapi.PlainCode,
 	// fld is one input of the experiment form with its value and error.
 	"fld": func(d formData, name, label, kind, hint string) inputView {
@@ -80,7 +85,8 @@ func errorFor(errs []httpapi.FieldError, field string) string {
 // variant rows and the builder.
 var formFields = []string{"key", "name", "hypothesis", "owner", "environment", "unit_attribute", "coverage",
 	"condition", "primary_metric", "secondary_metrics", "guardrail_metrics", "attribution_window_hours",
-	"segments", "cap_group", "engine", "alternative", "lower_is_better_metrics", "planned_mde", "min_roi", "layer"}
+	"segments", "cap_group", "engine", "alternative", "lower_is_better_metrics", "planned_mde", "min_roi", "layer",
+	"allocation.mode", "allocation.update_every", "allocation.min_weight", "allocation.budget", "allocation.flight"}
 
 // variantFields are the inputs of a variant row.
 var variantFields = []string{"key", "name", "weight", "promotion.type", "promotion.value", "promotion.cost_rule",
