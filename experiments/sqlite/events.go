@@ -81,7 +81,13 @@ const (
 const (
 	createTouchedSQL = `CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
 	PRIMARY KEY (experiment, unit_id))`
-	clearTouchedSQL        = `DELETE FROM touched`
+	clearTouchedSQL = `DELETE FROM touched`
+	// converted holds the rollup rows of the units of a batch's
+	// conversions that addConversions adds to, keyed for lookups by unit.
+	createConvertedSQL = `CREATE TEMP TABLE IF NOT EXISTS converted (unit_id TEXT NOT NULL, experiment TEXT NOT NULL,
+	first_variant TEXT NOT NULL, first_exposed_at INTEGER NOT NULL, multiple INTEGER NOT NULL, channel TEXT NOT NULL,
+	PRIMARY KEY (unit_id, experiment))`
+	clearConvertedSQL      = `DELETE FROM converted`
 	clearTouchedMetricsSQL = `DELETE FROM unit_metrics WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 	clearTouchedDailySQL   = `DELETE FROM unit_metrics_daily WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
 	clearTouchedWeeksSQL   = `DELETE FROM unit_weeks WHERE (experiment, unit_id) IN (SELECT experiment, unit_id FROM touched)`
@@ -95,12 +101,15 @@ var (
 	insertTouchedOrdersSQL  = `INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(touchedRollups+conversionsOf, "")
 )
 
+// resetTouched makes sure the connection has the temp tables touched and
+// converted, empty.
 func resetTouched(ctx context.Context, tx writeTx) error {
-	if _, err := tx.ExecContext(ctx, createTouchedSQL); err != nil {
-		return err
+	for _, q := range []string{createTouchedSQL, clearTouchedSQL, createConvertedSQL, clearConvertedSQL} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
-	_, err := tx.ExecContext(ctx, clearTouchedSQL)
-	return err
+	return nil
 }
 
 // recomputeMetricsTouched rebuilds unit_metrics, unit_metrics_daily and
@@ -181,10 +190,15 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 )
 
 // addConversions adds the conversions the batch stored (rowid above
-// lastRowID) to unit_metrics of the exposed units whose exposures the
-// batch did not change (those in touched are rebuilt from the raw events
-// instead).
+// lastRowID) to unit_metrics, unit_metrics_daily, unit_weeks and
+// unit_orders of the exposed units whose exposures the batch did not
+// change (those in touched are rebuilt from the raw events instead).
+// Their rollup rows are read once, into converted, which the statements
+// after probe by unit instead of exposures_rollup and touched again.
 func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
+	if _, err := tx.ExecContext(ctx, fillConvertedSQL, lastRowID); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, addConversionsSQL, lastRowID); err != nil {
 		return err
 	}
@@ -192,7 +206,7 @@ func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, addDailySQL, lastRowID, lastRowID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, fixDailyPrevSQL, lastRowID); err != nil {
+	if _, err := tx.ExecContext(ctx, fixDailyPrevSQL); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, addWeeksSQL, lastRowID); err != nil {
@@ -202,26 +216,33 @@ func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
 	return err
 }
 
-// The conversions the batch stored, of units it did not touch.
+// fillConvertedSQL puts into converted the rollup rows of the units of the
+// conversions the batch stored that are not in touched.
+const fillConvertedSQL = `INSERT OR IGNORE INTO converted (unit_id, experiment, first_variant, first_exposed_at, multiple, channel)
+SELECT r.unit_id, r.experiment, r.first_variant, r.first_exposed_at, r.multiple, r.channel
+FROM events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id
+WHERE c.rowid > ? AND c.type = 'conversion'
+	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
+
+// The conversions the batch stored, of the units of converted.
 const (
-	freshConversions = `events c NOT INDEXED CROSS JOIN exposures_rollup r ON r.unit_id = c.unit_id`
-	untouchedFresh   = `
-	AND c.rowid > ? AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`
+	freshConversions = `events c NOT INDEXED CROSS JOIN converted r ON r.unit_id = c.unit_id`
+	inBatch   = `
+	AND c.rowid > ?`
 )
 
 var (
-	addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` + metricsSelect(freshConversions, untouchedFresh) + `
+	addConversionsSQL = `INSERT INTO unit_metrics AS m (` + metricsColumns + `) ` + metricsSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + excluded.conversions,
 	revenue = m.revenue + excluded.revenue, cost = m.cost + excluded.cost, currency = ` + sqlstore.MergeCurrency("excluded")
 	addDailySQL = `INSERT INTO unit_metrics_daily AS m (` + dailyColumns + `) SELECT ` + sqlstore.StoredPrev("x") + ` FROM (` +
-		dailySelect(freshConversions, untouchedFresh) + `) x WHERE TRUE
+		dailySelect(freshConversions, inBatch) + `) x WHERE TRUE
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
 	// The later days of the units the batch's conversions changed.
-	fixDailyPrevSQL = sqlstore.FixPrevSQL(`SELECT r.experiment, r.unit_id FROM ` + freshConversions + `
-	WHERE c.rowid > ? AND c.type = 'conversion'`)
-	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, untouchedFresh) + `
+	fixDailyPrevSQL = sqlstore.FixPrevSQL(`SELECT experiment, unit_id FROM converted`)
+	addWeeksSQL     = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
-	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, untouchedFresh) + `
+	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + excluded.orders`
 )
 

@@ -13,9 +13,9 @@ import (
 // the group commit of exposures, one batch per commit of the single
 // writer, the parsing cost as much as the rest of the SQL. They are
 // prepared before the transaction begins (the pool has one connection,
-// which the transaction holds), after the temp table touched exists on
-// that connection; database/sql prepares them again on a new connection
-// should it replace the writer's.
+// which the transaction holds), after the temp tables touched and
+// converted exist on that connection; database/sql prepares them again on
+// a new connection should it replace the writer's.
 
 // ingestStmts are the prepared statements by their SQL.
 type ingestStmts struct {
@@ -24,7 +24,7 @@ type ingestStmts struct {
 }
 
 // ingestSQL is every statement IngestEvents runs through ingestTx.
-var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL, exposedCustomersSQL,
+var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, createConvertedSQL, clearConvertedSQL, fillConvertedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL, exposedCustomersSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
 	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, fixDailyPrevSQL, touchRefundedSQL,
 	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL,
@@ -37,8 +37,10 @@ func (p *ingestStmts) prepare(ctx context.Context, w *sqlx.DB) error {
 	if p.stmts != nil {
 		return nil
 	}
-	if _, err := w.ExecContext(ctx, createTouchedSQL); err != nil {
-		return err
+	for _, q := range []string{createTouchedSQL, createConvertedSQL} {
+		if _, err := w.ExecContext(ctx, q); err != nil {
+			return err
+		}
 	}
 	stmts := make(map[string]*sqlx.Stmt, len(ingestSQL))
 	for _, q := range ingestSQL {
