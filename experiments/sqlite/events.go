@@ -101,15 +101,12 @@ var (
 	insertTouchedOrdersSQL  = `INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(touchedRollups+conversionsOf, "")
 )
 
-// resetTouched makes sure the connection has the temp tables touched and
-// converted, empty.
 func resetTouched(ctx context.Context, tx writeTx) error {
-	for _, q := range []string{createTouchedSQL, clearTouchedSQL, createConvertedSQL, clearConvertedSQL} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
+	if _, err := tx.ExecContext(ctx, createTouchedSQL); err != nil {
+		return err
 	}
-	return nil
+	_, err := tx.ExecContext(ctx, clearTouchedSQL)
+	return err
 }
 
 // recomputeMetricsTouched rebuilds unit_metrics, unit_metrics_daily and
@@ -196,6 +193,11 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 // Their rollup rows are read once, into converted, which the statements
 // after probe by unit instead of exposures_rollup and touched again.
 func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
+	for _, q := range []string{createConvertedSQL, clearConvertedSQL} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, fillConvertedSQL, lastRowID); err != nil {
 		return err
 	}
