@@ -3,7 +3,9 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -13,19 +15,25 @@ import (
 )
 
 // The ingest of a batch of exposures only (the group commit of assign and
-// OFREP, experiments/exposurebatch.go) in two statements after the unit
-// locks instead of the general ingest's dozen: one statement dedupes the
-// batch into event_ids, inserts the new events, sets the customers'
-// last_exposed_at, merges the exposures into exposures_rollup and, for the
-// units it exposes for the first time, inserts their attributed
-// conversions (conversions that arrived before their exposure) into
-// unit_metrics, unit_metrics_daily and unit_orders, and their conversions since the
-// pre-period into unit_weeks; a second one runs only when the batch brings an exposure
-// earlier than a unit's stored first one (an exposure delivered late),
-// whose attributed conversions are then rebuilt from the raw events as the
-// general ingest does; the links of the exposures to their customers
-// (links.go) take one more when there are any. The rows written are those
-// of ingestBatch.
+// OFREP, experiments/exposurebatch.go) in one statement after the unit
+// locks instead of the general ingest's dozen: it dedupes the batch into
+// event_ids, inserts the new events, sets the customers' last_exposed_at
+// and merges the exposures into exposures_rollup. Most exposures need
+// nothing more: a new unit without conversions, or a later exposure of a
+// stored unit. The statement names the units that need more, and only
+// then do more statements run (exposureFollowUps): a unit exposed for the
+// first time with conversions stored since its pre-period gets their
+// rows in unit_metrics, unit_metrics_daily, unit_orders and unit_weeks; a
+// unit whose first exposure the batch moved earlier (an exposure
+// delivered late) has them rebuilt from the raw events as the general
+// ingest does; a multiple-exposed unit's rows are flagged. The rows
+// written are those of ingestBatch. Keeping these statements out of the
+// common batch saves their plan nodes and the statement triggers of the
+// sums (series_metrics, slice_metrics, variant_orders), which fire once
+// per statement even when it writes no row.
+//
+// The links of the exposures to their customers (links.go) take one more
+// statement when there are any.
 
 // exposureArrays are the columns of a batch of exposures as arrays, in
 // batch order.
@@ -71,12 +79,18 @@ func onlyExposures(events []experiments.Event) bool {
 	return true
 }
 
+// Kinds of the unit rows of ingestExposuresSQL.
+const (
+	unitConverted = "c" // first exposed by the batch, with conversions stored since its pre-period
+	unitMoved     = "m" // an earlier first exposure than the stored one
+	unitMultiple  = "x" // multiple-exposed, stored before the batch
+)
+
 // ingestExposuresSQL is the statement of ingestExposures. Its parameters
 // are the columns of exposureArrays; it returns the batch's new events'
-// IDs and environments (unit NULL) and, per (experiment, unit) whose first exposure the batch
-// moved earlier, one row with unit set (their conversions are rebuilt
-// afterwards), and one row of NULLs when it changed unit_orders (whose
-// changes then go to variant_orders, flushOrders).
+// IDs and environments (kind NULL) and per (experiment, unit) that needs
+// more than the rollup merge one row of kind unitConverted, unitMoved or
+// unitMultiple (exposureFollowUps).
 var ingestExposuresSQL = `WITH input AS (
 	SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[]),
 		CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS JSONB[]), CAST(? AS TIMESTAMPTZ[]), CAST(? AS TEXT[])) WITH ORDINALITY
@@ -110,40 +124,18 @@ var ingestExposuresSQL = `WITH input AS (
 	` + batchExposures("fresh") + `
 ), up AS (
 	` + upsertRollups("b") + `
-	RETURNING experiment, unit_id, first_variant, first_exposed_at, first_event_id, multiple, channel, xmax = 0 AS inserted
-), moved AS (
-	SELECT up.* FROM up JOIN b ON b.experiment = up.experiment AND b.unit_id = up.unit_id AND up.first_event_id = b.event_id
-), metrics AS (
-	INSERT INTO unit_metrics (` + metricsColumns + `) ` +
-	metricsSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
-), daily AS (
-	INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` +
-	dailySelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
-), weeks AS (
-	INSERT INTO unit_weeks (` + weekColumns + `) ` +
-	weeksSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
-), orders AS (
-	INSERT INTO unit_orders (` + ordersColumns + `) ` +
-	ordersSelect(`(SELECT * FROM moved WHERE inserted) r`, "events", "") + `
-	RETURNING 1
-), mult AS (
-	UPDATE unit_metrics m SET multiple = TRUE FROM up
-	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
-), dmult AS (
-	UPDATE unit_metrics_daily m SET multiple = TRUE FROM up
-	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
-), omult AS (
-	UPDATE unit_orders m SET multiple = TRUE FROM up
-	WHERE up.multiple AND NOT up.inserted AND NOT m.multiple AND m.experiment = up.experiment AND m.unit_id = up.unit_id
-	RETURNING 1
+	RETURNING experiment, unit_id, first_exposed_at, first_event_id, multiple, xmax = 0 AS inserted
 )
-SELECT event_id, environment, NULL AS experiment, NULL AS unit_id FROM ids
+SELECT event_id, environment, NULL AS experiment, NULL AS unit_id, NULL AS kind FROM ids
 UNION ALL
-SELECT event_id, environment, NULL, NULL FROM env_ids
+SELECT event_id, environment, NULL, NULL, NULL FROM env_ids
 UNION ALL
-SELECT NULL, NULL, experiment, unit_id FROM moved WHERE NOT inserted
+SELECT NULL, NULL, up.experiment, up.unit_id, CASE WHEN up.inserted THEN '` + unitConverted + `' ELSE '` + unitMoved + `' END
+FROM up JOIN b ON b.experiment = up.experiment AND b.unit_id = up.unit_id AND up.first_event_id = b.event_id
+WHERE NOT up.inserted OR EXISTS (SELECT 1 FROM events c WHERE c.type = 'conversion' AND c.unit_id = up.unit_id
+	AND c.ts >= up.first_exposed_at - ` + fmt.Sprint(experiments.PrePeriod.Microseconds()) + ` * INTERVAL '1 microsecond')
 UNION ALL
-SELECT NULL, NULL, NULL, NULL WHERE EXISTS (SELECT 1 FROM orders) OR EXISTS (SELECT 1 FROM omult)`
+SELECT NULL, NULL, experiment, unit_id, '` + unitMultiple + `' FROM up WHERE multiple AND NOT inserted`
 
 // ingestExposures is the transaction of IngestEvents for a batch of
 // exposures only (onlyExposures): it stores the new events of the batch,
@@ -181,23 +173,25 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 		Environment sql.NullString `db:"environment"`
 		Experiment  sql.NullString `db:"experiment"`
 		Unit        sql.NullString `db:"unit_id"`
+		Kind        sql.NullString `db:"kind"`
 	}
 	if err := ingest.SelectContext(ctx, &rows, pq.Array(a.ids), pq.Array(a.units), pq.Array(a.ts), pq.Array(a.exps),
 		pq.Array(a.variants), pq.Array(a.channels), pq.Array(a.attrs), pq.Array(a.received), pq.Array(a.envs)); err != nil {
 		return err
 	}
 	isNew := make(map[eventKey]bool, len(rows))
-	var movedExps, movedUnits []string
-	orders := false
+	units := map[string]*unitPairs{}
 	for _, r := range rows {
-		switch {
-		case r.ID.Valid:
+		if !r.Kind.Valid {
 			isNew[eventKey{r.ID.String, r.Environment.String}] = true
-		case r.Unit.Valid:
-			movedExps, movedUnits = append(movedExps, r.Experiment.String), append(movedUnits, r.Unit.String)
-		default:
-			orders = true
+			continue
 		}
+		p := units[r.Kind.String]
+		if p == nil {
+			p = &unitPairs{}
+			units[r.Kind.String] = p
+		}
+		p.exps, p.units = append(p.exps, r.Experiment.String), append(p.units, r.Unit.String)
 	}
 	for i := range events {
 		k := eventKey{events[i].ID, events[i].Environment}
@@ -207,35 +201,63 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 	if err := sqlstore.RecordLinks(ctx, tx, sqlstore.Timestamp, links, time.Now()); err != nil {
 		return err
 	}
-	if len(movedUnits) == 0 {
-		if orders {
-			return flushOrders(ctx, tx)
+	return exposureFollowUps(ctx, tx, units)
+}
+
+// unitPairs are (experiment, unit) pairs as two arrays.
+type unitPairs struct{ exps, units []string }
+
+// exposureFollowUps writes what ingestExposuresSQL left to do for the
+// units it named, by kind (none, for most batches): the multiple flag of
+// the rollups of stored units, the attributed conversions of units first
+// exposed with conversions stored, and the rebuild of units whose first
+// exposure moved; then variant_orders from what changed in unit_orders.
+func exposureFollowUps(ctx context.Context, tx *rtx, units map[string]*unitPairs) error {
+	pairs := `unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS t(experiment, unit_id)`
+	rollup := `exposures_rollup r JOIN ` + pairs + ` ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
+	var stmts []string
+	var args [][]any
+	add := func(kind string, sqls ...string) {
+		p := units[kind]
+		if p == nil {
+			return
 		}
+		exps, us := pq.Array(p.exps), pq.Array(p.units)
+		for _, q := range sqls {
+			stmts, args = append(stmts, q), append(args, []any{exps, us})
+		}
+	}
+	var flags []string
+	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_orders"} {
+		flags = append(flags, `UPDATE `+table+` m SET multiple = TRUE FROM `+pairs+`
+			WHERE NOT m.multiple AND m.experiment = t.experiment AND m.unit_id = t.unit_id`)
+	}
+	add(unitMultiple, flags...)
+	// The rollup rows of a unit whose first exposure moved go first.
+	var deletes []string
+	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_weeks", "unit_orders"} {
+		deletes = append(deletes, `DELETE FROM `+table+` m USING `+pairs+` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`)
+	}
+	add(unitMoved, deletes...)
+	inserts := []string{
+		`INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(rollup, "events", ""),
+		`INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(rollup, "events", ""),
+		`INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(rollup, "events", ""),
+		`INSERT INTO unit_weeks (` + weekColumns + `) ` + weeksSelect(rollup, "events", ""),
+	}
+	add(unitMoved, inserts...)
+	add(unitConverted, inserts...)
+	if len(stmts) == 0 {
 		return nil
 	}
-	// Rare: an exposure earlier than a unit's stored first one moved its
-	// attribution window.
-	pairs := `unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS t(experiment, unit_id)`
-	exps, units := pq.Array(movedExps), pq.Array(movedUnits)
-	moved := `exposures_rollup r JOIN ` + pairs + ` ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
-	for _, st := range []struct {
-		sql  string
-		args []any
-	}{
-		{`DELETE FROM unit_metrics m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
-		{`DELETE FROM unit_metrics_daily m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
-		{`DELETE FROM unit_weeks m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
-		{`DELETE FROM unit_orders m USING ` + pairs + ` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`, []any{exps, units}},
-		{`INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(moved, "events", ""), []any{exps, units}},
-		// DailySelect reads its pairs twice.
-		{`INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(moved, "events", ""), []any{exps, units, exps, units}},
-		{`INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(moved, "events", ""), []any{exps, units}},
-		{`INSERT INTO unit_weeks (` + weekColumns + `) ` + weeksSelect(moved, "events", ""), []any{exps, units}},
-		{flushOrdersSQL, nil},
-	} {
-		if _, err := tx.ExecContext(ctx, st.sql, st.args...); err != nil {
+	for i, q := range stmts {
+		var a []any
+		for range strings.Count(q, pairs) { // dailySelect reads its pairs twice
+			a = append(a, args[i]...)
+		}
+		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
 			return err
 		}
 	}
-	return nil
+	return flushOrders(ctx, tx)
 }
