@@ -137,17 +137,42 @@ const firstExposure = `(excluded.first_exposed_at, excluded.first_event_id) < (r
 // unit, or an earlier exposure than the stored one): only then does its
 // attribution window move. A later exposure changes no attributed
 // conversion; it can only make the unit multiple, which is copied into its
-// unit_metrics rows directly.
+// unit_metrics rows directly; the merge returns the multiple flag of
+// each row it wrote, so that a batch with no multiple-exposed unit (most)
+// skips those three updates.
 func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) error {
-	if _, err := tx.ExecContext(ctx, mergeRollupSQL, lastRowID); err != nil {
+	multiple, err := mergeRollups(ctx, tx, lastRowID)
+	if err != nil {
 		return err
 	}
-	for _, q := range []string{touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, multipleMergedOrdersSQL} {
+	stmts := []string{touchMergedSQL}
+	if multiple {
+		stmts = append(stmts, multipleMergedSQL, multipleMergedDailySQL, multipleMergedOrdersSQL)
+	}
+	for _, q := range stmts {
 		if _, err := tx.ExecContext(ctx, q, lastRowID); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// mergeRollups runs mergeRollupSQL and reports whether a rollup row it
+// wrote is multiple.
+func mergeRollups(ctx context.Context, tx writeTx, lastRowID int64) (multiple bool, err error) {
+	rows, err := tx.QueryContext(ctx, mergeRollupSQL, lastRowID)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m bool
+		if err := rows.Scan(&m); err != nil {
+			return false, err
+		}
+		multiple = multiple || m
+	}
+	return multiple, rows.Err()
 }
 
 // pickFirst sets col to the batch's value when the batch's exposure comes
@@ -168,7 +193,8 @@ ON CONFLICT (experiment, unit_id) DO UPDATE SET
 	exposures = r.exposures + excluded.exposures,
 	multiple = r.multiple OR excluded.multiple OR r.first_variant <> excluded.first_variant,
 	` + pickFirst("first_variant") + `, ` + pickFirst("first_exposed_at") + `, ` + pickFirst("first_event_id") + `,
-	` + pickFirst("attributes") + `, ` + pickFirst("channel")
+	` + pickFirst("attributes") + `, ` + pickFirst("channel") + `
+RETURNING multiple`
 	// A pair the batch exposes for the first time (all its exposures are
 	// the batch's) whose unit has no conversions stored before the batch
 	// is not touched: addConversions adds the batch's conversions to its

@@ -97,3 +97,12 @@ func TestOpenConcurrently(t *testing.T) {
 		s.Close()
 	}
 }
+
+func BenchmarkExposures16(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "promolift.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchmarkExposures(b, s, 16)
+}

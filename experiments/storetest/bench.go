@@ -14,13 +14,7 @@ import (
 // on top of whatever s already holds. It reports events/s.
 func BenchmarkIngest(b *testing.B, s experiments.Store, batch int) {
 	ctx := context.Background()
-	e := &experiments.Experiment{Key: "bench", Variants: []experiments.Variant{{Key: "control", Weight: 0.5}, {Key: "treat", Weight: 0.5}},
-		CreatedAt: t0, UpdatedAt: t0}
-	e.ApplyDefaults()
-	e.Status = experiments.StatusRunning
-	if err := s.CreateExperiment(ctx, e); err != nil && experiments.KindOf(err) != experiments.KindConflict {
-		b.Fatal(err)
-	}
+	benchExperiment(b, s)
 	next := 0
 	mk := func() []experiments.Event {
 		evs := make([]experiments.Event, 0, batch)
@@ -45,4 +39,43 @@ func BenchmarkIngest(b *testing.B, s experiments.Store, batch int) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkExposures stores batches of batch exposures of new units only,
+// what the exposure group commit of assign and OFREP stores (the
+// experiment's environment is the default, like the serving benchmark's).
+// Its CPU time per exposure is the store's side of a logged exposure.
+func BenchmarkExposures(b *testing.B, s experiments.Store, batch int) {
+	ctx := context.Background()
+	benchExperiment(b, s)
+	next := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		evs := make([]experiments.Event, batch)
+		for k := range evs {
+			u := fmt.Sprint("bu", next)
+			next++
+			evs[k] = exposure("bx"+u, u, "bench", []string{"control", "treat"}[next%2], time.Duration(next)*time.Millisecond,
+				map[string]string{"country": "KR"}, "")
+		}
+		b.StartTimer()
+		if _, err := s.IngestEvents(ctx, evs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "exposures/s")
+}
+
+// benchExperiment creates the running experiment "bench" of the ingest
+// benchmarks, unless s holds it already.
+func benchExperiment(b *testing.B, s experiments.Store) {
+	b.Helper()
+	e := &experiments.Experiment{Key: "bench", Variants: []experiments.Variant{{Key: "control", Weight: 0.5}, {Key: "treat", Weight: 0.5}},
+		CreatedAt: t0, UpdatedAt: t0}
+	e.ApplyDefaults()
+	e.Status = experiments.StatusRunning
+	if err := s.CreateExperiment(context.Background(), e); err != nil && experiments.KindOf(err) != experiments.KindConflict {
+		b.Fatal(err)
+	}
 }
