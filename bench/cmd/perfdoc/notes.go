@@ -233,17 +233,36 @@ const why = `
   rows instead of being read and written back whole: a benchmark of the store alone (batches of 32 new units' exposures,
   CPU time by ` + "`getrusage`" + `) took 71–81 µs per exposure after vs 97–100 before (3 interleaved pairs). Tried and
   dropped: multi-row inserts of the events on SQLite (a statement journal for each multi-row statement ate the
-  saving) and skipping the three updates of the multiple-exposure flag when no unit became multiple (the read that
-  decides cost as much as the updates). ` + "`BenchmarkServing`" + `, 3 interleaved pairs at 06:59–07:03 UTC (load average
+  saving) and skipping the three updates of the multiple-exposure flag when no unit became multiple with a read to
+  decide (it cost as much as the updates); the rollup merge now returns each written row's flag, which decides for
+  free (the store's CPU per exposure −4%, batches of 16 new units, ` + "`BenchmarkExposures16`" + `, 3 interleaved pairs). ` + "`BenchmarkServing`" + `, 3 interleaved pairs at 06:59–07:03 UTC (load average
   13–21), the tree before both changes vs after (medians): server CPU per request with the exposure, SQLite 178 → 165 µs,
   PostgreSQL 189 → 153 µs, and PostgreSQL's 240 → 162 µs (OFREP: SQLite 192 → 181, PostgreSQL 205 → 157 and 298 →
   174); without the exposure unchanged (about 75 µs). Throughput ratios exposure / none: SQLite 0.46 → 0.55 (0.33,
   0.51, 0.46 → 0.36, 0.90, 0.55), PostgreSQL 0.29 → 0.27 (0.27, 0.45, 0.29 → 0.21, 0.29, 0.27): on a machine this
   loaded the PostgreSQL run is not CPU-bound in our processes but waits for its share of the CPU, where more
   batches in flight win more of it; on a quiet machine (the 05:37 run: 4,701 req/s with 64 clients and 4 lanes is
-  13.6 ms per batch of a lane against a 3 ms WAL flush) it is bound by CPU, which is what the change saves. What is
-  left is mostly per exposure, not per batch: on PostgreSQL the rows and index entries each new exposure writes, on
-  SQLite the events insert, the rollup merge and the commit; the floor targets also pay the JSON decoding above.
+  13.6 ms per batch of a lane against a 3 ms WAL flush) it is bound by CPU, which is what the change saves.
+  PostgreSQL's side, 2026-12-07 16:10–16:50 UTC (` + "`pg_stat_statements`" + ` with nested statements,
+  ` + "`pg_stat_user_functions`" + `, ` + "`pg_walinspect`" + ` over a run): a new exposure writes 14.8 WAL records (1.7 KB: per
+  exposure 7.3 B-tree leaf inserts, 4 heap inserts and 3 confirmations of the three upserts' speculative inserts),
+  but about 40% of the batch statement's time went to the sums' statement triggers, mostly for nothing: the
+  statement also inserted a newly exposed unit's stored conversions and set the multiple flag, parts that wrote no
+  row in almost every batch yet fired the triggers of ` + "`unit_metrics`" + `, ` + "`unit_metrics_daily`" + ` and ` + "`unit_orders`" + ` (six
+  per batch, each an empty grouped upsert); the upsert into ` + "`exposures_rollup`" + ` fired its insert and its update
+  triggers, one of them empty; and ` + "`slice_hour`" + ` (a ` + "`to_char`" + `, which is only STABLE) was not inlined and ran as a query
+  per row. Now the statement names the units that need more (a new unit with conversions since its pre-period, a
+  moved first exposure, a multiple-exposed unit) and their statements run apart, only then; empty triggers return at
+  once; ` + "`slice_hour`" + ` is inlined (migration 0032). ` + "`BenchmarkServing`" + `, PostgreSQL, 3 interleaved pairs at
+  16:22–16:33 UTC (load average 7–13): PostgreSQL's CPU per request 400, 367, 466 → 202, 239, 191 µs (assign) and 576,
+  417, 492 → 239, 221, 229 µs (OFREP); server, PostgreSQL and load generator together, assign 838, 782, 946 → 590, 669,
+  538 µs, so the CPU-bound ratio to no exposure 0.35, 0.27, 0.30 → 0.50, 0.38, 0.46 (OFREP 0.26, 0.26, 0.30 → 0.45,
+  0.43, 0.38). What is left per new exposure: on PostgreSQL the rows and index entries (` + "`event_ids`" + `, the event
+  and its two B-tree indexes, the customer's row, the rollup row and its three indexes, each read by the dedupe,
+  erasure, conversions or reports) and the two sums triggers of the rollup insert (a quarter of the statement);
+  the server's own CPU per request rises by about 110 µs with the exposure, spread over the request's wait and wake-up
+  and the batch's round trips, no part of it large in the profiles; on SQLite the events insert, the rollup merge
+  and the commit. The floor targets also pay the JSON decoding above.
 - **The serving ratios: the full run vs the interleaved runs (issue 17), 2026-12-07, 13:50–14:30 UTC.** The full run
   of 05:37 (load average 1.5) gave the exposure over no exposure 0.44 on SQLite and 0.33 on PostgreSQL, the interleaved
   runs of 04:38 (load average 12–15) 0.49–0.58 and 0.50–0.53. Two causes, neither an ordering of the sub-benchmarks
