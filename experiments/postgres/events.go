@@ -357,7 +357,8 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredPrev("x")+` FROM (`+
 		dailySelect(converted, "fresh", "")+`) x
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
-`+sqlstore.FixPrevSQL(`SELECT experiment, unit_id FROM converted_rollup`)+`;
+`+sqlstore.FixPrevSQL(`(SELECT d.* FROM converted_rollup r CROSS JOIN LATERAL (SELECT * FROM unit_metrics_daily x
+	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`)+`;
 INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
 INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", "")+`

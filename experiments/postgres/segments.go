@@ -63,8 +63,12 @@ func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, d
 		ids[i], envs[i] = d.UnitID, d.Environment
 	}
 	var rows []sqlstore.AggregateRow
-	if err := tx.SelectContext(ctx, &rows, `SELECT `+sqlstore.AggregateColumns+` FROM customer_aggregates
-		WHERE (unit_id, environment) IN (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])))`,
+	// One probe of the key per customer (LATERAL, OFFSET 0): left to its
+	// statistics the planner hashes the batch's keys and scans the whole
+	// table while it is small enough (tens of thousands of customers).
+	if err := tx.SelectContext(ctx, &rows, `SELECT a.* FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS k(unit_id, environment)
+	CROSS JOIN LATERAL (SELECT `+sqlstore.AggregateColumns+` FROM customer_aggregates c
+		WHERE c.unit_id = k.unit_id AND c.environment = k.environment OFFSET 0) a`,
 		pq.Array(ids), pq.Array(envs)); err != nil {
 		return err
 	}

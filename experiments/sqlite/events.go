@@ -255,7 +255,7 @@ WHERE c.rowid > ? AND c.type = 'conversion'
 // The conversions the batch stored, of the units of converted.
 const (
 	freshConversions = `events c NOT INDEXED CROSS JOIN converted r ON r.unit_id = c.unit_id`
-	inBatch   = `
+	inBatch          = `
 	AND c.rowid > ?`
 )
 
@@ -267,8 +267,9 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 		dailySelect(freshConversions, inBatch) + `) x WHERE TRUE
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
 	// The later days of the units the batch's conversions changed.
-	fixDailyPrevSQL = sqlstore.FixPrevSQL(`SELECT experiment, unit_id FROM converted`)
-	addWeeksSQL     = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, inBatch) + `
+	fixDailyPrevSQL = sqlstore.FixPrevSQL(`(SELECT d.* FROM converted r CROSS JOIN unit_metrics_daily d
+	ON d.experiment = r.experiment AND d.unit_id = r.unit_id) s`)
+	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
 	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + excluded.orders`

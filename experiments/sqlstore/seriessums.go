@@ -54,18 +54,23 @@ const dailyPrevWindow = `SUM(conversions) OVER k - conversions AS pc, SUM(revenu
 const dailyPrevKey = ` WINDOW k AS (PARTITION BY experiment, unit_id, metric ORDER BY day)`
 
 // FixPrevSQL sets prev_conversions and prev_revenue of the
-// unit_metrics_daily rows of the (experiment, unit_id) pairs pairs
-// selects (static SQL) where they differ from the running sums of the
-// unit's earlier rows: after conversions were added to some of a unit's
-// days, its later days. Rows already right are not written.
-func FixPrevSQL(pairs string) string {
+// unit_metrics_daily rows of some units where they differ from the running
+// sums of the unit's earlier rows: after conversions were added to some of
+// a unit's days, its later days. rows is a FROM fragment (static SQL) that
+// binds s to all the unit_metrics_daily rows of those units, and nothing
+// else; it should read them by the key's (experiment, unit_id) prefix. The
+// rows already right are left out before the update joins its table, so
+// that a batch that changes no running sum (new units) updates nothing;
+// the others are written.
+func FixPrevSQL(rows string) string {
 	return `UPDATE unit_metrics_daily SET prev_conversions = w.pc, prev_revenue = w.pr FROM (
-	SELECT experiment, unit_id, metric, day, ` + dailyPrevWindow + `
-	FROM unit_metrics_daily WHERE (experiment, unit_id) IN (` + pairs + `)` + dailyPrevKey + `
+	SELECT * FROM (
+		SELECT experiment, unit_id, metric, day, prev_conversions, prev_revenue, ` + dailyPrevWindow + `
+		FROM ` + rows + dailyPrevKey + `
+	) v WHERE v.prev_conversions <> v.pc OR v.prev_revenue <> v.pr
 ) w
 WHERE unit_metrics_daily.experiment = w.experiment AND unit_metrics_daily.unit_id = w.unit_id
-	AND unit_metrics_daily.metric = w.metric AND unit_metrics_daily.day = w.day
-	AND (unit_metrics_daily.prev_conversions <> w.pc OR unit_metrics_daily.prev_revenue <> w.pr)`
+	AND unit_metrics_daily.metric = w.metric AND unit_metrics_daily.day = w.day`
 }
 
 // StoredPrev is the SELECT list of DailyColumns over x, a relation of
