@@ -26,18 +26,7 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	defer db.Close()
 	migrationstest.Legacy(t, db, migrations.Postgres, 28)
 	rows := storetest.LegacySeriesRows
-	for _, r := range rows.Units {
-		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
-			first_event_id, exposures, multiple, channel) VALUES ('exp', $1, $2, $3, $4, 1, FALSE, $5)`,
-			r.Unit, r.Variant, r.First, "e-"+r.Unit, r.Channel); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
-			variant, multiple, channel, first_exposed_at) VALUES ('exp', $1, 'purchase', $2, $3, 0, $4, FALSE, $5, $6)`,
-			r.Unit, r.Count, r.Revenue, r.Variant, r.Channel, r.First); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertLegacyUnits(t, db, nil)
 	day0 := rows.Start.Unix() / 86400
 	for _, r := range rows.Dailys {
 		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple,
@@ -53,4 +42,28 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	defer s.Close()
 	storetest.SeriesBackfilled(t, s)
 	storetest.SlicesBackfilled(t, s)
+}
+
+// insertLegacyUnits inserts the exposures_rollup and unit_metrics rows of
+// the units of storetest.LegacySeriesRows into db, with attrs (JSON by
+// unit) as their stored attributes.
+func insertLegacyUnits(t *testing.T, db *sql.DB, attrs map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, r := range storetest.LegacySeriesRows.Units {
+		var a any
+		if v, ok := attrs[r.Unit]; ok {
+			a = v
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
+			first_event_id, exposures, multiple, attributes, channel) VALUES ('exp', $1, $2, $3, $4, 1, FALSE, $5, $6)`,
+			r.Unit, r.Variant, r.First, "e-"+r.Unit, a, r.Channel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
+			variant, multiple, channel, first_exposed_at) VALUES ('exp', $1, 'purchase', $2, $3, 0, $4, FALSE, $5, $6)`,
+			r.Unit, r.Count, r.Revenue, r.Variant, r.Channel, r.First); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

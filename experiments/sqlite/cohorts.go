@@ -29,7 +29,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
 	// REAL, not INTEGER: SQLite's SUM of integers fails past int64, which
 	// squares of large amounts reach (exact below 2^53 either way).
-	Exact: `REAL`}
+	Exact: `REAL`, AttributePairs: `json_each(r.attributes)`, PairValue: `CAST(p.value AS TEXT)`}
 
 // SeriesStats implements experiments.SeriesStore in one read transaction
 // (see sqlstore.CohortDialect.SeriesStats).

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/promolift/promolift/experiments/sqlite"
@@ -17,18 +18,7 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	ctx := context.Background()
 	path, db := legacyFile(t, 28)
 	rows := storetest.LegacySeriesRows
-	for _, u := range rows.Units {
-		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
-			first_event_id, exposures, multiple, channel) VALUES ('exp', ?, ?, ?, ?, 1, 0, ?)`,
-			u.Unit, u.Variant, u.First.UnixMicro(), "e-"+u.Unit, u.Channel); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
-			variant, multiple, channel, first_exposed_at) VALUES ('exp', ?, 'purchase', ?, ?, 0, ?, 0, ?, ?)`,
-			u.Unit, u.Count, u.Revenue, u.Variant, u.Channel, u.First.UnixMicro()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	insertLegacyUnits(t, db, nil)
 	day0 := rows.Start.Unix() / 86400
 	for _, r := range rows.Dailys {
 		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple,
@@ -47,4 +37,28 @@ func TestMigrationFillsSeriesSums(t *testing.T) {
 	defer s.Close()
 	storetest.SeriesBackfilled(t, s)
 	storetest.SlicesBackfilled(t, s)
+}
+
+// insertLegacyUnits inserts the exposures_rollup and unit_metrics rows of
+// the units of storetest.LegacySeriesRows into db, with attrs (JSON by
+// unit) as their stored attributes.
+func insertLegacyUnits(t *testing.T, db *sql.DB, attrs map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, u := range storetest.LegacySeriesRows.Units {
+		var a any
+		if v, ok := attrs[u.Unit]; ok {
+			a = v
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at,
+			first_event_id, exposures, multiple, attributes, channel) VALUES ('exp', ?, ?, ?, ?, 1, 0, ?, ?)`,
+			u.Unit, u.Variant, u.First.UnixMicro(), "e-"+u.Unit, a, u.Channel); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics (experiment, unit_id, metric, conversions, revenue, cost,
+			variant, multiple, channel, first_exposed_at) VALUES ('exp', ?, 'purchase', ?, ?, 0, ?, 0, ?, ?)`,
+			u.Unit, u.Count, u.Revenue, u.Variant, u.Channel, u.First.UnixMicro()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

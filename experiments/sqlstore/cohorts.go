@@ -43,6 +43,10 @@ type CohortDialect struct {
 	// BIGINTs; REAL in SQLite, exact below 2^53 and never overflowing
 	// (SQLite's own triggers add integers and turn to REAL past int64).
 	Exact string
+	// AttributePairs is a table function of the (attribute, value) pairs
+	// of the attributes column of exposures_rollup r, as columns key and
+	// value (attrsums.go); PairValue is the value of its row p as text.
+	AttributePairs, PairValue string
 }
 
 // Units selects the units of q.Experiment (the exposures_rollup columns)
@@ -76,40 +80,20 @@ func (d CohortDialect) environmentOf() string {
 // SufficientStats reads the sufficient statistics of q in tx (pass a
 // transaction: one snapshot for all its queries). Without q.Until they come
 // from the slice sums (slicesums.go) when they hold q.Dimension, else from
-// the rollups (RollupSources); with q.Until they are recomputed from the
-// raw events before it (the units of Units, to which the attributed
-// conversions are joined here). With q.PrePeriod, AddPrePeriod adds
-// the CUPED pre-period sums.
+// the attribute sums (attrsums.go); with q.Until they are recomputed from
+// the raw events before it (statsUntil). With q.PrePeriod, AddPrePeriod
+// adds the CUPED pre-period sums.
 func (d CohortDialect) SufficientStats(ctx context.Context, tx Queryer, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	units, unitArgs := d.Units(q)
-	// unitRel: variant, multiple, attributes, channel, first_exposed_at, exposures.
-	// metricRel: the same and metric, conversions, revenue, cost.
-	unitRel, metricRel := RollupSources(q.Dimension)
-	unitRelArgs, metricRelArgs := []any{q.Experiment}, []any{q.Experiment}
-	if !q.Until.IsZero() {
-		unitRel = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + units + `) r`
-		// Refunds count as of Until too.
-		before := ` AND f.ts < ` + d.TimeParam
-		metricRel = `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
-	COUNT(*) AS conversions, SUM(` + d.Revenue(before) + `) AS revenue, SUM(` + d.Cost(before) + `) AS cost
-FROM (` + units + `) r
-LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
-` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-	AND c.ts >= r.first_exposed_at
-	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
-	AND c.ts < ` + d.TimeParam + ` AND ` + CountsIn("c", "xw.environment") + `
-GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
-		unitRelArgs = unitArgs
-		until := d.TimeArg(q.Until)
-		metricRelArgs = append(append([]any{until, until}, unitArgs...), until)
-	}
 	sl := d.SliceOf(q)
 	var out *experiments.SufficientStats
 	var err error
-	if q.Until.IsZero() && summedDimension(q.Dimension) {
+	switch {
+	case !q.Until.IsZero():
+		out, err = d.statsUntil(ctx, tx, q, sl)
+	case summedDimension(q.Dimension):
 		out, err = d.readSlices(ctx, tx, q) // slicesums.go
-	} else {
-		out, err = d.ReadStats(ctx, tx, sl, unitRel, unitRelArgs, metricRel, metricRelArgs)
+	default:
+		out, err = d.readAttribute(ctx, tx, q) // attrsums.go
 	}
 	if err != nil {
 		return nil, err
@@ -125,6 +109,30 @@ GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.firs
 		}
 	}
 	return out, nil
+}
+
+// statsUntil reads the sufficient statistics of q (q.Until set) sliced by
+// sl from the raw events before q.Until: the units of Units, to which the
+// attributed conversions before q.Until are joined.
+func (d CohortDialect) statsUntil(ctx context.Context, tx Queryer, q experiments.StatsQuery, sl StatsSlice) (*experiments.SufficientStats, error) {
+	units, unitArgs := d.Units(q)
+	// unitRel: variant, multiple, attributes, channel, first_exposed_at, exposures.
+	// metricRel: the same and metric, conversions, revenue, cost.
+	unitRel := `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures FROM (` + units + `) r`
+	// Refunds count as of Until too.
+	before := ` AND f.ts < ` + d.TimeParam
+	metricRel := `SELECT r.first_variant AS variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name AS metric,
+	COUNT(*) AS conversions, SUM(` + d.Revenue(before) + `) AS revenue, SUM(` + d.Cost(before) + `) AS cost
+FROM (` + units + `) r
+LEFT JOIN experiments xw ON xw.key = r.experiment` + CostJoin + `
+` + d.JoinEvents + ` events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+	AND c.ts >= r.first_exposed_at
+	AND c.ts <= r.first_exposed_at + COALESCE(xw.attribution_window_us, ` + fmt.Sprint(defaultWindowUS) + `)` + d.Micros + `
+	AND c.ts < ` + d.TimeParam + ` AND ` + CountsIn("c", "xw.environment") + `
+GROUP BY r.unit_id, r.first_variant, r.multiple, r.attributes, r.channel, r.first_exposed_at, c.name`
+	until := d.TimeArg(q.Until)
+	metricArgs := append(append([]any{until, until}, unitArgs...), until)
+	return d.ReadStats(ctx, tx, sl, unitRel, unitArgs, metricRel, metricArgs)
 }
 
 // currencies reads the money of the analysed units of experiment per

@@ -126,29 +126,6 @@ func listPairs(ctx context.Context, q RowsQueryer, query string) ([][2]string, e
 	return out, rows.Err()
 }
 
-// RollupSources are the relations SufficientStats aggregates when it reads
-// the rollups of one experiment (parameter: the experiment key): units, a
-// row per exposed unit (variant, multiple, attributes, channel,
-// first_exposed_at, exposures), and unitMetrics, a row per unit and
-// conversion name (variant, multiple, channel, first_exposed_at, metric,
-// conversions, revenue, cost, and attributes when dimension slices by an
-// attribute). unit_metrics carries each unit's variant, multiple, channel
-// and first exposure time, so only an attribute dimension joins the two
-// tables.
-func RollupSources(dimension string) (units, unitMetrics string) {
-	units = `SELECT first_variant AS variant, multiple, attributes, channel, first_exposed_at, exposures
-FROM exposures_rollup WHERE experiment = ?`
-	switch dimension {
-	case "", experiments.DimensionChannel, experiments.DimensionHour, experiments.DimensionHourChannel:
-		return units, `SELECT variant, multiple, channel, first_exposed_at, metric, conversions, revenue, cost
-FROM unit_metrics WHERE experiment = ?`
-	}
-	return units, `SELECT m.variant, m.multiple, r.attributes, m.channel, m.first_exposed_at,
-	m.metric, m.conversions, m.revenue, m.cost
-FROM exposures_rollup r JOIN unit_metrics m ON m.experiment = r.experiment AND m.unit_id = r.unit_id
-WHERE r.experiment = ?`
-}
-
 // StatsDialect holds the SQL that differs between the databases in the
 // sufficient-statistics queries.
 type StatsDialect struct {
@@ -169,7 +146,7 @@ type StatsDialect struct {
 }
 
 // StatsSlice is how SufficientStats groups units: the slice expression
-// (over the columns of RollupSources' relations), its arguments, and the
+// (over the columns of the relations ReadStats reads), its arguments, and the
 // condition of the analysed units (over the multiple column).
 type StatsSlice struct {
 	Expr     string
@@ -201,8 +178,10 @@ func (d StatsDialect) SliceOf(q experiments.StatsQuery) StatsSlice {
 // ReadStats runs the two aggregates of SufficientStats in tx: per slice
 // and variant the analysed units, their exposures and the multiple-exposed
 // units over units (with unitArgs), and per slice, variant and metric the
-// sums over the analysed converted units of unitMetrics (with metricArgs);
-// see RollupSources for the two relations.
+// sums over the analysed converted units of unitMetrics (with metricArgs).
+// units has a row per unit (variant, multiple, attributes, channel,
+// first_exposed_at, exposures), unitMetrics a row per unit and conversion
+// name (the same and metric, conversions, revenue, cost).
 func (d StatsDialect) ReadStats(ctx context.Context, tx Queryer, s StatsSlice, units string, unitArgs []any,
 	unitMetrics string, metricArgs []any) (*experiments.SufficientStats, error) {
 	var vs []VariantRow

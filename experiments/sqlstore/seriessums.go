@@ -146,9 +146,11 @@ func (d CohortDialect) CheckSums(ctx context.Context, q RowsQueryer) ([]string, 
 	return checkSums(ctx, q, d.sumsTables())
 }
 
-// sumsTables are the tables of sums that triggers keep: the series sums
-// and the slice sums (slicesums.go).
-func (d CohortDialect) sumsTables() []sumsTable { return append(d.seriesSums(), d.sliceSums()...) }
+// sumsTables are the tables of sums that triggers keep: the series sums,
+// the slice sums (slicesums.go) and the attribute sums (attrsums.go).
+func (d CohortDialect) sumsTables() []sumsTable {
+	return append(append(d.seriesSums(), d.sliceSums()...), d.attrSums()...)
+}
 
 // checkSums compares each table of tables, its keys whose sums are not all
 // zero, with its expected sums, and describes each differing key, at most
