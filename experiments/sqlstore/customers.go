@@ -111,18 +111,23 @@ func (s *Store) CappedUnits(ctx context.Context, experiment string) (int64, erro
 	return n, s.wrap("capped units", err)
 }
 
-// VariantSpend returns the spend per variant of experiment. (The CAST is
-// for PostgreSQL, whose SUM of BIGINT is NUMERIC; SQLite's SUM of its
-// INTEGER costs already is an integer.)
+// VariantSpend returns the spend per variant of experiment: the cost of its
+// unit_metrics rows and its erased_spend. The rows with conversions are
+// read as the cost sums of slice_metrics (slicesums.go), the others
+// through the partial index unit_metrics_unconverted (migration 0034),
+// so that the spend reads a few rows per variant, not every unit's. (The
+// CAST is for PostgreSQL, whose SUM of BIGINT is NUMERIC; SQLite's SUM of
+// its INTEGER costs already is an integer.)
 func (s *Store) VariantSpend(ctx context.Context, experiment string) (map[string]int64, error) {
 	var rows []struct {
 		Variant string `db:"variant"`
 		Cost    int64  `db:"cost"`
 	}
 	err := s.R.SelectContext(ctx, &rows, `SELECT variant, CAST(SUM(cost) AS BIGINT) AS cost FROM (
-		SELECT variant, cost FROM unit_metrics WHERE experiment = ?
+		SELECT variant, cost FROM slice_metrics WHERE experiment = ?
+		UNION ALL SELECT variant, cost FROM unit_metrics WHERE experiment = ? AND conversions <= 0
 		UNION ALL SELECT variant, cost FROM erased_spend WHERE experiment = ?
-	) x GROUP BY variant`, experiment, experiment)
+	) x GROUP BY variant`, experiment, experiment, experiment)
 	if err != nil {
 		return nil, s.wrap("variant spend", err)
 	}

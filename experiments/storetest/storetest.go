@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("SeriesIncremental", func(t *testing.T) { testSeriesIncremental(t, newStore) }) // seriessums.go
 	t.Run("SliceSums", func(t *testing.T) { testSliceSums(t, newStore) })                 // seriessums.go
 	t.Run("AttributeSums", func(t *testing.T) { testAttrSums(t, newStore) })              // attrsums.go
+	t.Run("VariantSpend", func(t *testing.T) { testVariantSpend(t, newStore) })           // spend.go
 	t.Run("OrderValues", func(t *testing.T) { testOrderValues(t, newStore) })
 	t.Run("Bandit", func(t *testing.T) { testBandit(t, newStore) })             // bandit.go
 	t.Run("Environments", func(t *testing.T) { testEnvironments(t, newStore) }) // environments.go
