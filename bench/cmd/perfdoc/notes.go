@@ -293,8 +293,8 @@ const why = `
   rate-limited (SDK keys are unlimited by default), so any 429 counted here is a regression.
 - **` + "`Store.SufficientStats`" + ` vs raw GROUP BY (target 10x).** The statistics query reads only rollups: overall and
   by channel or hour, the per-slice sums ` + "`slice_units`" + ` and ` + "`slice_metrics`" + ` (a few rows per variant, hour, channel
-  and metric, whatever the number of units; see "Statistics from per-slice sums" below); by a declared attribute,
-  ` + "`exposures_rollup`" + ` for unit counts and ` + "`unit_metrics`" + ` joined to it for the metric sums. The CUPED pre-period sums
+  and metric, whatever the number of units; see "Statistics from per-slice sums" below); by a stored attribute, the
+  per-value sums ` + "`attr_units`" + ` and ` + "`attr_metrics`" + ` less the slice sums for ` + "`(none)`" + `. The CUPED pre-period sums
   are opt-in (` + "`StatsQuery.PrePeriod`" + `) and asked for only by the report's overall analysis.
 - **` + "`Service.Report`" + ` vs the statistics query (target: the same order, ≤ 10; 8.8–11.4 in earlier runs, 6.5 and 9.1
   in the two runs of 2026-11-23; no longer a meaningful ratio since 2026-12-07: the statistics query now reads the
@@ -302,29 +302,33 @@ const why = `
   read the report's absolute time, next item).** The report runs the statistics query and, besides it, reads that the bare
   statistics do not: the CUPED pre-period sums (` + "`unit_weeks`" + `), the repurchase cohorts (` + "`unit_weeks`" + ` and
   ` + "`series_units`" + `), the channel, hour and hour × channel breakdowns (the slice sums), the breakdowns by declared
-  attribute and by the RFM segment that post-stratifies the analysis (` + "`exposures_rollup`" + ` joined to
-  ` + "`unit_metrics`" + `), the channel credit and order values (the order rollups), the daily series (the series sums) and
-  the promotion spend (` + "`unit_metrics`" + `). The independent reads run concurrently (at most 4); PostgreSQL's JIT, which
+  attribute and by the RFM segment that post-stratifies the analysis (the attribute sums), the channel credit and order
+  values (the order rollups), the daily series (the series sums) and the promotion spend (the slice sums and the
+  ` + "`unit_metrics`" + ` rows without conversions). The independent reads run concurrently (at most 4); PostgreSQL's JIT, which
   cost more than 3 s of a 4.4 s pre-period query, is switched off for promolift's connections.
-- **` + "`Service.Report`" + ` at 1,000,000 units, the daily series included (target ≤ 1 s on PostgreSQL; missed: 1.90 s, 2.08 s
-  without the series, in the make bench run of 2026-12-07 15:13 UTC at a load average of 0.5; 3.1–3.9 s at 14:40 UTC at
-  6–10).** Interleaved with the tree before the slice sums and the cohort change below (3 pairs;
-  one stats fixture built by the tree before, 8 min 40 s, copied per tree with ` + "`CREATE DATABASE … TEMPLATE`" + ` and
-  upgraded by the tree after; load average 6–10 on 2 CPUs): without the series 11.2, 12.1, 10.0 s before and 4.3,
-  3.8, 3.5 s after (median ratio 0.35), with it 10.4, 10.5, 8.7 s and 3.9, 3.1, 3.4 s (0.37); the reports equal but
-  for their time stamps. Left in PostgreSQL's statement log: the breakdown by the RFM segment, which every report
-  reads (it post-stratifies the analysis), 0.5–0.85 s for its unit counts and 2.9–3.3 s for its metric sums, both
-  over every unit (` + "`exposures_rollup`" + ` joined to ` + "`unit_metrics`" + `); the promotion spend, 0.46 s (Σ cost over
-  ` + "`unit_metrics`" + ` per variant); every other read under 50 ms, the cohorts only because no week of this fixture is
-  complete (see the cohorts item: 11.5–17.2 s with every week complete). What would reach 1 s: the attribute breakdowns from sums
-  like the slice sums keyed by attribute and value (a unit keeps only the segment attributes, ` + "`rfm_segment`" + ` and
-  ` + "`aipl_stage`" + `), kept by triggers on ` + "`unit_metrics`" + ` that look up the unit's attributes and on
-  ` + "`exposures_rollup`" + ` that move a unit's sums when its attributes change (an earlier first exposure) or it is erased;
-  and the promotion spend from ` + "`slice_metrics`" + ` plus the few ` + "`unit_metrics`" + ` rows without conversions. Such sums
-  hold attribute values outside the tables keyed by unit: an erasure must also delete the keys whose sums (all shards
-  added up) fall to zero, or a customer's own segment value outlives them (tried on 2026-12-07: the triggers kept the
-  sums right, and the erasure tests, ` + "`MigrationStripsAttributesStoredBefore`" + ` and
-  ` + "`TestEraseCustomerLeavesNoBytesInFile`" + `, found such a value left behind; not landed). The way
+- **` + "`Service.Report`" + ` at 1,000,000 units, the daily series included (target ≤ 1 s on PostgreSQL; 1.90 s, 2.08 s
+  without the series, in the make bench run of 2026-12-07 15:13 UTC at a load average of 0.5; under 0.2 s since the
+  attribute sums and the spend from sums, 16:53–16:56 UTC at a load average of 7–8).** Interleaved with the tree
+  before them (3 pairs of 3 reports each; one stats fixture built by the tree before, 9 min 50 s, copied per tree with
+  ` + "`CREATE DATABASE … TEMPLATE`" + ` and upgraded by the tree after; load average 7–8 on 2 CPUs): without the series
+  8.38, 5.97, 5.47 s before and 0.123, 0.080, 0.060 s after (median ratio 0.013), with it 6.82, 4.57, 5.44 s and 0.192,
+  0.092, 0.103 s (0.020); the reports of all three experiments equal but for their time stamps. What the tree before
+  spent, in PostgreSQL's statement log: the breakdown by the RFM segment, which every report reads (it post-stratifies
+  the analysis), 0.5–0.85 s for its unit counts and 2.9–3.3 s for its metric sums, both over every unit
+  (` + "`exposures_rollup`" + ` joined to ` + "`unit_metrics`" + `), and the promotion spend, 0.46 s (Σ cost over ` + "`unit_metrics`" + `
+  per variant). Both now read sums: the breakdowns by a stored attribute (a unit keeps only the segment attributes,
+  the experiment's segments and ` + "`rfm_segment`" + `, ` + "`aipl_stage`" + `) the per-value sums ` + "`attr_units`" + ` and
+  ` + "`attr_metrics`" + ` (migration 0033, ` + "`experiments/sqlstore/attrsums.go`" + `; the ` + "`(none)`" + ` slice is the slice sums less
+  the attribute's rows, in exact integers), kept by triggers on ` + "`unit_metrics`" + ` (a row's change under its unit's
+  key in ` + "`exposures_rollup`" + `) and on ` + "`exposures_rollup`" + ` (a unit's own row, and its ` + "`unit_metrics`" + ` rows when its
+  variant, multiple flag or attributes change or it goes); the spend the cost sums of ` + "`slice_metrics`" + ` plus the
+  ` + "`unit_metrics`" + ` rows without conversions (a partial index, migration 0034). The values are customer data: a key
+  whose sums (all shards added up) fall to zero is deleted by the trigger that took the last unit away, so an erasure
+  leaves no customer's own value behind (the erasure tests and a storetest case check it on both stores). Statement
+  log after: the RFM-segment reads 0.4–3.4 ms, the spend under 1 ms, no read over 70 ms (the largest the order values
+  of ` + "`variant_orders`" + `, 42–65 ms). The fixture's units have no stored attributes, so its RFM breakdown is one
+  ` + "`(none)`" + ` slice; the sums' rows grow with the values, not the units. Left: the cohorts of a mature experiment (see the
+  cohorts item: 11.5–17.2 s with every week complete; this fixture has no complete week). The way
   here on 2026-12-07: 102.8 s without the series and 109.8 s with it in the morning (the order values, channel credit
   and order count reading raw conversions, the series a window over ` + "`unit_metrics_daily`" + `), 41.1 and 69.8 s with the
   series from ` + "`unit_metrics_daily`" + `, 11.0–13.5 s with the order rollups and ` + "`unit_weeks`" + `, then the items below.
