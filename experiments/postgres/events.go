@@ -35,7 +35,8 @@ const (
 // exposure: with 64 clients assigning (BenchmarkServing), the exposure
 // added about 320 µs of the server's and PostgreSQL's CPU per request
 // with 4 lanes, 210 µs with 2 and 140 µs with 1, which serializes the
-// WAL flushes instead.
+// WAL flushes instead: so the exposure group commit keeps one batch in
+// flight unless asked for the lanes (Service.SetExposureLanes(0)).
 const ingestLanes = 2
 
 // IngestLanes implements experiments.IngestLanes.

@@ -16,15 +16,16 @@ import (
 // database (here on a row lock of its unit's customer aggregate, held by
 // another transaction) holds up neither the exposures of units of other
 // lanes nor their answers; with one lane (SetExposureLanes(1), the
-// behaviour before lanes) the next request waits behind it.
+// default) the next request waits behind it.
 func TestExposureLanes(t *testing.T) {
 	tests := []struct {
 		name   string
-		lanes  int  // SetExposureLanes
+		lanes  int  // SetExposureLanes; -1: not called
 		heldUp bool // the other lane's request waits for the blocked batch
 	}{
 		{name: "the store's lanes", lanes: 0, heldUp: false},
 		{name: "one lane", lanes: 1, heldUp: true},
+		{name: "the default", lanes: -1, heldUp: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,8 +38,10 @@ func TestExposureLanes(t *testing.T) {
 			if err := svc.SetExposureBatching(8, 0); err != nil {
 				t.Fatal(err)
 			}
-			if err := svc.SetExposureLanes(tc.lanes); err != nil {
-				t.Fatal(err)
+			if tc.lanes >= 0 {
+				if err := svc.SetExposureLanes(tc.lanes); err != nil {
+					t.Fatal(err)
+				}
 			}
 			e := &experiments.Experiment{Key: "lanes", Coverage: 1, Variants: []experiments.Variant{{Key: "control", Weight: 0.5}, {Key: "treat", Weight: 0.5}}}
 			if err := svc.CreateExperiment(ctx, experiments.Principal{}, e); err != nil {
