@@ -228,8 +228,8 @@ const why = `
   no longer makes it: 20 allocations and 1.4 KB per decode instead of 38 and 2.2 KB, ` + "`BenchmarkDecodeOFREP`" + `).
   Two changes came of it. On PostgreSQL the exposure group commit has 2 lanes instead of 4: with 64 clients, the
   exposure cost the server and PostgreSQL about 320 µs of CPU per request over no exposure with 4 lanes, 210 µs with
-  2 and 140 µs with 1 (single runs, lanes set by hand); 2 keeps a second batch in flight while one waits for its WAL
-  flush. On SQLite the new exposures' customers get their ` + "`last_exposed_at`" + ` from one upsert over the stored
+  2 and 140 µs with 1 (single runs, lanes set by hand); 2 kept a second batch in flight while one waited for its WAL
+  flush (one by default since, below). On SQLite the new exposures' customers get their ` + "`last_exposed_at`" + ` from one upsert over the stored
   rows instead of being read and written back whole: a benchmark of the store alone (batches of 32 new units' exposures,
   CPU time by ` + "`getrusage`" + `) took 71–81 µs per exposure after vs 97–100 before (3 interleaved pairs). Tried and
   dropped: multi-row inserts of the events on SQLite (a statement journal for each multi-row statement ate the
@@ -257,7 +257,13 @@ const why = `
   16:22–16:33 UTC (load average 7–13): PostgreSQL's CPU per request 400, 367, 466 → 202, 239, 191 µs (assign) and 576,
   417, 492 → 239, 221, 229 µs (OFREP); server, PostgreSQL and load generator together, assign 838, 782, 946 → 590, 669,
   538 µs, so the CPU-bound ratio to no exposure 0.35, 0.27, 0.30 → 0.50, 0.38, 0.46 (OFREP 0.26, 0.26, 0.30 → 0.45,
-  0.43, 0.38). What is left per new exposure: on PostgreSQL the rows and index entries (` + "`event_ids`" + `, the event
+  0.43, 0.38). Then one batch in flight by default instead of one per lane (the lanes stay available,
+  ` + "`Service.SetExposureLanes(0)`" + `): with 64 clients one lane commits what waited during the previous commit, about
+  twice the batch of two lanes, and a shop's mixed traffic blocks both lanes anyway (a batch ingest locks most unit
+  buckets). 3 interleaved pairs at 16:59–17:08 UTC (load average 8–9): PostgreSQL's CPU per assign 235, 254, 228 →
+  127, 148, 142 µs; all three processes, assign 658, 699, 651 → 404, 479, 465 µs, OFREP 563, 657, 653 → 531, 548, 545
+  µs; CPU-bound assign / none 0.37, 0.39, 0.31 → 0.60, 0.53, 0.43 (medians 0.37 → 0.53), OFREP / none 0.44, 0.42,
+  0.31 → 0.46, 0.47, 0.37. What is left per new exposure: on PostgreSQL the rows and index entries (` + "`event_ids`" + `, the event
   and its two B-tree indexes, the customer's row, the rollup row and its three indexes, each read by the dedupe,
   erasure, conversions or reports) and the two sums triggers of the rollup insert (a quarter of the statement);
   the server's own CPU per request rises by about 110 µs with the exposure, spread over the request's wait and wake-up
