@@ -258,8 +258,8 @@ const why = `
   417, 492 → 239, 221, 229 µs (OFREP); server, PostgreSQL and load generator together, assign 838, 782, 946 → 590, 669,
   538 µs, so the CPU-bound ratio to no exposure 0.35, 0.27, 0.30 → 0.50, 0.38, 0.46 (OFREP 0.26, 0.26, 0.30 → 0.45,
   0.43, 0.38). Then one batch in flight by default instead of one per lane (the lanes stay available,
-  ` + "`Service.SetExposureLanes(0)`" + `): with 64 clients one lane commits what waited during the previous commit, about
-  twice the batch of two lanes, and a shop's mixed traffic blocks both lanes anyway (a batch ingest locks most unit
+  ` + "`Service.SetExposureLanes(0)`" + `): with 64 clients one lane commits what waited during the previous commit, 32
+  exposures a batch instead of 15–17 with two lanes (` + "`pg_stat_statements`" + `), and a shop's mixed traffic blocks both lanes anyway (a batch ingest locks most unit
   buckets). 3 interleaved pairs at 16:59–17:08 UTC (load average 8–9): PostgreSQL's CPU per assign 235, 254, 228 →
   127, 148, 142 µs; all three processes, assign 658, 699, 651 → 404, 479, 465 µs, OFREP 563, 657, 653 → 531, 548, 545
   µs; CPU-bound assign / none 0.37, 0.39, 0.31 → 0.60, 0.53, 0.43 (medians 0.37 → 0.53), OFREP / none 0.44, 0.42,
