@@ -359,7 +359,7 @@ INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredP
 		dailySelect(converted, "fresh", "")+`) x
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
 `+sqlstore.FixPrevSQL(`(SELECT d.* FROM converted_rollup r CROSS JOIN LATERAL (SELECT * FROM unit_metrics_daily x
-	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`)+`;
+	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`, false)+`;
 INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
 INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", "")+`

@@ -267,8 +267,8 @@ ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversi
 		dailySelect(freshConversions, inBatch) + `) x WHERE TRUE
 ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDaily("excluded")
 	// The later days of the units the batch's conversions changed.
-	fixDailyPrevSQL = sqlstore.FixPrevSQL(`(SELECT d.* FROM converted r CROSS JOIN unit_metrics_daily d
-	ON d.experiment = r.experiment AND d.unit_id = r.unit_id) s`)
+	fixDailyPrevSQL = sqlstore.FixPrevSQL(`(SELECT d.rowid AS rid, d.* FROM converted r CROSS JOIN unit_metrics_daily d
+	ON d.experiment = r.experiment AND d.unit_id = r.unit_id) s`, true)
 	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
 	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, inBatch) + `

@@ -58,16 +58,30 @@ const dailyPrevKey = ` WINDOW k AS (PARTITION BY experiment, unit_id, metric ORD
 // sums of the unit's earlier rows: after conversions were added to some of
 // a unit's days, its later days. rows is a FROM fragment (static SQL) that
 // binds s to all the unit_metrics_daily rows of those units, and nothing
-// else; it should read them by the key's (experiment, unit_id) prefix. The
-// rows already right are left out before the update joins its table, so
-// that a batch that changes no running sum (new units) updates nothing;
-// the others are written.
-func FixPrevSQL(rows string) string {
-	return `UPDATE unit_metrics_daily SET prev_conversions = w.pc, prev_revenue = w.pr FROM (
-	SELECT * FROM (
-		SELECT experiment, unit_id, metric, day, prev_conversions, prev_revenue, ` + dailyPrevWindow + `
+// else; it should read them by the key's (experiment, unit_id) prefix.
+// The rows already right are left out before the update looks up its
+// rows, so that a batch that changes no running sum (new units) updates
+// nothing. With rowID (SQLite) s also has the rows' rowid as rid, and the
+// update finds its rows by it: SQLite runs an UPDATE … FROM as a scan of
+// the whole table that probes the changed rows, whatever the join. Each
+// changed row then reads the changed rows once (a scan of w): cheap while
+// few of a batch's rows change, as after most batches.
+func FixPrevSQL(rows string, rowID bool) string {
+	id := ""
+	if rowID {
+		id = "rid, "
+	}
+	changed := `SELECT * FROM (
+		SELECT ` + id + `experiment, unit_id, metric, day, prev_conversions, prev_revenue, ` + dailyPrevWindow + `
 		FROM ` + rows + dailyPrevKey + `
-	) v WHERE v.prev_conversions <> v.pc OR v.prev_revenue <> v.pr
+	) v WHERE v.prev_conversions <> v.pc OR v.prev_revenue <> v.pr`
+	if rowID {
+		return `WITH w AS MATERIALIZED (` + changed + `)
+UPDATE unit_metrics_daily SET (prev_conversions, prev_revenue) = (SELECT pc, pr FROM w WHERE w.rid = unit_metrics_daily.rowid)
+WHERE rowid IN (SELECT rid FROM w)`
+	}
+	return `UPDATE unit_metrics_daily SET prev_conversions = w.pc, prev_revenue = w.pr FROM (
+	` + changed + `
 ) w
 WHERE unit_metrics_daily.experiment = w.experiment AND unit_metrics_daily.unit_id = w.unit_id
 	AND unit_metrics_daily.metric = w.metric AND unit_metrics_daily.day = w.day`
