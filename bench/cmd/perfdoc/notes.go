@@ -140,54 +140,53 @@ what the binary imports (` + "`go list -deps ./cmd/promolift`" + `).
 const why = `
 ### Why targets are missed (analyses of 2026-11-23 and 2026-12-07)
 
-- **HTTP ingest vs the indexed upsert (target 0.5; issue 17's anchor).** The anchor is now ` + "`COPY`" + ` +
-  ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` into a table with the key and the four secondary indexes of ` + "`events`" + `,
-  without rollups. In the run of 2026-12-07 ours reached 0.13 of it on PostgreSQL and 0.37 on SQLite (missed by
-  74% and 26%; an earlier run the same day, on a machine with a load average near 30, gave 0.25 and 1.7: the SQLite
-  anchor moves a lot with the load). Profiled again at 06:00–07:00 UTC (PostgreSQL statement log and auto_explain
-  plans of the bench's batches; Go CPU profiles of the SQLite store and the HTTP handler; load average 17–24 on 2
-  CPUs, so single timings swing 2–5x). PostgreSQL, per batch of 1000 before the changes below: the rebuild of the
-  new units' attributed conversions from the raw events 43 ms (a plan from missing statistics: the fresh tables of a
-  running benchmark have none, and the planner probed ` + "`exposures_rollup`" + ` through ` + "`exposures_rollup_first`" + ` by
-  experiment alone and hashed every conversion of the month, O(table) per batch), the double write into
-  ` + "`event_ids`" + ` and the month's partition with the dedupe 24 ms, the conversion fold 10 ms (again a scan of all of
-  ` + "`exposures_rollup`" + `), ` + "`COPY`" + ` into staging 7 ms, the customer aggregates 5–6 ms, the exposure merge 5 ms, commit
-  5 ms; the anchor's whole batch was 14.6 ms. HTTP, JSON and validation are 5–6% of the handler's CPU; the store is
-  the rest. SQLite (CPU profile, per batch): the 1000 prepared inserts about as much as the whole anchor (10–12 ms),
-  the customer aggregates 9–10 ms (a SELECT and an upsert per customer), the rebuild 9 ms, the merge 5 ms, the fold
-  2 ms. Changes, each checked by interleaved runs against the tree before it: (1) PostgreSQL reads a batch's units'
-  conversions and rollup rows through LATERAL subqueries (` + "`OFFSET 0`" + `), per-unit index probes whatever the
-  statistics say, and the rebuild reads a copy of the touched rollup rows (` + "`touched_rollup`" + `): ours over the anchor
-  0.10 → 0.23 (medians of 4 pairs of 1 s runs); (2) SQLite reads and writes the customer aggregates 64 customers per
-  statement: the store's CPU per batch −13% (anchor/ours in CPU 0.36 → 0.38); (3) a unit a batch exposes first with
-  no conversions stored before is folded from the batch with the other fresh conversions instead of rebuilt from the
-  raw events (both stores; most new units): with (1), PostgreSQL 0.09 → 0.27 (3 pairs), SQLite CPU 0.37 → 0.40.
-  An attempt to drop the per-batch ` + "`ANALYZE fresh`" + ` was reverted: without it the planner loops over ` + "`fresh`" + ` for
-  every unit (250 × 750 rollup probes). Since then three rollups joined the same transaction (` + "`unit_weeks`" + `,
-  ` + "`unit_orders`" + `/` + "`variant_orders`" + `, the series sums' triggers): the conversion fold now writes five tables per
-  fresh conversion and is again the largest statement (about 2.5x the dedupe-and-insert statement in the log of
-  07:00). What is left, largest first: the fold's per-row work across the five rollups (one staging pass computing
-  each unit's attributed rows once and feeding every rollup from it would save the repeated joins); the double write
-  of each event (one write per event needs the exactly-once key in ` + "`events`" + `: partitions keyed by a day the event
-  ID carries, or ` + "`event_ids`" + ` partitioned with ` + "`events`" + `, a schema change not made in this session); on SQLite a
-  multi-row ` + "`INSERT … RETURNING`" + ` instead of one statement per event. The per-unit, per-day rollup
-  ` + "`unit_metrics_daily`" + ` (below) added one upsert per batch with conversions: ` + "`BenchmarkIngest1000`" + ` (PostgreSQL, 11
-  interleaved pairs of runs of 20 batches, 2026-12-07, load average 7–16) took a median 86 ms per batch before and
-  158 ms after, the median of the pairs' ratios 1.30 (the spread was 0.41–5.9 on this shared machine).
-  The run of 15:13 UTC (0.09 PostgreSQL, 0.24 SQLite) against the tree of the 05:37 run (b76eb76), PostgreSQL, two
-  interleaved pairs of 1 s runs at 15:20 UTC (load average 1–3): batches of new units 3,935 and 4,523 events/s before,
-  7,401 and 7,736 after (the LATERAL probes and the fold from the batch); batches of later exposures of stored units
-  (` + "`impl=promolift-store-repeat`" + `) 11,142 and 11,226 before, 4,412 and 3,538 after; HTTP 8,393 and 8,617 before,
-  4,377 and 3,846 after (in other pairs of the same hour HTTP on main gave 7,251–7,651). Against the tree before the
-  series sums (a1b12be) the repeat batches went 8,157 and 8,504 → 5,705 and 5,734 (9038b08): the statement-level
-  triggers of the series and slice sums on ` + "`exposures_rollup`" + ` run on every update of a stored unit's row, also when
-  a later exposure changes only its count. Their update triggers paired each old row with its new one, a join of two
-  transition tables without statistics that ran as a nested loop: 29 ms (slice sums) and 27 ms (series sums) per
-  batch of 1,000 later exposures (` + "`pg_stat_user_functions`" + `, ` + "`track_functions = pl`" + `). Migration 0031 takes back every
-  old row and adds every new one in one grouped upsert instead (unmoved rows cancel, keys with no net change are not
-  written): 2.3 and 0.6 ms per batch; repeat batches 5,223, 4,364, 5,037 → 6,914, 5,910, 5,110 events/s (three
-  interleaved pairs, load average 1–2, median ratio 1.32; HTTP and new units within the noise). On SQLite a later
-  exposure now adds its count's change to its slice in one statement instead of two upserts through a view.
+- **HTTP ingest vs the indexed upsert (target 0.5; issue 17's anchor).** The anchor is ` + "`COPY`" + ` +
+  ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` into a table with the key and the four secondary indexes of ` + "`events`" + `, without rollups (SQLite: a prepared
+  ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event in one transaction). make bench gave 0.09–0.13 on PostgreSQL and 0.24–0.37
+  on SQLite on 2026-12-07, interleaved runs that afternoon 0.14–0.31 and 0.16–0.33: a 1 s run holds 5–8 HTTP batches
+  and the anchors moved up to 2x between runs minutes apart on this shared machine, so one ratio says little. Where a
+  batch of 1000 (250 new units, one exposure and three conversions each) goes, profiled at 16:10–17:00 UTC
+  (pg_stat_statements with nested statements and planning, auto_explain, Go CPU profiles; load average 2–10).
+  PostgreSQL: the dedupe-and-insert statement (the ids into ` + "`event_ids`" + ` for exactly-once across the month
+  partitions, the events, their temp copy ` + "`fresh`" + `) 44–50 ms, about the anchor's whole batch; the fold of the fresh
+  conversions 50–60 ms (` + "`unit_metrics_daily`" + ` 21–27, ` + "`unit_metrics`" + ` 17–22, ` + "`unit_orders`" + ` and ` + "`unit_weeks`" + ` 10 each, the
+  sums' triggers about 10 ms of it); the exposure merge 20–25 ms; ` + "`COPY`" + ` into staging 15–20 ms (the client formats rows
+  meanwhile); the customer aggregates 12 ms; the per-batch ` + "`ANALYZE`" + ` of the temp tables 5–6 ms; planning 14–19 ms in
+  all; the Go side (HTTP, JSON, validation, lib/pq) about 18 ms of the server's CPU. SQLite, store CPU: the 1000 inserts
+  20–28 ms (the anchor's whole batch about 24), the fold 33–35 ms (` + "`unit_metrics`" + ` 9, ` + "`unit_metrics_daily`" + ` 9–12,
+  ` + "`unit_orders`" + ` 5, ` + "`unit_weeks`" + ` 4–5), the exposure merge 11–13 ms, the customer aggregates 5–6 ms. Earlier that day:
+  per-unit LATERAL probes instead of plans from missing statistics, new units folded from the batch instead of rebuilt
+  from the raw events, and the sums' update triggers as one grouped upsert (migration 0031).
+  Changes of the afternoon, each against the tree before it: (1) the fold reads the rollup rows of the batch's
+  converted units once, into a temp table (` + "`converted_rollup`" + `, analysed; on SQLite ` + "`converted`" + `), instead of once per
+  rollup: on PostgreSQL each of the four upserts had probed ` + "`exposures_rollup`" + ` and hashed ` + "`experiments`" + ` once per unit.
+  PostgreSQL CPU per HTTP batch 166/185/189 → 148/153/157 ms and 1.12/1.33/1.13x the events/s (3 interleaved pairs of
+  20 batches, load 9); SQLite store CPU 91/88/87 → 90/83/82 ms per batch (load 5). (2) Two statements scanned a whole
+  table every batch, so ingest slowed as a run's tables grew: the prev fix of ` + "`unit_metrics_daily`" + ` (the planner hashed
+  the batch's units and scanned the table twice) and PostgreSQL's read of the batch's customer aggregates (a hash of
+  the keys and a scan of ` + "`customer_aggregates`" + `). Both probe by key now (LATERAL … OFFSET 0 on PostgreSQL), and the
+  prev fix drops the rows already right before it joins the table: with 60 batches 31.9 → 6.9 ms and 19.6 → 2.2 ms per
+  batch (pg_stat_statements means, load 8). Against the tree of the 15:13 run (d60a749), interleaved pairs of 41 HTTP
+  batches at load 4.7–8.8: PostgreSQL's statement time 12.7/20.1/17.5 → 13.8/14.7/12.4 s (median ratio 0.73),
+  events/s median ratio 1.28; the ratios to the anchors, 3 pairs of 20 batches at load 4: PostgreSQL
+  0.17/0.14/0.26 → 0.17/0.22/0.24, SQLite 0.17/0.31/0.17 → 0.23/0.30/0.30.
+  (3) SQLite ran the prev fix's UPDATE … FROM as a scan of all of ` + "`unit_metrics_daily`" + ` whatever the join; it finds
+  the changed rows by rowid now: process CPU of 61 HTTP batches 7.51/6.50/6.08 → 6.32/6.20/6.48 s, events/s median
+  ratio 1.19 (3 pairs, load 5.5).
+  Measured and not kept: on SQLite a multi-row ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` (64, 16, 4, 1 events a statement,
+  the stored keys read back by rowid) took 6% off the store CPU of batches of 1000 (median of 4 pairs) but added 15% to
+  the group commit's batches of 16 exposures (4.05/4.47/4.12 → 4.51/5.15/5.17 ms, 3 pairs) and 2% to those of 64; on
+  PostgreSQL without ` + "`ANALYZE fresh`" + ` the planner takes the batch's conversions for 2 rows and probes ` + "`experiments`" + ` 750
+  times per statement. The sums' triggers are about 10% of SQLite's store CPU (every trigger of the rollup tables
+  dropped: 84/94/98 → 77/85/83 ms per batch, 3 pairs), the most that summing per statement could save there.
+  What is left, and why 0.5 is out of reach without a schema change: a batch writes 1000 events (and 1000 ids on
+  PostgreSQL) and 1750 rollup rows with their sums, the anchor 1000 rows, and the fold's upserts now cost about their
+  own writes. On PostgreSQL one write per event needs the exactly-once key in ` + "`events`" + ` (partitions keyed by a day the
+  event ID carries, or ` + "`event_ids`" + ` partitioned with ` + "`events`" + `); the planning and the per-batch ` + "`ANALYZE`" + ` (about 20 ms)
+  would go with statements prepared once per connection, whose plans must then stay right for any batch size without
+  statistics (LATERAL probes into an indexed ` + "`fresh`" + `, say); ` + "`slice_hour`" + `, declared IMMUTABLE over the STABLE
+  ` + "`to_char`" + `, is not inlined and runs as 500 SQL function calls per batch (about 2 ms). On SQLite: the row triggers and
+  the 1000 single-row inserts.
 - **The serving path (issue 17): runs of 2026-12-07.** The table above is the full run of 02:32 UTC. Two changes
   came after it: on PostgreSQL a batch of exposures is one prepared statement after the unit locks (the dedupe, the
   events, the customers' ` + "`last_exposed_at`" + `, the rollup merge and the conversions of the units it exposes first),
