@@ -332,7 +332,15 @@ const why = `
   leaves no customer's own value behind (the erasure tests and a storetest case check it on both stores). Statement
   log after: the RFM-segment reads 0.4–3.4 ms, the spend under 1 ms, no read over 70 ms (the largest the order values
   of ` + "`variant_orders`" + `, 42–65 ms). The fixture's units have no stored attributes, so its RFM breakdown is one
-  ` + "`(none)`" + ` slice; the sums' rows grow with the values, not the units. Left: the cohorts of a mature experiment (see the
+  ` + "`(none)`" + ` slice; the sums' rows grow with the values, not the units. With 70% of the 10,000-unit experiment's units
+  given one of three RFM segments (in both copies), the reports were equal too. The cost at ingest
+  (` + "`BenchmarkIngestPostgres`" + `, ` + "`impl=promolift-store`" + `, whose exposures store one attribute; 3 interleaved pairs of
+  40 batches of 1,000 events, load 6–8, batch time after/before): new units 1.17 (1.14–1.28), later exposures of
+  stored units (` + "`-repeat`" + `) 1.53 (0.76–1.63); grouping the triggers' changes by attribute set before taking the
+  sets apart (migration 0035) against 0033: 0.86 and 0.94 (0.65–1.21), below what this machine resolved under that
+  load. A bulk change of stored attributes moves each unit's ` + "`unit_metrics`" + ` rows in a row trigger: the replay of
+  770,000 units' attributes in one UPDATE ran over 40 minutes before it was cancelled (2 min 25 s without the
+  attribute sums). Left: the cohorts of a mature experiment (see the
   cohorts item: 11.5–17.2 s with every week complete; this fixture has no complete week). The way
   here on 2026-12-07: 102.8 s without the series and 109.8 s with it in the morning (the order values, channel credit
   and order count reading raw conversions, the series a window over ` + "`unit_metrics_daily`" + `), 41.1 and 69.8 s with the
