@@ -209,6 +209,17 @@ func TestTrackBecomesConversion(t *testing.T) {
 	of.Track(context.Background(), "purchase", evalCtx,
 		openfeature.NewTrackingEventDetails(125000).Add("currency", "KRW").Add("order_id", "o-9").Add("device", "ios"))
 	of.Track(context.Background(), "purchase", openfeature.EvaluationContext{}, openfeature.NewTrackingEventDetails(1)) // no targeting key: dropped
+	e := onlyEvent(t, p, srv)
+	if e["type"] != "conversion" || e["unit_id"] != "cust-9" || e["name"] != "purchase" || e["revenue"] != 125000.0 ||
+		e["currency"] != "KRW" || e["order_id"] != "o-9" || e["attributes"].(map[string]any)["device"] != "ios" {
+		t.Fatalf("event %v", e)
+	}
+}
+
+// onlyEvent shuts p down (which flushes its events) and returns the one
+// event srv received.
+func onlyEvent(t *testing.T, p *Provider, srv *configServer) map[string]any {
+	t.Helper()
 	if err := p.ShutdownWithContext(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -217,11 +228,7 @@ func TestTrackBecomesConversion(t *testing.T) {
 	if len(srv.events) != 1 {
 		t.Fatalf("events %v", srv.events)
 	}
-	e := srv.events[0]
-	if e["type"] != "conversion" || e["unit_id"] != "cust-9" || e["name"] != "purchase" || e["revenue"] != 125000.0 ||
-		e["currency"] != "KRW" || e["order_id"] != "o-9" || e["attributes"].(map[string]any)["device"] != "ios" {
-		t.Fatalf("event %v", e)
-	}
+	return srv.events[0]
 }
 
 // A conversion of a device names the customer of the context (attribute
@@ -247,15 +254,7 @@ func TestTrackNamesTheCustomerOfADevice(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, srv, of := newTestProvider(t, shopConfig, nil)
 			of.Track(context.Background(), "purchase", tc.evalCtx, tc.details.Add("currency", "KRW"))
-			if err := p.ShutdownWithContext(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			srv.mu.Lock()
-			defer srv.mu.Unlock()
-			if len(srv.events) != 1 {
-				t.Fatalf("events %v", srv.events)
-			}
-			e := srv.events[0]
+			e := onlyEvent(t, p, srv)
 			if e["unit_id"] != tc.unit || e["customer_id"] != tc.customer {
 				t.Errorf("unit %v customer %v, want %v %v", e["unit_id"], e["customer_id"], tc.unit, tc.customer)
 			}
