@@ -22,14 +22,14 @@ import (
 // attribute's rows, in exact integers.
 //
 // Like the slice sums, both are kept by triggers on exposures_rollup and
-// unit_metrics (a unit_metrics row is added under the variant, multiple
-// flag and attributes of its unit's exposures_rollup row, the same as
-// its own variant and flag once the statement that writes them is done;
-// a unit whose key changes or that goes moves or takes back its
-// unit_metrics rows) in every transaction that writes the rollups, and compared and rebuilt by CheckSums and
-// RebuildSums. The values are customer data: the triggers delete a key
-// whose sums fall to zero, so that an erasure leaves no value of the
-// erased customer alone behind.
+// unit_metrics in every transaction that writes the rollups, and are
+// compared and rebuilt by CheckSums and RebuildSums. A unit_metrics row
+// counts under the variant, multiple flag and attributes of its unit's
+// exposures_rollup row (equal to its own variant and flag once the
+// statement writing them is done); when a unit's key changes, its
+// unit_metrics sums move with it, and when the unit goes, they go. The
+// values are customer data: the triggers delete a key whose sums fall to
+// zero, so that an erasure leaves no value of the erased customer behind.
 
 // attrSums are the tables of the attribute sums, with the SELECTs of their
 // sums from the stored rollups, per key.
