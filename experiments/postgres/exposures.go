@@ -215,49 +215,53 @@ type unitPairs struct{ exps, units []string }
 func exposureFollowUps(ctx context.Context, tx *rtx, units map[string]*unitPairs) error {
 	pairs := `unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS t(experiment, unit_id)`
 	rollup := `exposures_rollup r JOIN ` + pairs + ` ON t.experiment = r.experiment AND t.unit_id = r.unit_id`
-	var stmts []string
-	var args [][]any
-	add := func(kind string, sqls ...string) {
+	ran := false
+	// run runs sqls for the units of kind, each with the pairs' arrays
+	// once per time it reads them (dailySelect reads them twice).
+	run := func(kind string, sqls ...string) error {
 		p := units[kind]
 		if p == nil {
-			return
+			return nil
 		}
-		exps, us := pq.Array(p.exps), pq.Array(p.units)
+		pair := []any{pq.Array(p.exps), pq.Array(p.units)}
 		for _, q := range sqls {
-			stmts, args = append(stmts, q), append(args, []any{exps, us})
+			var args []any
+			for range strings.Count(q, pairs) {
+				args = append(args, pair...)
+			}
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
 		}
+		ran = true
+		return nil
 	}
-	var flags []string
+	var flags, deletes []string
 	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_orders"} {
 		flags = append(flags, `UPDATE `+table+` m SET multiple = TRUE FROM `+pairs+`
 			WHERE NOT m.multiple AND m.experiment = t.experiment AND m.unit_id = t.unit_id`)
 	}
-	add(unitMultiple, flags...)
-	// The rollup rows of a unit whose first exposure moved go first.
-	var deletes []string
 	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_weeks", "unit_orders"} {
 		deletes = append(deletes, `DELETE FROM `+table+` m USING `+pairs+` WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`)
 	}
-	add(unitMoved, deletes...)
 	inserts := []string{
 		`INSERT INTO unit_metrics (` + metricsColumns + `) ` + metricsSelect(rollup, "events", ""),
 		`INSERT INTO unit_metrics_daily (` + dailyColumns + `) ` + dailySelect(rollup, "events", ""),
 		`INSERT INTO unit_orders (` + ordersColumns + `) ` + ordersSelect(rollup, "events", ""),
 		`INSERT INTO unit_weeks (` + weekColumns + `) ` + weeksSelect(rollup, "events", ""),
 	}
-	add(unitMoved, inserts...)
-	add(unitConverted, inserts...)
-	if len(stmts) == 0 {
-		return nil
-	}
-	for i, q := range stmts {
-		var a []any
-		for range strings.Count(q, pairs) { // dailySelect reads its pairs twice
-			a = append(a, args[i]...)
-		}
-		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+	// The rollup rows of a unit whose first exposure moved go before its
+	// new ones.
+	for _, step := range []struct {
+		kind string
+		sqls []string
+	}{{unitMultiple, flags}, {unitMoved, append(deletes, inserts...)}, {unitConverted, inserts}} {
+		if err := run(step.kind, step.sqls...); err != nil {
 			return err
 		}
+	}
+	if !ran {
+		return nil
 	}
 	return flushOrders(ctx, tx)
 }
