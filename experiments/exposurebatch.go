@@ -50,6 +50,9 @@ const (
 	// DefaultExposureBatchWait is the longest a request waits for its
 	// batch to fill before the batch is committed.
 	DefaultExposureBatchWait = time.Millisecond
+	// DefaultExposureLanes is SetExposureLanes' default: one batch in
+	// flight at a time.
+	DefaultExposureLanes = 1
 	// MaxExposureBatchEvents bounds SetExposureBatching's maxEvents.
 	MaxExposureBatchEvents = 10_000
 	// recentExposures bounds the set of recently committed exposure IDs.
@@ -138,7 +141,7 @@ func newExposureBatcher(s *Service) *exposureBatcher {
 	b := &exposureBatcher{s: s, recent: recent}
 	b.maxEvents.Store(DefaultExposureBatchEvents)
 	b.maxWait.Store(int64(DefaultExposureBatchWait))
-	b.setLanes(1)
+	b.setLanes(DefaultExposureLanes)
 	return b
 }
 
@@ -176,21 +179,17 @@ func (s *Service) SetExposureBatching(maxEvents int, maxWait time.Duration) erro
 // to 1 (one batch at a time, the default) or, with 0, to the store's lanes
 // (see IngestLanes; 1 for a store without them).
 func (s *Service) SetExposureLanes(n int) error {
-	l, ok := s.store.(IngestLanes)
-	switch {
-	case n < 0 || n > 1:
+	if n < 0 || n > 1 {
 		return Invalid("exposure_lanes", "out_of_range", "must be 0 (the store's lanes) or 1")
-	case n == 1 || !ok || l.IngestLanes() <= 1:
-		s.exposures.mu.Lock()
-		s.exposures.laneOf = nil
-		s.exposures.mu.Unlock()
-		s.exposures.setLanes(1)
-	default:
-		s.exposures.mu.Lock()
-		s.exposures.laneOf = l.IngestLane
-		s.exposures.mu.Unlock()
-		s.exposures.setLanes(l.IngestLanes())
 	}
+	lanes, laneOf := 1, (func(string) int)(nil)
+	if l, ok := s.store.(IngestLanes); ok && n == 0 && l.IngestLanes() > 1 {
+		lanes, laneOf = l.IngestLanes(), l.IngestLane
+	}
+	s.exposures.mu.Lock()
+	s.exposures.laneOf = laneOf
+	s.exposures.mu.Unlock()
+	s.exposures.setLanes(lanes)
 	return nil
 }
 

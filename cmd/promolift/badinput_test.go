@@ -128,6 +128,7 @@ func TestCLIBadInput(t *testing.T) {
 		{"serve", []string{"--db", db, "--max-inflight-ingest", "-2"}},
 		{"serve", []string{"--db", db, "--max-inflight-ingest", "many"}},
 		{"serve", []string{"--db", db, "--exposure-batch-events", "0"}},
+		{"serve", []string{"--db", db, "--exposure-lanes", "2"}},
 		{"serve", []string{"--db", db, "--exposure-batch-wait", "-1ms"}},
 	}
 	for _, tc := range flagCases {

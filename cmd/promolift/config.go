@@ -41,6 +41,7 @@ const (
 	envIngestReadTO    = "PROMOLIFT_INGEST_READ_TIMEOUT"
 	envExposureBatch   = "PROMOLIFT_EXPOSURE_BATCH_EVENTS"
 	envExposureWait    = "PROMOLIFT_EXPOSURE_BATCH_WAIT"
+	envExposureLanes   = "PROMOLIFT_EXPOSURE_LANES"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
 	envWriteTimeout    = "PROMOLIFT_WRITE_TIMEOUT"
 	envIdleTimeout     = "PROMOLIFT_IDLE_TIMEOUT"
@@ -252,6 +253,9 @@ type serveConfig struct {
 	// exposures (experiments.Service.SetExposureBatching).
 	ExposureBatchEvents int
 	ExposureBatchWait   time.Duration
+	// ExposureLanes is 1 (one exposure batch in flight, the default) or 0
+	// (one per lane of the store; experiments.Service.SetExposureLanes).
+	ExposureLanes int
 
 	// OTelEndpoint is the OTLP/HTTP URL traces are posted to ("": tracing
 	// off), OTelSampleRatio the share of new traces sampled (tracing.go).
@@ -322,6 +326,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		"most exposures (of concurrent assign and OFREP requests) committed in one store transaction")
 	expWait := o.addDuration("exposure-batch-wait", envExposureWait, experiments.DefaultExposureBatchWait.String(),
 		"longest an assign or OFREP request waits for more exposures to share its store transaction (0: none)")
+	expLanes := o.addInt("exposure-lanes", envExposureLanes, strconv.Itoa(experiments.DefaultExposureLanes),
+		"exposure batches in flight: 1, one at a time (the least CPU per exposure); 0, one per lane of the store (PostgreSQL: 2), so that a batch waiting on a row lock holds up only its lane's requests")
 	readTO := o.addDuration("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
 	writeTO := o.addDuration("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
 	idleTO := o.addDuration("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
@@ -390,6 +396,9 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	eb, e4 := expBatch.int64(1, experiments.MaxExposureBatchEvents)
 	cfg.ExposureBatchEvents = int(eb)
 	errs = append(errs, e4)
+	lanes, e7 := expLanes.int64(0, 1)
+	cfg.ExposureLanes = int(lanes)
+	errs = append(errs, e7)
 	if w, err := time.ParseDuration(strings.TrimSpace(expWait.value)); err != nil || w < 0 || w > time.Second {
 		errs = append(errs, expWait.errorf("must be a duration from 0 to 1s, such as 1ms"))
 	} else {

@@ -75,7 +75,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	log.Info("store open", "db", describeDB(cfg.DB))
 
 	svc := newService(store, log)
-	if err := svc.SetExposureBatching(cfg.ExposureBatchEvents, cfg.ExposureBatchWait); err != nil {
+	if err := errors.Join(svc.SetExposureBatching(cfg.ExposureBatchEvents, cfg.ExposureBatchWait),
+		svc.SetExposureLanes(cfg.ExposureLanes)); err != nil {
 		fmt.Fprintf(stderr, "promolift serve: %v\n", err)
 		return 2
 	}

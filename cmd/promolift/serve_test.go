@@ -351,9 +351,10 @@ func TestServeDefaultsArePackageDefaults(t *testing.T) {
 		t.Errorf("rate limit %v, ingest slots %d (per key %d), streams per key %d; want the defaults",
 			cfg.RateLimit, cfg.MaxInflightIngest, cfg.MaxIngestPerKey, cfg.MaxStreamsPerKey)
 	}
-	if cfg.ExposureBatchEvents != experiments.DefaultExposureBatchEvents || cfg.ExposureBatchWait != experiments.DefaultExposureBatchWait {
-		t.Errorf("exposure batches of %d events, wait %v; want %d, %v", cfg.ExposureBatchEvents, cfg.ExposureBatchWait,
-			experiments.DefaultExposureBatchEvents, experiments.DefaultExposureBatchWait)
+	if cfg.ExposureBatchEvents != experiments.DefaultExposureBatchEvents || cfg.ExposureBatchWait != experiments.DefaultExposureBatchWait ||
+		cfg.ExposureLanes != experiments.DefaultExposureLanes {
+		t.Errorf("exposure batches of %d events, wait %v, lanes %d; want %d, %v, %d", cfg.ExposureBatchEvents, cfg.ExposureBatchWait,
+			cfg.ExposureLanes, experiments.DefaultExposureBatchEvents, experiments.DefaultExposureBatchWait, experiments.DefaultExposureLanes)
 	}
 }
 
