@@ -62,33 +62,17 @@ GROUP BY m.experiment, p.key, ` + d.PairValue + `, r.first_variant, r.multiple, 
 // rows as ReadStats over the rollups. The slice of a value is its rows;
 // "(none)" is the experiment's slice sums less all the attribute's rows.
 func (d CohortDialect) readAttribute(ctx context.Context, tx Queryer, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
-	analysed := d.SliceOf(q).Analysed
 	// Parameters: the experiment, the attribute and the "(none)" slice.
 	e, a, none := d.TextParam, d.TextParam, d.TextParam
 	args := []any{q.Experiment, q.Dimension, experiments.NoSlice, q.Experiment, experiments.NoSlice, q.Experiment, q.Dimension}
-	var vs []VariantRow
-	err := tx.SelectContext(ctx, &vs, `SELECT slice, variant,
-	SUM(CASE WHEN `+analysed+` THEN units ELSE 0 END) AS units,
-	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
-	SUM(CASE WHEN multiple THEN units ELSE 0 END) AS multiple_exposed
-FROM (SELECT value AS slice, variant, multiple, units, exposures FROM attr_units WHERE experiment = `+e+` AND attribute = `+a+`
-	UNION ALL SELECT `+none+`, variant, multiple, units, exposures FROM slice_units WHERE experiment = `+e+`
-	UNION ALL SELECT `+none+`, variant, multiple, -units, -exposures FROM attr_units WHERE experiment = `+e+` AND attribute = `+a+`
-) x GROUP BY slice, variant HAVING SUM(units) <> 0`, args...)
-	if err != nil {
-		return nil, err
-	}
 	neg := `-converted, -conversions, -count_squares, -revenue, -revenue_squares, -revenue_count, -cost`
-	var ms []MetricRow
-	err = tx.SelectContext(ctx, &ms, `SELECT slice, variant, metric, SUM(converted) AS converted, `+d.sumsAsFloat()+`
-FROM (SELECT value AS slice, variant, multiple, metric, `+metricSums+` FROM attr_metrics
-		WHERE experiment = `+e+` AND attribute = `+a+`
+	return d.readSums(ctx, tx, d.SliceOf(q).Analysed,
+		`SELECT value AS slice, variant, multiple, units, exposures FROM attr_units WHERE experiment = `+e+` AND attribute = `+a+`
+	UNION ALL SELECT `+none+`, variant, multiple, units, exposures FROM slice_units WHERE experiment = `+e+`
+	UNION ALL SELECT `+none+`, variant, multiple, -units, -exposures FROM attr_units WHERE experiment = `+e+` AND attribute = `+a,
+		args,
+		`SELECT value AS slice, variant, multiple, metric, `+metricSums+` FROM attr_metrics WHERE experiment = `+e+` AND attribute = `+a+`
 	UNION ALL SELECT `+none+`, variant, multiple, metric, `+metricSums+` FROM slice_metrics WHERE experiment = `+e+`
-	UNION ALL SELECT `+none+`, variant, multiple, metric, `+neg+` FROM attr_metrics WHERE experiment = `+e+` AND attribute = `+a+`
-) x WHERE `+analysed+`
-GROUP BY slice, variant, metric HAVING SUM(converted) <> 0`, args...)
-	if err != nil {
-		return nil, err
-	}
-	return AssembleStats(vs, ms), nil
+	UNION ALL SELECT `+none+`, variant, multiple, metric, `+neg+` FROM attr_metrics WHERE experiment = `+e+` AND attribute = `+a,
+		args)
 }

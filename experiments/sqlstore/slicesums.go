@@ -78,26 +78,41 @@ func summedDimension(dimension string) bool {
 
 // readSlices runs the two aggregates of SufficientStats for q over the
 // slice sums (q.Dimension a summedDimension, no q.Until), in tx: the same
-// rows as ReadStats over the rollups. A (slice, variant) is present when
-// it has units, a metric row when it has converted units.
+// rows as ReadStats over the rollups.
 func (d CohortDialect) readSlices(ctx context.Context, tx Queryer, q experiments.StatsQuery) (*experiments.SufficientStats, error) {
 	hd := d.StatsDialect
 	hd.HourSlice = "hour"
 	s := hd.SliceOf(q)
+	return d.readSums(ctx, tx, s.Analysed,
+		`SELECT `+s.Expr+` AS slice, variant, multiple, units, exposures FROM slice_units WHERE experiment = `+d.TextParam,
+		[]any{q.Experiment},
+		`SELECT `+s.Expr+` AS slice, variant, multiple, metric, `+metricSums+` FROM slice_metrics WHERE experiment = `+d.TextParam,
+		[]any{q.Experiment})
+}
+
+// readSums runs the two aggregates of SufficientStats over relations of
+// kept sums: units has the columns slice, variant, multiple, units and
+// exposures; metrics slice, variant, multiple, metric and metricSums.
+// The units are counted per (slice, variant) for the analysed ones
+// (analysed, over multiple) and the multiple-exposed ones; the metric sums
+// add up the analysed rows per (slice, variant, metric). A (slice,
+// variant) is present when it has units, a metric row when it has
+// converted units.
+func (d CohortDialect) readSums(ctx context.Context, tx Queryer, analysed, units string, unitArgs []any,
+	metrics string, metricArgs []any) (*experiments.SufficientStats, error) {
 	var vs []VariantRow
-	err := tx.SelectContext(ctx, &vs, `SELECT `+s.Expr+` AS slice, variant,
-	SUM(CASE WHEN `+s.Analysed+` THEN units ELSE 0 END) AS units,
-	SUM(CASE WHEN `+s.Analysed+` THEN exposures ELSE 0 END) AS exposures,
+	err := tx.SelectContext(ctx, &vs, `SELECT slice, variant,
+	SUM(CASE WHEN `+analysed+` THEN units ELSE 0 END) AS units,
+	SUM(CASE WHEN `+analysed+` THEN exposures ELSE 0 END) AS exposures,
 	SUM(CASE WHEN multiple THEN units ELSE 0 END) AS multiple_exposed
-FROM slice_units WHERE experiment = `+d.TextParam+` GROUP BY 1, 2 HAVING SUM(units) <> 0`, q.Experiment)
+FROM (`+units+`) x GROUP BY slice, variant HAVING SUM(units) <> 0`, unitArgs...)
 	if err != nil {
 		return nil, err
 	}
 	var ms []MetricRow
-	err = tx.SelectContext(ctx, &ms, `SELECT `+s.Expr+` AS slice, variant, metric, SUM(converted) AS converted,
-	`+d.sumsAsFloat()+`
-FROM slice_metrics WHERE experiment = `+d.TextParam+` AND `+s.Analysed+`
-GROUP BY 1, 2, 3 HAVING SUM(converted) <> 0`, q.Experiment)
+	err = tx.SelectContext(ctx, &ms, `SELECT slice, variant, metric, SUM(converted) AS converted, `+d.sumsAsFloat()+`
+FROM (`+metrics+`) x WHERE `+analysed+`
+GROUP BY slice, variant, metric HAVING SUM(converted) <> 0`, metricArgs...)
 	if err != nil {
 		return nil, err
 	}
