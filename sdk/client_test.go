@@ -464,19 +464,27 @@ func TestRejectedCountedNotRetried(t *testing.T) {
 
 func TestQueueOverflowDropsOldest(t *testing.T) {
 	f := newFakeServer(t, testConfig)
+	f.held, f.release = make(chan struct{}, 1), make(chan struct{})
 	c := newTestClient(t, f, func(c *Config) {
 		c.QueueSize = 5
 		c.BatchSize = 5
 		c.FlushInterval = time.Hour
 		c.DisableExposures = true
 	})
+	// A full batch wakes the sender, whose post the server holds, so that
+	// the events after it stay queued however the goroutines run.
+	for i := range 5 {
+		_ = c.Track(fmt.Sprint("b", i), "purchase", 1, "USD")
+	}
+	<-f.held
 	for i := range 8 {
 		_ = c.Track(fmt.Sprint("u", i), "purchase", 1, "USD")
 	}
 	st := c.Stats()
-	if st.Dropped != 3 || st.Queued != 8 {
+	if st.Dropped != 3 || st.Queued != 13 {
 		t.Fatalf("stats %+v", st)
 	}
+	close(f.release)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := c.Close(ctx); err != nil {
@@ -488,8 +496,8 @@ func TestQueueOverflowDropsOldest(t *testing.T) {
 	for _, e := range f.stored {
 		units = append(units, e.UnitID)
 	}
-	if strings.Join(units, ",") != "u3,u4,u5,u6,u7" {
-		t.Fatalf("delivered %v, want the newest 5", units)
+	if strings.Join(units, ",") != "b0,b1,b2,b3,b4,u3,u4,u5,u6,u7" {
+		t.Fatalf("delivered %v, want the held batch and the newest 5", units)
 	}
 }
 

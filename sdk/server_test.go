@@ -36,6 +36,10 @@ type fakeServer struct {
 	// tests can compare a retry's event ids with the first attempt's.
 	failed     [][]Event
 	rejectType string
+	// held, when set, receives each event post that arrives before
+	// release is closed, which is answered only once it is.
+	held    chan struct{}
+	release chan struct{}
 }
 
 func newFakeServer(t testing.TB, config string) *fakeServer {
@@ -156,6 +160,17 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
+		}
+		f.mu.Lock()
+		held, release := f.held, f.release
+		f.mu.Unlock()
+		if held != nil {
+			select {
+			case <-release: // released: answer at once
+			default:
+				held <- struct{}{}
+				<-release
+			}
 		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
