@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,8 +44,43 @@ func nullable(s string) any {
 	return s
 }
 
-func reportEvents(b *testing.B) {
+// cpuMeter is the CPU an ingest benchmark has spent since startCPU: this
+// process's (the HTTP server, the store, the client; SQLite runs in it)
+// and, in BenchmarkIngestPostgres, the PostgreSQL cluster's. reportEvents
+// reports them per batch: on this shared machine they move far less from
+// run to run than events/s does.
+type cpuMeter struct {
+	postmaster    int // 0: no cluster to measure
+	proc, cluster time.Duration
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	m := &cpuMeter{}
+	if strings.HasPrefix(b.Name(), "BenchmarkIngestPostgres/") {
+		m.postmaster = *fixture(b, "postmaster", func() (*int, error) {
+			pid := postmasterPID(pgBase(b))
+			return &pid, nil
+		})
+	}
+	m.proc, _ = processCPU(os.Getpid())
+	if m.postmaster != 0 {
+		m.cluster, _ = clusterCPU(m.postmaster)
+	}
+	return m
+}
+
+func reportEvents(b *testing.B, m *cpuMeter) {
 	b.ReportMetric(float64(b.N*ingestBatch)/b.Elapsed().Seconds(), "events/s")
+	perBatch := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+	if p, ok := processCPU(os.Getpid()); ok {
+		b.ReportMetric(perBatch(p-m.proc), "cpu-ms/batch")
+	}
+	if m.postmaster == 0 {
+		return
+	}
+	if c, ok := clusterCPU(m.postmaster); ok {
+		b.ReportMetric(perBatch(c-m.cluster), "pg-cpu-ms/batch")
+	}
 }
 
 // eventsIndexesPG are the secondary indexes of promolift's events table
@@ -184,6 +220,7 @@ func benchRawInsert(b *testing.B, indexed bool) {
 func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
 	next := fixture(b, "next-"+prefix, func() (*int, error) { return new(int), nil })
 	url := e.srv.URL + "/api/v1/events"
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -193,7 +230,7 @@ func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
 			b.Fatal(err)
 		}
 	}
-	reportEvents(b)
+	reportEvents(b, cpu)
 }
 
 // rawBatches writes b.N batches into db, one transaction each: the
@@ -201,6 +238,7 @@ func benchHTTPIngest(b *testing.B, e *apiEnv, prefix string) {
 // args(e) (and once more without arguments to end a COPY), then the
 // statements finish run, and the transaction commits.
 func rawBatches(b *testing.B, db *sql.DB, next *int, stmt string, copyIn bool, args func(*experiments.Event) []any, finish ...string) {
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -234,7 +272,7 @@ func rawBatches(b *testing.B, db *sql.DB, next *int, stmt string, copyIn bool, a
 			b.Fatal(err)
 		}
 	}
-	reportEvents(b)
+	reportEvents(b, cpu)
 }
 
 // benchStoreIngest is the store's part of an ingest: IngestEvents of the
@@ -242,6 +280,7 @@ func rawBatches(b *testing.B, db *sql.DB, next *int, stmt string, copyIn bool, a
 func benchStoreIngest(b *testing.B, e *apiEnv, prefix string) {
 	next := fixture(b, "next-"+prefix, func() (*int, error) { return new(int), nil })
 	ctx := context.Background()
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -251,7 +290,7 @@ func benchStoreIngest(b *testing.B, e *apiEnv, prefix string) {
 			b.Fatal(err)
 		}
 	}
-	reportEvents(b)
+	reportEvents(b, cpu)
 }
 
 // benchRepeatIngest is benchStoreIngest with repeat exposures: the units
@@ -263,6 +302,7 @@ func benchRepeatIngest(b *testing.B, e *apiEnv, prefix string) {
 		_, err := e.store.IngestEvents(ctx, eventBatch(prefix, "spring-sale", new(int), ingestBatch))
 		return new(int), err
 	})
+	cpu := startCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -276,7 +316,7 @@ func benchRepeatIngest(b *testing.B, e *apiEnv, prefix string) {
 			b.Fatal(err)
 		}
 	}
-	reportEvents(b)
+	reportEvents(b, cpu)
 }
 
 // BenchmarkGrowthIngest is the time of k batches of 1000 events into the
