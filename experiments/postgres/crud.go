@@ -59,5 +59,5 @@ func recomputeExperiment(ctx context.Context, tx *rtx, key string) error {
 	if err := sqlstore.TouchExperimentUnits(ctx, tx, key); err != nil {
 		return err
 	}
-	return recomputeMetricsTouched(ctx, tx)
+	return recomputeMetricsTouched(ctx, stmts{tx: tx})
 }

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"math/bits"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/promolift/promolift/experiments"
@@ -144,12 +147,15 @@ const (
 	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
 
-// resetTouched makes sure this session has the (transaction-local) temp
-// tables; their rows go at commit.
-func resetTouched(ctx context.Context, tx *rtx) error {
-	_, err := tx.ExecContext(ctx, `
-CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL,
-	PRIMARY KEY (experiment, unit_id)) ON COMMIT DELETE ROWS;
+// tempTablesSQL creates this session's temp tables of the ingest and of
+// the recomputations (tempTablesConnector runs it on every new connection);
+// their rows go at the commit of the transaction that wrote them.
+//
+// None has an index: ON COMMIT DELETE ROWS rebuilds a temp table's indexes
+// at every commit, which invalidates the plans of the statements that name
+// the table, and the ingest's plans are made once per connection (stmts).
+// The pairs in touched are distinct by construction.
+const tempTablesSQL = `CREATE TEMP TABLE IF NOT EXISTS touched (experiment TEXT NOT NULL, unit_id TEXT NOT NULL) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS touched_rollup (experiment TEXT NOT NULL, unit_id TEXT NOT NULL, first_variant TEXT NOT NULL,
 	first_exposed_at TIMESTAMPTZ NOT NULL, multiple BOOLEAN NOT NULL, channel TEXT NOT NULL) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS converted_rollup (LIKE touched_rollup) ON COMMIT DELETE ROWS;
@@ -160,8 +166,97 @@ CREATE TEMP TABLE IF NOT EXISTS staging (ord INTEGER NOT NULL, event_id TEXT NOT
 CREATE TEMP TABLE IF NOT EXISTS fresh (event_id TEXT NOT NULL, type TEXT NOT NULL, unit_id TEXT NOT NULL,
 	ts TIMESTAMPTZ NOT NULL, experiment TEXT, variant TEXT, name TEXT, revenue BIGINT NOT NULL,
 	promotion_cost BIGINT, order_id TEXT NOT NULL, channel TEXT NOT NULL, attributes JSONB, currency TEXT NOT NULL,
-	environment TEXT NOT NULL) ON COMMIT DELETE ROWS;
+	environment TEXT NOT NULL) ON COMMIT DELETE ROWS;`
+
+// resetTouched makes sure this session has the temp tables and that they
+// are empty.
+func resetTouched(ctx context.Context, tx *rtx) error {
+	_, err := tx.ExecContext(ctx, tempTablesSQL+`
 DELETE FROM touched; DELETE FROM touched_rollup; DELETE FROM converted_rollup; DELETE FROM staging; DELETE FROM fresh;`)
+	return err
+}
+
+// stmts runs the statements of a transaction that maintains the rollups:
+// with s set (the ingest) each prepared once per connection (see
+// Store.prepared), so that a batch neither parses nor plans them again
+// unless analyzeTemp renewed the statistics of a temp table they read; with
+// s nil (recomputeExperiment) as text.
+type stmts struct {
+	s  *Store
+	tx *rtx
+}
+
+func (p stmts) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	return p.s.prepared(ctx, p.tx, q)
+}
+
+func (p stmts) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if p.s == nil {
+		return p.tx.ExecContext(ctx, q, args...)
+	}
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (p stmts) get(ctx context.Context, dest any, q string, args ...any) error {
+	if p.s == nil {
+		return p.tx.GetContext(ctx, dest, q, args...)
+	}
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
+func (p stmts) sel(ctx context.Context, dest any, q string, args ...any) error {
+	if p.s == nil {
+		return p.tx.SelectContext(ctx, dest, q, args...)
+	}
+	st, err := p.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
+}
+
+// execAll runs qs in order.
+func (p stmts) execAll(ctx context.Context, qs ...string) error {
+	for _, q := range qs {
+		if _, err := p.exec(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// analyzeTemp runs ANALYZE tables (temp tables of this session) unless
+// their rows now are of the scale of those of their last ANALYZE in this
+// session, which the session's run-time setting name keeps: counts (rows
+// of the tables, or of kinds of rows) of the same base-4 magnitude. The
+// plans of the statements that read the tables are made from those
+// statistics, and an ANALYZE invalidates them; a plan made for a batch of
+// about the same shape is as good, and one made for a much smaller batch
+// (nested loops over a temp table) would be quadratic in a large one.
+func analyzeTemp(ctx context.Context, p stmts, name, tables string, counts ...int64) error {
+	var shape strings.Builder
+	for _, n := range counts {
+		fmt.Fprintf(&shape, "%d.", (bits.Len64(uint64(n))+1)/2)
+	}
+	var last sql.NullString
+	if err := p.get(ctx, &last, `SELECT current_setting(CAST(? AS TEXT), TRUE)`, name); err != nil {
+		return err
+	}
+	if last.String == shape.String() {
+		return nil
+	}
+	if _, err := p.tx.ExecContext(ctx, `ANALYZE `+tables); err != nil {
+		return err
+	}
+	_, err := p.exec(ctx, `SELECT set_config(CAST(? AS TEXT), CAST(? AS TEXT), FALSE)`, name, shape.String())
 	return err
 }
 
@@ -187,7 +282,7 @@ var unitWeekConversions = `LATERAL (SELECT * FROM events e WHERE e.type = 'conve
 // touched unit is frozen (see retained): after an ingest none is, but a
 // change of an experiment's attribution window or cost rules touches all
 // its units.
-func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
+func recomputeMetricsTouched(ctx context.Context, p stmts) error {
 	// No static time bound on the events read here: given one (the span of
 	// the touched units' windows, which covers the newest rows), the
 	// planner scans every row in it through the BRIN index on ts instead of
@@ -195,11 +290,18 @@ func recomputeMetricsTouched(ctx context.Context, tx *rtx) error {
 	// and a batch costs O(recent events) instead of O(its units). The
 	// touched pairs' rollup rows are copied into touched_rollup first, so
 	// that the rebuild below reads them without joining exposures_rollup.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO touched_rollup
+	res, err := p.exec(ctx, `INSERT INTO touched_rollup
 SELECT r.experiment, r.unit_id, r.first_variant, r.first_exposed_at, r.multiple, r.channel
 FROM touched t CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x
-	WHERE x.experiment = t.experiment AND x.unit_id = t.unit_id OFFSET 0) r;
-ANALYZE touched_rollup`); err != nil {
+	WHERE x.experiment = t.experiment AND x.unit_id = t.unit_id OFFSET 0) r`)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if err := analyzeTemp(ctx, p, "promolift.touched_stats", "touched_rollup", n); err != nil {
 		return err
 	}
 	var touched struct {
@@ -208,7 +310,7 @@ ANALYZE touched_rollup`); err != nil {
 		Experiment sql.NullString `db:"experiment"`
 		Horizon    sql.NullTime   `db:"horizon"`
 	}
-	if err := tx.GetContext(ctx, &touched, `SELECT COUNT(*) AS units,
+	if err := p.get(ctx, &touched, `SELECT COUNT(*) AS units,
 	COUNT(*) FILTER (WHERE r.first_exposed_at < h.horizon) AS frozen,
 	MIN(r.experiment) FILTER (WHERE r.first_exposed_at < h.horizon) AS experiment, MIN(h.horizon) AS horizon
 FROM touched_rollup r LEFT JOIN event_retention h ON TRUE`); err != nil {
@@ -222,22 +324,19 @@ FROM touched_rollup r LEFT JOIN event_retention h ON TRUE`); err != nil {
 			touched.Experiment.String, touched.Horizon.Time.UTC().Format(time.DateOnly))
 	}
 	if touched.Units == 0 {
-		return flushOrders(ctx, tx) // the batch may have added conversions
+		return p.execAll(ctx, flushOrdersSQL) // the batch may have added conversions
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM unit_metrics m USING touched_rollup t
-	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
-DELETE FROM unit_metrics_daily m USING touched_rollup t
-	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
-DELETE FROM unit_orders m USING touched_rollup t
-	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
-DELETE FROM unit_weeks m USING touched_rollup t
-	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id;
-INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("touched_rollup r", unitConversions, "")+`;
-INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("touched_rollup r", unitConversions, "")+`;
-INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("touched_rollup r", unitWeekConversions, "")+`;
-INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("touched_rollup r", unitConversions, "")+`;
-`+flushOrdersSQL)
-	return err
+	var deletes []string
+	for _, table := range []string{"unit_metrics", "unit_metrics_daily", "unit_orders", "unit_weeks"} {
+		deletes = append(deletes, `DELETE FROM `+table+` m USING touched_rollup t
+	WHERE m.experiment = t.experiment AND m.unit_id = t.unit_id`)
+	}
+	return p.execAll(ctx, append(deletes,
+		`INSERT INTO unit_metrics (`+metricsColumns+`) `+metricsSelect("touched_rollup r", unitConversions, ""),
+		`INSERT INTO unit_metrics_daily (`+dailyColumns+`) `+dailySelect("touched_rollup r", unitConversions, ""),
+		`INSERT INTO unit_weeks (`+weekColumns+`) `+weeksSelect("touched_rollup r", unitWeekConversions, ""),
+		`INSERT INTO unit_orders (`+ordersColumns+`) `+ordersSelect("touched_rollup r", unitConversions, ""),
+		flushOrdersSQL)...)
 }
 
 // flushOrdersSQL adds the changes of unit_orders that this transaction's
@@ -303,8 +402,8 @@ func upsertRollups(b string) string {
 // conversions in events are the batch's own) is not touched either: the
 // rebuild would read only the batch's conversions, which addConversions
 // adds to its (empty) rollup rows all the same.
-func mergeExposures(ctx context.Context, tx *rtx) error {
-	_, err := tx.ExecContext(ctx, `WITH b AS (
+func mergeExposures(ctx context.Context, p stmts) error {
+	_, err := p.exec(ctx, `WITH b AS (
 	`+batchExposures(`fresh WHERE type = 'exposure'`)+`
 ), up AS (
 	`+upsertRollups("b")+`
@@ -335,36 +434,42 @@ WHERE up.multiple AND NOT m.multiple AND m.experiment = up.experiment AND m.unit
 //
 // The rollup rows of those units are read once, into converted_rollup
 // (through exposures_rollup_unit, LATERAL as in unitConversions), and
-// analysed with fresh, so that each rollup's statement joins two small
-// tables with statistics by hash instead of probing exposures_rollup and
-// scanning experiments once per unit again.
-func addConversions(ctx context.Context, tx *rtx) error {
-	// Without statistics the planner would take fresh for a big table
-	// and hash all of exposures_rollup (and, in the statements after,
-	// loop over fresh per unit).
-	if _, err := tx.ExecContext(ctx, `INSERT INTO converted_rollup
+// analysed with fresh (analyzeTemp), so that each rollup's statement joins
+// two small tables with statistics by hash instead of probing
+// exposures_rollup and scanning experiments once per unit again. Without
+// statistics the planner would take fresh for a big table and hash all of
+// exposures_rollup (and, in the statements after, loop over fresh per
+// unit). fresh holds the batch's new exposures and conversions.
+func addConversions(ctx context.Context, p stmts, exposures, conversions int64) error {
+	res, err := p.exec(ctx, `INSERT INTO converted_rollup
 SELECT r.experiment, r.unit_id, r.first_variant, r.first_exposed_at, r.multiple, r.channel
 FROM (SELECT DISTINCT unit_id FROM fresh WHERE type = 'conversion') u
 	CROSS JOIN LATERAL (SELECT * FROM exposures_rollup x WHERE x.unit_id = u.unit_id OFFSET 0) r
-WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id);
-ANALYZE fresh, converted_rollup`); err != nil {
+WHERE NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)
+	if err != nil {
 		return err
 	}
-	const converted = `converted_rollup r`
-	_, err := tx.ExecContext(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
-		metricsSelect(converted, "fresh", "")+`
+	converted, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if err := analyzeTemp(ctx, p, "promolift.fresh_stats", "fresh, converted_rollup", exposures, conversions, converted); err != nil {
+		return err
+	}
+	const rollup = `converted_rollup r`
+	return p.execAll(ctx, `INSERT INTO unit_metrics AS m (`+metricsColumns+`) `+
+		metricsSelect(rollup, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric) DO UPDATE SET conversions = m.conversions + EXCLUDED.conversions,
-	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED")+`;
-INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredPrev("x")+` FROM (`+
-		dailySelect(converted, "fresh", "")+`) x
-ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED")+`;
-`+sqlstore.FixPrevSQL(`(SELECT d.* FROM converted_rollup r CROSS JOIN LATERAL (SELECT * FROM unit_metrics_daily x
-	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`, false)+`;
-INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(converted, "fresh", "")+`
-ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED")+`;
-INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(converted, "fresh", "")+`
+	revenue = m.revenue + EXCLUDED.revenue, cost = m.cost + EXCLUDED.cost, currency = `+sqlstore.MergeCurrency("EXCLUDED"),
+		`INSERT INTO unit_metrics_daily AS m (`+dailyColumns+`) SELECT `+sqlstore.StoredPrev("x")+` FROM (`+
+			dailySelect(rollup, "fresh", "")+`) x
+ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily("EXCLUDED"),
+		sqlstore.FixPrevSQL(`(SELECT d.* FROM converted_rollup r CROSS JOIN LATERAL (SELECT * FROM unit_metrics_daily x
+	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`, false),
+		`INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(rollup, "fresh", "")+`
+ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED"),
+		`INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(rollup, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + EXCLUDED.orders`)
-	return err
 }
 
 // copyStaging copies the batch into the temp table staging, with its
@@ -440,7 +545,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
-	ingest := ingestBatch
+	ingest := s.ingestBatch
 	if onlyExposures(events) { // exposures.go
 		ingest = s.ingestExposures
 	}
@@ -465,18 +570,26 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 // ingestBatch is the transaction of IngestEvents: it stores the new events
 // of the batch, sets dup[i] for the others, and maintains the customer
 // aggregates, the rollups and the links of the events to their customers.
-func ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, links []experiments.UnitLink, buckets []int64, dup []bool) error {
-	if err := lockBuckets(ctx, tx, slices.Clone(buckets)); err != nil {
+// Its statements but the COPY and the links are prepared once per
+// connection (stmts), and the temp tables they use exist for the
+// connection's life (tempTablesConnector), empty between transactions.
+func (s *Store) ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, links []experiments.UnitLink, buckets []int64, dup []bool) error {
+	p := stmts{s, tx}
+	if _, err := p.exec(ctx, lockBucketsSQL, pq.Array(bucketKeys(slices.Clone(buckets)))); err != nil {
 		return err
 	}
-	if err := resetTouched(ctx, tx); err != nil {
+	// Parameters do not change the plans of the ingest's statements: the
+	// generic plan of each (and of the statements of the rollups'
+	// triggers) is made once per connection, not one custom plan per
+	// batch.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 		return err
 	}
 	if err := copyStaging(ctx, tx, events); err != nil {
 		return err
 	}
 	var fresh []freshRow
-	err := tx.SelectContext(ctx, &fresh, freshEventsSQL+`, f AS (
+	err := p.sel(ctx, &fresh, freshEventsSQL+`, f AS (
 	INSERT INTO fresh SELECT * FROM ins
 )
 SELECT event_id, environment, type FROM ins`)
@@ -484,11 +597,15 @@ SELECT event_id, environment, type FROM ins`)
 		return err
 	}
 	isNew := make(map[eventKey]bool, len(fresh))
-	var exposures, conversions bool
+	var exposures, conversions int64
 	for _, f := range fresh {
 		isNew[eventKey{f.ID, f.Environment}] = true
-		exposures = exposures || f.Type == string(experiments.EventExposure)
-		conversions = conversions || f.Type == string(experiments.EventConversion)
+		switch f.Type {
+		case string(experiments.EventExposure):
+			exposures++
+		case string(experiments.EventConversion):
+			conversions++
+		}
 	}
 	refunds := false
 	for i := range events {
@@ -497,32 +614,32 @@ SELECT event_id, environment, type FROM ins`)
 		delete(isNew, k) // later copies in the batch are duplicates
 		refunds = refunds || !dup[i] && isRefund(&events[i])
 	}
-	if err := updateCustomers(ctx, tx, events, dup); err != nil { // segments.go
+	if err := updateCustomers(ctx, p, events, dup); err != nil { // segments.go
 		return err
 	}
 	if err := sqlstore.RecordLinks(ctx, tx, sqlstore.Timestamp, links, time.Now()); err != nil {
 		return err
 	}
-	if exposures {
-		if err := mergeExposures(ctx, tx); err != nil {
+	if exposures > 0 {
+		if err := mergeExposures(ctx, p); err != nil {
 			return err
 		}
 	}
 	if refunds {
-		if err := touchRefunded(ctx, tx); err != nil {
+		if err := touchRefunded(ctx, p); err != nil {
 			return err
 		}
 	}
-	if conversions {
-		if err := addConversions(ctx, tx); err != nil {
+	if conversions > 0 {
+		if err := addConversions(ctx, p, exposures, conversions); err != nil {
 			return err
 		}
 	}
-	if exposures || refunds {
-		return recomputeMetricsTouched(ctx, tx) // flushes the order rollup
+	if exposures > 0 || refunds {
+		return recomputeMetricsTouched(ctx, p) // flushes the order rollup
 	}
-	if conversions {
-		return flushOrders(ctx, tx)
+	if conversions > 0 {
+		return p.execAll(ctx, flushOrdersSQL)
 	}
 	return nil
 }
@@ -537,11 +654,11 @@ func isRefund(e *experiments.Event) bool {
 // a refund changes the revenue of the order it refunds, so their attributed
 // conversions are rebuilt from the raw events. Frozen units (see retained)
 // are left as they are: their order may be gone.
-func touchRefunded(ctx context.Context, tx *rtx) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO touched (experiment, unit_id)
+func touchRefunded(ctx context.Context, p stmts) error {
+	_, err := p.exec(ctx, `INSERT INTO touched (experiment, unit_id)
 SELECT DISTINCT r.experiment, r.unit_id FROM fresh c JOIN exposures_rollup r ON r.unit_id = c.unit_id
 WHERE c.type = 'conversion' AND c.name = 'refund' AND c.order_id <> '' AND r.first_exposed_at >= `+retained+`
-ON CONFLICT DO NOTHING`)
+	AND NOT EXISTS (SELECT 1 FROM touched t WHERE t.experiment = r.experiment AND t.unit_id = r.unit_id)`)
 	return err
 }
 

@@ -53,7 +53,7 @@ func tsOf(col string) string {
 // aggregates of their customers, inside the ingest transaction. The
 // caller holds the advisory locks of every unit of the batch, so the
 // read-merge-write cannot race another ingest of the same customer.
-func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, dup []bool) error {
+func updateCustomers(ctx context.Context, p stmts, events []experiments.Event, dup []bool) error {
 	deltas := experiments.CustomerDeltas(events, dup)
 	if len(deltas) == 0 {
 		return nil
@@ -66,7 +66,7 @@ func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, d
 	// One probe of the key per customer (LATERAL, OFFSET 0): left to its
 	// statistics the planner hashes the batch's keys and scans the whole
 	// table while it is small enough (tens of thousands of customers).
-	if err := tx.SelectContext(ctx, &rows, `SELECT a.* FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS k(unit_id, environment)
+	if err := p.sel(ctx, &rows, `SELECT a.* FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS k(unit_id, environment)
 	CROSS JOIN LATERAL (SELECT `+sqlstore.AggregateColumns+` FROM customer_aggregates c
 		WHERE c.unit_id = k.unit_id AND c.environment = k.environment OFFSET 0) a`,
 		pq.Array(ids), pq.Array(envs)); err != nil {
@@ -88,7 +88,7 @@ func updateCustomers(ctx context.Context, tx *rtx, events []experiments.Event, d
 		lp[i], pp[i], pc[i], mon[i] = usOrZero(d.LastPurchaseAt), usOrZero(d.PrevPurchaseAt), d.PurchaseCount, d.Monetary
 		le[i], lr[i], rc[i], lx[i] = usOrZero(d.LastEngagedAt), usOrZero(d.LastReviewAt), d.ReviewCount, usOrZero(d.LastExposedAt)
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO customer_aggregates (`+sqlstore.AggregateColumns+`)
+	_, err := p.exec(ctx, `INSERT INTO customer_aggregates (`+sqlstore.AggregateColumns+`)
 SELECT u, env, `+tsOf("lp")+`, `+tsOf("pp")+`, pc, mon, `+tsOf("le")+`, `+tsOf("lr")+`, rc, `+tsOf("lx")+`
 FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]),
 	CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[])) AS a(u, env, lp, pp, pc, mon, le, lr, rc, lx)

@@ -52,10 +52,11 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	db, err := sqlx.Open("postgres", withDefaultSettings(url))
+	pc, err := pq.NewConnector(withDefaultSettings(url))
 	if err != nil {
 		return nil, wrap("open", err)
 	}
+	db := sqlx.NewDb(sql.OpenDB(tempTablesConnector{pc}), "postgres")
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -116,6 +117,25 @@ func withSettings(dsn string, settings map[string]string) string {
 		}
 	}
 	return dsn
+}
+
+// tempTablesConnector opens connections that have the ingest's temp
+// tables (tempTablesSQL) from the start: the ingest's statements name
+// them and are prepared once per connection (Store.prepared), which needs
+// them to exist on every connection of the pool for its whole life. Their
+// rows go at the commit of the transaction that wrote them.
+type tempTablesConnector struct{ *pq.Connector }
+
+func (c tempTablesConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	cn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cn.(driver.ExecerContext).ExecContext(ctx, tempTablesSQL, nil); err != nil {
+		_ = cn.Close()
+		return nil, err
+	}
+	return cn, nil
 }
 
 // Migrate applies the pending migrations and returns how many it applied.
