@@ -139,22 +139,34 @@ const firstExposure = `(excluded.first_exposed_at, excluded.first_event_id) < (r
 // conversion; it can only make the unit multiple, which is copied into its
 // unit_metrics rows directly; the merge returns the multiple flag of
 // each row it wrote, so that a batch with no multiple-exposed unit (most)
-// skips those three updates.
-func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) error {
+// skips those three updates. It reports whether it put a pair into
+// touched.
+func mergeExposures(ctx context.Context, tx writeTx, lastRowID int64) (touched bool, err error) {
 	multiple, err := mergeRollups(ctx, tx, lastRowID)
 	if err != nil {
-		return err
+		return false, err
 	}
-	stmts := []string{touchMergedSQL}
-	if multiple {
-		stmts = append(stmts, multipleMergedSQL, multipleMergedDailySQL, multipleMergedOrdersSQL)
+	touched, err = execTouched(ctx, tx, touchMergedSQL, lastRowID)
+	if err != nil || !multiple {
+		return touched, err
 	}
-	for _, q := range stmts {
+	for _, q := range []string{multipleMergedSQL, multipleMergedDailySQL, multipleMergedOrdersSQL} {
 		if _, err := tx.ExecContext(ctx, q, lastRowID); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return touched, nil
+}
+
+// execTouched runs q, an insert into touched, and reports whether it
+// inserted a row.
+func execTouched(ctx context.Context, tx writeTx, q string, args ...any) (bool, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // mergeRollups runs mergeRollupSQL and reports whether a rollup row it
@@ -279,9 +291,8 @@ ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders =
 // (rowid above lastRowID) into touched: a refund changes the revenue of the
 // order it refunds, so their attributed conversions are rebuilt from the
 // raw events.
-func touchRefunded(ctx context.Context, tx writeTx, lastRowID int64) error {
-	_, err := tx.ExecContext(ctx, touchRefundedSQL, lastRowID)
-	return err
+func touchRefunded(ctx context.Context, tx writeTx, lastRowID int64) (touched bool, err error) {
+	return execTouched(ctx, tx, touchRefundedSQL, lastRowID)
 }
 
 const touchRefundedSQL = `INSERT OR IGNORE INTO touched (experiment, unit_id)
@@ -362,22 +373,30 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		if err := sqlstore.RecordLinks(ctx, tx, sqlstore.UnixMicros, experiments.EventLinks(events), now); err != nil {
 			return err
 		}
+		// touched is empty unless the merge or the refunds put a pair
+		// into it; rebuilding no pair's metrics is skipped (a batch of new
+		// units without stored conversions: most of the group commit's).
+		touched := false
 		if exposures {
-			if err := mergeExposures(ctx, tx, lastRowID); err != nil {
+			merged, err := mergeExposures(ctx, tx, lastRowID)
+			if err != nil {
 				return err
 			}
+			touched = merged
 		}
 		if refunds {
-			if err := touchRefunded(ctx, tx, lastRowID); err != nil {
+			refunded, err := touchRefunded(ctx, tx, lastRowID)
+			if err != nil {
 				return err
 			}
+			touched = touched || refunded
 		}
 		if conversions {
 			if err := addConversions(ctx, tx, lastRowID); err != nil {
 				return err
 			}
 		}
-		if exposures || refunds {
+		if touched {
 			return recomputeMetricsTouched(ctx, tx)
 		}
 		return nil
