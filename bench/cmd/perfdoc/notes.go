@@ -142,51 +142,48 @@ const why = `
 
 - **HTTP ingest vs the indexed upsert (target 0.5; issue 17's anchor).** The anchor is ` + "`COPY`" + ` +
   ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` into a table with the key and the four secondary indexes of ` + "`events`" + `, without rollups (SQLite: a prepared
-  ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event in one transaction). make bench gave 0.09–0.13 on PostgreSQL and 0.24–0.37
-  on SQLite on 2026-12-07, interleaved runs that afternoon 0.14–0.31 and 0.16–0.33: a 1 s run holds 5–8 HTTP batches
-  and the anchors moved up to 2x between runs minutes apart on this shared machine, so one ratio says little. Where a
-  batch of 1000 (250 new units, one exposure and three conversions each) goes, profiled at 16:10–17:00 UTC
-  (pg_stat_statements with nested statements and planning, auto_explain, Go CPU profiles; load average 2–10).
-  PostgreSQL: the dedupe-and-insert statement (the ids into ` + "`event_ids`" + ` for exactly-once across the month
-  partitions, the events, their temp copy ` + "`fresh`" + `) 44–50 ms, about the anchor's whole batch; the fold of the fresh
-  conversions 50–60 ms (` + "`unit_metrics_daily`" + ` 21–27, ` + "`unit_metrics`" + ` 17–22, ` + "`unit_orders`" + ` and ` + "`unit_weeks`" + ` 10 each, the
-  sums' triggers about 10 ms of it); the exposure merge 20–25 ms; ` + "`COPY`" + ` into staging 15–20 ms (the client formats rows
-  meanwhile); the customer aggregates 12 ms; the per-batch ` + "`ANALYZE`" + ` of the temp tables 5–6 ms; planning 14–19 ms in
-  all; the Go side (HTTP, JSON, validation, lib/pq) about 18 ms of the server's CPU. SQLite, store CPU: the 1000 inserts
-  20–28 ms (the anchor's whole batch about 24), the fold 33–35 ms (` + "`unit_metrics`" + ` 9, ` + "`unit_metrics_daily`" + ` 9–12,
-  ` + "`unit_orders`" + ` 5, ` + "`unit_weeks`" + ` 4–5), the exposure merge 11–13 ms, the customer aggregates 5–6 ms. Earlier that day:
-  per-unit LATERAL probes instead of plans from missing statistics, new units folded from the batch instead of rebuilt
-  from the raw events, and the sums' update triggers as one grouped upsert (migration 0031).
-  Changes of the afternoon, each against the tree before it: (1) the fold reads the rollup rows of the batch's
-  converted units once, into a temp table (` + "`converted_rollup`" + `, analysed; on SQLite ` + "`converted`" + `), instead of once per
-  rollup: on PostgreSQL each of the four upserts had probed ` + "`exposures_rollup`" + ` and hashed ` + "`experiments`" + ` once per unit.
-  PostgreSQL CPU per HTTP batch 166/185/189 → 148/153/157 ms and 1.12/1.33/1.13x the events/s (3 interleaved pairs of
-  20 batches, load 9); SQLite store CPU 91/88/87 → 90/83/82 ms per batch (load 5). (2) Two statements scanned a whole
-  table every batch, so ingest slowed as a run's tables grew: the prev fix of ` + "`unit_metrics_daily`" + ` (the planner hashed
-  the batch's units and scanned the table twice) and PostgreSQL's read of the batch's customer aggregates (a hash of
-  the keys and a scan of ` + "`customer_aggregates`" + `). Both probe by key now (LATERAL … OFFSET 0 on PostgreSQL), and the
-  prev fix drops the rows already right before it joins the table: with 60 batches 31.9 → 6.9 ms and 19.6 → 2.2 ms per
-  batch (pg_stat_statements means, load 8). Against the tree of the 15:13 run (d60a749), interleaved pairs of 41 HTTP
-  batches at load 4.7–8.8: PostgreSQL's statement time 12.7/20.1/17.5 → 13.8/14.7/12.4 s (median ratio 0.73),
-  events/s median ratio 1.28; the ratios to the anchors, 3 pairs of 20 batches at load 4: PostgreSQL
-  0.17/0.14/0.26 → 0.17/0.22/0.24, SQLite 0.17/0.31/0.17 → 0.23/0.30/0.30.
-  (3) SQLite ran the prev fix's UPDATE … FROM as a scan of all of ` + "`unit_metrics_daily`" + ` whatever the join; it finds
-  the changed rows by rowid now: process CPU of 61 HTTP batches 7.51/6.50/6.08 → 6.32/6.20/6.48 s, events/s median
-  ratio 1.19 (3 pairs, load 5.5).
-  Measured and not kept: on SQLite a multi-row ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` (64, 16, 4, 1 events a statement,
-  the stored keys read back by rowid) took 6% off the store CPU of batches of 1000 (median of 4 pairs) but added 15% to
-  the group commit's batches of 16 exposures (4.05/4.47/4.12 → 4.51/5.15/5.17 ms, 3 pairs) and 2% to those of 64; on
-  PostgreSQL without ` + "`ANALYZE fresh`" + ` the planner takes the batch's conversions for 2 rows and probes ` + "`experiments`" + ` 750
-  times per statement. The sums' triggers are about 10% of SQLite's store CPU (every trigger of the rollup tables
-  dropped: 84/94/98 → 77/85/83 ms per batch, 3 pairs), the most that summing per statement could save there.
+  ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` per event in one transaction). make bench gave 0.09–0.22 on PostgreSQL and 0.22–0.37
+  on SQLite on 2026-12-07; a 1 s run holds 5–8 HTTP batches and the anchors moved up to 2x between runs minutes apart on
+  this shared machine, so one ratio says little, and from the evening on the ingest benchmarks also report the CPU per
+  batch of the Go process (` + "`cpu-ms/batch`" + `: HTTP, JSON, the store's client side, the load generator) and of the
+  PostgreSQL cluster (` + "`pg-cpu-ms/batch`" + `), which move far less. Changes of 2026-12-07 (earlier: per-unit LATERAL probes
+  instead of plans from missing statistics, new units folded from the batch, the sums' update triggers as one grouped
+  upsert (0031), the fold reading the converted units' rollup rows once, the two per-batch scans of whole tables made
+  probes, SQLite's prev fix by rowid). Evening, against the tree before each, interleaved pairs of 20 HTTP batches:
+  (1) PostgreSQL prepares the batch's statements once per connection (generic plans) over temp tables that every
+  pool connection creates when it opens, none of them indexed (ON COMMIT DELETE ROWS rebuilds a temp table's
+  indexes at each commit, which invalidated every plan naming ` + "`touched`" + `), and runs ` + "`ANALYZE`" + ` of ` + "`fresh`" + ` and the
+  rollup copies only when a batch's counts change scale (base-4 magnitude) since the session's last one, since the
+  ANALYZE invalidates the plans it feeds: per batch, planning 21.0 → 5.0 ms (what is left is the harness's and the
+  HTTP layer's own queries) and ` + "`ANALYZE`" + ` 16.8 → 0.1 ms (` + "`pg_stat_statements`" + `, load 7–9, which inflated every
+  statement about 3x); cluster CPU per batch 126/132/167 → 118/127/122 ms. (2) Migration 0037 lets PostgreSQL
+  inline the sums' per-row SQL functions (` + "`attr_metric_change`" + ` was a function call per row, 250 a batch; ` + "`slice_hour`" + `
+  could not be inlined over the STABLE ` + "`to_char`" + `): the attribute trigger of ` + "`unit_metrics`" + ` 10.2 → 1.5 ms
+  and the slice sums' triggers 7.5 → 4.6 ms per batch. Both against the tree before them (3 pairs at load 12–14):
+  cluster CPU 157/147/144 → 128/135/119 ms per batch (median ratio 0.83), events/s median ratio 1.14, ratio to
+  the anchor 0.17/0.18/0.24 → 0.28/0.14/0.21. The customer aggregates (one probe per customer by key, then one
+  upsert of the batch's 500 customer rows through the only index, the key) cost what their row writes cost (about
+  14 µs a row, the anchor 19 µs a row with five indexes; load 3.5): nothing to cut there without changing what is kept.
+  Where a PostgreSQL batch of 1000 (250 new units, one exposure and three conversions each) goes now, as shares of
+  its statements' time (` + "`pg_stat_statements`" + `, 30 batches at load 10): the dedupe-and-insert statement (the ids into
+  ` + "`event_ids`" + ` for exactly-once across the month partitions, the events, their temp copy ` + "`fresh`" + `) 30%, about the
+  anchor's whole ` + "`INSERT`" + `; the fold of the fresh conversions 43% (` + "`unit_metrics`" + ` 13, ` + "`unit_metrics_daily`" + ` 12 and its prev
+  fix 4, ` + "`unit_orders`" + ` 7, ` + "`unit_weeks`" + ` 5, the rollup copy 2; the sums' triggers are in these); the exposure merge 11%;
+  ` + "`COPY`" + ` into staging 8% (the anchor's ` + "`COPY`" + ` the same); the customer aggregates 7%; planning under 1%. Per batch the Go
+  process spent 39 ms of CPU (the load generator's JSON included) and the cluster 121 (the anchor: 11 and 28).
+  SQLite, store CPU per batch (Go CPU profile, 30 batches, load 9, before the skip of the empty touched rebuild
+  landed that evening; about 84 ms): the 1000 event inserts 23 ms (the anchor's whole batch about 24),
+  the fold 40 ms (` + "`unit_metrics_daily`" + ` 14 with its prev fix 3, ` + "`unit_metrics`" + ` 9, ` + "`unit_orders`" + ` 6, ` + "`unit_weeks`" + ` 5, the
+  rollup copy 3), the exposure merge 10 ms, the customer aggregates 6 ms; its statements were already prepared once.
+  Measured and not kept: on SQLite a multi-row ` + "`INSERT … ON CONFLICT DO NOTHING`" + ` (64, 16, 4, 1 events a statement)
+  took 6% off the store CPU of batches of 1000 but added 15% to the group commit's batches of 16 exposures; the sums'
+  triggers are about 10% of SQLite's store CPU (every trigger of the rollup tables dropped: 84/94/98 → 77/85/83 ms
+  per batch), the most that summing per statement could save there.
   What is left, and why 0.5 is out of reach without a schema change: a batch writes 1000 events (and 1000 ids on
-  PostgreSQL) and 1750 rollup rows with their sums, the anchor 1000 rows, and the fold's upserts now cost about their
-  own writes. On PostgreSQL one write per event needs the exactly-once key in ` + "`events`" + ` (partitions keyed by a day the
-  event ID carries, or ` + "`event_ids`" + ` partitioned with ` + "`events`" + `); the planning and the per-batch ` + "`ANALYZE`" + ` (about 20 ms)
-  would go with statements prepared once per connection, whose plans must then stay right for any batch size without
-  statistics (LATERAL probes into an indexed ` + "`fresh`" + `, say); ` + "`slice_hour`" + `, declared IMMUTABLE over the STABLE
-  ` + "`to_char`" + `, is not inlined and runs as 500 SQL function calls per batch (about 2 ms). On SQLite: the row triggers and
-  the 1000 single-row inserts.
+  PostgreSQL) and 1750 rollup rows with their sums and 500 customer rows, the anchor 1000 rows, and each of those
+  statements now costs about its own writes. On PostgreSQL one write per event needs the exactly-once key in
+  ` + "`events`" + ` (partitions keyed by a day the event ID carries, or ` + "`event_ids`" + ` partitioned with ` + "`events`" + `); on
+  SQLite what is left is the row triggers and the 1000 single-row inserts.
 - **The serving path (issue 17): runs of 2026-12-07.** These runs came before the table's (make bench of 17:33 UTC). Two changes
   came after the full run of 02:32 UTC: on PostgreSQL a batch of exposures is one prepared statement after the unit locks (the dedupe, the
   events, the customers' ` + "`last_exposed_at`" + `, the rollup merge and the conversions of the units it exposes first),
