@@ -70,6 +70,8 @@ func parseCondition(data []byte, lax bool) (Condition, error) {
 	}
 	if len(n.clauses) == 0 {
 		n = nil
+	} else {
+		n.attrs = newAttrTests(n.clauses)
 	}
 	return Condition{root: n, src: append(json.RawMessage(nil), t...)}, nil
 }
@@ -89,6 +91,9 @@ func (c Condition) IsZero() bool { return c.root == nil }
 func (c Condition) Eval(attrs Attributes, groups SavedGroups) bool {
 	if c.root == nil {
 		return true
+	}
+	if c.root.attrs != nil {
+		return evalAttrTests(c.root.attrs, attrs, groups)
 	}
 	return c.root.eval(map[string]any(attrs), groups)
 }
@@ -113,14 +118,93 @@ const (
 
 type condNode struct {
 	clauses []clause
+	// attrs is set when every clause tests a top-level attribute (the
+	// usual targeting condition, such as {"country": {"$in": ["KR", "JP"]},
+	// "tier": {"$ne": "banned"}}): Condition.Eval then runs these tests on
+	// the unit's attributes instead of walking the clauses.
+	attrs []attrTest
 }
 
 type clause struct {
 	kind clauseKind
-	path []string
+	path []string // clField: the attribute path, the key split on "."
 	val  *valueCond
 	subs []*condNode
 }
+
+// attrTest is a field clause on a top-level attribute: the attribute's
+// value must satisfy val. str is val specialised for a string value, when
+// val has one of strTest's shapes.
+type attrTest struct {
+	key string
+	val *valueCond
+	str strTest
+}
+
+// newAttrTests returns the clauses as attrTests, or nil when one of them
+// is not a field clause on a top-level attribute.
+func newAttrTests(clauses []clause) []attrTest {
+	ts := make([]attrTest, len(clauses))
+	for i, c := range clauses {
+		if c.kind != clField || len(c.path) != 1 {
+			return nil
+		}
+		ts[i] = attrTest{key: c.path[0], val: c.val, str: newStrTest(c.val)}
+	}
+	return ts
+}
+
+// evalAttrTests reports whether attrs pass every test: it gives the answer
+// of condNode.eval on attrs, looking each attribute up directly.
+func evalAttrTests(ts []attrTest, attrs Attributes, g SavedGroups) bool {
+	for i := range ts {
+		t := &ts[i]
+		v := attrs[t.key]
+		if sv, ok := v.(string); ok && t.str.set {
+			if !t.str.match(sv) {
+				return false
+			}
+		} else if !t.val.eval(v, g) {
+			return false
+		}
+	}
+	return true
+}
+
+// strTest is a value condition specialised for a string value, for the
+// shapes most targeting conditions take: a string literal or $eq / $ne with
+// a string argument, and $in / $nin with a list of strings. Each is a
+// membership test: the value passes when it is in list ($eq, $in), or when
+// it is not (negate: $ne, $nin). For a string value it answers exactly as
+// the valueCond does, without the interface conversions and the calls per
+// operator of the general evaluation. The zero strTest (set false) has no
+// fast path.
+type strTest struct {
+	set    bool
+	negate bool
+	list   []string
+}
+
+// newStrTest specialises vc for string values when it has one of
+// strTest's shapes, and returns the zero strTest otherwise.
+func newStrTest(vc *valueCond) strTest {
+	if vc.kind == vkString {
+		return strTest{set: true, list: []string{vc.s}}
+	}
+	if vc.kind != vkOps || len(vc.ops) != 1 {
+		return strTest{}
+	}
+	switch o := &vc.ops[0]; {
+	case (o.code == opEq || o.code == opNe) && o.isStr:
+		return strTest{set: true, negate: o.code == opNe, list: []string{o.s}}
+	case (o.code == opIn || o.code == opNin) && o.strs != nil:
+		return strTest{set: true, negate: o.code == opNin, list: o.strs}
+	}
+	return strTest{}
+}
+
+// match evaluates the test for the string value v (t.set is true).
+func (t *strTest) match(v string) bool { return containsString(t.list, v) != t.negate }
 
 type valueKind uint8
 

@@ -125,8 +125,7 @@ func (s *Spec) runKey(ev *Eval, key string, r *Result) error {
 	if i < 0 {
 		return ErrUnknownExperiment
 	}
-	var st evalStack
-	s.run(ev, &s.Experiments[i], "", &st, r)
+	s.run(ev, &s.Experiments[i], "", nil, r)
 	return nil
 }
 
@@ -321,7 +320,11 @@ func hashAttr(attrs Attributes, attr, fallback string) (name, value string, ok b
 	if attr == "" {
 		attr = "id"
 	}
-	if v, ok := hashString(attrs[attr]); ok {
+	v := attrs[attr]
+	if str, ok := v.(string); ok && str != "" {
+		return attr, str, true // the usual case, without hashString's type switch
+	}
+	if v, ok := hashString(v); ok {
 		return attr, v, true
 	}
 	if fallback != "" {
@@ -413,7 +416,41 @@ func (s *Spec) result(r *Result, ev *Eval, e *Experiment, idx int, hashUsed bool
 	}
 }
 
+// run assigns the unit of ev to experiment e, writing the outcome to out.
+// featureID names the feature when e is a feature's experiment rule. st
+// holds the features being evaluated, for prerequisite cycles; it may be nil
+// (Run), and is then created when e has prerequisites.
 func (s *Spec) run(ev *Eval, e *Experiment, featureID string, st *evalStack, out *Result) {
+	c := e.c
+	if !c.plain || !ev.plainFor(e) {
+		s.runFull(ev, e, featureID, st, out)
+		return
+	}
+	// A plain experiment under a plain evaluation: with none of the other
+	// checks applying, the unit is out of the experiment only for a missing
+	// hash attribute, a failed condition or a hash outside every variation's
+	// range. The result is runFull's (TestPlainRunMatchesFull).
+	attr, value, ok := hashAttr(ev.Attributes, e.HashAttribute, fallbackOf(e))
+	if !ok {
+		s.result(out, ev, e, -1, false, featureID, 0, false, ReasonNoHashAttribute, nil)
+		return
+	}
+	h := hashed{attr, value}
+	if !c.cond.Eval(ev.Attributes, s.SavedGroups) {
+		s.result(out, ev, e, -1, false, featureID, 0, false, ReasonCondition, &h)
+		return
+	}
+	n, _ := c.hash(value) // plain: the version is 1 or 2
+	i := ChooseVariation(n, c.ranges)
+	if i < 0 {
+		s.result(out, ev, e, -1, false, featureID, 0, false, ReasonCoverage, &h)
+		return
+	}
+	assignedResult(out, e, featureID, i, &h, n, false)
+}
+
+// runFull is run's full sequence of checks, in GrowthBook's order.
+func (s *Spec) runFull(ev *Eval, e *Experiment, featureID string, st *evalStack, out *Result) {
 	c := e.c
 	var h *hashed
 	notIn := func(reason Reason) {
@@ -477,6 +514,9 @@ func (s *Spec) run(ev *Eval, e *Experiment, featureID string, st *evalStack, out
 			notIn(ReasonCondition)
 			return
 		}
+		if len(e.ParentConditions) > 0 && st == nil {
+			st = new(evalStack) // Run without a feature: the stack starts here
+		}
 		for j := range e.ParentConditions {
 			pc := &e.ParentConditions[j]
 			pr := s.evalFeature(ev, pc.ID, st)
@@ -487,11 +527,8 @@ func (s *Spec) run(ev *Eval, e *Experiment, featureID string, st *evalStack, out
 			}
 		}
 	}
-	var n float64
-	if c.version == 2 {
-		// Same as Hash(c.seed, hashValue, 2), resuming after the seed.
-		n = hashV2Second(fnvAdd(c.seedFNV, hashValue))
-	} else if n, ok = Hash(c.seed, hashValue, c.version); !ok {
+	n, ok := c.hash(hashValue)
+	if !ok {
 		notIn(ReasonInvalidHash)
 		return
 	}
@@ -515,34 +552,33 @@ func (s *Spec) run(ev *Eval, e *Experiment, featureID string, st *evalStack, out
 		notIn(ReasonQAMode)
 		return
 	}
-	reason := ReasonAssigned
-	if found {
-		reason = ReasonSticky
-	}
-	// Fast path of s.result for a hashed assignment (assigned is a valid index).
-	*out = Result{
-		Experiment:       e.Key,
-		FeatureID:        featureID,
-		VariationIndex:   assigned,
-		VariantKey:       c.keys[assigned],
-		Value:            e.Variations[assigned],
-		InExperiment:     true,
-		HashUsed:         true,
-		HashAttribute:    hashAttribute,
-		HashValue:        hashValue,
-		Bucket:           n,
-		StickyBucketUsed: found,
-		Reason:           reason,
-	}
-	if assigned < len(e.Meta) {
-		out.VariantName = e.Meta[assigned].Name
-		out.Passthrough = e.Meta[assigned].Passthrough
-	}
-	if c.bandit != nil && !found {
-		out.Bandit = c.bandit
-	}
-	if useSticky && out.InExperiment {
+	assignedResult(out, e, featureID, assigned, h, n, found)
+	if useSticky {
 		saveSticky(ev.Sticky, e, hashAttribute, hashValue, out.VariantKey)
+	}
+}
+
+// plainFor reports whether ev switches on nothing that run checks for
+// experiment e: not disabled, no consent check, no forced variations, no
+// sticky bucketing, no QA mode.
+func (ev *Eval) plainFor(e *Experiment) bool {
+	return !ev.Disabled && !(ev.CheckConsent && e.Consent) && len(ev.ForcedVariations) == 0 &&
+		(ev.Sticky == nil || e.DisableStickyBucketing) && !ev.QAMode
+}
+
+// assignedResult is s.result for a hashed assignment to variation i (a valid
+// index), sticky or not: a copy of the variation's precomputed result
+// (compiledExp.assigned) with the unit's hash attribute, value and bucket.
+func assignedResult(out *Result, e *Experiment, featureID string, i int, h *hashed, n float64, sticky bool) {
+	*out = e.c.assigned[i]
+	out.FeatureID = featureID
+	out.HashAttribute = h.attr
+	out.HashValue = h.value
+	out.Bucket = n
+	if sticky {
+		out.StickyBucketUsed = true
+		out.Reason = ReasonSticky
+		out.Bandit = nil
 	}
 }
 

@@ -256,6 +256,45 @@ type compiledExp struct {
 	active   bool
 	holdouts []*Holdout
 	bandit   *BanditResult
+	// plain is set when none of the experiment's rarely used settings
+	// applies (see finish): run can take its short sequence.
+	plain bool
+	// assigned holds each variation's Result for a unit hashed into it,
+	// all but the unit's hash attribute, value and bucket (assignedResult).
+	assigned []Result
+}
+
+// hash returns the unit's hash for value: Hash(seed, value, version),
+// resuming after the seed for version 2. ok is false for a version other
+// than 1 or 2 (lax specs).
+func (c *compiledExp) hash(value string) (n float64, ok bool) {
+	if c.version == 2 {
+		return hashV2Second(fnvAdd(c.seedFNV, value)), true
+	}
+	return Hash(c.seed, value, c.version)
+}
+
+// finish completes c once experiment e is compiled (a layer's namespace
+// and a bandit included). It sets c.plain when e is active and not stopped,
+// has at least two variations and no more ranges than variations, hashes
+// with version 1 or 2, and has no holdout, filter, namespace, prerequisite
+// or forced variation: run then leaves all those checks out. And it fills
+// c.assigned.
+func (c *compiledExp) finish(e *Experiment) {
+	c.assigned = make([]Result, len(e.Variations))
+	for i := range c.assigned {
+		r := &c.assigned[i]
+		*r = Result{Experiment: e.Key, VariationIndex: i, VariantKey: c.keys[i], Value: e.Variations[i],
+			InExperiment: true, HashUsed: true, Reason: ReasonAssigned, Bandit: c.bandit}
+		if i < len(e.Meta) {
+			r.VariantName = e.Meta[i].Name
+			r.Passthrough = e.Meta[i].Passthrough
+		}
+	}
+	c.plain = c.active && e.Status != "stopped" && len(e.Variations) >= 2 &&
+		len(c.ranges) <= len(e.Variations) && (c.version == 1 || c.version == 2) &&
+		len(c.holdouts) == 0 && len(e.Filters) == 0 && c.ns == nil &&
+		len(e.ParentConditions) == 0 && e.Force == nil
 }
 
 // FieldError is a validation error naming the JSON field, e.g.
@@ -466,6 +505,7 @@ func (s *Spec) compile(lax bool) error {
 				e.c.ns = &Namespace{ID: e.Layer, Start: e.LayerRange.Start, End: e.LayerRange.End}
 			}
 		}
+		e.c.finish(e)
 	}
 	for _, key := range sortedFeatureKeys(s.Features) {
 		f := s.Features[key]
@@ -552,6 +592,7 @@ func (s *Spec) compile(lax bool) error {
 				bandit.VariationWeights = append([]float64(nil), normalizedWeights(len(vars), r.Weights)...)
 				e.c.bandit = bandit
 			}
+			e.c.finish(e)
 			r.exp = e
 		}
 	}

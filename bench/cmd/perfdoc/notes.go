@@ -8,8 +8,8 @@ const notes = `
   (` + "`country $in [KR, JP]`, `tier $ne banned`" + `), hash version 2. Anchors: raw FNV-1a 32 (` + "`hash/fnv`" + `), the v2 hash
   alone (` + "`assign.Hash`" + `), and the GrowthBook Go SDK v0.7.0 ` + "`RunExperiment`" + ` on the same experiment JSON
   (` + "`TestSameAssignment`" + ` checks both pick the same variant). The micro benchmarks (assignment and
-  OpenFeature) run 5 times, each time all of them in turn for 0.5 s, and every figure is the median of the 5: single
-  runs of the same code gave ` + "`Spec.Run`" + ` / v2 hash 2.69, 4.69, 2.83 and 3.49.
+  OpenFeature) run 5 times, each time all of them in turn for 0.5 s, and every figure is the median of the 5: on
+  this shared machine one 0.5 s run's ` + "`Spec.Run`" + ` / v2 hash moved between 1.9 and 4.4 for the same code (load 8).
 - **OpenFeature**: ` + "`openfeature.Client.Boolean`" + ` on one flag with a targeting rule, through our provider
   (local evaluation of the SDK's config snapshot) and through the SDK's in-memory provider with an equivalent
   context evaluator. Both pay the OpenFeature client's own cost (hooks, context merge), which dominates. The issue
@@ -90,24 +90,31 @@ costs at most 3x ` + "`Hash(v2)`" + `; ` + "`Run`" + ` is at least 5x faster tha
 guarantee is also a unit test (` + "`go test ./assign -run TestRunAllocatesNothing`" + `), and ` + "`assign`" + ` has its own
 benchmarks (` + "`cd assign && go test -run '^$' -bench . -benchmem`" + `: Run2, Run5 vs HashV2).
 
-- conditions are parsed and compiled once in ` + "`DecodeSpec`" + `. Evaluation walks a tree of structs, with string
-  fast paths for ` + "`$eq`, `$ne`, `$in` and `$nin`" + `;
+- conditions are parsed and compiled once in ` + "`DecodeSpec`" + `. A condition whose clauses all test top-level attributes
+  (the usual targeting) is kept as a flat list of attribute tests, evaluated without walking the tree; a test of
+  ` + "`$eq`, `$ne`, `$in` or `$nin`" + ` with strings, on a string value, is a membership test in a list of strings;
+- an experiment with none of the rarely used settings (holdout, filter, namespace or layer, prerequisite, forced
+  variation, stopped) run under a plain evaluation (no forced variations, QA mode, sticky bucketing or consent
+  check) takes a short sequence: the hash attribute, the condition, the hash, the variation
+  (` + "`TestPlainRunMatchesFull`" + ` checks it against the full sequence of checks on every GrowthBook case);
 - the hash never concatenates seed and value. FNV-1a is fed incrementally. The FNV state after the seed bytes is
   precomputed per experiment, so ` + "`Run`" + ` only hashes the unit id, then the decimal digits;
 - the version-2 intermediate decimal goes into a ` + "`[10]byte`" + ` stack buffer;
-- bucket ranges and variant keys are precomputed. Small specs find the experiment by a linear key scan, larger ones
-  through a map;
-- ` + "`Run`" + ` writes its ` + "`Result`" + ` straight into the named return value. ` + "`Result.Value`" + ` is a slice of the
-  variation's stored JSON, so nothing is copied.
+- bucket ranges, variant keys and each variation's ` + "`Result`" + ` are precomputed: an assignment copies its variation's
+  and adds the unit's hash attribute, value and bucket. Small specs find the experiment by a linear key scan, larger
+  ones through a map. ` + "`Result.Value`" + ` is a slice of the variation's stored JSON, so nothing is copied.
 
 ` + "`Run`" + ` allocates only in these cases: a numeric unit id (the hashed string is formatted), prerequisites
 (` + "`parentConditions`" + `, which evaluate features), sticky bucketing (the caller's store), and the rarely used
 ` + "`$size`" + `, version operators and non-string ` + "`$regex`" + ` operands.
 
-An earlier, more careful measurement (8 interleaved rounds, median / minimum, same machine, 2026-11-23):
-` + "`Run`" + ` 128.8 / 106.6 ns, ` + "`Hash`" + ` v2 50.1 / 39.5 ns, FNV-1a 14.4 / 10.5 ns, GrowthBook SDK 1916.5 / 1639.0 ns
-(840 B, 6 allocs): GrowthBook / Run = 14.9x / 15.4x, Run / Hash v2 = 2.57 / 2.70; in package ` + "`assign`" + `
-Run2 / Hash = 2.27 / 2.55 and Run5 / Hash = 2.61 / 2.48.
+Where a ` + "`Run`" + ` goes (2026-12-07, instructions per call counted by valgrind's cachegrind, which unlike time does not
+move with the machine's load): of 1246 instructions (` + "`Hash`" + ` v2 alone: 428), the three attribute lookups take about
+450 (Go's maps hash every string key, even in a map of three), the hash 330, the condition 150 and the rest (finding
+the experiment, the checks, the result) 300. Before the flat condition, the short sequence and the precomputed
+results: 1628 instructions, the condition 350 of them. Old and new trees interleaved, 8 pairs of the micro run
+(` + "`BenchmarkAssignRun`" + ` and ` + "`BenchmarkHashV2`" + ` of ` + "`bench/`" + `, 0.5 s each) at load 7.6–8.6: ` + "`Run`" + ` / v2 hash, median of the
+pairs' ratios, 3.62 → 2.87; ` + "`Run`" + `'s time new / old, median of the pairs, 0.82.
 
 ## Request decoding: the JSON v2 library against the hand-written scanner
 
