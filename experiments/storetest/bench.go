@@ -46,7 +46,9 @@ func BenchmarkIngest(b *testing.B, s experiments.Store, batch int) {
 // experiment's environment is the default, like the serving benchmark's).
 // Its CPU time per exposure is the store's side of a logged exposure.
 func BenchmarkExposures(b *testing.B, s experiments.Store, batch int) {
-	ctx := context.Background()
+	// The group commit's context, which bounds its transaction.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	benchExperiment(b, s)
 	next := 0
 	b.ResetTimer()
