@@ -549,6 +549,12 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if onlyExposures(events) { // exposures.go
 		ingest = s.ingestExposures
 	}
+	select {
+	case s.ingestSlots <- struct{}{}:
+		defer func() { <-s.ingestSlots }()
+	case <-ctx.Done():
+		return nil, wrap("ingest events", ctx.Err())
+	}
 	err := s.tx(ctx, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
 	if missingPartition(err) {
 		// A partition this Store knew of was dropped behind its back (by

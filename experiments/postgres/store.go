@@ -42,7 +42,21 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sqlx.Stmt // prepared statements by their SQL (see prepared)
+
+	// ingestSlots bounds the ingest transactions in flight (ingestTxs), so
+	// that the pool always has a connection left for prepared.
+	ingestSlots chan struct{}
 }
+
+// poolConns is the size of the pool of assignment and ingest; ingestTxs
+// the most ingest transactions it holds at once. A transaction that meets
+// a statement not yet prepared prepares it on another connection of the
+// pool (database/sql has no other way to make a statement of the pool):
+// with every connection held by such transactions none would get one.
+const (
+	poolConns = 32
+	ingestTxs = poolConns / 2
+)
 
 var _ experiments.Store = (*Store)(nil)
 
@@ -57,7 +71,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 		return nil, wrap("open", err)
 	}
 	db := sqlx.NewDb(sql.OpenDB(tempTablesConnector{pc}), "postgres")
-	db.SetMaxOpenConns(32)
+	db.SetMaxOpenConns(poolConns)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	rep, err := sqlx.Open("postgres", withSettings(withDefaultSettings(url), reportSettings))
@@ -68,7 +82,7 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	rep.SetMaxOpenConns(reportConns)
 	rep.SetMaxIdleConns(reportConns)
 	rep.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, w: rdb{db}, r: rdb{db}, rep: rep, log: log}
+	s := &Store{db: db, w: rdb{db}, r: rdb{db}, rep: rep, log: log, ingestSlots: make(chan struct{}, ingestTxs)}
 	s.Store = newCommon(s.w, s.r)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -169,18 +183,25 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) prepared(ctx context.Context, tx *rtx, q string) (*sqlx.Stmt, error) {
 	s.stmtMu.Lock()
 	st, ok := s.stmts[q]
+	s.stmtMu.Unlock()
 	if !ok {
-		var err error
-		if st, err = s.db.PreparexContext(ctx, s.db.Rebind(q)); err != nil {
-			s.stmtMu.Unlock()
+		// Prepared without the lock, which would otherwise wait for a
+		// connection of the pool with every other transaction behind it.
+		fresh, err := s.db.PreparexContext(ctx, s.db.Rebind(q))
+		if err != nil {
 			return nil, err
 		}
-		if s.stmts == nil {
-			s.stmts = map[string]*sqlx.Stmt{}
+		s.stmtMu.Lock()
+		if st, ok = s.stmts[q]; ok { // another transaction was first
+			_ = fresh.Close()
+		} else {
+			if s.stmts == nil {
+				s.stmts = map[string]*sqlx.Stmt{}
+			}
+			s.stmts[q], st = fresh, fresh
 		}
-		s.stmts[q] = st
+		s.stmtMu.Unlock()
 	}
-	s.stmtMu.Unlock()
 	return tx.StmtxContext(ctx, st), nil
 }
 
