@@ -270,8 +270,37 @@ const why = `
   and its two B-tree indexes, the customer's row, the rollup row and its three indexes, each read by the dedupe,
   erasure, conversions or reports) and the two sums triggers of the rollup insert (a quarter of the statement);
   the server's own CPU per request rises by about 110 µs with the exposure, spread over the request's wait and wake-up
-  and the batch's round trips, no part of it large in the profiles; on SQLite the events insert, the rollup merge
-  and the commit. The floor targets also pay the JSON decoding above.
+  and the batch's round trips, no part of it large in the profiles (SQLite: the next item). The floor targets also
+  pay the JSON decoding above.
+- **The SQLite exposure path (issue 17): analysis of 2026-12-07, 18:30–19:40 UTC (load average 5–14).** Timings of
+  every group-commit batch (64 clients, a new unit per request): about 30 exposures a batch (the other half of the
+  clients wait in the batch being committed), 15–17 ms per batch, 6–13 ms of it in ` + "`COMMIT`" + `, nearly all the WAL's
+  fsync (1.2 ms on the idle disk, far longer beside the other jobs' writes; ` + "`strace`" + `: per batch one fsync and about
+  108 page writes to the WAL, 3.6 pages per exposure); WAL checkpoints made no difference (autocheckpoint off: the
+  same commit times). The server then used about 0.6 of a CPU: on a quiet machine the single writer's batch time
+  bounds the exposure run as much as the CPU does. Per request (server CPU profiles of 8-s runs): the store
+  transaction is 210–230 µs of the 260 µs the exposure adds; the handler, its wake-up and the answer add about 12 µs.
+  OFREP's handler costs what assign's does (72 µs in both profiles); its extra CPU in these runs was the store's (its
+  events inserts 46 µs vs 30 µs each: its run follows assign's on the same, larger database), and with the two runs'
+  order swapped OFREP cost less than assign in 2 of 3 pairs: no OFREP-specific cost found. The store's CPU per
+  exposure (` + "`getrusage`" + `, batches of new units) falls with the batch: 307, 208, 169, 140 µs for batches of 8, 16, 32
+  and 64, about 1.5 ms per batch (BEGIN, the batch's dozen statements, the commit's WAL writes and fsync) plus 115 µs
+  per exposure (the event with its key and three indexes, the rollup row with its three indexes and up to three sums
+  triggers, the customer), so with 64 clients the per-batch part is about 50 µs of each exposure. Two changes: a
+  batch that put no pair into ` + "`touched`" + ` (no new unit with stored conversions, no refund: every batch of this
+  benchmark) skips the eight statements that rebuild the touched pairs' metrics (store CPU per exposure at batches
+  of 16/32: 215/164 → 197/152 µs), and the events' single-row inserts run without the context's cancellation,
+  which modernc watches with a goroutine per statement (243/180 → 216/167 µs with the group commit's cancellable
+  context, which ` + "`storetest.BenchmarkExposures`" + ` now uses); medians of 3 interleaved pairs each, load 8–11.
+  ` + "`BenchmarkServing`" + ` on SQLite, main before both vs after, 3 interleaved pairs at 19:27–19:36 UTC (load 8–11),
+  server and load generator CPU per request: assign 483, 514, 551 → 500, 591, 659 µs, OFREP 511, 641, 492 → 495, 447,
+  594 µs, and the unchanged path without exposure 247, 256, 303 → 298, 274, 326 µs: at this load the runs swing by
+  more than the 15% the store saves. Tried and dropped: committing each batch with ` + "`synchronous`" + ` NORMAL and
+  fsyncing the WAL apart before answering, so that the next batch's statements overlap the flush (acknowledged =
+  stored still held): the batches fell to 15–20 exposures and the server's CPU per logged assign rose 362, 388,
+  363 → 447, 410, 432 µs (3 pairs, load 4–10) with throughput unchanged; a 64 MB page cache (no change). What is
+  left: the B-tree work per exposure and the sums triggers per new rollup row, which grouping per batch (as
+  PostgreSQL's statement triggers do) would cut, a migration's work.
 - **The serving ratios: the full run vs the interleaved runs (issue 17), 2026-12-07, 13:50–14:30 UTC.** The full run
   of 05:37 (load average 1.5) gave the exposure over no exposure 0.44 on SQLite and 0.33 on PostgreSQL, the interleaved
   runs of 04:38 (load average 12–15) 0.49–0.58 and 0.50–0.53. Two causes, neither an ordering of the sub-benchmarks
