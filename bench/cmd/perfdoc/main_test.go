@@ -86,7 +86,7 @@ const steadymemJSON = `{
     {"elapsed_s": 305.2, "phase": "after", "inuse_space_bytes": 1708408, "inuse_objects": 12884, "heap_alloc_bytes": 1704019, "heap_inuse_bytes": 3270484, "goroutines": 9}
   ],
   "loadgen": "promolift loadgen: http://127.0.0.1:41875, 4 workers, 100000 customers, 305.0s\ntotal         94131                313.8",
-  "requests": 94131, "errors": 0, "req_per_s": 313.8,
+  "requests": 94131, "errors": 0, "req_per_s": 313.8, "exposed_units": 48211, "exposures": 48930,
   "baseline": {"elapsed_s": 60, "phase": "load", "inuse_space_bytes": 1887436, "inuse_objects": 15246, "heap_alloc_bytes": 5054136, "heap_inuse_bytes": 6574592, "goroutines": 14},
   "last": {"elapsed_s": 300, "phase": "load", "inuse_space_bytes": 1908408, "inuse_objects": 14884, "heap_alloc_bytes": 4404019, "heap_inuse_bytes": 6270484, "goroutines": 18},
   "growth": 0.0111, "max_growth": 0.1, "flat": true
@@ -109,7 +109,7 @@ func TestMemorySection(t *testing.T) {
 		"| **1:00** | 1.80 MiB | 15,246 |",
 		"| **5:00** | 1.82 MiB | 14,884 |",
 		"| 5:05 (after the load) | 1.63 MiB | 12,884 |",
-		"**Flat**: heap in use 1.80 MiB at 1:00, 1.82 MiB at 5:00: +1.1% (target: at most +10%; exact `HeapAlloc` 4.82 → 4.20 MiB, -12.9%),\nover 94,131 requests (314 req/s, 0 errors).",
+		"**Flat**: heap in use 1.80 MiB at 1:00, 1.82 MiB at 5:00: +1.1% (target: at most +10%; exact `HeapAlloc` 4.82 → 4.20 MiB, -12.9%),\nover 94,131 requests (314 req/s, 0 errors); the store held 48,930 exposures of 48,211 units afterwards.",
 		"| 1.82 MiB | 1.80 MiB | 5 min / 1 min = 1.01 | ≤ 1.10 (growth ≤ 10%) | met (1.01 ≤ 1.1) |",
 		"total         94131",
 	} {

@@ -25,6 +25,8 @@ type memResult struct {
 	Requests    int64       `json:"requests"`
 	Errors      int64       `json:"errors"`
 	ReqPerSec   float64     `json:"req_per_s"`
+	Units       int64       `json:"exposed_units"`
+	Exposures   int64       `json:"exposures"`
 	Baseline    memSample   `json:"baseline"`
 	Last        memSample   `json:"last"`
 	Growth      float64     `json:"growth"`
@@ -102,8 +104,9 @@ func renderMemory(m *memResult) string {
 	p("Measured on %s with `%s` (part of `make bench`, after the timed benchmarks).\n", m.Date, m.Command)
 	p("It builds `cmd/promolift` and runs the real `promolift serve` process on a fresh %s file (the `serve` default),\n", m.Store)
 	p("with loopback ports, `--rate-limit 0` and the opt-in pprof listener (`--pprof-addr 127.0.0.1:0`). `promolift loadgen`\n")
-	p("loads it for %s from %d workers (mix %s; events in batches of 20 conversions; %s customers).\n",
+	p("loads it for %s from %d workers (mix %s; events in batches of 20 conversions; %s customers; the experiment\n",
 		span(m.Duration), m.Concurrency, strings.ReplaceAll(m.Mix, ",", ", "), thousands(m.Customers))
+	p("covers every customer, so each assign logs the customer's exposure of the day, as apps' calls do).\n")
 	p("Before the load, every %s under load up to %s (loadgen runs 5 s longer, so that the last of these is under load like\n", span(m.Every), span(m.Duration))
 	p("the others), and once after the load, steadymem fetches `/debug/pprof/heap?gc=1` (a heap profile taken after a forced\n")
 	p("GC) and sums the profile's `inuse_space` and `inuse_objects`: the live heap at that GC, estimated from the profile's\n")
@@ -134,7 +137,8 @@ func renderMemory(m *memResult) string {
 		verdict, mib(m.Baseline.InuseBytes), clock(m.Baseline.Elapsed), mib(m.Last.InuseBytes), clock(m.Last.Elapsed),
 		m.Growth*100, m.MaxGrowth*100, mib(m.Baseline.HeapAlloc), mib(m.Last.HeapAlloc),
 		(float64(m.Last.HeapAlloc)/float64(max(m.Baseline.HeapAlloc, 1))-1)*100)
-	p("over %s requests (%.0f req/s, %s errors).\n", group(m.Requests), m.ReqPerSec, group(m.Errors))
+	p("over %s requests (%.0f req/s, %s errors); the store held %s exposures of %s units afterwards.\n",
+		group(m.Requests), m.ReqPerSec, group(m.Errors), group(m.Exposures), group(m.Units))
 	if m.Loadgen != "" {
 		p("\n`promolift loadgen`'s own summary (latencies under this closed-loop load, not at half saturation):\n\n```\n%s\n```\n", m.Loadgen)
 	}

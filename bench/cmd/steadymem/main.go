@@ -88,6 +88,11 @@ type Result struct {
 	Requests  int64   `json:"requests"`
 	Errors    int64   `json:"errors"`
 	ReqPerSec float64 `json:"req_per_s"`
+	// ExposedUnits and Exposures are what the store holds of the
+	// experiment after the run: the units its assign requests exposed, and
+	// their exposure events (one per unit and day, as the requests log them).
+	ExposedUnits int64 `json:"exposed_units"`
+	Exposures    int64 `json:"exposures"`
 
 	// Baseline is the sample under load at (or nearest to) the baseline
 	// time, Last the last one under load (at -duration); Growth =
@@ -222,7 +227,14 @@ func run(ctx context.Context, cfg config, w io.Writer) (*Result, error) {
 				float64(res.Baseline.InuseBytes)/(1<<20), time.Duration(res.Baseline.Elapsed*float64(time.Second)).Round(time.Second),
 				float64(res.Last.InuseBytes)/(1<<20), time.Duration(res.Last.Elapsed*float64(time.Second)).Round(time.Second),
 				res.Growth*100, res.Flat, MaxGrowth*100)
-			return res, srv.stop()
+			if err := srv.stop(); err != nil {
+				return nil, err
+			}
+			if res.ExposedUnits, res.Exposures, err = exposed(ctx, db); err != nil {
+				return nil, fmt.Errorf("read the exposures: %w", err)
+			}
+			fmt.Fprintf(w, "steadymem: the store holds %d exposures of %d units\n", res.Exposures, res.ExposedUnits)
+			return res, nil
 		case <-tick:
 			if err := take(at, "load"); err != nil {
 				return nil, err
@@ -275,7 +287,9 @@ func build(dir string) (string, error) {
 }
 
 // seed creates the database with an admin key and the running experiment
-// spring-sale, and returns the key.
+// spring-sale (every unit in it, as an experiment created over HTTP
+// defaults to: assign requests log an exposure, as apps' calls do), and
+// returns the key.
 func seed(ctx context.Context, db string) (string, error) {
 	store, err := sqlite.Open(ctx, db, nil)
 	if err != nil {
@@ -288,7 +302,7 @@ func seed(ctx context.Context, db string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	e := &experiments.Experiment{Key: "spring-sale", PrimaryMetric: "purchase",
+	e := &experiments.Experiment{Key: "spring-sale", PrimaryMetric: "purchase", Coverage: 1,
 		Variants: []experiments.Variant{{Key: "control", Weight: 0.5}, {Key: "ten_off", Weight: 0.5}}}
 	if err := svc.CreateExperiment(ctx, experiments.Principal{}, e); err != nil {
 		return "", err
@@ -297,6 +311,26 @@ func seed(ctx context.Context, db string) (string, error) {
 		return "", err
 	}
 	return token, store.Close()
+}
+
+// exposed reads from the database, once the server has stopped, the units
+// the experiment exposed and their exposure events (the multiple-exposed
+// units, in two variants, included).
+func exposed(ctx context.Context, db string) (units, exposures int64, err error) {
+	store, err := sqlite.Open(ctx, db, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer store.Close()
+	st, err := store.SufficientStats(ctx, experiments.StatsQuery{Experiment: "spring-sale", MultipleExposure: experiments.MultipleFirst})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, v := range st.Variants {
+		units += v.Units
+		exposures += v.Exposures
+	}
+	return units, exposures, nil
 }
 
 // server is a running promolift serve.

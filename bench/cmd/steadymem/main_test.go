@@ -42,6 +42,9 @@ func TestRunShort(t *testing.T) {
 	if res.Requests <= 0 || res.ReqPerSec <= 0 || !strings.Contains(res.Loadgen, "assign") {
 		t.Errorf("loadgen summary not read: %d requests, %.1f req/s\n%s", res.Requests, res.ReqPerSec, res.Loadgen)
 	}
+	if res.ExposedUnits <= 0 || res.Exposures < res.ExposedUnits {
+		t.Errorf("the store holds %d exposures of %d units: the assign requests logged none", res.Exposures, res.ExposedUnits)
+	}
 	want := float64(res.Last.InuseBytes)/float64(res.Baseline.InuseBytes) - 1
 	if res.Growth != want || res.Flat != (want <= MaxGrowth) {
 		t.Errorf("growth %v flat %v, want %v", res.Growth, res.Flat, want)
