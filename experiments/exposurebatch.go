@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Exposures by group commit (DESIGN.md §10, issue 17). Assign, the OFREP
@@ -55,7 +53,9 @@ const (
 	DefaultExposureLanes = 1
 	// MaxExposureBatchEvents bounds SetExposureBatching's maxEvents.
 	MaxExposureBatchEvents = 10_000
-	// recentExposures bounds the set of recently committed exposure IDs.
+	// recentExposures is the size of the set of recently committed
+	// exposure IDs and links (recentSet: it holds the last half to all of
+	// them).
 	recentExposures = 16_384
 	// exposureCommitTimeout bounds one batch's store transaction.
 	exposureCommitTimeout = 30 * time.Second
@@ -78,7 +78,7 @@ type exposureBatcher struct {
 	stats    ExposureBatchStats // under mu
 	inFlight int                // transactions in flight, under mu
 
-	recent *lru.Cache[[16]byte, struct{}]
+	recent *recentSet
 }
 
 // exposureLane is one queue of the group commit: its batches are
@@ -137,8 +137,7 @@ type exposureWaiter struct {
 }
 
 func newExposureBatcher(s *Service) *exposureBatcher {
-	recent, _ := lru.New[[16]byte, struct{}](recentExposures) // only fails for a size ≤ 0
-	b := &exposureBatcher{s: s, recent: recent}
+	b := &exposureBatcher{s: s, recent: newRecentSet(recentExposures)}
 	b.maxEvents.Store(DefaultExposureBatchEvents)
 	b.maxWait.Store(int64(DefaultExposureBatchWait))
 	b.setLanes(DefaultExposureLanes)
@@ -372,10 +371,10 @@ func (b *exposureBatcher) commit(batch []*exposureWaiter) {
 			continue
 		}
 		if k, ok := recentKey(ev.ID); ok {
-			b.recent.Add(k, struct{}{})
+			b.recent.Add(k)
 		}
 		if l, ok := ev.Link(); ok {
-			b.recent.Add(linkKey(l), struct{}{})
+			b.recent.Add(linkKey(l))
 		}
 	}
 	for _, w := range batch {

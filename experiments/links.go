@@ -159,7 +159,7 @@ func (u *unitAssignment) storeLinks(ctx context.Context, fresh []Event) error {
 		return fmt.Errorf("link units: %w", err)
 	}
 	for _, l := range out {
-		b.recent.Add(linkKey(l), struct{}{})
+		b.recent.Add(linkKey(l))
 	}
 	return nil
 }
