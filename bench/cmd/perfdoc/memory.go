@@ -103,7 +103,7 @@ func renderMemory(m *memResult) string {
 	}
 	p("Measured on %s with `%s` (part of `make bench`, after the timed benchmarks).\n", m.Date, m.Command)
 	p("It builds `cmd/promolift` and runs the real `promolift serve` process on a fresh %s file (the `serve` default),\n", m.Store)
-	p("with loopback ports, `--rate-limit 0` and the opt-in pprof listener (`--pprof-addr 127.0.0.1:0`). `promolift loadgen`\n")
+	p("with loopback ports, the default rate limits and the opt-in pprof listener (`--pprof-addr 127.0.0.1:0`). `promolift loadgen`\n")
 	p("loads it for %s from %d workers (mix %s; events in batches of 20 conversions; %s customers; the experiment\n",
 		span(m.Duration), m.Concurrency, strings.ReplaceAll(m.Mix, ",", ", "), thousands(m.Customers))
 	p("covers every customer, so each assign logs the customer's exposure of the day, as apps' calls do).\n")

@@ -353,7 +353,7 @@ var (
 // errors of the server go to stderr.
 func startServe(bin, db string) (*server, error) {
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1:0", "--db", db,
-		"--log-level", "warn", "--rate-limit", "0")
+		"--log-level", "warn")
 	// The server's settings are the flags above and the defaults, whatever
 	// PROMOLIFT_* variables the caller's environment holds.
 	for _, kv := range os.Environ() {
