@@ -148,7 +148,8 @@ const (
 )
 
 // tempTablesSQL creates this session's temp tables of the ingest and of
-// the recomputations (tempTablesConnector runs it on every new connection);
+// the recomputations (tempTablesConnector runs it on every new connection
+// of the ingest's pool, resetTouched on the others when they need them);
 // their rows go at the commit of the transaction that wrote them.
 //
 // None has an index: ON COMMIT DELETE ROWS rebuilds a temp table's indexes
@@ -177,21 +178,21 @@ DELETE FROM touched; DELETE FROM touched_rollup; DELETE FROM converted_rollup; D
 }
 
 // stmts runs the statements of a transaction that maintains the rollups:
-// with s set (the ingest) each prepared once per connection (see
-// Store.prepared), so that a batch neither parses nor plans them again
-// unless analyzeTemp renewed the statistics of a temp table they read; with
-// s nil (recomputeExperiment) as text.
+// with c set (the ingest, on Store.ingestDB) each prepared once per
+// connection (stmtCache), so that a batch neither parses nor plans them
+// again unless analyzeTemp renewed the statistics of a temp table they
+// read; with c nil (recomputeExperiment) as text.
 type stmts struct {
-	s  *Store
+	c  *stmtCache
 	tx *rtx
 }
 
 func (p stmts) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	return p.s.prepared(ctx, p.tx, q)
+	return p.c.prepared(ctx, p.tx, q)
 }
 
 func (p stmts) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if p.s == nil {
+	if p.c == nil {
 		return p.tx.ExecContext(ctx, q, args...)
 	}
 	st, err := p.stmt(ctx, q)
@@ -202,7 +203,7 @@ func (p stmts) exec(ctx context.Context, q string, args ...any) (sql.Result, err
 }
 
 func (p stmts) get(ctx context.Context, dest any, q string, args ...any) error {
-	if p.s == nil {
+	if p.c == nil {
 		return p.tx.GetContext(ctx, dest, q, args...)
 	}
 	st, err := p.stmt(ctx, q)
@@ -213,7 +214,7 @@ func (p stmts) get(ctx context.Context, dest any, q string, args ...any) error {
 }
 
 func (p stmts) sel(ctx context.Context, dest any, q string, args ...any) error {
-	if p.s == nil {
+	if p.c == nil {
 		return p.tx.SelectContext(ctx, dest, q, args...)
 	}
 	st, err := p.stmt(ctx, q)
@@ -545,23 +546,17 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
-	ingest := s.ingestBatch
+	ingest, cache := s.ingestBatch, s.ingestStmts
 	if onlyExposures(events) { // exposures.go
-		ingest = s.ingestExposures
+		ingest, cache = s.ingestExposures, s.stmts
 	}
-	select {
-	case s.ingestSlots <- struct{}{}:
-		defer func() { <-s.ingestSlots }()
-	case <-ctx.Done():
-		return nil, wrap("ingest events", ctx.Err())
-	}
-	err := s.tx(ctx, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
+	err := cache.tx(ctx, s, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
 	if missingPartition(err) {
 		// A partition this Store knew of was dropped behind its back (by
 		// hand): learn the partitions again and retry once.
 		s.forgetBatchPartitions(events)
 		if err = s.ensureBatchPartitions(ctx, events); err == nil {
-			err = s.tx(ctx, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
+			err = cache.tx(ctx, s, func(tx *rtx) error { return ingest(ctx, tx, events, links, buckets, dup) })
 		}
 	}
 	if err != nil {
@@ -576,11 +571,12 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 // ingestBatch is the transaction of IngestEvents: it stores the new events
 // of the batch, sets dup[i] for the others, and maintains the customer
 // aggregates, the rollups and the links of the events to their customers.
-// Its statements but the COPY and the links are prepared once per
-// connection (stmts), and the temp tables they use exist for the
-// connection's life (tempTablesConnector), empty between transactions.
+// It runs on Store.ingestDB: its statements but the COPY and the links are
+// prepared once per connection (stmts), and the temp tables they use
+// exist for the connection's life (tempTablesConnector), empty between
+// transactions.
 func (s *Store) ingestBatch(ctx context.Context, tx *rtx, events []experiments.Event, links []experiments.UnitLink, buckets []int64, dup []bool) error {
-	p := stmts{s, tx}
+	p := stmts{s.ingestStmts, tx}
 	if _, err := p.exec(ctx, lockBucketsSQL, pq.Array(bucketKeys(slices.Clone(buckets)))); err != nil {
 		return err
 	}

@@ -38,24 +38,26 @@ type Store struct {
 	rep *sqlx.DB
 	log *slog.Logger
 
+	// ingestDB is the general ingest's own pool (ingestConns connections,
+	// half of them kept open): each of its connections has the ingest's
+	// temp tables from the start (tempTablesConnector): five CREATE TABLEs,
+	// which cost a new connection tens of milliseconds of PostgreSQL's time
+	// under load, so the connections of the other pools, which come and go
+	// with the load, do without.
+	ingestDB *sqlx.DB
+
 	parts partitionSet // the monthly events partitions known to exist (partitions.go)
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sqlx.Stmt // prepared statements by their SQL (see prepared)
-
-	// ingestSlots bounds the ingest transactions in flight (ingestTxs), so
-	// that the pool always has a connection left for prepared.
-	ingestSlots chan struct{}
+	stmts       *stmtCache // statements prepared on db (see prepared)
+	ingestStmts *stmtCache // statements prepared on ingestDB
 }
 
-// poolConns is the size of the pool of assignment and ingest; ingestTxs
-// the most ingest transactions it holds at once. A transaction that meets
-// a statement not yet prepared prepares it on another connection of the
-// pool (database/sql has no other way to make a statement of the pool):
-// with every connection held by such transactions none would get one.
+// poolConns is the size of the pool of assignment and the exposure
+// batches, ingestConns that of the general ingest's pool; half of each
+// may be in transactions that prepare statements (stmtCache).
 const (
-	poolConns = 32
-	ingestTxs = poolConns / 2
+	poolConns   = 32
+	ingestConns = 16
 )
 
 var _ experiments.Store = (*Store)(nil)
@@ -66,11 +68,10 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	pc, err := pq.NewConnector(withDefaultSettings(url))
+	db, err := sqlx.Open("postgres", withDefaultSettings(url))
 	if err != nil {
 		return nil, wrap("open", err)
 	}
-	db := sqlx.NewDb(sql.OpenDB(tempTablesConnector{pc}), "postgres")
 	db.SetMaxOpenConns(poolConns)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -82,7 +83,18 @@ func Open(ctx context.Context, url string, log *slog.Logger) (*Store, error) {
 	rep.SetMaxOpenConns(reportConns)
 	rep.SetMaxIdleConns(reportConns)
 	rep.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, w: rdb{db}, r: rdb{db}, rep: rep, log: log, ingestSlots: make(chan struct{}, ingestTxs)}
+	pc, err := pq.NewConnector(withDefaultSettings(url))
+	if err != nil {
+		db.Close()
+		rep.Close()
+		return nil, wrap("open", err)
+	}
+	ingestDB := sqlx.NewDb(sql.OpenDB(tempTablesConnector{pc}), "postgres")
+	ingestDB.SetMaxOpenConns(ingestConns)
+	ingestDB.SetMaxIdleConns(ingestConns / 2)
+	ingestDB.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, w: rdb{db}, r: rdb{db}, rep: rep, ingestDB: ingestDB, log: log,
+		stmts: newStmtCache(db, poolConns), ingestStmts: newStmtCache(ingestDB, ingestConns)}
 	s.Store = newCommon(s.w, s.r)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -135,9 +147,9 @@ func withSettings(dsn string, settings map[string]string) string {
 
 // tempTablesConnector opens connections that have the ingest's temp
 // tables (tempTablesSQL) from the start: the ingest's statements name
-// them and are prepared once per connection (Store.prepared), which needs
-// them to exist on every connection of the pool for its whole life. Their
-// rows go at the commit of the transaction that wrote them.
+// them and are prepared once per connection (stmtCache), which needs them
+// to exist on every connection of the pool for its whole life. Their rows
+// go at the commit of the transaction that wrote them.
 type tempTablesConnector struct{ *pq.Connector }
 
 func (c tempTablesConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -175,46 +187,89 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// prepared returns the statement q (with ? placeholders) of tx, prepared
-// once for the pool: database/sql prepares it on each connection the
-// first time a transaction there uses it and reuses it after, so an
-// execution costs one round trip (bind and execute) without parsing or
-// planning.
+// prepared returns the statement q (with ? placeholders) of tx, a
+// transaction of s.db, prepared once for the pool (see stmtCache).
 func (s *Store) prepared(ctx context.Context, tx *rtx, q string) (*sqlx.Stmt, error) {
-	s.stmtMu.Lock()
-	st, ok := s.stmts[q]
-	s.stmtMu.Unlock()
+	return s.stmts.prepared(ctx, tx, q)
+}
+
+// stmtCache holds statements prepared once for the pool db: database/sql
+// prepares one on each connection the first time a transaction there uses
+// it and reuses it after, so an execution costs one round trip (bind and
+// execute) without parsing or planning.
+//
+// A transaction that meets a statement not yet prepared prepares it on
+// another connection of the pool (database/sql has no other way to make a
+// statement of the pool): with every connection held by such transactions
+// none would get one. So at most half the pool's connections are in
+// transactions that use the cache (tx).
+type stmtCache struct {
+	db    *sqlx.DB
+	slots chan struct{} // the transactions in flight
+	mu    sync.Mutex
+	m     map[string]*sqlx.Stmt // by their SQL
+}
+
+func newStmtCache(db *sqlx.DB, conns int) *stmtCache {
+	return &stmtCache{db: db, slots: make(chan struct{}, conns/2)}
+}
+
+// tx runs fn in a transaction of the cache's pool (Store.txOn) once a
+// slot is free.
+func (c *stmtCache) tx(ctx context.Context, s *Store, fn func(tx *rtx) error) error {
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.txOn(ctx, c.db, fn)
+}
+
+// prepared returns the statement q (with ? placeholders) of tx, a
+// transaction of c.tx.
+func (c *stmtCache) prepared(ctx context.Context, tx *rtx, q string) (*sqlx.Stmt, error) {
+	c.mu.Lock()
+	st, ok := c.m[q]
+	c.mu.Unlock()
 	if !ok {
 		// Prepared without the lock, which would otherwise wait for a
 		// connection of the pool with every other transaction behind it.
-		fresh, err := s.db.PreparexContext(ctx, s.db.Rebind(q))
+		fresh, err := c.db.PreparexContext(ctx, c.db.Rebind(q))
 		if err != nil {
 			return nil, err
 		}
-		s.stmtMu.Lock()
-		if st, ok = s.stmts[q]; ok { // another transaction was first
+		c.mu.Lock()
+		if st, ok = c.m[q]; ok { // another transaction was first
 			_ = fresh.Close()
 		} else {
-			if s.stmts == nil {
-				s.stmts = map[string]*sqlx.Stmt{}
+			if c.m == nil {
+				c.m = map[string]*sqlx.Stmt{}
 			}
-			s.stmts[q], st = fresh, fresh
+			c.m[q], st = fresh, fresh
 		}
-		s.stmtMu.Unlock()
+		c.mu.Unlock()
 	}
 	return tx.StmtxContext(ctx, st), nil
 }
 
-// Close closes the pools.
-func (s *Store) Close() error {
-	s.stmtMu.Lock()
-	for _, st := range s.stmts {
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	for _, st := range c.m {
 		_ = st.Close()
 	}
-	s.stmtMu.Unlock()
+	c.mu.Unlock()
+}
+
+// Close closes the pools.
+func (s *Store) Close() error {
+	s.stmts.close()
+	s.ingestStmts.close()
 	err := s.db.Close()
-	if rerr := s.rep.Close(); err == nil {
-		err = rerr
+	for _, db := range []*sqlx.DB{s.rep, s.ingestDB} {
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
@@ -321,8 +376,13 @@ func retryable(err error) bool {
 // tx runs fn in a transaction and commits it, retrying a few times on
 // deadlocks and serialization failures.
 func (s *Store) tx(ctx context.Context, fn func(tx *rtx) error) error {
+	return s.txOn(ctx, s.db, fn)
+}
+
+// txOn is tx in a transaction of pool db.
+func (s *Store) txOn(ctx context.Context, db *sqlx.DB, fn func(tx *rtx) error) error {
 	for attempt := 0; ; attempt++ {
-		err := s.tx1(ctx, fn)
+		err := s.tx1on(ctx, db, fn)
 		if err != nil && retryable(err) && attempt < 3 {
 			s.log.Warn("retrying transaction", "store", "postgres", "attempt", attempt+1, "err", err)
 			continue
@@ -331,8 +391,10 @@ func (s *Store) tx(ctx context.Context, fn func(tx *rtx) error) error {
 	}
 }
 
-func (s *Store) tx1(ctx context.Context, fn func(tx *rtx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+func (s *Store) tx1(ctx context.Context, fn func(tx *rtx) error) error { return s.tx1on(ctx, s.db, fn) }
+
+func (s *Store) tx1on(ctx context.Context, db *sqlx.DB, fn func(tx *rtx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
