@@ -169,9 +169,10 @@ const why = `
   instead of plans from missing statistics, new units folded from the batch, the sums' update triggers as one grouped
   upsert (0031), the fold reading the converted units' rollup rows once, the two per-batch scans of whole tables made
   probes, SQLite's prev fix by rowid). Evening, against the tree before each, interleaved pairs of 20 HTTP batches:
-  (1) PostgreSQL prepares the batch's statements once per connection (generic plans) over temp tables that every
-  pool connection creates when it opens, none of them indexed (ON COMMIT DELETE ROWS rebuilds a temp table's
-  indexes at each commit, which invalidated every plan naming ` + "`touched`" + `), and runs ` + "`ANALYZE`" + ` of ` + "`fresh`" + ` and the
+  (1) PostgreSQL prepares the batch's statements once per connection (generic plans) over temp tables that each
+  connection of the ingest's own pool creates when it opens (about 70 ms of PostgreSQL's time at load 10, which
+  the main pool's connections, opened and closed with the load, no longer pay), none of them indexed
+  (ON COMMIT DELETE ROWS rebuilds a temp table's indexes at each commit, which invalidated every plan naming ` + "`touched`" + `), and runs ` + "`ANALYZE`" + ` of ` + "`fresh`" + ` and the
   rollup copies only when a batch's counts change scale (base-4 magnitude) since the session's last one, since the
   ANALYZE invalidates the plans it feeds: per batch, planning 21.0 → 5.0 ms (what is left is the harness's and the
   HTTP layer's own queries) and ` + "`ANALYZE`" + ` 16.8 → 0.1 ms (` + "`pg_stat_statements`" + `, load 7–9, which inflated every
