@@ -144,7 +144,6 @@ const (
 	metricsColumns = sqlstore.MetricsColumns
 	ordersColumns  = sqlstore.OrdersColumns
 	eventColumns   = `event_id, type, unit_id, ts, experiment, variant, name, revenue, promotion_cost, currency, order_id, channel, attributes, received_at, environment`
-	touchedJoin    = `JOIN touched t ON t.experiment = e.experiment AND t.unit_id = e.unit_id`
 )
 
 // tempTablesSQL creates this session's temp tables of the ingest and of
