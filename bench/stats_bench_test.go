@@ -18,8 +18,8 @@ import (
 // N in statsUnits, each with N exposed units (two variants) and 5N
 // conversions, written straight with SQL (generate_series), with the
 // rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks,
-// unit_orders, variant_orders, and through their triggers the series and
-// slice sums) filled by set-based SQL as ingest would.
+// unit_orders, variant_orders, and through their triggers the series,
+// slice and repurchase sums) filled by set-based SQL as ingest would.
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service
@@ -125,12 +125,17 @@ WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4, 5, 6
 WINDOW k AS (PARTITION BY r.experiment, r.unit_id, c.name ORDER BY CAST(c.ts AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')`, key); err != nil {
 				return nil, err
 			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO unit_weeks (experiment, unit_id, metric, week, conversions, revenue)
-SELECT r.experiment, r.unit_id, c.name, CASE WHEN c.ts < r.first_exposed_at THEN 0
-	ELSE CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - r.first_exposed_at) / 604800) AS INTEGER) + 1 END, COUNT(*), SUM(c.revenue)
-FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
-	AND c.ts >= r.first_exposed_at - INTERVAL '28 days'
-WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4`, key); err != nil {
+			// With repeated (a later week ≥ 1 than the unit's first); the
+			// triggers of migration 0037 count the repurchases.
+			if _, err := db.ExecContext(ctx, `INSERT INTO unit_weeks (experiment, unit_id, metric, week, conversions, revenue, repeated)
+SELECT *, COALESCE(week > MIN(CASE WHEN week >= 1 THEN week END) OVER (PARTITION BY experiment, unit_id, metric), FALSE) FROM (
+	SELECT r.experiment, r.unit_id, c.name AS metric, CASE WHEN c.ts < r.first_exposed_at THEN 0
+		ELSE CAST(FLOOR(EXTRACT(EPOCH FROM c.ts - r.first_exposed_at) / 604800) AS INTEGER) + 1 END AS week,
+		COUNT(*), SUM(c.revenue)
+	FROM exposures_rollup r JOIN events c ON c.type = 'conversion' AND c.unit_id = r.unit_id
+		AND c.ts >= r.first_exposed_at - INTERVAL '28 days'
+	WHERE r.experiment = $1 GROUP BY 1, 2, 3, 4
+) w`, key); err != nil {
 				return nil, err
 			}
 			// The order rollups; variant_orders sums unit_orders (what

@@ -28,6 +28,7 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 	},
 	JoinEvents: `JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `LEAST`, Greatest: `GREATEST`, Strpos: `strpos`},
 	Day:   func(col string) string { return `(CAST(` + col + ` AT TIME ZONE 'UTC' AS DATE) - DATE '1970-01-01')` },
+	Hours: func(col string) string { return `CAST(FLOOR(EXTRACT(EPOCH FROM ` + col + `) / 3600) AS INTEGER)` },
 	Exact: `NUMERIC`, AttributePairs: `LATERAL attr_pairs(r.attributes)`, PairValue: `p.value`}
 
 // SeriesStats implements experiments.SeriesStore in one repeatable-read

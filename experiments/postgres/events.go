@@ -468,6 +468,8 @@ ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET `+sqlstore.AddDaily
 	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) d) s`, false),
 		`INSERT INTO unit_weeks AS m (`+weekColumns+`) `+weeksSelect(rollup, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET `+sqlstore.AddWeeks("EXCLUDED"),
+		sqlstore.FixRepeatedSQL(`(SELECT w.* FROM converted_rollup r CROSS JOIN LATERAL (SELECT * FROM unit_weeks x
+	WHERE x.experiment = r.experiment AND x.unit_id = r.unit_id OFFSET 0) w) s`, false),
 		`INSERT INTO unit_orders AS o (`+ordersColumns+`) `+ordersSelect(rollup, "fresh", "")+`
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + EXCLUDED.orders`)
 }

@@ -17,31 +17,41 @@ import (
 // the per-day series sums, which the series then reads; and 0030, which
 // fills in the slice sums from the units' rollup rows.
 func TestMigrationFillsSeriesSums(t *testing.T) {
-	ctx := context.Background()
+	s := upgradedFrom(t, 28, func(db *sql.DB) {
+		rows := storetest.LegacySeriesRows
+		insertLegacyUnits(t, db, nil)
+		day0 := rows.Start.Unix() / 86400
+		for _, r := range rows.Dailys {
+			if _, err := db.ExecContext(context.Background(), `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day,
+				variant, multiple, conversions, revenue, cost) VALUES ('exp', $1, 'purchase', $2, $3, FALSE, $4, $5, 0)`,
+				r.Unit, day0+r.Day, r.Variant, r.Count, r.Revenue); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	storetest.SeriesBackfilled(t, s)
+	storetest.SlicesBackfilled(t, s)
+}
+
+// upgradedFrom builds a schema at version, lets fill write rows into it,
+// then opens the store (closed at the end of the test), which applies the
+// migrations after version.
+func upgradedFrom(t *testing.T, version int64, fill func(db *sql.DB)) *postgres.Store {
+	t.Helper()
 	u := testURL(t)
 	db, err := sql.Open("postgres", u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	migrationstest.Legacy(t, db, migrations.Postgres, 28)
-	rows := storetest.LegacySeriesRows
-	insertLegacyUnits(t, db, nil)
-	day0 := rows.Start.Unix() / 86400
-	for _, r := range rows.Dailys {
-		if _, err := db.ExecContext(ctx, `INSERT INTO unit_metrics_daily (experiment, unit_id, metric, day, variant, multiple,
-			conversions, revenue, cost) VALUES ('exp', $1, 'purchase', $2, $3, FALSE, $4, $5, 0)`,
-			r.Unit, day0+r.Day, r.Variant, r.Count, r.Revenue); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := postgres.Open(ctx, u, nil)
+	migrationstest.Legacy(t, db, migrations.Postgres, version)
+	fill(db)
+	s, err := postgres.Open(context.Background(), u, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	storetest.SeriesBackfilled(t, s)
-	storetest.SlicesBackfilled(t, s)
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // insertLegacyUnits inserts the exposures_rollup and unit_metrics rows of

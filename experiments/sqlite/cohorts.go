@@ -26,7 +26,8 @@ var cohortDialect = sqlstore.CohortDialect{StatsDialect: statsDialect,
 		return `((` + ts + ` - ` + f + `) / ` + fmt.Sprint((7 * 24 * time.Hour).Microseconds()) + `)`
 	},
 	JoinEvents: `CROSS JOIN`, MoneyDialect: sqlstore.MoneyDialect{Least: `MIN`, Greatest: `MAX`, Strpos: `instr`},
-	Day: func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
+	Day:   func(col string) string { return `(` + col + ` / ` + fmt.Sprint((24 * time.Hour).Microseconds()) + `)` },
+	Hours: func(col string) string { return `(` + col + ` / ` + fmt.Sprint(time.Hour.Microseconds()) + `)` },
 	// REAL, not INTEGER: SQLite's SUM of integers fails past int64, which
 	// squares of large amounts reach (exact below 2^53 either way).
 	Exact: `REAL`, AttributePairs: `json_each(r.attributes)`, PairValue: `CAST(p.value AS TEXT)`}

@@ -252,6 +252,9 @@ func addConversions(ctx context.Context, tx writeTx, lastRowID int64) error {
 	if _, err := tx.ExecContext(ctx, addWeeksSQL, lastRowID); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, fixRepeatedSQL); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, addOrdersSQL, lastRowID)
 	return err
 }
@@ -283,6 +286,9 @@ ON CONFLICT (experiment, unit_id, metric, day) DO UPDATE SET ` + sqlstore.AddDai
 	ON d.experiment = r.experiment AND d.unit_id = r.unit_id) s`, true)
 	addWeeksSQL = `INSERT INTO unit_weeks AS m (` + weekColumns + `) ` + weeksSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, week) DO UPDATE SET ` + sqlstore.AddWeeks("excluded")
+	// The later weeks of the units the batch's conversions added weeks to.
+	fixRepeatedSQL = sqlstore.FixRepeatedSQL(`(SELECT w.rowid AS rid, w.* FROM converted r CROSS JOIN unit_weeks w
+	ON w.experiment = r.experiment AND w.unit_id = r.unit_id) s`, true)
 	addOrdersSQL = `INSERT INTO unit_orders AS o (` + ordersColumns + `) ` + ordersSelect(freshConversions, inBatch) + `
 ON CONFLICT (experiment, unit_id, metric, channel, value) DO UPDATE SET orders = o.orders + excluded.orders`
 )

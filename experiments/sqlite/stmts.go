@@ -27,7 +27,7 @@ type ingestStmts struct {
 var ingestSQL = []string{createTouchedSQL, clearTouchedSQL, createConvertedSQL, clearConvertedSQL, fillConvertedSQL, lastRowIDSQL, insertEventSQL, getAggregatesSQL, putAggregatesSQL, exposedCustomersSQL,
 	mergeRollupSQL, touchMergedSQL, multipleMergedSQL, multipleMergedDailySQL, clearTouchedMetricsSQL, clearTouchedDailySQL,
 	insertTouchedMetricsSQL, insertTouchedDailySQL, addConversionsSQL, addDailySQL, fixDailyPrevSQL, touchRefundedSQL,
-	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL,
+	clearTouchedWeeksSQL, insertTouchedWeeksSQL, addWeeksSQL, fixRepeatedSQL,
 	clearTouchedOrdersSQL, insertTouchedOrdersSQL, multipleMergedOrdersSQL, addOrdersSQL}
 
 // prepare prepares the statements of ingestSQL once.

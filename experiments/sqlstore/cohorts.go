@@ -37,6 +37,9 @@ type CohortDialect struct {
 	// Day is the UTC day of the timestamp expression col, as whole days
 	// since 1970-01-01.
 	Day func(col string) string
+	// Hours is the hour of the timestamp expression col, as whole hours
+	// since 1970-01-01 00:00 UTC.
+	Hours func(col string) string
 	// Exact is the type the products of the sums of squares are computed
 	// in when they are recomputed from the rollups (seriessums.go,
 	// slicesums.go): NUMERIC in PostgreSQL, exact for products of two

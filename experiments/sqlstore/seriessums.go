@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -45,12 +46,9 @@ import (
 // turned to floating point when read, so the series adds the same
 // integers as a recomputation.
 
-// dailyPrevWindow computes a unit_metrics_daily row's prev_conversions
-// (pc) and prev_revenue (pr) from the rows of its (experiment, unit,
-// metric) in the same relation; use it with WINDOW k.
-const dailyPrevWindow = `SUM(conversions) OVER k - conversions AS pc, SUM(revenue) OVER k - revenue AS pr`
-
-// dailyPrevKey is the window of dailyPrevWindow.
+// dailyPrevKey is the window over which a unit_metrics_daily row's
+// prev_conversions and prev_revenue are the running sums of the rows of
+// its (experiment, unit, metric) before its day.
 const dailyPrevKey = ` WINDOW k AS (PARTITION BY experiment, unit_id, metric ORDER BY day)`
 
 // FixPrevSQL sets prev_conversions and prev_revenue of the
@@ -59,32 +57,51 @@ const dailyPrevKey = ` WINDOW k AS (PARTITION BY experiment, unit_id, metric ORD
 // a unit's days, its later days. rows is a FROM fragment (static SQL) that
 // binds s to all the unit_metrics_daily rows of those units, and nothing
 // else; it should read them by the key's (experiment, unit_id) prefix.
-// The rows already right are left out before the update looks up its
-// rows, so that a batch that changes no running sum (new units) updates
-// nothing. With rowID (SQLite) s also has the rows' rowid as rid, and the
-// update finds its rows by it: SQLite runs an UPDATE … FROM as a scan of
-// the whole table that probes the changed rows, whatever the join. Each
-// changed row then reads the changed rows once (a scan of w): cheap while
-// few of a batch's rows change, as after most batches.
+// With rowID (SQLite) s also has the rows' rowid as rid (see fixSQL).
 func FixPrevSQL(rows string, rowID bool) string {
+	return fixSQL("unit_metrics_daily", "day", []string{"prev_conversions", "prev_revenue"},
+		[]string{`SUM(conversions) OVER k - conversions`, `SUM(revenue) OVER k - revenue`}, rows+dailyPrevKey, rowID)
+}
+
+// fixSQL sets the columns cols of some units' rows of table (keyed by
+// experiment, unit_id, metric and last) to the values exprs compute over
+// all of those units' rows, where they differ: the columns a row carries
+// from the unit's other rows (a running sum, a flag), after rows were
+// added. rows is a FROM fragment (static SQL) binding s to all the rows
+// of those units (and a WINDOW clause exprs use, if any). The rows already
+// right are left out before the update looks up its rows, so that a batch
+// that changes no such column (new units) updates nothing. With rowID
+// (SQLite) s also has the rows' rowid as rid, and the update finds its
+// rows by it: SQLite runs an UPDATE … FROM as a scan of the whole table
+// that probes the changed rows, whatever the join. Each changed row then
+// reads the changed rows once (a scan of w): cheap while few of a batch's
+// rows change, as after most batches.
+func fixSQL(table, last string, cols, exprs []string, rows string, rowID bool) string {
 	id := ""
 	if rowID {
 		id = "rid, "
 	}
+	var computed, differ, news, sets []string
+	for i, c := range cols {
+		computed = append(computed, exprs[i]+` AS new_`+c)
+		differ = append(differ, `v.`+c+` <> v.new_`+c)
+		news = append(news, `new_`+c)
+		sets = append(sets, c+` = w.new_`+c)
+	}
 	changed := `SELECT * FROM (
-		SELECT ` + id + `experiment, unit_id, metric, day, prev_conversions, prev_revenue, ` + dailyPrevWindow + `
-		FROM ` + rows + dailyPrevKey + `
-	) v WHERE v.prev_conversions <> v.pc OR v.prev_revenue <> v.pr`
+		SELECT ` + id + `experiment, unit_id, metric, ` + last + `, ` + strings.Join(cols, ", ") + `, ` + strings.Join(computed, ", ") + `
+		FROM ` + rows + `
+	) v WHERE ` + strings.Join(differ, " OR ")
 	if rowID {
 		return `WITH w AS MATERIALIZED (` + changed + `)
-UPDATE unit_metrics_daily SET (prev_conversions, prev_revenue) = (SELECT pc, pr FROM w WHERE w.rid = unit_metrics_daily.rowid)
+UPDATE ` + table + ` SET (` + strings.Join(cols, ", ") + `) = (SELECT ` + strings.Join(news, ", ") + ` FROM w WHERE w.rid = ` + table + `.rowid)
 WHERE rowid IN (SELECT rid FROM w)`
 	}
-	return `UPDATE unit_metrics_daily SET prev_conversions = w.pc, prev_revenue = w.pr FROM (
+	return `UPDATE ` + table + ` SET ` + strings.Join(sets, ", ") + ` FROM (
 	` + changed + `
 ) w
-WHERE unit_metrics_daily.experiment = w.experiment AND unit_metrics_daily.unit_id = w.unit_id
-	AND unit_metrics_daily.metric = w.metric AND unit_metrics_daily.day = w.day`
+WHERE ` + table + `.experiment = w.experiment AND ` + table + `.unit_id = w.unit_id
+	AND ` + table + `.metric = w.metric AND ` + table + `.` + last + ` = w.` + last
 }
 
 // StoredPrev is the SELECT list of DailyColumns over x, a relation of
@@ -161,9 +178,10 @@ func (d CohortDialect) CheckSums(ctx context.Context, q RowsQueryer) ([]string, 
 }
 
 // sumsTables are the tables of sums that triggers keep: the series sums,
-// the slice sums (slicesums.go) and the attribute sums (attrsums.go).
+// the slice sums (slicesums.go), the attribute sums (attrsums.go) and the
+// repurchase counts (repurchasers.go).
 func (d CohortDialect) sumsTables() []sumsTable {
-	return append(append(d.seriesSums(), d.sliceSums()...), d.attrSums()...)
+	return slices.Concat(d.seriesSums(), d.sliceSums(), d.attrSums(), d.repurchaseSums())
 }
 
 // checkSums compares each table of tables, its keys whose sums are not all

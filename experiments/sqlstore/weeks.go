@@ -31,7 +31,9 @@ import (
 // rollups.
 
 // WeekColumns are the columns of unit_weeks, in the order of WeeksSelect.
-const WeekColumns = `experiment, unit_id, metric, week, conversions, revenue`
+// repeated (migration 0038, repurchasers.go) is true on a row of week
+// k ≥ 1 when the unit has a row of an earlier week in [1, k).
+const WeekColumns = `experiment, unit_id, metric, week, conversions, revenue, repeated`
 
 // AddWeeks is the SET clause of an upsert into unit_weeks that adds the
 // counts of excluded (spelled as the database wants it) to the stored row.
@@ -42,44 +44,44 @@ func AddWeeks(excluded string) string {
 // WeeksSelect selects unit_weeks rows. pairs is a FROM fragment binding r
 // (the exposures_rollup columns), xw (LEFT JOIN experiments) and c,
 // conversions of r.unit_id; where is an extra condition on them (static
-// SQL).
+// SQL). repeated is computed among the rows selected: right when they are
+// all of their units' rows (a rebuild), to be fixed by FixRepeatedSQL
+// when they are added to stored ones.
 func (d CohortDialect) WeeksSelect(pairs, where string) string {
-	return `SELECT r.experiment, r.unit_id, c.name AS metric,
+	return `SELECT experiment, unit_id, metric, week, conversions, revenue, ` + repeatedWindow + ` FROM (
+SELECT r.experiment, r.unit_id, c.name AS metric,
 	CASE WHEN c.ts < r.first_exposed_at THEN 0 ELSE ` + d.WeeksSince("c.ts", "r.first_exposed_at") + ` + 1 END AS week,
 	COUNT(*) AS conversions, SUM(c.revenue) AS revenue
 FROM ` + pairs + `
 WHERE c.type = 'conversion' AND c.ts >= r.first_exposed_at - ` + fmt.Sprint(experiments.PrePeriod.Microseconds()) + d.Micros + `
 	AND ` + CountsIn("c", "xw.environment") + where + `
-GROUP BY 1, 2, 3, 4`
+GROUP BY 1, 2, 3, 4
+) g WHERE TRUE`
 }
 
 // cohortsFromWeeks is the query of CohortStats over the rollups (without
 // Until) for cut-off cut, in one statement (one snapshot), with its
 // arguments. It returns two kinds of rows: kind 'u', per variant and week
 // k = 1..weeks the analysed units whose week k is complete at the cut-off
-// (f + k·7·24 h ≤ cut, f the first exposure); and kind 'r', per variant
-// and week k the analysed units that repurchased in week k, among those
-// whose week k is complete. A unit repurchased in week k when its
-// unit_weeks row of week k counts two conversions, or one that is not its
-// first since f (it has a row of an earlier week ≥ 1). Every conversion of
-// a complete week, and the unit's first since f when it lies in one, is
-// before the cut-off, as in the raw query. Rows of weeks that not even the
-// earliest exposed unit has completed are not read.
+// (f + k·7·24 h ≤ cut, f the first exposure, that is f ≤ t =
+// cut − k·7·24 h); and kind 'r', per variant and week k the analysed
+// units that repurchased in week k, among those whose week k is complete.
+// A unit repurchased in week k when its unit_weeks row of week k counts
+// two conversions, or one that is not its first since f (it has a row of
+// an earlier week ≥ 1). Every conversion of a complete week, and the
+// unit's first since f when it lies in one, is before the cut-off, as in
+// the raw query.
 //
-// The units of kind 'u' are not read unit by unit: the units first
-// exposed on a UTC day before the day of t = cut − k·7·24 h come from the
-// per-day counts of series_units (seriessums.go), less the few
-// multiple-exposed ones when they are not analysed, and those of t's day up
-// to t from the index exposures_rollup_first, so that a report reads at
+// Neither kind is read unit by unit: for kind 'u' the units first exposed
+// on a UTC day before the day of t come from the per-day counts of
+// series_units (seriessums.go, less the few multiple-exposed ones when
+// they are not analysed), and those of t's day up to t from the index
+// exposures_rollup_first; for kind 'r' likewise from the per-hour counts
+// of cohort_repurchasers and t's hour (repurchasers.go). A report reads at
 // most a day of units per week instead of all of them.
-//
-// The repurchase rows reach exposures_rollup from the window subquery by
-// the rollup's key (d.JoinEvents: SQLite's CROSS JOIN keeps that order;
-// left to itself SQLite scanned the materialized subquery once per unit,
-// 10-45 s instead of about 1 s for a report of 10,000 units).
 func (d CohortDialect) cohortsFromWeeks(experiment, metric string, weeks int, analysed string, cut time.Time) (string, []any) {
-	var units []string
-	var args []any
+	var units, reps []string
+	var args, repArgs []any
 	for k := 1; k <= weeks; k++ {
 		t := cut.Add(-time.Duration(k) * 7 * 24 * time.Hour)
 		day := floorDiv(t.Unix(), 86400) // as the stores' days are
@@ -94,24 +96,17 @@ SELECT first_variant, `+week+`, 1 FROM exposures_rollup
 	WHERE experiment = `+d.TextParam+` AND `+analysed+` AND first_exposed_at >= `+d.TimeParam+` AND first_exposed_at <= `+d.TimeParam)
 		dayStart := d.TimeArg(time.Unix(day*86400, 0))
 		args = append(args, experiment, day, experiment, dayStart, experiment, dayStart, d.TimeArg(t))
+		q, a := d.repurchasersOfWeek(experiment, metric, k, analysed, t)
+		reps = append(reps, q)
+		repArgs = append(repArgs, a...)
 	}
-	c := d.TimeArg(cut)
-	args = append(args, experiment, metric, weeks, c, experiment, experiment, c, c)
 	return `SELECT 'u' AS kind, variant, week, SUM(n) AS n FROM (
 ` + strings.Join(units, "\nUNION ALL\n") + `
 ) u GROUP BY variant, week
 UNION ALL
-SELECT 'r', r.first_variant, w.week, COUNT(*)
-FROM (
-	SELECT unit_id, week, conversions, MIN(week) OVER (PARTITION BY unit_id) AS first
-	FROM unit_weeks WHERE experiment = ` + d.TextParam + ` AND metric = ` + d.TextParam + `
-		AND week >= 1 AND week <= ` + d.IntParam + `
-		AND week <= ` + d.WeeksSince(d.TimeParam, d.firstExposure("MIN")) + `
-) w
-` + d.JoinEvents + ` exposures_rollup r ON r.experiment = ` + d.TextParam + ` AND r.unit_id = w.unit_id
-WHERE (w.conversions >= 2 OR w.week > w.first) AND ` + analysed + ` AND r.first_exposed_at < ` + d.TimeParam + `
-	AND w.week <= ` + d.WeeksSince(d.TimeParam, "r.first_exposed_at") + `
-GROUP BY 1, 2, 3`, args
+SELECT 'r', variant, week, SUM(n) FROM (
+` + strings.Join(reps, "\nUNION ALL\n") + `
+) r GROUP BY variant, week`, append(args, repArgs...)
 }
 
 // cohortStatsFromWeeks runs cohortsFromWeeks for sq (whose Until is zero)

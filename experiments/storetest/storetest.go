@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Erasure", func(t *testing.T) { testErasure(t, newStore) }) // erasure.go
 	t.Run("Cohorts", func(t *testing.T) { testCohorts(t, newStore) })
 	t.Run("WeeksRollup", func(t *testing.T) { testWeeksRollup(t, newStore) })             // cohorts.go
+	t.Run("Repurchasers", func(t *testing.T) { testRepurchasers(t, newStore) })           // repurchasers.go
 	t.Run("ChannelCredit", func(t *testing.T) { testChannelCredit(t, newStore) })         // channels.go
 	t.Run("OrderRollups", func(t *testing.T) { testOrderRollups(t, newStore) })           // orders.go
 	t.Run("Money", func(t *testing.T) { testMoney(t, newStore) })                         // money.go
