@@ -113,9 +113,16 @@ func pgSchemaURL(base string) (string, error) {
 // benchStart is the start of the benchmark experiments.
 var benchStart = time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
 
-// newExperiment stores a running 2-variant experiment key.
+// newExperiment stores a running experiment key with variants variants,
+// started at benchStart.
 func newExperiment(ctx context.Context, s experiments.Store, key string, variants int) error {
-	e := &experiments.Experiment{Key: key, PrimaryMetric: "purchase", Coverage: 1, CreatedAt: benchStart, UpdatedAt: benchStart}
+	return newExperimentAt(ctx, s, key, variants, benchStart)
+}
+
+// newExperimentAt stores a running experiment key with variants variants,
+// started at start.
+func newExperimentAt(ctx context.Context, s experiments.Store, key string, variants int, start time.Time) error {
+	e := &experiments.Experiment{Key: key, PrimaryMetric: "purchase", Coverage: 1, CreatedAt: start, UpdatedAt: start}
 	for i := 0; i < variants; i++ {
 		name := "control"
 		if i > 0 {
@@ -125,7 +132,7 @@ func newExperiment(ctx context.Context, s experiments.Store, key string, variant
 	}
 	e.ApplyDefaults()
 	e.Status = experiments.StatusRunning
-	e.StartedAt = benchStart
+	e.StartedAt = start
 	return s.CreateExperiment(ctx, e)
 }
 

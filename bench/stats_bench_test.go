@@ -15,15 +15,30 @@ import (
 )
 
 // statsEnv is a PostgreSQL store holding experiments "units-N" for
-// N in statsUnits, each with N exposed units (two variants) and 5N
-// conversions, written straight with SQL (generate_series), with the
+// N in statsUnits, each with N exposed units (two variants) and about
+// 2.6N conversions, written straight with SQL (generate_series), with the
 // rollups (exposures_rollup, unit_metrics, unit_metrics_daily, unit_weeks,
 // unit_orders, variant_orders, and through their triggers the series,
 // slice and repurchase sums) filled by set-based SQL as ingest would.
+//
+// A mature experiment: started statsSpan and a day ago, its units first
+// exposed evenly over statsSpan (ten weeks), so that the report's cohorts
+// have complete weeks; 5N conversions go each to a random unit at a
+// random time in the statsSpan after an hour past its first exposure, and
+// those before now are kept (a unit first exposed ten weeks ago has 5 on
+// average, one exposed yesterday next to none).
 type statsEnv struct {
 	store *postgres.Store
 	svc   *experiments.Service
 }
+
+// statsSpan is how long the units of the stats fixture were first exposed
+// over, and the conversions of a unit spread over after its first
+// exposure.
+const statsSpan = 70 * 24 * time.Hour
+
+// statsStart is the start of the experiments of the stats fixture.
+var statsStart = time.Now().UTC().Add(-statsSpan - 24*time.Hour).Truncate(time.Second)
 
 // statsUnits are the unit counts; PROMOLIFT_BENCH_MAX_UNITS lowers the
 // largest (default 1,000,000) for quick runs.
@@ -51,7 +66,7 @@ func statsFixture(b *testing.B) *statsEnv {
 		db := s.DB()
 		// events is partitioned by month: the months the fixture writes
 		// must exist before rows are inserted straight into it.
-		if err := s.EnsureEventPartitions(ctx, benchStart, benchStart.Add(3*time.Hour)); err != nil {
+		if err := s.EnsureEventPartitions(ctx, statsStart, time.Now().Add(time.Hour)); err != nil {
 			return nil, err
 		}
 		// Bulk load without the indexes of events, then build them once:
@@ -78,26 +93,32 @@ WHERE schemaname = current_schema() AND tablename = 'events'`); err != nil {
 		}
 		for _, n := range statsUnits() {
 			key := fmt.Sprintf("units-%d", n)
-			if err := newExperiment(ctx, s, key, 2); err != nil {
+			if err := newExperimentAt(ctx, s, key, 2, statsStart); err != nil {
 				return nil, err
 			}
 			p := key + "-"
-			// Exposure of unit g at start + g ms; its conversions come an
-			// hour later or more, inside the 7-day window.
+			// Exposure of unit g at start + g·statsSpan/N; its conversions
+			// come an hour later or more (see statsEnv). hashint4 stands for
+			// a seeded random(): the same data in every run.
+			span := fmt.Sprintf(`INTERVAL '%d seconds'`, int64(statsSpan.Seconds()))
 			for _, q := range []string{
 				`INSERT INTO events (event_id, type, unit_id, ts, experiment, variant, received_at)
-SELECT $1::text || 'x' || g, 'exposure', $1::text || g, $2::timestamptz + g * INTERVAL '1 millisecond', $3::text,
+SELECT $1::text || 'x' || g, 'exposure', $1::text || g, $2::timestamptz + g * (` + span + ` / $4::int), $3::text,
 	CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treat1' END, now()
 FROM generate_series(1, $4::int) g`,
 				`INSERT INTO events (event_id, type, unit_id, ts, name, revenue, currency, received_at)
-SELECT $1::text || 'c' || g, 'conversion', $1::text || (1 + g % $4::int), $2::timestamptz + INTERVAL '1 hour' + g * INTERVAL '1 millisecond',
-	'purchase', 100 + g % 5000 + CASE WHEN g % 2 = 0 THEN 0 ELSE 30 END, 'KRW', now()
-FROM generate_series(1, 5 * $4::int) g WHERE $3::text IS NOT NULL`,
+SELECT $1::text || 'c' || g, 'conversion', $1::text || u, ts, 'purchase', 100 + g % 5000 + CASE WHEN u % 2 = 0 THEN 0 ELSE 30 END,
+	'KRW', now()
+FROM (SELECT g, u, $2::timestamptz + u * (` + span + ` / $4::int) + INTERVAL '1 hour' + ` + span + ` * x2 AS ts
+	FROM (SELECT g, 1 + CAST((hashint4(g) + 2147483648) % $4::int AS INTEGER) AS u,
+		CAST(hashint4(-g) + 2147483648 AS DOUBLE PRECISION) / 4294967296 AS x2
+		FROM generate_series(1, 5 * $4::int) g) x) c
+WHERE ts < now() AND $3::text IS NOT NULL`,
 				`INSERT INTO exposures_rollup (experiment, unit_id, first_variant, first_exposed_at, first_event_id, exposures, multiple, channel)
 SELECT experiment, unit_id, variant, ts, event_id, 1, false, '' FROM events WHERE type = 'exposure' AND experiment = $3::text
 	AND $1::text <> '' AND $2::timestamptz IS NOT NULL AND $4::int > 0`,
 			} {
-				if _, err := db.ExecContext(ctx, q, p, benchStart, key, n); err != nil {
+				if _, err := db.ExecContext(ctx, q, p, statsStart, key, n); err != nil {
 					return nil, fmt.Errorf("%s: %w", key, err)
 				}
 			}
@@ -126,7 +147,7 @@ WINDOW k AS (PARTITION BY r.experiment, r.unit_id, c.name ORDER BY CAST(c.ts AT 
 				return nil, err
 			}
 			// With repeated (a later week ≥ 1 than the unit's first); the
-			// triggers of migration 0037 count the repurchases.
+			// triggers of migration 0038 count the repurchases.
 			if _, err := db.ExecContext(ctx, `INSERT INTO unit_weeks (experiment, unit_id, metric, week, conversions, revenue, repeated)
 SELECT *, COALESCE(week > MIN(CASE WHEN week >= 1 THEN week END) OVER (PARTITION BY experiment, unit_id, metric), FALSE) FROM (
 	SELECT r.experiment, r.unit_id, c.name AS metric, CASE WHEN c.ts < r.first_exposed_at THEN 0
