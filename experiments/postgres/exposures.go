@@ -141,7 +141,7 @@ SELECT NULL, NULL, experiment, unit_id, '` + unitMultiple + `' FROM up WHERE mul
 // exposures only (onlyExposures): it stores the new events of the batch,
 // sets dup[i] for the others, and maintains the customer aggregates and
 // the rollups, as ingestBatch does.
-// Its statements are prepared once per connection (see Store.prepared):
+// Its statements are prepared once per connection (stmtCache):
 // a batch then costs one round trip each and no planning.
 func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experiments.Event, links []experiments.UnitLink,
 	buckets []int64, dup []bool) error {
@@ -149,7 +149,7 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 	if err != nil {
 		return err
 	}
-	lock, err := s.prepared(ctx, tx, lockBucketsSQL)
+	lock, err := s.stmts.prepared(ctx, tx, lockBucketsSQL)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (s *Store) ingestExposures(ctx context.Context, tx *rtx, events []experimen
 	if _, err := tx.ExecContext(ctx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
 		return err
 	}
-	ingest, err := s.prepared(ctx, tx, ingestExposuresSQL)
+	ingest, err := s.stmts.prepared(ctx, tx, ingestExposuresSQL)
 	if err != nil {
 		return err
 	}

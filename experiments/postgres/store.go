@@ -48,7 +48,7 @@ type Store struct {
 
 	parts partitionSet // the monthly events partitions known to exist (partitions.go)
 
-	stmts       *stmtCache // statements prepared on db (see prepared)
+	stmts       *stmtCache // statements prepared on db
 	ingestStmts *stmtCache // statements prepared on ingestDB
 }
 
@@ -185,12 +185,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return wrap("ping", err)
 	}
 	return nil
-}
-
-// prepared returns the statement q (with ? placeholders) of tx, a
-// transaction of s.db, prepared once for the pool (see stmtCache).
-func (s *Store) prepared(ctx context.Context, tx *rtx, q string) (*sqlx.Stmt, error) {
-	return s.stmts.prepared(ctx, tx, q)
 }
 
 // stmtCache holds statements prepared once for the pool db: database/sql

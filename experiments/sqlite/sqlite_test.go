@@ -55,13 +55,20 @@ func TestReopenAndMigrate(t *testing.T) {
 	}
 }
 
-func BenchmarkIngest1000(b *testing.B) {
+// benchStore opens a store on a new file for a benchmark (closed at its
+// end).
+func benchStore(b *testing.B) *sqlite.Store {
+	b.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "promolift.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	storetest.BenchmarkIngest(b, s, 1000)
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func BenchmarkIngest1000(b *testing.B) {
+	storetest.BenchmarkIngest(b, benchStore(b), 1000)
 }
 
 // TestOpenConcurrently: processes opening one new database file together
@@ -99,10 +106,5 @@ func TestOpenConcurrently(t *testing.T) {
 }
 
 func BenchmarkExposures16(b *testing.B) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "promolift.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	storetest.BenchmarkExposures(b, s, 16)
+	storetest.BenchmarkExposures(b, benchStore(b), 16)
 }
