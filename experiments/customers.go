@@ -220,6 +220,11 @@ func (s *Service) EraseCustomer(ctx context.Context, who Principal, unit string)
 	if err != nil {
 		return nil, err
 	}
+	// The exposures acknowledged so far leave the journal first, so that
+	// none of the customer's stays behind or is folded in after.
+	if err := s.FoldExposureJournal(ctx); err != nil {
+		return nil, fmt.Errorf("erase customer: %w", err)
+	}
 	entry := &AuditEntry{At: s.now().UTC(), KeyID: who.KeyID, Action: "customer.erase", Resource: "customer:" + h}
 	rows, units, err := cs.EraseCustomer(ctx, unit, entry)
 	s.consentChanged(unit)

@@ -115,6 +115,9 @@ type ExposureBatchStats struct {
 	Events  int64 // exposures in the committed transactions
 	Largest int   // the most exposures in one transaction (failed ones included)
 	Skipped int64 // exposures answered from the recent set, without a transaction
+	// Folded is how many exposures this Service's folds took from the
+	// exposure journal (exposurejournal.go), duplicates included.
+	Folded int64
 	// InFlight is the most transactions that were in flight at once.
 	InFlight int
 }
@@ -123,8 +126,10 @@ type ExposureBatchStats struct {
 func (s *Service) ExposureBatches() ExposureBatchStats {
 	b := s.exposures
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stats
+	st := b.stats
+	b.mu.Unlock()
+	st.Folded = s.folder.foldedEvents()
+	return st
 }
 
 // exposureWaiter is one request's exposures and the channel its batch's
@@ -300,6 +305,7 @@ func (l *exposureLane) loop() {
 			}
 			t.Stop()
 		}
+		l.b.s.folder.waitRoom()
 		l.b.commit(l.take())
 	}
 }
@@ -350,7 +356,11 @@ func (b *exposureBatcher) commit(batch []*exposureWaiter) {
 	// batch is checked as one principal of every environment, against the
 	// experiments of those snapshots and the consent Assign read (no store
 	// read for either).
-	outcomes, err := b.s.ingestEvents(ctx, Principal{}, events, exps, true)
+	save := b.s.store.IngestEvents
+	if b.s.folder.journals(exps) {
+		save = b.s.folder.append
+	}
+	outcomes, err := b.s.ingestEvents(ctx, Principal{}, events, exps, true, save)
 	b.count(len(events), err)
 	if err != nil {
 		if KindOf(err) != KindUnavailable {

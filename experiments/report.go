@@ -323,6 +323,10 @@ func (s *Service) Report(ctx context.Context, key string, opts ReportOptions) (*
 	if err != nil {
 		return nil, err
 	}
+	// Every exposure acknowledged before now is in the events.
+	if err := s.FoldExposureJournal(ctx); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	// The overall analysis applies CUPED to the revenue metrics, so it asks
 	// for the pre-period sums (a read of raw events); the breakdowns and the

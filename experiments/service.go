@@ -38,6 +38,8 @@ type Service struct {
 	horizon *ttlCache[time.Time]
 	// exposures is the group commit of exposures (exposurebatch.go).
 	exposures *exposureBatcher
+	// folder folds the exposure journal (exposurejournal.go).
+	folder *exposureFolder
 	// optOuts is the set of every opted-out unit (consentcache.go).
 	optOuts optOutSet
 }
@@ -51,6 +53,7 @@ func NewService(store Store, log *slog.Logger) *Service {
 		spec: newSpecState(), auth: newAuthCache(DefaultAuthCacheTTL), consent: newTTLCache[bool](DefaultConsentCacheTTL, maxConsentCacheEntries),
 		horizon: newTTLCache[time.Time](retentionCacheTTL, 1)}
 	s.exposures = newExposureBatcher(s)
+	s.folder = newExposureFolder(s)
 	return s
 }
 
@@ -527,16 +530,21 @@ func (s *Service) touchKey(ctx context.Context, id string, lastUsed time.Time) {
 // The error is non-nil only when the store failed, in which case nothing
 // of the batch is known to be stored.
 func (s *Service) IngestEvents(ctx context.Context, who Principal, events []Event) ([]EventOutcome, error) {
-	return s.ingestEvents(ctx, who, events, map[string]*Experiment{}, false)
+	return s.ingestEvents(ctx, who, events, map[string]*Experiment{}, false, s.store.IngestEvents)
 }
+
+// saveEvents stores valid events and reports which were duplicates:
+// Store.IngestEvents, or the exposure journal's append (exposurejournal.go).
+type saveEvents func(ctx context.Context, valid []Event) (dup []bool, err error)
 
 // ingestEvents is IngestEvents with exps, the experiments of the
 // exposures as already read by the caller (the group commit of exposures
 // has them from the snapshot it assigned with; the others are read from
-// the store into it), and the consent of the exposures' units from the
-// consent caches when cachedConsent is true (see optedOutExposures).
+// the store into it), the consent of the exposures' units from the
+// consent caches when cachedConsent is true (see optedOutExposures), and
+// the valid events stored by save.
 func (s *Service) ingestEvents(ctx context.Context, who Principal, events []Event, exps map[string]*Experiment,
-	cachedConsent bool) ([]EventOutcome, error) {
+	cachedConsent bool, save saveEvents) ([]EventOutcome, error) {
 	now := s.now().UTC()
 	out := make([]EventOutcome, len(events))
 	valid := make([]Event, 0, len(events))
@@ -584,7 +592,7 @@ func (s *Service) ingestEvents(ctx context.Context, who Principal, events []Even
 		index = append(index, i)
 	}
 	if len(valid) > 0 {
-		dups, err := s.store.IngestEvents(ctx, valid)
+		dups, err := save(ctx, valid)
 		if err != nil {
 			return nil, fmt.Errorf("ingest events: %w", err)
 		}

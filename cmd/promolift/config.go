@@ -42,6 +42,7 @@ const (
 	envExposureBatch   = "PROMOLIFT_EXPOSURE_BATCH_EVENTS"
 	envExposureWait    = "PROMOLIFT_EXPOSURE_BATCH_WAIT"
 	envExposureLanes   = "PROMOLIFT_EXPOSURE_LANES"
+	envExposureJournal = "PROMOLIFT_EXPOSURE_JOURNAL"
 	envReadTimeout     = "PROMOLIFT_READ_TIMEOUT"
 	envWriteTimeout    = "PROMOLIFT_WRITE_TIMEOUT"
 	envIdleTimeout     = "PROMOLIFT_IDLE_TIMEOUT"
@@ -256,6 +257,10 @@ type serveConfig struct {
 	// ExposureLanes is 1 (one exposure batch in flight, the default) or 0
 	// (one per lane of the store; experiments.Service.SetExposureLanes).
 	ExposureLanes int
+	// ExposureJournal appends exposure batches to the store's journal and
+	// folds them in the background (experiments.Service.SetExposureJournal;
+	// --exposure-journal auto: on PostgreSQL).
+	ExposureJournal bool
 
 	// OTelEndpoint is the OTLP/HTTP URL traces are posted to ("": tracing
 	// off), OTelSampleRatio the share of new traces sampled (tracing.go).
@@ -328,6 +333,8 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 		"longest an assign or OFREP request waits for more exposures to share its store transaction (0: none)")
 	expLanes := o.addInt("exposure-lanes", envExposureLanes, strconv.Itoa(experiments.DefaultExposureLanes),
 		"exposure batches in flight: 1, one at a time (the least CPU per exposure); 0, one per lane of the store (PostgreSQL: 2), so that a batch waiting on a row lock holds up only its lane's requests")
+	expJournal := o.add("exposure-journal", envExposureJournal, "auto",
+		"true: commit each exposure batch to a journal and answer, folding the journal into the events and rollups in the background, thousands at a time; false: ingest each batch in full before answering; auto: true on PostgreSQL, false on SQLite (one writer: the fold would hold up the batches)")
 	readTO := o.addDuration("read-timeout", envReadTimeout, "30s", "HTTP read timeout")
 	writeTO := o.addDuration("write-timeout", envWriteTimeout, "60s", "HTTP write timeout")
 	idleTO := o.addDuration("idle-timeout", envIdleTimeout, "120s", "HTTP keep-alive idle timeout")
@@ -421,6 +428,15 @@ func parseServeConfig(args []string, stderr io.Writer) (*serveConfig, error) {
 	var mErr, rErr, cErr error
 	if cfg.Metrics, mErr = strconv.ParseBool(strings.TrimSpace(metrics.value)); mErr != nil {
 		errs = append(errs, metrics.errorf("must be true or false"))
+	}
+	switch v := strings.TrimSpace(expJournal.value); v {
+	case "auto":
+		cfg.ExposureJournal = isPostgresURL(cfg.DB)
+	default:
+		var jErr error
+		if cfg.ExposureJournal, jErr = strconv.ParseBool(v); jErr != nil {
+			errs = append(errs, expJournal.errorf("must be auto, true or false"))
+		}
 	}
 	if cfg.RateLimit, rErr = strconv.ParseFloat(strings.TrimSpace(rateLimit.value), 64); rErr != nil || !(cfg.RateLimit >= 0 && cfg.RateLimit <= 1e6) {
 		errs = append(errs, rateLimit.errorf("must be a number of requests per second between 0 (no limit) and 1000000"))

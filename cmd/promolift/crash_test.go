@@ -152,9 +152,9 @@ type server struct {
 
 var crashListening = regexp.MustCompile(`promolift: listening on (http://\S+)`)
 
-func startProcess(t *testing.T, bin, db string) *server {
+func startProcess(t *testing.T, bin, db string, flags ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "error")
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db, "--log-level", "error"}, flags...)...)
 	cmd.Env = append(os.Environ(), "PROMOLIFT_ADMIN_KEY="+crashAdminKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -380,13 +380,19 @@ func TestCrashLosesNoAcknowledgedEvent(t *testing.T) {
 			os.RemoveAll(filepath.Dir(buildBin))
 		}
 	})
+	// --exposure-journal auto: SQLite ingests each exposure batch in full,
+	// PostgreSQL appends it to the exposure journal.
 	t.Run("sqlite", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "crash.db")
-		runCrash(t, db, func() (crashStore, error) { return sqlite.Open(context.Background(), db, nil) })
+		runCrash(t, db, "auto", func() (crashStore, error) { return sqlite.Open(context.Background(), db, nil) })
+	})
+	t.Run("sqlite-journal", func(t *testing.T) {
+		db := filepath.Join(t.TempDir(), "crash.db")
+		runCrash(t, db, "true", func() (crashStore, error) { return sqlite.Open(context.Background(), db, nil) })
 	})
 	t.Run("postgres", func(t *testing.T) {
 		db := crashPGURL(t)
-		runCrash(t, db, func() (crashStore, error) { return postgres.Open(context.Background(), db, nil) })
+		runCrash(t, db, "auto", func() (crashStore, error) { return postgres.Open(context.Background(), db, nil) })
 	})
 }
 
@@ -396,9 +402,9 @@ type crashStore interface {
 	CheckRollups(ctx context.Context) ([]string, error)
 }
 
-func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
+func runCrash(t *testing.T, db, journal string, open func() (crashStore, error)) {
 	bin := promoliftBinary(t)
-	srv := startProcess(t, bin, db)
+	srv := startProcess(t, bin, db, "--exposure-journal", journal)
 	defer func() { _ = srv.cmd.Process.Kill() }()
 	hc := &http.Client{Timeout: 5 * time.Second}
 	post := func(path, body string) {
@@ -496,7 +502,7 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 		if missing > 0 {
 			t.Errorf("cycle %d: %d acknowledged events are not stored exactly once", cycle, missing)
 		}
-		srv = startProcess(t, bin, db)
+		srv = startProcess(t, bin, db, "--exposure-journal", journal)
 		base.Store(srv.base)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -524,6 +530,9 @@ func runCrash(t *testing.T, db string, open func() (crashStore, error)) {
 	defer s.Close()
 	ctx := context.Background()
 	stored := countEvents(t, s)
+	if n := journalRows(t, s); n != 0 {
+		t.Errorf("%d exposure journal rows left after a clean stop; want the server to have folded them", n)
+	}
 	var acked, sent, lost, dup, phantom int
 	for _, c := range clients {
 		sent += len(c.sent)
@@ -617,7 +626,8 @@ func countEvents(t *testing.T, s crashStore) map[string]int {
 	return stored
 }
 
-// storedEvents opens the store (the server is down) and counts its events.
+// storedEvents opens the store (the server is down), folds its exposure
+// journal as the next server will, and counts its events.
 func storedEvents(t *testing.T, open func() (crashStore, error)) map[string]int {
 	t.Helper()
 	s, err := open()
@@ -625,7 +635,19 @@ func storedEvents(t *testing.T, open func() (crashStore, error)) map[string]int 
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if err := experiments.NewService(s, nil).FoldExposureJournal(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	return countEvents(t, s)
+}
+
+// journalRows counts the rows of the exposure journal.
+func journalRows(t *testing.T, s crashStore) (n int) {
+	t.Helper()
+	if err := s.DB().GetContext(context.Background(), &n, `SELECT COUNT(*) FROM exposure_journal`); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestDSNURL: a key=value DSN in PROMOLIFT_TEST_DATABASE_URL becomes the

@@ -80,6 +80,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		fmt.Fprintf(stderr, "promolift serve: %v\n", err)
 		return 2
 	}
+	svc.SetExposureJournal(cfg.ExposureJournal)
+	svc.ResumeExposureFold() // what a stopped or crashed server acknowledged
 	token, created, err := svc.EnsureAdminKey(ctx, cfg.AdminKey)
 	if err != nil {
 		// The error names PROMOLIFT_ADMIN_KEY itself.
@@ -179,6 +181,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("server failed", "err", err)
 		code = 1
+	}
+	// The exposures acknowledged into the journal go into the events now,
+	// within what is left of the shutdown timeout; what does not make it
+	// stays in the journal for the next start.
+	if err := svc.FoldExposureJournal(sctx); err != nil {
+		log.Warn("fold the exposure journal at shutdown; the next start folds the rest", "err", err)
 	}
 	// Flush the spans of the last requests; a collector that is down costs
 	// at most 5 s and is not a failed shutdown.

@@ -534,16 +534,7 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if len(events) == 0 {
 		return dup, nil
 	}
-	buckets := make([]int64, len(events), len(events)+1)
-	for i := range events {
-		buckets[i] = unitBucket(events[i].UnitID)
-	}
-	// A link to a customer holds the customer's bucket too, so that an
-	// erasure of the customer (lockErasedUnits) sees it or runs after.
-	links := experiments.EventLinks(events)
-	for _, l := range links {
-		buckets = append(buckets, unitBucket(l.CustomerID))
-	}
+	links, buckets := ingestLocks(events)
 	if err := s.ensureBatchPartitions(ctx, events); err != nil { // partitions.go
 		return nil, err
 	}
@@ -567,6 +558,22 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 		s.bumpEventsMarker(ctx)
 	}
 	return dup, nil
+}
+
+// ingestLocks returns the links of events to their customers and the lock
+// buckets an ingest of them holds: their units', and a link's customer's
+// too, so that an erasure of the customer (lockErasedUnits) sees the link
+// or runs after.
+func ingestLocks(events []experiments.Event) ([]experiments.UnitLink, []int64) {
+	buckets := make([]int64, len(events), len(events)+1)
+	for i := range events {
+		buckets[i] = unitBucket(events[i].UnitID)
+	}
+	links := experiments.EventLinks(events)
+	for _, l := range links {
+		buckets = append(buckets, unitBucket(l.CustomerID))
+	}
+	return links, buckets
 }
 
 // ingestBatch is the transaction of IngestEvents: it stores the new events

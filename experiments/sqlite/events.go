@@ -331,94 +331,99 @@ func (s *Store) IngestEvents(ctx context.Context, events []experiments.Event) ([
 	if err := s.ingest.prepare(ctx, s.w); err != nil { // stmts.go
 		return nil, wrap("ingest events", err)
 	}
-	err := s.tx(ctx, func(sqltx *sqlx.Tx) error {
-		tx := ingestTx{Tx: sqltx, stmts: &s.ingest}
-		if err := resetTouched(ctx, tx); err != nil {
-			return err
-		}
-		// Rows stored by this transaction get rowids above lastRowID: the
-		// transaction is the only writer.
-		var lastRowID int64
-		if err := tx.QueryRowContext(ctx, lastRowIDSQL).Scan(&lastRowID); err != nil {
-			return err
-		}
-		var exposures, conversions, refunds bool
-		now := time.Now()
-		// Each insert runs without ctx's cancellation, which the driver
-		// watches with a goroutine of its own per statement (a third of
-		// the inserts' CPU): the loop checks ctx itself between inserts,
-		// each a single row.
-		insertCtx := context.WithoutCancel(ctx)
-		for i := range events {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			e := &events[i]
-			attrs, err := sqlstore.AttributesJSON(e.Attributes)
-			if err != nil {
-				return fmt.Errorf("event %d: %w", i, err)
-			}
-			var cost sql.NullInt64
-			if e.PromotionCost != nil {
-				cost = sql.NullInt64{Int64: *e.PromotionCost, Valid: true}
-			}
-			received := e.ReceivedAt
-			if received.IsZero() {
-				received = now
-			}
-			res, err := tx.ExecContext(insertCtx, insertEventSQL, e.ID, e.Environment, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
-				nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
-				e.Currency, e.OrderID, e.Channel, attrs, received.UnixMicro())
-			if err != nil {
-				return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			dup[i] = n == 0
-			exposures = exposures || (n > 0 && e.Type == experiments.EventExposure)
-			conversions = conversions || (n > 0 && e.Type == experiments.EventConversion)
-			refunds = refunds || (n > 0 && e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != "")
-		}
-		if err := updateCustomers(ctx, tx, events, dup, lastRowID); err != nil { // segments.go
-			return err
-		}
-		if err := sqlstore.RecordLinks(ctx, tx, sqlstore.UnixMicros, experiments.EventLinks(events), now); err != nil {
-			return err
-		}
-		// touched is empty unless the merge or the refunds put a pair
-		// into it; rebuilding no pair's metrics is skipped (a batch of new
-		// units without stored conversions: most of the group commit's).
-		touched := false
-		if exposures {
-			merged, err := mergeExposures(ctx, tx, lastRowID)
-			if err != nil {
-				return err
-			}
-			touched = merged
-		}
-		if refunds {
-			refunded, err := touchRefunded(ctx, tx, lastRowID)
-			if err != nil {
-				return err
-			}
-			touched = touched || refunded
-		}
-		if conversions {
-			if err := addConversions(ctx, tx, lastRowID); err != nil {
-				return err
-			}
-		}
-		if touched {
-			return recomputeMetricsTouched(ctx, tx)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.tx(ctx, func(tx *sqlx.Tx) error { return s.ingestIn(ctx, tx, events, dup) }); err != nil {
 		return nil, wrap("ingest events", err)
 	}
 	return dup, nil
+}
+
+// ingestIn is the transaction of IngestEvents (and of the exposure
+// journal's fold): it stores the new events, sets dup[i] for the others,
+// and maintains the rollups, the customer aggregates and the links. The
+// ingest's statements are prepared (s.ingest.prepare).
+func (s *Store) ingestIn(ctx context.Context, sqltx *sqlx.Tx, events []experiments.Event, dup []bool) error {
+	tx := ingestTx{Tx: sqltx, stmts: &s.ingest}
+	if err := resetTouched(ctx, tx); err != nil {
+		return err
+	}
+	// Rows stored by this transaction get rowids above lastRowID: the
+	// transaction is the only writer.
+	var lastRowID int64
+	if err := tx.QueryRowContext(ctx, lastRowIDSQL).Scan(&lastRowID); err != nil {
+		return err
+	}
+	var exposures, conversions, refunds bool
+	now := time.Now()
+	// Each insert runs without ctx's cancellation, which the driver
+	// watches with a goroutine of its own per statement (a third of
+	// the inserts' CPU): the loop checks ctx itself between inserts,
+	// each a single row.
+	insertCtx := context.WithoutCancel(ctx)
+	for i := range events {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e := &events[i]
+		attrs, err := sqlstore.AttributesJSON(e.Attributes)
+		if err != nil {
+			return fmt.Errorf("event %d: %w", i, err)
+		}
+		var cost sql.NullInt64
+		if e.PromotionCost != nil {
+			cost = sql.NullInt64{Int64: *e.PromotionCost, Valid: true}
+		}
+		received := e.ReceivedAt
+		if received.IsZero() {
+			received = now
+		}
+		res, err := tx.ExecContext(insertCtx, insertEventSQL, e.ID, e.Environment, string(e.Type), e.UnitID, e.Timestamp.UnixMicro(),
+			nullString(e.Experiment), nullString(e.Variant), nullString(e.Name), e.Revenue, cost,
+			e.Currency, e.OrderID, e.Channel, attrs, received.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("event %d (%s): %w", i, e.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		dup[i] = n == 0
+		exposures = exposures || (n > 0 && e.Type == experiments.EventExposure)
+		conversions = conversions || (n > 0 && e.Type == experiments.EventConversion)
+		refunds = refunds || (n > 0 && e.Type == experiments.EventConversion && e.Name == experiments.RefundName && e.OrderID != "")
+	}
+	if err := updateCustomers(ctx, tx, events, dup, lastRowID); err != nil { // segments.go
+		return err
+	}
+	if err := sqlstore.RecordLinks(ctx, tx, sqlstore.UnixMicros, experiments.EventLinks(events), now); err != nil {
+		return err
+	}
+	// touched is empty unless the merge or the refunds put a pair
+	// into it; rebuilding no pair's metrics is skipped (a batch of new
+	// units without stored conversions: most of the group commit's).
+	touched := false
+	if exposures {
+		merged, err := mergeExposures(ctx, tx, lastRowID)
+		if err != nil {
+			return err
+		}
+		touched = merged
+	}
+	if refunds {
+		refunded, err := touchRefunded(ctx, tx, lastRowID)
+		if err != nil {
+			return err
+		}
+		touched = touched || refunded
+	}
+	if conversions {
+		if err := addConversions(ctx, tx, lastRowID); err != nil {
+			return err
+		}
+	}
+	if touched {
+		return recomputeMetricsTouched(ctx, tx)
+	}
+	return nil
 }
 
 // RecomputeRollups rebuilds the rollup tables from the raw events, and

@@ -90,7 +90,7 @@ func testAttrSums(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	}
 	t.Run("group commit and recomputation", func(t *testing.T) {
 		s := newStore(t)
-		svc := batchService(t, s, "gc", 8, 20*time.Millisecond)
+		svc := batchService(t, s, "gc", 8, 20*time.Millisecond, false)
 		segments := []string{"champions", "loyal", "at_risk"}
 		var wg sync.WaitGroup
 		for i := range 24 {

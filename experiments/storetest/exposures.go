@@ -25,11 +25,12 @@ type rawDB interface{ DB() *sqlx.DB }
 
 // batchService returns a Service over s running the two-variant
 // experiment key, with exposure batches of at most maxEvents exposures
-// that wait at most maxWait.
-func batchService(t *testing.T, s experiments.Store, key string, maxEvents int, maxWait time.Duration) *experiments.Service {
+// that wait at most maxWait, through the exposure journal when journal.
+func batchService(t *testing.T, s experiments.Store, key string, maxEvents int, maxWait time.Duration, journal bool) *experiments.Service {
 	t.Helper()
 	svc := experiments.NewService(s, nil)
 	must(t, svc.SetExposureBatching(maxEvents, maxWait))
+	svc.SetExposureJournal(journal)
 	admin := experiments.Principal{KeyID: "admin", Scope: experiments.ScopeAdmin}
 	must(t, svc.CreateExperiment(ctx(t), admin, parityExperiment(key, 0.5, 0.5)))
 	_, err := svc.Transition(ctx(t), admin, key, experiments.ActionStart)
@@ -57,11 +58,12 @@ func assignConcurrently(t *testing.T, svc *experiments.Service, key string, unit
 }
 
 // storedExposures counts the exposure events of experiment key in the
-// events table and the units and exposures its rollups hold.
+// events table and the units and exposures its rollups hold, once the
+// exposure journal is folded.
 func storedExposures(t *testing.T, s experiments.Store, key string) (events, units, exposures int64) {
 	t.Helper()
-	db := s.(rawDB).DB()
-	must(t, db.GetContext(ctx(t), &events, db.Rebind(`SELECT COUNT(*) FROM events WHERE type = 'exposure' AND experiment = ?`), key))
+	must(t, experiments.NewService(s, nil).FoldExposureJournal(ctx(t)))
+	events = exposureRows(t, s, key) // journal.go
 	st, err := s.SufficientStats(ctx(t), experiments.StatsQuery{Experiment: key, MultipleExposure: experiments.MultipleExclude})
 	must(t, err)
 	for _, v := range st.Variants {
@@ -73,21 +75,28 @@ func storedExposures(t *testing.T, s experiments.Store, key string) (events, uni
 
 // poisonUnit makes every insert into events of an event of unit fail
 // inside the store's transaction (after the store's dedupe of the batch),
-// until the returned func is called.
-func poisonUnit(t *testing.T, s experiments.Store, unit string) func() {
+// or with journal every append of a journal row holding one, until the
+// returned func is called.
+func poisonUnit(t *testing.T, s experiments.Store, unit string, journal bool) func() {
 	t.Helper()
 	db := s.(rawDB).DB()
+	table, sqliteHit, pgHit := "events", "NEW.unit_id = '"+unit+"'", "NEW.unit_id = '"+unit+"'"
+	if journal {
+		table = "exposure_journal"
+		sqliteHit = `NEW.events LIKE '%"unit":"` + unit + `"%'`
+		pgHit = sqliteHit
+	}
 	stmts, undo := []string{
-		`CREATE TRIGGER poison_events BEFORE INSERT ON events WHEN NEW.unit_id = '` + unit + `'
+		`CREATE TRIGGER poison_events BEFORE INSERT ON ` + table + ` WHEN ` + sqliteHit + `
 			BEGIN SELECT RAISE(ABORT, 'poisoned event'); END`,
 	}, []string{`DROP TRIGGER poison_events`}
 	if db.DriverName() == "postgres" {
 		stmts = []string{
 			`CREATE FUNCTION poison_events() RETURNS trigger LANGUAGE plpgsql AS $$
-			BEGIN IF NEW.unit_id = '` + unit + `' THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NULL; END $$`,
-			`CREATE TRIGGER poison_events AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison_events()`,
+			BEGIN IF ` + pgHit + ` THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NULL; END $$`,
+			`CREATE TRIGGER poison_events AFTER INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION poison_events()`,
 		}
-		undo = []string{`DROP TRIGGER poison_events ON events`, `DROP FUNCTION poison_events()`}
+		undo = []string{`DROP TRIGGER poison_events ON ` + table, `DROP FUNCTION poison_events()`}
 	}
 	for _, q := range stmts {
 		_, err := db.ExecContext(ctx(t), q)
@@ -101,11 +110,13 @@ func poisonUnit(t *testing.T, s experiments.Store, unit string) func() {
 	}
 }
 
-func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.Store) {
+// testExposureBatching runs the cases with the group commit ingesting its
+// batches, or with journal appending them to the exposure journal.
+func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.Store, journal bool) {
 	t.Run("concurrent requests share transactions, each exposure stored once", func(t *testing.T) {
 		s := newStore(t)
 		const maxEvents = 8
-		svc := batchService(t, s, "gc", maxEvents, 0)
+		svc := batchService(t, s, "gc", maxEvents, 0, journal)
 		// 400 calls for 150 units: repeats within a batch, across batches
 		// and of committed exposures.
 		units := make([]string, 400)
@@ -123,6 +134,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 			}
 			seen[units[i]] = variants[i]
 		}
+		must(t, svc.FoldExposureJournal(ctx(t)))
 		cs := s.(experiments.CustomerStore)
 		now := time.Now()
 		for u, v := range seen {
@@ -148,7 +160,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 		// With a wait of an hour, only the batch bound commits: 24 calls
 		// make three full batches of 8.
 		s := newStore(t)
-		svc := batchService(t, s, "full", 8, time.Hour)
+		svc := batchService(t, s, "full", 8, time.Hour, journal)
 		must(t, svc.SetExposureLanes(1)) // one queue: lanes would split the 24
 		units := make([]string, 24)
 		for i := range units {
@@ -167,10 +179,10 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 
 	t.Run("a store failure fails the whole batch and stores nothing of it", func(t *testing.T) {
 		s := newStore(t)
-		svc := batchService(t, s, "fail", 8, time.Hour)
+		svc := batchService(t, s, "fail", 8, time.Hour, journal)
 		must(t, svc.SetExposureLanes(1)) // the eight in one batch
 		units := []string{"a", "b", "c", "d", "poison", "e", "f", "g"}
-		cure := poisonUnit(t, s, "poison")
+		cure := poisonUnit(t, s, "poison", journal)
 		errs, _ := assignConcurrently(t, svc, "fail", units)
 		for i, err := range errs {
 			if experiments.KindOf(err) != experiments.KindUnavailable {
@@ -199,7 +211,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 
 	t.Run("a repeat of a committed exposure needs no transaction, also after a restart", func(t *testing.T) {
 		s := newStore(t)
-		svc := batchService(t, s, "rep", 8, 0)
+		svc := batchService(t, s, "rep", 8, 0, journal)
 		assign := func(svc *experiments.Service) {
 			t.Helper()
 			_, err := svc.Assign(ctx(t), paritySDK, experiments.AssignRequest{UnitID: "r", Experiments: []string{"rep"}, LogExposure: true})
@@ -213,6 +225,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 		// A new Service (a restart) remembers nothing: the store drops the
 		// repeat.
 		again := experiments.NewService(s, nil)
+		again.SetExposureJournal(journal)
 		assign(again)
 		if st := again.ExposureBatches(); st.Batches != 1 || st.Skipped != 0 {
 			t.Errorf("after the restart, batches %+v: want one transaction", st)
@@ -224,7 +237,7 @@ func testExposureBatching(t *testing.T, newStore func(t *testing.T) experiments.
 
 	t.Run("bulk evaluation logs exposures only when asked", func(t *testing.T) {
 		s := newStore(t)
-		svc := batchService(t, s, "bulk", 8, 0)
+		svc := batchService(t, s, "bulk", 8, 0, journal)
 		attrs := map[string]any{"id": "b1"}
 		_, _, err := svc.EvaluateFlags(ctx(t), paritySDK, attrs)
 		must(t, err)

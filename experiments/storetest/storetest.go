@@ -48,7 +48,11 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Policy", func(t *testing.T) { testPolicy(t, newStore) })                       // policy.go
 	t.Run("Sticky", func(t *testing.T) { testSticky(t, newStore) })                       // sticky.go
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, newStore) })                 // snapshots.go
-	t.Run("ExposureBatching", func(t *testing.T) { testExposureBatching(t, newStore) })   // exposures.go
+	t.Run("ExposureBatching", func(t *testing.T) { testExposureBatching(t, newStore, false) }) // exposures.go
+	t.Run("ExposureJournal", func(t *testing.T) {
+		testExposureBatching(t, newStore, true) // the same through the journal
+		testExposureJournal(t, newStore)        // journal.go
+	})
 	t.Run("Series", func(t *testing.T) { testSeries(t, newStore) })                       // series.go
 	t.Run("SeriesIncremental", func(t *testing.T) { testSeriesIncremental(t, newStore) }) // seriessums.go
 	t.Run("SliceSums", func(t *testing.T) { testSliceSums(t, newStore) })                 // seriessums.go

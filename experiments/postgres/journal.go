@@ -1,0 +1,84 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lib/pq"
+	"github.com/promolift/promolift/experiments"
+	"github.com/promolift/promolift/experiments/sqlstore"
+)
+
+var _ experiments.ExposureJournal = (*Store)(nil)
+
+// journalLock is the advisory lock that serializes the folds of the
+// exposure journal, of every server on the database: a fold reads its rows
+// under it, so no two folds take the same row.
+const journalLock = lockBase - 1
+
+// AppendExposures appends events to the exposure journal as one row, in
+// one transaction (experiments.ExposureJournal).
+func (s *Store) AppendExposures(ctx context.Context, events []experiments.Event) error {
+	data, err := sqlstore.EncodeJournal(events)
+	if err != nil {
+		return wrap("append exposures", err)
+	}
+	_, err = s.w.ExecContext(ctx, sqlstore.AppendJournalSQL, string(data))
+	return wrap("append exposures", err)
+}
+
+// ExposureJournalEnd returns the journal's last seq, 0 when it is empty.
+func (s *Store) ExposureJournalEnd(ctx context.Context) (int64, error) {
+	var end int64
+	err := s.r.GetContext(ctx, &end, sqlstore.JournalEndSQL)
+	return end, wrap("exposure journal end", err)
+}
+
+// FoldExposures moves the oldest journal rows with seq <= through, about
+// maxEvents events, into events and the rollups (the transaction of
+// IngestEvents for exposures), deleting them in the same transaction. It
+// returns how many events it took from the journal, duplicates included.
+func (s *Store) FoldExposures(ctx context.Context, maxEvents int, through int64) (int, error) {
+	// The rows are read once before the transaction for the partitions
+	// their events need, and again under the lock: another server's fold
+	// may have taken some of them meanwhile.
+	peek, err := sqlstore.ReadJournal(ctx, s.r, maxEvents, through)
+	if err != nil || len(peek.Seqs) == 0 {
+		return 0, wrap("fold exposures", err)
+	}
+	if err := s.ensureBatchPartitions(ctx, peek.Events); err != nil { // partitions.go
+		return 0, wrap("fold exposures", err)
+	}
+	n := 0
+	err = s.stmts.tx(ctx, s, func(tx *rtx) error {
+		n = 0
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, journalLock); err != nil {
+			return err
+		}
+		rows, err := sqlstore.ReadJournal(ctx, tx, maxEvents, peek.Seqs[len(peek.Seqs)-1])
+		if err != nil || len(rows.Seqs) == 0 {
+			return err
+		}
+		links, buckets := ingestLocks(rows.Events)
+		if err := s.ingestExposures(ctx, tx, rows.Events, links, buckets, make([]bool, len(rows.Events))); err != nil {
+			return err
+		}
+		// By seq: a row appended with a lower seq than one read may have
+		// committed after the read.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM exposure_journal WHERE seq = ANY(CAST(? AS BIGINT[]))`, pq.Array(rows.Seqs)); err != nil {
+			return fmt.Errorf("delete journal rows: %w", err)
+		}
+		n = len(rows.Events)
+		return nil
+	})
+	if missingPartition(err) {
+		s.forgetBatchPartitions(peek.Events) // learnt again by the next fold
+	}
+	if err != nil {
+		return 0, wrap("fold exposures", err)
+	}
+	if n > 0 {
+		s.bumpEventsMarker(ctx)
+	}
+	return n, nil
+}
