@@ -40,14 +40,14 @@ func Run(t *testing.T, newStore func(t *testing.T) experiments.Store) {
 	t.Run("Customers", func(t *testing.T) { testCustomers(t, newStore) })
 	t.Run("Erasure", func(t *testing.T) { testErasure(t, newStore) }) // erasure.go
 	t.Run("Cohorts", func(t *testing.T) { testCohorts(t, newStore) })
-	t.Run("WeeksRollup", func(t *testing.T) { testWeeksRollup(t, newStore) })             // cohorts.go
-	t.Run("Repurchasers", func(t *testing.T) { testRepurchasers(t, newStore) })           // repurchasers.go
-	t.Run("ChannelCredit", func(t *testing.T) { testChannelCredit(t, newStore) })         // channels.go
-	t.Run("OrderRollups", func(t *testing.T) { testOrderRollups(t, newStore) })           // orders.go
-	t.Run("Money", func(t *testing.T) { testMoney(t, newStore) })                         // money.go
-	t.Run("Policy", func(t *testing.T) { testPolicy(t, newStore) })                       // policy.go
-	t.Run("Sticky", func(t *testing.T) { testSticky(t, newStore) })                       // sticky.go
-	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, newStore) })                 // snapshots.go
+	t.Run("WeeksRollup", func(t *testing.T) { testWeeksRollup(t, newStore) })                  // cohorts.go
+	t.Run("Repurchasers", func(t *testing.T) { testRepurchasers(t, newStore) })                // repurchasers.go
+	t.Run("ChannelCredit", func(t *testing.T) { testChannelCredit(t, newStore) })              // channels.go
+	t.Run("OrderRollups", func(t *testing.T) { testOrderRollups(t, newStore) })                // orders.go
+	t.Run("Money", func(t *testing.T) { testMoney(t, newStore) })                              // money.go
+	t.Run("Policy", func(t *testing.T) { testPolicy(t, newStore) })                            // policy.go
+	t.Run("Sticky", func(t *testing.T) { testSticky(t, newStore) })                            // sticky.go
+	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, newStore) })                      // snapshots.go
 	t.Run("ExposureBatching", func(t *testing.T) { testExposureBatching(t, newStore, false) }) // exposures.go
 	t.Run("ExposureJournal", func(t *testing.T) {
 		testExposureBatching(t, newStore, true) // the same through the journal
