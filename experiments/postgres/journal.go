@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/lib/pq"
@@ -34,30 +35,53 @@ func (s *Store) ExposureJournalEnd(ctx context.Context) (int64, error) {
 	return end, wrap("exposure journal end", err)
 }
 
+// errPartitions stops a fold whose events need a partition of events
+// not known to exist: FoldExposures makes it outside the transaction and
+// folds again.
+var errPartitions = errors.New("the events need new partitions")
+
 // FoldExposures moves the oldest journal rows with seq <= through, about
 // maxEvents events, into events and the rollups (the transaction of
 // IngestEvents for exposures), deleting them in the same transaction. It
 // returns how many events it took from the journal, duplicates included.
 func (s *Store) FoldExposures(ctx context.Context, maxEvents int, through int64) (int, error) {
-	// The rows are read once before the transaction for the partitions
-	// their events need, and again under the lock: another server's fold
-	// may have taken some of them meanwhile.
-	peek, err := sqlstore.ReadJournal(ctx, s.r, maxEvents, through)
-	if err != nil || len(peek.Seqs) == 0 {
+	var need []experiments.Event
+	n, err := s.foldJournal(ctx, maxEvents, through, &need)
+	if errors.Is(err, errPartitions) {
+		if err = s.ensureBatchPartitions(ctx, need); err == nil { // partitions.go
+			n, err = s.foldJournal(ctx, maxEvents, through, &need)
+		}
+	}
+	if missingPartition(err) {
+		s.forgetBatchPartitions(need) // learnt again by the next fold
+	}
+	if err != nil {
 		return 0, wrap("fold exposures", err)
 	}
-	if err := s.ensureBatchPartitions(ctx, peek.Events); err != nil { // partitions.go
-		return 0, wrap("fold exposures", err)
+	if n > 0 {
+		s.bumpEventsMarker(ctx)
 	}
+	return n, nil
+}
+
+// foldJournal is the transaction of FoldExposures. One fold runs at a
+// time (journalLock), so no two take the same row. It stops with
+// errPartitions, the events in need, when they need a partition not known
+// to exist.
+func (s *Store) foldJournal(ctx context.Context, maxEvents int, through int64, need *[]experiments.Event) (int, error) {
 	n := 0
-	err = s.stmts.tx(ctx, s, func(tx *rtx) error {
+	err := s.stmts.tx(ctx, s, func(tx *rtx) error {
 		n = 0
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, journalLock); err != nil {
 			return err
 		}
-		rows, err := sqlstore.ReadJournal(ctx, tx, maxEvents, peek.Seqs[len(peek.Seqs)-1])
+		rows, err := sqlstore.ReadJournal(ctx, tx, maxEvents, through)
 		if err != nil || len(rows.Seqs) == 0 {
 			return err
+		}
+		*need = rows.Events
+		if !s.parts.knownAll(batchMonths(rows.Events)) {
+			return errPartitions
 		}
 		links, buckets := ingestLocks(rows.Events)
 		if err := s.ingestExposures(ctx, tx, rows.Events, links, buckets, make([]bool, len(rows.Events))); err != nil {
@@ -71,14 +95,5 @@ func (s *Store) FoldExposures(ctx context.Context, maxEvents int, through int64)
 		n = len(rows.Events)
 		return nil
 	})
-	if missingPartition(err) {
-		s.forgetBatchPartitions(peek.Events) // learnt again by the next fold
-	}
-	if err != nil {
-		return 0, wrap("fold exposures", err)
-	}
-	if n > 0 {
-		s.bumpEventsMarker(ctx)
-	}
-	return n, nil
+	return n, err
 }

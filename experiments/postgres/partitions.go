@@ -51,6 +51,16 @@ func (p *partitionSet) needless(m time.Time) bool {
 	return p.known[m] || !m.AddDate(0, 1, 0).After(p.horizon)
 }
 
+// knownAll reports whether no month of months needs a query (needless).
+func (p *partitionSet) knownAll(months []time.Time) bool {
+	for _, m := range months {
+		if !p.needless(m) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *partitionSet) raiseHorizon(h time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -3,9 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
+
+	json "github.com/go-json-experiment/json"
 
 	"github.com/promolift/promolift/experiments"
 )
