@@ -10,6 +10,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 func init() {
@@ -33,7 +35,8 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	repair := o.fs.Bool("repair", false, "rebuild the rollups from the raw events when they differ, then check again")
 	o.fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: promolift check [--repair] [--db URL]")
-		fmt.Fprintln(stderr, "\nCompares the rollup tables with a recomputation from the raw events.")
+		fmt.Fprintln(stderr, "\nCompares the rollup tables with a recomputation from the raw events, after folding")
+		fmt.Fprintln(stderr, "the exposure journal into them.")
 		fmt.Fprintln(stderr, "Exit status: 0 consistent (or repaired), 1 differences or failure, 2 usage error.")
 		fmt.Fprintln(stderr, "\nflags:")
 		o.printDefaults()
@@ -67,6 +70,12 @@ func runCheck(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	rc, ok := store.(rollupChecker)
 	if !ok {
 		fmt.Fprintf(stderr, "promolift check: the store of %s cannot check its rollups\n", describeDB(db.value))
+		return 1
+	}
+	// The exposures acknowledged into the journal are checked too: folded
+	// first, as a server would (one fold at a time, whichever process).
+	if err := experiments.NewService(store, log).FoldExposureJournal(ctx); err != nil {
+		fmt.Fprintf(stderr, "promolift check: %v\n", err)
 		return 1
 	}
 	diffs, err := rc.CheckRollups(ctx)

@@ -10,5 +10,3 @@ CREATE TABLE exposure_journal (
     events TEXT NOT NULL
 );
 
--- +goose Down
-DROP TABLE exposure_journal;
