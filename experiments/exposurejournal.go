@@ -9,8 +9,8 @@ import (
 )
 
 // The exposure journal (DESIGN.md §10, issue 17). With the journal on
-// (SetExposureJournal; `promolift serve`'s default) and a store that keeps
-// one (ExposureJournal: both SQL stores), the group commit of exposures
+// (SetExposureJournal; `promolift serve` turns it on for PostgreSQL) and a
+// store that keeps one (ExposureJournal: both SQL stores), the group commit of exposures
 // (exposurebatch.go) appends each batch to the journal as one row, in a
 // transaction of its own, and answers the batch's requests once it has
 // committed: an acknowledged exposure is stored durably, as before. A
@@ -29,7 +29,8 @@ import (
 // journal first (FoldExposureJournal): a report computation (its as-of time
 // then covers every exposure acknowledged before it), an erasure (no
 // erased customer's exposure stays behind in the journal nor is folded in
-// after it) and `promolift check`. Exposures of an experiment with a
+// after it) and `promolift check`; `promolift serve` folds it at shutdown
+// and resumes the fold of what it finds at start. Exposures of an experiment with a
 // frequency cap are ingested directly, as before the journal: the cap
 // counts stored exposures when it assigns.
 //
@@ -89,11 +90,11 @@ func newExposureFolder(s *Service) *exposureFolder {
 }
 
 // SetExposureJournal turns the exposure journal on or off (off by
-// default; `promolift serve` turns it on unless told otherwise): with it
-// on and a store that keeps one, the group commit appends its batches to
-// the journal and a fold in the background moves them into the events.
-// The journal's exposures are folded before a report, an erasure or
-// FoldExposureJournal reads the store, whatever the setting.
+// default; `promolift serve --exposure-journal auto` turns it on for
+// PostgreSQL): with it on and a store that keeps one, the group commit
+// appends its batches to the journal and a fold in the background moves
+// them into the events. Whatever the setting, a report and an erasure fold
+// what the journal holds first.
 func (s *Service) SetExposureJournal(on bool) {
 	j, _ := s.store.(ExposureJournal)
 	s.folder.mu.Lock()
