@@ -116,8 +116,10 @@ type ExposureBatchStats struct {
 	Largest int   // the most exposures in one transaction (failed ones included)
 	Skipped int64 // exposures answered from the recent set, without a transaction
 	// Folded is how many exposures this Service's folds took from the
-	// exposure journal (exposurejournal.go), duplicates included.
-	Folded int64
+	// exposure journal (exposurejournal.go), duplicates included; Backlog
+	// how many it appended that are not known folded yet.
+	Folded  int64
+	Backlog int
 	// InFlight is the most transactions that were in flight at once.
 	InFlight int
 }
@@ -128,7 +130,7 @@ func (s *Service) ExposureBatches() ExposureBatchStats {
 	b.mu.Lock()
 	st := b.stats
 	b.mu.Unlock()
-	st.Folded = s.folder.foldedEvents()
+	st.Folded, st.Backlog = s.folder.counts()
 	return st
 }
 

@@ -190,12 +190,12 @@ func (f *exposureFolder) progress(n int, empty bool) {
 	f.room = make(chan struct{})
 }
 
-// foldedEvents is how many exposures this Service's folds took from the
-// journal.
-func (f *exposureFolder) foldedEvents() int64 {
+// counts returns how many exposures this Service's folds took from the
+// journal and how many of its appends wait to be folded.
+func (f *exposureFolder) counts() (folded int64, backlog int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.folded
+	return f.folded, f.backlog
 }
 
 // waitRoom waits until at most MaxJournalBacklog exposures wait to be

@@ -140,7 +140,7 @@ func New(svc *experiments.Service, cfg Config, log *slog.Logger) http.Handler {
 	if a.reports == nil {
 		a.reports = reportsnap.New(svc, reportsnap.Config{}, log)
 	}
-	a.ops = newOps(a.cfg)
+	a.ops = newOps(a.cfg, svc)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false

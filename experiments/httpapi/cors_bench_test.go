@@ -13,7 +13,7 @@ import (
 // a preflight.
 func BenchmarkCORS(b *testing.B) {
 	gin.SetMode(gin.ReleaseMode)
-	a := &api{ops: newOps(Config{CORSOrigins: []string{"https://shop.example.com", "http://localhost:3000"}})}
+	a := &api{ops: newOps(Config{CORSOrigins: []string{"https://shop.example.com", "http://localhost:3000"}}, nil)}
 	r := gin.New()
 	r.Use(a.cors)
 	r.GET("/api/v1/sdk/config", func(c *gin.Context) { c.Status(http.StatusOK) })

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
+
+	"github.com/promolift/promolift/experiments"
 )
 
 // GET /metrics serves the Prometheus text exposition of the API instance's
@@ -47,8 +49,8 @@ type ops struct {
 	cors    *cors.Cors
 }
 
-func newOps(cfg Config) ops {
-	o := ops{m: newMetrics(), limiter: newRateLimiter(cfg)}
+func newOps(cfg Config, svc *experiments.Service) ops {
+	o := ops{m: newMetrics(svc), limiter: newRateLimiter(cfg)}
 	o.cors = newCORS(cfg.CORSOrigins)
 	return o
 }
@@ -77,7 +79,9 @@ type metrics struct {
 	sdkETags map[string]string // environment → etag last served
 }
 
-func newMetrics() *metrics {
+// newMetrics returns the metrics of an API over svc (nil: none of the
+// Service's own).
+func newMetrics(svc *experiments.Service) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -126,7 +130,36 @@ func newMetrics() *metrics {
 		m.sdkVersion, m.storeErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if svc != nil {
+		m.reg.MustRegister(exposureMetrics(svc)...)
+	}
 	return m
+}
+
+// exposureMetrics are the counts of the group commit of exposures and of
+// the exposure journal (experiments.ExposureBatchStats), read at each
+// scrape.
+func exposureMetrics(svc *experiments.Service) []prometheus.Collector {
+	counter := func(name, help string, labels prometheus.Labels, v func(experiments.ExposureBatchStats) int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels},
+			func() float64 { return float64(v(svc.ExposureBatches())) })
+	}
+	batches := "Store transactions of the exposure group commit by result: committed or failed."
+	return []prometheus.Collector{
+		counter("promolift_exposure_batches_total", batches, prometheus.Labels{"result": "committed"},
+			func(s experiments.ExposureBatchStats) int64 { return s.Batches }),
+		counter("promolift_exposure_batches_total", batches, prometheus.Labels{"result": "failed"},
+			func(s experiments.ExposureBatchStats) int64 { return s.Failed }),
+		counter("promolift_exposures_committed_total", "Exposures in committed group-commit transactions.", nil,
+			func(s experiments.ExposureBatchStats) int64 { return s.Events }),
+		counter("promolift_exposures_skipped_total", "Repeat exposures answered without a transaction (committed recently).", nil,
+			func(s experiments.ExposureBatchStats) int64 { return s.Skipped }),
+		counter("promolift_exposures_folded_total", "Exposures this server's folds moved from the exposure journal into the events.", nil,
+			func(s experiments.ExposureBatchStats) int64 { return s.Folded }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "promolift_exposure_journal_backlog",
+			Help: "Exposures this server appended to the exposure journal that are not known folded yet."},
+			func() float64 { return float64(svc.ExposureBatches().Backlog) }),
+	}
 }
 
 // observe is the middleware that counts and times every request, by route

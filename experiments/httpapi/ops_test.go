@@ -180,6 +180,36 @@ func TestOpsMetricsCountExactly(t *testing.T) {
 	wantSample(t, fams, "promolift_store_errors_total", map[string]string{"op": "GET /api/v1/experiments"}, 1)
 }
 
+// TestOpsExposureMetrics: the group commit's and the exposure journal's
+// counts are exposed, as counted.
+func TestOpsExposureMetrics(t *testing.T) {
+	for _, journal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("journal=%v", journal), func(t *testing.T) {
+			e := newEnv(t, Config{})
+			e.svc.SetExposureJournal(journal)
+			e.startedExperiment("spring-sale")
+			for _, u := range []string{"m1", "m2", "m3", "m1"} { // m1 again: answered from the recent set
+				body := `{"unit_id": "` + u + `", "attributes": {"country": "KR"}, "experiments": ["spring-sale"]}`
+				wantStatus(t, e.do("POST", "/api/v1/assign", e.sdk, body), 200)
+			}
+			if err := e.svc.FoldExposureJournal(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			fams, _ := scrape(t, e)
+			wantSample(t, fams, "promolift_exposure_batches_total", map[string]string{"result": "committed"}, 3)
+			wantSample(t, fams, "promolift_exposure_batches_total", map[string]string{"result": "failed"}, 0)
+			wantSample(t, fams, "promolift_exposures_committed_total", map[string]string{}, 3)
+			wantSample(t, fams, "promolift_exposures_skipped_total", map[string]string{}, 1)
+			folded := 0.0
+			if journal {
+				folded = 3
+			}
+			wantSample(t, fams, "promolift_exposures_folded_total", map[string]string{}, folded)
+			wantSample(t, fams, "promolift_exposure_journal_backlog", map[string]string{}, 0)
+		})
+	}
+}
+
 func TestOpsMetricsDisabledAndIndependent(t *testing.T) {
 	off := newEnv(t, Config{DisableMetrics: true})
 	problem(t, off.do("GET", "/metrics", "", nil), 404)
