@@ -74,10 +74,11 @@ const (
 // one goroutine, started when an append finds none running and returning
 // when the journal is empty.
 type exposureFolder struct {
-	s  *Service
-	on bool // the group commit appends to the journal (SetExposureJournal)
+	s *Service
+	j ExposureJournal // the store's; nil when it keeps none
 
 	mu      sync.Mutex
+	on      bool // the group commit appends to the journal (SetExposureJournal)
 	running bool
 	dirty   bool          // appended since the loop last found the journal empty
 	backlog int           // exposures appended and not known folded
@@ -86,7 +87,8 @@ type exposureFolder struct {
 }
 
 func newExposureFolder(s *Service) *exposureFolder {
-	return &exposureFolder{s: s, room: make(chan struct{})}
+	j, _ := s.store.(ExposureJournal)
+	return &exposureFolder{s: s, j: j, room: make(chan struct{})}
 }
 
 // SetExposureJournal turns the exposure journal on or off (off by
@@ -96,10 +98,9 @@ func newExposureFolder(s *Service) *exposureFolder {
 // them into the events. Whatever the setting, a report and an erasure fold
 // what the journal holds first.
 func (s *Service) SetExposureJournal(on bool) {
-	j, _ := s.store.(ExposureJournal)
 	s.folder.mu.Lock()
 	defer s.folder.mu.Unlock()
-	s.folder.on = on && j != nil
+	s.folder.on = on && s.folder.j != nil
 }
 
 // appended records n exposures appended to the journal and starts the
@@ -119,15 +120,9 @@ func (f *exposureFolder) appended(n int) {
 // a stopped or crashed server acknowledged and did not fold), in the
 // background; serve calls it at start.
 func (s *Service) ResumeExposureFold() {
-	if _, ok := s.store.(ExposureJournal); ok {
+	if s.folder.j != nil {
 		s.folder.appended(0)
 	}
-}
-
-// journal returns the store's exposure journal, nil when it keeps none.
-func (f *exposureFolder) journal() ExposureJournal {
-	j, _ := f.s.store.(ExposureJournal)
-	return j
 }
 
 // loop folds until the journal is empty and nothing was appended since.
@@ -169,7 +164,7 @@ func (f *exposureFolder) loop() {
 func (f *exposureFolder) fold(ctx context.Context, through int64) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, journalFoldTimeout)
 	defer cancel()
-	n, err := f.journal().FoldExposures(ctx, journalFoldEvents, through)
+	n, err := f.j.FoldExposures(ctx, journalFoldEvents, through)
 	if err == nil && n > 0 {
 		f.progress(n, false)
 	}
@@ -218,22 +213,15 @@ func (f *exposureFolder) waitRoom() {
 // acknowledged exposure calls it first.
 func (s *Service) FoldExposureJournal(ctx context.Context) error {
 	f := s.folder
-	j := f.journal()
-	if j == nil {
+	if f.j == nil {
 		return nil
 	}
-	end, err := j.ExposureJournalEnd(ctx)
+	end, err := f.j.ExposureJournalEnd(ctx)
+	for n := 1; err == nil && end > 0 && n > 0; {
+		n, err = f.fold(ctx, end)
+	}
 	if err != nil {
 		return fmt.Errorf("fold exposures: %w", err)
-	}
-	for end > 0 {
-		n, err := f.fold(ctx, end)
-		if err != nil {
-			return fmt.Errorf("fold exposures: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
 	}
 	return nil
 }
@@ -259,7 +247,7 @@ func (f *exposureFolder) journals(exps map[string]*Experiment) bool {
 // append is the saveEvents of a batch that goes to the journal: every
 // exposure is new to it (the fold drops the duplicates).
 func (f *exposureFolder) append(ctx context.Context, valid []Event) ([]bool, error) {
-	if err := f.journal().AppendExposures(ctx, valid); err != nil {
+	if err := f.j.AppendExposures(ctx, valid); err != nil {
 		return nil, err
 	}
 	f.appended(len(valid))

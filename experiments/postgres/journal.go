@@ -17,24 +17,6 @@ var _ experiments.ExposureJournal = (*Store)(nil)
 // under it, so no two folds take the same row.
 const journalLock = lockBase - 1
 
-// AppendExposures appends events to the exposure journal as one row, in
-// one transaction (experiments.ExposureJournal).
-func (s *Store) AppendExposures(ctx context.Context, events []experiments.Event) error {
-	data, err := sqlstore.EncodeJournal(events)
-	if err != nil {
-		return wrap("append exposures", err)
-	}
-	_, err = s.w.ExecContext(ctx, sqlstore.AppendJournalSQL, string(data))
-	return wrap("append exposures", err)
-}
-
-// ExposureJournalEnd returns the journal's last seq, 0 when it is empty.
-func (s *Store) ExposureJournalEnd(ctx context.Context) (int64, error) {
-	var end int64
-	err := s.r.GetContext(ctx, &end, sqlstore.JournalEndSQL)
-	return end, wrap("exposure journal end", err)
-}
-
 // errPartitions stops a fold whose events need a partition of events
 // not known to exist: FoldExposures makes it outside the transaction and
 // folds again.
@@ -45,15 +27,14 @@ var errPartitions = errors.New("the events need new partitions")
 // IngestEvents for exposures), deleting them in the same transaction. It
 // returns how many events it took from the journal, duplicates included.
 func (s *Store) FoldExposures(ctx context.Context, maxEvents int, through int64) (int, error) {
-	var need []experiments.Event
-	n, err := s.foldJournal(ctx, maxEvents, through, &need)
+	n, events, err := s.foldJournal(ctx, maxEvents, through)
 	if errors.Is(err, errPartitions) {
-		if err = s.ensureBatchPartitions(ctx, need); err == nil { // partitions.go
-			n, err = s.foldJournal(ctx, maxEvents, through, &need)
+		if err = s.ensureBatchPartitions(ctx, events); err == nil { // partitions.go
+			n, events, err = s.foldJournal(ctx, maxEvents, through)
 		}
 	}
 	if missingPartition(err) {
-		s.forgetBatchPartitions(need) // learnt again by the next fold
+		s.forgetBatchPartitions(events) // learnt again by the next fold
 	}
 	if err != nil {
 		return 0, wrap("fold exposures", err)
@@ -64,14 +45,15 @@ func (s *Store) FoldExposures(ctx context.Context, maxEvents int, through int64)
 	return n, nil
 }
 
-// foldJournal is the transaction of FoldExposures. One fold runs at a
-// time (journalLock), so no two take the same row. It stops with
-// errPartitions, the events in need, when they need a partition not known
-// to exist.
-func (s *Store) foldJournal(ctx context.Context, maxEvents int, through int64, need *[]experiments.Event) (int, error) {
+// foldJournal is the transaction of FoldExposures: it returns how many
+// events it folded and the events it read. One fold runs at a time
+// (journalLock), so no two take the same row. It stops with
+// errPartitions when the events need a partition not known to exist.
+func (s *Store) foldJournal(ctx context.Context, maxEvents int, through int64) (int, []experiments.Event, error) {
 	n := 0
+	var events []experiments.Event
 	err := s.stmts.tx(ctx, s, func(tx *rtx) error {
-		n = 0
+		n, events = 0, nil
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, journalLock); err != nil {
 			return err
 		}
@@ -79,7 +61,7 @@ func (s *Store) foldJournal(ctx context.Context, maxEvents int, through int64, n
 		if err != nil || len(rows.Seqs) == 0 {
 			return err
 		}
-		*need = rows.Events
+		events = rows.Events
 		if !s.parts.knownAll(batchMonths(rows.Events)) {
 			return errPartitions
 		}
@@ -95,5 +77,5 @@ func (s *Store) foldJournal(ctx context.Context, maxEvents int, through int64, n
 		n = len(rows.Events)
 		return nil
 	})
-	return n, err
+	return n, events, err
 }

@@ -11,27 +11,6 @@ import (
 
 var _ experiments.ExposureJournal = (*Store)(nil)
 
-// AppendExposures appends events to the exposure journal as one row, in
-// one transaction (experiments.ExposureJournal).
-func (s *Store) AppendExposures(ctx context.Context, events []experiments.Event) error {
-	data, err := sqlstore.EncodeJournal(events)
-	if err != nil {
-		return wrap("append exposures", err)
-	}
-	err = s.tx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, sqlstore.AppendJournalSQL, string(data))
-		return err
-	})
-	return wrap("append exposures", err)
-}
-
-// ExposureJournalEnd returns the journal's last seq, 0 when it is empty.
-func (s *Store) ExposureJournalEnd(ctx context.Context) (int64, error) {
-	var end int64
-	err := s.r.GetContext(ctx, &end, sqlstore.JournalEndSQL)
-	return end, wrap("exposure journal end", err)
-}
-
 // FoldExposures moves the oldest journal rows with seq <= through, about
 // maxEvents events, into events and the rollups (the transaction of
 // IngestEvents), deleting them in the same transaction. It returns how

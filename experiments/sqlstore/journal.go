@@ -73,11 +73,23 @@ func decodeJournal(events []experiments.Event, data []byte) ([]experiments.Event
 	return events, nil
 }
 
-// AppendJournalSQL appends one journal row.
-const AppendJournalSQL = `INSERT INTO exposure_journal (events) VALUES (?)`
+// AppendExposures appends events to the exposure journal as one row, in
+// one statement, so in one transaction (experiments.ExposureJournal).
+func (s *Store) AppendExposures(ctx context.Context, events []experiments.Event) error {
+	data, err := EncodeJournal(events)
+	if err == nil {
+		_, err = s.W.ExecContext(ctx, `INSERT INTO exposure_journal (events) VALUES (?)`, string(data))
+	}
+	return s.wrap("append exposures", err)
+}
 
-// JournalEndSQL reads the journal's last seq (0 when it is empty).
-const JournalEndSQL = `SELECT COALESCE(MAX(seq), 0) FROM exposure_journal`
+// ExposureJournalEnd returns the journal's last seq, 0 when it is empty
+// (experiments.ExposureJournal).
+func (s *Store) ExposureJournalEnd(ctx context.Context) (int64, error) {
+	var end int64
+	err := s.R.GetContext(ctx, &end, `SELECT COALESCE(MAX(seq), 0) FROM exposure_journal`)
+	return end, s.wrap("exposure journal end", err)
+}
 
 // JournalRows is the oldest rows of the journal a fold takes: their seqs
 // and their events.
