@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/promolift/promolift/assign"
 	"github.com/promolift/promolift/experiments"
 	"github.com/promolift/promolift/experiments/banditrun"
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, _, stderr io.Writ
 		}
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	tuneGC(log, memlimit.ApplyFallback(memlimit.FromCgroup, memlimit.FromSystem)) // gc.go
 
 	tp, shutdownTracing, err := setupTracing(ctx, cfg.OTelEndpoint, cfg.OTelSampleRatio, log)
 	if err != nil {
