@@ -117,9 +117,12 @@ type ExposureBatchStats struct {
 	Skipped int64 // exposures answered from the recent set, without a transaction
 	// Folded is how many exposures this Service's folds took from the
 	// exposure journal (exposurejournal.go), duplicates included; Backlog
-	// how many it appended that are not known folded yet.
-	Folded  int64
-	Backlog int
+	// how many it appended that are not known folded yet; FoldFailing
+	// whether the fold gave up after failing and the group commit bypasses
+	// the journal until it succeeds again.
+	Folded      int64
+	Backlog     int
+	FoldFailing bool
 	// InFlight is the most transactions that were in flight at once.
 	InFlight int
 }
@@ -130,7 +133,7 @@ func (s *Service) ExposureBatches() ExposureBatchStats {
 	b.mu.Lock()
 	st := b.stats
 	b.mu.Unlock()
-	st.Folded, st.Backlog = s.folder.counts()
+	st.Folded, st.Backlog, st.FoldFailing = s.folder.counts()
 	return st
 }
 

@@ -39,6 +39,15 @@ import (
 // the fold before it commits its next batch, so under a load the fold
 // cannot keep up with, assignment slows to the fold's pace instead of the
 // journal growing without end.
+//
+// A fold that keeps failing (journalRetries times in a row: a row it
+// cannot fold, or a store error that lasts) must not hold assignment up
+// with it: the group commit then ingests its batches directly, as without
+// the journal, so they are neither stuck behind the fold nor add to its
+// backlog, and tries the fold again in the background every
+// journalRecheck while batches arrive; the first fold that succeeds puts
+// the batches back on the journal. Until then the error is logged at each
+// attempt and a report computation, which folds first, fails with it.
 
 // ExposureJournal is an optional store capability: a journal of exposure
 // batches, appended cheaply and folded into the events later.
@@ -66,6 +75,9 @@ const (
 	// tries again, at most journalRetries times in a row.
 	journalRetry   = time.Second
 	journalRetries = 3
+	// journalRecheck is how often the group commit starts the fold again
+	// while the fold is failing.
+	journalRecheck = 30 * time.Second
 	// journalFoldTimeout bounds one fold's transaction.
 	journalFoldTimeout = time.Minute
 )
@@ -84,11 +96,15 @@ type exposureFolder struct {
 	backlog int           // exposures appended and not known folded
 	room    chan struct{} // closed and replaced when backlog falls
 	folded  int64         // exposures folded, for ExposureBatchStats
+	// failedAt is when the fold last gave up after journalRetries
+	// failures in a row; zero when it has not, or has succeeded since.
+	failedAt time.Time
+	recheck  time.Duration // journalRecheck; shorter in tests
 }
 
 func newExposureFolder(s *Service) *exposureFolder {
 	j, _ := s.store.(ExposureJournal)
-	return &exposureFolder{s: s, j: j, room: make(chan struct{})}
+	return &exposureFolder{s: s, j: j, room: make(chan struct{}), recheck: journalRecheck}
 }
 
 // SetExposureJournal turns the exposure journal on or off (off by
@@ -141,9 +157,11 @@ func (f *exposureFolder) loop() {
 			if err != nil {
 				f.s.log.Error("fold the exposure journal", "err", err)
 				if failed++; failed == journalRetries {
-					// The next append starts the fold again.
+					// The group commit bypasses the journal and starts
+					// the fold again after journalRecheck (journals).
 					f.mu.Lock()
 					f.running = false
+					f.failedAt = time.Now()
 					f.mu.Unlock()
 					f.progress(0, false)
 					return
@@ -181,16 +199,21 @@ func (f *exposureFolder) progress(n int, empty bool) {
 	if empty {
 		f.backlog = 0
 	}
+	if (n > 0 || empty) && !f.failedAt.IsZero() {
+		f.failedAt = time.Time{}
+		f.s.log.Info("the exposure journal's fold succeeds again: exposure batches go to the journal")
+	}
 	close(f.room)
 	f.room = make(chan struct{})
 }
 
 // counts returns how many exposures this Service's folds took from the
-// journal and how many of its appends wait to be folded.
-func (f *exposureFolder) counts() (folded int64, backlog int) {
+// journal, how many of its appends wait to be folded, and whether the fold
+// is failing (the group commit bypasses the journal).
+func (f *exposureFolder) counts() (folded int64, backlog int, failing bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.folded, f.backlog
+	return f.folded, f.backlog, !f.failedAt.IsZero()
 }
 
 // waitRoom waits until at most MaxJournalBacklog exposures wait to be
@@ -198,7 +221,7 @@ func (f *exposureFolder) counts() (folded int64, backlog int) {
 func (f *exposureFolder) waitRoom() {
 	for {
 		f.mu.Lock()
-		if f.backlog <= MaxJournalBacklog || !f.running {
+		if f.backlog <= MaxJournalBacklog || !f.running || !f.failedAt.IsZero() {
 			f.mu.Unlock()
 			return
 		}
@@ -227,13 +250,18 @@ func (s *Service) FoldExposureJournal(ctx context.Context) error {
 }
 
 // journals reports whether a batch of exposures of the experiments exps
-// goes to the journal: the store keeps one and no experiment of the batch
-// has a frequency cap.
+// goes to the journal: the store keeps one, the fold is not failing and no
+// experiment of the batch has a frequency cap. While the fold is failing,
+// it starts the fold again every recheck.
 func (f *exposureFolder) journals(exps map[string]*Experiment) bool {
 	f.mu.Lock()
-	on := f.on
+	on, failing := f.on, !f.failedAt.IsZero()
+	if on && failing && !f.running && time.Since(f.failedAt) >= f.recheck {
+		f.running, f.dirty = true, true
+		go f.loop()
+	}
 	f.mu.Unlock()
-	if !on {
+	if !on || failing {
 		return false
 	}
 	for _, x := range exps {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -85,30 +86,63 @@ func TestJournalBacklogHoldsTheGroupCommit(t *testing.T) {
 	}
 }
 
-// failingJournal's fold always fails.
-type failingJournal struct{ gatedJournal }
-
-func (*failingJournal) FoldExposures(context.Context, int, int64) (int, error) {
-	return 0, errors.New("the database is gone")
+// failingJournal's fold fails while broken is set, and finds the journal
+// empty otherwise.
+type failingJournal struct {
+	gatedJournal
+	broken atomic.Bool
 }
 
-// TestJournalFoldFailureDoesNotHoldTheGroupCommit: a fold that keeps
-// failing stops after journalRetries attempts, and the group commit does
-// not wait for it (the journal keeps what it was given).
-func TestJournalFoldFailureDoesNotHoldTheGroupCommit(t *testing.T) {
+func (j *failingJournal) FoldExposures(context.Context, int, int64) (int, error) {
+	if j.broken.Load() {
+		return 0, errors.New("the database is gone")
+	}
+	return 0, nil
+}
+
+// TestJournalFoldFailureBypassesTheJournal: a fold that keeps failing
+// stops after journalRetries attempts; the group commit then neither waits
+// for it (the journal keeps what it was given) nor appends to the journal,
+// and once a fold started again by the group commit succeeds, batches go
+// to the journal again.
+func TestJournalFoldFailureBypassesTheJournal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the fold's retries")
 	}
-	s := NewService(&failingJournal{}, nil)
+	j := &failingJournal{}
+	j.broken.Store(true)
+	s := NewService(j, nil)
 	s.SetExposureJournal(true)
-	if _, err := s.folder.append(context.Background(), make([]Event, MaxJournalBacklog+1)); err != nil {
+	f := s.folder
+	f.recheck = 10 * time.Millisecond
+	if !f.journals(nil) {
+		t.Fatal("a batch bypasses the journal before any fold failed")
+	}
+	if _, err := f.append(context.Background(), make([]Event, MaxJournalBacklog+1)); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	go func() { s.folder.waitRoom(); close(done) }()
+	go func() { f.waitRoom(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(time.Duration(journalRetries+5) * journalRetry):
 		t.Fatal("the group commit still waits for a fold that failed")
+	}
+	if !s.ExposureBatches().FoldFailing {
+		t.Fatal("ExposureBatches().FoldFailing is false after the fold gave up")
+	}
+	if f.journals(nil) {
+		t.Fatal("a batch goes to the journal while its fold is failing")
+	}
+	j.broken.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for !f.journals(nil) { // starts the fold again every recheck
+		if time.Now().After(deadline) {
+			t.Fatal("batches still bypass the journal after its fold succeeded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := s.ExposureBatches(); st.FoldFailing || st.Backlog != 0 {
+		t.Errorf("after the fold succeeded: FoldFailing %v, backlog %d; want false, 0", st.FoldFailing, st.Backlog)
 	}
 }

@@ -159,6 +159,14 @@ func exposureMetrics(svc *experiments.Service) []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "promolift_exposure_journal_backlog",
 			Help: "Exposures this server appended to the exposure journal that are not known folded yet."},
 			func() float64 { return float64(svc.ExposureBatches().Backlog) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "promolift_exposure_journal_failing",
+			Help: "1 while the exposure journal's fold is failing and exposures are ingested directly, else 0."},
+			func() float64 {
+				if svc.ExposureBatches().FoldFailing {
+					return 1
+				}
+				return 0
+			}),
 	}
 }
 

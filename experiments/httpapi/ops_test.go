@@ -206,6 +206,7 @@ func TestOpsExposureMetrics(t *testing.T) {
 			}
 			wantSample(t, fams, "promolift_exposures_folded_total", map[string]string{}, folded)
 			wantSample(t, fams, "promolift_exposure_journal_backlog", map[string]string{}, 0)
+			wantSample(t, fams, "promolift_exposure_journal_failing", map[string]string{}, 0)
 		})
 	}
 }
