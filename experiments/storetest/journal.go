@@ -141,6 +141,49 @@ func testExposureJournal(t *testing.T, newStore func(t *testing.T) experiments.S
 		}
 	})
 
+	t.Run("a row the fold cannot read does not hold assignment up", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("waits for the fold's retries")
+		}
+		s, j, svc := setup(t, "jpoison")
+		db := s.(rawDB).DB()
+		_, err := db.ExecContext(ctx(t), `INSERT INTO exposure_journal (events) VALUES ('not a journal row')`)
+		must(t, err)
+		poisoned := journalEnd(t, j)
+		// The first batch goes to the journal and starts the fold, which
+		// gives up after its retries.
+		if errs, _ := assignConcurrently(t, svc, "jpoison", []string{"p1", "p2"}); errs[0] != nil || errs[1] != nil {
+			t.Fatalf("assign before the fold failed: %v", errs)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for !svc.ExposureBatches().FoldFailing {
+			if time.Now().After(deadline) {
+				t.Fatal("the fold of a journal with an unreadable row does not fail")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Later batches are stored directly, at once.
+		end := journalEnd(t, j)
+		errs, _ := assignConcurrently(t, svc, "jpoison", []string{"p3", "p4", "p5"})
+		for _, err := range errs {
+			must(t, err)
+		}
+		if got := journalEnd(t, j); got != end {
+			t.Errorf("journal end %d after assigning with the fold failing; want %d (nothing appended)", got, end)
+		}
+		if events := exposureRows(t, s, "jpoison"); events != 3 {
+			t.Errorf("%d exposure events stored; want the 3 assigned after the fold failed", events)
+		}
+		// A report must count every acknowledged exposure: it fails while
+		// two of them are behind the unreadable row.
+		if _, err := svc.Report(ctx(t), "jpoison", experiments.ReportOptions{NoBreakdowns: true}); err == nil {
+			t.Error("a report succeeded with acknowledged exposures stuck in the journal")
+		}
+		if poisoned >= end {
+			t.Errorf("journal end %d after the first batch; want it past the unreadable row's %d", end, poisoned)
+		}
+	})
+
 	t.Run("an experiment with a frequency cap does not go through the journal", func(t *testing.T) {
 		s, j, svc := setup(t, "junused")
 		must(t, svc.PutCapGroup(ctx(t), rightsAdmin, &experiments.CapGroup{Name: "jcap", MaxExposures: 3, Window: 24 * time.Hour}))
