@@ -53,6 +53,21 @@ BenchmarkFNV1a32-2  100   30 ns/op
 	}
 }
 
+func TestParseRepeatsKeepsWorstCounts(t *testing.T) {
+	out := `BenchmarkServing/store=sqlite/path=assign-2  1  5 ns/op  3000 req/s  0 http-429  0 report-diff  0.1 report-s
+BenchmarkServing/store=sqlite/path=assign-2  1  5 ns/op  4000 req/s  2 http-429  -3 report-diff  0.3 report-s
+BenchmarkServing/store=sqlite/path=assign-2  1  5 ns/op  3500 req/s  0 http-429  1 report-diff  0.2 report-s
+`
+	res := results{}
+	parse(strings.NewReader(out), res)
+	got := res["BenchmarkServing/store=sqlite/path=assign"]
+	for unit, want := range map[string]float64{"req/s": 3500, "http-429": 2, "report-diff": -3, "report-s": 0.3} {
+		if got[unit] != want {
+			t.Errorf("%s = %v, want %v", unit, got[unit], want)
+		}
+	}
+}
+
 func TestTargets(t *testing.T) {
 	for _, tc := range []struct {
 		check func(float64) (bool, string)

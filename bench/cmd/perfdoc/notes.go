@@ -55,7 +55,9 @@ const notes = `
   and OFREP single evaluation of an experiment read as a flag (which logs the exposure). The floor is the bare gin
   handler of "Assign over HTTP" fed the same new-customer bodies. Every answer is counted: the throughput counts 200s
   only, and 429s and 5xx are reported. After each exposure run, the report (` + "`GET …/report`" + `, served from its
-  snapshot) is read until its units equal the number of 200s, at most 60 s.
+  snapshot) is read until its units equal the number of 200s, at most 60 s. The whole benchmark runs 5 times (every
+  path once per repeat, so ours and the anchors alternate); each throughput is the median of its 5, while the 429s,
+  5xx, report differences and the report's catch-up time are the worst of the 5.
 - **Sufficient statistics**: a data set written straight with SQL (` + "`generate_series`" + `): N exposed units in
   two variants and 5N conversions. Ours is ` + "`Store.SufficientStats`" + ` (two aggregates over the
   per-unit rollups). The anchor computes the same per-variant sums (units, exposures, Σconversions,
