@@ -147,8 +147,8 @@ coverage:
 # bench runs the benchmarks of module bench/ against their anchors (with a
 # throw-away PostgreSQL unless PROMOLIFT_TEST_DATABASE_URL is set), then the
 # 5-minute steady-load memory run of a real promolift serve, and writes
-# docs/performance.md; it prints each stage's time and should take under
-# 10 minutes.
+# docs/performance.md; it prints each stage's time and takes about 17
+# minutes on two cores (the serving benchmark runs five times).
 bench:
 	@set -e; start=$$(date +%s); \
 	if [ -n "$$PROMOLIFT_TEST_DATABASE_URL" ]; then \
