@@ -125,6 +125,12 @@ func (f *exposureFolder) appended(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.backlog += n
+	f.startLocked()
+}
+
+// startLocked marks the journal as appended to and starts the fold if it
+// is not running. f.mu is held.
+func (f *exposureFolder) startLocked() {
 	f.dirty = true
 	if !f.running {
 		f.running = true
@@ -257,8 +263,7 @@ func (f *exposureFolder) journals(exps map[string]*Experiment) bool {
 	f.mu.Lock()
 	on, failing := f.on, !f.failedAt.IsZero()
 	if on && failing && !f.running && time.Since(f.failedAt) >= f.recheck {
-		f.running, f.dirty = true, true
-		go f.loop()
+		f.startLocked()
 	}
 	f.mu.Unlock()
 	if !on || failing {

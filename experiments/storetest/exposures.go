@@ -80,20 +80,18 @@ func storedExposures(t *testing.T, s experiments.Store, key string) (events, uni
 func poisonUnit(t *testing.T, s experiments.Store, unit string, journal bool) func() {
 	t.Helper()
 	db := s.(rawDB).DB()
-	table, sqliteHit, pgHit := "events", "NEW.unit_id = '"+unit+"'", "NEW.unit_id = '"+unit+"'"
+	table, hit := "events", "NEW.unit_id = '"+unit+"'"
 	if journal {
-		table = "exposure_journal"
-		sqliteHit = `NEW.events LIKE '%"unit":"` + unit + `"%'`
-		pgHit = sqliteHit
+		table, hit = "exposure_journal", `NEW.events LIKE '%"unit":"`+unit+`"%'`
 	}
 	stmts, undo := []string{
-		`CREATE TRIGGER poison_events BEFORE INSERT ON ` + table + ` WHEN ` + sqliteHit + `
+		`CREATE TRIGGER poison_events BEFORE INSERT ON ` + table + ` WHEN ` + hit + `
 			BEGIN SELECT RAISE(ABORT, 'poisoned event'); END`,
 	}, []string{`DROP TRIGGER poison_events`}
 	if db.DriverName() == "postgres" {
 		stmts = []string{
 			`CREATE FUNCTION poison_events() RETURNS trigger LANGUAGE plpgsql AS $$
-			BEGIN IF ` + pgHit + ` THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NULL; END $$`,
+			BEGIN IF ` + hit + ` THEN RAISE EXCEPTION 'poisoned event'; END IF; RETURN NULL; END $$`,
 			`CREATE TRIGGER poison_events AFTER INSERT ON ` + table + ` FOR EACH ROW EXECUTE FUNCTION poison_events()`,
 		}
 		undo = []string{`DROP TRIGGER poison_events ON ` + table, `DROP FUNCTION poison_events()`}
